@@ -1,0 +1,102 @@
+//! The command line, declared with clap's derive: every command and flag is a type.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A self-hosted Discord bot for local language models (Ollama or OpenAI-compatible servers),
+/// with tools from MCP servers and conversations kept in a real database.
+///
+/// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcpcord",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Configuration file [default: $MCPCORD_CONFIG, else ./mcpcord.toml if present, else built-in defaults]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        value_name = "PATH",
+        env = "MCPCORD_CONFIG"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Discord bot in the foreground until SIGINT / SIGTERM.
+    Run,
+    /// Talk to the bot's engine in the terminal (no Discord needed).
+    Chat(ChatArgs),
+    /// Validate the configuration and reach every configured part (backends, MCP servers,
+    /// database); print a report and exit 1 if any part fails.
+    Check,
+    /// List the models of every backend with their capabilities.
+    Models,
+    /// Inspect and use the configured MCP servers.
+    #[command(subcommand)]
+    Mcp(McpCommand),
+    /// Print an example configuration, show the effective one, or validate it.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the version, git revision and enabled features.
+    Version,
+}
+
+/// `mcpcord chat`
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Model to use instead of the configured default.
+    #[arg(long, short = 'm', value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Print one reply to TEXT on stdout and exit (0 on success, 1 with the error on stderr).
+    #[arg(long, short = 'p', value_name = "TEXT")]
+    pub prompt: Option<String>,
+}
+
+/// `mcpcord mcp …`
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// List the MCP servers with state, pid, uptime, restarts, tool count and memory.
+    Servers,
+    /// List the tools of every server, or of one.
+    Tools {
+        /// Only this server's tools.
+        server: Option<String>,
+    },
+    /// Call a tool and print its result (exit 1 when the result is an error).
+    Call {
+        /// The server's name.
+        server: String,
+        /// The tool's name.
+        tool: String,
+        /// Arguments as a JSON object, e.g. '{"text": "hi"}'.
+        #[arg(default_value = "{}")]
+        json: String,
+    },
+    /// List the prompts of every server.
+    Prompts,
+    /// List the resources of every server.
+    Resources,
+}
+
+/// `mcpcord config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example configuration (a valid file).
+    Example,
+    /// Print the effective configuration (file + environment + defaults), secrets redacted.
+    Show,
+    /// Validate the configuration; print every problem with its path (exit 2 if any).
+    Validate,
+}

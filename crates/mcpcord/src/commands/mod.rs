@@ -1,0 +1,95 @@
+//! One file per command: each takes what it needs and returns `Result<(), Failure>`.
+
+mod config;
+mod run;
+mod version;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, ConfigCommand, McpCommand};
+use crate::config::{Config, InvalidConfig, Source, process_env};
+
+/// Why a command did not succeed, and so which exit code it ends with.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The configuration is invalid (exit 2).
+    #[error(transparent)]
+    Config(#[from] InvalidConfig),
+    /// A setting the command needs is missing or wrong (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The command is declared but not built yet (exit 2): it says so instead of pretending.
+    #[error("`mcpcord {command}` is not built yet: it arrives with the {arrives_with} work")]
+    NotBuilt {
+        /// The command as typed.
+        command: &'static str,
+        /// What will bring it.
+        arrives_with: &'static str,
+    },
+    /// The command ran and failed (exit 1).
+    #[error(transparent)]
+    Runtime(#[from] anyhow::Error),
+}
+
+impl Failure {
+    /// The documented exit code: 1 runtime failure, 2 bad usage or configuration.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Runtime(_) => ExitCode::from(1),
+            Failure::Config(_) | Failure::Usage(_) | Failure::NotBuilt { .. } => ExitCode::from(2),
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let source = Source::discover(cli.config);
+    let load = || -> Result<Config, Failure> {
+        let config = Config::load(&source, &process_env())?;
+        crate::logging::init(&config.logging, &config.secrets());
+        Ok(config)
+    };
+    match cli.command {
+        Command::Version => version::run(),
+        Command::Config(ConfigCommand::Example) => config::example(),
+        Command::Config(ConfigCommand::Show) => config::show(&load()?),
+        Command::Config(ConfigCommand::Validate) => config::validate(&load()?, &source),
+        Command::Run => run::run(&load()?),
+        Command::Check => {
+            let config = load()?;
+            config::validate(&config, &source)?;
+            Err(not_built(
+                "check (reaching backends, MCP servers, database)",
+                "backends, MCP host and memory",
+            ))
+        }
+        Command::Chat(_) => {
+            load()?;
+            Err(not_built("chat", "conversation engine"))
+        }
+        Command::Models => {
+            load()?;
+            Err(not_built("models", "model backends"))
+        }
+        Command::Mcp(command) => {
+            load()?;
+            Err(not_built(
+                match command {
+                    McpCommand::Servers => "mcp servers",
+                    McpCommand::Tools { .. } => "mcp tools",
+                    McpCommand::Call { .. } => "mcp call",
+                    McpCommand::Prompts => "mcp prompts",
+                    McpCommand::Resources => "mcp resources",
+                },
+                "MCP host",
+            ))
+        }
+    }
+}
+
+fn not_built(command: &'static str, arrives_with: &'static str) -> Failure {
+    Failure::NotBuilt {
+        command,
+        arrives_with,
+    }
+}

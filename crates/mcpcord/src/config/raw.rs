@@ -1,0 +1,189 @@
+//! The configuration as written: TOML (plus environment overrides) deserialized without judgement.
+//!
+//! Every field is optional and loosely typed (URLs, durations and addresses are strings) so that
+//! [`super::validate`] can check them all and report every problem at once with its path.
+//! The JSON schema derived here also names the keys that exist, for "did you mean" hints.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawConfig {
+    /// `[discord]`
+    pub discord: RawDiscord,
+    /// `[[backends]]`
+    pub backends: Vec<RawBackend>,
+    /// `[models]`
+    pub models: RawModels,
+    /// `[storage]`
+    pub storage: RawStorage,
+    /// `[mcp]`
+    pub mcp: RawMcp,
+    /// `[logging]`
+    pub logging: RawLogging,
+    /// `[admin]`
+    pub admin: RawAdmin,
+    /// `[limits]`
+    pub limits: RawLimits,
+    /// `[permissions]`
+    pub permissions: RawPermissions,
+}
+
+/// `[discord]`: how the bot reaches Discord.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawDiscord {
+    /// The bot token (better: the `DISCORD_TOKEN` environment variable).
+    pub token: Option<String>,
+    /// The application id (a snowflake).
+    pub application_id: Option<u64>,
+    /// Gateway intents by name.
+    pub intents: Option<Vec<String>>,
+    /// REST base URL (for proxies and tests).
+    pub api_base_url: Option<String>,
+    /// Gateway URL (for proxies and tests).
+    pub gateway_url: Option<String>,
+    /// Guild to register slash commands in (development); global when unset.
+    pub command_guild_id: Option<u64>,
+}
+
+/// One `[[backends]]` entry: a model server.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawBackend {
+    /// A short unique name.
+    pub name: Option<String>,
+    /// `ollama` or `openai`.
+    pub kind: Option<String>,
+    /// Base URL of the server.
+    pub url: Option<String>,
+    /// Name of the environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    /// Requests sent to this backend at once.
+    pub max_concurrency: Option<u32>,
+    /// How long a request may take before the first token (first loads are slow).
+    pub request_timeout: Option<String>,
+}
+
+/// `[models]`: which model does what.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawModels {
+    /// The model used when nobody chose another.
+    pub default: Option<String>,
+    /// The model for turns with images.
+    pub vision: Option<String>,
+    /// The model for embeddings (search, memory).
+    pub embedding: Option<String>,
+    /// The model for summaries.
+    pub summary: Option<String>,
+    /// Upper bound for the context window asked of a backend (`num_ctx`).
+    pub max_context: Option<u32>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// How long Ollama keeps the model loaded after a request.
+    pub keep_alive: Option<String>,
+    /// The system prompt; `{date}`, `{time}`, `{user}`, `{server}`, `{channel}` are filled in.
+    pub system_prompt: Option<String>,
+}
+
+/// `[storage]`: the database.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawStorage {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: Option<String>,
+}
+
+/// `[mcp]`: MCP servers, in Claude Desktop's `mcpServers` shape.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawMcp {
+    /// Path of an existing `mcp.json` (`{"mcpServers": {…}}`) to read servers from.
+    pub config_file: Option<String>,
+    /// Servers by name.
+    pub servers: BTreeMap<String, RawMcpServer>,
+}
+
+/// One MCP server: `command` (+ `args`, `env`) for stdio, or `url` (+ `headers`) for HTTP.
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawMcpServer {
+    /// Transport type as some `mcp.json` files spell it: `stdio`, `http`, `streamable-http`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Program to launch (stdio servers).
+    pub command: Option<String>,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The only environment variables the child gets (beside PATH, HOME, LANG).
+    pub env: BTreeMap<String, String>,
+    /// Working directory of the child.
+    pub cwd: Option<String>,
+    /// URL of a remote Streamable HTTP server.
+    pub url: Option<String>,
+    /// HTTP headers sent to a remote server.
+    pub headers: BTreeMap<String, String>,
+    /// Configured but not started.
+    pub disabled: bool,
+    /// How long one tool call may take without progress.
+    pub call_timeout: Option<String>,
+    /// How long the server may take to start and answer.
+    pub start_timeout: Option<String>,
+}
+
+/// `[logging]`
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawLogging {
+    /// `pretty`, `json` or `compact`.
+    pub format: Option<String>,
+    /// A level or a tracing filter such as `info,mcpcord=debug`.
+    pub level: Option<String>,
+}
+
+/// `[admin]`: the operator's HTTP endpoint (health, metrics).
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawAdmin {
+    /// Address to listen on, e.g. `127.0.0.1:9464`; unset means off.
+    pub listen: Option<String>,
+}
+
+/// `[limits]`: bounds on work.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawLimits {
+    /// Model ↔ tool rounds in one turn.
+    pub max_tool_rounds: Option<u32>,
+    /// Turns running at once across the bot.
+    pub max_concurrent_turns: Option<u32>,
+    /// Messages one user may send per minute.
+    pub user_messages_per_minute: Option<u32>,
+    /// Longest a whole turn may take.
+    pub turn_timeout: Option<String>,
+    /// Largest tool output passed to the model, in bytes.
+    pub max_tool_output_bytes: Option<u64>,
+    /// Largest text attachment read in, in bytes.
+    pub max_attachment_bytes: Option<u64>,
+}
+
+/// `[permissions]`: who may do what.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawPermissions {
+    /// Users (ids) with admin rights over the bot.
+    pub admin_users: Vec<u64>,
+    /// Roles (ids) with admin rights over the bot.
+    pub admin_roles: Vec<u64>,
+    /// Guilds the bot serves; empty means all.
+    pub allowed_guilds: Vec<u64>,
+    /// Whether the bot answers direct messages.
+    pub allow_dms: Option<bool>,
+    /// Users (ids) the bot ignores.
+    pub blocked_users: Vec<u64>,
+}

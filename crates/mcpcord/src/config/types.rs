@@ -1,0 +1,345 @@
+//! The configuration after validation: every value typed, every default filled in.
+//!
+//! Built only by [`super::validate`], so holding a [`Config`] means it was checked. `Serialize`
+//! produces what `mcpcord config show` prints, with every secret redacted.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use url::Url;
+
+use super::secret::{REDACTED, Secret};
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// How the bot reaches Discord.
+    pub discord: DiscordConfig,
+    /// Model servers, in the order given.
+    pub backends: Vec<BackendConfig>,
+    /// Which model does what.
+    pub models: ModelsConfig,
+    /// The database.
+    pub storage: StorageConfig,
+    /// MCP servers the bot launches or connects to.
+    pub mcp: McpConfig,
+    /// Log format and filter.
+    pub logging: LoggingConfig,
+    /// The operator's HTTP endpoint.
+    pub admin: AdminConfig,
+    /// Bounds on work.
+    pub limits: LimitsConfig,
+    /// Who may do what.
+    pub permissions: PermissionsConfig,
+}
+
+impl Config {
+    /// Every secret value in the configuration, for the log redactor.
+    pub fn secrets(&self) -> Vec<Secret> {
+        let mut out: Vec<Secret> = self.discord.token.iter().cloned().collect();
+        out.extend(self.backends.iter().filter_map(|b| b.api_key.clone()));
+        for server in &self.mcp.servers {
+            match &server.transport {
+                McpTransport::Stdio { env, .. } => out.extend(env.values().cloned()),
+                McpTransport::Http { headers, .. } => out.extend(headers.values().cloned()),
+            }
+        }
+        if let Some(password) = self.storage.url.0.password() {
+            out.push(Secret::new(password));
+        }
+        out
+    }
+}
+
+/// `[discord]`
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscordConfig {
+    /// The bot token; `run` needs it, `chat` does not.
+    pub token: Option<Secret>,
+    /// The application id, needed to register slash commands.
+    pub application_id: Option<NonZeroU64>,
+    /// Gateway intents the bot asks for.
+    pub intents: Vec<Intent>,
+    /// REST base URL override (proxies, tests).
+    pub api_base_url: Option<Url>,
+    /// Gateway URL override (proxies, tests).
+    pub gateway_url: Option<Url>,
+    /// Register slash commands in this guild only (development).
+    pub command_guild_id: Option<NonZeroU64>,
+}
+
+/// A gateway intent the bot may ask Discord for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    /// Guild create/update, channels, threads, roles.
+    Guilds,
+    /// Member joins and updates (privileged).
+    GuildMembers,
+    /// Messages in guild channels.
+    GuildMessages,
+    /// Reactions in guild channels.
+    GuildMessageReactions,
+    /// Messages in DMs.
+    DirectMessages,
+    /// Reactions in DMs.
+    DirectMessageReactions,
+    /// The text of messages that do not mention the bot (privileged).
+    MessageContent,
+}
+
+impl Intent {
+    /// Every intent with its configuration name and Discord's bit.
+    pub const ALL: [(Intent, &'static str, u64); 7] = [
+        (Intent::Guilds, "guilds", 1 << 0),
+        (Intent::GuildMembers, "guild_members", 1 << 1),
+        (Intent::GuildMessages, "guild_messages", 1 << 9),
+        (
+            Intent::GuildMessageReactions,
+            "guild_message_reactions",
+            1 << 10,
+        ),
+        (Intent::DirectMessages, "direct_messages", 1 << 12),
+        (
+            Intent::DirectMessageReactions,
+            "direct_message_reactions",
+            1 << 13,
+        ),
+        (Intent::MessageContent, "message_content", 1 << 15),
+    ];
+
+    /// The intents used when the configuration names none.
+    pub const DEFAULT: [Intent; 4] = [
+        Intent::Guilds,
+        Intent::GuildMessages,
+        Intent::DirectMessages,
+        Intent::MessageContent,
+    ];
+
+    /// Parses a configuration name.
+    pub fn from_name(name: &str) -> Option<Intent> {
+        Self::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(i, _, _)| *i)
+    }
+
+    /// Discord's bit for this intent.
+    pub fn bits(self) -> u64 {
+        Self::ALL
+            .iter()
+            .find(|(i, _, _)| *i == self)
+            .map_or(0, |(_, _, b)| *b)
+    }
+}
+
+/// One model server.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendConfig {
+    /// Unique name, used in logs and `mcpcord models`.
+    pub name: String,
+    /// Which API it speaks.
+    pub kind: BackendKind,
+    /// Base URL.
+    pub url: Url,
+    /// The API key, read from the environment variable `api_key_env`.
+    pub api_key: Option<Secret>,
+    /// The variable the key came from.
+    pub api_key_env: Option<String>,
+    /// Requests sent at once; more wait in line.
+    pub max_concurrency: NonZeroU32,
+    /// Time allowed before the first token (first loads of a model take minutes).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+/// The API a backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Ollama's native `/api/*`.
+    Ollama,
+    /// OpenAI-compatible `/v1/*` (llama.cpp, vLLM, LM Studio, LocalAI, Ollama's `/v1`).
+    Openai,
+}
+
+/// `[models]`
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelsConfig {
+    /// Used when nobody chose another.
+    pub default: String,
+    /// For turns with images.
+    pub vision: Option<String>,
+    /// For embeddings.
+    pub embedding: Option<String>,
+    /// For summaries.
+    pub summary: Option<String>,
+    /// Upper bound for the context window asked of a backend.
+    pub max_context: NonZeroU32,
+    /// Sampling temperature, when set.
+    pub temperature: Option<f64>,
+    /// How long Ollama keeps the model loaded.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Option<Duration>,
+    /// The system prompt template.
+    pub system_prompt: String,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Serialize)]
+pub struct StorageConfig {
+    /// Where the database is.
+    pub url: DatabaseUrl,
+}
+
+/// A `sqlite://` or `postgres://` URL whose password never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub(crate) Url);
+
+impl DatabaseUrl {
+    /// The full URL, password included, for the one place that connects.
+    pub fn expose(&self) -> &Url {
+        &self.0
+    }
+
+    /// Whether this is a PostgreSQL URL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.0.scheme(), "postgres" | "postgresql")
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some(REDACTED));
+        }
+        f.write_str(shown.as_str())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// `[mcp]`
+#[derive(Debug, Clone, Serialize)]
+pub struct McpConfig {
+    /// Servers from `mcp.servers` and `mcp.config_file`, sorted by name.
+    pub servers: Vec<McpServerConfig>,
+}
+
+/// One MCP server.
+#[derive(Debug, Clone, Serialize)]
+pub struct McpServerConfig {
+    /// Unique name; prefixes its tools on collision.
+    pub name: String,
+    /// How to reach it.
+    pub transport: McpTransport,
+    /// Configured but not started.
+    pub disabled: bool,
+    /// One tool call's time without progress.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
+    /// Time to start and answer.
+    #[serde(with = "humantime_serde")]
+    pub start_timeout: Duration,
+}
+
+/// How an MCP server is reached.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum McpTransport {
+    /// A child process speaking JSON-RPC on stdin/stdout.
+    Stdio {
+        /// The program.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// The only variables it gets beside PATH, HOME and LANG.
+        env: BTreeMap<String, Secret>,
+        /// Its working directory.
+        cwd: Option<PathBuf>,
+    },
+    /// A remote Streamable HTTP server.
+    Http {
+        /// The endpoint.
+        url: Url,
+        /// Headers sent with every request.
+        headers: BTreeMap<String, Secret>,
+    },
+}
+
+/// `[logging]`
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggingConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `info,mcpcord=debug`).
+    pub level: String,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Coloured, multi-line, for a terminal.
+    Pretty,
+    /// One JSON object a line, for log collectors.
+    Json,
+    /// One short line an event, for tests.
+    Compact,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminConfig {
+    /// Where health and metrics are served; off when unset.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitsConfig {
+    /// Model ↔ tool rounds in one turn.
+    pub max_tool_rounds: NonZeroU32,
+    /// Turns running at once across the bot.
+    pub max_concurrent_turns: NonZeroU32,
+    /// Messages one user may send per minute.
+    pub user_messages_per_minute: NonZeroU32,
+    /// Longest a whole turn may take.
+    #[serde(with = "humantime_serde")]
+    pub turn_timeout: Duration,
+    /// Largest tool output passed to the model, in bytes.
+    pub max_tool_output_bytes: u64,
+    /// Largest text attachment read in, in bytes.
+    pub max_attachment_bytes: u64,
+}
+
+/// `[permissions]`
+#[derive(Debug, Clone, Serialize)]
+pub struct PermissionsConfig {
+    /// Users with admin rights over the bot.
+    pub admin_users: Vec<NonZeroU64>,
+    /// Roles with admin rights over the bot.
+    pub admin_roles: Vec<NonZeroU64>,
+    /// Guilds served; empty means all.
+    pub allowed_guilds: Vec<NonZeroU64>,
+    /// Whether DMs are answered.
+    pub allow_dms: bool,
+    /// Users ignored.
+    pub blocked_users: Vec<NonZeroU64>,
+}

@@ -1,0 +1,461 @@
+//! From [`RawConfig`] to [`Config`]: check every value, fill in defaults, collect every problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use super::env::{self, Env};
+use super::raw::{
+    RawAdmin, RawBackend, RawConfig, RawDiscord, RawLimits, RawLogging, RawMcpServer, RawModels,
+    RawPermissions, RawStorage,
+};
+use super::report::Report;
+use super::secret::Secret;
+use super::types::*;
+
+/// Defaults a fresh installation starts from.
+pub mod defaults {
+    /// Where Ollama listens unless told otherwise.
+    pub const OLLAMA_URL: &str = "http://127.0.0.1:11434";
+    /// The model used when none is configured.
+    pub const MODEL: &str = "llama3.2";
+    /// The database: a SQLite file in the working directory, created on first use.
+    pub const STORAGE_URL: &str = "sqlite://mcpcord.sqlite?mode=rwc";
+    /// The system prompt.
+    pub const SYSTEM_PROMPT: &str = "You are a helpful assistant in the Discord server {server}, channel #{channel}. \
+Today is {date}. You are talking with {user}. Answer concisely; use Markdown.";
+}
+
+/// Validates `raw`; `env` supplies API keys named by `api_key_env` and `OLLAMA_HOST`.
+pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config> {
+    let discord = discord(raw.discord, report);
+    let backends = backends(raw.backends, env, report);
+    let models = models(raw.models, report);
+    let storage = storage(raw.storage, report);
+    let mcp = McpConfig {
+        servers: raw
+            .mcp
+            .servers
+            .into_iter()
+            .filter_map(|(name, server)| mcp_server(name, server, report))
+            .collect(),
+    };
+    let logging = logging(raw.logging, report);
+    let admin = admin(raw.admin, report);
+    let limits = limits(raw.limits, report);
+    let permissions = permissions(raw.permissions, report);
+    report.is_empty().then_some(Config {
+        discord,
+        backends,
+        models,
+        storage,
+        mcp,
+        logging,
+        admin,
+        limits,
+        permissions,
+    })
+}
+
+fn discord(raw: RawDiscord, report: &mut Report) -> DiscordConfig {
+    let token = raw.token.and_then(|token| {
+        let token = token.trim().to_string();
+        if token.is_empty() {
+            report.error(
+                "discord.token",
+                "is empty: set DISCORD_TOKEN or remove the key",
+            );
+            None
+        } else if token.starts_with("Bot ") {
+            report.error(
+                "discord.token",
+                "starts with \"Bot \": give the token alone, without the prefix",
+            );
+            None
+        } else if token.chars().any(char::is_whitespace) {
+            report.error(
+                "discord.token",
+                "contains white space: copy the token again from the Developer Portal",
+            );
+            None
+        } else {
+            Some(Secret::new(token))
+        }
+    });
+    let intents = match raw.intents {
+        None => Intent::DEFAULT.to_vec(),
+        Some(names) => names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let intent = Intent::from_name(name);
+                if intent.is_none() {
+                    let allowed: Vec<&str> = Intent::ALL.iter().map(|(_, n, _)| *n).collect();
+                    report.error(
+                        format!("discord.intents[{i}]"),
+                        format!("{name:?} is not an intent; allowed: {}", allowed.join(", ")),
+                    );
+                }
+                intent
+            })
+            .collect(),
+    };
+    DiscordConfig {
+        token,
+        application_id: snowflake(raw.application_id, "discord.application_id", report),
+        intents,
+        api_base_url: raw
+            .api_base_url
+            .and_then(|u| url(&u, "discord.api_base_url", &["http", "https"], report)),
+        gateway_url: raw
+            .gateway_url
+            .and_then(|u| url(&u, "discord.gateway_url", &["ws", "wss"], report)),
+        command_guild_id: snowflake(raw.command_guild_id, "discord.command_guild_id", report),
+    }
+}
+
+fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<BackendConfig> {
+    if raw.is_empty() {
+        let url_text = env
+            .get(env::OLLAMA_HOST)
+            .filter(|h| !h.is_empty())
+            .map_or_else(
+                || defaults::OLLAMA_URL.to_string(),
+                |h| env::ollama_host_url(h),
+            );
+        return url(&url_text, env::OLLAMA_HOST, &["http", "https"], report)
+            .map(|url| BackendConfig {
+                name: "ollama".into(),
+                kind: BackendKind::Ollama,
+                url,
+                api_key: None,
+                api_key_env: None,
+                max_concurrency: NonZeroU32::MIN,
+                request_timeout: Duration::from_secs(300),
+            })
+            .into_iter()
+            .collect();
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, b) in raw.into_iter().enumerate() {
+        let at = |key: &str| format!("backends[{i}].{key}");
+        let name = match b.name {
+            Some(name) if valid_name(&name) => name,
+            Some(name) => {
+                report.error(
+                    at("name"),
+                    format!("{name:?} must be 1-64 letters, digits, '-' or '_'"),
+                );
+                continue;
+            }
+            None => {
+                report.error(
+                    at("name"),
+                    "is missing: give each backend a short unique name",
+                );
+                continue;
+            }
+        };
+        if !seen.insert(name.clone()) {
+            report.error(at("name"), format!("{name:?} is used by another backend"));
+        }
+        let kind = match b.kind.as_deref() {
+            None | Some("ollama") => Some(BackendKind::Ollama),
+            Some("openai") => Some(BackendKind::Openai),
+            Some(other) => {
+                report.error(
+                    at("kind"),
+                    format!("{other:?} is not a backend kind; allowed: ollama, openai"),
+                );
+                None
+            }
+        };
+        let url = match b.url {
+            Some(u) => url(&u, &at("url"), &["http", "https"], report),
+            None => {
+                report.error(at("url"), "is missing: e.g. \"http://127.0.0.1:11434\"");
+                None
+            }
+        };
+        let api_key = b.api_key_env.as_ref().and_then(|var| match env.get(var) {
+            Some(key) if !key.is_empty() => Some(Secret::new(key.clone())),
+            _ => {
+                report.error(
+                    at("api_key_env"),
+                    format!("the environment variable {var} is not set"),
+                );
+                None
+            }
+        });
+        let max_concurrency = nonzero(b.max_concurrency, 1, &at("max_concurrency"), report);
+        let request_timeout = duration(b.request_timeout, "5m", &at("request_timeout"), report);
+        if let (Some(kind), Some(url)) = (kind, url) {
+            out.push(BackendConfig {
+                name,
+                kind,
+                url,
+                api_key,
+                api_key_env: b.api_key_env,
+                max_concurrency,
+                request_timeout,
+            });
+        }
+    }
+    out
+}
+
+fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
+    let named = |value: Option<String>, path: &str, report: &mut Report| {
+        value.filter(|name| {
+            let ok = !name.trim().is_empty();
+            if !ok {
+                report.error(path, "is empty: name a model, e.g. \"llama3.2\"");
+            }
+            ok
+        })
+    };
+    let temperature = raw.temperature.filter(|t| {
+        let ok = (0.0..=2.0).contains(t);
+        if !ok {
+            report.error(
+                "models.temperature",
+                format!("{t} is out of range; allowed: 0.0 to 2.0"),
+            );
+        }
+        ok
+    });
+    ModelsConfig {
+        default: named(raw.default, "models.default", report)
+            .unwrap_or_else(|| defaults::MODEL.into()),
+        vision: named(raw.vision, "models.vision", report),
+        embedding: named(raw.embedding, "models.embedding", report),
+        summary: named(raw.summary, "models.summary", report),
+        max_context: nonzero(raw.max_context, 32_768, "models.max_context", report),
+        temperature,
+        keep_alive: raw
+            .keep_alive
+            .map(|k| duration(Some(k), "5m", "models.keep_alive", report)),
+        system_prompt: raw
+            .system_prompt
+            .unwrap_or_else(|| defaults::SYSTEM_PROMPT.into()),
+    }
+}
+
+fn storage(raw: RawStorage, report: &mut Report) -> StorageConfig {
+    let text = raw.url.unwrap_or_else(|| defaults::STORAGE_URL.into());
+    let fallback =
+        || DatabaseUrl(Url::parse(defaults::STORAGE_URL).expect("the default storage URL parses"));
+    let parsed = match Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "sqlite" | "postgres" | "postgresql") => DatabaseUrl(u),
+        Ok(u) => {
+            report.error(
+                "storage.url",
+                format!(
+                    "scheme {:?} is not supported; use sqlite://FILE or postgres://…",
+                    u.scheme()
+                ),
+            );
+            fallback()
+        }
+        Err(error) => {
+            report.error(
+                "storage.url",
+                format!("is not a URL ({error}); use sqlite://FILE or postgres://…"),
+            );
+            fallback()
+        }
+    };
+    StorageConfig { url: parsed }
+}
+
+fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<McpServerConfig> {
+    let at = |key: &str| format!("mcp.servers.{name}.{key}");
+    if !valid_name(&name) {
+        report.error(
+            format!("mcp.servers.{name}"),
+            "server names are 1-64 letters, digits, '-' or '_'",
+        );
+        return None;
+    }
+    let call_timeout = duration(raw.call_timeout, "60s", &at("call_timeout"), report);
+    let start_timeout = duration(raw.start_timeout, "30s", &at("start_timeout"), report);
+    let secrets =
+        |map: BTreeMap<String, String>| map.into_iter().map(|(k, v)| (k, Secret::new(v))).collect();
+    let transport = match (raw.command, raw.url, raw.kind.as_deref()) {
+        (_, _, Some(kind))
+            if !matches!(
+                kind,
+                "stdio" | "http" | "streamable-http" | "streamableHttp"
+            ) =>
+        {
+            report.error(
+                at("type"),
+                format!("{kind:?} is not supported; allowed: stdio, http, streamable-http"),
+            );
+            return None;
+        }
+        (Some(_), Some(_), _) => {
+            report.error(
+                format!("mcp.servers.{name}"),
+                "has both `command` and `url`: keep one",
+            );
+            return None;
+        }
+        (Some(command), None, _) => McpTransport::Stdio {
+            command,
+            args: raw.args,
+            env: secrets(raw.env),
+            cwd: raw.cwd.map(PathBuf::from),
+        },
+        (None, Some(u), _) => McpTransport::Http {
+            url: url(&u, &at("url"), &["http", "https"], report)?,
+            headers: secrets(raw.headers),
+        },
+        (None, None, _) => {
+            report.error(
+                format!("mcp.servers.{name}"),
+                "needs `command` (a program to launch) or `url` (a Streamable HTTP endpoint)",
+            );
+            return None;
+        }
+    };
+    Some(McpServerConfig {
+        name,
+        transport,
+        disabled: raw.disabled,
+        call_timeout,
+        start_timeout,
+    })
+}
+
+fn logging(raw: RawLogging, report: &mut Report) -> LoggingConfig {
+    let format = match raw.format.as_deref() {
+        None | Some("pretty") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some("compact") => LogFormat::Compact,
+        Some(other) => {
+            report.error(
+                "logging.format",
+                format!("{other:?} is not a format; allowed: pretty, json, compact"),
+            );
+            LogFormat::Pretty
+        }
+    };
+    let level = raw.level.unwrap_or_else(|| "info".into());
+    if let Err(error) = tracing_subscriber::EnvFilter::builder().parse(&level) {
+        report.error(
+            "logging.level",
+            format!("{level:?} is not a level or filter ({error}); e.g. \"info\" or \"info,mcpcord=debug\""),
+        );
+    }
+    LoggingConfig { format, level }
+}
+
+fn admin(raw: RawAdmin, report: &mut Report) -> AdminConfig {
+    let listen = raw
+        .listen
+        .and_then(|text| match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                report.error(
+                    "admin.listen",
+                    format!("{text:?} is not an address; e.g. \"127.0.0.1:9464\""),
+                );
+                None
+            }
+        });
+    AdminConfig { listen }
+}
+
+fn limits(raw: RawLimits, report: &mut Report) -> LimitsConfig {
+    LimitsConfig {
+        max_tool_rounds: nonzero(raw.max_tool_rounds, 8, "limits.max_tool_rounds", report),
+        max_concurrent_turns: nonzero(
+            raw.max_concurrent_turns,
+            16,
+            "limits.max_concurrent_turns",
+            report,
+        ),
+        user_messages_per_minute: nonzero(
+            raw.user_messages_per_minute,
+            10,
+            "limits.user_messages_per_minute",
+            report,
+        ),
+        turn_timeout: duration(raw.turn_timeout, "10m", "limits.turn_timeout", report),
+        max_tool_output_bytes: raw.max_tool_output_bytes.unwrap_or(32 * 1024),
+        max_attachment_bytes: raw.max_attachment_bytes.unwrap_or(256 * 1024),
+    }
+}
+
+fn permissions(raw: RawPermissions, report: &mut Report) -> PermissionsConfig {
+    let ids = |values: Vec<u64>, key: &str, report: &mut Report| -> Vec<NonZeroU64> {
+        values
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, id)| snowflake(Some(id), &format!("permissions.{key}[{i}]"), report))
+            .collect()
+    };
+    PermissionsConfig {
+        admin_users: ids(raw.admin_users, "admin_users", report),
+        admin_roles: ids(raw.admin_roles, "admin_roles", report),
+        allowed_guilds: ids(raw.allowed_guilds, "allowed_guilds", report),
+        allow_dms: raw.allow_dms.unwrap_or(true),
+        blocked_users: ids(raw.blocked_users, "blocked_users", report),
+    }
+}
+
+fn url(text: &str, path: &str, schemes: &[&str], report: &mut Report) -> Option<Url> {
+    // Schemes come in plain/secure pairs: ["http", "https"] reads "http(s)".
+    let described = format!("{}(s)", schemes[0]);
+    match Url::parse(text) {
+        Ok(u) if schemes.contains(&u.scheme()) && u.has_host() => Some(u),
+        _ => {
+            report.error(path, format!("{text:?} is not an {described} URL"));
+            None
+        }
+    }
+}
+
+fn duration(text: Option<String>, default: &str, path: &str, report: &mut Report) -> Duration {
+    let text = text.unwrap_or_else(|| default.into());
+    humantime::parse_duration(&text).unwrap_or_else(|_| {
+        report.error(
+            path,
+            format!("{text:?} is not a duration; e.g. \"30s\", \"5m\", \"1h 30m\""),
+        );
+        humantime::parse_duration(default).unwrap_or_default()
+    })
+}
+
+fn nonzero(value: Option<u32>, default: u32, path: &str, report: &mut Report) -> NonZeroU32 {
+    let value = value.unwrap_or(default);
+    NonZeroU32::new(value).unwrap_or_else(|| {
+        report.error(path, "must be at least 1");
+        NonZeroU32::MIN
+    })
+}
+
+fn snowflake(value: Option<u64>, path: &str, report: &mut Report) -> Option<NonZeroU64> {
+    let value = value?;
+    let id = NonZeroU64::new(value);
+    if id.is_none() {
+        report.error(
+            path,
+            "0 is not a Discord id (copy it with Developer Mode on)",
+        );
+    }
+    id
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}

@@ -1,0 +1,33 @@
+//! mcpcord: the binary's library half — command line, configuration, logging and wiring.
+//!
+//! `main` parses the command line and calls [`main_with`]; everything it does is reachable
+//! from tests through this crate.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod logging;
+
+use std::process::ExitCode;
+
+/// Runs mcpcord with `cli`; errors print once, with their chain, on stderr.
+pub fn main_with(cli: cli::Cli) -> ExitCode {
+    // Load .env before anything reads the environment; variables already set win.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("mcpcord: warning: .env was not read: {error}");
+    }
+    match commands::dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("mcpcord: error: {failure}");
+            if let commands::Failure::Runtime(error) = &failure {
+                for cause in error.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            failure.exit_code()
+        }
+    }
+}

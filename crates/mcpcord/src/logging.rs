@@ -1,0 +1,236 @@
+//! Logging: tracing-subscriber in one of three formats, behind a writer that scrubs secrets.
+//!
+//! Secrets are kept out of logs twice over: their types print `[redacted]`, and every line
+//! passes through [`Redactor`], which replaces any configured secret value that still slipped
+//! in (a token inside a URL, an error message quoting a header).
+//!
+//! Spans carry the context of a turn (`turn`, `user`, `guild`, `channel`, `conversation`,
+//! `model`): in `json` each line lists its spans' fields, so one turn's lines can be found together.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use crate::config::{LogFormat, LoggingConfig, REDACTED, Secret};
+
+/// Secrets shorter than this are not scrubbed from text: they would mangle ordinary words.
+const MIN_SECRET_LEN: usize = 6;
+
+/// Replaces known secret values in text.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    secrets: Arc<Vec<String>>,
+}
+
+impl Redactor {
+    /// A redactor for these secrets.
+    pub fn new(secrets: &[Secret]) -> Self {
+        let mut values: Vec<String> = secrets
+            .iter()
+            .map(|s| s.expose().to_string())
+            .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .collect();
+        // Longest first, so a secret containing another is replaced whole.
+        values.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        values.dedup();
+        Self {
+            secrets: Arc::new(values),
+        }
+    }
+
+    /// `text` with every secret replaced by `[redacted]`.
+    pub fn redact(&self, text: &str) -> String {
+        self.secrets.iter().fold(text.to_string(), |acc, secret| {
+            acc.replace(secret.as_str(), REDACTED)
+        })
+    }
+}
+
+/// A [`MakeWriter`] whose writers pass each whole log record through a [`Redactor`].
+#[derive(Clone)]
+pub struct RedactingMakeWriter<M> {
+    inner: M,
+    redactor: Redactor,
+}
+
+impl<M> RedactingMakeWriter<M> {
+    /// Wraps `inner`.
+    pub fn new(inner: M, redactor: Redactor) -> Self {
+        Self { inner, redactor }
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMakeWriter<M> {
+    type Writer = RedactingWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter {
+            inner: self.inner.make_writer(),
+            redactor: self.redactor.clone(),
+            buffer: Vec::new(),
+        }
+    }
+}
+
+/// Buffers one log record and writes it, redacted, when dropped or flushed.
+pub struct RedactingWriter<W: Write> {
+    inner: W,
+    redactor: Redactor,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buffer.is_empty() {
+            let text = String::from_utf8_lossy(&self.buffer);
+            let clean = self.redactor.redact(&text);
+            self.buffer.clear();
+            self.inner.write_all(clean.as_bytes())?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for RedactingWriter<W> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// The formatting layer for `format`, writing through `writer`.
+pub fn fmt_layer<W>(
+    format: LogFormat,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let base = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Pretty => base.pretty().boxed(),
+        LogFormat::Compact => base.compact().boxed(),
+        LogFormat::Json => base
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .flatten_event(true)
+            .boxed(),
+    }
+}
+
+/// Installs the global subscriber: `config`'s format and filter, to stderr, secrets scrubbed.
+/// `RUST_LOG`, when set, replaces the configured filter.
+pub fn init(config: &LoggingConfig, secrets: &[Secret]) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::builder().parse(f).ok())
+        .or_else(|| EnvFilter::builder().parse(&config.level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let ansi =
+        config.format == LogFormat::Pretty && std::io::IsTerminal::is_terminal(&io::stderr());
+    let writer = RedactingMakeWriter::new(io::stderr, Redactor::new(secrets));
+    let _ = Registry::default()
+        .with(fmt_layer(config.format, writer, ansi).with_filter(filter))
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Capture {
+            self.clone()
+        }
+    }
+
+    fn capture(format: LogFormat, secrets: &[Secret], emit: impl FnOnce()) -> String {
+        let sink = Capture::default();
+        let writer = RedactingMakeWriter::new(sink.clone(), Redactor::new(secrets));
+        let subscriber = Registry::default().with(fmt_layer(format, writer, false));
+        tracing::subscriber::with_default(subscriber, emit);
+        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn secrets_never_reach_a_log_line_in_any_format() {
+        let token = "MTIzNDU2Nzg5.fake.discord-token";
+        let key = "sk-test-api-key-123";
+        let secrets = [Secret::new(token), Secret::new(key)];
+        for format in [LogFormat::Pretty, LogFormat::Json, LogFormat::Compact] {
+            let out = capture(format, &secrets, || {
+                let span = tracing::info_span!("turn", user = 42, auth = %format!("Bot {token}"));
+                let _guard = span.enter();
+                tracing::info!(header = %format!("Authorization: Bearer {key}"), "calling backend");
+                tracing::warn!("request to https://x/?token={token} failed");
+                tracing::info!(secret = ?Secret::new("another-secret-value"), "typed secret");
+            });
+            assert!(!out.contains(token), "{format:?} leaked the token:\n{out}");
+            assert!(!out.contains(key), "{format:?} leaked the API key:\n{out}");
+            assert!(
+                !out.contains("another-secret-value"),
+                "{format:?} leaked a typed secret"
+            );
+            assert!(
+                out.contains(REDACTED),
+                "{format:?} shows where a secret was:\n{out}"
+            );
+            assert!(
+                out.contains("calling backend"),
+                "{format:?} keeps the message:\n{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_span_context() {
+        let out = capture(LogFormat::Json, &[], || {
+            let span = tracing::info_span!(
+                "turn",
+                turn = "t-1",
+                user = 7,
+                guild = 8,
+                channel = 9,
+                conversation = "c-1",
+                model = "llama3.2"
+            );
+            let _guard = span.enter();
+            tracing::info!("first token");
+        });
+        let line: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(line["message"], "first token");
+        let span = &line["span"];
+        assert_eq!(span["turn"], "t-1");
+        assert_eq!(span["conversation"], "c-1");
+        assert_eq!(span["model"], "llama3.2");
+        assert_eq!(span["user"], 7);
+    }
+}

@@ -1,0 +1,153 @@
+//! The real `mcpcord` binary, run as a user would, in an empty directory with a clean environment.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const TOKEN: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.test-token-never-logged";
+
+fn mcpcord(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    command.args(args).current_dir(dir).env_clear();
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("the mcpcord binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_lists_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mcpcord(dir.path(), &["--help"], &[]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for command in ["run", "chat", "check", "models", "mcp", "config", "version"] {
+        assert!(
+            help.contains(&format!("\n  {command} ")),
+            "--help lacks {command}:\n{help}"
+        );
+    }
+    let mcp_help = text(&mcpcord(dir.path(), &["mcp", "--help"], &[]).stdout);
+    for sub in ["servers", "tools", "call", "prompts", "resources"] {
+        assert!(
+            mcp_help.contains(sub),
+            "mcp --help lacks {sub}:\n{mcp_help}"
+        );
+    }
+    let config_help = text(&mcpcord(dir.path(), &["config", "--help"], &[]).stdout);
+    for sub in ["example", "show", "validate"] {
+        assert!(config_help.contains(sub), "config --help lacks {sub}");
+    }
+}
+
+#[test]
+fn the_printed_example_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = mcpcord(dir.path(), &["config", "example"], &[]);
+    assert!(example.status.success());
+    std::fs::write(dir.path().join("example.toml"), &example.stdout).unwrap();
+    let out = mcpcord(
+        dir.path(),
+        &["--config", "example.toml", "config", "validate"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok: example.toml is valid"));
+}
+
+#[test]
+fn a_broken_config_prints_every_error_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mcpcord.toml"),
+        "[[backends]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\n[[backends]]\nname = \"b\"\nurl = \"htp://x\"\n[logging]\nformat = \"xml\"\n",
+    )
+    .unwrap();
+    let out = mcpcord(dir.path(), &["config", "validate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("mcpcord.toml) has 2 problems"), "{stderr}");
+    assert!(
+        stderr.contains(r#"backends[1].url: "htp://x" is not an http(s) URL"#),
+        "{stderr}"
+    );
+    assert!(stderr.contains("logging.format:"), "{stderr}");
+}
+
+#[test]
+fn run_without_a_token_names_the_missing_setting_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mcpcord(dir.path(), &["run"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("discord.token is not set"), "{stderr}");
+    assert!(stderr.contains("DISCORD_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn commands_not_built_yet_say_so_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["chat", "-p", "hi"][..],
+        &["models"],
+        &["mcp", "servers"],
+        &["mcp", "call", "fs", "read", "{}"],
+        &["run"],
+    ] {
+        let out = mcpcord(dir.path(), args, &[("DISCORD_TOKEN", TOKEN)]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("is not built yet"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?} must not pretend on stdout");
+    }
+}
+
+#[test]
+fn environment_and_dotenv_feed_config_show_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("DISCORD_TOKEN={TOKEN}\nDEFAULT_MODEL=qwen3\n"),
+    )
+    .unwrap();
+    let out = mcpcord(
+        dir.path(),
+        &["config", "show"],
+        &[
+            ("MCPCORD__LOGGING__LEVEL", "trace"),
+            ("MCPCORD__LOGGING__FORMAT", "json"),
+            ("OPENAI_KEY", "sk-live-should-not-print"),
+            ("MCPCORD__BACKENDS__0__NAME", "oa"),
+            ("MCPCORD__BACKENDS__0__KIND", "openai"),
+            ("MCPCORD__BACKENDS__0__URL", "http://127.0.0.1:8080/v1"),
+            ("MCPCORD__BACKENDS__0__API_KEY_ENV", "OPENAI_KEY"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("default = \"qwen3\""), "{shown}");
+    assert!(shown.contains("format = \"json\""), "{shown}");
+    assert!(shown.contains("token = \"[redacted]\""), "{shown}");
+    for output in [&shown, &text(&out.stderr)] {
+        assert!(
+            !output.contains(TOKEN) && !output.contains("sk-live-should-not-print"),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn version_names_the_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mcpcord(dir.path(), &["version"], &[]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with(&format!("mcpcord {}", env!("CARGO_PKG_VERSION"))));
+    assert!(stdout.contains("revision: "));
+}

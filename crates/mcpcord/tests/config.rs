@@ -1,0 +1,225 @@
+//! Configuration loading through the library API: defaults, overrides, validation, redaction.
+
+use mcpcord::config::{BackendKind, Config, EXAMPLE, Env, LogFormat, McpTransport, REDACTED};
+
+fn env(pairs: &[(&str, &str)]) -> Env {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn errors(text: &str, env: &Env) -> Vec<String> {
+    Config::from_toml(text, env)
+        .expect_err("the configuration should be rejected")
+        .errors
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn empty_file_gives_working_defaults() {
+    let config = Config::from_toml("", &Env::new()).unwrap();
+    assert_eq!(config.backends.len(), 1);
+    assert_eq!(config.backends[0].kind, BackendKind::Ollama);
+    assert_eq!(config.backends[0].url.as_str(), "http://127.0.0.1:11434/");
+    assert!(
+        config
+            .storage
+            .url
+            .to_string()
+            .starts_with("sqlite://mcpcord.sqlite")
+    );
+    assert_eq!(config.logging.format, LogFormat::Pretty);
+    assert!(config.discord.token.is_none());
+}
+
+#[test]
+fn the_example_is_valid_and_says_what_it_sets() {
+    let config = Config::from_toml(EXAMPLE, &Env::new()).unwrap();
+    assert_eq!(config.models.default, "llama3.2");
+    assert_eq!(config.mcp.servers.len(), 1);
+    assert!(config.mcp.servers[0].disabled);
+}
+
+#[test]
+fn conventional_variables_and_prefixed_overrides_apply_in_order() {
+    let file = r#"
+        [discord]
+        token = "from-file-token"
+        [models]
+        default = "from-file"
+        [[backends]]
+        name = "gpu"
+        url = "http://gpu:11434"
+    "#;
+    let config = Config::from_toml(
+        file,
+        &env(&[
+            ("DISCORD_TOKEN", "from-env-token"),
+            ("DEFAULT_MODEL", "qwen3"),
+            ("DATABASE_URL", "postgres://bot:pw@127.0.0.1/bot"),
+            ("MCPCORD__MODELS__DEFAULT", "wins-over-conventional"),
+            ("MCPCORD__BACKENDS__0__MAX_CONCURRENCY", "4"),
+            ("MCPCORD__BACKENDS__1__NAME", "second"),
+            ("MCPCORD__BACKENDS__1__KIND", "openai"),
+            ("MCPCORD__BACKENDS__1__URL", "http://127.0.0.1:8080/v1"),
+            ("MCPCORD__DISCORD__APPLICATION_ID", "123456789012345678"),
+            ("MCPCORD__DISCORD__INTENTS", "guilds,direct_messages"),
+            ("MCPCORD__MCP__SERVERS__TIME__COMMAND", "uvx"),
+            ("MCPCORD__PERMISSIONS__ALLOW_DMS", "false"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.discord.token.as_ref().unwrap().expose(),
+        "from-env-token"
+    );
+    assert_eq!(config.models.default, "wins-over-conventional");
+    assert!(config.storage.url.is_postgres());
+    assert_eq!(config.backends[0].max_concurrency.get(), 4);
+    assert_eq!(config.backends[1].kind, BackendKind::Openai);
+    assert_eq!(
+        config.discord.application_id.unwrap().get(),
+        123456789012345678
+    );
+    assert_eq!(config.discord.intents.len(), 2);
+    assert_eq!(config.mcp.servers[0].name, "time");
+    assert!(!config.permissions.allow_dms);
+}
+
+#[test]
+fn ollama_host_sets_the_default_backend() {
+    for (host, url) in [
+        ("0.0.0.0", "http://0.0.0.0:11434/"),
+        ("gpu-box:11500", "http://gpu-box:11500/"),
+        ("https://ollama.example", "https://ollama.example:11434/"),
+    ] {
+        let config = Config::from_toml("", &env(&[("OLLAMA_HOST", host)])).unwrap();
+        assert_eq!(config.backends[0].url.as_str(), url, "OLLAMA_HOST={host}");
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_path() {
+    let text = r#"
+        [discord]
+        tokne = "abc"
+        application_id = "not a number"
+        [[backends]]
+        name = "a"
+        url = "http://127.0.0.1:1"
+        [[backends]]
+        name = "b"
+        url = "htp://x"
+        kind = "olama"
+        [logging]
+        format = "xml"
+        [limits]
+        turn_timeout = "ten minutes"
+        max_tool_rounds = 0
+    "#;
+    let found = errors(text, &Env::new());
+    for expected in [
+        "discord.tokne: unknown key; did you mean `token`?",
+        "discord.application_id: expected a whole number, found a string",
+        r#"backends[1].url: "htp://x" is not an http(s) URL"#,
+        r#"backends[1].kind: "olama" is not a backend kind; allowed: ollama, openai"#,
+        r#"logging.format: "xml" is not a format; allowed: pretty, json, compact"#,
+        r#"limits.turn_timeout: "ten minutes" is not a duration"#,
+        "limits.max_tool_rounds: must be at least 1",
+    ] {
+        assert!(
+            found.iter().any(|line| line.starts_with(expected)),
+            "missing {expected:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), 7, "{found:#?}");
+}
+
+#[test]
+fn problems_never_echo_a_secret() {
+    let found = errors(
+        "[discord]\ntoken = 12345678901234\n[[backends]]\nname = \"x\"\nurl = \"http://h\"\napi_key_env = \"NOT_SET_KEY\"\n",
+        &Env::new(),
+    );
+    assert!(
+        found.iter().all(|l| !l.contains("12345678901234")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|l| l.starts_with("discord.token: expected a string"))
+    );
+    assert!(found.iter().any(|l| l.contains("NOT_SET_KEY is not set")));
+    let found = errors("[discord]\ntoken = \"Bot abc.def\"\n", &Env::new());
+    assert!(found[0].contains("without the prefix") && !found[0].contains("abc.def"));
+}
+
+#[test]
+fn mcp_servers_take_claude_desktop_shape_and_reject_ambiguity() {
+    let config = Config::from_toml(
+        r#"
+        [mcp.servers.fs]
+        command = "npx"
+        args = ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]
+        env = { API_TOKEN = "child-secret" }
+        [mcp.servers.remote]
+        url = "http://127.0.0.1:9000/mcp"
+        headers = { Authorization = "Bearer remote-secret" }
+        "#,
+        &Env::new(),
+    )
+    .unwrap();
+    assert!(
+        matches!(&config.mcp.servers[0].transport, McpTransport::Stdio { args, .. } if args.len() == 3)
+    );
+    assert!(matches!(
+        &config.mcp.servers[1].transport,
+        McpTransport::Http { .. }
+    ));
+    let shown = config.to_redacted_toml();
+    assert!(
+        !shown.contains("child-secret") && !shown.contains("remote-secret"),
+        "{shown}"
+    );
+    assert!(shown.contains(REDACTED));
+
+    let found = errors(
+        "[mcp.servers.both]\ncommand = \"x\"\nurl = \"http://h\"\n[mcp.servers.neither]\nargs = []\n",
+        &Env::new(),
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].starts_with("mcp.servers.both: has both `command` and `url`"));
+    assert!(found[1].starts_with("mcp.servers.neither: needs `command`"));
+}
+
+#[test]
+fn mcp_json_files_are_read_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mcp.json"),
+        r#"{"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
+            "web": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}}"#,
+    )
+    .unwrap();
+    let path = dir.path().join("mcpcord.toml");
+    std::fs::write(&path, "[mcp]\nconfig_file = \"mcp.json\"\n").unwrap();
+    let config = Config::load(&mcpcord::config::Source::File(path), &Env::new()).unwrap();
+    let names: Vec<&str> = config.mcp.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["memory", "web"]);
+}
+
+#[test]
+fn database_passwords_are_redacted_when_shown() {
+    let config = Config::from_toml(
+        "",
+        &env(&[("DATABASE_URL", "postgres://bot:s3cretpw@db/bot")]),
+    )
+    .unwrap();
+    assert!(!config.to_redacted_toml().contains("s3cretpw"));
+    assert!(config.secrets().iter().any(|s| s.expose() == "s3cretpw"));
+    assert_eq!(config.storage.url.expose().password(), Some("s3cretpw"));
+}
