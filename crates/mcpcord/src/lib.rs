@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod logging;
+pub mod wiring;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ pub fn main_with(cli: cli::Cli) -> ExitCode {
     {
         eprintln!("mcpcord: warning: .env was not read: {error}");
     }
+    wiring::install_tls_provider();
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -92,7 +92,6 @@ fn commands_not_built_yet_say_so_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         &["chat", "-p", "hi"][..],
-        &["models"],
         &["mcp", "servers"],
         &["mcp", "call", "fs", "read", "{}"],
         &["run"],
@@ -150,4 +149,65 @@ fn version_names_the_revision() {
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with(&format!("mcpcord {}", env!("CARGO_PKG_VERSION"))));
     assert!(stdout.contains("revision: "));
+}
+
+mod against_fake_ollama {
+    use mcpcord_testkit::FakeOllama;
+    use mcpcord_testkit::fake_ollama::FakeModel;
+
+    use super::*;
+
+    async fn mcpcord_async(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+        command.args(args).current_dir(dir).env_clear();
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().await.expect("the mcpcord binary runs")
+    }
+
+    fn dead_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn models_lists_every_backend_with_capabilities() {
+        let fake = FakeOllama::start_with_models([
+            FakeModel::new("llama3.2").capabilities(&["completion", "tools"]).context_length(8192),
+            FakeModel::new("llava").capabilities(&["completion", "vision"]),
+        ])
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let out = mcpcord_async(dir.path(), &["models"], &[("OLLAMA_HOST", &fake.url())]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.starts_with("BACKEND"), "{stdout}");
+        let llama = stdout.lines().find(|l| l.contains("llama3.2")).expect("llama3.2 listed");
+        assert!(llama.contains("completion,tools") && llama.contains("8192"), "{llama}");
+        assert!(stdout.lines().any(|l| l.contains("llava") && l.contains("vision")), "{stdout}");
+
+        let url = format!("127.0.0.1:{}", dead_port());
+        let out = mcpcord_async(dir.path(), &["models"], &[("OLLAMA_HOST", &url)]).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out.stderr).contains("ollama serve"), "{}", text(&out.stderr));
+    }
+
+    #[tokio::test]
+    async fn check_reports_each_backend_reachable_or_not_with_the_reason() {
+        let fake = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dead_port();
+        let config = format!(
+            "[[backends]]\nname = \"live\"\nurl = \"{}\"\n[[backends]]\nname = \"dead\"\nurl = \"http://127.0.0.1:{dead}\"\n",
+            fake.url()
+        );
+        std::fs::write(dir.path().join("mcpcord.toml"), config).unwrap();
+        let out = mcpcord_async(dir.path(), &["check"], &[]).await;
+        assert_eq!(out.status.code(), Some(1), "one backend is down");
+        let stdout = text(&out.stdout);
+        let live = stdout.lines().find(|l| l.contains("live (")).expect("live listed");
+        assert!(live.contains(" ok ") && live.contains("Ollama"), "{live}");
+        let dead_line = stdout.lines().find(|l| l.contains("dead (")).expect("dead listed");
+        assert!(dead_line.contains("FAIL") && dead_line.contains("cannot reach"), "{dead_line}");
+    }
 }

@@ -1,6 +1,8 @@
 //! One file per command: each takes what it needs and returns `Result<(), Failure>`.
 
+mod check;
 mod config;
+mod models;
 mod run;
 mod version;
 
@@ -57,19 +59,15 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Run => run::run(&load()?),
         Command::Check => {
             let config = load()?;
-            config::validate(&config, &source)?;
-            Err(not_built(
-                "check (reaching backends, MCP servers, database)",
-                "backends, MCP host and memory",
-            ))
+            block_on(check::run(&config, &source))
         }
         Command::Chat(_) => {
             load()?;
             Err(not_built("chat", "conversation engine"))
         }
         Command::Models => {
-            load()?;
-            Err(not_built("models", "model backends"))
+            let config = load()?;
+            block_on(models::run(&config))
         }
         Command::Mcp(command) => {
             load()?;
@@ -85,6 +83,15 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             ))
         }
     }
+}
+
+/// Runs an async command on a fresh multi-threaded runtime.
+fn block_on(future: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("cannot start the async runtime")))?;
+    runtime.block_on(future)
 }
 
 fn not_built(command: &'static str, arrives_with: &'static str) -> Failure {

@@ -67,6 +67,8 @@ pub struct RawBackend {
     pub max_concurrency: Option<u32>,
     /// How long a request may take before the first token (first loads are slow).
     pub request_timeout: Option<String>,
+    /// Longest silence allowed between two chunks of an answer.
+    pub stall_timeout: Option<String>,
 }
 
 /// `[models]`: which model does what.

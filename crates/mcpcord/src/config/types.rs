@@ -156,6 +156,9 @@ pub struct BackendConfig {
     /// Time allowed before the first token (first loads of a model take minutes).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Longest silence allowed between two chunks of an answer.
+    #[serde(with = "humantime_serde")]
+    pub stall_timeout: Duration,
 }
 
 /// The API a backend speaks.

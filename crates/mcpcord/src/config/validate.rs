@@ -136,6 +136,7 @@ fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<Backend
                 api_key_env: None,
                 max_concurrency: NonZeroU32::MIN,
                 request_timeout: Duration::from_secs(300),
+                stall_timeout: Duration::from_secs(60),
             })
             .into_iter()
             .collect();
@@ -194,6 +195,7 @@ fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<Backend
         });
         let max_concurrency = nonzero(b.max_concurrency, 1, &at("max_concurrency"), report);
         let request_timeout = duration(b.request_timeout, "5m", &at("request_timeout"), report);
+        let stall_timeout = duration(b.stall_timeout, "60s", &at("stall_timeout"), report);
         if let (Some(kind), Some(url)) = (kind, url) {
             out.push(BackendConfig {
                 name,
@@ -203,6 +205,7 @@ fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<Backend
                 api_key_env: b.api_key_env,
                 max_concurrency,
                 request_timeout,
+                stall_timeout,
             });
         }
     }

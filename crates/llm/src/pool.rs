@@ -1,0 +1,453 @@
+//! The backend pool: routes each request to a backend that has the model, balanced by requests
+//! in flight within each backend's `max_concurrency`, and fails over when a backend fails before
+//! its first token.
+//!
+//! Each backend's model list is cached and refreshed on a timer ([`BackendPool::refresh`]) and
+//! after a failure; model details (capabilities, context length) are cached with moka.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt, stream};
+use tokio::sync::{OwnedSemaphorePermit, RwLock, Semaphore};
+use tokio::time::Instant;
+
+use crate::backend::{Backend, BackendSpec};
+use crate::error::LlmError;
+use crate::types::{Capability, ChatEvent, ChatRequest, ChatResponse, ModelInfo};
+use crate::{ChatStream, collect};
+
+/// How the pool behaves.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// How long a backend's model list is trusted.
+    pub models_ttl: Duration,
+    /// How long a model's details are trusted.
+    pub info_ttl: Duration,
+    /// The largest context window asked for (`num_ctx`), whatever the model supports.
+    pub max_context: Option<u32>,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            models_ttl: Duration::from_secs(60),
+            info_ttl: Duration::from_secs(600),
+            max_context: Some(32_768),
+        }
+    }
+}
+
+/// Several backends behind one interface. Cheap to clone.
+#[derive(Clone)]
+pub struct BackendPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    entries: Vec<Arc<Entry>>,
+    info: moka::future::Cache<(usize, String), ModelInfo>,
+    options: PoolOptions,
+}
+
+struct Entry {
+    index: usize,
+    backend: Backend,
+    permits: Arc<Semaphore>,
+    /// Requests running or waiting for a permit on this backend.
+    load: AtomicUsize,
+    healthy: AtomicBool,
+    models: RwLock<Option<(Instant, Vec<String>)>>,
+}
+
+/// What a health check found for one backend.
+#[derive(Debug, Clone)]
+pub struct BackendHealth {
+    /// The backend's name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// The server's version line, or why it could not be reached.
+    pub result: Result<String, LlmError>,
+}
+
+/// One backend's models, for `mcpcord models`.
+#[derive(Debug, Clone)]
+pub struct BackendModels {
+    /// The backend's name.
+    pub backend: String,
+    /// Its models with details, or why they could not be listed.
+    pub models: Result<Vec<ModelInfo>, LlmError>,
+}
+
+impl BackendPool {
+    /// A pool over `specs`, in order of preference when loads are equal.
+    pub fn new(specs: Vec<BackendSpec>, options: PoolOptions) -> Self {
+        let http = crate::http_client();
+        let entries = specs
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                Arc::new(Entry {
+                    index,
+                    permits: Arc::new(Semaphore::new(spec.max_concurrency.max(1))),
+                    backend: Backend::new(spec, http.clone()),
+                    load: AtomicUsize::new(0),
+                    healthy: AtomicBool::new(true),
+                    models: RwLock::new(None),
+                })
+            })
+            .collect();
+        let info = moka::future::Cache::builder()
+            .max_capacity(1024)
+            .time_to_live(options.info_ttl)
+            .build();
+        Self {
+            inner: Arc::new(Inner { entries, info, options }),
+        }
+    }
+
+    /// The backends' specs, in configuration order.
+    pub fn specs(&self) -> Vec<&BackendSpec> {
+        self.inner.entries.iter().map(|e| e.backend.spec()).collect()
+    }
+
+    /// Requests running or queued on the backend `name`.
+    pub fn load(&self, name: &str) -> usize {
+        self.entry_named(name).map_or(0, |e| e.load.load(Ordering::SeqCst))
+    }
+
+    /// Streams the answer to `request` from the best backend that has the model. When a backend
+    /// fails before its first event, the next one is tried.
+    pub async fn chat(&self, request: &ChatRequest) -> Result<PooledStream, LlmError> {
+        let mut candidates = self.candidates(&request.model).await?;
+        let mut last_error = None;
+        while let Some(reservation) = Reservation::best(&mut candidates) {
+            let entry = reservation.entry.clone();
+            let info = self.info_on(&entry, &request.model).await;
+            if let Some(info) = &info {
+                check_capabilities(request, info)?;
+            }
+            let mut request = request.clone();
+            if request.options.num_ctx.is_none() {
+                request.options.num_ctx = num_ctx(info.as_ref(), self.inner.options.max_context);
+            }
+            let lease = reservation.acquire().await;
+            match start(&entry.backend, &request).await {
+                Ok((first, rest)) => {
+                    entry.healthy.store(true, Ordering::SeqCst);
+                    return Ok(PooledStream {
+                        inner: Box::pin(stream::iter(first).chain(rest)),
+                        _lease: lease,
+                    });
+                }
+                Err(error) if error.is_failover() => {
+                    tracing::warn!(backend = %entry.backend.spec().name, %error, "backend failed before its first token; trying the next");
+                    self.note_failure(&entry, &error).await;
+                    last_error = Some(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| self.no_backend(&request.model)))
+    }
+
+    /// The whole answer to `request` (streamed underneath, so failover still applies).
+    pub async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        collect(self.chat(request).await?).await
+    }
+
+    /// Details of `model` (capabilities, context length) from the first backend that has it.
+    pub async fn model_info(&self, model: &str) -> Result<ModelInfo, LlmError> {
+        let candidates = self.candidates(model).await?;
+        for entry in &candidates {
+            if let Some(info) = self.info_on(entry, model).await {
+                return Ok(info);
+            }
+        }
+        Ok(ModelInfo::named(model))
+    }
+
+    /// Embeddings of `inputs` with `model`.
+    pub async fn embed(&self, model: &str, inputs: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        let mut last_error = None;
+        let mut candidates = self.candidates(model).await?;
+        while let Some(reservation) = Reservation::best(&mut candidates) {
+            let entry = reservation.entry.clone();
+            let _lease = reservation.acquire().await;
+            match entry.backend.embed(model, inputs).await {
+                Ok(vectors) => return Ok(vectors),
+                Err(error) if error.is_failover() => {
+                    self.note_failure(&entry, &error).await;
+                    last_error = Some(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| self.no_backend(model)))
+    }
+
+    /// Every backend's models with their details, backends asked concurrently.
+    pub async fn list_models(&self) -> Vec<BackendModels> {
+        let lists = self.inner.entries.iter().map(|entry| async move {
+            let models = match entry.backend.list_models().await {
+                Ok(models) => {
+                    self.remember_models(entry, &models).await;
+                    let detailed = models.into_iter().map(|m| async move {
+                        match self.info_on(entry, &m.name).await {
+                            Some(info) => ModelInfo {
+                                size: m.size,
+                                details: info.details.clone().or(m.details),
+                                ..info
+                            },
+                            None => m,
+                        }
+                    });
+                    Ok(futures::future::join_all(detailed).await)
+                }
+                Err(error) => Err(error),
+            };
+            BackendModels {
+                backend: entry.backend.spec().name.clone(),
+                models,
+            }
+        });
+        futures::future::join_all(lists).await
+    }
+
+    /// Probes every backend, updates their health, and refreshes their model lists.
+    pub async fn refresh(&self) -> Vec<BackendHealth> {
+        let checks = self.inner.entries.iter().map(|entry| async move {
+            let result = entry.backend.health().await;
+            entry.healthy.store(result.is_ok(), Ordering::SeqCst);
+            if result.is_ok()
+                && let Ok(models) = entry.backend.list_models().await
+            {
+                self.remember_models(entry, &models).await;
+            }
+            let spec = entry.backend.spec();
+            BackendHealth {
+                name: spec.name.clone(),
+                url: spec.url.to_string(),
+                result,
+            }
+        });
+        futures::future::join_all(checks).await
+    }
+
+    /// Runs [`refresh`](Self::refresh) every `interval` until `stop` is cancelled.
+    pub fn spawn_refresher(&self, interval: Duration, stop: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
+        let pool = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = ticker.tick() => {
+                        for health in pool.refresh().await {
+                            if let Err(error) = health.result {
+                                tracing::warn!(backend = %health.name, %error, "backend health check failed");
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn entry_named(&self, name: &str) -> Option<&Arc<Entry>> {
+        self.inner.entries.iter().find(|e| e.backend.spec().name == name)
+    }
+
+    /// Backends that have `model` (refreshing the lists once if none seems to).
+    async fn candidates(&self, model: &str) -> Result<Vec<Arc<Entry>>, LlmError> {
+        let mut found = self.having(model, false).await;
+        if found.is_empty() {
+            // The model may have been pulled since the lists were read.
+            found = self.having(model, true).await;
+        }
+        if found.is_empty() {
+            return Err(self.no_backend(model));
+        }
+        Ok(found)
+    }
+
+    async fn having(&self, model: &str, fresh: bool) -> Vec<Arc<Entry>> {
+        let checks = self.inner.entries.iter().map(|entry| async move {
+            let names = self.models_of(entry, fresh).await;
+            // A backend whose list cannot be read is still a candidate: it may have the model.
+            let has = names.is_none_or(|names| names.iter().any(|n| same_model(n, model)));
+            has.then(|| entry.clone())
+        });
+        futures::future::join_all(checks).await.into_iter().flatten().collect()
+    }
+
+    async fn models_of(&self, entry: &Entry, fresh: bool) -> Option<Vec<String>> {
+        if !fresh
+            && let Some((at, names)) = entry.models.read().await.as_ref()
+            && at.elapsed() < self.inner.options.models_ttl
+        {
+            return Some(names.clone());
+        }
+        match entry.backend.list_models().await {
+            Ok(models) => {
+                self.remember_models(entry, &models).await;
+                Some(models.into_iter().map(|m| m.name).collect())
+            }
+            Err(error) => {
+                tracing::debug!(backend = %entry.backend.spec().name, %error, "cannot list models");
+                entry.healthy.store(false, Ordering::SeqCst);
+                None
+            }
+        }
+    }
+
+    async fn remember_models(&self, entry: &Entry, models: &[ModelInfo]) {
+        let names = models.iter().map(|m| m.name.clone()).collect();
+        *entry.models.write().await = Some((Instant::now(), names));
+    }
+
+    async fn info_on(&self, entry: &Entry, model: &str) -> Option<ModelInfo> {
+        let key = (entry.index, model.to_string());
+        let backend = entry.backend.clone();
+        let model = model.to_string();
+        self.inner
+            .info
+            .try_get_with(key, async move { backend.model_info(&model).await })
+            .await
+            .ok()
+    }
+
+    async fn note_failure(&self, entry: &Entry, error: &LlmError) {
+        match error {
+            LlmError::Unreachable { .. } => entry.healthy.store(false, Ordering::SeqCst),
+            LlmError::ModelNotFound { .. } => *entry.models.write().await = None,
+            _ => {}
+        }
+    }
+
+    fn no_backend(&self, model: &str) -> LlmError {
+        match self.inner.entries.as_slice() {
+            [only] => LlmError::ModelNotFound {
+                model: model.to_string(),
+                backend: only.backend.spec().name.clone(),
+                kind: only.backend.spec().kind,
+            },
+            entries => LlmError::NoBackendForModel {
+                model: model.to_string(),
+                backends: entries
+                    .iter()
+                    .map(|e| e.backend.spec().name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+        }
+    }
+}
+
+/// Whether a listed model name is the one asked for (`llama3.2` is `llama3.2:latest`).
+fn same_model(listed: &str, asked: &str) -> bool {
+    listed == asked || listed.strip_suffix(":latest") == Some(asked) || asked.strip_suffix(":latest") == Some(listed)
+}
+
+fn check_capabilities(request: &ChatRequest, info: &ModelInfo) -> Result<(), LlmError> {
+    if !request.tools.is_empty() && !info.can(Capability::Tools) {
+        return Err(LlmError::ToolsUnsupported {
+            model: request.model.clone(),
+        });
+    }
+    if request.has_images() && !info.can(Capability::Vision) {
+        return Err(LlmError::VisionUnsupported {
+            model: request.model.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The context window to ask for: the model's own length, capped by configuration.
+fn num_ctx(info: Option<&ModelInfo>, cap: Option<u32>) -> Option<u32> {
+    match (info.and_then(|i| i.context_length), cap) {
+        (Some(length), Some(cap)) => Some(length.min(cap)),
+        (Some(length), None) => Some(length),
+        (None, _) => None,
+    }
+}
+
+/// Sends the request and waits for its first event, so failures before it can fail over.
+async fn start(backend: &Backend, request: &ChatRequest) -> Result<(Option<Result<ChatEvent, LlmError>>, ChatStream), LlmError> {
+    let mut stream = backend.chat(request).await?;
+    match stream.next().await {
+        Some(Err(error)) if error.partial_text().is_none_or(str::is_empty) => Err(error),
+        first => Ok((first, stream)),
+    }
+}
+
+/// A backend chosen for a request: counted in its load from the moment it is chosen, so that
+/// requests starting together spread out.
+struct Reservation {
+    entry: Arc<Entry>,
+}
+
+impl Reservation {
+    /// Takes the best of `candidates` out of the list: healthy first, then least loaded for its
+    /// size, then configuration order. Choosing and counting happen without an await between.
+    fn best(candidates: &mut Vec<Arc<Entry>>) -> Option<Reservation> {
+        let score = |e: &Entry| {
+            let load = e.load.load(Ordering::SeqCst) as f64 / e.backend.spec().max_concurrency.max(1) as f64;
+            (!e.healthy.load(Ordering::SeqCst), load, e.index)
+        };
+        let best = (0..candidates.len()).min_by(|&a, &b| {
+            let (ha, la, ia) = score(&candidates[a]);
+            let (hb, lb, ib) = score(&candidates[b]);
+            ha.cmp(&hb).then(la.total_cmp(&lb)).then(ia.cmp(&ib))
+        })?;
+        let entry = candidates.swap_remove(best);
+        entry.load.fetch_add(1, Ordering::SeqCst);
+        Some(Reservation { entry })
+    }
+
+    /// Waits for a concurrency permit on the backend.
+    async fn acquire(self) -> Lease {
+        let permit = self
+            .entry
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the pool never closes its semaphores");
+        Lease {
+            _permit: permit,
+            _reservation: self,
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.entry.load.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A reservation holding its concurrency permit.
+struct Lease {
+    _permit: OwnedSemaphorePermit,
+    _reservation: Reservation,
+}
+
+/// A streamed answer holding its backend's permit until dropped.
+pub struct PooledStream {
+    inner: ChatStream,
+    _lease: Lease,
+}
+
+impl Stream for PooledStream {
+    type Item = Result<ChatEvent, LlmError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().inner.as_mut().poll_next(cx)
+    }
+}

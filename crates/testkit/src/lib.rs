@@ -1,0 +1,10 @@
+//! Protocol-level test doubles: FakeDiscord, FakeOllama and the test MCP server.
+
+pub mod mcp_server;
+pub use mcp_server::{TestMcpServer, test_mcp_binary};
+pub mod fake_ollama;
+pub use fake_ollama::FakeOllama;
+pub mod llama;
+
+pub mod fake_discord;
+pub use fake_discord::FakeDiscord;
