@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::ChatStream;
 use crate::error::{LlmError, ServerKind};
 use crate::ollama::OllamaClient;
 use crate::openai::OpenAiClient;
 use crate::types::{ChatRequest, ChatResponse, ModelInfo};
-use crate::ChatStream;
 
 /// What the pool needs to know to talk to a server.
 #[derive(Debug, Clone)]
@@ -114,7 +114,10 @@ impl Backend {
     pub async fn health(&self) -> Result<String, LlmError> {
         match self {
             Backend::Ollama(c) => c.version().await.map(|v| format!("Ollama {v}")),
-            Backend::OpenAi(c) => c.list_models().await.map(|m| format!("{} model(s)", m.len())),
+            Backend::OpenAi(c) => c
+                .list_models()
+                .await
+                .map(|m| format!("{} model(s)", m.len())),
         }
     }
 }

@@ -72,7 +72,9 @@ pub enum LlmError {
         status: u16,
     },
     /// No first token within the request timeout (a first load can take minutes).
-    #[error("no answer from {backend} within {after:?}; a first load of a large model can take minutes: raise request_timeout")]
+    #[error(
+        "no answer from {backend} within {after:?}; a first load of a large model can take minutes: raise request_timeout"
+    )]
     FirstTokenTimeout {
         /// The backend.
         backend: String,
@@ -130,7 +132,9 @@ pub enum ServerKind {
 
 fn hint(kind: ServerKind) -> &'static str {
     match kind {
-        ServerKind::Ollama => " (is Ollama running? start it with `ollama serve`, or set OLLAMA_HOST / the backend's url)",
+        ServerKind::Ollama => {
+            " (is Ollama running? start it with `ollama serve`, or set OLLAMA_HOST / the backend's url)"
+        }
         ServerKind::OpenAi => " (is the server running? check the backend's url)",
     }
 }
@@ -151,21 +155,31 @@ impl LlmError {
                 | LlmError::ModelNotFound { .. }
                 | LlmError::FirstTokenTimeout { .. }
                 | LlmError::RateLimited { .. }
-                | LlmError::Server { status: 500..=599, .. }
+                | LlmError::Server {
+                    status: 500..=599,
+                    ..
+                }
         )
     }
 
     /// Text that had arrived when the error happened, if any.
     pub fn partial_text(&self) -> Option<&str> {
         match self {
-            LlmError::StreamCut { partial, .. } | LlmError::Stalled { partial, .. } => Some(partial),
+            LlmError::StreamCut { partial, .. } | LlmError::Stalled { partial, .. } => {
+                Some(partial)
+            }
             _ => None,
         }
     }
 }
 
 /// Classifies a reqwest error from sending a request.
-pub(crate) fn from_send(error: &reqwest::Error, backend: &str, url: &str, kind: ServerKind) -> LlmError {
+pub(crate) fn from_send(
+    error: &reqwest::Error,
+    backend: &str,
+    url: &str,
+    kind: ServerKind,
+) -> LlmError {
     if error.is_connect() || error.is_timeout() && !error.is_body() {
         LlmError::Unreachable {
             url: url.to_string(),

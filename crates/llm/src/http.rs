@@ -62,7 +62,8 @@ impl HttpBackend {
 
     /// GETs JSON.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, LlmError> {
-        self.metadata(self.request(reqwest::Method::GET, path), None).await
+        self.metadata(self.request(reqwest::Method::GET, path), None)
+            .await
     }
 
     /// POSTs JSON and reads JSON; `model` names the model for a 404.
@@ -72,10 +73,15 @@ impl HttpBackend {
         body: &impl Serialize,
         model: Option<&str>,
     ) -> Result<T, LlmError> {
-        self.metadata(self.request(reqwest::Method::POST, path).json(body), model).await
+        self.metadata(self.request(reqwest::Method::POST, path).json(body), model)
+            .await
     }
 
-    async fn metadata<T: DeserializeOwned>(&self, request: RequestBuilder, model: Option<&str>) -> Result<T, LlmError> {
+    async fn metadata<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        model: Option<&str>,
+    ) -> Result<T, LlmError> {
         let response = request
             .timeout(METADATA_TIMEOUT)
             .send()
@@ -84,12 +90,19 @@ impl HttpBackend {
         if !response.status().is_success() {
             return Err(error_for(response, &self.spec, model).await);
         }
-        let text = response.text().await.map_err(|e| self.protocol(root_cause(&e)))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| self.protocol(root_cause(&e)))?;
         serde_json::from_str(&text).map_err(|e| self.protocol(e))
     }
 
     /// Reads a whole (non-streamed) body before `deadline` and parses it.
-    pub async fn read_json<T: DeserializeOwned>(&self, response: Response, deadline: Instant) -> Result<T, LlmError> {
+    pub async fn read_json<T: DeserializeOwned>(
+        &self,
+        response: Response,
+        deadline: Instant,
+    ) -> Result<T, LlmError> {
         let text = timeout_at(deadline, response.text())
             .await
             .map_err(|_| self.first_token_timeout())?
@@ -102,7 +115,12 @@ impl HttpBackend {
     }
 
     fn send_error(&self, error: &reqwest::Error) -> LlmError {
-        from_send(error, &self.spec.name, self.spec.url.as_str(), self.spec.kind)
+        from_send(
+            error,
+            &self.spec.name,
+            self.spec.url.as_str(),
+            self.spec.kind,
+        )
     }
 
     /// The error for no first chunk in time.
@@ -141,7 +159,11 @@ pub enum Next<T> {
 impl Watchdog {
     /// A watchdog whose first item is due by `deadline`.
     pub fn new(spec: BackendSpec, deadline: Instant) -> Self {
-        Self { spec, deadline, first: true }
+        Self {
+            spec,
+            deadline,
+            first: true,
+        }
     }
 
     /// The next item, or the error for silence or a broken body; `partial` is the text so far.
@@ -189,16 +211,25 @@ const MAX_LINE: usize = 16 * 1024 * 1024;
 /// `base` joined with `path`, keeping any path `base` has (`http://h/v1` + `models`).
 pub fn endpoint(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
-    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path.trim_start_matches('/'));
+    let joined = format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
     url.set_path(&joined);
     url
 }
 
 /// The lines of a streamed body; a body cut mid-way ends with an error item.
 pub fn lines(response: Response) -> impl Stream<Item = Result<String, String>> + Send + Unpin {
-    let bytes = response.bytes_stream().map_err(|e| std::io::Error::other(root_cause(&e)));
-    FramedRead::new(StreamReader::new(bytes), LinesCodec::new_with_max_length(MAX_LINE))
-        .map(|item| item.map_err(|e| root_cause(&e)))
+    let bytes = response
+        .bytes_stream()
+        .map_err(|e| std::io::Error::other(root_cause(&e)));
+    FramedRead::new(
+        StreamReader::new(bytes),
+        LinesCodec::new_with_max_length(MAX_LINE),
+    )
+    .map(|item| item.map_err(|e| root_cause(&e)))
 }
 
 /// Turns a non-success response into the error that names the remedy.
@@ -215,8 +246,11 @@ pub async fn error_for(response: Response, spec: &BackendSpec, model: Option<&st
     let message = parsed
         .as_ref()
         .and_then(|v| {
-            v.get("error")
-                .and_then(|e| e.as_str().map(str::to_string).or_else(|| e.get("message")?.as_str().map(str::to_string)))
+            v.get("error").and_then(|e| {
+                e.as_str()
+                    .map(str::to_string)
+                    .or_else(|| e.get("message")?.as_str().map(str::to_string))
+            })
         })
         .unwrap_or_else(|| body.chars().take(300).collect());
     let code = |key: &str| {
@@ -235,7 +269,10 @@ pub async fn error_for(response: Response, spec: &BackendSpec, model: Option<&st
             backend,
             kind: spec.kind,
         },
-        StatusCode::TOO_MANY_REQUESTS => LlmError::RateLimited { backend, retry_after },
+        StatusCode::TOO_MANY_REQUESTS => LlmError::RateLimited {
+            backend,
+            retry_after,
+        },
         _ if code("code").as_deref() == Some("context_length_exceeded")
             || code("type").as_deref() == Some("exceed_context_size_error") =>
         {
@@ -256,8 +293,14 @@ mod tests {
     #[test]
     fn endpoints_keep_the_base_path() {
         let base = Url::parse("http://h:8080/v1").unwrap();
-        assert_eq!(endpoint(&base, "chat/completions").as_str(), "http://h:8080/v1/chat/completions");
+        assert_eq!(
+            endpoint(&base, "chat/completions").as_str(),
+            "http://h:8080/v1/chat/completions"
+        );
         let base = Url::parse("http://h:11434/").unwrap();
-        assert_eq!(endpoint(&base, "/api/chat").as_str(), "http://h:11434/api/chat");
+        assert_eq!(
+            endpoint(&base, "/api/chat").as_str(),
+            "http://h:11434/api/chat"
+        );
     }
 }

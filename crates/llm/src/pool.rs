@@ -106,18 +106,27 @@ impl BackendPool {
             .time_to_live(options.info_ttl)
             .build();
         Self {
-            inner: Arc::new(Inner { entries, info, options }),
+            inner: Arc::new(Inner {
+                entries,
+                info,
+                options,
+            }),
         }
     }
 
     /// The backends' specs, in configuration order.
     pub fn specs(&self) -> Vec<&BackendSpec> {
-        self.inner.entries.iter().map(|e| e.backend.spec()).collect()
+        self.inner
+            .entries
+            .iter()
+            .map(|e| e.backend.spec())
+            .collect()
     }
 
     /// Requests running or queued on the backend `name`.
     pub fn load(&self, name: &str) -> usize {
-        self.entry_named(name).map_or(0, |e| e.load.load(Ordering::SeqCst))
+        self.entry_named(name)
+            .map_or(0, |e| e.load.load(Ordering::SeqCst))
     }
 
     /// Streams the answer to `request` from the best backend that has the model. When a backend
@@ -239,7 +248,11 @@ impl BackendPool {
     }
 
     /// Runs [`refresh`](Self::refresh) every `interval` until `stop` is cancelled.
-    pub fn spawn_refresher(&self, interval: Duration, stop: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_refresher(
+        &self,
+        interval: Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let pool = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
@@ -260,7 +273,10 @@ impl BackendPool {
     }
 
     fn entry_named(&self, name: &str) -> Option<&Arc<Entry>> {
-        self.inner.entries.iter().find(|e| e.backend.spec().name == name)
+        self.inner
+            .entries
+            .iter()
+            .find(|e| e.backend.spec().name == name)
     }
 
     /// Backends that have `model` (refreshing the lists once if none seems to).
@@ -283,7 +299,11 @@ impl BackendPool {
             let has = names.is_none_or(|names| names.iter().any(|n| same_model(n, model)));
             has.then(|| entry.clone())
         });
-        futures::future::join_all(checks).await.into_iter().flatten().collect()
+        futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     async fn models_of(&self, entry: &Entry, fresh: bool) -> Option<Vec<String>> {
@@ -351,7 +371,9 @@ impl BackendPool {
 
 /// Whether a listed model name is the one asked for (`llama3.2` is `llama3.2:latest`).
 fn same_model(listed: &str, asked: &str) -> bool {
-    listed == asked || listed.strip_suffix(":latest") == Some(asked) || asked.strip_suffix(":latest") == Some(listed)
+    listed == asked
+        || listed.strip_suffix(":latest") == Some(asked)
+        || asked.strip_suffix(":latest") == Some(listed)
 }
 
 fn check_capabilities(request: &ChatRequest, info: &ModelInfo) -> Result<(), LlmError> {
@@ -378,7 +400,10 @@ fn num_ctx(info: Option<&ModelInfo>, cap: Option<u32>) -> Option<u32> {
 }
 
 /// Sends the request and waits for its first event, so failures before it can fail over.
-async fn start(backend: &Backend, request: &ChatRequest) -> Result<(Option<Result<ChatEvent, LlmError>>, ChatStream), LlmError> {
+async fn start(
+    backend: &Backend,
+    request: &ChatRequest,
+) -> Result<(Option<Result<ChatEvent, LlmError>>, ChatStream), LlmError> {
     let mut stream = backend.chat(request).await?;
     match stream.next().await {
         Some(Err(error)) if error.partial_text().is_none_or(str::is_empty) => Err(error),
@@ -397,7 +422,8 @@ impl Reservation {
     /// size, then configuration order. Choosing and counting happen without an await between.
     fn best(candidates: &mut Vec<Arc<Entry>>) -> Option<Reservation> {
         let score = |e: &Entry| {
-            let load = e.load.load(Ordering::SeqCst) as f64 / e.backend.spec().max_concurrency.max(1) as f64;
+            let load = e.load.load(Ordering::SeqCst) as f64
+                / e.backend.spec().max_concurrency.max(1) as f64;
             (!e.healthy.load(Ordering::SeqCst), load, e.index)
         };
         let best = (0..candidates.len()).min_by(|&a, &b| {

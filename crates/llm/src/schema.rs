@@ -9,7 +9,15 @@
 use serde_json::{Map, Value, json};
 
 /// Keywords kept as they are (after their sub-schemas are sanitized).
-pub const KEPT_KEYWORDS: [&str; 7] = ["type", "properties", "required", "items", "enum", "description", "anyOf"];
+pub const KEPT_KEYWORDS: [&str; 7] = [
+    "type",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "description",
+    "anyOf",
+];
 
 /// How deep `$ref`s are followed before a recursive schema is cut off.
 const MAX_DEPTH: usize = 16;
@@ -17,7 +25,9 @@ const MAX_DEPTH: usize = 16;
 /// The sanitized form of a tool's `parameters` schema: always an object schema.
 pub fn sanitize(schema: &Value) -> Value {
     let mut out = sanitize_node(schema, schema, 0);
-    let object = out.as_object_mut().expect("sanitize_node returns an object");
+    let object = out
+        .as_object_mut()
+        .expect("sanitize_node returns an object");
     if object.get("type").is_none_or(|t| t != "object") {
         // A tool's parameters are always an object; wrap anything else as permissive.
         return json!({"type": "object", "properties": {}});
@@ -34,7 +44,11 @@ fn sanitize_node(node: &Value, root: &Value, depth: usize) -> Value {
     if depth > MAX_DEPTH {
         return json!({});
     }
-    if let Some(target) = map.get("$ref").and_then(Value::as_str).and_then(|r| resolve(root, r)) {
+    if let Some(target) = map
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| resolve(root, r))
+    {
         let mut resolved = sanitize_node(target, root, depth + 1);
         if let (Some(description), Some(out)) = (map.get("description"), resolved.as_object_mut()) {
             out.insert("description".into(), description.clone());
@@ -56,7 +70,9 @@ fn sanitize_node(node: &Value, root: &Value, depth: usize) -> Value {
                     .map(|props| {
                         props
                             .iter()
-                            .map(|(name, schema)| (name.clone(), sanitize_node(schema, root, depth + 1)))
+                            .map(|(name, schema)| {
+                                (name.clone(), sanitize_node(schema, root, depth + 1))
+                            })
                             .collect::<Map<_, _>>()
                     })
                     .unwrap_or_default();
@@ -68,7 +84,11 @@ fn sanitize_node(node: &Value, root: &Value, depth: usize) -> Value {
             "anyOf" | "oneOf" => {
                 let variants: Vec<Value> = value
                     .as_array()
-                    .map(|vs| vs.iter().map(|v| sanitize_node(v, root, depth + 1)).collect())
+                    .map(|vs| {
+                        vs.iter()
+                            .map(|v| sanitize_node(v, root, depth + 1))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 out.insert("anyOf".into(), Value::Array(variants));
             }
@@ -88,7 +108,8 @@ fn sanitize_node(node: &Value, root: &Value, depth: usize) -> Value {
     {
         out.insert("description".into(), title.clone());
     }
-    let is_object = out.get("type").is_some_and(|t| t == "object") || out.contains_key("properties");
+    let is_object =
+        out.get("type").is_some_and(|t| t == "object") || out.contains_key("properties");
     if is_object {
         out.entry("type").or_insert_with(|| json!("object"));
         out.entry("properties").or_insert_with(|| json!({}));
@@ -108,7 +129,11 @@ fn merge(out: &mut Map<String, Value>, part: Value) {
             }
             ("required", Some(Value::Array(existing))) => {
                 if let Value::Array(more) = value {
-                    existing.extend(more.into_iter().filter(|v| !existing.contains(v)).collect::<Vec<_>>());
+                    existing.extend(
+                        more.into_iter()
+                            .filter(|v| !existing.contains(v))
+                            .collect::<Vec<_>>(),
+                    );
                 }
             }
             (_, Some(_)) => {}
@@ -131,9 +156,13 @@ pub fn is_sanitized(schema: &Value) -> bool {
         Value::Object(map) => map.iter().all(|(key, value)| {
             KEPT_KEYWORDS.contains(&key.as_str())
                 && match key.as_str() {
-                    "properties" => value.as_object().is_some_and(|p| p.values().all(is_sanitized)),
+                    "properties" => value
+                        .as_object()
+                        .is_some_and(|p| p.values().all(is_sanitized)),
                     "items" => is_sanitized(value),
-                    "anyOf" => value.as_array().is_some_and(|vs| vs.iter().all(is_sanitized)),
+                    "anyOf" => value
+                        .as_array()
+                        .is_some_and(|vs| vs.iter().all(is_sanitized)),
                     _ => true,
                 }
         }),
@@ -164,10 +193,19 @@ mod tests {
         });
         let clean = sanitize(&schema);
         assert!(is_sanitized(&clean), "{clean:#}");
-        assert_eq!(clean["properties"]["path"], json!({"type": "string", "description": "Where"}));
+        assert_eq!(
+            clean["properties"]["path"],
+            json!({"type": "string", "description": "Where"})
+        );
         assert_eq!(clean["properties"]["mode"], json!({"enum": ["fast"]}));
         assert_eq!(clean["properties"]["any"], json!({}));
-        assert_eq!(clean["properties"]["choice"]["anyOf"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            clean["properties"]["choice"]["anyOf"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(clean["required"], json!(["path"]));
         assert_eq!(clean["description"], "Args");
     }
@@ -185,15 +223,24 @@ mod tests {
         });
         let clean = sanitize(&schema);
         assert!(is_sanitized(&clean), "{clean:#}");
-        assert_eq!(clean["properties"]["start"]["properties"]["x"]["type"], "number");
+        assert_eq!(
+            clean["properties"]["start"]["properties"]["x"]["type"],
+            "number"
+        );
         assert_eq!(clean["properties"]["start"]["description"], "Start point");
         assert!(clean.get("$defs").is_none());
     }
 
     #[test]
     fn objects_always_have_properties_and_odd_roots_become_objects() {
-        assert_eq!(sanitize(&json!({"type": "object"})), json!({"type": "object", "properties": {}}));
-        assert_eq!(sanitize(&json!(true)), json!({"type": "object", "properties": {}}));
+        assert_eq!(
+            sanitize(&json!({"type": "object"})),
+            json!({"type": "object", "properties": {}})
+        );
+        assert_eq!(
+            sanitize(&json!(true)),
+            json!({"type": "object", "properties": {}})
+        );
         let merged = sanitize(&json!({"allOf": [
             {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
             {"properties": {"b": {"type": "number"}}, "required": ["b"]},

@@ -307,6 +307,8 @@ impl ModelInfo {
 
     /// Whether the model can do `capability`; unknown counts as yes (the server will say no).
     pub fn can(&self, capability: Capability) -> bool {
-        self.capabilities.as_ref().is_none_or(|caps| caps.contains(&capability))
+        self.capabilities
+            .as_ref()
+            .is_none_or(|caps| caps.contains(&capability))
     }
 }

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use mcpcord_llm::{
-    Backend, BackendSpec, Capability, ChatEvent, ChatRequest, FinishReason, LlmError, Message, ServerKind, ToolCall,
-    ToolSpec, collect,
+    Backend, BackendSpec, Capability, ChatEvent, ChatRequest, FinishReason, LlmError, Message,
+    ServerKind, ToolCall, ToolSpec, collect,
 };
-use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 use mcpcord_testkit::FakeOllama;
+use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 use serde_json::json;
 
 fn spec(url: &str) -> BackendSpec {
@@ -56,14 +56,20 @@ async fn streams_text_thinking_and_tool_calls_collected_across_chunks() {
             .tool_call("get_weather", json!({"city": "Oslo", "unit": "c"}))
             .usage(42, 7),
     );
-    let mut request = ChatRequest::new("llama3.2", vec![Message::user("Weather in Paris and Oslo?")]);
+    let mut request = ChatRequest::new(
+        "llama3.2",
+        vec![Message::user("Weather in Paris and Oslo?")],
+    );
     request.tools = vec![weather_tool()];
     let mut stream = backend(&fake).chat(&request).await.unwrap();
     let mut events = Vec::new();
     while let Some(event) = stream.next().await {
         events.push(event.unwrap());
     }
-    let texts: Vec<&ChatEvent> = events.iter().filter(|e| matches!(e, ChatEvent::Text(_))).collect();
+    let texts: Vec<&ChatEvent> = events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Text(_)))
+        .collect();
     assert_eq!(texts.len(), 2, "text arrives as deltas: {events:?}");
     assert!(events.contains(&ChatEvent::Thinking("The user wants weather. ".into())));
     let calls: Vec<&Vec<ToolCall>> = events
@@ -73,13 +79,20 @@ async fn streams_text_thinking_and_tool_calls_collected_across_chunks() {
             _ => None,
         })
         .collect();
-    assert_eq!(calls.len(), 1, "tool calls are given once, collected: {events:?}");
+    assert_eq!(
+        calls.len(),
+        1,
+        "tool calls are given once, collected: {events:?}"
+    );
     assert_eq!(calls[0].len(), 2);
     assert_eq!(calls[0][1].arguments, json!({"city": "Oslo", "unit": "c"}));
     let Some(ChatEvent::Done(usage)) = events.last() else {
         panic!("the stream ends with Done: {events:?}");
     };
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (Some(42), Some(7)));
+    assert_eq!(
+        (usage.prompt_tokens, usage.completion_tokens),
+        (Some(42), Some(7))
+    );
     assert_eq!(usage.finish_reason, FinishReason::ToolCalls);
 
     // The schema went out sanitized: FakeOllama rejects any keyword Ollama would drop.
@@ -110,7 +123,12 @@ async fn an_unsanitized_schema_would_have_been_caught() {
 
 #[tokio::test]
 async fn tool_results_and_images_go_back_in_ollamas_shape() {
-    let fake = FakeOllama::start_with_models([FakeModel::new("llava").capabilities(&["completion", "vision", "tools"])]).await;
+    let fake = FakeOllama::start_with_models([FakeModel::new("llava").capabilities(&[
+        "completion",
+        "vision",
+        "tools",
+    ])])
+    .await;
     fake.push_script(Script::reply("A cat."));
     let call = ToolCall {
         id: None,
@@ -131,7 +149,10 @@ async fn tool_results_and_images_go_back_in_ollamas_shape() {
     assert_eq!(response.text, "A cat.");
     let sent = fake.last_chat_request().unwrap();
     assert_eq!(sent["stream"], false);
-    assert_eq!(sent["messages"][1]["tool_calls"][0]["function"]["arguments"], json!({"city": "Paris"}));
+    assert_eq!(
+        sent["messages"][1]["tool_calls"][0]["function"]["arguments"],
+        json!({"city": "Paris"})
+    );
     assert_eq!(
         sent["messages"][2],
         json!({"role": "tool", "content": "sunny, 21°C", "tool_name": "get_weather"})
@@ -142,22 +163,40 @@ async fn tool_results_and_images_go_back_in_ollamas_shape() {
 #[tokio::test]
 async fn metadata_calls_read_capabilities_context_length_and_more() {
     let fake = FakeOllama::start_with_models([
-        model().family("llama").parameter_size("3.2B").quantization("Q4_K_M"),
+        model()
+            .family("llama")
+            .parameter_size("3.2B")
+            .quantization("Q4_K_M"),
         FakeModel::embedding("nomic-embed-text"),
     ])
     .await;
     let backend = backend(&fake);
-    let Backend::Ollama(client) = &backend else { unreachable!() };
+    let Backend::Ollama(client) = &backend else {
+        unreachable!()
+    };
     let info = backend.model_info("llama3.2").await.unwrap();
     assert_eq!(info.context_length, Some(131_072));
-    assert!(info.can(Capability::Tools) && info.can(Capability::Thinking) && !info.can(Capability::Vision));
+    assert!(
+        info.can(Capability::Tools)
+            && info.can(Capability::Thinking)
+            && !info.can(Capability::Vision)
+    );
     let models = backend.list_models().await.unwrap();
     assert_eq!(models.len(), 2);
-    assert!(models.iter().any(|m| m.details.as_deref() == Some("llama 3.2B Q4_K_M")), "{models:?}");
+    assert!(
+        models
+            .iter()
+            .any(|m| m.details.as_deref() == Some("llama 3.2B Q4_K_M")),
+        "{models:?}"
+    );
     assert!(!client.version().await.unwrap().is_empty());
     assert!(backend.health().await.unwrap().starts_with("Ollama "));
     client.running().await.unwrap();
-    let inputs = vec!["hello".to_string(), "world".to_string(), "hello".to_string()];
+    let inputs = vec![
+        "hello".to_string(),
+        "world".to_string(),
+        "hello".to_string(),
+    ];
     let vectors = backend.embed("nomic-embed-text", &inputs).await.unwrap();
     assert_eq!(vectors.len(), 3);
     assert_eq!(vectors[0], vectors[2], "deterministic");
@@ -166,12 +205,26 @@ async fn metadata_calls_read_capabilities_context_length_and_more() {
 
 #[tokio::test]
 async fn an_unreachable_server_names_its_url_and_the_fix() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let backend = Backend::new(spec(&format!("http://127.0.0.1:{port}")), mcpcord_llm::http_client());
-    let error = backend.chat(&ChatRequest::new("llama3.2", vec![Message::user("hi")])).await.err().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = Backend::new(
+        spec(&format!("http://127.0.0.1:{port}")),
+        mcpcord_llm::http_client(),
+    );
+    let error = backend
+        .chat(&ChatRequest::new("llama3.2", vec![Message::user("hi")]))
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(error, LlmError::Unreachable { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains(&format!("127.0.0.1:{port}")) && message.contains("ollama serve"), "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}")) && message.contains("ollama serve"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -182,7 +235,10 @@ async fn an_unknown_model_suggests_pulling_it() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(&error, LlmError::ModelNotFound { model, .. } if model == "qwen3"), "{error:?}");
+    assert!(
+        matches!(&error, LlmError::ModelNotFound { model, .. } if model == "qwen3"),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("ollama pull qwen3"), "{error}");
 }
 
@@ -195,13 +251,21 @@ async fn a_server_error_is_reported_with_its_status() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(&error, LlmError::Server { status: 500, message, .. } if message == "out of memory"), "{error:?}");
+    assert!(
+        matches!(&error, LlmError::Server { status: 500, message, .. } if message == "out of memory"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_cut_stream_keeps_the_partial_text() {
     let fake = FakeOllama::start_with_models([model()]).await;
-    fake.push_script(Script::new().text("Half an ").text("answer").drop_connection());
+    fake.push_script(
+        Script::new()
+            .text("Half an ")
+            .text("answer")
+            .drop_connection(),
+    );
     let mut stream = backend(&fake)
         .chat(&ChatRequest::new("llama3.2", vec![Message::user("hi")]))
         .await
@@ -227,13 +291,22 @@ async fn a_slow_first_load_is_waited_for_but_a_stall_is_detected() {
     let request = ChatRequest::new("llama3.2", vec![Message::user("hi")]);
 
     // A first chunk after 600 ms (a model load) is fine: only the stall timeout is shorter.
-    fake.push_script(Script::new().delay(Duration::from_millis(600)).text("loaded"));
-    let response = collect(backend.chat(&request).await.unwrap()).await.unwrap();
+    fake.push_script(
+        Script::new()
+            .delay(Duration::from_millis(600))
+            .text("loaded"),
+    );
+    let response = collect(backend.chat(&request).await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.text, "loaded");
 
     // Silence after the first chunk is a stall, reported with what arrived.
     fake.push_script(Script::new().text("thinking about").stall());
-    let error = collect(backend.chat(&request).await.unwrap()).await.err().unwrap();
+    let error = collect(backend.chat(&request).await.unwrap())
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(error, LlmError::Stalled { .. }), "{error:?}");
     assert_eq!(error.partial_text(), Some("thinking about"));
 }
@@ -250,6 +323,9 @@ async fn no_first_token_within_the_request_timeout_is_named() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(error, LlmError::FirstTokenTimeout { .. }), "{error:?}");
+    assert!(
+        matches!(error, LlmError::FirstTokenTimeout { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("request_timeout"));
 }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use mcpcord_llm::{
-    BackendPool, BackendSpec, ChatRequest, LlmError, Message, PoolOptions, ServerKind, ToolSpec, collect,
+    BackendPool, BackendSpec, ChatRequest, LlmError, Message, PoolOptions, ServerKind, ToolSpec,
+    collect,
 };
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::{FakeModel, Script};
@@ -31,17 +32,28 @@ async fn balances_concurrent_requests_by_load_within_each_limit() {
     let b = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
     slow_replies(&a, 8);
     slow_replies(&b, 8);
-    let pool = BackendPool::new(vec![spec("a", &a, 2), spec("b", &b, 2)], PoolOptions::default());
+    let pool = BackendPool::new(
+        vec![spec("a", &a, 2), spec("b", &b, 2)],
+        PoolOptions::default(),
+    );
     let answers = futures::future::join_all((0..8).map(|_| {
         let pool = pool.clone();
         async move { pool.complete(&request("llama3.2")).await }
     }))
     .await;
-    assert!(answers.iter().all(|a| a.as_ref().is_ok_and(|r| r.text == "ok")), "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.as_ref().is_ok_and(|r| r.text == "ok")),
+        "{answers:?}"
+    );
     let (on_a, on_b) = (a.chat_requests().len(), b.chat_requests().len());
     assert_eq!(on_a + on_b, 8);
     assert!(on_a >= 3 && on_b >= 3, "balanced: a={on_a} b={on_b}");
-    assert!(a.max_in_flight() <= 2 && b.max_in_flight() <= 2, "limits respected");
+    assert!(
+        a.max_in_flight() <= 2 && b.max_in_flight() <= 2,
+        "limits respected"
+    );
     assert_eq!(pool.load("a") + pool.load("b"), 0, "leases released");
 }
 
@@ -62,13 +74,19 @@ async fn routes_to_the_backend_that_has_the_model() {
     let a = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
     let b = FakeOllama::start_with_models([FakeModel::new("qwen3")]).await;
     b.push_script(Script::reply("from b"));
-    let pool = BackendPool::new(vec![spec("a", &a, 1), spec("b", &b, 1)], PoolOptions::default());
+    let pool = BackendPool::new(
+        vec![spec("a", &a, 1), spec("b", &b, 1)],
+        PoolOptions::default(),
+    );
     let answer = pool.complete(&request("qwen3")).await.unwrap();
     assert_eq!(answer.text, "from b");
     assert!(a.chat_requests().is_empty());
 
     let error = pool.complete(&request("mistral")).await.err().unwrap();
-    assert!(matches!(error, LlmError::NoBackendForModel { .. }), "{error:?}");
+    assert!(
+        matches!(error, LlmError::NoBackendForModel { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("a, b"), "{error}");
 }
 
@@ -78,7 +96,10 @@ async fn fails_over_when_a_backend_fails_before_the_first_token() {
     let b = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
     a.push_script(Script::error(503, "loading failed"));
     b.push_script(Script::reply("rescued"));
-    let pool = BackendPool::new(vec![spec("a", &a, 1), spec("b", &b, 1)], PoolOptions::default());
+    let pool = BackendPool::new(
+        vec![spec("a", &a, 1), spec("b", &b, 1)],
+        PoolOptions::default(),
+    );
     let answer = pool.complete(&request("llama3.2")).await.unwrap();
     assert_eq!(answer.text, "rescued");
     assert_eq!(a.chat_requests().len(), 1, "a was tried first");
@@ -86,12 +107,19 @@ async fn fails_over_when_a_backend_fails_before_the_first_token() {
     // A backend that went away entirely is skipped the same way.
     a.shutdown().await;
     b.push_script(Script::reply("still here"));
-    assert_eq!(pool.complete(&request("llama3.2")).await.unwrap().text, "still here");
+    assert_eq!(
+        pool.complete(&request("llama3.2")).await.unwrap().text,
+        "still here"
+    );
 }
 
 #[tokio::test]
 async fn asks_for_the_models_context_capped_by_configuration() {
-    let fake = FakeOllama::start_with_models([FakeModel::new("big").context_length(131_072), FakeModel::new("small").context_length(4096)]).await;
+    let fake = FakeOllama::start_with_models([
+        FakeModel::new("big").context_length(131_072),
+        FakeModel::new("small").context_length(4096),
+    ])
+    .await;
     fake.push_scripts([Script::reply("a"), Script::reply("b")]);
     let options = PoolOptions {
         max_context: Some(16_384),
@@ -107,7 +135,9 @@ async fn asks_for_the_models_context_capped_by_configuration() {
 
 #[tokio::test]
 async fn a_model_without_tools_is_refused_before_sending_so_the_caller_can_retry() {
-    let fake = FakeOllama::start_with_models([FakeModel::new("gemma").capabilities(&["completion"])]).await;
+    let fake =
+        FakeOllama::start_with_models([FakeModel::new("gemma").capabilities(&["completion"])])
+            .await;
     let pool = BackendPool::new(vec![spec("only", &fake, 1)], PoolOptions::default());
     let mut with_tools = request("gemma");
     with_tools.tools = vec![ToolSpec {
@@ -116,18 +146,34 @@ async fn a_model_without_tools_is_refused_before_sending_so_the_caller_can_retry
         parameters: json!({"type": "object", "properties": {}}),
     }];
     let error = pool.chat(&with_tools).await.err().unwrap();
-    assert!(matches!(error, LlmError::ToolsUnsupported { .. }), "{error:?}");
+    assert!(
+        matches!(error, LlmError::ToolsUnsupported { .. }),
+        "{error:?}"
+    );
     assert!(fake.chat_requests().is_empty(), "nothing was sent");
     fake.push_script(Script::reply("without tools"));
-    let answer = collect(pool.chat(&request("gemma")).await.unwrap()).await.unwrap();
+    let answer = collect(pool.chat(&request("gemma")).await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(answer.text, "without tools");
 }
 
 #[tokio::test]
 async fn lists_models_with_capabilities_and_reports_health() {
-    let fake = FakeOllama::start_with_models([FakeModel::new("llama3.2").capabilities(&["completion", "tools"]).context_length(8192)]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dead = BackendSpec::new("dead", ServerKind::Ollama, format!("http://127.0.0.1:{port}").parse().unwrap());
+    let fake = FakeOllama::start_with_models([FakeModel::new("llama3.2")
+        .capabilities(&["completion", "tools"])
+        .context_length(8192)])
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = BackendSpec::new(
+        "dead",
+        ServerKind::Ollama,
+        format!("http://127.0.0.1:{port}").parse().unwrap(),
+    );
     let pool = BackendPool::new(vec![spec("live", &fake, 1), dead], PoolOptions::default());
     let lists = pool.list_models().await;
     let live = lists[0].models.as_ref().unwrap();

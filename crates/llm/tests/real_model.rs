@@ -2,13 +2,18 @@
 
 use futures::StreamExt;
 use mcpcord_llm::{
-    Backend, BackendSpec, ChatEvent, ChatRequest, FinishReason, Message, ServerKind, ToolChoice, ToolSpec,
+    Backend, BackendSpec, ChatEvent, ChatRequest, FinishReason, Message, ServerKind, ToolChoice,
+    ToolSpec,
 };
 use mcpcord_testkit::llama::{LlamaServer, MODEL};
 use serde_json::json;
 
 fn backend(server: &LlamaServer) -> Backend {
-    let spec = BackendSpec::new("llamacpp", ServerKind::OpenAi, server.url().parse().unwrap());
+    let spec = BackendSpec::new(
+        "llamacpp",
+        ServerKind::OpenAi,
+        server.url().parse().unwrap(),
+    );
     Backend::new(spec, mcpcord_llm::http_client())
 }
 
@@ -16,13 +21,19 @@ fn backend(server: &LlamaServer) -> Backend {
 async fn streams_a_real_completion() {
     let server = LlamaServer::start().await;
     let backend = backend(&server);
-    let models = backend.list_models().await.expect("the server lists its model");
+    let models = backend
+        .list_models()
+        .await
+        .expect("the server lists its model");
     assert!(models.iter().any(|m| m.name == MODEL), "{models:?}");
 
     let mut request = ChatRequest::new(MODEL, vec![Message::user("Say hello to Discord.")]);
     request.options.max_tokens = Some(24);
     request.options.temperature = Some(0.0);
-    let mut stream = backend.chat(&request).await.expect("the request is accepted");
+    let mut stream = backend
+        .chat(&request)
+        .await
+        .expect("the request is accepted");
     let (mut text, mut deltas, mut done) = (String::new(), 0, None);
     while let Some(event) = stream.next().await {
         match event.expect("the stream completes") {
@@ -37,7 +48,10 @@ async fn streams_a_real_completion() {
     assert!(deltas > 1, "the answer arrived in pieces, got {deltas}");
     assert!(!text.trim().is_empty(), "the model said something");
     let usage = done.expect("the stream ends with Done");
-    assert!(matches!(usage.finish_reason, FinishReason::Stop | FinishReason::Length));
+    assert!(matches!(
+        usage.finish_reason,
+        FinishReason::Stop | FinishReason::Length
+    ));
 }
 
 #[tokio::test]
@@ -63,7 +77,10 @@ async fn gets_a_real_tool_call_back() {
     assert_eq!(response.tool_calls.len(), 1, "{response:?}");
     let call = &response.tool_calls[0];
     assert_eq!(call.name, "get_weather");
-    assert!(call.arguments.get("city").is_some_and(|c| c.is_string()), "{call:?}");
+    assert!(
+        call.arguments.get("city").is_some_and(|c| c.is_string()),
+        "{call:?}"
+    );
     assert!(call.id.is_some(), "OpenAI-compatible servers give call ids");
     assert_eq!(response.usage.finish_reason, FinishReason::ToolCalls);
 

@@ -11,7 +11,9 @@ use crate::backend::BackendSpec;
 use crate::error::LlmError;
 use crate::http::{HttpBackend, Next, Watchdog, lines};
 use crate::schema::sanitize;
-use crate::types::{Capability, ChatEvent, ChatRequest, ChatResponse, FinishReason, ModelInfo, ToolCall, Usage};
+use crate::types::{
+    Capability, ChatEvent, ChatRequest, ChatResponse, FinishReason, ModelInfo, ToolCall, Usage,
+};
 
 /// A client for one Ollama server.
 #[derive(Debug, Clone)]
@@ -52,19 +54,30 @@ impl OllamaClient {
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatStream, LlmError> {
         let deadline = Instant::now() + self.spec().request_timeout;
         let body = ChatBody::new(request, tools(request), true);
-        let response = self.http.send_generation("api/chat", &body, &request.model, deadline).await?;
+        let response = self
+            .http
+            .send_generation("api/chat", &body, &request.model, deadline)
+            .await?;
         let watchdog = Watchdog::new(self.spec().clone(), deadline);
-        Ok(Box::pin(events(lines(response), watchdog, self.spec().name.clone())))
+        Ok(Box::pin(events(
+            lines(response),
+            watchdog,
+            self.spec().name.clone(),
+        )))
     }
 
     /// The whole answer, with `stream: false`.
     pub async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let deadline = Instant::now() + self.spec().request_timeout;
         let body = ChatBody::new(request, tools(request), false);
-        let response = self.http.send_generation("api/chat", &body, &request.model, deadline).await?;
+        let response = self
+            .http
+            .send_generation("api/chat", &body, &request.model, deadline)
+            .await?;
         let mut chunk: ChatChunk = self.http.read_json(response, deadline).await?;
         let message = chunk.message.take().unwrap_or_default();
-        let tool_calls: Vec<ToolCall> = message.tool_calls.into_iter().map(ToolCall::from).collect();
+        let tool_calls: Vec<ToolCall> =
+            message.tool_calls.into_iter().map(ToolCall::from).collect();
         Ok(ChatResponse {
             usage: usage(&chunk, !tool_calls.is_empty()),
             text: message.content,
@@ -89,13 +102,17 @@ impl OllamaClient {
 
     /// Capabilities and context length of `model` (`/api/show`).
     pub async fn show(&self, model: &str) -> Result<ModelInfo, LlmError> {
-        let show: Show = self.http.post_json("api/show", &json!({ "model": model }), Some(model)).await?;
+        let show: Show = self
+            .http
+            .post_json("api/show", &json!({ "model": model }), Some(model))
+            .await?;
         Ok(ModelInfo {
             name: model.to_string(),
-            capabilities: show
-                .capabilities
-                .as_ref()
-                .map(|caps| caps.iter().filter_map(|c| Capability::from_name(c)).collect()),
+            capabilities: show.capabilities.as_ref().map(|caps| {
+                caps.iter()
+                    .filter_map(|c| Capability::from_name(c))
+                    .collect()
+            }),
             context_length: show.context_length(),
             size: None,
             details: show.details.as_ref().and_then(|d| d.summary()),

@@ -69,7 +69,10 @@ impl<'a> ChatBody<'a> {
             tools,
             stream,
             think: request.options.think.as_ref(),
-            keep_alive: request.options.keep_alive.map(|d| format!("{}s", d.as_secs())),
+            keep_alive: request
+                .options
+                .keep_alive
+                .map(|d| format!("{}s", d.as_secs())),
             options,
         }
     }
@@ -203,7 +206,10 @@ pub struct Show {
 impl Show {
     /// The context length from `model_info` (`<architecture>.context_length`).
     pub fn context_length(&self) -> Option<u32> {
-        let arch = self.model_info.get("general.architecture").and_then(Value::as_str);
+        let arch = self
+            .model_info
+            .get("general.architecture")
+            .and_then(Value::as_str);
         let key = arch.map(|a| format!("{a}.context_length"));
         key.and_then(|k| self.model_info.get(&k))
             .or_else(|| {

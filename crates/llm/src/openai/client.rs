@@ -7,13 +7,17 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::wire::{Completion, Embeddings, Models, StreamChunk, WireUsage, chat_body, parse_arguments};
+use super::wire::{
+    Completion, Embeddings, Models, StreamChunk, WireUsage, chat_body, parse_arguments,
+};
 use crate::ChatStream;
 use crate::backend::BackendSpec;
 use crate::error::{LlmError, root_cause};
 use crate::http::{HttpBackend, Next, Watchdog};
 use crate::schema::sanitize;
-use crate::types::{ChatEvent, ChatRequest, ChatResponse, FinishReason, ModelInfo, ToolCall, Usage};
+use crate::types::{
+    ChatEvent, ChatRequest, ChatResponse, FinishReason, ModelInfo, ToolCall, Usage,
+};
 
 /// A client for one OpenAI-compatible server; its URL is the one ending in `/v1`.
 #[derive(Debug, Clone)]
@@ -47,7 +51,11 @@ impl OpenAiClient {
             .eventsource()
             .map(|event| event.map(|e| e.data).map_err(|e| root_cause(&e)));
         let watchdog = Watchdog::new(self.spec().clone(), deadline);
-        Ok(Box::pin(events(Box::pin(data), watchdog, self.spec().name.clone())))
+        Ok(Box::pin(events(
+            Box::pin(data),
+            watchdog,
+            self.spec().name.clone(),
+        )))
     }
 
     /// The whole answer, without streaming.
@@ -81,7 +89,11 @@ impl OpenAiClient {
                 .reasoning_content
                 .or(choice.message.reasoning)
                 .unwrap_or_default(),
-            usage: usage(completion.usage.as_ref(), choice.finish_reason.as_deref(), !tool_calls.is_empty()),
+            usage: usage(
+                completion.usage.as_ref(),
+                choice.finish_reason.as_deref(),
+                !tool_calls.is_empty(),
+            ),
             tool_calls,
         })
     }
@@ -89,7 +101,11 @@ impl OpenAiClient {
     /// The models the server lists (`/models`).
     pub async fn list_models(&self) -> Result<Vec<ModelInfo>, LlmError> {
         let models: Models = self.http.get_json("models").await?;
-        Ok(models.data.into_iter().map(|m| ModelInfo::named(m.id)).collect())
+        Ok(models
+            .data
+            .into_iter()
+            .map(|m| ModelInfo::named(m.id))
+            .collect())
     }
 
     /// What is known of `model`: OpenAI-compatible servers do not report capabilities, so only
@@ -109,7 +125,10 @@ impl OpenAiClient {
     /// Embeddings of `inputs` (`/embeddings`).
     pub async fn embed(&self, model: &str, inputs: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
         let body = json!({ "model": model, "input": inputs });
-        let mut answer: Embeddings = self.http.post_json("embeddings", &body, Some(model)).await?;
+        let mut answer: Embeddings = self
+            .http
+            .post_json("embeddings", &body, Some(model))
+            .await?;
         answer.data.sort_by_key(|e| e.index);
         Ok(answer.data.into_iter().map(|e| e.embedding).collect())
     }

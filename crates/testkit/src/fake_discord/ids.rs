@@ -10,17 +10,36 @@ pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 #[derive(Debug, Default)]
 pub(crate) struct SnowflakeGen {
     last: AtomicU64,
+    worker: u64,
 }
 
 impl SnowflakeGen {
-    /// The next snowflake: `(ms since Discord epoch) << 22 | worker 1 << 17 | counter`,
-    /// strictly greater than every earlier one.
+    /// A generator whose ids carry this worker id (0–31), so two generators never collide.
+    pub(crate) fn with_worker(worker: u64) -> Self {
+        Self {
+            last: AtomicU64::new(0),
+            worker: worker & 31,
+        }
+    }
+
+    /// The next snowflake: `(ms since Discord epoch) << 22 | worker << 17 | counter`,
+    /// strictly greater than every earlier one of this generator.
     pub(crate) fn next(&self) -> u64 {
         let now_ms = unix_ms().saturating_sub(DISCORD_EPOCH_MS);
-        let candidate = (now_ms << 22) | (1 << 17);
+        let candidate = (now_ms << 22) | (self.worker << 17);
         let mut prev = self.last.load(Ordering::Relaxed);
         loop {
-            let next = candidate.max(prev + 1);
+            // Keep the worker bits when the counter has to move past the last id.
+            let next = if candidate > prev {
+                candidate
+            } else {
+                let bumped = prev + 1;
+                if (bumped >> 17) & 31 == self.worker {
+                    bumped
+                } else {
+                    ((prev >> 22) + 1) << 22 | (self.worker << 17)
+                }
+            };
             match self
                 .last
                 .compare_exchange(prev, next, Ordering::Relaxed, Ordering::Relaxed)

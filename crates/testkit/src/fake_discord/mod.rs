@@ -45,6 +45,7 @@ pub use records::{
 };
 pub use spec::Problem;
 
+use axum::serve::ListenerExt;
 use serde_json::{Value, json};
 use state::Shared;
 use std::net::SocketAddr;
@@ -106,6 +107,10 @@ impl FakeDiscord {
             .with_state(shared.clone());
         let cancel = shared.cancel.clone();
         tokio::spawn(async move {
+            // Small streamed writes would otherwise wait on delayed ACKs: 40 ms a request.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { cancel.cancelled().await })
                 .await;

@@ -23,11 +23,24 @@ const METHODS: [&str; 8] = [
 ];
 
 static SPEC: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(SPEC_JSON).unwrap_or_else(|e| {
+    let mut spec = serde_json::from_str(SPEC_JSON).unwrap_or_else(|e| {
         tracing::error!("discord-openapi.json does not parse: {e}");
         Value::Null
-    })
+    });
+    relax_snowflakes(&mut spec);
+    spec
 });
+
+/// The spec types snowflakes as strings only, but Discord accepts JSON integers too, and
+/// clients send them (twilight sends `attachments[].id` as a number): allow both.
+fn relax_snowflakes(spec: &mut Value) {
+    if let Some(snowflake) = spec.pointer_mut("/components/schemas/SnowflakeType") {
+        let as_string = snowflake.clone();
+        *snowflake = serde_json::json!({
+            "anyOf": [as_string, {"type": "integer", "minimum": 0}],
+        });
+    }
+}
 
 static REGISTRY: LazyLock<Option<Registry<'static>>> = LazyLock::new(|| {
     let spec: &'static Value = LazyLock::force(&SPEC);

@@ -61,6 +61,8 @@ pub(crate) struct World {
     pub global_commands: Vec<Value>,
     pub guild_commands: HashMap<u64, Vec<Value>>,
     pub dm_channels: HashMap<u64, u64>,
+    /// Ids for attachments (worker 2, so they never equal message ids).
+    pub attachment_ids: SnowflakeGen,
 }
 
 /// Everything the REST and gateway tasks share with the handle.
@@ -80,7 +82,10 @@ pub(crate) struct Shared {
 impl Shared {
     /// Builds the world from the configuration.
     pub fn new(config: Config, addr: SocketAddr) -> Self {
-        let mut world = World::default();
+        let mut world = World {
+            attachment_ids: SnowflakeGen::with_worker(2),
+            ..World::default()
+        };
         let bot = UserRec {
             id: config.bot_user_id,
             name: config.bot_name.clone(),
@@ -132,7 +137,7 @@ impl Shared {
         Self {
             config,
             addr,
-            ids: SnowflakeGen::default(),
+            ids: SnowflakeGen::with_worker(1),
             world: Mutex::new(world),
             records: Mutex::new(Records::default()),
             gateway: Mutex::new(GatewayState::default()),
@@ -328,10 +333,9 @@ impl World {
             let channel = msg["channel_id"].as_str().unwrap_or("0").to_owned();
             let list: Vec<Value> = attachments
                 .iter()
-                .enumerate()
-                .map(|(i, a)| {
+                .map(|a| {
                     let filename = a["filename"].as_str().unwrap_or("file").to_owned();
-                    let id = shapes::id_of(&a["id"]).unwrap_or(i as u64);
+                    let id = self.attachment_ids.next();
                     json!({
                         "id": id.to_string(),
                         "filename": filename,

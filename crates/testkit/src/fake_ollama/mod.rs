@@ -45,6 +45,7 @@ mod script;
 mod server;
 mod state;
 
+use axum::serve::ListenerExt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -98,6 +99,10 @@ impl FakeOllama {
         let app = server::router(Arc::clone(&shared));
         let stop = shared.shutdown.clone();
         let task = tokio::spawn(async move {
+            // Small streamed writes would otherwise wait on delayed ACKs: 40 ms a request.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await;

@@ -1,6 +1,7 @@
 //! Putting a [`TestMcpServer`] on a wire: stdio (the binary's default), Streamable HTTP on a
 //! loopback port, or one end of an in-process `tokio::io::duplex` pipe.
 
+use axum::serve::ListenerExt;
 use std::{io, net::SocketAddr};
 
 use rmcp::{
@@ -104,6 +105,10 @@ pub async fn serve_http(server: TestMcpServer, addr: SocketAddr) -> io::Result<H
     let router = axum::Router::new().nest_service(MCP_PATH, service);
     let shutdown = stop.clone();
     let task = tokio::spawn(async move {
+        // Small streamed writes would otherwise wait on delayed ACKs: 40 ms a request.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
