@@ -1,3 +1,9 @@
 //! Discord adapter on twilight: gateway, commands, middleware and rendering.
 //!
-//! Filled in by the Discord adapter issue.
+//! This round holds the self-contained parts; the gateway loop and REST rendering wire them to
+//! the engine.
+
+pub mod split;
+pub mod throttle;
+pub mod components;
+pub mod mentions;

@@ -3,7 +3,12 @@
 
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 
-use crate::config::{BackendKind, Config};
+use mcpcord_mcp::{
+    ApprovalPolicy, Callbacks, HostOptions, HttpSpec, McpHost, RestartPolicy, ServerSpec,
+    StdioSpec, ToolPolicy, TransportSpec,
+};
+
+use crate::config::{BackendKind, Config, McpRestart, McpServerConfig, McpTransport, ToolApproval};
 
 /// The backend pool for the configured backends.
 pub fn backend_pool(config: &Config) -> BackendPool {
@@ -35,4 +40,86 @@ pub fn backend_pool(config: &Config) -> BackendPool {
 /// Installs the process-wide TLS provider (ring); HTTPS clients panic without one.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The host's spec for every enabled MCP server of the configuration.
+pub fn mcp_server_specs(config: &Config) -> Vec<ServerSpec> {
+    config
+        .mcp
+        .servers
+        .iter()
+        .filter(|server| !server.disabled)
+        .map(mcp_server_spec)
+        .collect()
+}
+
+/// The host's spec for one configured MCP server (disabled or not).
+pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
+    let transport = match &server.transport {
+        McpTransport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => TransportSpec::Stdio(StdioSpec {
+            command: command.clone(),
+            args: args.clone(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                .collect(),
+            cwd: cwd.clone(),
+        }),
+        McpTransport::Http { url, headers } => TransportSpec::Http(HttpSpec {
+            url: url.to_string(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                .collect(),
+        }),
+    };
+    let approval = |policy: ToolApproval| match policy {
+        ToolApproval::Auto => ApprovalPolicy::Auto,
+        ToolApproval::Ask => ApprovalPolicy::Ask,
+        ToolApproval::Deny => ApprovalPolicy::Deny,
+    };
+    let mut spec = ServerSpec::new(server.name.clone(), transport)
+        .with_call_timeout(server.call_timeout)
+        .with_start_timeout(server.start_timeout)
+        .with_tools(ToolPolicy {
+            allowed: server
+                .allowed_tools
+                .as_ref()
+                .map(|tools| tools.iter().cloned().collect()),
+            denied: server.denied_tools.iter().cloned().collect(),
+            default_approval: approval(server.approval),
+            approval: server
+                .tool_approval
+                .iter()
+                .map(|(tool, policy)| (tool.clone(), approval(*policy)))
+                .collect(),
+        })
+        .with_restart(match server.restart {
+            McpRestart::Always => RestartPolicy::Always,
+            McpRestart::OnFailure => RestartPolicy::OnFailure,
+            McpRestart::Never => RestartPolicy::Never,
+        })
+        .with_replicas(server.replicas.get() as usize)
+        .with_sampling(server.allow_sampling);
+    spec.memory_limit = server.memory_limit;
+    spec
+}
+
+/// Host-wide MCP settings from `[limits]`.
+pub fn mcp_host_options(config: &Config) -> HostOptions {
+    HostOptions {
+        max_output_bytes: usize::try_from(config.limits.max_tool_output_bytes).unwrap_or(usize::MAX),
+        ..HostOptions::default()
+    }
+}
+
+/// Starts the MCP host with every enabled server (inside a Tokio runtime); the engine supplies
+/// the callbacks (approval, input requests, sampling).
+pub fn mcp_host(config: &Config, callbacks: Callbacks) -> McpHost {
+    McpHost::start(mcp_server_specs(config), mcp_host_options(config), callbacks)
 }

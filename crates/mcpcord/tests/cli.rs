@@ -167,13 +167,19 @@ mod against_fake_ollama {
     }
 
     fn dead_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
     }
 
     #[tokio::test]
     async fn models_lists_every_backend_with_capabilities() {
         let fake = FakeOllama::start_with_models([
-            FakeModel::new("llama3.2").capabilities(&["completion", "tools"]).context_length(8192),
+            FakeModel::new("llama3.2")
+                .capabilities(&["completion", "tools"])
+                .context_length(8192),
             FakeModel::new("llava").capabilities(&["completion", "vision"]),
         ])
         .await;
@@ -182,14 +188,29 @@ mod against_fake_ollama {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let stdout = text(&out.stdout);
         assert!(stdout.starts_with("BACKEND"), "{stdout}");
-        let llama = stdout.lines().find(|l| l.contains("llama3.2")).expect("llama3.2 listed");
-        assert!(llama.contains("completion,tools") && llama.contains("8192"), "{llama}");
-        assert!(stdout.lines().any(|l| l.contains("llava") && l.contains("vision")), "{stdout}");
+        let llama = stdout
+            .lines()
+            .find(|l| l.contains("llama3.2"))
+            .expect("llama3.2 listed");
+        assert!(
+            llama.contains("completion,tools") && llama.contains("8192"),
+            "{llama}"
+        );
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains("llava") && l.contains("vision")),
+            "{stdout}"
+        );
 
         let url = format!("127.0.0.1:{}", dead_port());
         let out = mcpcord_async(dir.path(), &["models"], &[("OLLAMA_HOST", &url)]).await;
         assert_eq!(out.status.code(), Some(1));
-        assert!(text(&out.stderr).contains("ollama serve"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("ollama serve"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 
     #[tokio::test]
@@ -205,9 +226,18 @@ mod against_fake_ollama {
         let out = mcpcord_async(dir.path(), &["check"], &[]).await;
         assert_eq!(out.status.code(), Some(1), "one backend is down");
         let stdout = text(&out.stdout);
-        let live = stdout.lines().find(|l| l.contains("live (")).expect("live listed");
+        let live = stdout
+            .lines()
+            .find(|l| l.contains("live ("))
+            .expect("live listed");
         assert!(live.contains(" ok ") && live.contains("Ollama"), "{live}");
-        let dead_line = stdout.lines().find(|l| l.contains("dead (")).expect("dead listed");
-        assert!(dead_line.contains("FAIL") && dead_line.contains("cannot reach"), "{dead_line}");
+        let dead_line = stdout
+            .lines()
+            .find(|l| l.contains("dead ("))
+            .expect("dead listed");
+        assert!(
+            dead_line.contains("FAIL") && dead_line.contains("cannot reach"),
+            "{dead_line}"
+        );
     }
 }

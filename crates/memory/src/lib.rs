@@ -1,3 +1,46 @@
-//! Storage and retrieval on SQLite or PostgreSQL: conversations, messages, preferences, audit.
+//! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
+//! and guilds the bot has seen, and retention.
 //!
-//! Filled in by the engine and memory issue.
+//! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
+//! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
+//! place where Discord's `u64` ids become `i64`, times become unix milliseconds and JSON becomes
+//! text). The engine talks to a [`Store`]; nothing above this crate writes SQL.
+//!
+//! # One code path over two databases
+//!
+//! The store holds a [`sqlx::AnyPool`]: one pool type over both drivers, so every query is
+//! written once, with `$1` placeholders (SQLite reads them too) and only types both databases
+//! share: `i64`, `TEXT`, unix-millisecond `i64` times, JSON as `TEXT`, flags as 0 / 1. The
+//! alternative, an enum over `SqlitePool` and `PgPool`, would need every call site written twice
+//! (or generic over `sqlx::Database` with pages of trait bounds) for no gain here. The one place
+//! the databases differ is the DDL (`AUTOINCREMENT` against identity columns), so there are two
+//! migration folders, `migrations/sqlite` and `migrations/postgres`, with the same numbered files.
+//! Queries are checked at run time by the tests, against both databases; building needs no
+//! database.
+//!
+//! # Durability
+//!
+//! A user's message is written as soon as it arrives ([`Store::add_user_message`]); the model's
+//! answer, with its tool calls and results, is written by [`Store::commit_turn`] in one
+//! transaction before the answer is shown as final. A crash therefore leaves the history complete
+//! up to the last finished turn plus the user's message, never half a turn. SQLite runs in WAL
+//! mode with a busy timeout and foreign keys on, with full `synchronous`, so a committed turn
+//! survives a crash of the process and of the machine.
+
+mod conversations;
+mod db;
+mod directory;
+mod error;
+mod ids;
+mod messages;
+mod preferences;
+mod retention;
+mod store;
+
+pub use conversations::Conversation;
+pub use directory::{Guild, User};
+pub use error::MemoryError;
+pub use ids::{ConversationId, ConversationKey, MessageId, Scope};
+pub use messages::{Author, NewMessage, Role, StoredMessage};
+pub use preferences::{Preference, PreferenceLevel, Preferences};
+pub use store::{Backend, Store};

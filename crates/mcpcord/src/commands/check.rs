@@ -20,10 +20,20 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
                 ("FAIL", error.to_string())
             }
         };
-        rows.push(row("backend", status, &format!("{} ({})", health.name, health.url), &detail));
+        rows.push(row(
+            "backend",
+            status,
+            &format!("{} ({})", health.name, health.url),
+            &detail,
+        ));
     }
     for server in &config.mcp.servers {
-        rows.push(row("mcp", "skipped", &server.name, "not checked yet: arrives with the MCP host"));
+        rows.push(row(
+            "mcp",
+            "skipped",
+            &server.name,
+            "not checked yet: arrives with the MCP host",
+        ));
     }
     rows.push(row(
         "storage",
@@ -33,7 +43,9 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
     ));
     print!("{}", table(&rows));
     if failures > 0 {
-        return Err(Failure::Runtime(anyhow!("{failures} part(s) failed the check")));
+        return Err(Failure::Runtime(anyhow!(
+            "{failures} part(s) failed the check"
+        )));
     }
     Ok(())
 }

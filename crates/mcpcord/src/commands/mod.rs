@@ -90,7 +90,9 @@ fn block_on(future: impl Future<Output = Result<(), Failure>>) -> Result<(), Fai
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("cannot start the async runtime")))?;
+        .map_err(|e| {
+            Failure::Runtime(anyhow::Error::new(e).context("cannot start the async runtime"))
+        })?;
     runtime.block_on(future)
 }
 

@@ -10,7 +10,8 @@ use crate::wiring::backend_pool;
 pub async fn run(config: &Config) -> Result<(), Failure> {
     let pool = backend_pool(config);
     let lists = pool.list_models().await;
-    let mut rows = vec![["BACKEND", "MODEL", "CAPABILITIES", "CONTEXT", "DETAILS"].map(String::from)];
+    let mut rows =
+        vec![["BACKEND", "MODEL", "CAPABILITIES", "CONTEXT", "DETAILS"].map(String::from)];
     let mut failed = 0;
     for list in &lists {
         match &list.models {
@@ -22,7 +23,8 @@ pub async fn run(config: &Config) -> Result<(), Failure> {
                         || "?".into(),
                         |caps| caps.iter().map(|c| c.name()).collect::<Vec<_>>().join(","),
                     ),
-                    m.context_length.map_or_else(|| "?".into(), |n| n.to_string()),
+                    m.context_length
+                        .map_or_else(|| "?".into(), |n| n.to_string()),
                     m.details.clone().unwrap_or_default(),
                 ]
             })),
@@ -34,7 +36,9 @@ pub async fn run(config: &Config) -> Result<(), Failure> {
     }
     print!("{}", table(&rows));
     if failed == lists.len() && !lists.is_empty() {
-        return Err(Failure::Runtime(anyhow!("no backend could list its models")));
+        return Err(Failure::Runtime(anyhow!(
+            "no backend could list its models"
+        )));
     }
     Ok(())
 }

@@ -136,6 +136,22 @@ pub struct RawMcpServer {
     pub call_timeout: Option<String>,
     /// How long the server may take to start and answer.
     pub start_timeout: Option<String>,
+    /// Only these tools are offered to the model (all when unset).
+    pub allowed_tools: Option<Vec<String>>,
+    /// Tools never offered to the model.
+    pub denied_tools: Vec<String>,
+    /// Approval of this server's tools: `auto`, `ask` (a person approves each call) or `deny`.
+    pub approval: Option<String>,
+    /// Approval per tool, overriding `approval`: `{ write_file = "ask" }`.
+    pub tool_approval: BTreeMap<String, String>,
+    /// Restart policy: `always` (default), `on-failure` or `never`.
+    pub restart: Option<String>,
+    /// Resident memory above which a stdio server is restarted, e.g. "512MiB".
+    pub memory_limit: Option<String>,
+    /// Instances to run; calls go to the least busy healthy one (default 1).
+    pub replicas: Option<u32>,
+    /// Whether the server may ask the bot's model for completions (MCP sampling).
+    pub allow_sampling: bool,
 }
 
 /// `[logging]`

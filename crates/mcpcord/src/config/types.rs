@@ -260,6 +260,46 @@ pub struct McpServerConfig {
     /// Time to start and answer.
     #[serde(with = "humantime_serde")]
     pub start_timeout: Duration,
+    /// Only these tools are offered (all when unset).
+    pub allowed_tools: Option<Vec<String>>,
+    /// Tools never offered.
+    pub denied_tools: Vec<String>,
+    /// Approval of tools not named in `tool_approval`.
+    pub approval: ToolApproval,
+    /// Approval per tool.
+    pub tool_approval: BTreeMap<String, ToolApproval>,
+    /// Whether a stopped server is started again.
+    pub restart: McpRestart,
+    /// Resident memory (bytes) above which the server is restarted (stdio only).
+    pub memory_limit: Option<u64>,
+    /// Instances to run.
+    pub replicas: NonZeroU32,
+    /// Whether the server may ask the bot's model for completions.
+    pub allow_sampling: bool,
+}
+
+/// Whether a tool call needs a person's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolApproval {
+    /// Called without asking.
+    Auto,
+    /// A person approves each call.
+    Ask,
+    /// Never offered to the model.
+    Deny,
+}
+
+/// Whether a stopped MCP server is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum McpRestart {
+    /// Always, with backoff.
+    Always,
+    /// Unless it exited with status 0.
+    OnFailure,
+    /// Never.
+    Never,
 }
 
 /// How an MCP server is reached.

@@ -327,13 +327,141 @@ fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<Mc
             return None;
         }
     };
+    let tool_names = |names: &[String], key: &str, report: &mut Report| {
+        for (i, tool) in names.iter().enumerate() {
+            if !valid_tool_name(tool) {
+                report.error(
+                    at(&format!("{key}[{i}]")),
+                    format!("{tool:?} is not a tool name (1-128 letters, digits, '_', '-', '.')"),
+                );
+            }
+        }
+    };
+    if let Some(allowed) = &raw.allowed_tools {
+        tool_names(allowed, "allowed_tools", report);
+    }
+    tool_names(&raw.denied_tools, "denied_tools", report);
+    for (i, tool) in raw.denied_tools.iter().enumerate() {
+        if raw.allowed_tools.as_ref().is_some_and(|a| a.contains(tool)) {
+            report.error(
+                at(&format!("denied_tools[{i}]")),
+                format!("{tool:?} is also in allowed_tools: keep it in one list"),
+            );
+        }
+    }
+    let approval = raw
+        .approval
+        .as_deref()
+        .map_or(Some(ToolApproval::Auto), |text| {
+            tool_approval(text, &at("approval"), report)
+        })
+        .unwrap_or(ToolApproval::Auto);
+    let mut approvals = BTreeMap::new();
+    for (tool, text) in &raw.tool_approval {
+        let path = at(&format!("tool_approval.{tool}"));
+        if !valid_tool_name(tool) {
+            report.error(&path, "is not a tool name (1-128 letters, digits, '_', '-', '.')");
+        } else if let Some(policy) = tool_approval(text, &path, report) {
+            approvals.insert(tool.clone(), policy);
+        }
+    }
+    let restart = match raw.restart.as_deref() {
+        None | Some("always") => McpRestart::Always,
+        Some("on-failure") => McpRestart::OnFailure,
+        Some("never") => McpRestart::Never,
+        Some(other) => {
+            report.error(
+                at("restart"),
+                format!("{other:?} is not a restart policy; allowed: always, on-failure, never"),
+            );
+            McpRestart::Always
+        }
+    };
+    let memory_limit = raw.memory_limit.as_deref().and_then(|text| {
+        let bytes = byte_size(text);
+        if bytes.is_none() {
+            report.error(
+                at("memory_limit"),
+                format!("{text:?} is not a size; e.g. \"512MiB\", \"1GiB\", \"300M\""),
+            );
+        } else if !matches!(transport, McpTransport::Stdio { .. }) {
+            report.error(
+                at("memory_limit"),
+                "applies to stdio servers only (the bot cannot see a remote server's memory)",
+            );
+        }
+        bytes
+    });
+    let replicas = nonzero(raw.replicas, 1, &at("replicas"), report);
+    if replicas.get() > MAX_REPLICAS {
+        report.error(
+            at("replicas"),
+            format!("{replicas} is more than the limit of {MAX_REPLICAS}"),
+        );
+    }
     Some(McpServerConfig {
         name,
         transport,
         disabled: raw.disabled,
         call_timeout,
         start_timeout,
+        allowed_tools: raw.allowed_tools,
+        denied_tools: raw.denied_tools,
+        approval,
+        tool_approval: approvals,
+        restart,
+        memory_limit,
+        replicas,
+        allow_sampling: raw.allow_sampling,
     })
+}
+
+/// Most instances of one MCP server.
+const MAX_REPLICAS: u32 = 16;
+
+fn tool_approval(text: &str, path: &str, report: &mut Report) -> Option<ToolApproval> {
+    match text {
+        "auto" => Some(ToolApproval::Auto),
+        "ask" => Some(ToolApproval::Ask),
+        "deny" => Some(ToolApproval::Deny),
+        other => {
+            report.error(
+                path,
+                format!("{other:?} is not an approval policy; allowed: auto, ask, deny"),
+            );
+            None
+        }
+    }
+}
+
+/// MCP's tool names: `[A-Za-z0-9_.-]{1,128}`.
+fn valid_tool_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// `1048576`, `512KiB`, `512MiB`, `1GiB`, `300M` (binary), `500MB` (decimal); at least 1.
+fn byte_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    let bytes = (number * factor as f64).round();
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 fn logging(raw: RawLogging, report: &mut Report) -> LoggingConfig {

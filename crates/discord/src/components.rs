@@ -1,0 +1,693 @@
+//! Buttons, menus and modals, and the custom ids that bring their presses back.
+//!
+//! Owns what the bot attaches to its messages and how a press is recognised. A [`CustomId`] is
+//! a type: it encodes to the `custom_id` string Discord carries (at most
+//! [`CUSTOM_ID_LIMIT`] characters) and parses back; a string this version did not write (an old
+//! button, another bot's) parses to [`CustomId::Unknown`] rather than failing. The builders return
+//! twilight-model components within Discord's limits: at most [`MAX_ROWS`] action rows of at
+//! most [`MAX_BUTTONS_PER_ROW`] buttons, select menus of at most [`MAX_SELECT_OPTIONS`] options.
+
+use std::fmt;
+use std::str::FromStr;
+
+use twilight_model::channel::message::EmojiReactionType;
+use twilight_model::channel::message::component::{
+    ActionRow, Button, ButtonStyle, Component, Label, SelectMenu, SelectMenuOption,
+    SelectMenuType, TextInput, TextInputStyle,
+};
+use twilight_model::http::interaction::{
+    InteractionResponse, InteractionResponseData, InteractionResponseType,
+};
+use twilight_validate::component as limits;
+
+/// The longest `custom_id` Discord accepts.
+pub const CUSTOM_ID_LIMIT: usize = limits::COMPONENT_CUSTOM_ID_LENGTH;
+/// The most action rows on one message.
+pub const MAX_ROWS: usize = limits::COMPONENT_COUNT;
+/// The most buttons in one action row.
+pub const MAX_BUTTONS_PER_ROW: usize = limits::ACTION_ROW_COMPONENT_COUNT;
+/// The most options in one select menu.
+pub const MAX_SELECT_OPTIONS: usize = limits::SELECT_OPTION_COUNT;
+/// The longest select option label, value or description.
+pub const MAX_OPTION_TEXT: usize = limits::SELECT_OPTION_VALUE_LENGTH;
+/// The longest button label.
+pub const MAX_BUTTON_LABEL: usize = limits::COMPONENT_BUTTON_LABEL_LENGTH;
+/// The most fields in one modal.
+pub const MAX_MODAL_FIELDS: usize = 5;
+/// The longest modal title.
+pub const MAX_MODAL_TITLE: usize = 45;
+/// The longest label over a modal field.
+pub const MAX_FIELD_LABEL: usize = limits::TEXT_INPUT_LABEL_MAX;
+/// The longest description under a modal field's label.
+pub const MAX_FIELD_DESCRIPTION: usize = 100;
+
+/// A person's decision on a tool call that needs approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Run it this once.
+    Approve,
+    /// Run it, and this tool again in this conversation without asking.
+    Always,
+    /// Do not run it.
+    Deny,
+}
+
+impl Decision {
+    fn code(self) -> &'static str {
+        match self {
+            Self::Approve => "y",
+            Self::Always => "a",
+            Self::Deny => "n",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "y" => Some(Self::Approve),
+            "a" => Some(Self::Always),
+            "n" => Some(Self::Deny),
+            _ => None,
+        }
+    }
+}
+
+/// Who a model choice from the model menu applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The person who chose.
+    User,
+    /// The channel it was chosen in.
+    Channel,
+    /// The whole server.
+    Server,
+}
+
+impl Scope {
+    fn code(self) -> &'static str {
+        match self {
+            Self::User => "u",
+            Self::Channel => "c",
+            Self::Server => "s",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "u" => Some(Self::User),
+            "c" => Some(Self::Channel),
+            "s" => Some(Self::Server),
+            _ => None,
+        }
+    }
+}
+
+/// What a component press (or modal submit) is about.
+///
+/// `turn` and `request` are keys the adapter hands out (a turn in progress or finished, a
+/// pending elicitation or prompt form); what they point to lives in the adapter, not in Discord.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CustomId {
+    /// Stop the answer being generated.
+    Stop {
+        /// The turn.
+        turn: u64,
+    },
+    /// Answer the same message again.
+    Regenerate {
+        /// The turn whose answer is replaced.
+        turn: u64,
+    },
+    /// Go on where the answer stopped.
+    Continue {
+        /// The turn to continue.
+        turn: u64,
+    },
+    /// Show the model's reasoning privately.
+    Reasoning {
+        /// The turn whose reasoning to show.
+        turn: u64,
+    },
+    /// A decision on a tool call waiting for approval.
+    Approval {
+        /// The turn.
+        turn: u64,
+        /// The call within the turn.
+        call: u32,
+        /// What was pressed.
+        decision: Decision,
+    },
+    /// The model select menu.
+    ModelMenu {
+        /// Who the choice applies to.
+        scope: Scope,
+    },
+    /// Open the form an MCP server asked for.
+    Elicit {
+        /// The pending request.
+        request: u64,
+    },
+    /// The submitted form of an MCP server's request.
+    ElicitForm {
+        /// The pending request.
+        request: u64,
+    },
+    /// The submitted arguments of an MCP prompt.
+    PromptForm {
+        /// The pending prompt run.
+        request: u64,
+    },
+    /// A custom id this version does not know (an old message, a changed format).
+    Unknown(String),
+}
+
+impl CustomId {
+    /// The `custom_id` string; always at most [`CUSTOM_ID_LIMIT`] characters for known ids.
+    pub fn encode(&self) -> String {
+        self.to_string()
+    }
+
+    /// Parses a `custom_id`; anything unrecognised is [`CustomId::Unknown`].
+    pub fn parse(raw: &str) -> Self {
+        Self::parse_known(raw).unwrap_or_else(|| Self::Unknown(raw.to_owned()))
+    }
+
+    fn parse_known(raw: &str) -> Option<Self> {
+        let mut parts = raw.split(':');
+        let tag = parts.next()?;
+        let fields: Vec<&str> = parts.collect();
+        let number = |i: usize| fields.get(i)?.parse::<u64>().ok();
+        let id = match (tag, fields.len()) {
+            ("stop", 1) => Self::Stop { turn: number(0)? },
+            ("regen", 1) => Self::Regenerate { turn: number(0)? },
+            ("cont", 1) => Self::Continue { turn: number(0)? },
+            ("think", 1) => Self::Reasoning { turn: number(0)? },
+            ("tool", 3) => Self::Approval {
+                turn: number(0)?,
+                call: fields[1].parse().ok()?,
+                decision: Decision::from_code(fields[2])?,
+            },
+            ("model", 1) => Self::ModelMenu {
+                scope: Scope::from_code(fields[0])?,
+            },
+            ("elicit", 1) => Self::Elicit {
+                request: number(0)?,
+            },
+            ("form", 1) => Self::ElicitForm {
+                request: number(0)?,
+            },
+            ("prompt", 1) => Self::PromptForm {
+                request: number(0)?,
+            },
+            _ => return None,
+        };
+        // Only the canonical spelling is ours ("stop:01" is not).
+        (id.to_string() == raw).then_some(id)
+    }
+}
+
+impl fmt::Display for CustomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stop { turn } => write!(f, "stop:{turn}"),
+            Self::Regenerate { turn } => write!(f, "regen:{turn}"),
+            Self::Continue { turn } => write!(f, "cont:{turn}"),
+            Self::Reasoning { turn } => write!(f, "think:{turn}"),
+            Self::Approval {
+                turn,
+                call,
+                decision,
+            } => write!(f, "tool:{turn}:{call}:{}", decision.code()),
+            Self::ModelMenu { scope } => write!(f, "model:{}", scope.code()),
+            Self::Elicit { request } => write!(f, "elicit:{request}"),
+            Self::ElicitForm { request } => write!(f, "form:{request}"),
+            Self::PromptForm { request } => write!(f, "prompt:{request}"),
+            Self::Unknown(raw) => f.write_str(raw),
+        }
+    }
+}
+
+impl FromStr for CustomId {
+    type Err = std::convert::Infallible;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(Self::parse(raw))
+    }
+}
+
+/// The controls an answer message shows at one moment; see [`Controls::rows`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Controls {
+    /// While the answer is being generated.
+    pub stop: bool,
+    /// Once it is finished (or failed): answer again.
+    pub regenerate: bool,
+    /// Once it is finished: go on.
+    pub continue_: bool,
+    /// When the model reasoned: show it privately.
+    pub reasoning: bool,
+    /// Tool calls waiting for approval, in order: one row each.
+    pub approvals: Vec<ApprovalPrompt>,
+    /// Forms MCP servers asked to be filled in: one button each.
+    pub elicitations: Vec<ElicitationPrompt>,
+}
+
+/// A tool call waiting for a person's approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalPrompt {
+    /// The call within the turn.
+    pub call: u32,
+}
+
+/// A request from an MCP server for input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElicitationPrompt {
+    /// A form, opened as a modal by a button.
+    Form {
+        /// The pending request.
+        request: u64,
+        /// The button's label (shortened to fit).
+        label: String,
+    },
+    /// A page to visit (URL mode), shown as a link button.
+    Url {
+        /// Where to go.
+        url: String,
+        /// The button's label (shortened to fit).
+        label: String,
+    },
+}
+
+/// Components that do not fit Discord's limits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ComponentError {
+    /// More rows than a message may hold.
+    #[error("{rows} action rows are needed, a message holds at most {MAX_ROWS}")]
+    TooManyRows {
+        /// Rows that would be needed.
+        rows: usize,
+    },
+    /// More fields than a modal may hold.
+    #[error("{fields} fields are needed, a modal holds at most {MAX_MODAL_FIELDS}")]
+    TooManyFields {
+        /// Fields that would be needed.
+        fields: usize,
+    },
+}
+
+impl Controls {
+    /// Whether there is anything to show.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The action rows for `turn`: approvals first (one row each), then the answer's buttons
+    /// and form buttons packed [`MAX_BUTTONS_PER_ROW`] to a row.
+    pub fn rows(&self, turn: u64) -> Result<Vec<Component>, ComponentError> {
+        let mut rows: Vec<Component> = self
+            .approvals
+            .iter()
+            .map(|approval| approval_row(turn, approval.call))
+            .collect();
+        let mut buttons = Vec::new();
+        if self.stop {
+            buttons.push(button(CustomId::Stop { turn }, "Stop", ButtonStyle::Danger, "⏹️"));
+        }
+        if self.regenerate {
+            buttons.push(button(CustomId::Regenerate { turn }, "Regenerate", ButtonStyle::Secondary, "🔄"));
+        }
+        if self.continue_ {
+            buttons.push(button(CustomId::Continue { turn }, "Continue", ButtonStyle::Secondary, "⏩"));
+        }
+        if self.reasoning {
+            buttons.push(button(CustomId::Reasoning { turn }, "Reasoning", ButtonStyle::Secondary, "💭"));
+        }
+        buttons.extend(self.elicitations.iter().map(elicitation_button));
+        rows.extend(button_rows(buttons));
+        if rows.len() > MAX_ROWS {
+            return Err(ComponentError::TooManyRows { rows: rows.len() });
+        }
+        Ok(rows)
+    }
+}
+
+/// A button with a custom id, a label and an emoji.
+pub fn button(id: CustomId, label: &str, style: ButtonStyle, emoji: &str) -> Button {
+    Button {
+        custom_id: Some(id.encode()),
+        disabled: false,
+        emoji: Some(EmojiReactionType::Unicode {
+            name: emoji.to_owned(),
+        }),
+        id: None,
+        label: Some(shorten(label, MAX_BUTTON_LABEL)),
+        sku_id: None,
+        style,
+        url: None,
+    }
+}
+
+/// A link button (no custom id: Discord opens the URL).
+pub fn link_button(url: &str, label: &str) -> Button {
+    Button {
+        custom_id: None,
+        disabled: false,
+        emoji: None,
+        id: None,
+        label: Some(shorten(label, MAX_BUTTON_LABEL)),
+        sku_id: None,
+        style: ButtonStyle::Link,
+        url: Some(url.to_owned()),
+    }
+}
+
+/// Packs buttons into action rows of at most [`MAX_BUTTONS_PER_ROW`].
+pub fn button_rows(buttons: Vec<Button>) -> Vec<Component> {
+    buttons
+        .chunks(MAX_BUTTONS_PER_ROW)
+        .map(|chunk| {
+            Component::ActionRow(ActionRow {
+                components: chunk.iter().cloned().map(Component::Button).collect(),
+                id: None,
+            })
+        })
+        .collect()
+}
+
+/// The row asking whether tool call `call` of `turn` may run.
+pub fn approval_row(turn: u64, call: u32) -> Component {
+    let id = |decision| CustomId::Approval {
+        turn,
+        call,
+        decision,
+    };
+    let buttons = vec![
+        button(id(Decision::Approve), "Approve", ButtonStyle::Success, "✅"),
+        button(id(Decision::Always), "Always in this conversation", ButtonStyle::Primary, "♾️"),
+        button(id(Decision::Deny), "Deny", ButtonStyle::Danger, "✖️"),
+    ];
+    button_rows(buttons).remove(0)
+}
+
+/// The button for an MCP server's request for input.
+pub fn elicitation_button(prompt: &ElicitationPrompt) -> Button {
+    match prompt {
+        ElicitationPrompt::Form { request, label } => button(
+            CustomId::Elicit { request: *request },
+            label,
+            ButtonStyle::Primary,
+            "📝",
+        ),
+        ElicitationPrompt::Url { url, label } => link_button(url, label),
+    }
+}
+
+/// One model in the model menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice {
+    /// The model's name, sent back as the chosen value.
+    pub name: String,
+    /// A short description (size, capabilities), if any.
+    pub description: Option<String>,
+}
+
+/// The model select menu, with `current` preselected. Names longer than a select value may be
+/// are left out; past [`MAX_SELECT_OPTIONS`], the current model is kept and the rest cut.
+/// Returns the row and how many models were left out.
+pub fn model_menu(choices: &[ModelChoice], current: Option<&str>, scope: Scope) -> (Component, usize) {
+    let usable: Vec<&ModelChoice> = choices
+        .iter()
+        .filter(|c| !c.name.is_empty() && c.name.chars().count() <= MAX_OPTION_TEXT)
+        .collect();
+    let mut shown: Vec<&ModelChoice> = usable.iter().copied().take(MAX_SELECT_OPTIONS).collect();
+    if let Some(current) = current
+        && !shown.iter().any(|c| c.name == current)
+        && let Some(chosen) = usable.iter().find(|c| c.name == current)
+    {
+        shown.pop();
+        shown.push(chosen);
+    }
+    let options = shown
+        .iter()
+        .map(|choice| SelectMenuOption {
+            default: Some(choice.name.as_str()) == current,
+            description: choice
+                .description
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| shorten(d, MAX_OPTION_TEXT)),
+            emoji: None,
+            label: choice.name.clone(),
+            value: choice.name.clone(),
+        })
+        .collect();
+    let menu = SelectMenu {
+        channel_types: None,
+        custom_id: CustomId::ModelMenu { scope }.encode(),
+        default_values: None,
+        disabled: false,
+        id: None,
+        kind: SelectMenuType::Text,
+        max_values: Some(1),
+        min_values: Some(1),
+        options: Some(options),
+        placeholder: Some("Choose a model".to_owned()),
+        required: None,
+    };
+    let row = Component::ActionRow(ActionRow {
+        components: vec![Component::SelectMenu(menu)],
+        id: None,
+    });
+    (row, choices.len() - shown.len())
+}
+
+/// One field of a modal form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormField {
+    /// The key the value comes back under.
+    pub key: String,
+    /// The label over the field (shortened to fit).
+    pub label: String,
+    /// A description under the label, if any (shortened to fit).
+    pub description: Option<String>,
+    /// Whether it must be filled in.
+    pub required: bool,
+    /// A multi-line field rather than one line.
+    pub long: bool,
+    /// A prefilled value, if any.
+    pub value: Option<String>,
+}
+
+/// A modal with up to [`MAX_MODAL_FIELDS`] text fields, as an interaction response.
+pub fn modal(id: CustomId, title: &str, fields: &[FormField]) -> Result<InteractionResponse, ComponentError> {
+    if fields.len() > MAX_MODAL_FIELDS || fields.is_empty() {
+        return Err(ComponentError::TooManyFields {
+            fields: fields.len(),
+        });
+    }
+    let components = fields
+        .iter()
+        .map(|field| {
+            #[allow(deprecated, reason = "the label lives on the Label component instead")]
+            let input = TextInput {
+                custom_id: shorten(&field.key, CUSTOM_ID_LIMIT),
+                id: None,
+                label: None,
+                max_length: None,
+                min_length: None,
+                placeholder: None,
+                required: Some(field.required),
+                style: if field.long {
+                    TextInputStyle::Paragraph
+                } else {
+                    TextInputStyle::Short
+                },
+                value: field.value.clone().filter(|v| !v.is_empty()),
+            };
+            Component::Label(Label {
+                component: Box::new(Component::TextInput(input)),
+                description: field
+                    .description
+                    .as_deref()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| shorten(d, MAX_FIELD_DESCRIPTION)),
+                id: None,
+                label: shorten(&field.label, MAX_FIELD_LABEL),
+            })
+        })
+        .collect();
+    Ok(InteractionResponse {
+        kind: InteractionResponseType::Modal,
+        data: Some(InteractionResponseData {
+            components: Some(components),
+            custom_id: Some(id.encode()),
+            title: Some(shorten(title, MAX_MODAL_TITLE)),
+            ..InteractionResponseData::default()
+        }),
+    })
+}
+
+/// `text` cut to at most `max` characters, ending in "…" when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_ids() -> Vec<CustomId> {
+        let big = u64::MAX;
+        vec![
+            CustomId::Stop { turn: big },
+            CustomId::Regenerate { turn: 1 },
+            CustomId::Continue { turn: 2 },
+            CustomId::Reasoning { turn: 3 },
+            CustomId::Approval { turn: big, call: u32::MAX, decision: Decision::Approve },
+            CustomId::Approval { turn: 4, call: 0, decision: Decision::Always },
+            CustomId::Approval { turn: 4, call: 1, decision: Decision::Deny },
+            CustomId::ModelMenu { scope: Scope::User },
+            CustomId::ModelMenu { scope: Scope::Channel },
+            CustomId::ModelMenu { scope: Scope::Server },
+            CustomId::Elicit { request: big },
+            CustomId::ElicitForm { request: 5 },
+            CustomId::PromptForm { request: 6 },
+        ]
+    }
+
+    #[test]
+    fn custom_ids_round_trip_within_the_limit() {
+        for id in all_ids() {
+            let raw = id.encode();
+            assert!(raw.chars().count() <= CUSTOM_ID_LIMIT, "{raw}");
+            assert_eq!(CustomId::parse(&raw), id, "{raw}");
+            assert_eq!(raw.parse::<CustomId>().unwrap(), id);
+        }
+    }
+
+    #[test]
+    fn unknown_custom_ids_are_a_variant_not_an_error() {
+        for raw in ["", "stop", "stop:", "stop:x", "stop:1:2", "stop:01", "stop:-1", "tool:1:2:q", "model:x", "other-bot:1", "tool:1:99999999999:y"] {
+            assert_eq!(CustomId::parse(raw), CustomId::Unknown(raw.to_owned()), "{raw}");
+        }
+        assert_eq!(CustomId::Unknown("x:y".into()).encode(), "x:y");
+    }
+
+    #[test]
+    fn controls_follow_the_answer_through_its_life() {
+        let generating = Controls { stop: true, ..Controls::default() };
+        let rows = generating.rows(9).unwrap();
+        assert_eq!(rows.len(), 1);
+        twilight_validate::message::components(&rows, false).unwrap();
+        let Component::ActionRow(row) = &rows[0] else { panic!() };
+        let Component::Button(stop) = &row.components[0] else { panic!() };
+        assert_eq!(stop.custom_id.as_deref(), Some("stop:9"));
+        assert_eq!(stop.style, ButtonStyle::Danger);
+
+        let finished = Controls { regenerate: true, continue_: true, reasoning: true, ..Controls::default() };
+        let rows = finished.rows(9).unwrap();
+        twilight_validate::message::components(&rows, false).unwrap();
+        let Component::ActionRow(row) = &rows[0] else { panic!() };
+        let ids: Vec<_> = row.components.iter().map(|c| match c {
+            Component::Button(b) => b.custom_id.clone().unwrap(),
+            _ => panic!(),
+        }).collect();
+        assert_eq!(ids, ["regen:9", "cont:9", "think:9"]);
+        assert!(Controls::default().is_empty());
+        assert!(Controls::default().rows(1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn approvals_get_a_row_each_and_the_row_limit_holds() {
+        let mut controls = Controls { stop: true, ..Controls::default() };
+        controls.approvals = (0..4).map(|call| ApprovalPrompt { call }).collect();
+        let rows = controls.rows(1).unwrap();
+        assert_eq!(rows.len(), MAX_ROWS);
+        twilight_validate::message::components(&rows, false).unwrap();
+        let Component::ActionRow(first) = &rows[0] else { panic!() };
+        assert_eq!(first.components.len(), 3);
+        controls.approvals.push(ApprovalPrompt { call: 4 });
+        assert_eq!(controls.rows(1), Err(ComponentError::TooManyRows { rows: 6 }));
+    }
+
+    #[test]
+    fn buttons_pack_five_to_a_row() {
+        let buttons: Vec<Button> = (0..12).map(|i| button(CustomId::Stop { turn: i }, "x", ButtonStyle::Primary, "⏹️")).collect();
+        let rows = button_rows(buttons);
+        assert_eq!(rows.len(), 3);
+        twilight_validate::message::components(&rows, false).unwrap();
+    }
+
+    #[test]
+    fn elicitations_are_form_or_link_buttons() {
+        let controls = Controls {
+            elicitations: vec![
+                ElicitationPrompt::Form { request: 3, label: "Fill in the details the server asked for, which is a long label indeed, longer than eighty".into() },
+                ElicitationPrompt::Url { url: "https://example.com/auth".into(), label: "Sign in".into() },
+            ],
+            ..Controls::default()
+        };
+        let rows = controls.rows(1).unwrap();
+        twilight_validate::message::components(&rows, false).unwrap();
+        let Component::ActionRow(row) = &rows[0] else { panic!() };
+        let Component::Button(form) = &row.components[0] else { panic!() };
+        assert_eq!(form.custom_id.as_deref(), Some("elicit:3"));
+        assert_eq!(form.label.as_ref().unwrap().chars().count(), MAX_BUTTON_LABEL);
+        let Component::Button(link) = &row.components[1] else { panic!() };
+        assert_eq!(link.style, ButtonStyle::Link);
+        assert_eq!(link.custom_id, None);
+    }
+
+    #[test]
+    fn the_model_menu_holds_at_most_25_and_keeps_the_current_one() {
+        let choices: Vec<ModelChoice> = (0..40)
+            .map(|i| ModelChoice { name: format!("model-{i}:latest"), description: Some("7B · tools".into()) })
+            .chain([ModelChoice { name: "x".repeat(101), description: None }])
+            .collect();
+        let (row, left_out) = model_menu(&choices, Some("model-33:latest"), Scope::User);
+        assert_eq!(left_out, 41 - MAX_SELECT_OPTIONS);
+        twilight_validate::message::components(std::slice::from_ref(&row), false).unwrap();
+        let Component::ActionRow(row) = row else { panic!() };
+        let Component::SelectMenu(menu) = &row.components[0] else { panic!() };
+        assert_eq!(menu.custom_id, "model:u");
+        let options = menu.options.as_ref().unwrap();
+        assert_eq!(options.len(), MAX_SELECT_OPTIONS);
+        let defaults: Vec<_> = options.iter().filter(|o| o.default).map(|o| o.value.as_str()).collect();
+        assert_eq!(defaults, ["model-33:latest"]);
+    }
+
+    #[test]
+    fn modals_wrap_fields_in_labels() {
+        let fields: Vec<FormField> = (0..3)
+            .map(|i| FormField {
+                key: format!("arg{i}"),
+                label: format!("Argument {i} with a label that is far too long for Discord"),
+                description: Some("what it is".into()),
+                required: i == 0,
+                long: i == 2,
+                value: None,
+            })
+            .collect();
+        let response = modal(CustomId::PromptForm { request: 7 }, "Run prompt", &fields).unwrap();
+        assert_eq!(response.kind, InteractionResponseType::Modal);
+        let data = response.data.unwrap();
+        assert_eq!(data.custom_id.as_deref(), Some("prompt:7"));
+        let components = data.components.unwrap();
+        for component in &components {
+            twilight_validate::component::component(component).unwrap();
+        }
+        let too_many = vec![fields[0].clone(); 6];
+        assert!(modal(CustomId::PromptForm { request: 7 }, "x", &too_many).is_err());
+    }
+
+    #[test]
+    fn shorten_counts_characters() {
+        assert_eq!(shorten("héllo", 5), "héllo");
+        assert_eq!(shorten("héllo wörld", 5), "héll…");
+    }
+}

@@ -1,0 +1,615 @@
+//! The message splitter: an answer longer than one Discord message continues in new messages.
+//!
+//! Owns where an answer is cut. Cuts fall at paragraph, then line, then word boundaries (in that
+//! preference, and not so early that a piece is left mostly empty), never inside a UTF-8
+//! character nor inside a run of backticks. A code fence (```` ```lang ````) open at a cut is
+//! closed at the end of the piece and reopened, with the same language, at the start of the next,
+//! so every piece renders on its own. Lengths count characters (Unicode scalar values), as
+//! Discord and `twilight-validate` do.
+//!
+//! Nothing visible is lost: each piece carries a slice of the input (its [`Piece::body`]), the
+//! slices follow each other in order, and what lies between them can only be whitespace that
+//! Discord would trim anyway (a run of whitespace too long to fit a message, or whitespace at the
+//! very end). Ordinary text is carried exactly.
+
+use std::ops::Range;
+
+/// The most characters one Discord message may hold.
+pub const MESSAGE_LIMIT: usize = twilight_validate::message::MESSAGE_CONTENT_LENGTH_MAX;
+
+/// The smallest limit [`split`] accepts: room for a reopened fence with its language, a closing
+/// fence, and some content.
+pub const MIN_LIMIT: usize = 64;
+
+/// A code fence, as Discord's markdown counts them: three backticks anywhere.
+pub const FENCE: &str = "```";
+
+/// The longest fence language carried over to a reopened fence; a longer info string is treated
+/// as code, so that reopening can never crowd out the content.
+pub const MAX_FENCE_LANGUAGE: usize = 32;
+
+/// What closes a fence cut at the end of a piece.
+const CLOSING: &str = "\n```";
+
+/// One message's worth of an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// What to send: the reopened fence (if any), the body, and the closing fence (if any).
+    pub text: String,
+    /// The byte range of the input this piece carries.
+    pub body: Range<usize>,
+    /// Whether a fence was added at the start, reopening a code block cut by the previous piece.
+    pub reopened: bool,
+    /// Whether a fence was added at the end, closing a code block the piece ends inside of.
+    pub closed: bool,
+}
+
+/// Splits `text` into Discord messages of at most [`MESSAGE_LIMIT`] characters.
+///
+/// Empty (or whitespace-only) text gives no message at all.
+pub fn split_message(text: &str) -> Vec<String> {
+    split(text, MESSAGE_LIMIT)
+        .into_iter()
+        .map(|piece| piece.text)
+        .collect()
+}
+
+/// Splits `text` into pieces of at most `limit` characters; see the [module docs](self).
+///
+/// # Panics
+///
+/// If `limit` is below [`MIN_LIMIT`].
+pub fn split(text: &str, limit: usize) -> Vec<Piece> {
+    assert!(
+        limit >= MIN_LIMIT,
+        "split limit {limit} is below MIN_LIMIT ({MIN_LIMIT})"
+    );
+    Splitter::new(text, limit).run()
+}
+
+/// Counts the fences in `text` as [`split`] does: non-overlapping triple backticks, left to right.
+/// An even count means every code block the text opens, it also closes.
+pub fn fence_count(text: &str) -> usize {
+    fence_tokens(text.as_bytes()).len()
+}
+
+/// One code block of the input.
+#[derive(Debug)]
+struct Fence<'a> {
+    /// Where its opening backticks start.
+    open: usize,
+    /// Where the opening line ends (after its newline), or right after the backticks when the
+    /// block does not start with a language line.
+    line_end: usize,
+    /// The language, when the opening line names one.
+    lang: Option<&'a str>,
+    /// Where its closing backticks start; the input's end when it is never closed.
+    close: usize,
+}
+
+/// A kind of boundary, in order of preference.
+#[derive(Debug, Clone, Copy)]
+enum Seam {
+    /// After a run of two or more newlines.
+    Paragraph,
+    /// After a newline.
+    Line,
+    /// After a run of spaces or tabs.
+    Word,
+}
+
+struct Splitter<'a> {
+    text: &'a str,
+    limit: usize,
+    /// `chars[i]`: characters in `text[..i]` (meaningful at char boundaries).
+    chars: Vec<usize>,
+    /// `next_visible[i]`: the first byte at or after `i` that starts a non-whitespace character.
+    next_visible: Vec<usize>,
+    fences: Vec<Fence<'a>>,
+}
+
+/// Start positions of the fences in `bytes`, scanning left to right without overlap.
+fn fence_tokens(bytes: &[u8]) -> Vec<usize> {
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i + FENCE.len() <= bytes.len() {
+        if &bytes[i..i + FENCE.len()] == FENCE.as_bytes() {
+            tokens.push(i);
+            i += FENCE.len();
+        } else {
+            i += 1;
+        }
+    }
+    tokens
+}
+
+/// Characters Discord accepts in a code block's language.
+fn is_language_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.' | b'#')
+}
+
+impl<'a> Splitter<'a> {
+    fn new(text: &'a str, limit: usize) -> Self {
+        let len = text.len();
+        let mut chars = vec![0; len + 1];
+        let mut count = 0;
+        for (i, _) in text.char_indices() {
+            chars[i] = count;
+            count += 1;
+        }
+        chars[len] = count;
+
+        let mut next_visible = vec![len; len + 1];
+        let mut next = len;
+        for (i, c) in text.char_indices().rev() {
+            if !c.is_whitespace() {
+                next = i;
+            }
+            next_visible[i] = next;
+        }
+
+        let bytes = text.as_bytes();
+        let tokens = fence_tokens(bytes);
+        let fences = tokens
+            .chunks(2)
+            .map(|pair| {
+                let open = pair[0];
+                let after = open + FENCE.len();
+                let close = pair.get(1).copied().unwrap_or(len);
+                let mut j = after;
+                while j < len && is_language_byte(bytes[j]) {
+                    j += 1;
+                }
+                let run = j - after;
+                let (line_end, lang) = if j < len && bytes[j] == b'\n' && run <= MAX_FENCE_LANGUAGE {
+                    (j + 1, (run > 0).then(|| &text[after..j]))
+                } else {
+                    (after, None)
+                };
+                Fence {
+                    open,
+                    line_end,
+                    lang,
+                    close,
+                }
+            })
+            .collect();
+
+        Self {
+            text,
+            limit,
+            chars,
+            next_visible,
+            fences,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Characters in `text[from..to]`.
+    fn count(&self, from: usize, to: usize) -> usize {
+        self.chars[to] - self.chars[from]
+    }
+
+    /// The code block a piece ending (or starting) at `at` would be inside of.
+    fn fence_at(&self, at: usize) -> Option<&Fence<'a>> {
+        let i = self.fences.partition_point(|f| f.open < at);
+        let fence = self.fences.get(i.checked_sub(1)?)?;
+        (at <= fence.close).then_some(fence)
+    }
+
+    /// What reopens the code block a piece starting at `at` continues.
+    fn reopening(&self, at: usize) -> String {
+        match self.fence_at(at) {
+            None => String::new(),
+            // Cut inside the opening line itself (last resort): recreate just the backticks, and
+            // the rest of the line follows as it was.
+            Some(f) if at < f.line_end => FENCE.to_owned(),
+            Some(f) => format!("{FENCE}{}\n", f.lang.unwrap_or("")),
+        }
+    }
+
+    /// Characters a piece ending at `at` adds to close its code block.
+    fn closing_chars(&self, at: usize) -> usize {
+        if self.fence_at(at).is_some() {
+            CLOSING.len()
+        } else {
+            0
+        }
+    }
+
+    /// Whether a piece starting at `pos` may end at `at`. Never inside a run of backticks
+    /// (except between whole fences); when `strict`, also not where the piece would end with an
+    /// empty code block, nor where nothing but whitespace is left before the block closes (the
+    /// next piece would be an empty block).
+    fn may_cut(&self, pos: usize, at: usize, strict: bool) -> bool {
+        let bytes = self.text.as_bytes();
+        if at > 0 && at < bytes.len() && bytes[at - 1] == b'`' && bytes[at] == b'`' {
+            let run_start = bytes[..at]
+                .iter()
+                .rposition(|&b| b != b'`')
+                .map_or(0, |i| i + 1);
+            if (at - run_start) % FENCE.len() != 0 {
+                return false;
+            }
+        }
+        if strict && let Some(f) = self.fence_at(at) {
+            let content_from = f.line_end.max(pos);
+            return at > content_from
+                && self.next_visible[content_from] < at
+                && self.next_visible[at] < f.close;
+        }
+        true
+    }
+
+    fn run(&self) -> Vec<Piece> {
+        let len = self.len();
+        let mut pieces = Vec::new();
+        let mut pos = 0;
+        while pos < len {
+            let visible = self.next_visible[pos];
+            if visible == len {
+                break; // only whitespace left: Discord would trim it
+            }
+            let opening = self.reopening(pos);
+            let budget = self.limit - opening.chars().count();
+            if self.count(pos, visible) >= budget / 2 {
+                pos = visible; // a run of whitespace too long to carry
+                continue;
+            }
+            let end = if self.count(pos, len) + self.closing_chars(len) <= budget {
+                len
+            } else {
+                self.cut(pos, budget)
+            };
+            let closed = self.fence_at(end).is_some();
+            let mut text =
+                String::with_capacity(opening.len() + (end - pos) + CLOSING.len());
+            text.push_str(&opening);
+            text.push_str(&self.text[pos..end]);
+            if closed {
+                text.push_str(CLOSING);
+            }
+            pieces.push(Piece {
+                text,
+                body: pos..end,
+                reopened: !opening.is_empty(),
+                closed,
+            });
+            pos = end;
+        }
+        pieces
+    }
+
+    /// The best end for a piece starting at `pos` that must cut the rest.
+    fn cut(&self, pos: usize, budget: usize) -> usize {
+        // The furthest end that could fit, before counting a closing fence.
+        let mut window = pos;
+        let mut taken = 0;
+        for (i, c) in self.text[pos..].char_indices() {
+            if taken == budget {
+                window = pos + i;
+                break;
+            }
+            taken += 1;
+            window = pos + i + c.len_utf8();
+        }
+        let visible = self.next_visible[pos];
+        let fits = |at: usize| self.count(pos, at) + self.closing_chars(at) <= budget;
+        let good = |at: usize| at > visible && fits(at) && self.may_cut(pos, at, true);
+
+        for min_fill in [budget / 2, 1] {
+            for seam in [Seam::Paragraph, Seam::Line, Seam::Word] {
+                let found = self
+                    .seams(seam, pos, window)
+                    .into_iter()
+                    .rev()
+                    .take_while(|&at| self.count(pos, at) >= min_fill)
+                    .find(|&at| good(at));
+                if let Some(at) = found {
+                    return at;
+                }
+            }
+        }
+        let boundaries = || {
+            (pos + 1..=window)
+                .rev()
+                .filter(|&at| self.text.is_char_boundary(at))
+        };
+        boundaries()
+            .find(|&at| good(at))
+            .or_else(|| boundaries().find(|&at| at > visible && fits(at) && self.may_cut(pos, at, false)))
+            .or_else(|| boundaries().find(|&at| fits(at)))
+            .expect("a limit of at least MIN_LIMIT always leaves room for one character")
+    }
+
+    /// Ends of the boundaries of one kind within `text[pos..window]`, in increasing order.
+    fn seams(&self, seam: Seam, pos: usize, window: usize) -> Vec<usize> {
+        let bytes = self.text.as_bytes();
+        let mut ends = Vec::new();
+        let mut i = pos;
+        while i < window {
+            let b = bytes[i];
+            match seam {
+                Seam::Line => {
+                    if b == b'\n' {
+                        ends.push(i + 1);
+                    }
+                    i += 1;
+                }
+                Seam::Paragraph | Seam::Word => {
+                    let in_run = |b: u8| match seam {
+                        Seam::Paragraph => b == b'\n',
+                        _ => b == b' ' || b == b'\t',
+                    };
+                    if !in_run(b) {
+                        i += 1;
+                        continue;
+                    }
+                    let start = i;
+                    while i < bytes.len() && in_run(bytes[i]) {
+                        i += 1;
+                    }
+                    let long_enough = !matches!(seam, Seam::Paragraph) || i - start >= 2;
+                    if long_enough && i <= window && start > pos {
+                        ends.push(i);
+                    }
+                }
+            }
+        }
+        ends
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn texts(pieces: &[Piece]) -> Vec<&str> {
+        pieces.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    /// Checks every promise of the module for one input; returns the pieces.
+    fn check(input: &str, limit: usize) -> Vec<Piece> {
+        let pieces = split(input, limit);
+        let mut previous_end = 0;
+        for piece in &pieces {
+            let text = piece.text.as_str();
+            let n = text.chars().count();
+            assert!(n <= limit, "piece of {n} > {limit} chars: {text:?}");
+            assert!(!text.trim().is_empty(), "empty piece {piece:?}");
+            assert_eq!(
+                fence_count(text) % 2,
+                0,
+                "unbalanced fences in {text:?} (limit {limit})"
+            );
+            // The piece is its body, with at most a fence added at either end.
+            let body = &input[piece.body.clone()];
+            let closing = if piece.closed { CLOSING } else { "" };
+            let opening_len = text.len() - body.len() - closing.len();
+            assert_eq!(&text[opening_len..], format!("{body}{closing}"));
+            let opening = &text[..opening_len];
+            if piece.reopened {
+                let lang = opening.strip_prefix(FENCE).expect("reopened with a fence");
+                let lang = lang.strip_suffix('\n').unwrap_or(lang);
+                assert!(lang.bytes().all(is_language_byte), "{opening:?}");
+            } else {
+                assert_eq!(opening, "");
+            }
+            // Bodies follow each other in order; only whitespace is ever skipped.
+            assert!(piece.body.start >= previous_end);
+            let skipped = &input[previous_end..piece.body.start];
+            assert!(skipped.trim().is_empty(), "lost {skipped:?}");
+            previous_end = piece.body.end;
+        }
+        assert!(input[previous_end..].trim().is_empty(), "lost the tail");
+        pieces
+    }
+
+    /// The bodies, concatenated, give back the input exactly (but trailing whitespace).
+    fn assert_exact(input: &str, pieces: &[Piece]) {
+        let rejoined: String = pieces.iter().map(|p| &input[p.body.clone()]).collect();
+        assert_eq!(rejoined.trim_end(), input.trim_end());
+        assert!(input.starts_with(&rejoined));
+    }
+
+    #[test]
+    fn short_text_is_one_piece() {
+        assert_eq!(split_message("hello"), ["hello"]);
+        assert!(split_message("").is_empty());
+        assert!(split_message(" \n\t ").is_empty());
+        let exactly = "é".repeat(MESSAGE_LIMIT);
+        assert_eq!(split_message(&exactly), [exactly.clone()]);
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        let input = "日本語".repeat(1000); // 3000 characters, 9000 bytes
+        let pieces = check(&input, MESSAGE_LIMIT);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0].text.chars().count(), MESSAGE_LIMIT);
+        assert_exact(&input, &pieces);
+    }
+
+    #[test]
+    fn prefers_paragraphs_then_lines_then_words() {
+        let a = "a".repeat(60);
+        let b = "b".repeat(60);
+        let para = format!("{a} {a}\n{a}\n\n{b}");
+        assert_eq!(texts(&check(&para, 200)), [format!("{a} {a}\n{a}\n\n"), b.clone()]);
+
+        let lines = format!("{a} {a}\n{b}");
+        assert_eq!(
+            texts(&check(&lines, 100)),
+            [format!("{a} "), format!("{a}\n"), b.clone()]
+        );
+        // A line boundary wins over a later word boundary, unless it would leave the piece
+        // less than half full.
+        let (long, short) = ("a".repeat(80), "a".repeat(40));
+        let lines = format!("{long}\n{short} {b}");
+        assert_eq!(
+            texts(&check(&lines, 150)),
+            [format!("{long}\n"), format!("{short} {b}")]
+        );
+        let lines = format!("{a}\n{b} {b}");
+        assert_eq!(
+            texts(&check(&lines, 130)),
+            [format!("{a}\n{b} "), b.clone()]
+        );
+
+        let words = format!("{a} {b}");
+        assert_eq!(texts(&check(&words, 100)), [format!("{a} "), b.clone()]);
+
+        let word = "x".repeat(250);
+        let lens: Vec<usize> = check(&word, 100).iter().map(|p| p.text.len()).collect();
+        assert_eq!(lens, [100, 100, 50]);
+    }
+
+    #[test]
+    fn an_early_paragraph_does_not_leave_a_tiny_piece() {
+        let input = format!("intro\n\n{}\n{}", "a".repeat(80), "b".repeat(80));
+        let pieces = check(&input, 100);
+        assert_eq!(pieces[0].text, format!("intro\n\n{}\n", "a".repeat(80)));
+        assert_exact(&input, &pieces);
+    }
+
+    #[test]
+    fn code_fences_close_and_reopen_with_their_language() {
+        let code: String = (0..40).map(|i| format!("let x{i} = {i};\n")).collect();
+        let input = format!("Here:\n\n```rust\n{code}```\nDone.");
+        let pieces = check(&input, 200);
+        assert!(pieces.len() > 2);
+        assert!(pieces[0].closed && !pieces[0].reopened);
+        assert!(pieces[0].text.ends_with(";\n\n```"), "{:?}", pieces[0].text);
+        for middle in &pieces[1..pieces.len() - 1] {
+            assert!(
+                middle.text.starts_with("```rust\nlet x"),
+                "{:?}",
+                middle.text
+            );
+        }
+        assert!(pieces.last().unwrap().text.ends_with("```\nDone."));
+        assert_exact(&input, &pieces);
+    }
+
+    #[test]
+    fn a_five_thousand_character_answer_with_a_code_block() {
+        let prose = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(30);
+        let code: String = (0..80)
+            .map(|i| format!("    print(\"line {i}\")  # ünïcödé\n"))
+            .collect();
+        let input = format!("{prose}\n\n```python\ndef main():\n{code}```\n\n{prose}");
+        assert!(input.chars().count() > 5000);
+        let pieces = check(&input, MESSAGE_LIMIT);
+        assert!(pieces.len() >= 3);
+        assert_exact(&input, &pieces);
+        let reopened = pieces.iter().find(|p| p.reopened).expect("the block was cut");
+        assert!(
+            reopened.text.starts_with("```python\n    print("),
+            "indentation kept: {:?}",
+            &reopened.text[..40]
+        );
+    }
+
+    #[test]
+    fn an_unclosed_fence_is_closed_at_the_end() {
+        let pieces = check("```js\nconsole.log(1)", 100);
+        assert_eq!(texts(&pieces), ["```js\nconsole.log(1)\n```"]);
+        // While streaming, an opening fence alone is still balanced.
+        assert_eq!(texts(&check("text ```py", 100)), ["text ```py\n```"]);
+    }
+
+    #[test]
+    fn no_empty_block_around_a_cut() {
+        let input = format!("{}\n```\n{}\n```\nafter", "p".repeat(50), "c".repeat(90));
+        for piece in check(&input, 100) {
+            assert!(!piece.text.starts_with("```\n```"), "{:?}", piece.text);
+            assert!(!piece.text.ends_with("```\n\n```"), "{:?}", piece.text);
+        }
+    }
+
+    #[test]
+    fn long_whitespace_runs_are_dropped_not_sent() {
+        let input = format!("a{}b", "\n".repeat(500));
+        let pieces = check(&input, 100);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[1].text, "b");
+    }
+
+    #[test]
+    fn backtick_runs_are_cut_only_between_whole_fences() {
+        let input = "`".repeat(400);
+        for piece in check(&input, 100) {
+            assert_eq!(fence_count(&piece.text) % 2, 0);
+        }
+    }
+
+    /// Fragments that make splitting hard: boundaries of every kind, fences with and without a
+    /// language, stray backticks, multi-byte characters.
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[a-z]{1,12}",
+            1 => "[a-zé日🦀]{1,80}",
+            3 => Just(" ".to_owned()),
+            2 => Just("\n".to_owned()),
+            1 => Just("\n\n".to_owned()),
+            1 => Just("```".to_owned()),
+            1 => Just("```rust\n".to_owned()),
+            1 => "```[a-z+#]{1,40}\n",
+            1 => Just("`".to_owned()),
+            1 => "[ \t\n]{1,200}",
+            1 => Just("    ".to_owned()),
+        ]
+    }
+
+    /// Ordinary prose and code: words, single separators, short indents, fences on lines.
+    fn ordinary_fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => "[a-zA-Z0-9é日🦀.,]{1,15}",
+            4 => Just(" ".to_owned()),
+            2 => Just("\n".to_owned()),
+            1 => Just("\n\n".to_owned()),
+            1 => Just("\n    ".to_owned()),
+            1 => Just("\n```\n".to_owned()),
+            1 => Just("\n```python\n".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_piece_fits_balances_and_nothing_visible_is_lost(
+            fragments in prop::collection::vec(fragment(), 0..300),
+            limit in MIN_LIMIT..400,
+        ) {
+            check(&fragments.concat(), limit);
+        }
+
+        #[test]
+        fn ordinary_text_rejoins_exactly(
+            fragments in prop::collection::vec(ordinary_fragment(), 1..400),
+            limit in MIN_LIMIT..300,
+        ) {
+            let input = format!("{}end", fragments.concat());
+            let pieces = check(&input, limit);
+            assert_exact(&input, &pieces);
+        }
+
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_discord_limit_holds_for_long_answers(
+            fragments in prop::collection::vec(fragment(), 500..1500),
+        ) {
+            check(&fragments.concat(), MESSAGE_LIMIT);
+        }
+    }
+}

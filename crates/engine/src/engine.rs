@@ -1,0 +1,233 @@
+//! The engine: takes turn requests, runs each as its own task, one at a time per conversation,
+//! and drains on shutdown.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mcpcord_llm::BackendPool;
+use mcpcord_mcp::McpHost;
+use mcpcord_memory::{ConversationId, Store};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::context::TokenEstimator;
+use crate::error::EngineError;
+use crate::events::TurnEvent;
+use crate::request::TurnRequest;
+use crate::turn;
+
+/// Events buffered per turn before the turn waits for its front end.
+const EVENT_BUFFER: usize = 256;
+
+/// How the engine behaves.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The model used when nobody chose another.
+    pub default_model: String,
+    /// The model turns with images go to when the chosen one cannot see.
+    pub vision_model: Option<String>,
+    /// The system prompt template.
+    pub system_prompt: String,
+    /// Model ↔ tool rounds in one turn.
+    pub max_tool_rounds: u32,
+    /// Longest a whole turn may take before it is stopped.
+    pub turn_timeout: Duration,
+    /// Turns running at once across all conversations.
+    pub max_concurrent_turns: usize,
+    /// Tokens kept free for the answer when fitting the history.
+    pub reserved_answer_tokens: u32,
+    /// The context length assumed when the backend does not report one.
+    pub fallback_context_length: u32,
+    /// The largest context asked for, whatever the model supports.
+    pub max_context: u32,
+    /// Most history messages read for one turn.
+    pub history_limit: u32,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// How long Ollama keeps the model loaded.
+    pub keep_alive: Option<Duration>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            default_model: "llama3.2".into(),
+            vision_model: None,
+            system_prompt: "You are a helpful assistant talking with {user}. Today is {date}."
+                .into(),
+            max_tool_rounds: 8,
+            turn_timeout: Duration::from_secs(600),
+            max_concurrent_turns: 16,
+            reserved_answer_tokens: 1024,
+            fallback_context_length: 8192,
+            max_context: 32_768,
+            history_limit: 400,
+            temperature: None,
+            keep_alive: None,
+        }
+    }
+}
+
+/// The conversation engine. Cheap to clone; every clone drives the same engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// What every turn shares.
+pub(crate) struct Inner {
+    pub(crate) pool: BackendPool,
+    pub(crate) tools: Option<McpHost>,
+    pub(crate) store: Store,
+    pub(crate) config: EngineConfig,
+    pub(crate) estimator: TokenEstimator,
+    /// Tools a person allowed for the rest of a conversation ("Always in this conversation").
+    pub(crate) always_allowed: Mutex<HashMap<ConversationId, HashSet<String>>>,
+    conversations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    turns: Arc<Semaphore>,
+    tracker: TaskTracker,
+    accepting: AtomicBool,
+    /// Cancelled when the engine gives up on running turns at the end of a drain.
+    stop_all: CancellationToken,
+}
+
+/// A running turn: its events, and a way to stop it.
+pub struct Turn {
+    /// Identifies the turn in logs.
+    pub id: String,
+    events: mpsc::Receiver<TurnEvent>,
+    cancel: CancellationToken,
+}
+
+impl Turn {
+    /// The next event; `None` after `Done` or `Failed`.
+    pub async fn next(&mut self) -> Option<TurnEvent> {
+        self.events.recv().await
+    }
+
+    /// Stops the turn: the stream and tool calls end, what was said is kept.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A token that stops this turn when cancelled (for a Stop button).
+    pub fn stopper(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+impl Engine {
+    /// An engine over a backend pool, optional MCP tools, and a store.
+    pub fn new(
+        pool: BackendPool,
+        tools: Option<McpHost>,
+        store: Store,
+        config: EngineConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                turns: Arc::new(Semaphore::new(config.max_concurrent_turns.max(1))),
+                pool,
+                tools,
+                store,
+                config,
+                estimator: TokenEstimator::default(),
+                always_allowed: Mutex::new(HashMap::new()),
+                conversations: Mutex::new(HashMap::new()),
+                tracker: TaskTracker::new(),
+                accepting: AtomicBool::new(true),
+                stop_all: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// The store, for front ends (preferences, `/new`).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The backend pool, for front ends (model lists).
+    pub fn pool(&self) -> &BackendPool {
+        &self.inner.pool
+    }
+
+    /// The MCP host, if tools are configured.
+    pub fn tools(&self) -> Option<&McpHost> {
+        self.inner.tools.as_ref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Starts a turn. Turns of one conversation run one at a time, in the order started; turns
+    /// of different conversations run concurrently, up to `max_concurrent_turns`.
+    pub fn start_turn(&self, request: TurnRequest) -> Turn {
+        let (sender, events) = mpsc::channel(EVENT_BUFFER);
+        let cancel = self.inner.stop_all.child_token();
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let turn = Turn {
+            id: id.clone(),
+            events,
+            cancel: cancel.clone(),
+        };
+        if !self.inner.accepting.load(Ordering::SeqCst) {
+            let _ = sender.try_send(TurnEvent::Failed(EngineError::ShuttingDown));
+            return turn;
+        }
+        let lock = self.conversation_lock(request.key.as_str());
+        let inner = self.inner.clone();
+        let span = tracing::info_span!(
+            "turn",
+            turn = %id,
+            conversation = %request.key.as_str(),
+            user = request.author.id,
+            guild = request.scope.guild_id,
+            channel = request.scope.channel_id,
+            model = tracing::field::Empty,
+        );
+        self.inner.tracker.spawn(tracing::Instrument::instrument(
+            async move {
+                // Wait in line: first for this conversation, then for a turn slot.
+                let _order = lock.lock_owned().await;
+                let _slot = inner.turns.clone().acquire_owned().await;
+                turn::run(inner, request, sender, cancel).await;
+            },
+            span,
+        ));
+        turn
+    }
+
+    /// Stops taking turns, lets running ones finish for up to `grace`, then stops the rest
+    /// (they are saved as interrupted) and waits for them.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.accepting.store(false, Ordering::SeqCst);
+        self.inner.tracker.close();
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "turns still running after the grace period; stopping them"
+            );
+            self.inner.stop_all.cancel();
+            self.inner.tracker.wait().await;
+        }
+    }
+
+    fn conversation_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .conversations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Forget locks nobody holds or waits for, so the map does not grow forever.
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        locks.entry(key.to_string()).or_default().clone()
+    }
+}

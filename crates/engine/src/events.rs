@@ -1,0 +1,125 @@
+//! What a turn reports to its front end, in order, as it runs.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::error::EngineError;
+
+/// One thing that happened during a turn.
+#[derive(Debug)]
+pub enum TurnEvent {
+    /// The turn began with this model.
+    Started {
+        /// The model answering.
+        model: String,
+    },
+    /// More of the answer.
+    Text(String),
+    /// More of the model's reasoning (never part of the answer).
+    Thinking(String),
+    /// A tool call began.
+    ToolStarted {
+        /// Identifies the call within the turn.
+        call: usize,
+        /// The MCP server.
+        server: String,
+        /// The tool's name on that server.
+        tool: String,
+        /// The arguments.
+        arguments: Value,
+    },
+    /// A running tool reported progress.
+    ToolProgress {
+        /// Identifies the call within the turn.
+        call: usize,
+        /// Progress so far.
+        progress: f64,
+        /// Total, if known.
+        total: Option<f64>,
+        /// A message, if any.
+        message: Option<String>,
+    },
+    /// A tool whose policy is `ask` waits for a person to decide.
+    ApprovalNeeded(ApprovalRequest),
+    /// An MCP server asks the person for input (a form, or a URL to visit).
+    InputRequested(InputPrompt),
+    /// A tool call ended.
+    ToolFinished {
+        /// Identifies the call within the turn.
+        call: usize,
+        /// Whether it succeeded (an error result, a denial or a failure is `false`).
+        ok: bool,
+        /// How long it took.
+        elapsed: Duration,
+        /// A one-line summary for display.
+        summary: String,
+    },
+    /// Something the person should know (messages left out, tools unavailable, …).
+    Notice(String),
+    /// The turn ended; its answer is in the database.
+    Done(TurnSummary),
+    /// The turn failed; what had been said is kept.
+    Failed(EngineError),
+}
+
+/// A question to the person whose turn it is: may this tool run?
+#[derive(Debug)]
+pub struct ApprovalRequest {
+    /// Identifies the call within the turn.
+    pub call: usize,
+    /// The MCP server.
+    pub server: String,
+    /// The tool.
+    pub tool: String,
+    /// The arguments.
+    pub arguments: Value,
+    /// Where the answer goes; dropping it denies.
+    pub reply: oneshot::Sender<Approval>,
+}
+
+/// A server's question to the person whose turn it is.
+#[derive(Debug)]
+pub struct InputPrompt {
+    /// The tool call during which it was asked.
+    pub call: usize,
+    /// The question.
+    pub request: mcpcord_mcp::InputRequest,
+    /// Where the answer goes; dropping it declines.
+    pub reply: oneshot::Sender<mcpcord_mcp::InputAnswer>,
+}
+
+/// A person's answer to an [`ApprovalRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// Run it this once.
+    Approve,
+    /// Run it, and this tool again in this conversation without asking.
+    AlwaysInConversation,
+    /// Do not run it.
+    Deny,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnSummary {
+    /// The model that answered.
+    pub model: String,
+    /// The whole answer.
+    pub text: String,
+    /// The whole reasoning, if any.
+    pub thinking: String,
+    /// Tokens in the last prompt, as the backend counted them.
+    pub prompt_tokens: Option<u32>,
+    /// Tokens generated over the turn.
+    pub completion_tokens: u32,
+    /// Tool calls made.
+    pub tool_calls: usize,
+    /// Model rounds taken.
+    pub rounds: u32,
+    /// Whether the turn was stopped before it finished (what was said is kept).
+    pub interrupted: bool,
+    /// The stored id of the answer, for later edits and regeneration.
+    pub message_id: Option<mcpcord_memory::MessageId>,
+}

@@ -1,0 +1,227 @@
+//! The engine's side of tool calls: which tools the model is offered, and running one call with
+//! its events, approval and input requests routed to the person whose turn it is.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine as _;
+use mcpcord_llm::{Capability, ModelInfo, ToolCall, ToolSpec};
+use mcpcord_mcp::{
+    Approval as HostApproval, ApprovalRequest as HostApprovalRequest, CallOptions, InputAnswer,
+    InputRequest, McpHost, ToolProgress,
+};
+use mcpcord_memory::ConversationId;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Inner;
+use crate::events::{Approval, ApprovalRequest, InputPrompt, TurnEvent};
+
+/// Longest summary of a tool result shown to people.
+const SUMMARY_CHARS: usize = 120;
+
+/// The tools offered to a model: none if it cannot call tools.
+pub(crate) fn offered(host: Option<&McpHost>, info: &ModelInfo) -> Vec<ToolSpec> {
+    let Some(host) = host else { return Vec::new() };
+    if !info.can(Capability::Tools) {
+        return Vec::new();
+    }
+    host.tools()
+        .into_iter()
+        .map(|t| ToolSpec {
+            name: t.name,
+            description: t.description,
+            parameters: t.input_schema,
+        })
+        .collect()
+}
+
+/// What a tool call gives back to the model.
+pub(crate) struct CallResult {
+    pub(crate) content: String,
+    pub(crate) images: Vec<String>,
+}
+
+/// Runs the tool calls of one round.
+pub(crate) struct ToolRun {
+    pub(crate) host: Option<McpHost>,
+    pub(crate) events: mpsc::Sender<TurnEvent>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) conversation: ConversationId,
+    pub(crate) vision: bool,
+}
+
+impl ToolRun {
+    /// Runs call number `index` of the turn, reporting it as it goes.
+    pub(crate) async fn call(&self, index: usize, call: ToolCall) -> CallResult {
+        let Some(host) = &self.host else {
+            return text(format!("Error: there is no tool named {}", call.name));
+        };
+        let (server, tool) = host
+            .catalogue()
+            .get(&call.name)
+            .map(|d| (d.server.clone(), d.tool.clone()))
+            .unwrap_or_else(|| (String::new(), call.name.clone()));
+        let _ = self
+            .events
+            .send(TurnEvent::ToolStarted {
+                call: index,
+                server: server.clone(),
+                tool: tool.clone(),
+                arguments: call.arguments.clone(),
+            })
+            .await;
+        let started = Instant::now();
+        let (progress_sink, progress) = mpsc::unbounded_channel();
+        let forward = tokio::spawn(forward_progress(index, progress, self.events.clone()));
+        let options = CallOptions::default()
+            .with_cancel(self.cancel.clone())
+            .with_progress(progress_sink)
+            .with_approver(self.approver(index))
+            .with_input(self.input_handler(index));
+        let outcome = host
+            .call_tool(&call.name, call.arguments.clone(), options)
+            .await;
+        let _ = forward.await;
+        let (ok, content, images) = match outcome {
+            Ok(output) if output.is_error => (false, format!("Error: {}", output.text), Vec::new()),
+            Ok(output) => {
+                let images = if self.vision {
+                    output
+                        .images
+                        .iter()
+                        .map(|i| base64::engine::general_purpose::STANDARD.encode(&i.data))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                (true, output.text, images)
+            }
+            Err(error) => (
+                false,
+                format!("Error: {}", error.model_message()),
+                Vec::new(),
+            ),
+        };
+        let _ = self
+            .events
+            .send(TurnEvent::ToolFinished {
+                call: index,
+                ok,
+                elapsed: started.elapsed(),
+                summary: summary(&content),
+            })
+            .await;
+        CallResult { content, images }
+    }
+
+    /// Asks the person through the turn's events; remembers "always" for the conversation.
+    fn approver(&self, index: usize) -> impl mcpcord_mcp::Approver {
+        let events = self.events.clone();
+        let inner = self.inner.clone();
+        let conversation = self.conversation;
+        move |request: HostApprovalRequest| {
+            let events = events.clone();
+            let inner = inner.clone();
+            async move {
+                let key = format!("{}/{}", request.server, request.tool);
+                let allowed = inner
+                    .always_allowed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&conversation)
+                    .is_some_and(|tools| tools.contains(&key));
+                if allowed {
+                    return HostApproval::Approved;
+                }
+                let (reply, answer) = oneshot::channel();
+                let asked = events
+                    .send(TurnEvent::ApprovalNeeded(ApprovalRequest {
+                        call: index,
+                        server: request.server.clone(),
+                        tool: request.tool.clone(),
+                        arguments: request.arguments.clone(),
+                        reply,
+                    }))
+                    .await;
+                match (asked, answer.await) {
+                    (Ok(()), Ok(Approval::Approve)) => HostApproval::Approved,
+                    (Ok(()), Ok(Approval::AlwaysInConversation)) => {
+                        inner
+                            .always_allowed
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(conversation)
+                            .or_default()
+                            .insert(key);
+                        HostApproval::Approved
+                    }
+                    (Ok(()), Ok(Approval::Deny)) => HostApproval::Denied {
+                        reason: Some("the user denied this call".into()),
+                    },
+                    // Nobody answered (the front end went away or the question timed out).
+                    _ => HostApproval::Denied {
+                        reason: Some("nobody approved this call".into()),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Passes a server's input request to the person; declines when nobody can answer.
+    fn input_handler(&self, index: usize) -> impl mcpcord_mcp::InputHandler {
+        let events = self.events.clone();
+        move |request: InputRequest| {
+            let events = events.clone();
+            async move {
+                let (reply, answer) = oneshot::channel();
+                let asked = events
+                    .send(TurnEvent::InputRequested(InputPrompt {
+                        call: index,
+                        request,
+                        reply,
+                    }))
+                    .await;
+                match (asked, answer.await) {
+                    (Ok(()), Ok(answer)) => answer,
+                    _ => InputAnswer::Decline,
+                }
+            }
+        }
+    }
+}
+
+async fn forward_progress(
+    index: usize,
+    mut progress: mpsc::UnboundedReceiver<ToolProgress>,
+    events: mpsc::Sender<TurnEvent>,
+) {
+    while let Some(p) = progress.recv().await {
+        let _ = events
+            .send(TurnEvent::ToolProgress {
+                call: index,
+                progress: p.progress,
+                total: p.total,
+                message: p.message,
+            })
+            .await;
+    }
+}
+
+fn text(content: String) -> CallResult {
+    CallResult {
+        content,
+        images: Vec::new(),
+    }
+}
+
+/// The first line of a result, shortened for display.
+fn summary(content: &str) -> String {
+    let line = content.lines().next().unwrap_or_default();
+    if line.chars().count() > SUMMARY_CHARS {
+        format!("{}…", line.chars().take(SUMMARY_CHARS).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}

@@ -1,0 +1,504 @@
+//! One turn, from a request to a committed answer: prepare the context, then model rounds and
+//! tool rounds until the model answers, is stopped, or runs out of rounds.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures::StreamExt;
+use mcpcord_llm::{
+    ChatEvent, ChatRequest, LlmError, Message, ModelInfo, ToolCall, ToolSpec, Usage,
+};
+use mcpcord_memory::{Conversation, NewMessage, Role as StoredRole, StoredMessage};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::choice::{ModelPreferences, VisionRoute, preferred, vision_route};
+use crate::context::{self, Context};
+use crate::engine::Inner;
+use crate::error::EngineError;
+use crate::events::{TurnEvent, TurnSummary};
+use crate::loop_breaker::LoopBreaker;
+use crate::request::{TurnAction, TurnRequest};
+use crate::template::render;
+use crate::tools::{self, ToolRun};
+
+/// Tells a model to pick up where its last answer stopped (Continue); never stored.
+const CONTINUE_PROMPT: &str =
+    "Continue your previous answer exactly where it stopped, without repeating it.";
+
+/// Runs a turn to its end, reporting on `events`. Never panics on a failure: reports it.
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    request: TurnRequest,
+    events: mpsc::Sender<TurnEvent>,
+    cancel: CancellationToken,
+) {
+    let timed_out = CancellationToken::new();
+    let timer = {
+        let (cancel, timed_out, limit) =
+            (cancel.clone(), timed_out.clone(), inner.config.turn_timeout);
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            timed_out.cancel();
+            cancel.cancel();
+        })
+    };
+    let mut turn = TurnState::new(inner, events, cancel);
+    let outcome = turn.run(request).await;
+    timer.abort();
+    match outcome {
+        Ok(summary) => {
+            if timed_out.is_cancelled() {
+                turn.notice(format!(
+                    "stopped: the answer took longer than {:?}",
+                    turn.inner.config.turn_timeout
+                ))
+                .await;
+            }
+            turn.send(TurnEvent::Done(summary)).await;
+        }
+        Err(error) => {
+            tracing::warn!(%error, "turn failed");
+            turn.send(TurnEvent::Failed(error)).await;
+        }
+    }
+}
+
+/// Everything one turn accumulates.
+struct TurnState {
+    inner: Arc<Inner>,
+    events: mpsc::Sender<TurnEvent>,
+    cancel: CancellationToken,
+    /// Assistant tool-call messages and tool results, stored with the answer.
+    pending: Vec<NewMessage>,
+    text: String,
+    thinking: String,
+    completion_tokens: u32,
+    prompt_tokens: Option<u32>,
+    tool_calls: usize,
+    rounds: u32,
+}
+
+/// What one model round produced.
+#[derive(Default)]
+struct Round {
+    text: String,
+    calls: Vec<ToolCall>,
+    usage: Option<Usage>,
+    stopped: bool,
+}
+
+impl TurnState {
+    fn new(inner: Arc<Inner>, events: mpsc::Sender<TurnEvent>, cancel: CancellationToken) -> Self {
+        Self {
+            inner,
+            events,
+            cancel,
+            pending: Vec::new(),
+            text: String::new(),
+            thinking: String::new(),
+            completion_tokens: 0,
+            prompt_tokens: None,
+            tool_calls: 0,
+            rounds: 0,
+        }
+    }
+
+    async fn send(&self, event: TurnEvent) {
+        // A front end that went away does not stop the turn: it is still saved.
+        let _ = self.events.send(event).await;
+    }
+
+    async fn notice(&self, text: impl Into<String>) {
+        self.send(TurnEvent::Notice(text.into())).await;
+    }
+
+    async fn run(&mut self, request: TurnRequest) -> Result<TurnSummary, EngineError> {
+        let store = self.inner.store.clone();
+        let owner = request.author.id;
+        let conversation = store
+            .conversation(&request.key, request.scope.clone(), owner)
+            .await?;
+        let preferences = store.get_preferences(&request.scope).await?;
+        let mut model = preferred(
+            &ModelPreferences {
+                explicit: request.model.clone(),
+                user: preferences.user.model.clone(),
+                channel: preferences.channel.model.clone(),
+                guild: preferences.guild.model.clone(),
+            },
+            conversation
+                .model
+                .as_deref()
+                .unwrap_or(&self.inner.config.default_model),
+        );
+
+        let mut images = Vec::new();
+        let mut extra: Option<Message> = None;
+        match &request.action {
+            TurnAction::Message(message) => {
+                images = message.images.clone();
+                let mut stored = NewMessage::user(message.model_text())
+                    .with_author(owner.unwrap_or(0), &request.author.name);
+                if !images.is_empty() {
+                    stored = stored.with_attachments(json!({ "images": images.len() }));
+                }
+                store.add_user_message(conversation.id, stored).await?;
+            }
+            TurnAction::Regenerate => {
+                let last =
+                    last_answer(&store, &conversation, self.inner.config.history_limit).await?;
+                let answer = last.ok_or(EngineError::NothingTo {
+                    action: "regenerate",
+                })?;
+                store.mark_replaced(answer.id).await?;
+            }
+            TurnAction::Continue => {
+                last_answer(&store, &conversation, self.inner.config.history_limit)
+                    .await?
+                    .ok_or(EngineError::NothingTo { action: "continue" })?;
+                extra = Some(Message::user(CONTINUE_PROMPT));
+            }
+        }
+
+        let mut info = self
+            .inner
+            .pool
+            .model_info(&model)
+            .await
+            .unwrap_or_else(|_| ModelInfo::named(&model));
+        if !images.is_empty() {
+            match vision_route(&info, self.inner.config.vision_model.as_deref()) {
+                VisionRoute::Keep => {}
+                VisionRoute::Switch(vision) => {
+                    self.notice(format!(
+                        "{model} cannot see images; {vision} answers this one"
+                    ))
+                    .await;
+                    model = vision;
+                    info = self
+                        .inner
+                        .pool
+                        .model_info(&model)
+                        .await
+                        .unwrap_or_else(|_| ModelInfo::named(&model));
+                }
+                VisionRoute::Unsupported => {
+                    self.notice(format!("{model} cannot see images, and no vision model is configured: the images were left out")).await;
+                    images.clear();
+                }
+            }
+        }
+        tracing::Span::current().record("model", model.as_str());
+        self.send(TurnEvent::Started {
+            model: model.clone(),
+        })
+        .await;
+
+        let mut offered = tools::offered(self.inner.tools.as_ref(), &info);
+        let history = store
+            .history(conversation.id, self.inner.config.history_limit as usize)
+            .await?;
+        let mut messages = self
+            .context(
+                &request,
+                &preferences,
+                &model,
+                &info,
+                &offered,
+                history,
+                images,
+            )
+            .await;
+        messages.extend(extra);
+
+        let mut breaker = LoopBreaker::default();
+        let max_rounds = self.inner.config.max_tool_rounds.max(1);
+        let mut interrupted = false;
+        loop {
+            let last_round = self.rounds >= max_rounds;
+            if last_round && !offered.is_empty() {
+                self.notice(format!("stopped calling tools after {max_rounds} rounds"))
+                    .await;
+                offered.clear();
+            }
+            let round = match self.model_round(&model, &messages, &mut offered).await {
+                Ok(round) => round,
+                Err(error) => {
+                    self.save(&conversation, &model, true).await?;
+                    return Err(error.into());
+                }
+            };
+            self.rounds += 1;
+            if round.stopped {
+                interrupted = true;
+                break;
+            }
+            if round.calls.is_empty() || last_round {
+                break;
+            }
+            let repeated = round
+                .calls
+                .iter()
+                .any(|c| !breaker.first_time(&c.name, &c.arguments));
+            let results = self
+                .run_tools(&conversation, &model, &info, round, &mut messages)
+                .await;
+            if self.cancel.is_cancelled() {
+                interrupted = true;
+                break;
+            }
+            if repeated {
+                self.notice("the model repeated a tool call with the same arguments; it answers with what it has").await;
+                offered.clear();
+            }
+            if results == 0 {
+                break;
+            }
+        }
+        let message_id = self.save(&conversation, &model, interrupted).await?;
+        Ok(TurnSummary {
+            model,
+            text: std::mem::take(&mut self.text),
+            thinking: std::mem::take(&mut self.thinking),
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            tool_calls: self.tool_calls,
+            rounds: self.rounds,
+            interrupted,
+            message_id,
+        })
+    }
+
+    /// The messages for the first round: system prompt and as much history as fits.
+    #[allow(clippy::too_many_arguments)]
+    async fn context(
+        &self,
+        request: &TurnRequest,
+        preferences: &mcpcord_memory::Preferences,
+        model: &str,
+        info: &ModelInfo,
+        offered: &[ToolSpec],
+        history: Vec<StoredMessage>,
+        images: Vec<String>,
+    ) -> Vec<Message> {
+        let config = &self.inner.config;
+        let template = [&preferences.user, &preferences.channel, &preferences.guild]
+            .into_iter()
+            .find_map(|p| p.system_prompt.clone())
+            .unwrap_or_else(|| config.system_prompt.clone());
+        let system = Message::system(render(&template, &request.place, SystemTime::now()));
+        let mut converted: Vec<Message> = history.iter().map(to_model_message).collect();
+        if let Some(last) = converted
+            .last_mut()
+            .filter(|m| m.role == mcpcord_llm::Role::User)
+        {
+            last.images = images;
+        }
+        let length = info
+            .context_length
+            .unwrap_or(config.fallback_context_length)
+            .min(config.max_context);
+        let budget = (length as usize)
+            .saturating_sub(config.reserved_answer_tokens as usize)
+            .saturating_sub(self.inner.estimator.tools_tokens(model, offered));
+        let Context { messages, left_out } =
+            context::build(&self.inner.estimator, model, system, converted, budget);
+        if left_out > 0 {
+            self.notice(format!(
+                "{left_out} earlier message(s) did not fit in {model}'s context and were left out"
+            ))
+            .await;
+        }
+        messages
+    }
+
+    /// Streams one answer from the model, forwarding text and thinking as they come.
+    async fn model_round(
+        &mut self,
+        model: &str,
+        messages: &[Message],
+        offered: &mut Vec<ToolSpec>,
+    ) -> Result<Round, LlmError> {
+        let config = &self.inner.config;
+        let mut request = ChatRequest::new(model, messages.to_vec());
+        request.tools = offered.clone();
+        request.options.temperature = config.temperature;
+        request.options.keep_alive = config.keep_alive;
+        let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
+        let started = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return Ok(Round { stopped: true, ..Round::default() }),
+            started = self.inner.pool.chat(&request) => started,
+        };
+        let mut stream = match started {
+            Err(LlmError::ToolsUnsupported { .. }) if !offered.is_empty() => {
+                self.notice(format!("{model} cannot use tools; it answers without them"))
+                    .await;
+                offered.clear();
+                request.tools.clear();
+                self.inner.pool.chat(&request).await?
+            }
+            other => other?,
+        };
+        let mut round = Round::default();
+        loop {
+            let event = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => {
+                    round.stopped = true;
+                    break;
+                }
+                event = stream.next() => event,
+            };
+            match event {
+                None => break,
+                Some(Ok(ChatEvent::Text(delta))) => {
+                    round.text.push_str(&delta);
+                    self.text.push_str(&delta);
+                    self.send(TurnEvent::Text(delta)).await;
+                }
+                Some(Ok(ChatEvent::Thinking(delta))) => {
+                    self.thinking.push_str(&delta);
+                    self.send(TurnEvent::Thinking(delta)).await;
+                }
+                Some(Ok(ChatEvent::ToolCalls(calls))) => round.calls.extend(calls),
+                Some(Ok(ChatEvent::Done(usage))) => {
+                    if let Some(tokens) = usage.prompt_tokens {
+                        self.inner.estimator.calibrate(model, chars, tokens);
+                        self.prompt_tokens = Some(tokens);
+                    }
+                    self.completion_tokens += usage.completion_tokens.unwrap_or(0);
+                    round.usage = Some(usage);
+                }
+                Some(Err(error)) => return Err(error),
+            }
+        }
+        Ok(round)
+    }
+
+    /// Runs the round's tool calls concurrently and appends the exchange to `messages`;
+    /// returns how many calls ran.
+    async fn run_tools(
+        &mut self,
+        conversation: &Conversation,
+        model: &str,
+        info: &ModelInfo,
+        round: Round,
+        messages: &mut Vec<Message>,
+    ) -> usize {
+        let first = self.tool_calls;
+        self.tool_calls += round.calls.len();
+        let calls_json = serde_json::to_value(&round.calls).unwrap_or_default();
+        messages.push(Message::assistant_tool_calls(
+            round.text.clone(),
+            round.calls.clone(),
+        ));
+        self.pending.push(
+            NewMessage::assistant(round.text.clone())
+                .with_tool_calls(calls_json)
+                .with_model(model),
+        );
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            // Text said before a tool call stays, separated from what comes after.
+            self.text.push_str("\n\n");
+        }
+        let run = ToolRun {
+            host: self.inner.tools.clone(),
+            events: self.events.clone(),
+            cancel: self.cancel.child_token(),
+            inner: self.inner.clone(),
+            conversation: conversation.id,
+            vision: info.can(mcpcord_llm::Capability::Vision),
+        };
+        let results = futures::future::join_all(
+            round
+                .calls
+                .iter()
+                .enumerate()
+                .map(|(i, call)| run.call(first + i, call.clone())),
+        )
+        .await;
+        for (call, result) in round.calls.iter().zip(results) {
+            let mut stored = NewMessage::tool_result(&call.name, &result.content);
+            if let Some(id) = &call.id {
+                stored = stored.with_tool_call_id(id);
+            }
+            self.pending.push(stored);
+            messages.push(Message::tool_result(call, result.content).with_images(result.images));
+        }
+        round.calls.len()
+    }
+
+    /// Stores the turn's answer (and its tool exchange) in one transaction.
+    async fn save(
+        &mut self,
+        conversation: &Conversation,
+        model: &str,
+        interrupted: bool,
+    ) -> Result<Option<mcpcord_memory::MessageId>, EngineError> {
+        let mut answer = NewMessage::assistant(self.text.clone()).with_model(model);
+        answer = answer.with_tokens(
+            u64::from(self.prompt_tokens.unwrap_or(0)),
+            u64::from(self.completion_tokens),
+        );
+        if interrupted {
+            answer = answer.interrupted();
+        }
+        if self.text.is_empty() && self.pending.is_empty() {
+            return Ok(None); // Nothing was said: nothing to keep.
+        }
+        let mut messages = std::mem::take(&mut self.pending);
+        messages.push(answer);
+        let ids = self
+            .inner
+            .store
+            .commit_turn(conversation.id, messages)
+            .await?;
+        Ok(ids.last().copied())
+    }
+}
+
+/// The most recent assistant answer of the conversation, if any.
+async fn last_answer(
+    store: &mcpcord_memory::Store,
+    conversation: &Conversation,
+    limit: u32,
+) -> Result<Option<StoredMessage>, EngineError> {
+    let history = store.history(conversation.id, limit as usize).await?;
+    Ok(history
+        .into_iter()
+        .rev()
+        .find(|m| m.role == StoredRole::Assistant && m.tool_calls.is_none()))
+}
+
+/// A stored message as the model sees it; user messages carry their author's name.
+fn to_model_message(stored: &StoredMessage) -> Message {
+    match stored.role {
+        StoredRole::System => Message::system(stored.content.clone()),
+        StoredRole::User => match &stored.author {
+            Some(author) => Message::user(format!("{}: {}", author.name, stored.content)),
+            None => Message::user(stored.content.clone()),
+        },
+        StoredRole::Assistant => {
+            let calls: Vec<ToolCall> = stored
+                .tool_calls
+                .as_ref()
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            if calls.is_empty() {
+                Message::assistant(stored.content.clone())
+            } else {
+                Message::assistant_tool_calls(stored.content.clone(), calls)
+            }
+        }
+        StoredRole::Tool => {
+            let mut message = Message::assistant(stored.content.clone());
+            message.role = mcpcord_llm::Role::Tool;
+            message.tool_name = stored.tool_name.clone();
+            message.tool_call_id = stored.tool_call_id.clone();
+            message
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! One live connection to one server instance: opened over stdio, Streamable HTTP or a stream
+//! with rmcp's automatic lifecycle (2026-07-28 discovery, `initialize` fallback), watched for
+//! its end (service loop or child exit), probed for health, and closed gracefully or killed.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    ClientRequest, DiscoverRequest, DiscoverRequestParams, Implementation, PingRequest,
+    ProtocolVersion, ServerCapabilities, ServerNotification, SubscriptionFilter, Tool,
+};
+use rmcp::service::{ClientInitializeError, RunningService, RunningServiceCancellationToken};
+use rmcp::transport::IntoTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientLifecycleMode, ClientServiceExt, Peer, RoleClient, ServiceError};
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::client::HostClient;
+use crate::error::ConnectError;
+use crate::process::{self, ChildHandle};
+use crate::spec::{Lifecycle, ServerSpec, TransportSpec};
+use crate::stats::{self, ProcessStats};
+
+/// What the server said about itself.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerIdentity {
+    pub protocol: ProtocolVersion,
+    pub implementation: Option<Implementation>,
+    pub capabilities: ServerCapabilities,
+}
+
+/// A live connection.
+pub(crate) struct Connection {
+    pub server: Arc<str>,
+    pub peer: Peer<RoleClient>,
+    pub client: HostClient,
+    pub identity: ServerIdentity,
+    pub started: Instant,
+    /// Calls running on this connection (for balancing replicas).
+    pub in_flight: AtomicUsize,
+    child: Option<ChildHandle>,
+    closed: CancellationToken,
+    stop: Mutex<Option<RunningServiceCancellationToken>>,
+    watcher: JoinHandle<()>,
+    listener: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Connection {
+    /// Opens a connection to `spec` with a fresh handler from `client`.
+    pub(crate) async fn open(spec: &ServerSpec, client: HostClient) -> Result<Self, ConnectError> {
+        let mode = match spec.lifecycle {
+            Lifecycle::Auto => ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: Some(ProtocolVersion::V_2025_11_25),
+            },
+            Lifecycle::Initialize => ClientLifecycleMode::Initialize,
+            Lifecycle::Discover => ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        };
+        match Self::open_with(spec, client.clone(), mode).await {
+            // A server that answers discovery but supports no version we prefer (a 2025-11-25
+            // server that knows `server/discover`): start over with `initialize`.
+            Err(Failed::NoCompatibleVersion(detail)) if spec.lifecycle == Lifecycle::Auto => {
+                tracing::debug!(server = %spec.name, detail, "no shared stateless version: retrying with initialize");
+                Self::open_with(spec, client, ClientLifecycleMode::Initialize)
+                    .await
+                    .map_err(Failed::into_connect_error)
+            }
+            other => other.map_err(Failed::into_connect_error),
+        }
+    }
+
+    async fn open_with(
+        spec: &ServerSpec,
+        client: HostClient,
+        mode: ClientLifecycleMode,
+    ) -> Result<Self, Failed> {
+        match &spec.transport {
+            TransportSpec::Stdio(stdio) => {
+                let spawned = process::spawn(stdio, &spec.name).map_err(Failed::Other)?;
+                let child = spawned.handle;
+                match serve(client.clone(), (spawned.stdout, spawned.stdin), mode).await {
+                    Ok(running) => Ok(Self::running(spec, client, running, Some(child))),
+                    Err(error) => {
+                        child.kill();
+                        Err(error)
+                    }
+                }
+            }
+            TransportSpec::Http(http) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let mut headers = std::collections::HashMap::new();
+                for (name, value) in &http.headers {
+                    let invalid = || Failed::Other(ConnectError::InvalidHeader { name: name.clone() });
+                    let name = http::HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
+                    let value = http::HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
+                    headers.insert(name, value);
+                }
+                let config = StreamableHttpClientTransportConfig::with_uri(http.url.as_str())
+                    .custom_headers(headers);
+                let transport =
+                    rmcp::transport::StreamableHttpClientTransport::from_config(config);
+                let running = serve(client.clone(), transport, mode).await?;
+                Ok(Self::running(spec, client, running, None))
+            }
+            TransportSpec::Stream(connector) => {
+                let stream = connector
+                    .open()
+                    .await
+                    .map_err(|error| Failed::Other(ConnectError::Io(error.to_string())))?;
+                let running = serve(client.clone(), stream, mode).await?;
+                Ok(Self::running(spec, client, running, None))
+            }
+        }
+    }
+
+    fn running(
+        spec: &ServerSpec,
+        client: HostClient,
+        running: RunningService<RoleClient, HostClient>,
+        child: Option<ChildHandle>,
+    ) -> Self {
+        let peer = running.peer().clone();
+        let info = peer.peer_info();
+        let identity = ServerIdentity {
+            protocol: info
+                .as_ref()
+                .map(|i| i.protocol_version.clone())
+                .unwrap_or(ProtocolVersion::V_2025_11_25),
+            implementation: info.as_ref().and_then(|i| i.server_info.clone()),
+            capabilities: info.map(|i| i.capabilities.clone()).unwrap_or_default(),
+        };
+        let stop = running.cancellation_token();
+        let closed = CancellationToken::new();
+        let watcher = {
+            let closed = closed.clone();
+            let child = child.clone();
+            let server = spec.name.clone();
+            tokio::spawn(async move {
+                let child_exit = async {
+                    match &child {
+                        Some(child) => Some(child.exited().await),
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    quit = running.waiting() => tracing::debug!(server, ?quit, "MCP session ended"),
+                    status = child_exit => {
+                        if let Some(status) = status {
+                            tracing::debug!(server, status = %process::describe_exit(status), "MCP server process ended");
+                        }
+                    }
+                }
+                closed.cancel();
+            })
+        };
+        Self {
+            server: Arc::from(spec.name.as_str()),
+            peer,
+            client,
+            identity,
+            started: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            child,
+            closed,
+            stop: Mutex::new(Some(stop)),
+            watcher,
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// The child's pid (stdio servers).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|child| child.pid)
+    }
+
+    /// Resolves when the connection has ended (process exit, transport closed, shutdown).
+    pub(crate) fn closed(&self) -> WaitForCancellationFuture<'_> {
+        self.closed.cancelled()
+    }
+
+    /// Whether the connection has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// How the process ended (`exit status 3`, `killed by signal 9`), waiting up to `wait` for
+    /// the exit status: the end of stdout is often seen before the exit.
+    pub(crate) async fn exit_description(&self, wait: Duration) -> Option<String> {
+        let child = self.child.as_ref()?;
+        let status = tokio::time::timeout(wait, child.exited()).await.ok()?;
+        Some(process::describe_exit(status))
+    }
+
+    /// Whether the process exited by itself with status 0.
+    pub(crate) fn exited_cleanly(&self) -> bool {
+        self.child
+            .as_ref()
+            .and_then(ChildHandle::exit_status)
+            .is_some_and(|status| status.success())
+    }
+
+    /// CPU time and memory of the process group (stdio servers on Linux).
+    pub(crate) fn stats(&self) -> Option<ProcessStats> {
+        let child = self.child.as_ref()?;
+        if child.exit_status().is_some() {
+            return None;
+        }
+        stats::group_stats(child.pid)
+    }
+
+    /// Every tool, all pages.
+    pub(crate) async fn list_tools(&self, timeout: Duration) -> Result<Vec<Tool>, String> {
+        if self.identity.capabilities.tools.is_none() {
+            return Ok(Vec::new());
+        }
+        match tokio::time::timeout(timeout, self.peer.list_all_tools()).await {
+            Ok(Ok(tools)) => Ok(tools),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {}", crate::error::humanize(timeout))),
+        }
+    }
+
+    /// Follows tool list changes on a 2026-07-28 session (`subscriptions/listen`, acknowledged
+    /// before this returns, so no change after it is missed); sessions on the `initialize`
+    /// lifecycle get them as plain notifications through the handler.
+    pub(crate) async fn follow_tool_list(&self) {
+        let announces = self
+            .identity
+            .capabilities
+            .tools
+            .as_ref()
+            .and_then(|tools| tools.list_changed)
+            .unwrap_or(false);
+        if !announces || self.identity.protocol.has_initialize() {
+            return;
+        }
+        let filter = SubscriptionFilter::builder().tools_list_changed().build();
+        let mut subscription = match self.peer.listen(filter).await {
+            Ok(subscription) => subscription,
+            Err(error) => {
+                tracing::debug!(server = %self.server, %error, "cannot follow tool list changes");
+                return;
+            }
+        };
+        let peer = self.peer.clone();
+        let changed = self.client.tools_changed.clone();
+        let server = self.server.clone();
+        let task = tokio::spawn(async move {
+            while let Ok(Some(notification)) = subscription.next().await {
+                if matches!(notification, ServerNotification::ToolListChangedNotification(_)) {
+                    tracing::debug!(%server, "tools/list_changed");
+                    changed(peer.clone());
+                }
+            }
+        });
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+    }
+
+    /// Probes the server: `ping` on `initialize` sessions, `server/discover` on 2026-07-28 ones
+    /// (which have no ping). Any answer, even an error, means it is alive.
+    pub(crate) async fn health_check(&self, timeout: Duration) -> Result<(), String> {
+        let request = if self.identity.protocol.has_initialize() {
+            ClientRequest::PingRequest(PingRequest::default())
+        } else {
+            ClientRequest::DiscoverRequest(DiscoverRequest::new(DiscoverRequestParams {}))
+        };
+        match tokio::time::timeout(timeout, self.peer.send_request(request)).await {
+            Ok(Ok(_)) | Ok(Err(ServiceError::McpError(_))) => Ok(()),
+            Ok(Err(error)) => Err(format!("health check failed: {error}")),
+            Err(_) => Err(format!(
+                "no answer to the health check within {}",
+                crate::error::humanize(timeout)
+            )),
+        }
+    }
+
+    /// Ends the session: close stdin (or the HTTP session), then for a child wait `grace`,
+    /// SIGTERM its group, wait `grace`, SIGKILL.
+    pub(crate) async fn shutdown(&self, grace: Duration) {
+        self.stop_listening();
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            stop.cancel();
+        }
+        match &self.child {
+            Some(child) => child.terminate(grace).await,
+            None => {
+                let _ = tokio::time::timeout(grace, self.closed.cancelled()).await;
+            }
+        }
+        self.closed.cancel();
+    }
+
+    /// Kills at once (a hung server): SIGKILL to the group, session dropped.
+    pub(crate) async fn kill(&self) {
+        self.stop_listening();
+        if let Some(child) = &self.child {
+            child.kill();
+        }
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            stop.cancel();
+        }
+        if let Some(child) = &self.child {
+            let _ = tokio::time::timeout(Duration::from_secs(5), child.exited()).await;
+            child.kill();
+        }
+        self.closed.cancel();
+    }
+
+    fn stop_listening(&self) {
+        if let Some(task) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.stop_listening();
+        self.watcher.abort();
+        if let Some(stop) = self.stop.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            stop.cancel();
+        }
+    }
+}
+
+/// A failed open, keeping apart the one failure that warrants a retry with `initialize`.
+enum Failed {
+    NoCompatibleVersion(String),
+    Handshake(String),
+    Other(ConnectError),
+}
+
+impl Failed {
+    fn into_connect_error(self) -> ConnectError {
+        match self {
+            Failed::NoCompatibleVersion(detail) | Failed::Handshake(detail) => {
+                ConnectError::Handshake(detail)
+            }
+            Failed::Other(error) => error,
+        }
+    }
+}
+
+async fn serve<T, E, A>(
+    client: HostClient,
+    transport: T,
+    mode: ClientLifecycleMode,
+) -> Result<RunningService<RoleClient, HostClient>, Failed>
+where
+    T: IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    client
+        .serve_with_lifecycle(transport, mode)
+        .await
+        .map_err(|error| match error {
+            error @ ClientInitializeError::NoCompatibleProtocolVersion { .. } => {
+                Failed::NoCompatibleVersion(error.to_string())
+            }
+            other => Failed::Handshake(describe_init_error(&other)),
+        })
+}
+
+/// rmcp's handshake errors, with their sources (the useful part is often there).
+fn describe_init_error(error: &ClientInitializeError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,640 @@
+//! The host: starts every server's supervisors, keeps the tool catalogue current, routes calls
+//! to a healthy replica (after approval when asked), and serves prompts, resources and status.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use rmcp::model::{GetPromptRequestParams, JsonObject, ReadResourceRequestParams, Tool};
+use rmcp::{Peer, RoleClient};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::call::{self, CallOptions};
+use crate::callbacks::{Approval, ApprovalRequest, Callbacks};
+use crate::catalogue::{Catalogue, ToolDescriptor};
+use crate::connection::Connection;
+use crate::error::{ConnectError, HostError};
+use crate::output::ToolOutput;
+use crate::prompts::{self, PromptContent, PromptDescriptor};
+use crate::resources::{self, ResourceContent, ResourceDescriptor, ResourceTemplateDescriptor};
+use crate::spec::{ApprovalPolicy, HostOptions, ServerSpec, ToolPolicy};
+use crate::status::{ReplicaStatus, ServerState, ServerStatus};
+use crate::supervisor::{self, Replica, Server};
+
+/// Items gathered from every server, with the servers that failed to answer.
+#[derive(Clone, Debug, Default)]
+pub struct Listing<T> {
+    /// What the servers returned, by server name.
+    pub items: Vec<T>,
+    /// Servers that could not be asked, with why.
+    pub errors: Vec<(String, HostError)>,
+}
+
+/// State shared by the host's handle, its supervisors and its connections' handlers.
+pub(crate) struct Shared {
+    pub options: HostOptions,
+    pub callbacks: Callbacks,
+    pub servers: BTreeMap<String, Arc<Server>>,
+    pub shutdown: CancellationToken,
+    tasks: TaskTracker,
+    listings: Mutex<BTreeMap<String, (ToolPolicy, Vec<Tool>)>>,
+    catalogue: RwLock<Arc<Catalogue>>,
+    version: watch::Sender<u64>,
+}
+
+impl Shared {
+    /// Stores a server's tool list and rebuilds the catalogue.
+    pub(crate) fn set_tools(&self, server: &str, tools: Vec<Tool>) {
+        let Some(entry) = self.servers.get(server) else {
+            return;
+        };
+        let mut listings = self.listings.lock().unwrap_or_else(PoisonError::into_inner);
+        let unchanged = listings
+            .get(server)
+            .is_some_and(|(_, old)| *old == tools);
+        if unchanged {
+            return;
+        }
+        listings.insert(server.to_owned(), (entry.spec.tools.clone(), tools));
+        self.rebuild(&listings);
+    }
+
+    /// Takes a server's tools out of the catalogue when none of its replicas is coming back.
+    pub(crate) fn forget_tools_if_down(&self, server: &Server) {
+        if !server.hopeless() {
+            return;
+        }
+        let mut listings = self.listings.lock().unwrap_or_else(PoisonError::into_inner);
+        if listings.remove(&server.spec.name).is_some() {
+            self.rebuild(&listings);
+        }
+    }
+
+    fn rebuild(&self, listings: &BTreeMap<String, (ToolPolicy, Vec<Tool>)>) {
+        let catalogue = Arc::new(Catalogue::build(listings));
+        tracing::debug!(tools = catalogue.len(), "tool catalogue rebuilt");
+        *self.catalogue.write().unwrap_or_else(PoisonError::into_inner) = catalogue;
+        self.version.send_modify(|version| *version += 1);
+    }
+
+    /// Lists `server`'s tools again through `peer` (after `tools/list_changed`).
+    pub(crate) fn refresh_tools(self: &Arc<Self>, server: &str, peer: Peer<RoleClient>) {
+        let Some(entry) = self.servers.get(server) else {
+            return;
+        };
+        let shared = self.clone();
+        let name = server.to_owned();
+        let timeout = entry.spec.call_timeout;
+        self.tasks.spawn(async move {
+            match tokio::time::timeout(timeout, peer.list_all_tools()).await {
+                Ok(Ok(tools)) => {
+                    tracing::info!(server = %name, tools = tools.len(), "tool list refreshed");
+                    shared.set_tools(&name, tools);
+                }
+                Ok(Err(error)) => tracing::warn!(server = %name, %error, "tool list refresh failed"),
+                Err(_) => tracing::warn!(server = %name, "tool list refresh timed out"),
+            }
+        });
+    }
+}
+
+/// Cancels the host's work when the last handle is dropped without [`McpHost::shutdown`].
+struct DropGuard(CancellationToken);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// The MCP host. Cheap to clone; the servers stop when [`McpHost::shutdown`] is called (or,
+/// without the graceful part, when the last clone is dropped).
+#[derive(Clone)]
+pub struct McpHost {
+    shared: Arc<Shared>,
+    _guard: Arc<DropGuard>,
+}
+
+impl std::fmt::Debug for McpHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpHost")
+            .field("servers", &self.shared.servers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl McpHost {
+    /// Starts every server concurrently and returns at once; servers that fail to start are
+    /// retried in the background. Must be called inside a Tokio runtime.
+    ///
+    /// Server names must be unique; a later duplicate replaces an earlier one.
+    pub fn start(servers: Vec<ServerSpec>, options: HostOptions, callbacks: Callbacks) -> Self {
+        let shutdown = CancellationToken::new();
+        let servers: BTreeMap<String, Arc<Server>> = servers
+            .into_iter()
+            .map(|spec| (spec.name.clone(), Arc::new(Server::new(spec))))
+            .collect();
+        let shared = Arc::new(Shared {
+            options,
+            callbacks,
+            servers,
+            shutdown: shutdown.clone(),
+            tasks: TaskTracker::new(),
+            listings: Mutex::new(BTreeMap::new()),
+            catalogue: RwLock::new(Arc::new(Catalogue::default())),
+            version: watch::Sender::new(0),
+        });
+        for server in shared.servers.values() {
+            for replica in &server.replicas {
+                shared.tasks.spawn(supervisor::supervise(
+                    shared.clone(),
+                    server.clone(),
+                    replica.clone(),
+                ));
+            }
+        }
+        Self {
+            shared,
+            _guard: Arc::new(DropGuard(shutdown)),
+        }
+    }
+
+    /// Connects to one server and waits until it is ready: the simple way in for tools and
+    /// tests (the conformance runner). Fails with the start error instead of retrying.
+    pub async fn connect(spec: ServerSpec, callbacks: Callbacks) -> Result<Self, ConnectError> {
+        let wait = spec.start_timeout + Duration::from_secs(1);
+        let name = spec.name.clone();
+        let host = Self::start(vec![spec], HostOptions::default(), callbacks);
+        host.wait_ready(wait).await;
+        let server = &host.shared.servers[&name];
+        if server.state() == ServerState::Ready {
+            return Ok(host);
+        }
+        let error = server.replicas[0]
+            .state
+            .borrow()
+            .start_error
+            .clone()
+            .unwrap_or(ConnectError::Timeout { after: wait });
+        host.shutdown().await;
+        Err(error)
+    }
+
+    /// Waits until every replica of every server is ready or has failed its first start, at
+    /// most `timeout`. True when all are ready.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let settled = self.shared.servers.values().all(|server| {
+                server.replicas.iter().all(|r| {
+                    let state = r.state.borrow();
+                    state.settled || state.phase == ServerState::Stopped
+                })
+            });
+            if settled || tokio::time::Instant::now() >= deadline {
+                return self
+                    .shared
+                    .servers
+                    .values()
+                    .all(|server| server.replicas.iter().all(|r| r.state.borrow().phase == ServerState::Ready));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The current tool catalogue.
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        self.shared
+            .catalogue
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The tools offered to the model now.
+    pub fn tools(&self) -> Vec<ToolDescriptor> {
+        self.catalogue().tools().to_vec()
+    }
+
+    /// Changes whenever the catalogue is rebuilt (a server started, a tool list changed).
+    pub fn catalogue_changes(&self) -> watch::Receiver<u64> {
+        self.shared.version.subscribe()
+    }
+
+    /// The configured server names.
+    pub fn server_names(&self) -> Vec<String> {
+        self.shared.servers.keys().cloned().collect()
+    }
+
+    /// Calls the tool the model knows as `name` with `arguments` (a JSON object, or null).
+    ///
+    /// `Ok` also covers results the server flagged as errors ([`ToolOutput::is_error`]); `Err`
+    /// means there is no result (see [`HostError::model_message`] for what to tell the model).
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Value,
+        options: CallOptions,
+    ) -> Result<ToolOutput, HostError> {
+        let descriptor = self
+            .catalogue()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| HostError::UnknownTool {
+                name: name.to_owned(),
+            })?;
+        self.call_descriptor(&descriptor, arguments, options).await
+    }
+
+    /// Calls `tool` (the server's own name) on `server`, e.g. for `mcpcord mcp call`. Tools the
+    /// configuration denies are refused; `ask` tools go through the approver.
+    pub async fn call_server_tool(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: Value,
+        options: CallOptions,
+    ) -> Result<ToolOutput, HostError> {
+        let entry = self.server(server)?;
+        let approval = entry.spec.tools.policy_for(tool);
+        if approval == ApprovalPolicy::Deny {
+            return Err(HostError::NotOffered {
+                server: server.to_owned(),
+                tool: tool.to_owned(),
+            });
+        }
+        let descriptor = match self.catalogue().find(server, tool) {
+            Some(descriptor) => descriptor.clone(),
+            // Not listed (yet): let the server say whether it exists.
+            None => ToolDescriptor {
+                name: tool.to_owned(),
+                server: server.to_owned(),
+                tool: tool.to_owned(),
+                title: None,
+                description: String::new(),
+                input_schema: Value::Object(JsonObject::new()),
+                output_schema: None,
+                approval,
+                read_only: None,
+                destructive: None,
+            },
+        };
+        self.call_descriptor(&descriptor, arguments, options).await
+    }
+
+    async fn call_descriptor(
+        &self,
+        descriptor: &ToolDescriptor,
+        arguments: Value,
+        options: CallOptions,
+    ) -> Result<ToolOutput, HostError> {
+        let arguments = match arguments {
+            Value::Object(object) => Some(object),
+            Value::Null => None,
+            other => {
+                return Err(HostError::InvalidArguments {
+                    found: json_kind(&other).to_owned(),
+                });
+            }
+        };
+        if descriptor.approval == ApprovalPolicy::Ask {
+            self.approve(descriptor, &arguments, &options).await?;
+        }
+        let server = self.server(&descriptor.server)?;
+        let (replica, connection) = self.ready_connection(&server, &options).await?;
+        replica.calls.fetch_add(1, Ordering::Relaxed);
+        connection.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight(&connection);
+        let timeout = options.timeout.unwrap_or(server.spec.call_timeout);
+        let started = std::time::Instant::now();
+        let result = call::call_tool(&connection, &descriptor.tool, arguments, &options, timeout).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(result) => tracing::info!(
+                server = %descriptor.server,
+                tool = %descriptor.tool,
+                replica = replica.index,
+                elapsed_ms,
+                is_error = result.is_error == Some(true),
+                "tool call"
+            ),
+            Err(error) => tracing::warn!(
+                server = %descriptor.server,
+                tool = %descriptor.tool,
+                replica = replica.index,
+                elapsed_ms,
+                %error,
+                "tool call failed"
+            ),
+        }
+        Ok(ToolOutput::from_result(result?, self.shared.options.max_output_bytes))
+    }
+
+    async fn approve(
+        &self,
+        descriptor: &ToolDescriptor,
+        arguments: &Option<JsonObject>,
+        options: &CallOptions,
+    ) -> Result<(), HostError> {
+        let Some(approver) = options
+            .approver
+            .clone()
+            .or_else(|| self.shared.callbacks.approver.clone())
+        else {
+            return Err(HostError::Denied {
+                reason: Some("it needs approval and no one is available to approve it".into()),
+            });
+        };
+        let request = ApprovalRequest {
+            server: descriptor.server.clone(),
+            tool: descriptor.tool.clone(),
+            exposed_name: descriptor.name.clone(),
+            arguments: arguments.clone().map(Value::Object).unwrap_or(Value::Null),
+            description: descriptor.description.clone(),
+        };
+        let approval = tokio::select! {
+            approval = approver.approve(request) => approval,
+            () = options.cancel.cancelled() => return Err(HostError::Cancelled),
+        };
+        match approval {
+            Approval::Approved => Ok(()),
+            Approval::Denied { reason } => Err(HostError::Denied { reason }),
+        }
+    }
+
+    fn server(&self, name: &str) -> Result<Arc<Server>, HostError> {
+        self.shared
+            .servers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| HostError::UnknownServer {
+                server: name.to_owned(),
+            })
+    }
+
+    /// A ready replica's connection, waiting (bounded) for one while the server (re)starts.
+    async fn ready_connection(
+        &self,
+        server: &Server,
+        options: &CallOptions,
+    ) -> Result<(Arc<Replica>, Arc<Connection>), HostError> {
+        let wait = server.spec.start_timeout.min(server.spec.call_timeout);
+        let deadline = tokio::time::Instant::now() + wait;
+        let unavailable = |server: &Server| HostError::Unavailable {
+            server: server.spec.name.clone(),
+            state: server.state().name().to_owned(),
+        };
+        loop {
+            let changed = server.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some(pick) = server.pick() {
+                return Ok(pick);
+            }
+            if server.hopeless() || self.shared.shutdown.is_cancelled() {
+                return Err(unavailable(server));
+            }
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep_until(deadline) => return Err(unavailable(server)),
+                () = options.cancel.cancelled() => return Err(HostError::Cancelled),
+            }
+        }
+    }
+
+    /// Every server's prompts.
+    pub async fn list_prompts(&self) -> Listing<PromptDescriptor> {
+        self.gather(|connection, timeout| async move {
+            if connection.identity.capabilities.prompts.is_none() {
+                return Ok(Vec::new());
+            }
+            let prompts = within(timeout, &connection, connection.peer.list_all_prompts()).await?;
+            Ok(prompts
+                .into_iter()
+                .map(|p| prompts::describe(&connection.server, p))
+                .collect())
+        })
+        .await
+    }
+
+    /// Gets `prompt` from `server` with `arguments`.
+    pub async fn get_prompt(
+        &self,
+        server: &str,
+        prompt: &str,
+        arguments: BTreeMap<String, String>,
+    ) -> Result<PromptContent, HostError> {
+        let (connection, timeout) = self.connection_of(server).await?;
+        let mut params = GetPromptRequestParams::new(prompt.to_owned());
+        if !arguments.is_empty() {
+            params.arguments = Some(
+                arguments
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            );
+        }
+        let result = within(timeout, &connection, connection.peer.get_prompt(params)).await?;
+        Ok(prompts::content(result))
+    }
+
+    /// Every server's resources.
+    pub async fn list_resources(&self) -> Listing<ResourceDescriptor> {
+        self.gather(|connection, timeout| async move {
+            if connection.identity.capabilities.resources.is_none() {
+                return Ok(Vec::new());
+            }
+            let list = within(timeout, &connection, connection.peer.list_all_resources()).await?;
+            Ok(list
+                .into_iter()
+                .map(|r| resources::describe(&connection.server, r))
+                .collect())
+        })
+        .await
+    }
+
+    /// Every server's resource templates.
+    pub async fn list_resource_templates(&self) -> Listing<ResourceTemplateDescriptor> {
+        self.gather(|connection, timeout| async move {
+            if connection.identity.capabilities.resources.is_none() {
+                return Ok(Vec::new());
+            }
+            let list = within(
+                timeout,
+                &connection,
+                connection.peer.list_all_resource_templates(),
+            )
+            .await?;
+            Ok(list
+                .into_iter()
+                .map(|t| resources::describe_template(&connection.server, t))
+                .collect())
+        })
+        .await
+    }
+
+    /// Reads `uri` from `server`.
+    pub async fn read_resource(
+        &self,
+        server: &str,
+        uri: &str,
+    ) -> Result<Vec<ResourceContent>, HostError> {
+        let (connection, timeout) = self.connection_of(server).await?;
+        if connection.identity.capabilities.resources.is_none() {
+            return Err(HostError::Unsupported {
+                server: server.to_owned(),
+                what: "resources",
+            });
+        }
+        let params = ReadResourceRequestParams::new(uri.to_owned());
+        let result = within(timeout, &connection, connection.peer.read_resource(params)).await?;
+        Ok(result.contents.into_iter().map(resources::content).collect())
+    }
+
+    async fn connection_of(&self, server: &str) -> Result<(Arc<Connection>, Duration), HostError> {
+        let entry = self.server(server)?;
+        let (_, connection) = self
+            .ready_connection(&entry, &CallOptions::default())
+            .await?;
+        Ok((connection, entry.spec.call_timeout))
+    }
+
+    /// Runs `ask` on one ready connection of every server, concurrently.
+    async fn gather<T, F, Fut>(&self, ask: F) -> Listing<T>
+    where
+        F: Fn(Arc<Connection>, Duration) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, HostError>>,
+    {
+        let asks = self.shared.servers.values().map(|server| {
+            let ask = &ask;
+            async move {
+                let name = server.spec.name.clone();
+                let result = match self.ready_connection(server, &CallOptions::default()).await {
+                    Ok((_, connection)) => ask(connection, server.spec.call_timeout).await,
+                    Err(error) => Err(error),
+                };
+                (name, result)
+            }
+        });
+        let mut listing = Listing {
+            items: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (name, result) in futures::future::join_all(asks).await {
+            match result {
+                Ok(items) => listing.items.extend(items),
+                Err(error) => listing.errors.push((name, error)),
+            }
+        }
+        listing
+    }
+
+    /// Every server's state, replicas, pids, uptime, restarts, tool count and resource use.
+    pub fn status(&self) -> Vec<ServerStatus> {
+        let catalogue = self.catalogue();
+        self.shared
+            .servers
+            .values()
+            .map(|server| {
+                let mut implementation = None;
+                let mut protocol = None;
+                let replicas = server
+                    .replicas
+                    .iter()
+                    .map(|replica| {
+                        let state = replica.state.borrow();
+                        let connection = state.connection.as_ref();
+                        if let Some(connection) = connection {
+                            implementation = connection
+                                .identity
+                                .implementation
+                                .as_ref()
+                                .map(|i| format!("{} {}", i.name, i.version));
+                            protocol = Some(connection.identity.protocol.to_string());
+                        }
+                        ReplicaStatus {
+                            index: replica.index,
+                            state: state.phase,
+                            pid: connection.and_then(|c| c.pid()),
+                            uptime: connection.map(|c| c.started.elapsed()),
+                            restarts: state.restarts,
+                            last_error: state.last_error.clone(),
+                            stats: connection.and_then(|c| c.stats()),
+                            calls: replica.calls.load(Ordering::Relaxed),
+                            in_flight: connection
+                                .map_or(0, |c| c.in_flight.load(Ordering::Relaxed)),
+                            next_attempt_in: state
+                                .next_attempt
+                                .map(|at| at.saturating_duration_since(std::time::Instant::now())),
+                        }
+                    })
+                    .collect();
+                ServerStatus {
+                    name: server.spec.name.clone(),
+                    transport: server.spec.transport_kind(),
+                    state: server.state(),
+                    tools: catalogue.of_server(&server.spec.name).count(),
+                    implementation,
+                    protocol,
+                    replicas,
+                }
+            })
+            .collect()
+    }
+
+    /// Restarts every replica of `server` now (gracefully).
+    pub fn restart(&self, server: &str) -> Result<(), HostError> {
+        for replica in &self.server(server)?.replicas {
+            replica.restart.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Stops every server gracefully (close stdin, SIGTERM, SIGKILL after the grace period)
+    /// and waits until they are gone.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+    }
+}
+
+/// Decrements a connection's in-flight count when the call ends, however it ends.
+struct InFlight<'a>(&'a Connection);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs a request with a timeout, naming failures as the host does.
+async fn within<T>(
+    timeout: Duration,
+    connection: &Connection,
+    request: impl Future<Output = Result<T, rmcp::ServiceError>>,
+) -> Result<T, HostError> {
+    tokio::select! {
+        result = tokio::time::timeout(timeout, request) => match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(call::service_error(connection, error)),
+            Err(_) => Err(HostError::Timeout { after: timeout }),
+        },
+        () = connection.closed() => Err(HostError::ConnectionLost { server: connection.server.to_string() }),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,368 @@
+//! Supervision: one task per replica keeps its server running. Start (within the start
+//! timeout), then watch for the end of the process or connection, a failed health check (hung:
+//! killed) or memory over the limit (killed); restart after a doubling, jittered delay; after
+//! repeated failures in a short window mark it failed (circuit open) and retry slowly. On host
+//! shutdown: close stdin, SIGTERM, SIGKILL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+use tracing::Instrument;
+
+use crate::backoff::{BackoffState, FailureWindow};
+use crate::client::{HostClient, Routes};
+use crate::connection::Connection;
+use crate::error::{ConnectError, humanize};
+use crate::host::Shared;
+use crate::spec::{RestartPolicy, ServerSpec};
+use crate::status::ServerState;
+
+/// One configured server and its replicas.
+pub(crate) struct Server {
+    pub spec: Arc<ServerSpec>,
+    pub replicas: Vec<Arc<Replica>>,
+    /// Woken on every replica state change (callers waiting for a ready replica).
+    pub changed: Notify,
+    next: AtomicUsize,
+}
+
+/// One instance of a server.
+pub(crate) struct Replica {
+    pub index: usize,
+    pub state: watch::Sender<ReplicaState>,
+    /// Calls served.
+    pub calls: AtomicU64,
+    /// Asks the supervisor to restart this replica now.
+    pub restart: Notify,
+}
+
+/// A replica's state as the supervisor publishes it.
+#[derive(Clone)]
+pub(crate) struct ReplicaState {
+    pub phase: ServerState,
+    pub connection: Option<Arc<Connection>>,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    /// Why the latest start failed (kept for [`crate::McpHost::connect`]).
+    pub start_error: Option<ConnectError>,
+    /// The first start attempt has finished, well or not.
+    pub settled: bool,
+    pub next_attempt: Option<Instant>,
+}
+
+impl Server {
+    pub(crate) fn new(spec: ServerSpec) -> Self {
+        let replicas = (0..spec.replicas.max(1))
+            .map(|index| {
+                Arc::new(Replica {
+                    index,
+                    state: watch::Sender::new(ReplicaState {
+                        phase: ServerState::Starting,
+                        connection: None,
+                        restarts: 0,
+                        last_error: None,
+                        start_error: None,
+                        settled: false,
+                        next_attempt: None,
+                    }),
+                    calls: AtomicU64::new(0),
+                    restart: Notify::new(),
+                })
+            })
+            .collect();
+        Self {
+            spec: Arc::new(spec),
+            replicas,
+            changed: Notify::new(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The ready replica with the fewest calls in flight (ties taken in turn).
+    pub(crate) fn pick(&self) -> Option<(Arc<Replica>, Arc<Connection>)> {
+        let count = self.replicas.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % count;
+        let mut best: Option<(usize, Arc<Replica>, Arc<Connection>)> = None;
+        for offset in 0..count {
+            let replica = &self.replicas[(start + offset) % count];
+            let state = replica.state.borrow();
+            let Some(connection) = state.connection.as_ref() else {
+                continue;
+            };
+            if state.phase != ServerState::Ready || connection.is_closed() {
+                continue;
+            }
+            let load = connection.in_flight.load(Ordering::Relaxed);
+            if best.as_ref().is_none_or(|(best_load, ..)| load < *best_load) {
+                best = Some((load, replica.clone(), connection.clone()));
+            }
+        }
+        best.map(|(_, replica, connection)| (replica, connection))
+    }
+
+    /// The best state among the replicas.
+    pub(crate) fn state(&self) -> ServerState {
+        let phases: Vec<ServerState> = self
+            .replicas
+            .iter()
+            .map(|r| r.state.borrow().phase)
+            .collect();
+        [
+            ServerState::Ready,
+            ServerState::Starting,
+            ServerState::Restarting,
+            ServerState::Failed,
+        ]
+        .into_iter()
+        .find(|wanted| phases.contains(wanted))
+        .unwrap_or(ServerState::Stopped)
+    }
+
+    /// Whether no replica is coming back soon (all failed or stopped).
+    pub(crate) fn hopeless(&self) -> bool {
+        matches!(self.state(), ServerState::Failed | ServerState::Stopped)
+    }
+
+    fn set(&self, replica: &Replica, change: impl FnOnce(&mut ReplicaState)) {
+        replica.state.send_modify(change);
+        self.changed.notify_waiters();
+    }
+}
+
+/// How a running connection came to an end.
+enum End {
+    Shutdown,
+    Requested,
+    Exited(String),
+    Hung(String),
+    OverMemory(String),
+}
+
+/// Keeps one replica running until the host shuts down.
+pub(crate) async fn supervise(shared: Arc<Shared>, server: Arc<Server>, replica: Arc<Replica>) {
+    let span = tracing::info_span!("mcp_server", server = %server.spec.name, replica = replica.index);
+    run(shared, server, replica).instrument(span).await;
+}
+
+async fn run(shared: Arc<Shared>, server: Arc<Server>, replica: Arc<Replica>) {
+    let spec = server.spec.clone();
+    let options = shared.options.clone();
+    let mut backoff = BackoffState::new(options.backoff);
+    let mut failures = FailureWindow::new(options.circuit);
+    'life: loop {
+        if shared.shutdown.is_cancelled() {
+            break;
+        }
+        server.set(&replica, |s| {
+            s.phase = ServerState::Starting;
+            s.next_attempt = None;
+        });
+        let attempt = tokio::select! {
+            result = tokio::time::timeout(spec.start_timeout, start(&shared, &spec)) => {
+                result.unwrap_or(Err(ConnectError::Timeout { after: spec.start_timeout }))
+            }
+            () = shared.shutdown.cancelled() => break,
+        };
+        let (reason, clean_exit) = match attempt {
+            Ok(connection) => {
+                let connection = Arc::new(connection);
+                tracing::info!(
+                    pid = connection.pid(),
+                    protocol = %connection.identity.protocol,
+                    "MCP server ready"
+                );
+                server.set(&replica, |s| {
+                    s.phase = ServerState::Ready;
+                    s.connection = Some(connection.clone());
+                    s.settled = true;
+                    s.start_error = None;
+                });
+                let end = monitor(&shared, &spec, &replica, &connection).await;
+                server.set(&replica, |s| {
+                    s.connection = None;
+                    s.phase = ServerState::Restarting;
+                });
+                if connection.started.elapsed() >= options.stable_after {
+                    backoff.reset();
+                    failures.clear();
+                }
+                match end {
+                    End::Shutdown => {
+                        connection.shutdown(options.shutdown_grace).await;
+                        break 'life;
+                    }
+                    End::Requested => {
+                        tracing::info!("restarting on request");
+                        connection.shutdown(options.shutdown_grace).await;
+                        server.set(&replica, |s| s.restarts += 1);
+                        continue 'life;
+                    }
+                    End::Exited(how) => {
+                        let clean = connection.exited_cleanly();
+                        connection.shutdown(options.shutdown_grace).await;
+                        tracing::warn!(%how, "MCP server stopped");
+                        (format!("stopped: {how}"), clean)
+                    }
+                    End::Hung(why) | End::OverMemory(why) => {
+                        tracing::warn!(%why, "killing the MCP server");
+                        connection.kill().await;
+                        (why, false)
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "MCP server failed to start");
+                let reason = error.to_string();
+                server.set(&replica, |s| {
+                    s.start_error = Some(error);
+                    s.settled = true;
+                });
+                (reason, false)
+            }
+        };
+        let stays_down = match spec.restart {
+            RestartPolicy::Always => false,
+            RestartPolicy::OnFailure => clean_exit,
+            RestartPolicy::Never => true,
+        };
+        if stays_down {
+            server.set(&replica, |s| {
+                s.phase = ServerState::Stopped;
+                s.last_error = Some(reason);
+            });
+            shared.forget_tools_if_down(&server);
+            break;
+        }
+        let circuit_open = failures.record(Instant::now());
+        let delay = if circuit_open {
+            failures.retry_after()
+        } else {
+            backoff.next_delay()
+        };
+        if circuit_open {
+            tracing::error!(
+                retry_in = %humanize(delay),
+                "MCP server keeps failing: marked failed, retrying slowly"
+            );
+        } else {
+            tracing::info!(retry_in = %humanize(delay), "restarting the MCP server");
+        }
+        server.set(&replica, |s| {
+            s.phase = if circuit_open {
+                ServerState::Failed
+            } else {
+                ServerState::Restarting
+            };
+            s.last_error = Some(reason);
+            s.next_attempt = Some(Instant::now() + delay);
+        });
+        if circuit_open {
+            shared.forget_tools_if_down(&server);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = replica.restart.notified() => {}
+            () = shared.shutdown.cancelled() => break,
+        }
+        server.set(&replica, |s| s.restarts += 1);
+    }
+    server.set(&replica, |s| {
+        s.phase = ServerState::Stopped;
+        s.connection = None;
+        s.next_attempt = None;
+    });
+}
+
+/// Opens the connection, follows tool list changes and lists the tools (all within the
+/// caller's start timeout).
+async fn start(shared: &Arc<Shared>, spec: &ServerSpec) -> Result<Connection, ConnectError> {
+    let connection = Connection::open(spec, host_client(shared, spec)).await?;
+    connection.follow_tool_list().await;
+    let tools = connection
+        .list_tools(spec.start_timeout)
+        .await
+        .map_err(ConnectError::ListTools)?;
+    shared.set_tools(&spec.name, tools);
+    Ok(connection)
+}
+
+/// A fresh handler for one connection of `spec`.
+fn host_client(shared: &Arc<Shared>, spec: &ServerSpec) -> HostClient {
+    let weak = Arc::downgrade(shared);
+    let name = spec.name.clone();
+    HostClient {
+        server: Arc::from(spec.name.as_str()),
+        allow_sampling: spec.allow_sampling,
+        callbacks: shared.callbacks.clone(),
+        routes: Arc::new(Routes::default()),
+        tools_changed: Arc::new(move |peer| {
+            if let Some(shared) = weak.upgrade() {
+                shared.refresh_tools(&name, peer);
+            }
+        }),
+    }
+}
+
+/// Watches a ready connection until it ends or must end.
+async fn monitor(
+    shared: &Shared,
+    spec: &ServerSpec,
+    replica: &Replica,
+    connection: &Connection,
+) -> End {
+    let now = tokio::time::Instant::now();
+    let mut health = tokio::time::interval_at(now + spec.health.interval, spec.health.interval);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = shared.options.stats_interval.max(Duration::from_millis(10));
+    let mut sampling = tokio::time::interval_at(now + every, every);
+    sampling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shared.shutdown.cancelled() => return End::Shutdown,
+            () = connection.closed() => {
+                let how = connection
+                    .exit_description(shared.options.shutdown_grace)
+                    .await
+                    .unwrap_or_else(|| "the connection closed".to_owned());
+                return End::Exited(how);
+            }
+            () = replica.restart.notified() => return End::Requested,
+            _ = health.tick() => {
+                if let Err(why) = connection.health_check(spec.health.timeout).await
+                    && !connection.is_closed()
+                {
+                    return End::Hung(why);
+                }
+            }
+            _ = sampling.tick() => {
+                if let (Some(limit), Some(stats)) = (spec.memory_limit, connection.stats())
+                    && stats.rss_bytes > limit
+                {
+                    return End::OverMemory(format!(
+                        "resident memory {} is over the limit of {}",
+                        format_bytes(stats.rss_bytes),
+                        format_bytes(limit)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Byte counts the way people read them: `512 B`, `12.3 MiB`.
+pub fn format_bytes(count: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = count as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{count} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,67 @@
+//! The host against the test server over Streamable HTTP: the library server in-process and the
+//! binary with `--transport http`, on both lifecycles.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::*;
+use mcpcord_mcp::{Callbacks, InputAnswer, ServerSpec, ServerState};
+use mcpcord_testkit::mcp_server::{self, EXTRA_TOOL, TestMcpServer, test_mcp_binary};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[tokio::test]
+async fn http_servers_are_called_asked_and_followed() {
+    let server = mcp_server::serve_http(TestMcpServer::new(), ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("bind");
+    let callbacks = Callbacks::default().with_input(|_| async {
+        InputAnswer::Accept(Some(json!({"name": "Grace"})))
+    });
+    let spec = ServerSpec::http("web", server.url()).with_header("X-Test", "1");
+    let host = ready_host(vec![spec], callbacks).await;
+    let status = &host.status()[0];
+    assert_eq!((status.transport, status.state), ("http", ServerState::Ready));
+    assert_eq!(status.replicas[0].pid, None);
+    assert_eq!(call(&host, "echo", json!({"text": "over http"})).await.text, "over http");
+    assert_eq!(call(&host, "ask", json!({})).await.text, "the user answered: Grace");
+    call(&host, "toggle_extra", json!({})).await;
+    eventually("the extra tool is listed", || {
+        host.tools().iter().any(|t| t.name == EXTRA_TOOL)
+    })
+    .await;
+    let resources = within(host.list_resources()).await;
+    assert!(resources.items.iter().any(|r| r.uri == "test://readme"));
+    within(host.shutdown()).await;
+    server.shutdown().await.expect("stop the server");
+}
+
+#[tokio::test]
+async fn the_http_binary_is_reached_on_both_lifecycles() {
+    for extra in [&[][..], &["--legacy"]] {
+        let mut process = tokio::process::Command::new(test_mcp_binary())
+            .args(["--transport", "http", "--port", "0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn the binary");
+        let line = within(
+            BufReader::new(process.stdout.take().unwrap())
+                .lines()
+                .next_line(),
+        )
+        .await
+        .unwrap()
+        .expect("the address line");
+        let url = line.strip_prefix("listening on ").expect("an address").to_owned();
+        let host = ready_host(vec![ServerSpec::http("bin", url)], Callbacks::default()).await;
+        let expected = if extra.is_empty() { "2026-07-28" } else { "2025-11-25" };
+        assert_eq!(host.status()[0].protocol.as_deref(), Some(expected));
+        assert_eq!(call(&host, "add", json!({"a": 1, "b": 2})).await.text, "3");
+        within(host.shutdown()).await;
+    }
+}

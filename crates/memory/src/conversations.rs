@@ -1,0 +1,206 @@
+//! Conversations: found by key, created on first use, archived by `/new`.
+
+use std::time::SystemTime;
+
+use crate::{ConversationId, ConversationKey, MemoryError, Scope, Store, db};
+
+/// The columns a [`Conversation`] is read from, in [`ConversationRow`]'s order.
+macro_rules! conversation_columns {
+    () => {
+        "id, key, guild_id, channel_id, user_id, owner_id, title, model, created_at, updated_at"
+    };
+}
+
+/// A stored conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    /// Its id, for messages and later look-ups.
+    pub id: ConversationId,
+    /// The front end's key.
+    pub key: ConversationKey,
+    /// Where it happens.
+    pub scope: Scope,
+    /// Who started it, if known.
+    pub owner: Option<u64>,
+    /// A short title, once one is chosen.
+    pub title: Option<String>,
+    /// The model chosen for this conversation, overriding preferences.
+    pub model: Option<String>,
+    /// When it started.
+    pub created_at: SystemTime,
+    /// When a message was last written to it; retention counts from here.
+    pub updated_at: SystemTime,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConversationRow {
+    id: i64,
+    key: String,
+    guild_id: Option<i64>,
+    channel_id: Option<i64>,
+    user_id: Option<i64>,
+    owner_id: Option<i64>,
+    title: Option<String>,
+    model: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<ConversationRow> for Conversation {
+    fn from(row: ConversationRow) -> Self {
+        Self {
+            id: ConversationId(row.id),
+            key: ConversationKey::new(row.key),
+            scope: Scope {
+                guild_id: db::opt_discord_id(row.guild_id),
+                channel_id: db::opt_discord_id(row.channel_id),
+                user_id: db::opt_discord_id(row.user_id),
+            },
+            owner: db::opt_discord_id(row.owner_id),
+            title: row.title,
+            model: row.model,
+            created_at: db::time(row.created_at),
+            updated_at: db::time(row.updated_at),
+        }
+    }
+}
+
+const INSERT: &str = concat!(
+    "INSERT INTO conversations (key, guild_id, channel_id, user_id, owner_id, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING RETURNING ",
+    conversation_columns!()
+);
+
+const FIND_LIVE: &str = concat!(
+    "SELECT ",
+    conversation_columns!(),
+    " FROM conversations WHERE key = $1 AND archived_at IS NULL"
+);
+
+impl Store {
+    /// The live conversation under `key`, created (with `scope` and `owner`) if there is none.
+    ///
+    /// `scope` and `owner` are used only when creating: the conversation keeps the first ones.
+    pub async fn conversation(
+        &self,
+        key: &ConversationKey,
+        scope: Scope,
+        owner: Option<u64>,
+    ) -> Result<Conversation, MemoryError> {
+        // Usually it exists: one read, no write (and no identity value spent on PostgreSQL).
+        if let Some(found) = self.find_conversation(key).await? {
+            return Ok(found);
+        }
+        if let Some(created) = insert(key, scope, owner).fetch_optional(&self.pool).await? {
+            return Ok(created.into());
+        }
+        // Someone created it between the read and the insert: read theirs.
+        let row = sqlx::query_as::<_, ConversationRow>(FIND_LIVE)
+            .bind(key.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.into())
+    }
+
+    /// Starts a fresh conversation under `key`, archiving the live one (`/new` in Discord).
+    ///
+    /// The archived conversation keeps its messages (and stays readable by id) until retention
+    /// removes it.
+    pub async fn new_conversation(
+        &self,
+        key: &ConversationKey,
+        scope: Scope,
+        owner: Option<u64>,
+    ) -> Result<Conversation, MemoryError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE conversations SET archived_at = $2 WHERE key = $1 AND archived_at IS NULL",
+        )
+        .bind(key.as_str())
+        .bind(db::now())
+        .execute(&mut *tx)
+        .await?;
+        let row = insert(key, scope, owner).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    /// The live conversation under `key`, if there is one.
+    pub async fn find_conversation(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Option<Conversation>, MemoryError> {
+        let row = sqlx::query_as::<_, ConversationRow>(FIND_LIVE)
+            .bind(key.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Conversation::from))
+    }
+
+    /// The conversation with this id, live or archived.
+    pub async fn get_conversation(&self, id: ConversationId) -> Result<Conversation, MemoryError> {
+        let row = sqlx::query_as::<_, ConversationRow>(concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Conversation::from).ok_or(MemoryError::NotFound {
+            what: "conversation",
+            id: id.0,
+        })
+    }
+
+    /// Sets the conversation's title.
+    pub async fn set_title(&self, id: ConversationId, title: &str) -> Result<(), MemoryError> {
+        let done = sqlx::query("UPDATE conversations SET title = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(title)
+            .execute(&self.pool)
+            .await?;
+        found(done.rows_affected(), id)
+    }
+
+    /// Sets (or, with `None`, clears) the model chosen for this conversation.
+    pub async fn set_model(
+        &self,
+        id: ConversationId,
+        model: Option<&str>,
+    ) -> Result<(), MemoryError> {
+        let done = sqlx::query("UPDATE conversations SET model = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(model)
+            .execute(&self.pool)
+            .await?;
+        found(done.rows_affected(), id)
+    }
+}
+
+/// The insert of a new live conversation; returns nothing if the key already has one.
+fn insert(
+    key: &ConversationKey,
+    scope: Scope,
+    owner: Option<u64>,
+) -> sqlx::query::QueryAs<'_, sqlx::Any, ConversationRow, sqlx::any::AnyArguments<'_>> {
+    sqlx::query_as::<_, ConversationRow>(INSERT)
+        .bind(key.as_str())
+        .bind(db::opt_id(scope.guild_id))
+        .bind(db::opt_id(scope.channel_id))
+        .bind(db::opt_id(scope.user_id))
+        .bind(db::opt_id(owner))
+        .bind(db::now())
+}
+
+/// `Ok` if an update touched the conversation, `NotFound` if there is none with this id.
+pub(crate) fn found(rows: u64, id: ConversationId) -> Result<(), MemoryError> {
+    if rows == 0 {
+        Err(MemoryError::NotFound {
+            what: "conversation",
+            id: id.0,
+        })
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! Preferences: the model and system prompt chosen for a user, a channel or a guild.
+//!
+//! The store keeps each level apart; the engine decides which level wins.
+
+use crate::{MemoryError, Scope, Store, db};
+
+/// Whose preference: a user's (everywhere), a channel's, or a guild's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PreferenceLevel {
+    /// A Discord user, wherever they talk to the bot.
+    User(u64),
+    /// A Discord channel or thread.
+    Channel(u64),
+    /// A Discord guild.
+    Guild(u64),
+}
+
+impl PreferenceLevel {
+    fn parts(self) -> (&'static str, i64) {
+        match self {
+            Self::User(id) => ("user", db::id(id)),
+            Self::Channel(id) => ("channel", db::id(id)),
+            Self::Guild(id) => ("guild", db::id(id)),
+        }
+    }
+}
+
+/// One level's choices; `None` where nothing was chosen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Preference {
+    /// The model to use.
+    pub model: Option<String>,
+    /// The system prompt to use.
+    pub system_prompt: Option<String>,
+}
+
+/// The preferences that apply to a scope, level by level (empty where the scope has no such
+/// level or nothing was chosen).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Preferences {
+    /// The user's.
+    pub user: Preference,
+    /// The channel's.
+    pub channel: Preference,
+    /// The guild's.
+    pub guild: Preference,
+}
+
+#[derive(sqlx::FromRow)]
+struct PreferenceRow {
+    level: String,
+    model: Option<String>,
+    system_prompt: Option<String>,
+}
+
+impl Store {
+    /// The user's, channel's and guild's preferences for `scope`, in one query.
+    pub async fn get_preferences(&self, scope: &Scope) -> Result<Preferences, MemoryError> {
+        let rows = sqlx::query_as::<_, PreferenceRow>(
+            "SELECT level, model, system_prompt FROM preferences \
+             WHERE (level = 'user' AND target_id = $1) \
+             OR (level = 'channel' AND target_id = $2) \
+             OR (level = 'guild' AND target_id = $3)",
+        )
+        .bind(db::opt_id(scope.user_id))
+        .bind(db::opt_id(scope.channel_id))
+        .bind(db::opt_id(scope.guild_id))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut preferences = Preferences::default();
+        for row in rows {
+            let slot = match row.level.as_str() {
+                "user" => &mut preferences.user,
+                "channel" => &mut preferences.channel,
+                "guild" => &mut preferences.guild,
+                other => {
+                    return Err(MemoryError::Corrupt {
+                        detail: format!("unknown preference level {other:?}"),
+                    });
+                }
+            };
+            *slot = Preference {
+                model: row.model,
+                system_prompt: row.system_prompt,
+            };
+        }
+        Ok(preferences)
+    }
+
+    /// Sets (or, with `None`, clears) the model chosen at `level`.
+    pub async fn set_preferred_model(
+        &self,
+        level: PreferenceLevel,
+        model: Option<&str>,
+    ) -> Result<(), MemoryError> {
+        self.set_preference(level, "model", model).await
+    }
+
+    /// Sets the system prompt at `level`.
+    pub async fn set_system_prompt(
+        &self,
+        level: PreferenceLevel,
+        prompt: &str,
+    ) -> Result<(), MemoryError> {
+        self.set_preference(level, "system_prompt", Some(prompt))
+            .await
+    }
+
+    /// Clears the system prompt at `level` (the next level's applies again).
+    pub async fn clear_system_prompt(&self, level: PreferenceLevel) -> Result<(), MemoryError> {
+        self.set_preference(level, "system_prompt", None).await
+    }
+
+    /// Upserts one column of a level's row; `column` is one of ours, never user input.
+    async fn set_preference(
+        &self,
+        level: PreferenceLevel,
+        column: &'static str,
+        value: Option<&str>,
+    ) -> Result<(), MemoryError> {
+        let (kind, target) = level.parts();
+        let sql = format!(
+            "INSERT INTO preferences (level, target_id, {column}, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (level, target_id) \
+             DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
+        );
+        sqlx::query(&sql)
+            .bind(kind)
+            .bind(target)
+            .bind(value)
+            .bind(db::now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! The store: opening the database, migrations, and the pool every query goes through.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::MemoryError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long to wait for a connection (a server that is still starting gets this long).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// SQLite connections: one writer at a time anyway; a few readers beside it.
+const SQLITE_CONNECTIONS: u32 = 4;
+/// PostgreSQL connections per process (several shard processes may share one server).
+const POSTGRES_CONNECTIONS: u32 = 10;
+/// How long a SQLite writer waits for another to finish before failing.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// Which database a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// A SQLite file (`sqlite://FILE`), in WAL mode.
+    Sqlite,
+    /// A PostgreSQL server (`postgres://…`).
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names, from its scheme.
+    fn of(url: &str) -> Result<Self, MemoryError> {
+        let scheme = url
+            .split_once(':')
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqlite") => Ok(Self::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Self::Postgres),
+            _ => Err(MemoryError::InvalidUrl {
+                url: redact(url),
+                reason: "use sqlite://FILE (created if missing) or postgres://USER@HOST/DATABASE"
+                    .into(),
+            }),
+        }
+    }
+
+    /// What to check when the database cannot be opened.
+    fn connect_hint(self) -> &'static str {
+        match self {
+            Self::Sqlite => {
+                "check that the file's folder exists and that this user may write there \
+                 (a missing file is created unless the URL says ?mode=rw or ?mode=ro)"
+            }
+            Self::Postgres => {
+                "check that PostgreSQL is running and reachable at that address, and that the \
+                 user, password and database in the URL exist"
+            }
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATIONS,
+            Self::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// The handle to mcpcord's database; cheap to clone (clones share one connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database at `url` and brings its schema up to date.
+    ///
+    /// `sqlite://FILE` opens (or creates) a SQLite file, relative to the working directory
+    /// unless absolute (`sqlite:///var/lib/mcpcord/db.sqlite`); add `?mode=rw` to refuse to
+    /// create it. `sqlite::memory:` is a private in-memory database (for trying things out).
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` connects to PostgreSQL (no TLS).
+    pub async fn connect(url: &str) -> Result<Store, MemoryError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of(url)?;
+        let in_memory = backend == Backend::Sqlite && is_sqlite_memory(url);
+        let url = match backend {
+            Backend::Sqlite if !in_memory => create_if_missing(url),
+            _ => url.to_owned(),
+        };
+        let options =
+            AnyConnectOptions::from_str(&url).map_err(|error| MemoryError::InvalidUrl {
+                url: redact(&url),
+                reason: error.to_string(),
+            })?;
+
+        let mut pool = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+        pool = match backend {
+            Backend::Sqlite => pool
+                .max_connections(if in_memory { 1 } else { SQLITE_CONNECTIONS })
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // WAL is a property of the file: set once, it stays. The others are
+                        // per connection (sqlx sets them too; saying so keeps them certain).
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute(
+                            format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str(),
+                        )
+                        .await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // Every commit reaches the disk: a turn shown as final survives a power
+                        // cut too (whatever default the bundled SQLite was built with).
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => pool.max_connections(POSTGRES_CONNECTIONS),
+        };
+        if in_memory {
+            // The database lives as long as its one connection.
+            pool = pool.idle_timeout(None).max_lifetime(None);
+        }
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(|source| MemoryError::Connect {
+                url: redact(&url),
+                hint: backend.connect_hint(),
+                source,
+            })?;
+
+        backend
+            .migrator()
+            .run(&pool)
+            .await
+            .map_err(|source| MemoryError::Migrate { source })?;
+        tracing::info!(backend = ?backend, url = %redact(&url), "storage ready");
+        Ok(Store { pool, backend })
+    }
+
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection, waiting for statements in flight (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn is_sqlite_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// A SQLite URL with `mode=rwc` (create the file) unless it already says a mode.
+fn create_if_missing(url: &str) -> String {
+    match url.split_once('?') {
+        Some((_, query)) if query.split('&').any(|pair| pair.starts_with("mode=")) => url.into(),
+        Some(_) => format!("{url}&mode=rwc"),
+        None => format!("{url}?mode=rwc"),
+    }
+}
+
+/// `url` with any password hidden, fit for messages and logs.
+pub(crate) fn redact(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Not a URL we can take apart: hide it whole if it might carry a password.
+        return if url.contains('@') || url.contains("password") {
+            "(a URL that could not be parsed)".into()
+        } else {
+            url.into()
+        };
+    };
+    if parsed.password().is_some() {
+        // Cannot fail: the URL has a host, since it has a password.
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query_pairs().any(|(key, _)| key == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key == "password" {
+                    "***".into()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_passwords_only() {
+        assert_eq!(
+            redact("postgres://bot:hunter2@db:5432/mcpcord"),
+            "postgres://bot:***@db:5432/mcpcord"
+        );
+        assert_eq!(
+            redact("postgres://db/mcpcord?user=bot&password=hunter2"),
+            "postgres://db/mcpcord?user=bot&password=***"
+        );
+        assert_eq!(
+            redact("sqlite://mcpcord.sqlite?mode=rwc"),
+            "sqlite://mcpcord.sqlite?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn sqlite_urls_create_their_file_unless_told_otherwise() {
+        assert_eq!(create_if_missing("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            create_if_missing("sqlite://a.db?cache=shared"),
+            "sqlite://a.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            create_if_missing("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused_with_the_forms_that_work() {
+        let error = Backend::of("mysql://root:pw@localhost/x").unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("sqlite://FILE") && !text.contains("pw@"),
+            "{text}"
+        );
+    }
+}
