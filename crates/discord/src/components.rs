@@ -12,8 +12,8 @@ use std::str::FromStr;
 
 use twilight_model::channel::message::EmojiReactionType;
 use twilight_model::channel::message::component::{
-    ActionRow, Button, ButtonStyle, Component, Label, SelectMenu, SelectMenuOption,
-    SelectMenuType, TextInput, TextInputStyle,
+    ActionRow, Button, ButtonStyle, Component, Label, SelectMenu, SelectMenuOption, SelectMenuType,
+    TextInput, TextInputStyle,
 };
 use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
@@ -141,15 +141,19 @@ pub enum CustomId {
         /// Who the choice applies to.
         scope: Scope,
     },
-    /// Open the form an MCP server asked for.
+    /// Open the form an MCP server asked for during a tool call.
     Elicit {
-        /// The pending request.
-        request: u64,
+        /// The turn.
+        turn: u64,
+        /// The tool call that asked.
+        call: u32,
     },
     /// The submitted form of an MCP server's request.
     ElicitForm {
-        /// The pending request.
-        request: u64,
+        /// The turn.
+        turn: u64,
+        /// The tool call that asked.
+        call: u32,
     },
     /// The submitted arguments of an MCP prompt.
     PromptForm {
@@ -189,11 +193,13 @@ impl CustomId {
             ("model", 1) => Self::ModelMenu {
                 scope: Scope::from_code(fields[0])?,
             },
-            ("elicit", 1) => Self::Elicit {
-                request: number(0)?,
+            ("elicit", 2) => Self::Elicit {
+                turn: number(0)?,
+                call: fields[1].parse().ok()?,
             },
-            ("form", 1) => Self::ElicitForm {
-                request: number(0)?,
+            ("form", 2) => Self::ElicitForm {
+                turn: number(0)?,
+                call: fields[1].parse().ok()?,
             },
             ("prompt", 1) => Self::PromptForm {
                 request: number(0)?,
@@ -218,8 +224,8 @@ impl fmt::Display for CustomId {
                 decision,
             } => write!(f, "tool:{turn}:{call}:{}", decision.code()),
             Self::ModelMenu { scope } => write!(f, "model:{}", scope.code()),
-            Self::Elicit { request } => write!(f, "elicit:{request}"),
-            Self::ElicitForm { request } => write!(f, "form:{request}"),
+            Self::Elicit { turn, call } => write!(f, "elicit:{turn}:{call}"),
+            Self::ElicitForm { turn, call } => write!(f, "form:{turn}:{call}"),
             Self::PromptForm { request } => write!(f, "prompt:{request}"),
             Self::Unknown(raw) => f.write_str(raw),
         }
@@ -263,8 +269,8 @@ pub struct ApprovalPrompt {
 pub enum ElicitationPrompt {
     /// A form, opened as a modal by a button.
     Form {
-        /// The pending request.
-        request: u64,
+        /// The tool call that asked.
+        call: u32,
         /// The button's label (shortened to fit).
         label: String,
     },
@@ -311,18 +317,42 @@ impl Controls {
             .collect();
         let mut buttons = Vec::new();
         if self.stop {
-            buttons.push(button(CustomId::Stop { turn }, "Stop", ButtonStyle::Danger, "⏹️"));
+            buttons.push(button(
+                CustomId::Stop { turn },
+                "Stop",
+                ButtonStyle::Danger,
+                "⏹️",
+            ));
         }
         if self.regenerate {
-            buttons.push(button(CustomId::Regenerate { turn }, "Regenerate", ButtonStyle::Secondary, "🔄"));
+            buttons.push(button(
+                CustomId::Regenerate { turn },
+                "Regenerate",
+                ButtonStyle::Secondary,
+                "🔄",
+            ));
         }
         if self.continue_ {
-            buttons.push(button(CustomId::Continue { turn }, "Continue", ButtonStyle::Secondary, "⏩"));
+            buttons.push(button(
+                CustomId::Continue { turn },
+                "Continue",
+                ButtonStyle::Secondary,
+                "⏩",
+            ));
         }
         if self.reasoning {
-            buttons.push(button(CustomId::Reasoning { turn }, "Reasoning", ButtonStyle::Secondary, "💭"));
+            buttons.push(button(
+                CustomId::Reasoning { turn },
+                "Reasoning",
+                ButtonStyle::Secondary,
+                "💭",
+            ));
         }
-        buttons.extend(self.elicitations.iter().map(elicitation_button));
+        buttons.extend(
+            self.elicitations
+                .iter()
+                .map(|e| elicitation_button(turn, e)),
+        );
         rows.extend(button_rows(buttons));
         if rows.len() > MAX_ROWS {
             return Err(ComponentError::TooManyRows { rows: rows.len() });
@@ -383,17 +413,22 @@ pub fn approval_row(turn: u64, call: u32) -> Component {
     };
     let buttons = vec![
         button(id(Decision::Approve), "Approve", ButtonStyle::Success, "✅"),
-        button(id(Decision::Always), "Always in this conversation", ButtonStyle::Primary, "♾️"),
+        button(
+            id(Decision::Always),
+            "Always in this conversation",
+            ButtonStyle::Primary,
+            "♾️",
+        ),
         button(id(Decision::Deny), "Deny", ButtonStyle::Danger, "✖️"),
     ];
     button_rows(buttons).remove(0)
 }
 
-/// The button for an MCP server's request for input.
-pub fn elicitation_button(prompt: &ElicitationPrompt) -> Button {
+/// The button for an MCP server's request for input during `turn`.
+pub fn elicitation_button(turn: u64, prompt: &ElicitationPrompt) -> Button {
     match prompt {
-        ElicitationPrompt::Form { request, label } => button(
-            CustomId::Elicit { request: *request },
+        ElicitationPrompt::Form { call, label } => button(
+            CustomId::Elicit { turn, call: *call },
             label,
             ButtonStyle::Primary,
             "📝",
@@ -414,7 +449,11 @@ pub struct ModelChoice {
 /// The model select menu, with `current` preselected. Names longer than a select value may be
 /// are left out; past [`MAX_SELECT_OPTIONS`], the current model is kept and the rest cut.
 /// Returns the row and how many models were left out.
-pub fn model_menu(choices: &[ModelChoice], current: Option<&str>, scope: Scope) -> (Component, usize) {
+pub fn model_menu(
+    choices: &[ModelChoice],
+    current: Option<&str>,
+    scope: Scope,
+) -> (Component, usize) {
     let usable: Vec<&ModelChoice> = choices
         .iter()
         .filter(|c| !c.name.is_empty() && c.name.chars().count() <= MAX_OPTION_TEXT)
@@ -479,7 +518,11 @@ pub struct FormField {
 }
 
 /// A modal with up to [`MAX_MODAL_FIELDS`] text fields, as an interaction response.
-pub fn modal(id: CustomId, title: &str, fields: &[FormField]) -> Result<InteractionResponse, ComponentError> {
+pub fn modal(
+    id: CustomId,
+    title: &str,
+    fields: &[FormField],
+) -> Result<InteractionResponse, ComponentError> {
     if fields.len() > MAX_MODAL_FIELDS || fields.is_empty() {
         return Err(ComponentError::TooManyFields {
             fields: fields.len(),
@@ -548,14 +591,33 @@ mod tests {
             CustomId::Regenerate { turn: 1 },
             CustomId::Continue { turn: 2 },
             CustomId::Reasoning { turn: 3 },
-            CustomId::Approval { turn: big, call: u32::MAX, decision: Decision::Approve },
-            CustomId::Approval { turn: 4, call: 0, decision: Decision::Always },
-            CustomId::Approval { turn: 4, call: 1, decision: Decision::Deny },
+            CustomId::Approval {
+                turn: big,
+                call: u32::MAX,
+                decision: Decision::Approve,
+            },
+            CustomId::Approval {
+                turn: 4,
+                call: 0,
+                decision: Decision::Always,
+            },
+            CustomId::Approval {
+                turn: 4,
+                call: 1,
+                decision: Decision::Deny,
+            },
             CustomId::ModelMenu { scope: Scope::User },
-            CustomId::ModelMenu { scope: Scope::Channel },
-            CustomId::ModelMenu { scope: Scope::Server },
-            CustomId::Elicit { request: big },
-            CustomId::ElicitForm { request: 5 },
+            CustomId::ModelMenu {
+                scope: Scope::Channel,
+            },
+            CustomId::ModelMenu {
+                scope: Scope::Server,
+            },
+            CustomId::Elicit {
+                turn: big,
+                call: u32::MAX,
+            },
+            CustomId::ElicitForm { turn: 5, call: 1 },
             CustomId::PromptForm { request: 6 },
         ]
     }
@@ -572,31 +634,65 @@ mod tests {
 
     #[test]
     fn unknown_custom_ids_are_a_variant_not_an_error() {
-        for raw in ["", "stop", "stop:", "stop:x", "stop:1:2", "stop:01", "stop:-1", "tool:1:2:q", "model:x", "other-bot:1", "tool:1:99999999999:y"] {
-            assert_eq!(CustomId::parse(raw), CustomId::Unknown(raw.to_owned()), "{raw}");
+        for raw in [
+            "",
+            "stop",
+            "stop:",
+            "stop:x",
+            "stop:1:2",
+            "stop:01",
+            "stop:-1",
+            "tool:1:2:q",
+            "model:x",
+            "other-bot:1",
+            "tool:1:99999999999:y",
+        ] {
+            assert_eq!(
+                CustomId::parse(raw),
+                CustomId::Unknown(raw.to_owned()),
+                "{raw}"
+            );
         }
         assert_eq!(CustomId::Unknown("x:y".into()).encode(), "x:y");
     }
 
     #[test]
     fn controls_follow_the_answer_through_its_life() {
-        let generating = Controls { stop: true, ..Controls::default() };
+        let generating = Controls {
+            stop: true,
+            ..Controls::default()
+        };
         let rows = generating.rows(9).unwrap();
         assert_eq!(rows.len(), 1);
         twilight_validate::message::components(&rows, false).unwrap();
-        let Component::ActionRow(row) = &rows[0] else { panic!() };
-        let Component::Button(stop) = &row.components[0] else { panic!() };
+        let Component::ActionRow(row) = &rows[0] else {
+            panic!()
+        };
+        let Component::Button(stop) = &row.components[0] else {
+            panic!()
+        };
         assert_eq!(stop.custom_id.as_deref(), Some("stop:9"));
         assert_eq!(stop.style, ButtonStyle::Danger);
 
-        let finished = Controls { regenerate: true, continue_: true, reasoning: true, ..Controls::default() };
+        let finished = Controls {
+            regenerate: true,
+            continue_: true,
+            reasoning: true,
+            ..Controls::default()
+        };
         let rows = finished.rows(9).unwrap();
         twilight_validate::message::components(&rows, false).unwrap();
-        let Component::ActionRow(row) = &rows[0] else { panic!() };
-        let ids: Vec<_> = row.components.iter().map(|c| match c {
-            Component::Button(b) => b.custom_id.clone().unwrap(),
-            _ => panic!(),
-        }).collect();
+        let Component::ActionRow(row) = &rows[0] else {
+            panic!()
+        };
+        let ids: Vec<_> = row
+            .components
+            .iter()
+            .map(|c| match c {
+                Component::Button(b) => b.custom_id.clone().unwrap(),
+                _ => panic!(),
+            })
+            .collect();
         assert_eq!(ids, ["regen:9", "cont:9", "think:9"]);
         assert!(Controls::default().is_empty());
         assert!(Controls::default().rows(1).unwrap().is_empty());
@@ -604,20 +700,30 @@ mod tests {
 
     #[test]
     fn approvals_get_a_row_each_and_the_row_limit_holds() {
-        let mut controls = Controls { stop: true, ..Controls::default() };
+        let mut controls = Controls {
+            stop: true,
+            ..Controls::default()
+        };
         controls.approvals = (0..4).map(|call| ApprovalPrompt { call }).collect();
         let rows = controls.rows(1).unwrap();
         assert_eq!(rows.len(), MAX_ROWS);
         twilight_validate::message::components(&rows, false).unwrap();
-        let Component::ActionRow(first) = &rows[0] else { panic!() };
+        let Component::ActionRow(first) = &rows[0] else {
+            panic!()
+        };
         assert_eq!(first.components.len(), 3);
         controls.approvals.push(ApprovalPrompt { call: 4 });
-        assert_eq!(controls.rows(1), Err(ComponentError::TooManyRows { rows: 6 }));
+        assert_eq!(
+            controls.rows(1),
+            Err(ComponentError::TooManyRows { rows: 6 })
+        );
     }
 
     #[test]
     fn buttons_pack_five_to_a_row() {
-        let buttons: Vec<Button> = (0..12).map(|i| button(CustomId::Stop { turn: i }, "x", ButtonStyle::Primary, "⏹️")).collect();
+        let buttons: Vec<Button> = (0..12)
+            .map(|i| button(CustomId::Stop { turn: i }, "x", ButtonStyle::Primary, "⏹️"))
+            .collect();
         let rows = button_rows(buttons);
         assert_eq!(rows.len(), 3);
         twilight_validate::message::components(&rows, false).unwrap();
@@ -627,18 +733,27 @@ mod tests {
     fn elicitations_are_form_or_link_buttons() {
         let controls = Controls {
             elicitations: vec![
-                ElicitationPrompt::Form { request: 3, label: "Fill in the details the server asked for, which is a long label indeed, longer than eighty".into() },
+                ElicitationPrompt::Form { call: 3, label: "Fill in the details the server asked for, which is a long label indeed, longer than eighty".into() },
                 ElicitationPrompt::Url { url: "https://example.com/auth".into(), label: "Sign in".into() },
             ],
             ..Controls::default()
         };
         let rows = controls.rows(1).unwrap();
         twilight_validate::message::components(&rows, false).unwrap();
-        let Component::ActionRow(row) = &rows[0] else { panic!() };
-        let Component::Button(form) = &row.components[0] else { panic!() };
-        assert_eq!(form.custom_id.as_deref(), Some("elicit:3"));
-        assert_eq!(form.label.as_ref().unwrap().chars().count(), MAX_BUTTON_LABEL);
-        let Component::Button(link) = &row.components[1] else { panic!() };
+        let Component::ActionRow(row) = &rows[0] else {
+            panic!()
+        };
+        let Component::Button(form) = &row.components[0] else {
+            panic!()
+        };
+        assert_eq!(form.custom_id.as_deref(), Some("elicit:1:3"));
+        assert_eq!(
+            form.label.as_ref().unwrap().chars().count(),
+            MAX_BUTTON_LABEL
+        );
+        let Component::Button(link) = &row.components[1] else {
+            panic!()
+        };
         assert_eq!(link.style, ButtonStyle::Link);
         assert_eq!(link.custom_id, None);
     }
@@ -646,18 +761,32 @@ mod tests {
     #[test]
     fn the_model_menu_holds_at_most_25_and_keeps_the_current_one() {
         let choices: Vec<ModelChoice> = (0..40)
-            .map(|i| ModelChoice { name: format!("model-{i}:latest"), description: Some("7B · tools".into()) })
-            .chain([ModelChoice { name: "x".repeat(101), description: None }])
+            .map(|i| ModelChoice {
+                name: format!("model-{i}:latest"),
+                description: Some("7B · tools".into()),
+            })
+            .chain([ModelChoice {
+                name: "x".repeat(101),
+                description: None,
+            }])
             .collect();
         let (row, left_out) = model_menu(&choices, Some("model-33:latest"), Scope::User);
         assert_eq!(left_out, 41 - MAX_SELECT_OPTIONS);
         twilight_validate::message::components(std::slice::from_ref(&row), false).unwrap();
-        let Component::ActionRow(row) = row else { panic!() };
-        let Component::SelectMenu(menu) = &row.components[0] else { panic!() };
+        let Component::ActionRow(row) = row else {
+            panic!()
+        };
+        let Component::SelectMenu(menu) = &row.components[0] else {
+            panic!()
+        };
         assert_eq!(menu.custom_id, "model:u");
         let options = menu.options.as_ref().unwrap();
         assert_eq!(options.len(), MAX_SELECT_OPTIONS);
-        let defaults: Vec<_> = options.iter().filter(|o| o.default).map(|o| o.value.as_str()).collect();
+        let defaults: Vec<_> = options
+            .iter()
+            .filter(|o| o.default)
+            .map(|o| o.value.as_str())
+            .collect();
         assert_eq!(defaults, ["model-33:latest"]);
     }
 
@@ -679,7 +808,7 @@ mod tests {
         assert_eq!(data.custom_id.as_deref(), Some("prompt:7"));
         let components = data.components.unwrap();
         for component in &components {
-            twilight_validate::component::component(component).unwrap();
+            twilight_validate::component::component_v2(component).unwrap();
         }
         let too_many = vec![fields[0].clone(); 6];
         assert!(modal(CustomId::PromptForm { request: 7 }, "x", &too_many).is_err());

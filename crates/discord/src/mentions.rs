@@ -4,7 +4,7 @@
 //! model writes (`@everyone`, `<@&role>`, `<@user>`) can notify anyone. Incoming text keeps its
 //! raw tokens (`<@id>`, `<@!id>`, `<#id>`, `<@&id>`); [`mention_names`] pairs each with a readable
 //! name from the message's resolved mentions, for the engine to substitute
-//! (`mcpcord_engine::template::resolve_mentions`).
+//! (`mcpcord_engine::resolve_mentions`).
 
 use std::collections::HashMap;
 
@@ -47,7 +47,9 @@ impl ResolvedNames {
         let mut names = Self::default();
         for user in &message.mentions {
             let nick = user.member.as_ref().and_then(|m| m.nick.clone());
-            names.users.insert(user.id, nick.unwrap_or_else(|| user.name.clone()));
+            names
+                .users
+                .insert(user.id, nick.unwrap_or_else(|| user.name.clone()));
         }
         for channel in &message.mention_channels {
             names.channels.insert(channel.id, channel.name.clone());
@@ -188,7 +190,10 @@ mod tests {
 
     #[test]
     fn outgoing_messages_allow_no_pings() {
-        assert_eq!(serde_json::to_value(no_pings()).unwrap(), json!({"parse": []}));
+        assert_eq!(
+            serde_json::to_value(no_pings()).unwrap(),
+            json!({"parse": []})
+        );
     }
 
     #[test]
@@ -243,7 +248,8 @@ mod tests {
         let resolved: InteractionDataResolved = serde_json::from_value(json!({
             "users": {"5": {"id": "5", "username": "carol", "global_name": "Carol C", "discriminator": "0", "avatar": null}},
             "members": {},
-            "roles": {"6": {"id": "6", "name": "helpers", "color": 0, "hoist": false, "managed": false,
+            "roles": {"6": {"id": "6", "name": "helpers", "color": 0,
+                            "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null}, "hoist": false, "managed": false,
                             "mentionable": true, "permissions": "0", "position": 1, "flags": 0}},
             "channels": {"7": {"id": "7", "name": "random", "type": 0, "permissions": "0"}}
         }))

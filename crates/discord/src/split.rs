@@ -161,7 +161,8 @@ impl<'a> Splitter<'a> {
                     j += 1;
                 }
                 let run = j - after;
-                let (line_end, lang) = if j < len && bytes[j] == b'\n' && run <= MAX_FENCE_LANGUAGE {
+                let (line_end, lang) = if j < len && bytes[j] == b'\n' && run <= MAX_FENCE_LANGUAGE
+                {
                     (j + 1, (run > 0).then(|| &text[after..j]))
                 } else {
                     (after, None)
@@ -231,7 +232,7 @@ impl<'a> Splitter<'a> {
                 .iter()
                 .rposition(|&b| b != b'`')
                 .map_or(0, |i| i + 1);
-            if (at - run_start) % FENCE.len() != 0 {
+            if !(at - run_start).is_multiple_of(FENCE.len()) {
                 return false;
             }
         }
@@ -265,8 +266,7 @@ impl<'a> Splitter<'a> {
                 self.cut(pos, budget)
             };
             let closed = self.fence_at(end).is_some();
-            let mut text =
-                String::with_capacity(opening.len() + (end - pos) + CLOSING.len());
+            let mut text = String::with_capacity(opening.len() + (end - pos) + CLOSING.len());
             text.push_str(&opening);
             text.push_str(&self.text[pos..end]);
             if closed {
@@ -286,16 +286,10 @@ impl<'a> Splitter<'a> {
     /// The best end for a piece starting at `pos` that must cut the rest.
     fn cut(&self, pos: usize, budget: usize) -> usize {
         // The furthest end that could fit, before counting a closing fence.
-        let mut window = pos;
-        let mut taken = 0;
-        for (i, c) in self.text[pos..].char_indices() {
-            if taken == budget {
-                window = pos + i;
-                break;
-            }
-            taken += 1;
-            window = pos + i + c.len_utf8();
-        }
+        let window = self.text[pos..]
+            .char_indices()
+            .nth(budget)
+            .map_or(self.len(), |(i, _)| pos + i);
         let visible = self.next_visible[pos];
         let fits = |at: usize| self.count(pos, at) + self.closing_chars(at) <= budget;
         let good = |at: usize| at > visible && fits(at) && self.may_cut(pos, at, true);
@@ -320,7 +314,9 @@ impl<'a> Splitter<'a> {
         };
         boundaries()
             .find(|&at| good(at))
-            .or_else(|| boundaries().find(|&at| at > visible && fits(at) && self.may_cut(pos, at, false)))
+            .or_else(|| {
+                boundaries().find(|&at| at > visible && fits(at) && self.may_cut(pos, at, false))
+            })
             .or_else(|| boundaries().find(|&at| fits(at)))
             .expect("a limit of at least MIN_LIMIT always leaves room for one character")
     }
@@ -362,7 +358,6 @@ impl<'a> Splitter<'a> {
         ends
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -423,7 +418,7 @@ mod tests {
         assert!(split_message("").is_empty());
         assert!(split_message(" \n\t ").is_empty());
         let exactly = "é".repeat(MESSAGE_LIMIT);
-        assert_eq!(split_message(&exactly), [exactly.clone()]);
+        assert_eq!(split_message(&exactly), std::slice::from_ref(&exactly));
     }
 
     #[test]
@@ -440,7 +435,10 @@ mod tests {
         let a = "a".repeat(60);
         let b = "b".repeat(60);
         let para = format!("{a} {a}\n{a}\n\n{b}");
-        assert_eq!(texts(&check(&para, 200)), [format!("{a} {a}\n{a}\n\n"), b.clone()]);
+        assert_eq!(
+            texts(&check(&para, 200)),
+            [format!("{a} {a}\n{a}\n\n"), b.clone()]
+        );
 
         let lines = format!("{a} {a}\n{b}");
         assert_eq!(
@@ -507,7 +505,10 @@ mod tests {
         let pieces = check(&input, MESSAGE_LIMIT);
         assert!(pieces.len() >= 3);
         assert_exact(&input, &pieces);
-        let reopened = pieces.iter().find(|p| p.reopened).expect("the block was cut");
+        let reopened = pieces
+            .iter()
+            .find(|p| p.reopened)
+            .expect("the block was cut");
         assert!(
             reopened.text.starts_with("```python\n    print("),
             "indentation kept: {:?}",

@@ -84,14 +84,20 @@ pub enum RateLimitFeedback {
 impl RateLimitFeedback {
     /// Reads Discord's rate-limit headers, as `twilight_http::Response::headers()` yields them.
     /// Returns `None` when the response carries none.
-    pub fn from_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Option<Self> {
+    pub fn from_headers<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Option<Self> {
         let mut remaining = None;
         let mut reset_after = None;
         let mut retry_after = None;
         let mut global = false;
         for (name, value) in headers {
             let value = std::str::from_utf8(value).ok().map(str::trim);
-            let seconds = || value.and_then(|v| v.parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0);
+            let seconds = || {
+                value
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+            };
             match name.to_ascii_lowercase().as_str() {
                 HEADER_REMAINING => remaining = value.and_then(|v| v.parse::<u32>().ok()),
                 HEADER_RESET_AFTER => reset_after = seconds().map(Duration::from_secs_f64),
@@ -146,7 +152,9 @@ impl EditOutcome {
     ) -> Self {
         match result {
             Ok(response) => Self::Applied(RateLimitFeedback::from_headers(response.headers())),
-            Err(error) => RateLimitFeedback::from_error(error).map_or(Self::Failed, Self::RateLimited),
+            Err(error) => {
+                RateLimitFeedback::from_error(error).map_or(Self::Failed, Self::RateLimited)
+            }
         }
     }
 }
@@ -200,7 +208,10 @@ impl EditBudget {
             RateLimitFeedback::Bucket {
                 remaining: 0,
                 reset_after,
-            } => block(state.channels.entry(channel).or_insert(now), now + reset_after),
+            } => block(
+                state.channels.entry(channel).or_insert(now),
+                now + reset_after,
+            ),
             RateLimitFeedback::Bucket { .. } => {}
             RateLimitFeedback::Limited {
                 retry_after,
@@ -209,7 +220,10 @@ impl EditBudget {
             RateLimitFeedback::Limited {
                 retry_after,
                 global: false,
-            } => block(state.channels.entry(channel).or_insert(now), now + retry_after),
+            } => block(
+                state.channels.entry(channel).or_insert(now),
+                now + retry_after,
+            ),
         }
     }
 
@@ -253,7 +267,9 @@ impl EditBudget {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
         // The state stays consistent even if a holder panicked: every write is one assignment.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -360,7 +376,11 @@ struct Editor<T> {
 }
 
 impl<T: Clone + PartialEq> Editor<T> {
-    async fn run<F, Fut>(mut self, mut updates: watch::Receiver<Latest<T>>, mut edit: F) -> ThrottleReport
+    async fn run<F, Fut>(
+        mut self,
+        mut updates: watch::Receiver<Latest<T>>,
+        mut edit: F,
+    ) -> ThrottleReport
     where
         F: FnMut(T) -> Fut,
         Fut: Future<Output = EditOutcome>,
@@ -439,7 +459,12 @@ mod tests {
         start: Instant,
         latency: Duration,
         outcomes: Vec<EditOutcome>,
-    ) -> (Log, impl FnMut(String) -> std::pin::Pin<Box<dyn Future<Output = EditOutcome> + Send>> + Send + 'static) {
+    ) -> (
+        Log,
+        impl FnMut(String) -> std::pin::Pin<Box<dyn Future<Output = EditOutcome> + Send>>
+        + Send
+        + 'static,
+    ) {
         let log: Log = Arc::default();
         let mut outcomes = outcomes.into_iter();
         let edit_log = log.clone();
@@ -460,7 +485,11 @@ mod tests {
     }
 
     /// Streams `tokens` one every `every`, recording when each text became current.
-    async fn stream(throttle: &EditThrottle<String>, tokens: usize, every: Duration) -> Vec<(Duration, String)> {
+    async fn stream(
+        throttle: &EditThrottle<String>,
+        tokens: usize,
+        every: Duration,
+    ) -> Vec<(Duration, String)> {
         let start = Instant::now();
         let mut text = String::new();
         let mut history = Vec::new();
@@ -477,7 +506,13 @@ mod tests {
     async fn edits_are_spaced_and_carry_the_latest_text() {
         let start = Instant::now();
         let (log, edit) = recorder(start, Duration::from_millis(50), vec![]);
-        let throttle = EditThrottle::spawn(1, String::new(), ThrottleConfig::default(), EditBudget::default(), edit);
+        let throttle = EditThrottle::spawn(
+            1,
+            String::new(),
+            ThrottleConfig::default(),
+            EditBudget::default(),
+            edit,
+        );
         let history = stream(&throttle, 100, Duration::from_millis(73)).await;
         let report = throttle.finish("the end".to_owned()).await;
 
@@ -502,7 +537,13 @@ mod tests {
         let start = Instant::now();
         // Each edit takes 4 s, as if twilight held it in its queue.
         let (log, edit) = recorder(start, Duration::from_secs(4), vec![]);
-        let throttle = EditThrottle::spawn(1, String::new(), ThrottleConfig::default(), EditBudget::default(), edit);
+        let throttle = EditThrottle::spawn(
+            1,
+            String::new(),
+            ThrottleConfig::default(),
+            EditBudget::default(),
+            edit,
+        );
         stream(&throttle, 100, Duration::from_millis(100)).await;
         throttle.finish("done".to_owned()).await;
         let edits = edits(&log);
@@ -523,14 +564,23 @@ mod tests {
         }));
         let (log, edit) = recorder(start, Duration::ZERO, vec![empty]);
         let budget = EditBudget::default();
-        let throttle = EditThrottle::spawn(7, String::new(), ThrottleConfig::default(), budget.clone(), edit);
+        let throttle = EditThrottle::spawn(
+            7,
+            String::new(),
+            ThrottleConfig::default(),
+            budget.clone(),
+            edit,
+        );
         stream(&throttle, 30, Duration::from_millis(100)).await; // 3 s
         assert!(budget.ready_at(7) > Instant::now(), "channel 7 is held");
         assert_eq!(budget.ready_at(8), Instant::now(), "other channels are not");
         throttle.finish("end".to_owned()).await;
         let edits = edits(&log);
         assert_eq!(edits.len(), 2, "{edits:?}");
-        assert!(edits[1].0 >= edits[0].0 + Duration::from_secs(5), "{edits:?}");
+        assert!(
+            edits[1].0 >= edits[0].0 + Duration::from_secs(5),
+            "{edits:?}"
+        );
         assert_eq!(edits[1].1, "end");
     }
 
@@ -543,10 +593,19 @@ mod tests {
         });
         let (log, edit) = recorder(start, Duration::ZERO, vec![refused]);
         let budget = EditBudget::default();
-        let throttle = EditThrottle::spawn(1, String::new(), ThrottleConfig::default(), budget.clone(), edit);
+        let throttle = EditThrottle::spawn(
+            1,
+            String::new(),
+            ThrottleConfig::default(),
+            budget.clone(),
+            edit,
+        );
         throttle.update("first".to_owned());
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert!(budget.ready_at(99) > Instant::now(), "a global limit holds every channel");
+        assert!(
+            budget.ready_at(99) > Instant::now(),
+            "a global limit holds every channel"
+        );
         throttle.update("second".to_owned());
         tokio::time::sleep(Duration::from_secs(5)).await;
         let report = throttle.finish("second".to_owned()).await;
@@ -566,22 +625,42 @@ mod tests {
             retry_after: Duration::from_secs(1),
             global: false,
         });
-        let (log, edit) = recorder(start, Duration::ZERO, vec![EditOutcome::Applied(None), refused, refused]);
-        let throttle = EditThrottle::spawn(1, String::new(), ThrottleConfig::default(), EditBudget::default(), edit);
+        let (log, edit) = recorder(
+            start,
+            Duration::ZERO,
+            vec![EditOutcome::Applied(None), refused, refused],
+        );
+        let throttle = EditThrottle::spawn(
+            1,
+            String::new(),
+            ThrottleConfig::default(),
+            EditBudget::default(),
+            edit,
+        );
         throttle.update("a".to_owned());
         tokio::time::sleep(Duration::from_secs(2)).await;
         let report = throttle.finish("final".to_owned()).await;
         let edits = edits(&log);
         let texts: Vec<&str> = edits.iter().map(|(_, t)| t.as_str()).collect();
         assert_eq!(texts, ["a", "final", "final", "final"]);
-        assert_eq!(edits[1].0, Duration::from_secs(2), "the final edit went out at once");
-        assert!(edits[3].0 >= edits[1].0 + Duration::from_secs(2), "{edits:?}");
+        assert_eq!(
+            edits[1].0,
+            Duration::from_secs(2),
+            "the final edit went out at once"
+        );
+        assert!(
+            edits[3].0 >= edits[1].0 + Duration::from_secs(2),
+            "{edits:?}"
+        );
         assert!(report.final_delivered);
 
         // A final edit that keeps failing gives up after the configured attempts.
         let refusals = vec![refused; 10];
         let (log, edit) = recorder(start, Duration::ZERO, refusals);
-        let config = ThrottleConfig { final_attempts: 3, ..ThrottleConfig::default() };
+        let config = ThrottleConfig {
+            final_attempts: 3,
+            ..ThrottleConfig::default()
+        };
         let throttle = EditThrottle::spawn(1, String::new(), config, EditBudget::default(), edit);
         let report = throttle.finish("never".to_owned()).await;
         assert_eq!(log.lock().unwrap().len(), 3);
@@ -592,14 +671,26 @@ mod tests {
     async fn nothing_new_means_no_edit_and_dropping_still_delivers() {
         let start = Instant::now();
         let (log, edit) = recorder(start, Duration::ZERO, vec![]);
-        let throttle = EditThrottle::spawn(1, "shown".to_owned(), ThrottleConfig::default(), EditBudget::default(), edit);
+        let throttle = EditThrottle::spawn(
+            1,
+            "shown".to_owned(),
+            ThrottleConfig::default(),
+            EditBudget::default(),
+            edit,
+        );
         throttle.update("shown".to_owned());
         let report = throttle.finish("shown".to_owned()).await;
         assert!(edits(&log).is_empty());
         assert!(report.final_delivered);
 
         let (log, edit) = recorder(start, Duration::ZERO, vec![]);
-        let throttle = EditThrottle::spawn(1, String::new(), ThrottleConfig::default(), EditBudget::default(), edit);
+        let throttle = EditThrottle::spawn(
+            1,
+            String::new(),
+            ThrottleConfig::default(),
+            EditBudget::default(),
+            edit,
+        );
         throttle.update("partial".to_owned());
         drop(throttle);
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -615,7 +706,13 @@ mod tests {
         for channel in 0..6 {
             let (log, edit) = recorder(start, Duration::ZERO, vec![]);
             logs.push(log);
-            throttles.push(EditThrottle::spawn(channel, String::new(), ThrottleConfig::default(), budget.clone(), edit));
+            throttles.push(EditThrottle::spawn(
+                channel,
+                String::new(),
+                ThrottleConfig::default(),
+                budget.clone(),
+                edit,
+            ));
         }
         for throttle in &throttles {
             throttle.update("x".to_owned());
@@ -623,7 +720,7 @@ mod tests {
         for throttle in throttles {
             throttle.finish("x".to_owned()).await;
         }
-        let mut times: Vec<Duration> = logs.iter().flat_map(|log| edits(log)).map(|(t, _)| t).collect();
+        let mut times: Vec<Duration> = logs.iter().flat_map(edits).map(|(t, _)| t).collect();
         times.sort();
         assert_eq!(times.len(), 6);
         // Two at once (the burst), then one every half second.
@@ -637,15 +734,38 @@ mod tests {
             RateLimitFeedback::from_headers(pairs.iter().map(|(k, v)| (*k, v.as_bytes())))
         };
         assert_eq!(
-            h(&[("x-ratelimit-limit", "5"), ("X-RateLimit-Remaining", "0"), ("x-ratelimit-reset-after", "1.250"), ("x-ratelimit-scope", "user")]),
-            Some(RateLimitFeedback::Bucket { remaining: 0, reset_after: Duration::from_millis(1250) })
+            h(&[
+                ("x-ratelimit-limit", "5"),
+                ("X-RateLimit-Remaining", "0"),
+                ("x-ratelimit-reset-after", "1.250"),
+                ("x-ratelimit-scope", "user")
+            ]),
+            Some(RateLimitFeedback::Bucket {
+                remaining: 0,
+                reset_after: Duration::from_millis(1250)
+            })
         );
         assert_eq!(
             h(&[("retry-after", "2"), ("x-ratelimit-scope", "global")]),
-            Some(RateLimitFeedback::Limited { retry_after: Duration::from_secs(2), global: true })
+            Some(RateLimitFeedback::Limited {
+                retry_after: Duration::from_secs(2),
+                global: true
+            })
         );
         assert_eq!(h(&[("content-type", "application/json")]), None);
-        assert_eq!(h(&[("x-ratelimit-remaining", "x"), ("x-ratelimit-reset-after", "1")]), None);
-        assert_eq!(h(&[("x-ratelimit-remaining", "1"), ("x-ratelimit-reset-after", "-1")]), None);
+        assert_eq!(
+            h(&[
+                ("x-ratelimit-remaining", "x"),
+                ("x-ratelimit-reset-after", "1")
+            ]),
+            None
+        );
+        assert_eq!(
+            h(&[
+                ("x-ratelimit-remaining", "1"),
+                ("x-ratelimit-reset-after", "-1")
+            ]),
+            None
+        );
     }
 }

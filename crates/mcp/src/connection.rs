@@ -15,6 +15,7 @@ use rmcp::transport::IntoTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientLifecycleMode, ClientServiceExt, Peer, RoleClient, ServiceError};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::client::HostClient;
@@ -44,7 +45,8 @@ pub(crate) struct Connection {
     closed: CancellationToken,
     stop: Mutex<Option<RunningServiceCancellationToken>>,
     watcher: JoinHandle<()>,
-    listener: Mutex<Option<JoinHandle<()>>>,
+    /// The tool-list subscription (2026-07-28): its stop signal and its task.
+    listener: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
 }
 
 impl Connection {
@@ -155,7 +157,7 @@ impl Connection {
                     }
                 }
                 closed.cancel();
-            })
+            }.in_current_span())
         };
         Self {
             server: Arc::from(spec.name.as_str()),
@@ -249,15 +251,30 @@ impl Connection {
         let peer = self.peer.clone();
         let changed = self.client.tools_changed.clone();
         let server = self.server.clone();
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
         let task = tokio::spawn(async move {
-            while let Ok(Some(notification)) = subscription.next().await {
-                if matches!(notification, ServerNotification::ToolListChangedNotification(_)) {
-                    tracing::debug!(%server, "tools/list_changed");
-                    changed(peer.clone());
+            loop {
+                let next = tokio::select! {
+                    next = subscription.next() => next,
+                    () = stopped.cancelled() => {
+                        // Ends the server's listen handler, which would otherwise hold up its
+                        // exit after stdin closes.
+                        let _ = subscription.cancel().await;
+                        return;
+                    }
+                };
+                match next {
+                    Ok(Some(ServerNotification::ToolListChangedNotification(_))) => {
+                        tracing::debug!(%server, "tools/list_changed");
+                        changed(peer.clone());
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => return,
                 }
             }
-        });
-        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        }.in_current_span());
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, task));
     }
 
     /// Probes the server: `ping` on `initialize` sessions, `server/discover` on 2026-07-28 ones
@@ -281,7 +298,11 @@ impl Connection {
     /// Ends the session: close stdin (or the HTTP session), then for a child wait `grace`,
     /// SIGTERM its group, wait `grace`, SIGKILL.
     pub(crate) async fn shutdown(&self, grace: Duration) {
-        self.stop_listening();
+        let listener = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((stop, task)) = listener {
+            stop.cancel();
+            let _ = tokio::time::timeout(grace, task).await;
+        }
         if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
             stop.cancel();
         }
@@ -311,7 +332,7 @@ impl Connection {
     }
 
     fn stop_listening(&self) {
-        if let Some(task) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some((_, task)) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
     }

@@ -71,7 +71,8 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
             });
         }
     };
-    let span = tracing::info_span!("mcp_stderr", server = %name, pid);
+    // Inside the supervisor's span, which names the server and replica.
+    let span = tracing::info_span!("mcp_stderr", pid);
     tokio::spawn(log_stderr(stderr).instrument(span));
     let (exit_tx, exit) = watch::channel(None);
     let server = name.to_owned();
@@ -83,7 +84,7 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
             Err(error) => tracing::warn!(server, pid, %error, "cannot wait for the MCP server process"),
         }
         let _ = exit_tx.send(Some(status.unwrap_or_else(|_| failed_status())));
-    });
+    }.in_current_span());
     Ok(Spawned {
         stdin,
         stdout,

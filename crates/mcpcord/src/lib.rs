@@ -3,6 +3,7 @@
 //! `main` parses the command line and calls [`main_with`]; everything it does is reachable
 //! from tests through this crate.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -113,7 +113,8 @@ pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
 /// Host-wide MCP settings from `[limits]`.
 pub fn mcp_host_options(config: &Config) -> HostOptions {
     HostOptions {
-        max_output_bytes: usize::try_from(config.limits.max_tool_output_bytes).unwrap_or(usize::MAX),
+        max_output_bytes: usize::try_from(config.limits.max_tool_output_bytes)
+            .unwrap_or(usize::MAX),
         ..HostOptions::default()
     }
 }
@@ -121,5 +122,9 @@ pub fn mcp_host_options(config: &Config) -> HostOptions {
 /// Starts the MCP host with every enabled server (inside a Tokio runtime); the engine supplies
 /// the callbacks (approval, input requests, sampling).
 pub fn mcp_host(config: &Config, callbacks: Callbacks) -> McpHost {
-    McpHost::start(mcp_server_specs(config), mcp_host_options(config), callbacks)
+    McpHost::start(
+        mcp_server_specs(config),
+        mcp_host_options(config),
+        callbacks,
+    )
 }

@@ -90,12 +90,7 @@ fn run_without_a_token_names_the_missing_setting_and_exits_2() {
 #[test]
 fn commands_not_built_yet_say_so_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [
-        &["chat", "-p", "hi"][..],
-        &["mcp", "servers"],
-        &["mcp", "call", "fs", "read", "{}"],
-        &["run"],
-    ] {
+    for args in [&["run"][..]] {
         let out = mcpcord(dir.path(), args, &[("DISCORD_TOKEN", TOKEN)]);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(
@@ -239,5 +234,116 @@ mod against_fake_ollama {
             dead_line.contains("FAIL") && dead_line.contains("cannot reach"),
             "{dead_line}"
         );
+    }
+}
+
+mod chat {
+    use mcpcord_testkit::FakeOllama;
+    use mcpcord_testkit::fake_ollama::{FakeModel, Script};
+    use serde_json::json;
+
+    use super::*;
+
+    async fn chat(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+        command
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .stdin(std::process::Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
+            .await
+            .expect("chat finished in time")
+            .expect("the mcpcord binary runs")
+    }
+
+    #[tokio::test]
+    async fn prints_one_reply_and_keeps_it_in_the_database() {
+        let fake = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
+        fake.push_script(Script::new().text("Hello ").text("from the engine."));
+        let dir = tempfile::tempdir().unwrap();
+        let out = chat(
+            dir.path(),
+            &["chat", "-p", "hi"],
+            &[("OLLAMA_HOST", &fake.url())],
+        )
+        .await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "Hello from the engine.\n");
+        assert!(
+            dir.path().join("mcpcord.sqlite").exists(),
+            "the default SQLite database was created"
+        );
+        assert_eq!(
+            fake.last_chat_request().unwrap()["messages"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_exits_1_with_the_error_on_stderr() {
+        let fake = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let out = chat(
+            dir.path(),
+            &["chat", "--model", "qwen3", "-p", "hi"],
+            &[("OLLAMA_HOST", &fake.url())],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains("ollama pull qwen3"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+
+    #[tokio::test]
+    async fn calls_a_configured_mcp_server_and_shows_the_tool_on_stderr() {
+        let fake = FakeOllama::start_with_models([
+            FakeModel::new("llama3.2").capabilities(&["completion", "tools"])
+        ])
+        .await;
+        fake.push_script(Script::new().tool_call("echo", json!({"text": "through MCP"})));
+        fake.push_script(Script::reply("The server echoed."));
+        let dir = tempfile::tempdir().unwrap();
+        let binary = mcpcord_testkit::test_mcp_binary();
+        std::fs::write(
+            dir.path().join("mcpcord.toml"),
+            format!(
+                "[mcp.servers.test]\ncommand = {:?}\n",
+                binary.display().to_string()
+            ),
+        )
+        .unwrap();
+        let out = chat(
+            dir.path(),
+            &["chat", "-p", "use the tool"],
+            &[("OLLAMA_HOST", &fake.url())],
+        )
+        .await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "The server echoed.\n");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("test › echo") && stderr.contains("✓"),
+            "{stderr}"
+        );
+        let sent = fake.last_chat_request().unwrap();
+        let tool = sent["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["role"] == "tool")
+            .unwrap()
+            .clone();
+        assert_eq!(tool["content"], "through MCP");
     }
 }

@@ -1,11 +1,14 @@
 //! `mcpcord check`: validate the configuration, then reach every configured part.
 
+use std::time::Duration;
+
 use anyhow::anyhow;
+use mcpcord_mcp::{Callbacks, ServerState};
 
 use super::Failure;
 use super::models::table;
 use crate::config::{Config, Source};
-use crate::wiring::backend_pool;
+use crate::wiring::{backend_pool, mcp_host};
 
 /// Prints one line per part; exit 1 when any part that was checked failed.
 pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
@@ -27,14 +30,7 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
             &detail,
         ));
     }
-    for server in &config.mcp.servers {
-        rows.push(row(
-            "mcp",
-            "skipped",
-            &server.name,
-            "not checked yet: arrives with the MCP host",
-        ));
-    }
+    failures += check_mcp(config, &mut rows).await;
     rows.push(row(
         "storage",
         "skipped",
@@ -52,4 +48,42 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
 
 fn row(part: &str, status: &str, name: &str, detail: &str) -> [String; 4] {
     [part, status, name, detail].map(String::from)
+}
+
+/// Starts every enabled MCP server, waits for each, and adds one row per server; returns how
+/// many failed.
+async fn check_mcp(config: &Config, rows: &mut Vec<[String; 4]>) -> usize {
+    let host = mcp_host(config, Callbacks::default());
+    let wait = config
+        .mcp
+        .servers
+        .iter()
+        .map(|s| s.start_timeout)
+        .max()
+        .unwrap_or_default()
+        + Duration::from_secs(1);
+    host.wait_ready(wait).await;
+    let statuses = host.status();
+    host.shutdown().await;
+    let mut failures = 0;
+    for server in &config.mcp.servers {
+        let Some(status) = statuses.iter().find(|s| s.name == server.name) else {
+            rows.push(row("mcp", "skipped", &server.name, "disabled"));
+            continue;
+        };
+        if status.state == ServerState::Ready {
+            let detail = format!(
+                "{} tools, {}, protocol {}",
+                status.tools,
+                status.implementation.as_deref().unwrap_or("unnamed server"),
+                status.protocol.as_deref().unwrap_or("?")
+            );
+            rows.push(row("mcp", "ok", &server.name, &detail));
+        } else {
+            failures += 1;
+            let detail = status.last_error().unwrap_or("did not start");
+            rows.push(row("mcp", "FAIL", &server.name, detail));
+        }
+    }
+    failures
 }

@@ -101,8 +101,18 @@ async fn servers(config: &Config) -> Result<(), Failure> {
     let host = start(config, &enabled(config)).await;
     let statuses = host.status();
     let mut rows = vec![
-        ["NAME", "STATE", "TRANSPORT", "PID", "UPTIME", "RESTARTS", "TOOLS", "MEMORY", "CPU"]
-            .map(String::from),
+        [
+            "NAME",
+            "STATE",
+            "TRANSPORT",
+            "PID",
+            "UPTIME",
+            "RESTARTS",
+            "TOOLS",
+            "MEMORY",
+            "CPU",
+        ]
+        .map(String::from),
     ];
     for server in &config.mcp.servers {
         let Some(status) = statuses.iter().find(|s| s.name == server.name) else {
@@ -110,7 +120,20 @@ async fn servers(config: &Config) -> Result<(), Failure> {
                 crate::config::McpTransport::Stdio { .. } => "stdio",
                 crate::config::McpTransport::Http { .. } => "http",
             };
-            rows.push([&server.name, "disabled", transport, "-", "-", "-", "-", "-", "-"].map(String::from));
+            rows.push(
+                [
+                    &server.name,
+                    "disabled",
+                    transport,
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                ]
+                .map(String::from),
+            );
             continue;
         };
         let pids: Vec<String> = status

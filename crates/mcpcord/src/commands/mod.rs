@@ -1,14 +1,16 @@
 //! One file per command: each takes what it needs and returns `Result<(), Failure>`.
 
+mod chat;
 mod check;
 mod config;
+mod mcp;
 mod models;
 mod run;
 mod version;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, ConfigCommand, McpCommand};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Config, InvalidConfig, Source, process_env};
 
 /// Why a command did not succeed, and so which exit code it ends with.
@@ -61,26 +63,17 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             let config = load()?;
             block_on(check::run(&config, &source))
         }
-        Command::Chat(_) => {
-            load()?;
-            Err(not_built("chat", "conversation engine"))
+        Command::Chat(args) => {
+            let config = load()?;
+            block_on(chat::run(&config, args))
         }
         Command::Models => {
             let config = load()?;
             block_on(models::run(&config))
         }
         Command::Mcp(command) => {
-            load()?;
-            Err(not_built(
-                match command {
-                    McpCommand::Servers => "mcp servers",
-                    McpCommand::Tools { .. } => "mcp tools",
-                    McpCommand::Call { .. } => "mcp call",
-                    McpCommand::Prompts => "mcp prompts",
-                    McpCommand::Resources => "mcp resources",
-                },
-                "MCP host",
-            ))
+            let config = load()?;
+            block_on(mcp::run(&config, command))
         }
     }
 }
@@ -94,11 +87,4 @@ fn block_on(future: impl Future<Output = Result<(), Failure>>) -> Result<(), Fai
             Failure::Runtime(anyhow::Error::new(e).context("cannot start the async runtime"))
         })?;
     runtime.block_on(future)
-}
-
-fn not_built(command: &'static str, arrives_with: &'static str) -> Failure {
-    Failure::NotBuilt {
-        command,
-        arrives_with,
-    }
 }

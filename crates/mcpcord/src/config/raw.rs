@@ -99,6 +99,8 @@ pub struct RawModels {
 pub struct RawStorage {
     /// `sqlite://PATH` or `postgres://…`.
     pub url: Option<String>,
+    /// How long conversations are kept after their last message, per guild id.
+    pub retention: BTreeMap<String, String>,
 }
 
 /// `[mcp]`: MCP servers, in Claude Desktop's `mcpServers` shape.

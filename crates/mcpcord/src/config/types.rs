@@ -198,6 +198,18 @@ pub struct ModelsConfig {
 pub struct StorageConfig {
     /// Where the database is.
     pub url: DatabaseUrl,
+    /// How long each guild's conversations are kept after their last message.
+    #[serde(serialize_with = "retention_map")]
+    pub retention: BTreeMap<NonZeroU64, Duration>,
+}
+
+fn retention_map<S: Serializer>(map: &BTreeMap<NonZeroU64, Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut out = serializer.serialize_map(Some(map.len()))?;
+    for (guild, ttl) in map {
+        out.serialize_entry(&guild.to_string(), &humantime::format_duration(*ttl).to_string())?;
+    }
+    out.end()
 }
 
 /// A `sqlite://` or `postgres://` URL whose password never prints.

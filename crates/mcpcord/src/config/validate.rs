@@ -273,7 +273,20 @@ fn storage(raw: RawStorage, report: &mut Report) -> StorageConfig {
             fallback()
         }
     };
-    StorageConfig { url: parsed }
+    let retention = raw
+        .retention
+        .into_iter()
+        .filter_map(|(guild, ttl)| {
+            let at = format!("storage.retention.{guild}");
+            let id = guild.parse::<u64>().ok().and_then(NonZeroU64::new);
+            if id.is_none() {
+                report.error(&at, "keys are guild ids, e.g. \"123456789012345678\" = \"30d\"");
+            }
+            let ttl = duration(Some(ttl), "30d", &at, report);
+            Some((id?, ttl))
+        })
+        .collect();
+    StorageConfig { url: parsed, retention }
 }
 
 fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<McpServerConfig> {
@@ -360,7 +373,10 @@ fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<Mc
     for (tool, text) in &raw.tool_approval {
         let path = at(&format!("tool_approval.{tool}"));
         if !valid_tool_name(tool) {
-            report.error(&path, "is not a tool name (1-128 letters, digits, '_', '-', '.')");
+            report.error(
+                &path,
+                "is not a tool name (1-128 letters, digits, '_', '-', '.')",
+            );
         } else if let Some(policy) = tool_approval(text, &path, report) {
             approvals.insert(tool.clone(), policy);
         }

@@ -1,0 +1,537 @@
+//! The slash commands and the message context-menu command.
+//!
+//! Owns what the bot declares to Discord and how an invocation is read back. Each command is a
+//! type in its own file, declared with twilight-interactions derives (name, description,
+//! options, contexts as attributes) beside an `info()` that adds what `/help` shows (category,
+//! who may use it, examples). [`catalogue`] lists them all, [`all_commands`] gives what to
+//! register, [`BotCommand::parse`] reads an invocation (an unknown name is a variant, not an
+//! error), and [`help`] builds the help embed from the declarations themselves.
+
+pub mod ask_message;
+pub mod chat;
+pub mod help;
+pub mod model;
+pub mod models;
+pub mod new;
+pub mod prompt;
+pub mod resource;
+pub mod status;
+pub mod system;
+pub mod tools;
+
+use twilight_interactions::command::{
+    CommandInputData, CommandModel, CommandOption, CreateCommand, CreateOption,
+};
+use twilight_interactions::error::ParseError;
+use twilight_model::application::command::{
+    Command, CommandOptionChoice, CommandOptionChoiceValue, CommandType,
+};
+use twilight_model::application::interaction::application_command::{
+    CommandData, CommandDataOption, CommandOptionValue,
+};
+use twilight_model::http::interaction::{
+    InteractionResponse, InteractionResponseData, InteractionResponseType,
+};
+use twilight_model::id::Id;
+use twilight_model::id::marker::MessageMarker;
+
+use crate::components::Scope;
+use crate::middleware::Access;
+
+pub use self::chat::ChatCommand;
+pub use self::help::HelpCommand;
+pub use self::model::ModelCommand;
+pub use self::models::ModelsCommand;
+pub use self::new::NewCommand;
+pub use self::prompt::PromptCommand;
+pub use self::resource::ResourceCommand;
+pub use self::status::StatusCommand;
+pub use self::system::SystemCommand;
+pub use self::tools::ToolsCommand;
+
+/// The most choices an autocomplete answer may hold.
+pub const MAX_AUTOCOMPLETE_CHOICES: usize = twilight_validate::command::CHOICES_LIMIT;
+/// The longest choice name or string value.
+pub const MAX_CHOICE_TEXT: usize = twilight_validate::command::OPTION_CHOICE_NAME_LENGTH_MAX;
+
+/// Where `/help` files a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// Talking to the model.
+    Conversation,
+    /// Choosing models.
+    Models,
+    /// MCP tools, prompts and resources.
+    Tools,
+    /// Preferences such as the system prompt.
+    Settings,
+    /// About the bot itself.
+    Bot,
+}
+
+impl Category {
+    /// Every category, in the order `/help` shows them.
+    pub const ALL: [Category; 5] = [
+        Self::Conversation,
+        Self::Models,
+        Self::Tools,
+        Self::Settings,
+        Self::Bot,
+    ];
+
+    /// The heading `/help` shows.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Conversation => "Conversation",
+            Self::Models => "Models",
+            Self::Tools => "Tools, prompts and resources",
+            Self::Settings => "Settings",
+            Self::Bot => "The bot",
+        }
+    }
+}
+
+/// Who may use a command, as `/help` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Everyone.
+    Everyone,
+    /// The bot's admins.
+    Admins,
+    /// Depends on the subcommand or option; the text says how.
+    Mixed(&'static str),
+}
+
+impl Who {
+    /// The text `/help` shows.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Everyone => "everyone",
+            Self::Admins => "the bot's admins",
+            Self::Mixed(text) => text,
+        }
+    }
+}
+
+/// A command's declaration and what `/help` adds to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandInfo {
+    /// What is registered with Discord.
+    pub command: Command,
+    /// Where `/help` files it.
+    pub category: Category,
+    /// Who may use it.
+    pub who: Who,
+    /// What `/help` says it does, when not the registered description (context-menu commands
+    /// have none).
+    pub about: Option<&'static str>,
+    /// Example invocations.
+    pub examples: &'static [&'static str],
+}
+
+impl CommandInfo {
+    /// The info of a derived slash command.
+    pub fn new<T: CreateCommand>(
+        category: Category,
+        who: Who,
+        examples: &'static [&'static str],
+    ) -> Self {
+        Self {
+            command: T::create_command().into(),
+            category,
+            who,
+            about: None,
+            examples,
+        }
+    }
+
+    /// What it does, in one line.
+    pub fn summary(&self) -> &str {
+        self.about.unwrap_or(&self.command.description)
+    }
+
+    /// How it is invoked: `/name` for slash commands, the menu path for context-menu ones.
+    pub fn title(&self) -> String {
+        match self.command.kind {
+            CommandType::ChatInput => format!("/{}", self.command.name),
+            _ => format!("Apps › {}", self.command.name),
+        }
+    }
+}
+
+/// Every command, in `/help` order.
+pub fn catalogue() -> Vec<CommandInfo> {
+    vec![
+        chat::info(),
+        new::info(),
+        ask_message::info(),
+        model::info(),
+        models::info(),
+        tools::info(),
+        prompt::info(),
+        resource::info(),
+        system::info(),
+        help::info(),
+        status::info(),
+    ]
+}
+
+/// What to register with Discord (globally, or per guild for development).
+pub fn all_commands() -> Vec<Command> {
+    catalogue().into_iter().map(|info| info.command).collect()
+}
+
+/// Who a `/model` or `/system` choice applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, CommandOption, CreateOption)]
+pub enum ScopeChoice {
+    /// Just the person.
+    #[option(name = "me", value = "user")]
+    User,
+    /// This channel.
+    #[option(name = "this channel", value = "channel")]
+    Channel,
+    /// The whole server.
+    #[option(name = "this server", value = "server")]
+    Server,
+}
+
+impl From<ScopeChoice> for Scope {
+    fn from(choice: ScopeChoice) -> Self {
+        match choice {
+            ScopeChoice::User => Scope::User,
+            ScopeChoice::Channel => Scope::Channel,
+            ScopeChoice::Server => Scope::Server,
+        }
+    }
+}
+
+/// A command invocation, read from the interaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BotCommand {
+    /// `/chat` (boxed: it carries an attachment).
+    Chat(Box<ChatCommand>),
+    /// `/model`.
+    Model(ModelCommand),
+    /// `/models`.
+    Models(ModelsCommand),
+    /// `/system`.
+    System(SystemCommand),
+    /// `/tools`.
+    Tools(ToolsCommand),
+    /// `/prompt`.
+    Prompt(PromptCommand),
+    /// `/resource`.
+    Resource(ResourceCommand),
+    /// `/new`.
+    New(NewCommand),
+    /// `/help`.
+    Help(HelpCommand),
+    /// `/status`.
+    Status(StatusCommand),
+    /// "Ask about this message", on this message.
+    AskAboutMessage {
+        /// The message asked about.
+        message: Id<MessageMarker>,
+    },
+    /// A command this version does not declare (left over from an older registration).
+    Unknown(String),
+}
+
+impl BotCommand {
+    /// Reads an invocation; a name this version does not declare is [`BotCommand::Unknown`].
+    /// An error means the data does not match the declaration (a stale registration).
+    pub fn parse(data: CommandData) -> Result<Self, ParseError> {
+        if data.kind == CommandType::Message {
+            return Ok(match data.target_id {
+                Some(target) if data.name == ask_message::NAME => Self::AskAboutMessage {
+                    message: target.cast(),
+                },
+                _ => Self::Unknown(data.name),
+            });
+        }
+        let name = data.name.clone();
+        let input = CommandInputData::from(data);
+        Ok(match name.as_str() {
+            "chat" => Self::Chat(Box::new(ChatCommand::from_interaction(input)?)),
+            "model" => Self::Model(ModelCommand::from_interaction(input)?),
+            "models" => Self::Models(ModelsCommand::from_interaction(input)?),
+            "system" => Self::System(SystemCommand::from_interaction(input)?),
+            "tools" => Self::Tools(ToolsCommand::from_interaction(input)?),
+            "prompt" => Self::Prompt(PromptCommand::from_interaction(input)?),
+            "resource" => Self::Resource(ResourceCommand::from_interaction(input)?),
+            "new" => Self::New(NewCommand::from_interaction(input)?),
+            "help" => Self::Help(HelpCommand::from_interaction(input)?),
+            "status" => Self::Status(StatusCommand::from_interaction(input)?),
+            _ => Self::Unknown(name),
+        })
+    }
+
+    /// Who may run this invocation: admins for `/status`, `/tools enable|disable`, and
+    /// channel- or server-wide `/model set`, `/system set|clear`.
+    pub fn access(&self) -> Access {
+        let wide = |scope: Option<ScopeChoice>| {
+            matches!(scope, Some(ScopeChoice::Channel | ScopeChoice::Server))
+        };
+        let admins = match self {
+            Self::Status(_) => true,
+            Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
+            Self::Model(ModelCommand::Set(set)) => wide(set.scope),
+            Self::System(SystemCommand::Set(set)) => wide(set.scope),
+            Self::System(SystemCommand::Clear(clear)) => wide(clear.scope),
+            _ => false,
+        };
+        if admins {
+            Access::Admins
+        } else {
+            Access::Everyone
+        }
+    }
+
+    /// The command as typed, with its subcommand (`"tools enable"`), for logs and messages.
+    pub fn path(&self) -> String {
+        let sub = match self {
+            Self::Model(ModelCommand::Set(_)) => "model set",
+            Self::Model(ModelCommand::Show(_)) => "model show",
+            Self::System(SystemCommand::Set(_)) => "system set",
+            Self::System(SystemCommand::Show(_)) => "system show",
+            Self::System(SystemCommand::Clear(_)) => "system clear",
+            Self::Tools(ToolsCommand::List(_)) => "tools list",
+            Self::Tools(ToolsCommand::Enable(_)) => "tools enable",
+            Self::Tools(ToolsCommand::Disable(_)) => "tools disable",
+            Self::Chat(_) => "chat",
+            Self::Models(_) => "models",
+            Self::Prompt(_) => "prompt",
+            Self::Resource(_) => "resource",
+            Self::New(_) => "new",
+            Self::Help(_) => "help",
+            Self::Status(_) => "status",
+            Self::AskAboutMessage { .. } => ask_message::NAME,
+            Self::Unknown(name) => name,
+        };
+        sub.to_owned()
+    }
+}
+
+/// The option being typed in an autocomplete interaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Focused {
+    /// The command and subcommand path (`"model set"`).
+    pub path: String,
+    /// The option's name.
+    pub option: String,
+    /// What has been typed so far.
+    pub typed: String,
+}
+
+/// Finds the focused option of an autocomplete interaction, through subcommands.
+pub fn focused(data: &CommandData) -> Option<Focused> {
+    fn walk(path: &mut String, options: &[CommandDataOption]) -> Option<(String, String)> {
+        for option in options {
+            match &option.value {
+                CommandOptionValue::Focused(typed, _) => {
+                    return Some((option.name.clone(), typed.clone()));
+                }
+                CommandOptionValue::SubCommand(inner)
+                | CommandOptionValue::SubCommandGroup(inner) => {
+                    path.push(' ');
+                    path.push_str(&option.name);
+                    return walk(path, inner);
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+    let mut path = data.name.clone();
+    let (option, typed) = walk(&mut path, &data.options)?;
+    Some(Focused {
+        path,
+        option,
+        typed,
+    })
+}
+
+/// Autocomplete choices: candidates matching what was typed (case-insensitively, those that
+/// start with it first), at most [`MAX_AUTOCOMPLETE_CHOICES`], each short enough for Discord.
+pub fn autocomplete_choices<I, S>(candidates: I, typed: &str) -> Vec<CommandOptionChoice>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let typed = typed.trim().to_lowercase();
+    let mut matches: Vec<(bool, String)> = candidates
+        .into_iter()
+        .map(|c| c.as_ref().to_owned())
+        .filter(|c| !c.is_empty() && c.chars().count() <= MAX_CHOICE_TEXT)
+        .filter_map(|c| {
+            let lower = c.to_lowercase();
+            lower
+                .contains(&typed)
+                .then(|| (!lower.starts_with(&typed), c))
+        })
+        .collect();
+    matches.sort();
+    matches.dedup_by(|a, b| a.1 == b.1);
+    matches
+        .into_iter()
+        .take(MAX_AUTOCOMPLETE_CHOICES)
+        .map(|(_, c)| CommandOptionChoice {
+            name: c.clone(),
+            name_localizations: None,
+            value: CommandOptionChoiceValue::String(c),
+        })
+        .collect()
+}
+
+/// The interaction response carrying autocomplete choices.
+pub fn autocomplete_response(choices: Vec<CommandOptionChoice>) -> InteractionResponse {
+    InteractionResponse {
+        kind: InteractionResponseType::ApplicationCommandAutocompleteResult,
+        data: Some(InteractionResponseData {
+            choices: Some(choices),
+            ..InteractionResponseData::default()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn data(value: serde_json::Value) -> CommandData {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn every_declaration_is_valid_for_discord() {
+        let commands = all_commands();
+        assert_eq!(commands.len(), 11);
+        for command in &commands {
+            twilight_validate::command::command(command)
+                .unwrap_or_else(|e| panic!("{}: {e}", command.name));
+        }
+        let mut names: Vec<&str> = commands.iter().map(|c| c.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), commands.len(), "names are unique");
+    }
+
+    #[test]
+    fn invocations_parse_into_types() {
+        let chat = BotCommand::parse(data(json!({
+            "id": "1", "name": "chat", "type": 1,
+            "options": [{"name": "prompt", "type": 3, "value": "hello"}]
+        })))
+        .unwrap();
+        assert_eq!(
+            chat,
+            BotCommand::Chat(Box::new(ChatCommand {
+                prompt: "hello".into(),
+                model: None,
+                file: None
+            }))
+        );
+        assert_eq!(chat.access(), Access::Everyone);
+
+        let set = BotCommand::parse(data(json!({
+            "id": "1", "name": "model", "type": 1,
+            "options": [{"name": "set", "type": 1, "options": [
+                {"name": "name", "type": 3, "value": "llama3.2"},
+                {"name": "scope", "type": 3, "value": "server"}
+            ]}]
+        })))
+        .unwrap();
+        assert_eq!(set.path(), "model set");
+        assert_eq!(set.access(), Access::Admins);
+        let BotCommand::Model(ModelCommand::Set(set)) = set else {
+            panic!()
+        };
+        assert_eq!(set.name, "llama3.2");
+        assert_eq!(Scope::from(set.scope.unwrap()), Scope::Server);
+
+        let mine = BotCommand::parse(data(json!({
+            "id": "1", "name": "system", "type": 1,
+            "options": [{"name": "clear", "type": 1, "options": []}]
+        })))
+        .unwrap();
+        assert_eq!(mine.access(), Access::Everyone);
+
+        let tools = BotCommand::parse(data(json!({
+            "id": "1", "name": "tools", "type": 1,
+            "options": [{"name": "disable", "type": 1, "options": [{"name": "tool", "type": 3, "value": "fs › write"}]}]
+        })))
+        .unwrap();
+        assert_eq!(
+            (tools.path().as_str(), tools.access()),
+            ("tools disable", Access::Admins)
+        );
+
+        let status =
+            BotCommand::parse(data(json!({"id": "1", "name": "status", "type": 1}))).unwrap();
+        assert_eq!(status.access(), Access::Admins);
+
+        let menu = BotCommand::parse(data(json!({
+            "id": "1", "name": ask_message::NAME, "type": 3, "target_id": "99"
+        })))
+        .unwrap();
+        assert_eq!(
+            menu,
+            BotCommand::AskAboutMessage {
+                message: Id::new(99)
+            }
+        );
+
+        let old = BotCommand::parse(data(json!({"id": "1", "name": "ask", "type": 1}))).unwrap();
+        assert_eq!(old, BotCommand::Unknown("ask".into()));
+
+        let stale = BotCommand::parse(data(json!({"id": "1", "name": "chat", "type": 1})));
+        assert!(
+            stale.is_err(),
+            "a /chat without its prompt does not match the declaration"
+        );
+    }
+
+    #[test]
+    fn the_focused_option_is_found_through_subcommands() {
+        let typing = data(json!({
+            "id": "1", "name": "model", "type": 1,
+            "options": [{"name": "set", "type": 1, "options": [
+                {"name": "name", "type": 3, "value": "lla", "focused": true}
+            ]}]
+        }));
+        assert_eq!(
+            focused(&typing),
+            Some(Focused {
+                path: "model set".into(),
+                option: "name".into(),
+                typed: "lla".into()
+            })
+        );
+        let none = data(json!({"id": "1", "name": "new", "type": 1}));
+        assert_eq!(focused(&none), None);
+    }
+
+    #[test]
+    fn autocomplete_prefers_prefixes_and_stays_within_limits() {
+        let mut candidates: Vec<String> = (0..40).map(|i| format!("model-{i}")).collect();
+        candidates.extend([
+            "llama3.2".into(),
+            "tinyllama".into(),
+            "x".repeat(101),
+            "llama3.2".into(),
+        ]);
+        let choices = autocomplete_choices(&candidates, "LLA");
+        let names: Vec<&str> = choices.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["llama3.2", "tinyllama"]);
+        assert_eq!(
+            autocomplete_choices(&candidates, "").len(),
+            MAX_AUTOCOMPLETE_CHOICES
+        );
+        let response = autocomplete_response(choices);
+        assert_eq!(
+            response.kind,
+            InteractionResponseType::ApplicationCommandAutocompleteResult
+        );
+    }
+}

@@ -1,0 +1,936 @@
+//! Tower middleware every command runs through: error formatting, logging with timing,
+//! permission check and a per-user rate limit.
+//!
+//! Owns the shape of a command handler — a `tower::Service<CommandRequest<B>>` answering
+//! [`CommandResult`] — and the layers around it. [`service`] stacks them in their order:
+//! errors become a friendly ephemeral message carrying an error id (outermost, so it sees every
+//! failure), then each command is logged with its outcome and time, then admins-only commands
+//! are refused to others, then each user is held to a [`governor`] quota (only for commands they
+//! may run). The body `B` is whatever the handler needs (the twilight `Interaction` in the bot);
+//! the layers only read the [`Invoker`] and the command's [`Access`].
+//!
+//! The adapter's configuration types live here, not in the `mcpcord` crate (which depends on
+//! this one): [`AdminPolicy`] and [`UserRateLimit`].
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use tower::{Layer, Service};
+use twilight_model::application::interaction::Interaction;
+use twilight_model::channel::message::{Embed, MessageFlags};
+use twilight_model::guild::Permissions;
+use twilight_model::http::interaction::{
+    InteractionResponse, InteractionResponseData, InteractionResponseType,
+};
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker};
+
+use crate::mentions::no_pings;
+
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Anyone who can see it.
+    Everyone,
+    /// Admins only, as [`AdminPolicy`] defines them.
+    Admins,
+}
+
+/// The person running a command, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoker {
+    /// Who.
+    pub user: Id<UserMarker>,
+    /// Their roles in the server (empty in DMs).
+    pub roles: Vec<Id<RoleMarker>>,
+    /// Their permissions in the channel, as Discord computed them (none in DMs).
+    pub permissions: Option<Permissions>,
+    /// The server, if not in DMs.
+    pub guild: Option<Id<GuildMarker>>,
+    /// The channel.
+    pub channel: Option<Id<ChannelMarker>>,
+}
+
+impl Invoker {
+    /// Reads the invoker out of an interaction; `None` if it names no user (never for commands).
+    pub fn from_interaction(interaction: &Interaction) -> Option<Self> {
+        let member = interaction.member.as_ref();
+        Some(Self {
+            user: interaction.author_id()?,
+            roles: member.map(|m| m.roles.clone()).unwrap_or_default(),
+            permissions: member.and_then(|m| m.permissions),
+            guild: interaction.guild_id,
+            channel: interaction.channel.as_ref().map(|c| c.id),
+        })
+    }
+}
+
+/// One command to handle.
+#[derive(Debug, Clone)]
+pub struct CommandRequest<B> {
+    /// The command as typed, subcommands included (`"tools enable"`), for logs and messages.
+    pub command: String,
+    /// Who may run it (for `/tools`, depends on the subcommand).
+    pub access: Access,
+    /// Who runs it, and where.
+    pub invoker: Invoker,
+    /// What the handler needs.
+    pub body: B,
+}
+
+/// What a command answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandResponse {
+    /// A message; `ephemeral` ones only the invoker sees.
+    Message {
+        /// The text.
+        content: String,
+        /// Only the invoker sees it.
+        ephemeral: bool,
+    },
+    /// An embed.
+    Embed {
+        /// The embed.
+        embed: Box<Embed>,
+        /// Only the invoker sees it.
+        ephemeral: bool,
+    },
+    /// A complete interaction response the handler built (a modal, a select menu, …).
+    Raw(Box<InteractionResponse>),
+    /// The handler already answered (deferred, then followed up).
+    Handled,
+}
+
+impl CommandResponse {
+    /// A message only the invoker sees.
+    pub fn private(content: impl Into<String>) -> Self {
+        Self::Message {
+            content: content.into(),
+            ephemeral: true,
+        }
+    }
+
+    /// The interaction response to send, if any; mentions never ping.
+    pub fn into_interaction_response(self) -> Option<InteractionResponse> {
+        let flags = |ephemeral: bool| ephemeral.then_some(MessageFlags::EPHEMERAL);
+        let data = match self {
+            Self::Message { content, ephemeral } => InteractionResponseData {
+                content: Some(content),
+                flags: flags(ephemeral),
+                allowed_mentions: Some(no_pings()),
+                ..InteractionResponseData::default()
+            },
+            Self::Embed { embed, ephemeral } => InteractionResponseData {
+                embeds: Some(vec![*embed]),
+                flags: flags(ephemeral),
+                allowed_mentions: Some(no_pings()),
+                ..InteractionResponseData::default()
+            },
+            Self::Raw(response) => return Some(*response),
+            Self::Handled => return None,
+        };
+        Some(InteractionResponse {
+            kind: InteractionResponseType::ChannelMessageWithSource,
+            data: Some(data),
+        })
+    }
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The command is for admins and the invoker is not one.
+    #[error("/{command} is for the bot's admins")]
+    Forbidden {
+        /// The command.
+        command: String,
+    },
+    /// The invoker ran too many commands; they may again after `retry_after`.
+    #[error("too many commands; try again in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// How long until the next command is allowed.
+        retry_after: Duration,
+    },
+    /// The input was wrong; the message says how (shown as is).
+    #[error("{0}")]
+    Invalid(String),
+    /// Something failed on the bot's side (shown only as an error id).
+    #[error(transparent)]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl CommandError {
+    /// An internal failure from any error.
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Forbidden { .. } => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Invalid(_) => "invalid",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// What a command handler returns.
+pub type CommandResult = Result<CommandResponse, CommandError>;
+
+/// Who counts as an admin of the bot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminPolicy {
+    /// These users, anywhere.
+    pub users: HashSet<Id<UserMarker>>,
+    /// Members with any of these roles.
+    pub roles: HashSet<Id<RoleMarker>>,
+    /// Members who may manage the server (Administrator or Manage Server permission).
+    pub server_managers: bool,
+}
+
+impl AdminPolicy {
+    /// Whether `invoker` is an admin.
+    pub fn allows(&self, invoker: &Invoker) -> bool {
+        let manager = Permissions::ADMINISTRATOR | Permissions::MANAGE_GUILD;
+        self.users.contains(&invoker.user)
+            || invoker.roles.iter().any(|role| self.roles.contains(role))
+            || (self.server_managers
+                && invoker.guild.is_some()
+                && invoker.permissions.is_some_and(|p| p.intersects(manager)))
+    }
+}
+
+/// How many commands one user may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRateLimit {
+    /// Commands per minute, sustained.
+    pub per_minute: NonZeroU32,
+    /// Commands allowed at once before the rate applies.
+    pub burst: NonZeroU32,
+}
+
+impl Default for UserRateLimit {
+    fn default() -> Self {
+        Self {
+            per_minute: NonZeroU32::new(20).expect("non-zero"),
+            burst: NonZeroU32::new(5).expect("non-zero"),
+        }
+    }
+}
+
+impl UserRateLimit {
+    /// The governor quota.
+    pub fn quota(self) -> Quota {
+        Quota::per_minute(self.per_minute).allow_burst(self.burst)
+    }
+}
+
+/// The whole stack: [`ErrorFormat`] ∘ [`Logging`] ∘ [`Permission`] ∘ [`RateLimit`] around
+/// `handler`.
+pub fn service<S, B>(
+    handler: S,
+    admins: AdminPolicy,
+    rate: UserRateLimit,
+) -> ErrorFormat<Logging<Permission<RateLimit<S>>>>
+where
+    S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
+{
+    tower::ServiceBuilder::new()
+        .layer(ErrorFormatLayer)
+        .layer(LoggingLayer)
+        .layer(PermissionLayer::new(admins))
+        .layer(RateLimitLayer::new(rate))
+        .service(handler)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error formatting
+
+/// Turns every [`CommandError`] into a friendly ephemeral message; see [`ErrorFormat`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorFormatLayer;
+
+impl<S> Layer<S> for ErrorFormatLayer {
+    type Service = ErrorFormat<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ErrorFormat { inner }
+    }
+}
+
+/// Answers a failed command with an ephemeral message: the reason when it is the person's to
+/// fix (permissions, rate limit, input), otherwise an apology with an error id that is logged
+/// with the full error, so an operator can find it.
+#[derive(Debug, Clone)]
+pub struct ErrorFormat<S> {
+    inner: S,
+}
+
+/// A short id tying a message shown to a person to a log line.
+pub fn error_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..8].to_owned()
+}
+
+/// The message a person sees for `error`, given its id.
+pub fn friendly_message(error: &CommandError, id: &str) -> String {
+    match error {
+        CommandError::Forbidden { command } => {
+            format!("🔒 `/{command}` is only for the bot's admins. (error `{id}`)")
+        }
+        CommandError::RateLimited { retry_after } => format!(
+            "⏳ You're going a bit fast — try again in {} s. (error `{id}`)",
+            retry_after.as_secs().max(1)
+        ),
+        CommandError::Invalid(reason) => format!("⚠️ {reason} (error `{id}`)"),
+        CommandError::Internal(_) => format!(
+            "💥 Something went wrong on my side. If it keeps happening, give the bot's operator \
+             this error id: `{id}`."
+        ),
+    }
+}
+
+impl<S, B> Service<CommandRequest<B>> for ErrorFormat<S>
+where
+    S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
+    S::Future: Send + 'static,
+{
+    type Response = CommandResponse;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<CommandResponse, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A handler that cannot take work is reported per request, in `call`.
+        match self.inner.poll_ready(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, request: CommandRequest<B>) -> Self::Future {
+        let command = request.command.clone();
+        let user = request.invoker.user;
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            match future.await {
+                Ok(response) => Ok(response),
+                Err(error) => {
+                    let id = error_id();
+                    match &error {
+                        CommandError::Internal(cause) => tracing::error!(
+                            error_id = %id, command, user = user.get(), error = %cause,
+                            "command failed"
+                        ),
+                        other => tracing::info!(
+                            error_id = %id, command, user = user.get(), kind = other.kind(),
+                            reason = %other, "command refused"
+                        ),
+                    }
+                    Ok(CommandResponse::private(friendly_message(&error, &id)))
+                }
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging
+
+/// Logs every command with its outcome and time; see [`Logging`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoggingLayer;
+
+impl<S> Layer<S> for LoggingLayer {
+    type Service = Logging<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Logging { inner }
+    }
+}
+
+/// Runs each command inside a `command` span (name, user, guild, channel) and logs one line
+/// when it ends: `ok` or the error kind, and the elapsed milliseconds.
+#[derive(Debug, Clone)]
+pub struct Logging<S> {
+    inner: S,
+}
+
+impl<S, B> Service<CommandRequest<B>> for Logging<S>
+where
+    S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
+    S::Future: Send + 'static,
+{
+    type Response = CommandResponse;
+    type Error = CommandError;
+    type Future = BoxFuture<'static, CommandResult>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CommandError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CommandRequest<B>) -> Self::Future {
+        let span = tracing::info_span!(
+            "command",
+            command = %request.command,
+            user = request.invoker.user.get(),
+            guild = request.invoker.guild.map(Id::get),
+            channel = request.invoker.channel.map(Id::get),
+        );
+        let future = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let started = tokio::time::Instant::now();
+                let result = future.await;
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                match &result {
+                    Ok(_) => tracing::info!(elapsed_ms, outcome = "ok", "command done"),
+                    Err(error) => {
+                        tracing::info!(elapsed_ms, outcome = error.kind(), "command done")
+                    }
+                }
+                result
+            },
+            span,
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Permission
+
+/// Refuses admins-only commands to others; see [`Permission`].
+#[derive(Debug, Clone)]
+pub struct PermissionLayer {
+    admins: Arc<AdminPolicy>,
+}
+
+impl PermissionLayer {
+    /// A layer checking against `admins`.
+    pub fn new(admins: AdminPolicy) -> Self {
+        Self {
+            admins: Arc::new(admins),
+        }
+    }
+}
+
+impl<S> Layer<S> for PermissionLayer {
+    type Service = Permission<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Permission {
+            inner,
+            admins: self.admins.clone(),
+        }
+    }
+}
+
+/// Passes [`Access::Everyone`] commands, and [`Access::Admins`] ones only from admins; others
+/// get [`CommandError::Forbidden`] without the handler running.
+#[derive(Debug, Clone)]
+pub struct Permission<S> {
+    inner: S,
+    admins: Arc<AdminPolicy>,
+}
+
+impl<S, B> Service<CommandRequest<B>> for Permission<S>
+where
+    S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
+    S::Future: Send + 'static,
+{
+    type Response = CommandResponse;
+    type Error = CommandError;
+    type Future = BoxFuture<'static, CommandResult>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CommandError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CommandRequest<B>) -> Self::Future {
+        if request.access == Access::Admins && !self.admins.allows(&request.invoker) {
+            let command = request.command;
+            return Box::pin(async move { Err(CommandError::Forbidden { command }) });
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limit
+
+type KeyedLimiter<C> = RateLimiter<
+    Id<UserMarker>,
+    DefaultKeyedStateStore<Id<UserMarker>>,
+    C,
+    NoOpMiddleware<<C as Clock>::Instant>,
+>;
+
+/// Holds each user to a quota of commands; see [`RateLimit`].
+pub struct RateLimitLayer<C: Clock = DefaultClock> {
+    limiter: Arc<KeyedLimiter<C>>,
+    clock: C,
+}
+
+impl<C: Clock + Clone> fmt::Debug for RateLimitLayer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitLayer").finish_non_exhaustive()
+    }
+}
+
+impl<C: Clock + Clone> Clone for RateLimitLayer<C> {
+    fn clone(&self) -> Self {
+        Self {
+            limiter: self.limiter.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl RateLimitLayer {
+    /// A layer with the real clock.
+    pub fn new(rate: UserRateLimit) -> Self {
+        Self::with_clock(rate, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimitLayer<C> {
+    /// A layer reading time from `clock` (governor's `FakeRelativeClock` in tests).
+    pub fn with_clock(rate: UserRateLimit, clock: C) -> Self {
+        let limiter = RateLimiter::new(
+            rate.quota(),
+            DefaultKeyedStateStore::default(),
+            clock.clone(),
+        );
+        Self {
+            limiter: Arc::new(limiter),
+            clock,
+        }
+    }
+
+    /// Forgets users whose quota is full again; call now and then to bound memory.
+    pub fn retain_recent(&self) {
+        self.limiter.retain_recent();
+    }
+}
+
+impl<S, C: Clock + Clone> Layer<S> for RateLimitLayer<C> {
+    type Service = RateLimit<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Lets a user's command through while their quota allows; otherwise answers
+/// [`CommandError::RateLimited`] with the time until it does, without running the handler.
+pub struct RateLimit<S, C: Clock = DefaultClock> {
+    inner: S,
+    layer: RateLimitLayer<C>,
+}
+
+impl<S: fmt::Debug, C: Clock + Clone> fmt::Debug for RateLimit<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Clone, C: Clock + Clone> Clone for RateLimit<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S, B, C> Service<CommandRequest<B>> for RateLimit<S, C>
+where
+    S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
+    S::Future: Send + 'static,
+    C: Clock + Clone,
+{
+    type Response = CommandResponse;
+    type Error = CommandError;
+    type Future = BoxFuture<'static, CommandResult>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CommandError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CommandRequest<B>) -> Self::Future {
+        if let Err(not_until) = self.layer.limiter.check_key(&request.invoker.user) {
+            let retry_after = not_until.wait_time_from(self.layer.clock.now());
+            return Box::pin(async move { Err(CommandError::RateLimited { retry_after }) });
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+    use std::io::Write;
+    use std::sync::Mutex;
+    use tower::{ServiceBuilder, ServiceExt};
+
+    const ALICE: u64 = 10;
+    const BOB: u64 = 11;
+    const MODS: u64 = 50;
+
+    fn request(
+        command: &str,
+        access: Access,
+        user: u64,
+        roles: &[u64],
+        body: &str,
+    ) -> CommandRequest<String> {
+        CommandRequest {
+            command: command.to_owned(),
+            access,
+            invoker: Invoker {
+                user: Id::new(user),
+                roles: roles.iter().map(|&r| Id::new(r)).collect(),
+                permissions: None,
+                guild: Some(Id::new(1)),
+                channel: Some(Id::new(2)),
+            },
+            body: body.to_owned(),
+        }
+    }
+
+    /// The real handler the layers wrap: echoes, sleeps, refuses or fails by its input.
+    async fn handler(request: CommandRequest<String>) -> CommandResult {
+        match request.body.as_str() {
+            "slow" => {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                Ok(CommandResponse::private("slept"))
+            }
+            "bad" => Err(CommandError::Invalid("that model does not exist".into())),
+            "boom" => Err(CommandError::internal(std::io::Error::other(
+                "disk on fire",
+            ))),
+            other => Ok(CommandResponse::private(format!(
+                "{} said {other}",
+                request.invoker.user
+            ))),
+        }
+    }
+
+    fn admins() -> AdminPolicy {
+        AdminPolicy {
+            users: HashSet::from([Id::new(BOB)]),
+            roles: HashSet::from([Id::new(MODS)]),
+            server_managers: true,
+        }
+    }
+
+    fn content(response: CommandResponse) -> String {
+        match response {
+            CommandResponse::Message {
+                content,
+                ephemeral: true,
+            } => content,
+            other => panic!("not an ephemeral message: {other:?}"),
+        }
+    }
+
+    /// Captures what tracing writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+        fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+            let writer = self.clone();
+            tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .without_time()
+                .finish()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_stack_answers_and_formats_refusals() {
+        let mut svc = service(
+            tower::service_fn(handler),
+            admins(),
+            UserRateLimit::default(),
+        );
+        let ok = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(request("chat", Access::Everyone, ALICE, &[], "hi"))
+            .await
+            .unwrap();
+        assert_eq!(content(ok), "10 said hi");
+
+        let refused = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(request("status", Access::Admins, ALICE, &[], "x"))
+            .await
+            .unwrap();
+        let text = content(refused);
+        assert!(
+            text.contains("`/status` is only for the bot's admins"),
+            "{text}"
+        );
+        assert!(text.contains("(error `"), "an error id is shown: {text}");
+
+        let by_user = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(request("status", Access::Admins, BOB, &[], "x"))
+            .await
+            .unwrap();
+        assert_eq!(content(by_user), "11 said x");
+        let by_role = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(request("status", Access::Admins, 99, &[7, MODS], "x"))
+            .await
+            .unwrap();
+        assert_eq!(content(by_role), "99 said x");
+
+        let invalid = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(request("model", Access::Everyone, ALICE, &[], "bad"))
+            .await
+            .unwrap();
+        assert!(content(invalid).starts_with("⚠️ that model does not exist"));
+    }
+
+    #[tokio::test]
+    async fn server_managers_count_as_admins_only_when_configured() {
+        let mut manager = request("status", Access::Admins, 77, &[], "x");
+        manager.invoker.permissions = Some(Permissions::MANAGE_GUILD | Permissions::SEND_MESSAGES);
+        assert!(admins().allows(&manager.invoker));
+        assert!(
+            !AdminPolicy {
+                server_managers: false,
+                ..admins()
+            }
+            .allows(&manager.invoker)
+        );
+        manager.invoker.guild = None;
+        assert!(
+            !admins().allows(&manager.invoker),
+            "no server, no server manager"
+        );
+        let mut plain = manager.clone();
+        plain.invoker.guild = Some(Id::new(1));
+        plain.invoker.permissions = Some(Permissions::SEND_MESSAGES);
+        assert!(!admins().allows(&plain.invoker));
+    }
+
+    #[tokio::test]
+    async fn internal_errors_are_logged_with_the_id_the_person_sees() {
+        let captured = Captured::default();
+        let _guard = tracing::subscriber::set_default(captured.subscriber());
+        let mut svc = service(
+            tower::service_fn(handler),
+            admins(),
+            UserRateLimit::default(),
+        );
+        let response = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(request("chat", Access::Everyone, ALICE, &[], "boom"))
+            .await
+            .unwrap();
+        let text = content(response);
+        assert!(
+            !text.contains("disk on fire"),
+            "causes stay in the logs: {text}"
+        );
+        let id = text.split('`').nth(1).expect("an error id");
+        assert_eq!(id.len(), 8);
+        let logs = captured.text();
+        let line = logs
+            .lines()
+            .find(|l| l.contains("command failed"))
+            .expect("logged");
+        assert!(line.contains(&format!("error_id={id}")), "{line}");
+        assert!(line.contains("disk on fire"), "{line}");
+        assert!(logs.contains("outcome=\"internal\""), "{logs}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn logging_records_outcome_and_time() {
+        let captured = Captured::default();
+        let _guard = tracing::subscriber::set_default(captured.subscriber());
+        let mut svc = ServiceBuilder::new()
+            .layer(LoggingLayer)
+            .service_fn(handler);
+        svc.ready()
+            .await
+            .unwrap()
+            .call(request("chat", Access::Everyone, ALICE, &[], "slow"))
+            .await
+            .unwrap();
+        let error = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(request("model", Access::Everyone, ALICE, &[], "bad"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), "invalid");
+        let logs = captured.text();
+        let lines: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("command done"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{logs}");
+        assert!(
+            lines[0].contains("elapsed_ms=1500") && lines[0].contains("outcome=\"ok\""),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains("command=chat") && lines[0].contains("user=10"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("outcome=\"invalid\""), "{}", lines[1]);
+    }
+
+    #[tokio::test]
+    async fn each_user_has_their_own_quota() {
+        let clock = FakeRelativeClock::default();
+        let rate = UserRateLimit {
+            per_minute: NonZeroU32::new(6).unwrap(), // one every 10 s
+            burst: NonZeroU32::new(2).unwrap(),
+        };
+        let mut svc = ServiceBuilder::new()
+            .layer(ErrorFormatLayer)
+            .layer(PermissionLayer::new(admins()))
+            .layer(RateLimitLayer::with_clock(rate, clock.clone()))
+            .service_fn(handler);
+        let mut run = async |user: u64, access: Access| {
+            content(
+                svc.ready()
+                    .await
+                    .unwrap()
+                    .call(request("chat", access, user, &[], "hi"))
+                    .await
+                    .unwrap(),
+            )
+        };
+        assert_eq!(run(ALICE, Access::Everyone).await, "10 said hi");
+        assert_eq!(run(ALICE, Access::Everyone).await, "10 said hi");
+        let limited = run(ALICE, Access::Everyone).await;
+        assert!(limited.contains("try again in 10 s"), "{limited}");
+        // Refused commands do not use up the quota of someone else, nor their own.
+        assert_eq!(run(BOB, Access::Everyone).await, "11 said hi");
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(run(ALICE, Access::Everyone).await, "10 said hi");
+        assert!(run(ALICE, Access::Everyone).await.contains("try again"));
+        clock.advance(Duration::from_secs(10));
+        assert!(
+            run(ALICE, Access::Admins)
+                .await
+                .contains("only for the bot's admins")
+        );
+        assert_eq!(
+            run(ALICE, Access::Everyone).await,
+            "10 said hi",
+            "a forbidden command cost nothing"
+        );
+    }
+
+    #[test]
+    fn responses_become_interaction_responses_that_never_ping() {
+        let response = CommandResponse::private("@everyone hi")
+            .into_interaction_response()
+            .unwrap();
+        assert_eq!(
+            response.kind,
+            InteractionResponseType::ChannelMessageWithSource
+        );
+        let data = response.data.unwrap();
+        assert_eq!(data.flags, Some(MessageFlags::EPHEMERAL));
+        assert_eq!(data.allowed_mentions, Some(no_pings()));
+        let public = CommandResponse::Message {
+            content: "x".into(),
+            ephemeral: false,
+        };
+        assert_eq!(
+            public
+                .into_interaction_response()
+                .unwrap()
+                .data
+                .unwrap()
+                .flags,
+            None
+        );
+        assert!(
+            CommandResponse::Handled
+                .into_interaction_response()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_invoker_is_read_from_an_interaction() {
+        let interaction: Interaction = serde_json::from_value(serde_json::json!({
+            "id": "1", "application_id": "2", "type": 2, "token": "t", "version": 1,
+            "guild_id": "3", "channel": {"id": "4", "type": 0}, "channel_id": "4",
+            "member": {"user": {"id": "5", "username": "alice", "discriminator": "0", "avatar": null},
+                       "roles": ["6"], "permissions": "32", "joined_at": null, "deaf": false, "mute": false, "flags": 0},
+            "data": {"id": "7", "name": "status", "type": 1},
+            "entitlements": [], "authorizing_integration_owners": {}, "attachment_size_limit": 1
+        }))
+        .unwrap();
+        let invoker = Invoker::from_interaction(&interaction).unwrap();
+        assert_eq!(invoker.user, Id::new(5));
+        assert_eq!(invoker.roles, [Id::new(6)]);
+        assert_eq!(invoker.guild, Some(Id::new(3)));
+        assert_eq!(invoker.channel, Some(Id::new(4)));
+        assert!(
+            admins().allows(&invoker),
+            "MANAGE_GUILD (32) is a server manager"
+        );
+    }
+}

@@ -1,0 +1,933 @@
+//! The render state of one answer: what its Discord messages should show, given the turn's
+//! events so far.
+//!
+//! Owns the look of an answer. [`Answer`] folds [`TurnEvent`]s (and the person's decisions on
+//! its prompts) into blocks — the answer's text, a progress line per tool call
+//! (`🔧 server › tool … 2.1 s`, later ✓ or ✗ with the time), notices, questions from MCP
+//! servers — and [`Answer::view`] turns them, at a given instant, into the contents of the
+//! messages (split by [`crate::split`]) and the [`Controls`] to attach to the last one. The
+//! model's reasoning is kept apart: never in the answer, available for the private "Reasoning"
+//! reply ([`Answer::reasoning_pieces`]). Nothing here does I/O or reads a clock.
+
+use std::time::{Duration, Instant};
+
+use mcpcord_engine::TurnEvent;
+use mcpcord_mcp::InputMode;
+
+use crate::components::{ApprovalPrompt, Controls, ElicitationPrompt, shorten};
+use crate::split::split_message;
+
+/// The longest tool summary shown on a progress line.
+pub const MAX_SUMMARY: usize = 120;
+/// The longest progress message shown on a progress line.
+pub const MAX_PROGRESS_MESSAGE: usize = 60;
+/// The longest server question shown in the answer (the form holds the rest).
+pub const MAX_QUESTION: usize = 400;
+/// What a message shows while the model reasons and has written nothing yet.
+pub const THINKING_PLACEHOLDER: &str = "-# 💭 thinking…";
+/// What a finished answer without any text shows.
+pub const EMPTY_ANSWER: &str = "*(the model gave no answer)*";
+/// The line that marks an answer cut short.
+pub const INTERRUPTED_MARK: &str = "-# ⏹️ interrupted";
+
+/// Where the answer is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Being generated.
+    Streaming,
+    /// Finished; `interrupted` when stopped early (what was said is kept).
+    Done {
+        /// Stopped before the model finished.
+        interrupted: bool,
+    },
+    /// Failed; the text says why, in words for the person.
+    Failed(String),
+}
+
+/// A tool call as its progress line shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolLine {
+    /// The call's index within the turn.
+    pub call: usize,
+    /// The MCP server (empty when unknown).
+    pub server: String,
+    /// The tool.
+    pub tool: String,
+    /// Where the call is.
+    pub status: ToolStatus,
+}
+
+/// Where a tool call is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolStatus {
+    /// Running since the instant given; with the last progress reported, if any.
+    Running {
+        /// When it started.
+        since: Instant,
+        /// The last progress, formatted.
+        progress: Option<String>,
+    },
+    /// Waiting for the person to approve it.
+    AwaitingApproval {
+        /// When it started.
+        since: Instant,
+    },
+    /// Ended.
+    Finished {
+        /// Whether it succeeded.
+        ok: bool,
+        /// How long it took.
+        elapsed: Duration,
+        /// A one-line summary.
+        summary: String,
+    },
+}
+
+/// A question an MCP server asked the person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    /// The tool call it came with.
+    pub call: usize,
+    /// The server asking.
+    pub server: String,
+    /// The question.
+    pub message: String,
+    /// A form to fill in, or a page to visit.
+    pub url: Option<String>,
+    /// Whether the person has answered (or it was withdrawn).
+    pub answered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Block {
+    Text(String),
+    Tool(usize),
+    Notice(String),
+    Question(usize),
+}
+
+/// What the messages of an answer show at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// The content of each message, in order (none yet while nothing is to be shown).
+    pub pieces: Vec<String>,
+    /// The controls, for the last message.
+    pub controls: Controls,
+}
+
+/// The render state of one answer; see the [module docs](self).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    model: Option<String>,
+    blocks: Vec<Block>,
+    tools: Vec<ToolLine>,
+    questions: Vec<Question>,
+    thinking: String,
+    phase: Phase,
+}
+
+impl Default for Answer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Answer {
+    /// An answer about to stream.
+    pub fn new() -> Self {
+        Self {
+            model: None,
+            blocks: Vec::new(),
+            tools: Vec::new(),
+            questions: Vec::new(),
+            thinking: String::new(),
+            phase: Phase::Streaming,
+        }
+    }
+
+    /// Takes one event of the turn into account, `now` being when it arrived.
+    pub fn apply(&mut self, event: &TurnEvent, now: Instant) {
+        match event {
+            TurnEvent::Started { model } => self.model = Some(model.clone()),
+            TurnEvent::Text(delta) => match self.blocks.last_mut() {
+                Some(Block::Text(text)) => text.push_str(delta),
+                _ => self.blocks.push(Block::Text(delta.clone())),
+            },
+            TurnEvent::Thinking(delta) => self.thinking.push_str(delta),
+            TurnEvent::ToolStarted {
+                call, server, tool, ..
+            } => {
+                let line = self.tool_mut(*call, server, tool);
+                line.status = ToolStatus::Running {
+                    since: now,
+                    progress: None,
+                };
+            }
+            TurnEvent::ToolProgress {
+                call,
+                progress,
+                total,
+                message,
+            } => {
+                if let Some(ToolLine {
+                    status:
+                        ToolStatus::Running {
+                            progress: shown, ..
+                        },
+                    ..
+                }) = self.tools.iter_mut().find(|t| t.call == *call)
+                {
+                    *shown = Some(format_progress(*progress, *total, message.as_deref()));
+                }
+            }
+            TurnEvent::ApprovalNeeded(request) => {
+                let line = self.tool_mut(request.call, &request.server, &request.tool);
+                let since = match line.status {
+                    ToolStatus::Running { since, .. } | ToolStatus::AwaitingApproval { since } => {
+                        since
+                    }
+                    ToolStatus::Finished { .. } => now,
+                };
+                line.status = ToolStatus::AwaitingApproval { since };
+            }
+            TurnEvent::InputRequested(prompt) => {
+                let url = match &prompt.request.mode {
+                    InputMode::Form { .. } => None,
+                    InputMode::Url { url, .. } => Some(url.clone()),
+                };
+                self.questions.push(Question {
+                    call: prompt.call,
+                    server: prompt.request.server.clone(),
+                    message: prompt.request.message.clone(),
+                    url,
+                    answered: false,
+                });
+                self.blocks.push(Block::Question(self.questions.len() - 1));
+            }
+            TurnEvent::ToolFinished {
+                call,
+                ok,
+                elapsed,
+                summary,
+            } => {
+                let line = self.tool_mut(*call, "", "");
+                line.status = ToolStatus::Finished {
+                    ok: *ok,
+                    elapsed: *elapsed,
+                    summary: summary.clone(),
+                };
+                for question in self.questions.iter_mut().filter(|q| q.call == *call) {
+                    question.answered = true;
+                }
+            }
+            TurnEvent::Notice(notice) => self.blocks.push(Block::Notice(notice.clone())),
+            TurnEvent::Done(summary) => {
+                if self.model.is_none() {
+                    self.model = Some(summary.model.clone());
+                }
+                if !self.has_text() && !summary.text.trim().is_empty() {
+                    self.blocks.push(Block::Text(summary.text.clone()));
+                }
+                if self.thinking.is_empty() {
+                    self.thinking = summary.thinking.clone();
+                }
+                self.phase = Phase::Done {
+                    interrupted: summary.interrupted,
+                };
+            }
+            TurnEvent::Failed(error) => self.phase = Phase::Failed(error.to_string()),
+        }
+    }
+
+    /// The person decided on tool call `call`: the line stops waiting.
+    pub fn approval_decided(&mut self, call: usize) {
+        if let Some(line) = self.tools.iter_mut().find(|t| t.call == call)
+            && let ToolStatus::AwaitingApproval { since } = line.status
+        {
+            line.status = ToolStatus::Running {
+                since,
+                progress: None,
+            };
+        }
+    }
+
+    /// The person answered (or dismissed) the question of tool call `call`.
+    pub fn question_answered(&mut self, call: usize) {
+        for question in self.questions.iter_mut().filter(|q| q.call == call) {
+            question.answered = true;
+        }
+    }
+
+    /// Marks the answer as cut short (the bot stopped it, e.g. at shutdown, before the engine
+    /// said it was done).
+    pub fn interrupt(&mut self) {
+        if self.phase == Phase::Streaming {
+            self.phase = Phase::Done { interrupted: true };
+        }
+    }
+
+    /// Where the answer is.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// Whether no more events will change it.
+    pub fn is_finished(&self) -> bool {
+        self.phase != Phase::Streaming
+    }
+
+    /// The model answering, once known.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// The model's reasoning so far (never part of the answer).
+    pub fn thinking(&self) -> &str {
+        &self.thinking
+    }
+
+    /// The tool calls so far.
+    pub fn tools(&self) -> &[ToolLine] {
+        &self.tools
+    }
+
+    /// The questions servers asked so far.
+    pub fn questions(&self) -> &[Question] {
+        &self.questions
+    }
+
+    /// The reasoning as messages for the private "Reasoning" reply.
+    pub fn reasoning_pieces(&self) -> Vec<String> {
+        split_message(&self.thinking)
+    }
+
+    /// The whole answer as one markdown document, at `now` (running tools show their time).
+    pub fn document(&self, now: Instant) -> String {
+        let mut out = String::new();
+        let mut previous_was_text = false;
+        for block in &self.blocks {
+            let (part, is_text) = match block {
+                Block::Text(text) => {
+                    let text = text.trim_start_matches(['\n', '\r']).trim_end();
+                    if text.is_empty() {
+                        continue;
+                    }
+                    (text.to_owned(), true)
+                }
+                Block::Tool(i) => (tool_line(&self.tools[*i], now), false),
+                Block::Notice(notice) => (format!("-# ℹ️ {}", one_line(notice)), false),
+                Block::Question(i) => (question_line(&self.questions[*i]), false),
+            };
+            if !out.is_empty() {
+                out.push_str(if is_text || previous_was_text {
+                    "\n\n"
+                } else {
+                    "\n"
+                });
+            }
+            out.push_str(&part);
+            previous_was_text = is_text;
+        }
+        let ending = match &self.phase {
+            Phase::Streaming if !self.has_text() && !self.thinking.is_empty() => {
+                Some(THINKING_PLACEHOLDER.to_owned())
+            }
+            Phase::Streaming => None,
+            Phase::Done { interrupted } => {
+                let mut ending = String::new();
+                if !self.has_text() {
+                    ending.push_str(EMPTY_ANSWER);
+                }
+                if *interrupted {
+                    if !ending.is_empty() {
+                        ending.push('\n');
+                    }
+                    ending.push_str(INTERRUPTED_MARK);
+                }
+                (!ending.is_empty()).then_some(ending)
+            }
+            Phase::Failed(reason) => Some(format!("⚠️ {}", one_line(reason))),
+        };
+        if let Some(ending) = ending {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(&ending);
+        }
+        out
+    }
+
+    /// The messages and controls to show at `now`.
+    pub fn view(&self, now: Instant) -> View {
+        View {
+            pieces: split_message(&self.document(now)),
+            controls: self.controls(),
+        }
+    }
+
+    /// The controls the last message carries.
+    pub fn controls(&self) -> Controls {
+        let reasoning = !self.thinking.trim().is_empty();
+        match &self.phase {
+            Phase::Streaming => Controls {
+                stop: true,
+                approvals: self
+                    .tools
+                    .iter()
+                    .filter(|t| matches!(t.status, ToolStatus::AwaitingApproval { .. }))
+                    .map(|t| ApprovalPrompt {
+                        call: u32::try_from(t.call).unwrap_or(u32::MAX),
+                    })
+                    .collect(),
+                elicitations: self
+                    .questions
+                    .iter()
+                    .filter(|q| !q.answered)
+                    .map(|q| match &q.url {
+                        Some(url) => ElicitationPrompt::Url {
+                            url: url.clone(),
+                            label: "Open the page".to_owned(),
+                        },
+                        None => ElicitationPrompt::Form {
+                            call: u32::try_from(q.call).unwrap_or(u32::MAX),
+                            label: if q.server.is_empty() {
+                                "Answer".to_owned()
+                            } else {
+                                format!("Answer {}", q.server)
+                            },
+                        },
+                    })
+                    .collect(),
+                ..Controls::default()
+            },
+            Phase::Done { .. } => Controls {
+                regenerate: true,
+                continue_: true,
+                reasoning,
+                ..Controls::default()
+            },
+            Phase::Failed(_) => Controls {
+                regenerate: true,
+                reasoning,
+                ..Controls::default()
+            },
+        }
+    }
+
+    fn has_text(&self) -> bool {
+        self.blocks
+            .iter()
+            .any(|b| matches!(b, Block::Text(t) if !t.trim().is_empty()))
+    }
+
+    /// The line of tool call `call`, created (with a block) if new; names fill in when known.
+    fn tool_mut(&mut self, call: usize, server: &str, tool: &str) -> &mut ToolLine {
+        let index = match self.tools.iter().position(|t| t.call == call) {
+            Some(index) => index,
+            None => {
+                self.tools.push(ToolLine {
+                    call,
+                    server: String::new(),
+                    tool: String::new(),
+                    status: ToolStatus::Finished {
+                        ok: true,
+                        elapsed: Duration::ZERO,
+                        summary: String::new(),
+                    },
+                });
+                self.blocks.push(Block::Tool(self.tools.len() - 1));
+                self.tools.len() - 1
+            }
+        };
+        let line = &mut self.tools[index];
+        if !server.is_empty() {
+            line.server = server.to_owned();
+        }
+        if !tool.is_empty() {
+            line.tool = tool.to_owned();
+        }
+        line
+    }
+}
+
+/// `🔧 server › tool … 2.1 s`, `🔧 server › tool ✓ 2.1 s — summary`, `… ✗ …`.
+fn tool_line(line: &ToolLine, now: Instant) -> String {
+    let name = match (line.server.as_str(), line.tool.as_str()) {
+        ("", "") => format!("call {}", line.call + 1),
+        ("", tool) => escape(tool),
+        (server, tool) => format!("{} › {}", escape(server), escape(tool)),
+    };
+    match &line.status {
+        ToolStatus::Running { since, progress } => {
+            let elapsed = now.saturating_duration_since(*since);
+            let progress = progress
+                .as_deref()
+                .map(|p| format!(" · {p}"))
+                .unwrap_or_default();
+            format!("-# 🔧 {name} … {}{progress}", format_duration(elapsed))
+        }
+        ToolStatus::AwaitingApproval { .. } => {
+            format!("-# 🔧 {name} ⏸️ waiting for approval")
+        }
+        ToolStatus::Finished {
+            ok,
+            elapsed,
+            summary,
+        } => {
+            let mark = if *ok { "✓" } else { "✗" };
+            let summary = one_line(summary);
+            let summary = if summary.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", escape(&shorten(&summary, MAX_SUMMARY)))
+            };
+            format!("-# 🔧 {name} {mark} {}{summary}", format_duration(*elapsed))
+        }
+    }
+}
+
+fn question_line(question: &Question) -> String {
+    let asker = if question.server.is_empty() {
+        "A tool".to_owned()
+    } else {
+        format!("**{}**", escape(&question.server))
+    };
+    let message = escape(&shorten(&one_line(&question.message), MAX_QUESTION));
+    if question.answered {
+        format!("-# ❓ {asker} asked: {message} ✓")
+    } else {
+        format!("❓ {asker} asks: {message}")
+    }
+}
+
+/// `2.1 s` under a minute, `1 min 5 s` above.
+pub fn format_duration(elapsed: Duration) -> String {
+    let tenths = elapsed.as_millis() / 100;
+    if tenths < 600 {
+        format!("{}.{} s", tenths / 10, tenths % 10)
+    } else {
+        let seconds = elapsed.as_secs();
+        format!("{} min {} s", seconds / 60, seconds % 60)
+    }
+}
+
+/// `3/10`, `40%` or `12.5`, and the message.
+fn format_progress(progress: f64, total: Option<f64>, message: Option<&str>) -> String {
+    let amount = match total {
+        Some(total) if total > 0.0 && progress.fract() == 0.0 && total.fract() == 0.0 => {
+            format!("{progress}/{total}")
+        }
+        Some(total) if total > 0.0 => {
+            format!("{:.0}%", (progress / total * 100.0).clamp(0.0, 100.0))
+        }
+        _ => format!("{progress}"),
+    };
+    match message.map(one_line).filter(|m| !m.is_empty()) {
+        Some(message) => format!(
+            "{amount} {}",
+            escape(&shorten(&message, MAX_PROGRESS_MESSAGE))
+        ),
+        None => amount,
+    }
+}
+
+/// The text on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Escapes Discord markdown, so names and summaries show as written (and a backtick can never
+/// open a code block across the answer).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::split::{MESSAGE_LIMIT, fence_count};
+    use mcpcord_engine::{ApprovalRequest, EngineError, InputPrompt, TurnSummary};
+    use serde_json::json;
+    use tokio::sync::oneshot;
+
+    fn at(start: Instant, ms: u64) -> Instant {
+        start + Duration::from_millis(ms)
+    }
+
+    fn done(text: &str, thinking: &str, interrupted: bool) -> TurnEvent {
+        TurnEvent::Done(TurnSummary {
+            model: "llama3.2".into(),
+            text: text.into(),
+            thinking: thinking.into(),
+            prompt_tokens: Some(10),
+            completion_tokens: 5,
+            tool_calls: 0,
+            rounds: 1,
+            interrupted,
+            message_id: None,
+        })
+    }
+
+    fn feed(answer: &mut Answer, start: Instant, events: Vec<TurnEvent>) {
+        for (i, event) in events.iter().enumerate() {
+            answer.apply(event, at(start, i as u64 * 100));
+        }
+    }
+
+    #[test]
+    fn text_streams_with_a_stop_button_and_finishes_with_the_others() {
+        let start = Instant::now();
+        let mut answer = Answer::new();
+        assert!(
+            answer.view(start).pieces.is_empty(),
+            "nothing to post before the first token"
+        );
+        feed(
+            &mut answer,
+            start,
+            vec![
+                TurnEvent::Started {
+                    model: "llama3.2".into(),
+                },
+                TurnEvent::Text("Hello".into()),
+                TurnEvent::Text(", world".into()),
+            ],
+        );
+        let view = answer.view(start);
+        assert_eq!(view.pieces, ["Hello, world"]);
+        assert_eq!(
+            view.controls,
+            Controls {
+                stop: true,
+                ..Controls::default()
+            }
+        );
+        assert_eq!(answer.model(), Some("llama3.2"));
+
+        answer.apply(&done("Hello, world", "", false), start);
+        let view = answer.view(start);
+        assert_eq!(view.pieces, ["Hello, world"]);
+        assert_eq!(
+            view.controls,
+            Controls {
+                regenerate: true,
+                continue_: true,
+                ..Controls::default()
+            }
+        );
+        assert!(answer.is_finished());
+    }
+
+    #[test]
+    fn thinking_never_reaches_the_answer() {
+        let start = Instant::now();
+        let mut answer = Answer::new();
+        feed(
+            &mut answer,
+            start,
+            vec![TurnEvent::Thinking("Let me think about secrets…".into())],
+        );
+        assert_eq!(answer.view(start).pieces, [THINKING_PLACEHOLDER]);
+        feed(
+            &mut answer,
+            start,
+            vec![
+                TurnEvent::Thinking(" more".into()),
+                TurnEvent::Text("The answer is 4.".into()),
+                done("The answer is 4.", "", false),
+            ],
+        );
+        let view = answer.view(start);
+        assert_eq!(view.pieces, ["The answer is 4."]);
+        assert!(view.controls.reasoning);
+        assert_eq!(answer.thinking(), "Let me think about secrets… more");
+        assert_eq!(
+            answer.reasoning_pieces(),
+            ["Let me think about secrets… more"]
+        );
+    }
+
+    #[test]
+    fn a_tool_call_shows_progress_then_its_outcome() {
+        let start = Instant::now();
+        let mut answer = Answer::new();
+        answer.apply(&TurnEvent::Text("Checking the weather.".into()), start);
+        answer.apply(
+            &TurnEvent::ToolStarted {
+                call: 0,
+                server: "weather".into(),
+                tool: "get_forecast".into(),
+                arguments: json!({"city": "Paris"}),
+            },
+            start,
+        );
+        let doc = answer.document(at(start, 2100));
+        assert_eq!(
+            doc,
+            "Checking the weather.\n\n-# 🔧 weather › get\\_forecast … 2.1 s"
+        );
+        answer.apply(
+            &TurnEvent::ToolProgress {
+                call: 0,
+                progress: 3.0,
+                total: Some(10.0),
+                message: Some("fetching\nstations".into()),
+            },
+            at(start, 2500),
+        );
+        assert!(
+            answer
+                .document(at(start, 3000))
+                .ends_with("… 3.0 s · 3/10 fetching stations")
+        );
+        answer.apply(
+            &TurnEvent::ToolFinished {
+                call: 0,
+                ok: true,
+                elapsed: Duration::from_millis(3200),
+                summary: "sunny, 21 °C".into(),
+            },
+            at(start, 3200),
+        );
+        answer.apply(
+            &TurnEvent::Text("It will be sunny.".into()),
+            at(start, 3300),
+        );
+        let doc = answer.document(at(start, 9000));
+        assert_eq!(
+            doc,
+            "Checking the weather.\n\n-# 🔧 weather › get\\_forecast ✓ 3.2 s — sunny, 21 °C\n\nIt will be sunny."
+        );
+        answer.apply(
+            &TurnEvent::ToolStarted {
+                call: 1,
+                server: "fs".into(),
+                tool: "read".into(),
+                arguments: json!({}),
+            },
+            at(start, 9000),
+        );
+        answer.apply(
+            &TurnEvent::ToolFinished {
+                call: 1,
+                ok: false,
+                elapsed: Duration::from_secs(65),
+                summary: "Error: `no` such file".into(),
+            },
+            at(start, 9000),
+        );
+        assert!(
+            answer
+                .document(start)
+                .contains("-# 🔧 fs › read ✗ 1 min 5 s — Error: \\`no\\` such file")
+        );
+        assert_eq!(answer.tools().len(), 2);
+    }
+
+    #[test]
+    fn an_approval_waits_with_buttons_until_decided() {
+        let start = Instant::now();
+        let mut answer = Answer::new();
+        let (reply, _answer) = oneshot::channel();
+        feed(
+            &mut answer,
+            start,
+            vec![
+                TurnEvent::ToolStarted {
+                    call: 2,
+                    server: "shell".into(),
+                    tool: "run".into(),
+                    arguments: json!({"cmd": "ls"}),
+                },
+                TurnEvent::ApprovalNeeded(ApprovalRequest {
+                    call: 2,
+                    server: "shell".into(),
+                    tool: "run".into(),
+                    arguments: json!({"cmd": "ls"}),
+                    reply,
+                }),
+            ],
+        );
+        let view = answer.view(start);
+        assert_eq!(view.pieces, ["-# 🔧 shell › run ⏸️ waiting for approval"]);
+        assert_eq!(view.controls.approvals, [ApprovalPrompt { call: 2 }]);
+        assert!(view.controls.stop);
+        answer.approval_decided(2);
+        let view = answer.view(at(start, 1500));
+        assert!(view.controls.approvals.is_empty());
+        assert_eq!(view.pieces, ["-# 🔧 shell › run … 1.5 s"]);
+    }
+
+    #[test]
+    fn server_questions_become_form_or_link_buttons() {
+        let start = Instant::now();
+        let mut answer = Answer::new();
+        let (reply, _a) = oneshot::channel();
+        let (reply_url, _b) = oneshot::channel();
+        feed(
+            &mut answer,
+            start,
+            vec![
+                TurnEvent::ToolStarted {
+                    call: 0,
+                    server: "travel".into(),
+                    tool: "book".into(),
+                    arguments: json!({}),
+                },
+                TurnEvent::InputRequested(InputPrompt {
+                    call: 0,
+                    request: mcpcord_mcp::InputRequest {
+                        server: "travel".into(),
+                        message: "Which seat?".into(),
+                        mode: InputMode::Form {
+                            schema: json!({"type": "object"}),
+                        },
+                    },
+                    reply,
+                }),
+                TurnEvent::InputRequested(InputPrompt {
+                    call: 0,
+                    request: mcpcord_mcp::InputRequest {
+                        server: "travel".into(),
+                        message: "Pay here".into(),
+                        mode: InputMode::Url {
+                            url: "https://pay.example".into(),
+                            elicitation_id: "e1".into(),
+                        },
+                    },
+                    reply: reply_url,
+                }),
+            ],
+        );
+        let view = answer.view(start);
+        assert!(
+            view.pieces[0].contains("❓ **travel** asks: Which seat?"),
+            "{:?}",
+            view.pieces
+        );
+        assert_eq!(
+            view.controls.elicitations,
+            [
+                ElicitationPrompt::Form {
+                    call: 0,
+                    label: "Answer travel".into()
+                },
+                ElicitationPrompt::Url {
+                    url: "https://pay.example".into(),
+                    label: "Open the page".into()
+                },
+            ]
+        );
+        answer.question_answered(0);
+        let view = answer.view(start);
+        assert!(view.controls.elicitations.is_empty());
+        assert!(view.pieces[0].contains("-# ❓ **travel** asked: Which seat? ✓"));
+    }
+
+    #[test]
+    fn interrupted_failed_and_empty_answers_say_so() {
+        let start = Instant::now();
+        let mut stopped = Answer::new();
+        feed(
+            &mut stopped,
+            start,
+            vec![
+                TurnEvent::Text("Half an ans".into()),
+                done("Half an ans", "", true),
+            ],
+        );
+        assert_eq!(
+            stopped.view(start).pieces,
+            [format!("Half an ans\n\n{INTERRUPTED_MARK}")]
+        );
+
+        let mut cut = Answer::new();
+        feed(&mut cut, start, vec![TurnEvent::Text("Going".into())]);
+        cut.interrupt();
+        assert_eq!(cut.phase(), &Phase::Done { interrupted: true });
+        assert!(cut.view(start).pieces[0].ends_with(INTERRUPTED_MARK));
+
+        let mut failed = Answer::new();
+        feed(
+            &mut failed,
+            start,
+            vec![
+                TurnEvent::Text("Partial".into()),
+                TurnEvent::Failed(EngineError::ShuttingDown),
+            ],
+        );
+        let view = failed.view(start);
+        assert_eq!(
+            view.pieces,
+            ["Partial\n\n⚠️ the bot is shutting down; try again in a moment"]
+        );
+        assert_eq!(
+            view.controls,
+            Controls {
+                regenerate: true,
+                ..Controls::default()
+            }
+        );
+
+        let mut empty = Answer::new();
+        feed(&mut empty, start, vec![done("", "", false)]);
+        assert_eq!(empty.view(start).pieces, [EMPTY_ANSWER]);
+
+        let mut whole = Answer::new();
+        feed(
+            &mut whole,
+            start,
+            vec![
+                TurnEvent::Notice("2 older messages were left out".into()),
+                done("Not streamed", "why", false),
+            ],
+        );
+        assert_eq!(
+            whole.view(start).pieces,
+            ["-# ℹ️ 2 older messages were left out\n\nNot streamed"]
+        );
+        assert_eq!(whole.thinking(), "why");
+    }
+
+    #[test]
+    fn a_long_answer_with_code_continues_in_new_messages() {
+        let start = Instant::now();
+        let mut answer = Answer::new();
+        let code: String = (0..150)
+            .map(|i| format!("    let value_{i} = compute({i});\n"))
+            .collect();
+        let text =
+            format!("Here is the code:\n\n```rust\nfn main() {{\n{code}}}\n```\n\nThat's all.");
+        for chunk in text.as_bytes().chunks(7) {
+            answer.apply(
+                &TurnEvent::Text(String::from_utf8_lossy(chunk).into_owned()),
+                start,
+            );
+        }
+        answer.apply(&done(&text, "", false), start);
+        let view = answer.view(start);
+        assert!(view.pieces.len() >= 3);
+        for piece in &view.pieces {
+            assert!(piece.chars().count() <= MESSAGE_LIMIT);
+            assert_eq!(fence_count(piece) % 2, 0);
+        }
+        assert!(view.pieces[1].starts_with("```rust\n"));
+        assert!(view.pieces.last().unwrap().ends_with("That's all."));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(Duration::from_millis(2140)), "2.1 s");
+        assert_eq!(format_duration(Duration::from_millis(59_990)), "59.9 s");
+        assert_eq!(format_duration(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(format_progress(0.5, Some(2.0), None), "25%");
+        assert_eq!(format_progress(7.0, None, Some("files")), "7 files");
+    }
+}

@@ -1,0 +1,90 @@
+//! The running application: database, model backends, MCP servers and the engine, built from
+//! the configuration, and taken down in order.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use mcpcord_engine::{Engine, EngineConfig};
+use mcpcord_mcp::Callbacks;
+use mcpcord_memory::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::wiring;
+
+/// How long running turns get to finish when the application stops.
+pub const TURN_GRACE: Duration = Duration::from_secs(30);
+
+/// How often expired conversations are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Every running part.
+pub struct App {
+    /// The conversation engine (owns the pool, the host and the store).
+    pub engine: Engine,
+    /// Stops the background tasks (retention sweeper).
+    background: CancellationToken,
+}
+
+impl App {
+    /// Opens the database, starts the MCP servers (waiting up to their start timeout) and
+    /// builds the engine.
+    pub async fn start(config: &Config) -> anyhow::Result<App> {
+        let store = Store::connect(config.storage.url.expose().as_str())
+            .await
+            .with_context(|| format!("cannot open the database at {}", config.storage.url))?;
+        for (guild, ttl) in &config.storage.retention {
+            store.set_retention(guild.get(), Some(*ttl)).await?;
+        }
+        let background = CancellationToken::new();
+        store.spawn_sweeper(SWEEP_EVERY, background.clone());
+        let pool = wiring::backend_pool(config);
+        let host = if wiring::mcp_server_specs(config).is_empty() {
+            None
+        } else {
+            let host = wiring::mcp_host(config, Callbacks::default());
+            let wait = config
+                .mcp
+                .servers
+                .iter()
+                .map(|s| s.start_timeout)
+                .max()
+                .unwrap_or_default();
+            if !host.wait_ready(wait).await {
+                tracing::warn!(
+                    "not every MCP server is ready; they keep starting in the background"
+                );
+            }
+            Some(host)
+        };
+        let engine = Engine::new(pool, host, store, engine_config(config));
+        Ok(App { engine, background })
+    }
+
+    /// Lets running turns finish (up to `grace`), then stops the MCP servers and closes the
+    /// database.
+    pub async fn stop(self, grace: Duration) {
+        self.background.cancel();
+        self.engine.shutdown(grace).await;
+        if let Some(host) = self.engine.tools() {
+            host.shutdown().await;
+        }
+        self.engine.store().close().await;
+    }
+}
+
+/// The engine's settings from the configuration.
+pub fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig {
+        default_model: config.models.default.clone(),
+        vision_model: config.models.vision.clone(),
+        system_prompt: config.models.system_prompt.clone(),
+        max_tool_rounds: config.limits.max_tool_rounds.get(),
+        turn_timeout: config.limits.turn_timeout,
+        max_concurrent_turns: config.limits.max_concurrent_turns.get() as usize,
+        max_context: config.models.max_context.get(),
+        temperature: config.models.temperature,
+        keep_alive: config.models.keep_alive,
+        ..EngineConfig::default()
+    }
+}
