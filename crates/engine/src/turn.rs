@@ -289,7 +289,10 @@ impl TurnState {
             .find_map(|p| p.system_prompt.clone())
             .unwrap_or_else(|| config.system_prompt.clone());
         let system = Message::system(render(&template, &request.place, SystemTime::now()));
-        let mut converted: Vec<Message> = history.iter().map(to_model_message).collect();
+        // In a shared channel the model must know who says what; alone with one person the
+        // names are noise (small models even start imitating them).
+        let attribute = request.scope.guild_id.is_some();
+        let mut converted: Vec<Message> = history.iter().map(|m| to_model_message(m, attribute)).collect();
         if let Some(last) = converted
             .last_mut()
             .filter(|m| m.role == mcpcord_llm::Role::User)
@@ -473,13 +476,14 @@ async fn last_answer(
         .find(|m| m.role == StoredRole::Assistant && m.tool_calls.is_none()))
 }
 
-/// A stored message as the model sees it; user messages carry their author's name.
-fn to_model_message(stored: &StoredMessage) -> Message {
+/// A stored message as the model sees it; with `attribute`, user messages carry their author's
+/// name.
+fn to_model_message(stored: &StoredMessage, attribute: bool) -> Message {
     match stored.role {
         StoredRole::System => Message::system(stored.content.clone()),
         StoredRole::User => match &stored.author {
-            Some(author) => Message::user(format!("{}: {}", author.name, stored.content)),
-            None => Message::user(stored.content.clone()),
+            Some(author) if attribute => Message::user(format!("{}: {}", author.name, stored.content)),
+            _ => Message::user(stored.content.clone()),
         },
         StoredRole::Assistant => {
             let calls: Vec<ToolCall> = stored

@@ -558,3 +558,14 @@ async fn shutdown_stops_taking_turns() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn names_speakers_only_in_shared_channels() {
+    let h = harness(vec![tool_model()], None, config("llama3.2")).await;
+    h.fake.push_script(Script::reply("hi"));
+    let mut dm = say("dm", "hello");
+    dm.scope.guild_id = None;
+    run(&h.engine, dm).await;
+    let sent = h.fake.last_chat_request().unwrap();
+    assert_eq!(sent["messages"][1]["content"], "hello");
+}
