@@ -5,12 +5,14 @@
 //! - [`throttle`]: one message edited as tokens arrive, within Discord's rate limits;
 //! - [`render`]: what an answer's messages show, folded from the turn's events;
 //! - [`components`]: buttons, menus, modals and the typed custom ids that come back;
+//! - [`forms`]: MCP form requests as modals, and the typed answers back;
 //! - [`mentions`]: outgoing messages never ping; incoming mention tokens become names;
 //! - [`commands`]: the slash and context-menu commands, parsing, autocomplete and `/help`;
 //! - [`middleware`]: the tower layers every command runs through.
 
 pub mod commands;
 pub mod components;
+pub mod forms;
 pub mod mentions;
 pub mod middleware;
 pub mod render;

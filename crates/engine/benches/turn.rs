@@ -10,7 +10,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use mcpcord_engine::{Engine, EngineConfig, Place, Speaker, TurnAction, TurnEvent, TurnRequest, UserMessage};
+use mcpcord_engine::{
+    Engine, EngineConfig, Place, Speaker, TurnAction, TurnEvent, TurnRequest, UserMessage,
+};
 use mcpcord_llm::{BackendPool, BackendSpec, ChatRequest, Message, PoolOptions, ServerKind};
 use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
 use mcpcord_testkit::FakeOllama;
@@ -24,8 +26,13 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         turn_overhead().await;
-        history_load("SQLite", &format!("sqlite://{}/bench.sqlite", tempdir().display())).await;
-        let postgres = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        history_load(
+            "SQLite",
+            &format!("sqlite://{}/bench.sqlite", tempdir().display()),
+        )
+        .await;
+        let postgres = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         history_load("PostgreSQL", &postgres).await;
     });
 }
@@ -46,11 +53,17 @@ async fn turn_overhead() {
     let fake = FakeOllama::start_with_models([FakeModel::new("bench")]).await;
     let pool = || {
         BackendPool::new(
-            vec![BackendSpec::new("fake", ServerKind::Ollama, fake.url().parse().unwrap())],
+            vec![BackendSpec::new(
+                "fake",
+                ServerKind::Ollama,
+                fake.url().parse().unwrap(),
+            )],
             PoolOptions::default(),
         )
     };
-    let store = Store::connect(&format!("sqlite://{}/turns.sqlite", tempdir().display())).await.unwrap();
+    let store = Store::connect(&format!("sqlite://{}/turns.sqlite", tempdir().display()))
+        .await
+        .unwrap();
     let engine = Engine::new(
         pool(),
         None,
@@ -69,7 +82,10 @@ async fn turn_overhead() {
         let mut turn = engine.start_turn(TurnRequest {
             key: ConversationKey::new(format!("bench:{}", i % 10)),
             scope: Scope::default(),
-            author: Speaker { id: Some(1), name: "bench".into() },
+            author: Speaker {
+                id: Some(1),
+                name: "bench".into(),
+            },
             place: Place::default(),
             action: TurnAction::Message(UserMessage::text("ok")),
             model: None,
@@ -81,14 +97,21 @@ async fn turn_overhead() {
         }
         through_engine.push(started.elapsed());
         let started = Instant::now();
-        direct.complete(&ChatRequest::new("bench", vec![Message::user("ok")])).await.unwrap();
+        direct
+            .complete(&ChatRequest::new("bench", vec![Message::user("ok")]))
+            .await
+            .unwrap();
         through_pool.push(started.elapsed());
     }
     let (e50, e99) = percentiles(through_engine);
     let (p50, p99) = percentiles(through_pool);
     println!("turn through the engine (SQLite): p50 {e50:?}  p99 {e99:?}");
     println!("same request, pool only:          p50 {p50:?}  p99 {p99:?}");
-    println!("engine overhead per turn:         p50 {:?}  p99 {:?}", e50.saturating_sub(p50), e99.saturating_sub(p99));
+    println!(
+        "engine overhead per turn:         p50 {:?}  p99 {:?}",
+        e50.saturating_sub(p50),
+        e99.saturating_sub(p99)
+    );
 }
 
 async fn history_load(name: &str, url: &str) {
@@ -102,7 +125,15 @@ async fn history_load(name: &str, url: &str) {
     let guild = 900_000_000_000_000_000 + u64::from(std::process::id());
     let key = ConversationKey::new(format!("bench:history:{}", std::process::id()));
     let conversation = store
-        .conversation(&key, Scope { guild_id: Some(guild), channel_id: None, user_id: None }, None)
+        .conversation(
+            &key,
+            Scope {
+                guild_id: Some(guild),
+                channel_id: None,
+                user_id: None,
+            },
+            None,
+        )
         .await
         .unwrap();
     let started = Instant::now();
@@ -110,7 +141,11 @@ async fn history_load(name: &str, url: &str) {
         let messages = (0..100)
             .map(|i| {
                 let text = format!("message {} {}", batch * 100 + i, "lorem ipsum ".repeat(8));
-                if i % 2 == 0 { NewMessage::user(text).with_author(1, "bench") } else { NewMessage::assistant(text) }
+                if i % 2 == 0 {
+                    NewMessage::user(text).with_author(1, "bench")
+                } else {
+                    NewMessage::assistant(text)
+                }
             })
             .collect();
         store.commit_turn(conversation.id, messages).await.unwrap();
@@ -124,9 +159,17 @@ async fn history_load(name: &str, url: &str) {
         assert_eq!(history.len(), HISTORY);
     }
     let (p50, p99) = percentiles(samples);
-    println!("{name}: wrote {HISTORY} messages in {written:?}; history load p50 {p50:?}  p99 {p99:?}");
+    println!(
+        "{name}: wrote {HISTORY} messages in {written:?}; history load p50 {p50:?}  p99 {p99:?}"
+    );
     // Leave nothing behind: a zero retention for the bench's own guild, then a sweep.
-    store.set_retention(guild, Some(Duration::ZERO)).await.unwrap();
-    store.sweep_expired(SystemTime::now() + Duration::from_secs(1)).await.unwrap();
+    store
+        .set_retention(guild, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    store
+        .sweep_expired(SystemTime::now() + Duration::from_secs(1))
+        .await
+        .unwrap();
     store.close().await;
 }

@@ -292,7 +292,10 @@ impl TurnState {
         // In a shared channel the model must know who says what; alone with one person the
         // names are noise (small models even start imitating them).
         let attribute = request.scope.guild_id.is_some();
-        let mut converted: Vec<Message> = history.iter().map(|m| to_model_message(m, attribute)).collect();
+        let mut converted: Vec<Message> = history
+            .iter()
+            .map(|m| to_model_message(m, attribute))
+            .collect();
         if let Some(last) = converted
             .last_mut()
             .filter(|m| m.role == mcpcord_llm::Role::User)
@@ -482,7 +485,9 @@ fn to_model_message(stored: &StoredMessage, attribute: bool) -> Message {
     match stored.role {
         StoredRole::System => Message::system(stored.content.clone()),
         StoredRole::User => match &stored.author {
-            Some(author) if attribute => Message::user(format!("{}: {}", author.name, stored.content)),
+            Some(author) if attribute => {
+                Message::user(format!("{}: {}", author.name, stored.content))
+            }
             _ => Message::user(stored.content.clone()),
         },
         StoredRole::Assistant => {

@@ -66,6 +66,16 @@ fn calls(c: &mut Criterion) {
             assert_eq!(result.is_error, Some(false));
         });
     });
+    let _sub = runtime.block_on(async {
+        raw.listen(rmcp::model::SubscriptionFilter::builder().tools_list_changed().build()).await.unwrap()
+    });
+    group.bench_function("stdio raw rmcp with listen", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let params = CallToolRequestParams::new("echo").with_arguments(arguments());
+            let result = raw.call_tool(params).await.unwrap();
+            assert_eq!(result.is_error, Some(false));
+        });
+    });
     let host = runtime.block_on(async {
         let host = McpHost::start(vec![stdio_spec("t")], options(), Callbacks::default());
         assert!(host.wait_ready(Duration::from_secs(30)).await);

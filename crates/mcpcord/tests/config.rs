@@ -226,10 +226,17 @@ fn database_passwords_are_redacted_when_shown() {
 
 #[test]
 fn retention_is_per_guild_and_checked() {
-    let config = Config::from_toml("[storage]\nretention = { \"123456789012345678\" = \"30d\" }\n", &Env::new()).unwrap();
+    let config = Config::from_toml(
+        "[storage]\nretention = { \"123456789012345678\" = \"30d\" }\n",
+        &Env::new(),
+    )
+    .unwrap();
     let ttl = config.storage.retention.values().next().unwrap();
     assert_eq!(ttl.as_secs(), 30 * 24 * 3600);
-    let found = errors("[storage]\nretention = { \"general\" = \"soon\" }\n", &Env::new());
+    let found = errors(
+        "[storage]\nretention = { \"general\" = \"soon\" }\n",
+        &Env::new(),
+    );
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found[0].starts_with("storage.retention.general: keys are guild ids"));
     assert!(found[1].contains("is not a duration"));

@@ -203,11 +203,17 @@ pub struct StorageConfig {
     pub retention: BTreeMap<NonZeroU64, Duration>,
 }
 
-fn retention_map<S: Serializer>(map: &BTreeMap<NonZeroU64, Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+fn retention_map<S: Serializer>(
+    map: &BTreeMap<NonZeroU64, Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut out = serializer.serialize_map(Some(map.len()))?;
     for (guild, ttl) in map {
-        out.serialize_entry(&guild.to_string(), &humantime::format_duration(*ttl).to_string())?;
+        out.serialize_entry(
+            &guild.to_string(),
+            &humantime::format_duration(*ttl).to_string(),
+        )?;
     }
     out.end()
 }

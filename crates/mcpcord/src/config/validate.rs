@@ -280,13 +280,19 @@ fn storage(raw: RawStorage, report: &mut Report) -> StorageConfig {
             let at = format!("storage.retention.{guild}");
             let id = guild.parse::<u64>().ok().and_then(NonZeroU64::new);
             if id.is_none() {
-                report.error(&at, "keys are guild ids, e.g. \"123456789012345678\" = \"30d\"");
+                report.error(
+                    &at,
+                    "keys are guild ids, e.g. \"123456789012345678\" = \"30d\"",
+                );
             }
             let ttl = duration(Some(ttl), "30d", &at, report);
             Some((id?, ttl))
         })
         .collect();
-    StorageConfig { url: parsed, retention }
+    StorageConfig {
+        url: parsed,
+        retention,
+    }
 }
 
 fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<McpServerConfig> {
