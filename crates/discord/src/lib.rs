@@ -9,12 +9,30 @@
 //! - [`mentions`]: outgoing messages never ping; incoming mention tokens become names;
 //! - [`commands`]: the slash and context-menu commands, parsing, autocomplete and `/help`;
 //! - [`middleware`]: the tower layers every command runs through.
+//!
+//! And the runtime that wires them to the engine:
+//! - [`bot`]: [`bot::run`], the configuration, and the shared context;
+//! - [`gateway`]: shards, their event loops, and messages that start turns;
+//! - [`triggers`]: when the bot answers a message;
+//! - [`conversation`]: which conversation a message belongs to;
+//! - [`attachments`]: images, text files and other files for the model;
+//! - [`reply`]: one turn rendered as streamed, edited messages;
+//! - [`interactions`]: commands, autocomplete, buttons, menus and modals.
 
+pub mod attachments;
+pub mod bot;
 pub mod commands;
 pub mod components;
+pub mod conversation;
 pub mod forms;
+pub mod gateway;
+pub mod interactions;
 pub mod mentions;
 pub mod middleware;
 pub mod render;
+pub mod reply;
 pub mod split;
 pub mod throttle;
+pub mod triggers;
+
+pub use bot::{BotConfig, BotError, RestProxy, run};

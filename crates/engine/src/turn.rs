@@ -118,7 +118,7 @@ impl TurnState {
         let store = self.inner.store.clone();
         let owner = request.author.id;
         let conversation = store
-            .conversation(&request.key, request.scope.clone(), owner)
+            .conversation(&request.key, request.scope, owner)
             .await?;
         let preferences = store.get_preferences(&request.scope).await?;
         let mut model = preferred(

@@ -39,7 +39,11 @@ fn options() -> HostOptions {
 }
 
 fn stdio_spec(name: &str) -> ServerSpec {
-    ServerSpec::stdio(name, test_mcp_binary().to_string_lossy(), Vec::<String>::new())
+    ServerSpec::stdio(
+        name,
+        test_mcp_binary().to_string_lossy(),
+        Vec::<String>::new(),
+    )
 }
 
 fn arguments() -> rmcp::model::JsonObject {
@@ -60,16 +64,6 @@ fn calls(c: &mut Criterion) {
         ().serve_with_lifecycle(child, auto()).await.unwrap()
     });
     group.bench_function("stdio raw rmcp", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let params = CallToolRequestParams::new("echo").with_arguments(arguments());
-            let result = raw.call_tool(params).await.unwrap();
-            assert_eq!(result.is_error, Some(false));
-        });
-    });
-    let _sub = runtime.block_on(async {
-        raw.listen(rmcp::model::SubscriptionFilter::builder().tools_list_changed().build()).await.unwrap()
-    });
-    group.bench_function("stdio raw rmcp with listen", |b| {
         b.to_async(&runtime).iter(|| async {
             let params = CallToolRequestParams::new("echo").with_arguments(arguments());
             let result = raw.call_tool(params).await.unwrap();
@@ -165,28 +159,33 @@ fn lifecycle(c: &mut Criterion) {
         assert!(host.wait_ready(Duration::from_secs(30)).await);
         host
     });
-    group.bench_function("restart after a crash until ready (default 250 ms backoff)", |b| {
-        b.to_async(&runtime).iter_custom(|iterations| {
-            let host = host.clone();
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    let old = host.status()[0].replicas[0].pid;
-                    let started = Instant::now();
-                    let _ = host.call_tool("crash", json!({}), CallOptions::default()).await;
-                    loop {
-                        let status = &host.status()[0];
-                        if status.state == ServerState::Ready && status.replicas[0].pid != old {
-                            break;
+    group.bench_function(
+        "restart after a crash until ready (default 250 ms backoff)",
+        |b| {
+            b.to_async(&runtime).iter_custom(|iterations| {
+                let host = host.clone();
+                async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iterations {
+                        let old = host.status()[0].replicas[0].pid;
+                        let started = Instant::now();
+                        let _ = host
+                            .call_tool("crash", json!({}), CallOptions::default())
+                            .await;
+                        loop {
+                            let status = &host.status()[0];
+                            if status.state == ServerState::Ready && status.replicas[0].pid != old {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(1)).await;
                         }
-                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        total += started.elapsed();
                     }
-                    total += started.elapsed();
+                    total
                 }
-                total
-            }
-        });
-    });
+            });
+        },
+    );
     group.finish();
     runtime.block_on(host.shutdown());
 }

@@ -9,13 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmcp::ServiceError;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, InputRequest,
     InputRequiredResult, InputResponses, JsonObject, ListRootsResult, ProgressNotificationParam,
     ServerResult,
 };
 use rmcp::service::PeerRequestOptions;
-use rmcp::ServiceError;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -170,7 +170,7 @@ pub(crate) async fn exchange(
     let outcome = loop {
         tokio::select! {
             biased;
-            response = &mut handle.rx => break Outcome::Answered(response),
+            response = &mut handle.rx => break Outcome::Answered(Box::new(response)),
             () = options.cancel.cancelled() => break Outcome::Cancelled,
             () = connection.closed() => break Outcome::Closed,
             Some(progress) = progress_rx.recv() => {
@@ -195,9 +195,14 @@ pub(crate) async fn exchange(
     };
     routes.unroute_progress(&token);
     match outcome {
-        Outcome::Answered(Ok(Ok(result))) => Ok(result),
-        Outcome::Answered(Ok(Err(error))) => Err(service_error(connection, error)),
-        Outcome::Answered(Err(_)) | Outcome::Closed => Err(HostError::ConnectionLost {
+        Outcome::Answered(answer) => match *answer {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(error)) => Err(service_error(connection, error)),
+            Err(_) => Err(HostError::ConnectionLost {
+                server: connection.server.to_string(),
+            }),
+        },
+        Outcome::Closed => Err(HostError::ConnectionLost {
             server: connection.server.to_string(),
         }),
         Outcome::Cancelled => {
@@ -218,7 +223,7 @@ pub(crate) async fn exchange(
 
 enum Outcome {
     Answered(
-        Result<Result<ServerResult, ServiceError>, tokio::sync::oneshot::error::RecvError>,
+        Box<Result<Result<ServerResult, ServiceError>, tokio::sync::oneshot::error::RecvError>>,
     ),
     Cancelled,
     Closed,
@@ -261,7 +266,12 @@ async fn answer_inputs(
                 serde_json::to_value(answer)
             }
             InputRequest::ListRoots(_) => serde_json::to_value(ListRootsResult::default()),
-            _ => return Err(protocol(connection, "the server asked for an unknown kind of input")),
+            _ => {
+                return Err(protocol(
+                    connection,
+                    "the server asked for an unknown kind of input",
+                ));
+            }
         };
         let value = value.map_err(|error| protocol(connection, &error.to_string()))?;
         responses.insert(key, value);

@@ -157,7 +157,8 @@ pub struct SamplingReply {
 /// Answers sampling requests through the model pool; consulted only for servers that allow it.
 pub trait Sampler: Send + Sync + 'static {
     /// Produces a completion, or says why not.
-    fn sample(&self, request: SamplingRequest) -> BoxFuture<'static, Result<SamplingReply, String>>;
+    fn sample(&self, request: SamplingRequest)
+    -> BoxFuture<'static, Result<SamplingReply, String>>;
 }
 
 impl<F, Fut> Sampler for F
@@ -165,7 +166,10 @@ where
     F: Fn(SamplingRequest) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<SamplingReply, String>> + Send + 'static,
 {
-    fn sample(&self, request: SamplingRequest) -> BoxFuture<'static, Result<SamplingReply, String>> {
+    fn sample(
+        &self,
+        request: SamplingRequest,
+    ) -> BoxFuture<'static, Result<SamplingReply, String>> {
         Box::pin(self(request))
     }
 }

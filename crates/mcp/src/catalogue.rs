@@ -116,11 +116,7 @@ fn describe(name: String, server: String, tool: &Tool, approval: ApprovalPolicy)
             .title
             .clone()
             .or_else(|| annotations.and_then(|a| a.title.clone())),
-        description: tool
-            .description
-            .as_deref()
-            .unwrap_or_default()
-            .to_owned(),
+        description: tool.description.as_deref().unwrap_or_default().to_owned(),
         input_schema: Value::Object(tool.input_schema.as_ref().clone()),
         output_schema: tool
             .output_schema
@@ -139,7 +135,11 @@ mod tests {
     use super::*;
 
     fn tool(name: &str) -> Tool {
-        Tool::new(name.to_owned(), format!("the {name} tool"), Arc::new(Default::default()))
+        Tool::new(
+            name.to_owned(),
+            format!("the {name} tool"),
+            Arc::new(Default::default()),
+        )
     }
 
     #[test]
@@ -152,14 +152,19 @@ mod tests {
             "fs".to_owned(),
             (policy, vec![tool("read"), tool("write"), tool("rm")]),
         );
-        let mut only = ToolPolicy::default();
-        only.allowed = Some(["read".to_owned()].into());
+        let only = ToolPolicy {
+            allowed: Some(["read".to_owned()].into()),
+            ..ToolPolicy::default()
+        };
         listings.insert("other".to_owned(), (only, vec![tool("read"), tool("x.y")]));
         let catalogue = Catalogue::build(&listings);
         let names: Vec<&str> = catalogue.tools().iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["fs__read", "write", "other__read"]);
         let write = catalogue.get("write").unwrap();
-        assert_eq!((write.server.as_str(), write.approval), ("fs", ApprovalPolicy::Ask));
+        assert_eq!(
+            (write.server.as_str(), write.approval),
+            ("fs", ApprovalPolicy::Ask)
+        );
         assert_eq!(catalogue.get("other__read").unwrap().server, "other");
         assert!(catalogue.find("fs", "rm").is_none());
         assert_eq!(catalogue.of_server("fs").count(), 2);

@@ -288,7 +288,9 @@ impl ClientHandler for HostClient {
         params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        let sink = lock(&self.routes.progress).get(&params.progress_token).cloned();
+        let sink = lock(&self.routes.progress)
+            .get(&params.progress_token)
+            .cloned();
         if let Some(sink) = sink {
             let _ = sink.send(params);
         }

@@ -15,8 +15,8 @@ use rmcp::transport::IntoTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientLifecycleMode, ClientServiceExt, Peer, RoleClient, ServiceError};
 use tokio::task::JoinHandle;
-use tracing::Instrument;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tracing::Instrument;
 
 use crate::client::HostClient;
 use crate::error::ConnectError;
@@ -83,28 +83,25 @@ impl Connection {
         match &spec.transport {
             TransportSpec::Stdio(stdio) => {
                 let spawned = process::spawn(stdio, &spec.name).map_err(Failed::Other)?;
-                let child = spawned.handle;
-                match serve(client.clone(), (spawned.stdout, spawned.stdin), mode).await {
-                    Ok(running) => Ok(Self::running(spec, client, running, Some(child))),
-                    Err(error) => {
-                        child.kill();
-                        Err(error)
-                    }
-                }
+                // Killed if the handshake fails, or if this future is dropped (start timeout).
+                let mut guard = KillOnDrop(Some(spawned.handle));
+                let running = serve(client.clone(), (spawned.stdout, spawned.stdin), mode).await?;
+                Ok(Self::running(spec, client, running, guard.0.take()))
             }
             TransportSpec::Http(http) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let mut headers = std::collections::HashMap::new();
                 for (name, value) in &http.headers {
-                    let invalid = || Failed::Other(ConnectError::InvalidHeader { name: name.clone() });
+                    let invalid =
+                        || Failed::Other(ConnectError::InvalidHeader { name: name.clone() });
                     let name = http::HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
-                    let value = http::HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
+                    let value =
+                        http::HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
                     headers.insert(name, value);
                 }
                 let config = StreamableHttpClientTransportConfig::with_uri(http.url.as_str())
                     .custom_headers(headers);
-                let transport =
-                    rmcp::transport::StreamableHttpClientTransport::from_config(config);
+                let transport = rmcp::transport::StreamableHttpClientTransport::from_config(config);
                 let running = serve(client.clone(), transport, mode).await?;
                 Ok(Self::running(spec, client, running, None))
             }
@@ -222,7 +219,10 @@ impl Connection {
         match tokio::time::timeout(timeout, self.peer.list_all_tools()).await {
             Ok(Ok(tools)) => Ok(tools),
             Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err(format!("no answer within {}", crate::error::humanize(timeout))),
+            Err(_) => Err(format!(
+                "no answer within {}",
+                crate::error::humanize(timeout)
+            )),
         }
     }
 
@@ -253,27 +253,30 @@ impl Connection {
         let server = self.server.clone();
         let stop = CancellationToken::new();
         let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let next = tokio::select! {
-                    next = subscription.next() => next,
-                    () = stopped.cancelled() => {
-                        // Ends the server's listen handler, which would otherwise hold up its
-                        // exit after stdin closes.
-                        let _ = subscription.cancel().await;
-                        return;
+        let task = tokio::spawn(
+            async move {
+                loop {
+                    let next = tokio::select! {
+                        next = subscription.next() => next,
+                        () = stopped.cancelled() => {
+                            // Ends the server's listen handler, which would otherwise hold up its
+                            // exit after stdin closes.
+                            let _ = subscription.cancel().await;
+                            return;
+                        }
+                    };
+                    match next {
+                        Ok(Some(ServerNotification::ToolListChangedNotification(_))) => {
+                            tracing::debug!(%server, "tools/list_changed");
+                            changed(peer.clone());
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => return,
                     }
-                };
-                match next {
-                    Ok(Some(ServerNotification::ToolListChangedNotification(_))) => {
-                        tracing::debug!(%server, "tools/list_changed");
-                        changed(peer.clone());
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) | Err(_) => return,
                 }
             }
-        }.in_current_span());
+            .in_current_span(),
+        );
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, task));
     }
 
@@ -298,7 +301,11 @@ impl Connection {
     /// Ends the session: close stdin (or the HTTP session), then for a child wait `grace`,
     /// SIGTERM its group, wait `grace`, SIGKILL.
     pub(crate) async fn shutdown(&self, grace: Duration) {
-        let listener = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some((stop, task)) = listener {
             stop.cancel();
             let _ = tokio::time::timeout(grace, task).await;
@@ -332,7 +339,12 @@ impl Connection {
     }
 
     fn stop_listening(&self) {
-        if let Some((_, task)) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some((_, task)) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             task.abort();
         }
     }
@@ -340,10 +352,33 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        // Normally the process has exited by now (shutdown or kill); if not, the connection
+        // was dropped on an error path: leave nothing running.
+        if let Some(child) = &self.child
+            && child.exit_status().is_none()
+        {
+            child.kill();
+        }
         self.stop_listening();
         self.watcher.abort();
-        if let Some(stop) = self.stop.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(stop) = self
+            .stop
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             stop.cancel();
+        }
+    }
+}
+
+/// Kills a just-launched child unless it was taken out (the handshake succeeded).
+struct KillOnDrop(Option<ChildHandle>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.take() {
+            child.kill();
         }
     }
 }

@@ -53,9 +53,7 @@ impl Shared {
             return;
         };
         let mut listings = self.listings.lock().unwrap_or_else(PoisonError::into_inner);
-        let unchanged = listings
-            .get(server)
-            .is_some_and(|(_, old)| *old == tools);
+        let unchanged = listings.get(server).is_some_and(|(_, old)| *old == tools);
         if unchanged {
             return;
         }
@@ -77,7 +75,10 @@ impl Shared {
     fn rebuild(&self, listings: &BTreeMap<String, (ToolPolicy, Vec<Tool>)>) {
         let catalogue = Arc::new(Catalogue::build(listings));
         tracing::debug!(tools = catalogue.len(), "tool catalogue rebuilt");
-        *self.catalogue.write().unwrap_or_else(PoisonError::into_inner) = catalogue;
+        *self
+            .catalogue
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = catalogue;
         self.version.send_modify(|version| *version += 1);
     }
 
@@ -95,7 +96,9 @@ impl Shared {
                     tracing::info!(server = %name, tools = tools.len(), "tool list refreshed");
                     shared.set_tools(&name, tools);
                 }
-                Ok(Err(error)) => tracing::warn!(server = %name, %error, "tool list refresh failed"),
+                Ok(Err(error)) => {
+                    tracing::warn!(server = %name, %error, "tool list refresh failed")
+                }
                 Err(_) => tracing::warn!(server = %name, "tool list refresh timed out"),
             }
         });
@@ -196,11 +199,12 @@ impl McpHost {
                 })
             });
             if settled || tokio::time::Instant::now() >= deadline {
-                return self
-                    .shared
-                    .servers
-                    .values()
-                    .all(|server| server.replicas.iter().all(|r| r.state.borrow().phase == ServerState::Ready));
+                return self.shared.servers.values().all(|server| {
+                    server
+                        .replicas
+                        .iter()
+                        .all(|r| r.state.borrow().phase == ServerState::Ready)
+                });
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -240,13 +244,13 @@ impl McpHost {
         arguments: Value,
         options: CallOptions,
     ) -> Result<ToolOutput, HostError> {
-        let descriptor = self
-            .catalogue()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| HostError::UnknownTool {
-                name: name.to_owned(),
-            })?;
+        let descriptor =
+            self.catalogue()
+                .get(name)
+                .cloned()
+                .ok_or_else(|| HostError::UnknownTool {
+                    name: name.to_owned(),
+                })?;
         self.call_descriptor(&descriptor, arguments, options).await
     }
 
@@ -311,7 +315,8 @@ impl McpHost {
         let _in_flight = InFlight(&connection);
         let timeout = options.timeout.unwrap_or(server.spec.call_timeout);
         let started = std::time::Instant::now();
-        let result = call::call_tool(&connection, &descriptor.tool, arguments, &options, timeout).await;
+        let result =
+            call::call_tool(&connection, &descriptor.tool, arguments, &options, timeout).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(result) => tracing::info!(
@@ -331,7 +336,10 @@ impl McpHost {
                 "tool call failed"
             ),
         }
-        Ok(ToolOutput::from_result(result?, self.shared.options.max_output_bytes))
+        Ok(ToolOutput::from_result(
+            result?,
+            self.shared.options.max_output_bytes,
+        ))
     }
 
     async fn approve(
@@ -492,7 +500,11 @@ impl McpHost {
         }
         let params = ReadResourceRequestParams::new(uri.to_owned());
         let result = within(timeout, &connection, connection.peer.read_resource(params)).await?;
-        Ok(result.contents.into_iter().map(resources::content).collect())
+        Ok(result
+            .contents
+            .into_iter()
+            .map(resources::content)
+            .collect())
     }
 
     async fn connection_of(&self, server: &str) -> Result<(Arc<Connection>, Duration), HostError> {

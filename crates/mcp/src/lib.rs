@@ -15,6 +15,8 @@
 //! This crate depends on no other mcpcord crate: the binary converts its configuration into
 //! [`ServerSpec`]s, and the engine turns [`ToolDescriptor`]s into model tool specs.
 
+#![warn(missing_docs)]
+
 mod backoff;
 mod call;
 mod callbacks;

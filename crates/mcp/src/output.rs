@@ -156,7 +156,9 @@ impl ToolOutput {
                 blob,
                 ..
             } => {
-                let mime = mime_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+                let mime = mime_type
+                    .clone()
+                    .unwrap_or_else(|| "application/octet-stream".into());
                 self.resources.push(ResourceRef {
                     uri: uri.clone(),
                     name: None,
@@ -167,7 +169,10 @@ impl ToolOutput {
                     let image = self.image(&blob, mime);
                     format!("[resource {uri}] {image}")
                 } else {
-                    format!("[resource {uri}: {mime}, {} bytes of binary data]", decoded_len(&blob))
+                    format!(
+                        "[resource {uri}: {mime}, {} bytes of binary data]",
+                        decoded_len(&blob)
+                    )
                 }
             }
             _ => "[resource of an unknown kind]".to_owned(),
@@ -221,8 +226,16 @@ mod tests {
         result.structured_content = Some(serde_json::json!({"n": 1}));
         let output = ToolOutput::from_result(result, 1000);
         assert!(!output.is_error);
-        assert!(output.text.starts_with("hello\n[image: image/png, 8 bytes, attached]"));
-        assert!(output.text.contains("[resource link: a.txt <file:///a.txt>]"));
+        assert!(
+            output
+                .text
+                .starts_with("hello\n[image: image/png, 8 bytes, attached]")
+        );
+        assert!(
+            output
+                .text
+                .contains("[resource link: a.txt <file:///a.txt>]")
+        );
         assert!(output.text.contains("[resource file:///b.txt]\nbee"));
         assert_eq!(output.images[0].data, b"\x89PNG....");
         assert_eq!(output.resources.len(), 2);

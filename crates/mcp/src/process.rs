@@ -61,30 +61,35 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
         reason: error.to_string(),
     })?;
     let pid = child.id().unwrap_or_default();
-    let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    {
-        (Some(stdin), Some(stdout), Some(stderr)) => (stdin, stdout, stderr),
-        _ => {
-            return Err(ConnectError::Spawn {
-                command: spec.command.clone(),
-                reason: "its pipes were not set up".into(),
-            });
-        }
-    };
+    let (stdin, stdout, stderr) =
+        match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(stdin), Some(stdout), Some(stderr)) => (stdin, stdout, stderr),
+            _ => {
+                return Err(ConnectError::Spawn {
+                    command: spec.command.clone(),
+                    reason: "its pipes were not set up".into(),
+                });
+            }
+        };
     // Inside the supervisor's span, which names the server and replica.
     let span = tracing::info_span!("mcp_stderr", pid);
     tokio::spawn(log_stderr(stderr).instrument(span));
     let (exit_tx, exit) = watch::channel(None);
     let server = name.to_owned();
-    tokio::spawn(async move {
-        // Owning the child here reaps it; kill_on_drop covers a runtime shut down first.
-        let status = child.wait().await;
-        match &status {
-            Ok(status) => tracing::debug!(server, pid, %status, "MCP server process exited"),
-            Err(error) => tracing::warn!(server, pid, %error, "cannot wait for the MCP server process"),
+    tokio::spawn(
+        async move {
+            // Owning the child here reaps it; kill_on_drop covers a runtime shut down first.
+            let status = child.wait().await;
+            match &status {
+                Ok(status) => tracing::debug!(server, pid, %status, "MCP server process exited"),
+                Err(error) => {
+                    tracing::warn!(server, pid, %error, "cannot wait for the MCP server process")
+                }
+            }
+            let _ = exit_tx.send(Some(status.unwrap_or_else(|_| failed_status())));
         }
-        let _ = exit_tx.send(Some(status.unwrap_or_else(|_| failed_status())));
-    }.in_current_span());
+        .in_current_span(),
+    );
     Ok(Spawned {
         stdin,
         stdout,
@@ -178,7 +183,12 @@ impl ChildHandle {
         // which the kernel does not reuse while the child is unreaped or its group has members.
         let result = unsafe { libc::killpg(self.pid as libc::pid_t, signal) };
         if result != 0 {
-            tracing::trace!(pid = self.pid, signal, "killpg: {}", std::io::Error::last_os_error());
+            tracing::trace!(
+                pid = self.pid,
+                signal,
+                "killpg: {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
 

@@ -89,7 +89,9 @@ fn block_text(block: ContentBlock) -> String {
         ContentBlock::Text(text) => text.text,
         ContentBlock::Image(image) => format!("[image: {}]", image.mime_type),
         ContentBlock::Audio(audio) => format!("[audio: {}]", audio.mime_type),
-        ContentBlock::ResourceLink(link) => format!("[resource link: {} <{}>]", link.name, link.uri),
+        ContentBlock::ResourceLink(link) => {
+            format!("[resource link: {} <{}>]", link.name, link.uri)
+        }
         ContentBlock::Resource(embedded) => match embedded.resource {
             ResourceContents::TextResourceContents { uri, text, .. } => {
                 format!("[resource {uri}]\n{text}")

@@ -65,7 +65,10 @@ pub(crate) fn describe(server: &str, resource: Resource) -> ResourceDescriptor {
     }
 }
 
-pub(crate) fn describe_template(server: &str, template: ResourceTemplate) -> ResourceTemplateDescriptor {
+pub(crate) fn describe_template(
+    server: &str,
+    template: ResourceTemplate,
+) -> ResourceTemplateDescriptor {
     ResourceTemplateDescriptor {
         server: server.to_owned(),
         uri_template: template.uri_template,

@@ -230,11 +230,13 @@ impl fmt::Debug for HttpSpec {
 pub trait McpStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> McpStream for T {}
 
+/// The function behind a [`StreamConnector`].
+type Connect =
+    dyn Fn() -> BoxFuture<'static, std::io::Result<Pin<Box<dyn McpStream>>>> + Send + Sync;
+
 /// Opens a fresh connection to a server each time it is called.
 #[derive(Clone)]
-pub struct StreamConnector(
-    Arc<dyn Fn() -> BoxFuture<'static, std::io::Result<Pin<Box<dyn McpStream>>>> + Send + Sync>,
-);
+pub struct StreamConnector(Arc<Connect>);
 
 impl StreamConnector {
     /// Wraps a function that opens a connection.
@@ -305,7 +307,10 @@ pub struct ToolPolicy {
 impl ToolPolicy {
     /// The approval policy of `tool`; [`ApprovalPolicy::Deny`] when it is not offered at all.
     pub fn policy_for(&self, tool: &str) -> ApprovalPolicy {
-        let listed = self.allowed.as_ref().is_none_or(|allowed| allowed.contains(tool));
+        let listed = self
+            .allowed
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(tool));
         if !listed || self.denied.contains(tool) {
             return ApprovalPolicy::Deny;
         }

@@ -95,7 +95,10 @@ impl Server {
                 continue;
             }
             let load = connection.in_flight.load(Ordering::Relaxed);
-            if best.as_ref().is_none_or(|(best_load, ..)| load < *best_load) {
+            if best
+                .as_ref()
+                .is_none_or(|(best_load, ..)| load < *best_load)
+            {
                 best = Some((load, replica.clone(), connection.clone()));
             }
         }
@@ -142,7 +145,8 @@ enum End {
 
 /// Keeps one replica running until the host shuts down.
 pub(crate) async fn supervise(shared: Arc<Shared>, server: Arc<Server>, replica: Arc<Replica>) {
-    let span = tracing::info_span!("mcp_server", server = %server.spec.name, replica = replica.index);
+    let span =
+        tracing::info_span!("mcp_server", server = %server.spec.name, replica = replica.index);
     run(shared, server, replica).instrument(span).await;
 }
 

@@ -16,16 +16,24 @@ async fn http_servers_are_called_asked_and_followed() {
     let server = mcp_server::serve_http(TestMcpServer::new(), ([127, 0, 0, 1], 0).into())
         .await
         .expect("bind");
-    let callbacks = Callbacks::default().with_input(|_| async {
-        InputAnswer::Accept(Some(json!({"name": "Grace"})))
-    });
+    let callbacks = Callbacks::default()
+        .with_input(|_| async { InputAnswer::Accept(Some(json!({"name": "Grace"}))) });
     let spec = ServerSpec::http("web", server.url()).with_header("X-Test", "1");
     let host = ready_host(vec![spec], callbacks).await;
     let status = &host.status()[0];
-    assert_eq!((status.transport, status.state), ("http", ServerState::Ready));
+    assert_eq!(
+        (status.transport, status.state),
+        ("http", ServerState::Ready)
+    );
     assert_eq!(status.replicas[0].pid, None);
-    assert_eq!(call(&host, "echo", json!({"text": "over http"})).await.text, "over http");
-    assert_eq!(call(&host, "ask", json!({})).await.text, "the user answered: Grace");
+    assert_eq!(
+        call(&host, "echo", json!({"text": "over http"})).await.text,
+        "over http"
+    );
+    assert_eq!(
+        call(&host, "ask", json!({})).await.text,
+        "the user answered: Grace"
+    );
     call(&host, "toggle_extra", json!({})).await;
     eventually("the extra tool is listed", || {
         host.tools().iter().any(|t| t.name == EXTRA_TOOL)
@@ -57,9 +65,16 @@ async fn the_http_binary_is_reached_on_both_lifecycles() {
         .await
         .unwrap()
         .expect("the address line");
-        let url = line.strip_prefix("listening on ").expect("an address").to_owned();
+        let url = line
+            .strip_prefix("listening on ")
+            .expect("an address")
+            .to_owned();
         let host = ready_host(vec![ServerSpec::http("bin", url)], Callbacks::default()).await;
-        let expected = if extra.is_empty() { "2026-07-28" } else { "2025-11-25" };
+        let expected = if extra.is_empty() {
+            "2026-07-28"
+        } else {
+            "2025-11-25"
+        };
         assert_eq!(host.status()[0].protocol.as_deref(), Some(expected));
         assert_eq!(call(&host, "add", json!({"a": 1, "b": 2})).await.text, "3");
         within(host.shutdown()).await;

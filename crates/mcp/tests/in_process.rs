@@ -19,10 +19,17 @@ async fn timeouts_and_stops_cancel_the_call_on_the_server() {
     let host = ready_host(vec![spec], Callbacks::default()).await;
 
     let started = Instant::now();
-    let timed_out = within(host.call_tool("sleep", json!({"ms": 600_000}), CallOptions::default())).await;
-    assert!(matches!(timed_out, Err(HostError::Timeout { .. })), "{timed_out:?}");
+    let timed_out =
+        within(host.call_tool("sleep", json!({"ms": 600_000}), CallOptions::default())).await;
+    assert!(
+        matches!(timed_out, Err(HostError::Timeout { .. })),
+        "{timed_out:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
-    eventually("the server saw the cancellation", || server.cancelled_calls() == 1).await;
+    eventually("the server saw the cancellation", || {
+        server.cancelled_calls() == 1
+    })
+    .await;
 
     let stop = CancellationToken::new();
     let options = CallOptions::default()
@@ -35,7 +42,10 @@ async fn timeouts_and_stops_cancel_the_call_on_the_server() {
     };
     let (stopped, ()) = within(async { tokio::join!(call, stopper) }).await;
     assert!(matches!(stopped, Err(HostError::Cancelled)), "{stopped:?}");
-    eventually("the server saw the second cancellation", || server.cancelled_calls() == 2).await;
+    eventually("the server saw the second cancellation", || {
+        server.cancelled_calls() == 2
+    })
+    .await;
     within(host.shutdown()).await;
 }
 
@@ -50,7 +60,11 @@ async fn progress_keeps_a_long_call_alive_and_reaches_the_caller() {
     let output = within(host.call_tool("progress", json!({"steps": 10, "delay_ms": 150}), options))
         .await
         .unwrap();
-    assert!(output.text.contains("sent 10 progress notifications"), "{}", output.text);
+    assert!(
+        output.text.contains("sent 10 progress notifications"),
+        "{}",
+        output.text
+    );
     let mut seen = Vec::new();
     while let Ok(event) = progress.try_recv() {
         seen.push(event);
@@ -64,9 +78,123 @@ async fn progress_keeps_a_long_call_alive_and_reaches_the_caller() {
 #[tokio::test]
 async fn a_stream_server_is_connected_with_one_call() {
     let server = TestMcpServer::new();
-    let host = within(mcpcord_mcp::McpHost::connect(in_process("mem", &server), Callbacks::default()))
-        .await
-        .expect("connect");
+    let host = within(mcpcord_mcp::McpHost::connect(
+        in_process("mem", &server),
+        Callbacks::default(),
+    ))
+    .await
+    .expect("connect");
     assert_eq!(call(&host, "add", json!({"a": 2, "b": 3})).await.text, "5");
+    within(host.shutdown()).await;
+}
+
+/// A server whose one tool asks the client's model for a completion (`sampling/createMessage`,
+/// initialize lifecycle) and returns what it got.
+#[derive(Clone)]
+struct SamplingServer;
+
+#[allow(deprecated)] // Sampling is deprecated by SEP-2577; older servers still use it.
+impl rmcp::ServerHandler for SamplingServer {
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        rmcp::model::ServerConfig::new(
+            rmcp::model::ServerCapabilities::builder()
+                .enable_tools()
+                .build(),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+        let schema = json!({"type": "object"}).as_object().cloned().unwrap();
+        Ok(rmcp::model::ListToolsResult::with_all_items(vec![
+            rmcp::model::Tool::new(
+                "summarize",
+                "Ask the client's model",
+                std::sync::Arc::new(schema),
+            ),
+        ]))
+    }
+
+    async fn call_tool(
+        &self,
+        _request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let params = rmcp::model::CreateMessageRequestParams::new(
+            vec![rmcp::model::SamplingMessage::user_text("Say hi")],
+            50,
+        );
+        let text = match context.peer.create_message(params).await {
+            Ok(result) => match &result.message.content {
+                rmcp::model::SamplingContent::Single(
+                    rmcp::model::SamplingMessageContentBlock::Text(text),
+                ) => format!("{} said: {}", result.model, text.text),
+                other => format!("unexpected content {other:?}"),
+            },
+            Err(error) => format!("sampling failed: {error}"),
+        };
+        Ok(
+            rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)])
+                .into(),
+        )
+    }
+}
+
+fn sampling_server(name: &str) -> mcpcord_mcp::ServerSpec {
+    mcpcord_mcp::ServerSpec::stream(
+        name,
+        mcpcord_mcp::StreamConnector::new(|| async {
+            let (client, server) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move {
+                if let Ok(running) = rmcp::ServiceExt::serve(SamplingServer, server).await {
+                    let _ = running.waiting().await;
+                }
+            });
+            Ok(client)
+        }),
+    )
+    .with_lifecycle(mcpcord_mcp::Lifecycle::Initialize)
+}
+
+#[tokio::test]
+async fn sampling_is_answered_when_allowed_and_declined_otherwise() {
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let callbacks =
+        Callbacks::default().with_sampler(move |request: mcpcord_mcp::SamplingRequest| {
+            seen.lock().unwrap().push(request);
+            async {
+                Ok(mcpcord_mcp::SamplingReply {
+                    model: "llama3.2".into(),
+                    text: "hi!".into(),
+                    stop_reason: Some("endTurn".into()),
+                })
+            }
+        });
+    let host = ready_host(
+        vec![
+            sampling_server("allowed").with_sampling(true),
+            sampling_server("refused"),
+        ],
+        callbacks,
+    )
+    .await;
+    let allowed = call(&host, "allowed__summarize", json!({})).await;
+    assert_eq!(allowed.text, "llama3.2 said: hi!");
+    let request = asked.lock().unwrap()[0].clone();
+    assert_eq!(request.server, "allowed");
+    assert_eq!(request.max_tokens, 50);
+    assert_eq!(request.messages[0].text, "Say hi");
+    let refused = call(&host, "refused__summarize", json!({})).await;
+    assert!(
+        refused.text.starts_with("sampling failed"),
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("not allowed"), "{}", refused.text);
+    assert_eq!(asked.lock().unwrap().len(), 1);
     within(host.shutdown()).await;
 }

@@ -27,7 +27,18 @@ async fn the_catalogue_offers_the_tools_and_calls_reach_them() {
     listed.sort();
     assert_eq!(
         listed,
-        ["add", "ask", "crash", "echo", "env", "image", "large_output", "progress", "sleep", "toggle_extra"]
+        [
+            "add",
+            "ask",
+            "crash",
+            "echo",
+            "env",
+            "image",
+            "large_output",
+            "progress",
+            "sleep",
+            "toggle_extra"
+        ]
     );
     let add = tools.iter().find(|t| t.name == "add").unwrap();
     assert_eq!((add.server.as_str(), add.tool.as_str()), ("t", "add"));
@@ -48,19 +59,38 @@ async fn the_catalogue_offers_the_tools_and_calls_reach_them() {
     assert_eq!(image.images[0].data, TEST_PNG);
     assert!(image.text.contains("[image: image/png"), "{}", image.text);
 
-    let unknown = host.call_tool("nope", json!({}), CallOptions::default()).await;
-    assert!(matches!(unknown, Err(HostError::UnknownTool { .. })), "{unknown:?}");
-    let not_object = host.call_tool("echo", json!([1]), CallOptions::default()).await;
-    assert!(matches!(not_object, Err(HostError::InvalidArguments { .. })));
+    let unknown = host
+        .call_tool("nope", json!({}), CallOptions::default())
+        .await;
+    assert!(
+        matches!(unknown, Err(HostError::UnknownTool { .. })),
+        "{unknown:?}"
+    );
+    let not_object = host
+        .call_tool("echo", json!([1]), CallOptions::default())
+        .await;
+    assert!(matches!(
+        not_object,
+        Err(HostError::InvalidArguments { .. })
+    ));
 
     let status = &host.status()[0];
     assert_eq!(status.state, ServerState::Ready);
     assert_eq!(status.tools, 10);
     assert_eq!(status.protocol.as_deref(), Some("2026-07-28"));
-    assert!(status.implementation.as_deref().unwrap().starts_with("mcpcord-test-mcp"));
+    assert!(
+        status
+            .implementation
+            .as_deref()
+            .unwrap()
+            .starts_with("mcpcord-test-mcp")
+    );
     let replica = &status.replicas[0];
     assert!(replica.pid.is_some() && replica.uptime.is_some());
-    assert_eq!(replica.calls, 3, "calls refused before reaching a server are not counted");
+    assert_eq!(
+        replica.calls, 3,
+        "calls refused before reaching a server are not counted"
+    );
     if cfg!(target_os = "linux") {
         let stats = replica.stats.expect("process stats on Linux");
         assert!(stats.rss_bytes > 0);
@@ -72,7 +102,10 @@ async fn the_catalogue_offers_the_tools_and_calls_reach_them() {
 async fn a_legacy_server_is_reached_through_initialize() {
     let host = ready_host(vec![stdio("old", &["--legacy"])], Callbacks::default()).await;
     assert_eq!(host.status()[0].protocol.as_deref(), Some("2025-11-25"));
-    assert_eq!(call(&host, "echo", json!({"text": "still"})).await.text, "still");
+    assert_eq!(
+        call(&host, "echo", json!({"text": "still"})).await.text,
+        "still"
+    );
     within(host.shutdown()).await;
 }
 
@@ -83,8 +116,14 @@ async fn a_crash_mid_call_fails_the_call_quickly_and_the_server_comes_back() {
     let started = Instant::now();
     let crashed = within(host.call_tool("crash", json!({}), CallOptions::default())).await;
     let failed_after = started.elapsed();
-    assert!(matches!(crashed, Err(HostError::ConnectionLost { .. })), "{crashed:?}");
-    assert!(failed_after < Duration::from_secs(2), "took {failed_after:?}");
+    assert!(
+        matches!(crashed, Err(HostError::ConnectionLost { .. })),
+        "{crashed:?}"
+    );
+    assert!(
+        failed_after < Duration::from_secs(2),
+        "took {failed_after:?}"
+    );
 
     eventually("the server is back with a new process", || {
         let status = &host.status()[0];
@@ -101,7 +140,10 @@ async fn a_crash_mid_call_fails_the_call_quickly_and_the_server_comes_back() {
         status.last_error()
     );
     assert!(!alive(old_pid));
-    assert_eq!(call(&host, "echo", json!({"text": "back"})).await.text, "back");
+    assert_eq!(
+        call(&host, "echo", json!({"text": "back"})).await.text,
+        "back"
+    );
     within(host.shutdown()).await;
 }
 
@@ -137,12 +179,23 @@ async fn a_call_past_its_timeout_is_abandoned_and_the_server_stays() {
     let host = ready_host(vec![spec], Callbacks::default()).await;
     let pid = pids(&host)[0];
     let started = Instant::now();
-    let result = within(host.call_tool("sleep", json!({"ms": 600_000}), CallOptions::default())).await;
-    assert!(matches!(result, Err(HostError::Timeout { .. })), "{result:?}");
+    let result =
+        within(host.call_tool("sleep", json!({"ms": 600_000}), CallOptions::default())).await;
+    assert!(
+        matches!(result, Err(HostError::Timeout { .. })),
+        "{result:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
     let error = result.unwrap_err();
-    assert!(error.model_message().contains("no answer within 300ms"), "{}", error.model_message());
-    assert_eq!(call(&host, "echo", json!({"text": "alive"})).await.text, "alive");
+    assert!(
+        error.model_message().contains("no answer within 300ms"),
+        "{}",
+        error.model_message()
+    );
+    assert_eq!(
+        call(&host, "echo", json!({"text": "alive"})).await.text,
+        "alive"
+    );
     assert_eq!(pids(&host), [pid], "a slow tool is not a hung server");
     within(host.shutdown()).await;
 }
@@ -168,10 +221,11 @@ async fn input_requests_are_answered_by_the_engine_and_declined_without_it() {
     for args in [&[][..], &["--legacy"]] {
         let asked = Arc::new(Mutex::new(Vec::new()));
         let seen = asked.clone();
-        let callbacks = Callbacks::default().with_input(move |request: mcpcord_mcp::InputRequest| {
-            seen.lock().unwrap().push(request.clone());
-            async { InputAnswer::Accept(Some(json!({"name": "Ferris"}))) }
-        });
+        let callbacks =
+            Callbacks::default().with_input(move |request: mcpcord_mcp::InputRequest| {
+                seen.lock().unwrap().push(request.clone());
+                async { InputAnswer::Accept(Some(json!({"name": "Ferris"}))) }
+            });
         let host = ready_host(vec![stdio("t", args)], callbacks).await;
         let answered = call(&host, "ask", json!({"question": "Who are you?"})).await;
         assert_eq!(answered.text, "the user answered: Ferris", "{args:?}");
@@ -186,8 +240,13 @@ async fn input_requests_are_answered_by_the_engine_and_declined_without_it() {
 
         // The call's own handler wins over the host's.
         let options = CallOptions::default().with_input(|_| async { InputAnswer::Cancel });
-        let cancelled = within(host.call_tool("ask", json!({}), options)).await.unwrap();
-        assert_eq!(cancelled.text, "the user cancelled the question", "{args:?}");
+        let cancelled = within(host.call_tool("ask", json!({}), options))
+            .await
+            .unwrap();
+        assert_eq!(
+            cancelled.text, "the user cancelled the question",
+            "{args:?}"
+        );
         within(host.shutdown()).await;
 
         let host = ready_host(vec![stdio("t", args)], Callbacks::default()).await;
@@ -232,7 +291,10 @@ async fn tool_list_changes_are_followed_on_both_lifecycles() {
             names(&host).contains(&EXTRA_TOOL.to_owned())
         })
         .await;
-        assert_eq!(call(&host, EXTRA_TOOL, json!({})).await.text, "tool `extra` answered");
+        assert_eq!(
+            call(&host, EXTRA_TOOL, json!({})).await.text,
+            "tool `extra` answered"
+        );
         call(&host, "toggle_extra", json!({})).await;
         eventually("the extra tool is gone again", || {
             !names(&host).contains(&EXTRA_TOOL.to_owned())
@@ -253,13 +315,28 @@ async fn colliding_names_are_prefixed_with_the_server_and_mapped_back() {
     .await;
     let listed = names(&host);
     assert!(listed.contains(&"a__echo".to_owned()) && listed.contains(&"b__echo".to_owned()));
-    assert!(listed.contains(&"crash".to_owned()), "only `a` offers crash: {listed:?}");
+    assert!(
+        listed.contains(&"crash".to_owned()),
+        "only `a` offers crash: {listed:?}"
+    );
     assert!(!listed.contains(&"b__crash".to_owned()));
     let b_echo = host.catalogue().get("b__echo").cloned().unwrap();
-    assert_eq!((b_echo.server.as_str(), b_echo.tool.as_str()), ("b", "echo"));
-    assert_eq!(call(&host, "b__echo", json!({"text": "to b"})).await.text, "to b");
+    assert_eq!(
+        (b_echo.server.as_str(), b_echo.tool.as_str()),
+        ("b", "echo")
+    );
+    assert_eq!(
+        call(&host, "b__echo", json!({"text": "to b"})).await.text,
+        "to b"
+    );
     let status = host.status();
-    assert_eq!(status.iter().map(|s| s.replicas[0].calls).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(
+        status
+            .iter()
+            .map(|s| s.replicas[0].calls)
+            .collect::<Vec<_>>(),
+        [0, 1]
+    );
     within(host.shutdown()).await;
 }
 
@@ -268,29 +345,48 @@ async fn ask_tools_wait_for_approval_and_deny_tools_are_never_offered() {
     let mut policy = ToolPolicy::default();
     policy.approval.insert("echo".into(), ApprovalPolicy::Ask);
     policy.approval.insert("add".into(), ApprovalPolicy::Deny);
-    let host = ready_host(vec![stdio("t", &[]).with_tools(policy)], Callbacks::default()).await;
+    let host = ready_host(
+        vec![stdio("t", &[]).with_tools(policy)],
+        Callbacks::default(),
+    )
+    .await;
     let listed = names(&host);
     assert!(!listed.contains(&"add".to_owned()), "{listed:?}");
-    assert_eq!(host.catalogue().get("echo").unwrap().approval, ApprovalPolicy::Ask);
+    assert_eq!(
+        host.catalogue().get("echo").unwrap().approval,
+        ApprovalPolicy::Ask
+    );
     let refused = host
         .call_server_tool("t", "add", json!({"a": 1, "b": 2}), CallOptions::default())
         .await;
-    assert!(matches!(refused, Err(HostError::NotOffered { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(HostError::NotOffered { .. })),
+        "{refused:?}"
+    );
 
     // Nobody to ask: denied.
-    let unasked = host.call_tool("echo", json!({"text": "x"}), CallOptions::default()).await;
-    assert!(matches!(unasked, Err(HostError::Denied { .. })), "{unasked:?}");
+    let unasked = host
+        .call_tool("echo", json!({"text": "x"}), CallOptions::default())
+        .await;
+    assert!(
+        matches!(unasked, Err(HostError::Denied { .. })),
+        "{unasked:?}"
+    );
 
     let requests = Arc::new(Mutex::new(Vec::new()));
     let seen = requests.clone();
-    let approving = CallOptions::default().with_approver(move |request: mcpcord_mcp::ApprovalRequest| {
-        seen.lock().unwrap().push(request);
-        async { Approval::Approved }
-    });
+    let approving =
+        CallOptions::default().with_approver(move |request: mcpcord_mcp::ApprovalRequest| {
+            seen.lock().unwrap().push(request);
+            async { Approval::Approved }
+        });
     let approved = within(host.call_tool("echo", json!({"text": "yes"}), approving)).await;
     assert_eq!(approved.unwrap().text, "yes");
     let request = requests.lock().unwrap()[0].clone();
-    assert_eq!((request.server.as_str(), request.tool.as_str()), ("t", "echo"));
+    assert_eq!(
+        (request.server.as_str(), request.tool.as_str()),
+        ("t", "echo")
+    );
     assert_eq!(request.arguments, json!({"text": "yes"}));
 
     let denying = CallOptions::default().with_approver(|_| async {
@@ -302,7 +398,11 @@ async fn ask_tools_wait_for_approval_and_deny_tools_are_never_offered() {
     let error = denied.unwrap_err();
     assert!(matches!(&error, HostError::Denied { reason } if reason.as_deref() == Some("not now")));
     assert!(error.model_message().contains("not now"));
-    assert_eq!(host.status()[0].replicas[0].calls, 1, "denied calls never reach the server");
+    assert_eq!(
+        host.status()[0].replicas[0].calls,
+        1,
+        "denied calls never reach the server"
+    );
     within(host.shutdown()).await;
 }
 
@@ -322,7 +422,11 @@ async fn shutdown_leaves_no_process_behind() {
     for pid in children {
         assert!(!alive(pid), "process {pid} survived the shutdown");
     }
-    assert!(host.status().iter().all(|s| s.state == ServerState::Stopped));
+    assert!(
+        host.status()
+            .iter()
+            .all(|s| s.state == ServerState::Stopped)
+    );
 }
 
 #[tokio::test]
@@ -348,16 +452,23 @@ async fn a_server_that_cannot_start_is_reported_and_retried() {
     eventually("it is retried", || host.status()[0].restarts() >= 2).await;
     let status = &host.status()[0];
     assert!(
-        status.last_error().unwrap().contains("cannot launch `/nonexistent/mcp-server`"),
+        status
+            .last_error()
+            .unwrap()
+            .contains("cannot launch `/nonexistent/mcp-server`"),
         "{:?}",
         status.last_error()
     );
-    let call = host.call_tool("echo", json!({}), CallOptions::default()).await;
+    let call = host
+        .call_tool("echo", json!({}), CallOptions::default())
+        .await;
     assert!(matches!(call, Err(HostError::UnknownTool { .. })));
     within(host.shutdown()).await;
 
     let once = spec.with_restart(RestartPolicy::Never);
-    let error = within(McpHost::connect(once, Callbacks::default())).await.unwrap_err();
+    let error = within(McpHost::connect(once, Callbacks::default()))
+        .await
+        .unwrap_err();
     assert!(matches!(error, ConnectError::Spawn { .. }), "{error:?}");
 }
 
@@ -366,7 +477,10 @@ async fn restart_policy_never_leaves_a_crashed_server_stopped() {
     let spec = stdio("t", &[]).with_restart(RestartPolicy::Never);
     let host = ready_host(vec![spec], Callbacks::default()).await;
     let _ = within(host.call_tool("crash", json!({}), CallOptions::default())).await;
-    eventually("the server is stopped", || host.status()[0].state == ServerState::Stopped).await;
+    eventually("the server is stopped", || {
+        host.status()[0].state == ServerState::Stopped
+    })
+    .await;
     assert!(host.tools().is_empty(), "a stopped server offers nothing");
     within(host.shutdown()).await;
 }
@@ -376,7 +490,11 @@ async fn prompts_and_resources_are_listed_and_read() {
     let host = ready_host(vec![stdio("t", &[])], Callbacks::default()).await;
     let prompts = within(host.list_prompts()).await;
     assert!(prompts.errors.is_empty(), "{:?}", prompts.errors);
-    let greet = prompts.items.iter().find(|p| p.name == "greet").expect("greet");
+    let greet = prompts
+        .items
+        .iter()
+        .find(|p| p.name == "greet")
+        .expect("greet");
     assert_eq!(greet.server, "t");
     assert!(greet.arguments[0].required);
     let filled = within(host.get_prompt("t", "greet", [("name".into(), "Ada".into())].into()))
@@ -386,17 +504,83 @@ async fn prompts_and_resources_are_listed_and_read() {
     assert!(filled.messages[0].text.contains("Ada"));
 
     let resources = within(host.list_resources()).await;
-    let readme = resources.items.iter().find(|r| r.uri == "test://readme").expect("readme");
+    let readme = resources
+        .items
+        .iter()
+        .find(|r| r.uri == "test://readme")
+        .expect("readme");
     assert_eq!(readme.mime_type.as_deref(), Some("text/plain"));
     let templates = within(host.list_resource_templates()).await;
-    assert!(templates.items.iter().any(|t| t.uri_template == "test://echo/{text}"));
-    let read = within(host.read_resource("t", "test://readme")).await.unwrap();
+    assert!(
+        templates
+            .items
+            .iter()
+            .any(|t| t.uri_template == "test://echo/{text}")
+    );
+    let read = within(host.read_resource("t", "test://readme"))
+        .await
+        .unwrap();
     assert_eq!(read[0].text.as_deref(), Some(README_TEXT));
-    let echo = within(host.read_resource("t", "test://echo/hello")).await.unwrap();
+    let echo = within(host.read_resource("t", "test://echo/hello"))
+        .await
+        .unwrap();
     assert_eq!(echo[0].text.as_deref(), Some("hello"));
     let missing = within(host.read_resource("t", "test://nothing")).await;
-    assert!(matches!(missing, Err(HostError::Protocol { .. })), "{missing:?}");
+    assert!(
+        matches!(missing, Err(HostError::Protocol { .. })),
+        "{missing:?}"
+    );
     let unknown = within(host.get_prompt("nope", "greet", Default::default())).await;
     assert!(matches!(unknown, Err(HostError::UnknownServer { .. })));
     within(host.shutdown()).await;
+}
+
+/// The pids of live processes whose command line is exactly `args`.
+fn processes_running(args: &[&str]) -> Vec<u32> {
+    let wanted: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted)
+                })
+                .filter(|&pid| alive(pid))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_server_that_never_answers_the_handshake_is_killed_at_the_start_timeout() {
+    // `sleep` never reads its stdin nor answers: every start attempt times out.
+    let marker = ["sleep", "4242.125"];
+    let spec = mcpcord_mcp::ServerSpec::stdio("mute", marker[0], [marker[1]])
+        .with_start_timeout(Duration::from_millis(300));
+    let host = McpHost::start(vec![spec], fast_options(), Callbacks::default());
+    assert!(!within(host.wait_ready(TIMEOUT)).await);
+    eventually("a few attempts were made", || {
+        host.status()[0].restarts() >= 2
+    })
+    .await;
+    let status = &host.status()[0];
+    assert!(
+        status
+            .last_error()
+            .unwrap()
+            .contains("did not start within 300ms"),
+        "{:?}",
+        status.last_error()
+    );
+    eventually("at most the current attempt is running", || {
+        processes_running(&marker).len() <= 1
+    })
+    .await;
+    within(host.shutdown()).await;
+    eventually("no attempt is left running", || {
+        processes_running(&marker).is_empty()
+    })
+    .await;
 }

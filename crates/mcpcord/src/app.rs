@@ -15,6 +15,9 @@ use crate::wiring;
 /// How long running turns get to finish when the application stops.
 pub const TURN_GRACE: Duration = Duration::from_secs(30);
 
+/// How often backends' health and model lists are refreshed.
+const POOL_REFRESH_EVERY: Duration = Duration::from_secs(60);
+
 /// How often expired conversations are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
@@ -39,6 +42,8 @@ impl App {
         let background = CancellationToken::new();
         store.spawn_sweeper(SWEEP_EVERY, background.clone());
         let pool = wiring::backend_pool(config);
+        // Model lists and health, refreshed in the background (and after any failure).
+        pool.spawn_refresher(POOL_REFRESH_EVERY, background.clone());
         let host = if wiring::mcp_server_specs(config).is_empty() {
             None
         } else {

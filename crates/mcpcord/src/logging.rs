@@ -130,13 +130,33 @@ where
     }
 }
 
+/// Dependencies that are chatty at `info` (rmcp logs every notification; sqlx every statement
+/// at `debug`), quieted unless the filter names them.
+const QUIET: [&str; 2] = ["rmcp=warn", "sqlx=warn"];
+
+/// `level` with [`QUIET`] appended for the dependencies it does not mention.
+fn with_quiet_dependencies(level: &str) -> String {
+    QUIET.iter().fold(level.to_string(), |filter, quiet| {
+        let target = quiet.split('=').next().unwrap_or_default();
+        if filter.contains(target) {
+            filter
+        } else {
+            format!("{filter},{quiet}")
+        }
+    })
+}
+
 /// Installs the global subscriber: `config`'s format and filter, to stderr, secrets scrubbed.
 /// `RUST_LOG`, when set, replaces the configured filter.
 pub fn init(config: &LoggingConfig, secrets: &[Secret]) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|f| EnvFilter::builder().parse(f).ok())
-        .or_else(|| EnvFilter::builder().parse(&config.level).ok())
+        .or_else(|| {
+            EnvFilter::builder()
+                .parse(with_quiet_dependencies(&config.level))
+                .ok()
+        })
         .unwrap_or_else(|| EnvFilter::new("info"));
     let ansi =
         config.format == LogFormat::Pretty && std::io::IsTerminal::is_terminal(&io::stderr());

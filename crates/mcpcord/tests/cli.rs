@@ -88,21 +88,6 @@ fn run_without_a_token_names_the_missing_setting_and_exits_2() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    for args in [&["run"][..]] {
-        let out = mcpcord(dir.path(), args, &[("DISCORD_TOKEN", TOKEN)]);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            text(&out.stderr).contains("is not built yet"),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        assert!(out.stdout.is_empty(), "{args:?} must not pretend on stdout");
-    }
-}
-
-#[test]
 fn environment_and_dotenv_feed_config_show_with_secrets_redacted() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -328,3 +328,75 @@ fn memory_limits_are_read_in_the_usual_units() {
     }
     assert!(!config_errors("[mcp.servers.s]\ncommand = \"x\"\nmemory_limit = \"0\"\n").is_empty());
 }
+
+/// The pids of the processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = stat.rsplit_once(')')?.1.to_owned();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned));
+        !matches!(state.as_deref(), Some("Z" | "X") | None)
+    })
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn killing_the_bot_takes_its_mcp_servers_down() {
+    let dir = configured(TEST_SERVER);
+    let mut bot = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+        .args(["mcp", "call", "t", "sleep", r#"{"ms": 60000}"#])
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start mcpcord");
+    let bot_pid = bot.id().expect("a pid");
+    let child = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            if let Some(&child) = children_of(bot_pid).first() {
+                return child;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("mcpcord started its MCP server");
+    // Give the call time to reach the server, then kill the bot without any chance to clean up.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    bot.start_kill().expect("SIGKILL mcpcord");
+    bot.wait().await.expect("mcpcord is gone");
+    let killed = std::time::Instant::now();
+    let gone = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while alive(child) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        gone.is_ok(),
+        "the MCP server {child} outlived the killed bot"
+    );
+    eprintln!("the MCP server died {:?} after the bot", killed.elapsed());
+}

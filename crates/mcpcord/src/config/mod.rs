@@ -94,13 +94,14 @@ impl Config {
                 Source::Defaults => PathBuf::new(),
             };
             for (name, server) in load::mcp_json(&base.join(&file), report) {
-                if raw.mcp.servers.contains_key(&name) {
-                    report.error(
-                        format!("mcp.servers.{name}"),
+                match raw.mcp.servers.entry(name) {
+                    std::collections::btree_map::Entry::Occupied(inline) => report.error(
+                        format!("mcp.servers.{}", inline.key()),
                         format!("is defined both here and in {file}: keep one"),
-                    );
-                } else {
-                    raw.mcp.servers.insert(name, server);
+                    ),
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(server);
+                    }
                 }
             }
         }

@@ -49,6 +49,12 @@ pub struct RawDiscord {
     pub gateway_url: Option<String>,
     /// Guild to register slash commands in (development); global when unset.
     pub command_guild_id: Option<u64>,
+    /// Channels (ids) where the bot answers every message, without a mention.
+    pub always_answer_channels: Vec<u64>,
+    /// Total gateway shards; Discord's recommendation when unset.
+    pub shards: Option<u32>,
+    /// How long running answers may finish at shutdown (e.g. "30s").
+    pub shutdown_grace: Option<String>,
 }
 
 /// One `[[backends]]` entry: a model server.

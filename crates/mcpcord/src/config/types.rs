@@ -71,6 +71,13 @@ pub struct DiscordConfig {
     pub gateway_url: Option<Url>,
     /// Register slash commands in this guild only (development).
     pub command_guild_id: Option<NonZeroU64>,
+    /// Channels where the bot answers every message, without a mention.
+    pub always_answer_channels: Vec<NonZeroU64>,
+    /// Total gateway shards; Discord's recommendation when unset.
+    pub shards: Option<NonZeroU32>,
+    /// How long running answers may finish at shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 /// A gateway intent the bot may ask Discord for.

@@ -115,6 +115,22 @@ fn discord(raw: RawDiscord, report: &mut Report) -> DiscordConfig {
             .gateway_url
             .and_then(|u| url(&u, "discord.gateway_url", &["ws", "wss"], report)),
         command_guild_id: snowflake(raw.command_guild_id, "discord.command_guild_id", report),
+        always_answer_channels: raw
+            .always_answer_channels
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, id)| {
+                snowflake(
+                    Some(id),
+                    &format!("discord.always_answer_channels[{i}]"),
+                    report,
+                )
+            })
+            .collect(),
+        shards: raw
+            .shards
+            .map(|n| nonzero(Some(n), 1, "discord.shards", report)),
+        shutdown_grace: duration(raw.shutdown_grace, "30s", "discord.shutdown_grace", report),
     }
 }
 

@@ -1,0 +1,309 @@
+//! The runtime: [`run`] connects to Discord, registers the commands, answers messages and
+//! interactions with the engine, and shuts down in order when its shutdown future resolves.
+//!
+//! Owns the adapter's configuration ([`BotConfig`], built by the binary from its own
+//! configuration: this crate does not depend on it) and the state every event handler shares
+//! ([`Context`]). Shutdown order: stop taking new turns → let running turns finish for up to
+//! [`BotConfig::grace`] (the engine then stops the rest, saved as interrupted; their messages
+//! get a final edit marking them so) → wait for the final edits → close the shards.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use mcpcord_engine::Engine;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+pub use twilight_gateway::Intents;
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ApplicationMarker, GuildMarker, UserMarker};
+
+use crate::gateway;
+use crate::interactions::PendingPrompts;
+use crate::mentions::no_pings;
+use crate::middleware::{AdminPolicy, RateLimitLayer, UserRateLimit};
+use crate::reply::Registry;
+use crate::throttle::{EditBudget, ThrottleConfig};
+use crate::triggers::Audience;
+
+/// Extra time, after the grace period, for the last edits of interrupted answers.
+pub const FINAL_EDIT_GRACE: Duration = Duration::from_secs(15);
+
+/// Where the REST API is reached instead of discord.com (proxies, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestProxy {
+    /// `host:port`.
+    pub authority: String,
+    /// Plain HTTP rather than HTTPS.
+    pub http: bool,
+}
+
+impl RestProxy {
+    /// Reads a base URL such as `http://127.0.0.1:3000` (any path is ignored: twilight adds
+    /// `/api/v10`). `None` when it names no host.
+    pub fn from_url(url: &url::Url) -> Option<Self> {
+        let host = url.host_str()?;
+        let authority = match url.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        Some(Self {
+            authority,
+            http: url.scheme() == "http",
+        })
+    }
+}
+
+/// How the adapter runs; the binary builds it from its configuration.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// The bot token.
+    pub token: String,
+    /// The application id; asked of Discord when unset.
+    pub application_id: Option<Id<ApplicationMarker>>,
+    /// Gateway intents.
+    pub intents: Intents,
+    /// REST override.
+    pub rest_proxy: Option<RestProxy>,
+    /// Gateway URL override (`ws://…`).
+    pub gateway_url: Option<String>,
+    /// Register commands in this guild only (development); globally when unset.
+    pub command_guild: Option<Id<GuildMarker>>,
+    /// Total shards; Discord's recommendation when unset.
+    pub shard_count: Option<NonZeroU32>,
+    /// Who the bot serves.
+    pub audience: Audience,
+    /// Channels where every message is answered.
+    pub always_answer_channels: HashSet<u64>,
+    /// Who counts as an admin.
+    pub admins: AdminPolicy,
+    /// Commands per user.
+    pub command_rate: UserRateLimit,
+    /// Messages answered per user per minute.
+    pub messages_per_minute: NonZeroU32,
+    /// Streaming edits.
+    pub throttle: ThrottleConfig,
+    /// Edits per second across the bot.
+    pub edits_per_second: NonZeroU32,
+    /// Largest text attachment read in, in bytes.
+    pub max_attachment_bytes: u64,
+    /// Gateway events handled at once.
+    pub max_concurrent_events: usize,
+    /// How long running turns may finish at shutdown.
+    pub grace: Duration,
+    /// How long a tool call waits for approval before it is denied.
+    pub approval_timeout: Duration,
+}
+
+impl BotConfig {
+    /// A configuration with the defaults, for `token`.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            application_id: None,
+            intents: Intents::GUILDS
+                | Intents::GUILD_MESSAGES
+                | Intents::DIRECT_MESSAGES
+                | Intents::MESSAGE_CONTENT,
+            rest_proxy: None,
+            gateway_url: None,
+            command_guild: None,
+            shard_count: None,
+            audience: Audience {
+                allow_dms: true,
+                ..Audience::default()
+            },
+            always_answer_channels: HashSet::new(),
+            admins: AdminPolicy {
+                server_managers: true,
+                ..AdminPolicy::default()
+            },
+            command_rate: UserRateLimit::default(),
+            messages_per_minute: NonZeroU32::new(10).expect("non-zero"),
+            throttle: ThrottleConfig::default(),
+            edits_per_second: crate::throttle::DEFAULT_EDITS_PER_SECOND,
+            max_attachment_bytes: 512 * 1024,
+            max_concurrent_events: 256,
+            grace: Duration::from_secs(30),
+            approval_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Why the bot could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BotError {
+    /// Discord refused the token or could not be reached at start-up.
+    #[error("cannot reach Discord with this token: {0}")]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The slash commands could not be registered.
+    #[error("cannot register the slash commands: {0}")]
+    Commands(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What every event handler shares.
+pub struct Context {
+    /// Discord's REST API (every message it sends pings nobody).
+    pub http: Arc<twilight_http::Client>,
+    /// The engine.
+    pub engine: Engine,
+    /// The configuration.
+    pub config: BotConfig,
+    /// The bot's own user.
+    pub bot_id: Id<UserMarker>,
+    /// The application, for interactions.
+    pub application_id: Id<ApplicationMarker>,
+    /// The edit budget all streamed messages share.
+    pub budget: EditBudget,
+    /// Turns in progress and answered, for their buttons.
+    pub turns: Registry,
+    /// Forms of `/prompt` waiting to be submitted.
+    pub prompts: PendingPrompts,
+    /// Answer renderers; waited for at shutdown.
+    pub renders: TaskTracker,
+    /// Channels looked up once: kind, owner, name.
+    pub channels: Mutex<HashMap<u64, crate::gateway::ChannelInfo>>,
+    /// Server names, from GUILD_CREATE.
+    pub guild_names: Mutex<HashMap<u64, String>>,
+    /// Threads the bot started.
+    pub bot_threads: Mutex<HashSet<u64>>,
+    /// The commands' middleware stack's rate limiter, kept across commands.
+    pub command_limiter: RateLimitLayer,
+    /// Messages answered per user.
+    pub message_limiter: DefaultKeyedRateLimiter<u64>,
+    /// Downloads attachments.
+    pub downloads: reqwest::Client,
+    /// Gateway events handled at once.
+    pub events: Arc<Semaphore>,
+    accepting: AtomicBool,
+    content_warned: AtomicBool,
+}
+
+impl Context {
+    /// Whether new turns are taken (false once shutdown began).
+    pub fn accepting(&self) -> bool {
+        self.accepting.load(Ordering::SeqCst)
+    }
+
+    /// Logs once that messages arrive without content (MESSAGE_CONTENT is off).
+    pub fn warn_no_content(&self) {
+        if !self.content_warned.swap(true, Ordering::SeqCst) {
+            tracing::warn!("{}", gateway::MESSAGE_CONTENT_HINT);
+        }
+    }
+}
+
+/// The REST client for `config`: the proxy if any, and no pings by default.
+pub fn http_client(config: &BotConfig) -> twilight_http::Client {
+    let mut builder = twilight_http::Client::builder()
+        .token(config.token.clone())
+        .default_allowed_mentions(no_pings())
+        .timeout(Duration::from_secs(30));
+    if let Some(proxy) = &config.rest_proxy {
+        builder = builder.proxy(proxy.authority.clone(), proxy.http);
+    }
+    builder.build()
+}
+
+/// Runs the bot until `shutdown` resolves, then shuts down in order (see the module docs).
+/// The engine is not shut down beyond its turns: the caller stops MCP servers and the store.
+pub async fn run(
+    config: BotConfig,
+    engine: Engine,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), BotError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = Arc::new(http_client(&config));
+    let me = http
+        .current_user()
+        .await
+        .map_err(|e| BotError::Connect(e.into()))?
+        .model()
+        .await
+        .map_err(|e| BotError::Connect(e.into()))?;
+    let application_id = match config.application_id {
+        Some(id) => id,
+        None => {
+            http.current_user_application()
+                .await
+                .map_err(|e| BotError::Connect(e.into()))?
+                .model()
+                .await
+                .map_err(|e| BotError::Connect(e.into()))?
+                .id
+        }
+    };
+    register_commands(&http, application_id, config.command_guild).await?;
+    if !config.intents.contains(Intents::MESSAGE_CONTENT) {
+        tracing::warn!("{}", gateway::MESSAGE_CONTENT_HINT);
+    }
+    let quota = Quota::per_minute(config.messages_per_minute);
+    let ctx = Arc::new(Context {
+        budget: EditBudget::new(config.edits_per_second),
+        command_limiter: RateLimitLayer::new(config.command_rate),
+        message_limiter: RateLimiter::keyed(quota),
+        events: Arc::new(Semaphore::new(config.max_concurrent_events.max(1))),
+        downloads: reqwest::Client::new(),
+        http: http.clone(),
+        engine,
+        bot_id: me.id,
+        application_id,
+        turns: Registry::default(),
+        prompts: PendingPrompts::default(),
+        renders: TaskTracker::new(),
+        channels: Mutex::new(HashMap::new()),
+        bot_threads: Mutex::new(HashSet::new()),
+        guild_names: Mutex::new(HashMap::new()),
+        accepting: AtomicBool::new(true),
+        content_warned: AtomicBool::new(!config.intents.contains(Intents::MESSAGE_CONTENT)),
+        config,
+    });
+    tracing::info!(bot = %me.name, id = me.id.get(), "connected to Discord's REST API");
+    let shards = gateway::start(ctx.clone()).await?;
+    shutdown.await;
+
+    tracing::info!(
+        "shutting down: no new turns; running ones get {:?}",
+        ctx.config.grace
+    );
+    ctx.accepting.store(false, Ordering::SeqCst);
+    ctx.engine.shutdown(ctx.config.grace).await;
+    ctx.renders.close();
+    if tokio::time::timeout(FINAL_EDIT_GRACE, ctx.renders.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some answers did not get their final edit in time");
+    }
+    shards.close().await;
+    tracing::info!("Discord adapter stopped");
+    Ok(())
+}
+
+async fn register_commands(
+    http: &twilight_http::Client,
+    application_id: Id<ApplicationMarker>,
+    guild: Option<Id<GuildMarker>>,
+) -> Result<(), BotError> {
+    let commands = crate::commands::all_commands();
+    let client = http.interaction(application_id);
+    let result = match guild {
+        Some(guild) => client
+            .set_guild_commands(guild, &commands)
+            .await
+            .map(|_| ()),
+        None => client.set_global_commands(&commands).await.map(|_| ()),
+    };
+    result.map_err(|e| BotError::Commands(e.into()))?;
+    tracing::info!(
+        commands = commands.len(),
+        guild = guild.map(Id::get),
+        "slash commands registered"
+    );
+    Ok(())
+}

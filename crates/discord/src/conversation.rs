@@ -1,0 +1,119 @@
+//! Conversation identity: which stored conversation a Discord message belongs to.
+//!
+//! Owns the mapping from Discord places to the engine's [`ConversationKey`]s. A thread is one
+//! conversation; a reply chain is one conversation rooted at its first message (a reply to one
+//! of the bot's answers continues the conversation that answer belongs to, found through the
+//! database, never by refetching Discord); a DM channel is one rolling conversation; a channel
+//! where the bot always answers is one rolling conversation too; `/chat` answered inline starts a
+//! chain of its own.
+
+use mcpcord_memory::{ConversationKey, Store};
+
+/// Where a message was written, as far as conversation identity cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Whereabouts {
+    /// The message's id.
+    pub message: u64,
+    /// Its channel (or thread).
+    pub channel: u64,
+    /// Whether the channel is a DM.
+    pub dm: bool,
+    /// Whether the channel is a thread.
+    pub thread: bool,
+    /// Whether the bot answers everything in this channel.
+    pub always: bool,
+    /// The message it replies to, if any.
+    pub reply_to: Option<u64>,
+}
+
+/// The conversation of a DM channel.
+pub fn dm_key(channel: u64) -> ConversationKey {
+    ConversationKey::new(format!("discord:dm:{channel}"))
+}
+
+/// The conversation of a thread.
+pub fn thread_key(thread: u64) -> ConversationKey {
+    ConversationKey::new(format!("discord:thread:{thread}"))
+}
+
+/// The conversation of a reply chain rooted at `root` (a message or an interaction id).
+pub fn chain_key(root: u64) -> ConversationKey {
+    ConversationKey::new(format!("discord:reply:{root}"))
+}
+
+/// The rolling conversation of a channel where the bot always answers.
+pub fn channel_key(channel: u64) -> ConversationKey {
+    ConversationKey::new(format!("discord:channel:{channel}"))
+}
+
+/// The conversation a message belongs to.
+///
+/// A reply to a message the database knows (one of the bot's answers) continues that answer's
+/// conversation; a reply to another message roots the chain there.
+pub async fn identify(store: &Store, at: &Whereabouts) -> ConversationKey {
+    if at.dm {
+        return dm_key(at.channel);
+    }
+    if at.thread {
+        return thread_key(at.channel);
+    }
+    if let Some(parent) = at.reply_to {
+        match store.message_by_discord_id(parent).await {
+            Ok(Some(stored)) => match store.get_conversation(stored.conversation_id).await {
+                Ok(conversation) => return conversation.key,
+                Err(error) => tracing::warn!(%error, "the replied-to conversation is unreadable"),
+            },
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "cannot look up the replied-to message"),
+        }
+        if !at.always {
+            return chain_key(parent);
+        }
+    }
+    if at.always {
+        return channel_key(at.channel);
+    }
+    chain_key(at.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(message: u64) -> Whereabouts {
+        Whereabouts {
+            message,
+            channel: 10,
+            dm: false,
+            thread: false,
+            always: false,
+            reply_to: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn places_map_to_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/c.sqlite", dir.path().display()))
+            .await
+            .unwrap();
+        assert_eq!(identify(&store, &at(5)).await, chain_key(5));
+        let dm = Whereabouts { dm: true, ..at(5) };
+        assert_eq!(identify(&store, &dm).await, dm_key(10));
+        let thread = Whereabouts {
+            thread: true,
+            ..at(5)
+        };
+        assert_eq!(identify(&store, &thread).await, thread_key(10));
+        let reply = Whereabouts {
+            reply_to: Some(3),
+            ..at(5)
+        };
+        assert_eq!(identify(&store, &reply).await, chain_key(3));
+        let always = Whereabouts {
+            always: true,
+            ..at(5)
+        };
+        assert_eq!(identify(&store, &always).await, channel_key(10));
+    }
+}

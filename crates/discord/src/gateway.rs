@@ -1,0 +1,413 @@
+//! The gateway: shards, their event loops, and the messages that start turns.
+//!
+//! Owns the shard tasks and what happens per event. Each event is handled in its own task
+//! (bounded by a semaphore), so a shard is never blocked by a turn or a REST call; a receive
+//! error is logged and skipped, and the end of a shard's stream ends its loop. MESSAGE_CREATE
+//! goes through [`crate::triggers`] and [`crate::conversation`] to a turn;
+//! INTERACTION_CREATE goes to [`crate::interactions`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpcord_engine::{Place, Speaker, TurnAction, TurnRequest, UserMessage};
+use mcpcord_memory::Scope;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use twilight_gateway::{
+    CloseFrame, ConfigBuilder, Event, EventTypeFlags, MessageSender, Shard, StreamExt as _,
+};
+use twilight_model::channel::Message;
+use twilight_model::id::Id;
+use twilight_model::id::marker::ChannelMarker;
+
+use crate::bot::{BotError, Context};
+use crate::conversation::{self, Whereabouts};
+use crate::mentions::{ResolvedNames, mention_names};
+use crate::triggers::{Facts, trigger};
+
+/// What the bot says, once, when it runs without the MESSAGE_CONTENT intent.
+pub const MESSAGE_CONTENT_HINT: &str = "The MESSAGE_CONTENT intent is off: the bot answers \
+    mentions, replies that mention it, DMs and slash commands. Enabling it (Developer Portal → \
+    Bot → Message Content Intent, and \"message_content\" in discord.intents) adds answers in \
+    always-answer channels, in threads the bot started without a mention, and to replies that \
+    do not mention it.";
+
+/// Close codes after which the shard does not reconnect, with what to do.
+const FATAL_HINTS: &[(u16, &str)] = &[
+    (
+        4004,
+        "Discord refused the token: copy it again from the Developer Portal",
+    ),
+    (4013, "invalid intents in discord.intents"),
+    (
+        4014,
+        "a privileged intent is not enabled for this bot: enable it in the Developer Portal \
+         (Bot → Privileged Gateway Intents) or remove it from discord.intents \
+         (without message_content the bot still answers mentions, DMs and slash commands)",
+    ),
+];
+
+/// How long closing shards may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the bot knows about a channel, looked up once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// A thread.
+    pub thread: bool,
+    /// A DM.
+    pub dm: bool,
+    /// Who started it (threads).
+    pub owner: Option<u64>,
+    /// The parent channel (threads).
+    pub parent: Option<u64>,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// The guild, if any.
+    pub guild: Option<u64>,
+}
+
+/// The running shards.
+pub struct Shards {
+    senders: Vec<MessageSender>,
+    tasks: Vec<JoinHandle<()>>,
+    closing: CancellationToken,
+}
+
+impl Shards {
+    /// Closes every shard normally and waits (briefly) for their loops to end.
+    pub async fn close(self) {
+        self.closing.cancel();
+        for sender in &self.senders {
+            let _ = sender.close(CloseFrame::NORMAL);
+        }
+        for task in self.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(CLOSE_TIMEOUT, task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// Starts the shards (the configured count, or Discord's recommendation) and their loops.
+pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
+    let total = match ctx.config.shard_count {
+        Some(count) => count.get(),
+        None => {
+            let gateway = ctx
+                .http
+                .gateway()
+                .authed()
+                .await
+                .map_err(|e| BotError::Connect(e.into()))?
+                .model()
+                .await
+                .map_err(|e| BotError::Connect(e.into()))?;
+            gateway.shards.max(1)
+        }
+    };
+    let mut builder = ConfigBuilder::new(ctx.config.token.clone(), ctx.config.intents);
+    if let Some(url) = &ctx.config.gateway_url {
+        builder = builder.proxy_url(url.clone());
+    }
+    let config = builder.build();
+    let closing = CancellationToken::new();
+    let mut senders = Vec::new();
+    let mut tasks = Vec::new();
+    for id in twilight_gateway::bucket(0, 1, total) {
+        let shard = Shard::with_config(id, config.clone());
+        senders.push(shard.sender());
+        tasks.push(tokio::spawn(shard_loop(
+            shard,
+            ctx.clone(),
+            closing.clone(),
+        )));
+    }
+    tracing::info!(shards = total, "gateway shards started");
+    Ok(Shards {
+        senders,
+        tasks,
+        closing,
+    })
+}
+
+async fn shard_loop(mut shard: Shard, ctx: Arc<Context>, closing: CancellationToken) {
+    let wanted = EventTypeFlags::MESSAGE_CREATE
+        | EventTypeFlags::INTERACTION_CREATE
+        | EventTypeFlags::THREAD_CREATE
+        | EventTypeFlags::GUILD_CREATE
+        | EventTypeFlags::READY;
+    let shard_id = shard.id().number();
+    while let Some(item) = shard.next_event(wanted).await {
+        let event = match item {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(shard = shard_id, %error, "cannot receive a gateway event");
+                continue;
+            }
+        };
+        match event {
+            Event::GatewayClose(frame) => {
+                if closing.is_cancelled() {
+                    break;
+                }
+                let code = frame.as_ref().map(|f| f.code);
+                match FATAL_HINTS.iter().find(|(c, _)| Some(*c) == code) {
+                    Some((code, hint)) => {
+                        tracing::error!(shard = shard_id, code, "gateway closed: {hint}");
+                    }
+                    None => tracing::info!(shard = shard_id, ?code, "gateway closed; reconnecting"),
+                }
+            }
+            Event::Ready(ready) => {
+                tracing::info!(shard = shard_id, user = %ready.user.name, "gateway ready");
+            }
+            event => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let Ok(_permit) = ctx.events.clone().acquire_owned().await else {
+                        return;
+                    };
+                    handle(ctx, event).await;
+                });
+            }
+        }
+    }
+    tracing::info!(shard = shard_id, "shard stopped");
+}
+
+async fn handle(ctx: Arc<Context>, event: Event) {
+    match event {
+        Event::MessageCreate(message) => {
+            let create = *message;
+            on_message(ctx, create.message, create.channel_type).await;
+        }
+        Event::InteractionCreate(interaction) => {
+            crate::interactions::handle(ctx, (*interaction).0).await;
+        }
+        Event::ThreadCreate(thread) if thread.owner_id == Some(ctx.bot_id.cast()) => {
+            ctx.bot_threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(thread.id.get());
+        }
+        Event::GuildCreate(guild) => {
+            if let twilight_model::gateway::payload::incoming::GuildCreate::Available(guild) =
+                *guild
+            {
+                let mut channels = ctx.channels.lock().unwrap_or_else(|e| e.into_inner());
+                for channel in guild.channels.iter().chain(&guild.threads) {
+                    channels.insert(channel.id.get(), info_of(channel));
+                }
+                ctx.guild_names
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(guild.id.get(), guild.name.clone());
+            }
+        }
+        _ => {}
+    }
+}
+
+fn info_of(channel: &twilight_model::channel::Channel) -> ChannelInfo {
+    use twilight_model::channel::ChannelType;
+    ChannelInfo {
+        thread: channel.kind.is_thread(),
+        dm: matches!(channel.kind, ChannelType::Private | ChannelType::Group),
+        owner: channel.owner_id.map(|o| o.get()),
+        parent: channel.parent_id.map(|p| p.get()),
+        name: channel.name.clone(),
+        guild: channel.guild_id.map(|g| g.get()),
+    }
+}
+
+/// What the bot knows of `channel`, asked of Discord the first time.
+pub async fn channel_info(ctx: &Context, channel: Id<ChannelMarker>) -> ChannelInfo {
+    if let Some(info) = ctx
+        .channels
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&channel.get())
+    {
+        return info.clone();
+    }
+    let info = match ctx.http.channel(channel).await {
+        Ok(response) => match response.model().await {
+            Ok(channel) => info_of(&channel),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a channel");
+                return ChannelInfo::default();
+            }
+        },
+        Err(error) => {
+            tracing::warn!(%error, channel = channel.get(), "cannot look up a channel");
+            return ChannelInfo::default();
+        }
+    };
+    ctx.channels
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(channel.get(), info.clone());
+    info
+}
+
+/// The name people see for the author of `message`.
+fn display_name(message: &Message) -> String {
+    message
+        .member
+        .as_ref()
+        .and_then(|m| m.nick.clone())
+        .or_else(|| message.author.global_name.clone())
+        .unwrap_or_else(|| message.author.name.clone())
+}
+
+/// `text` without the bot's own mention tokens.
+pub fn strip_bot_mention(text: &str, bot: u64) -> String {
+    text.replace(&format!("<@{bot}>"), "")
+        .replace(&format!("<@!{bot}>"), "")
+        .trim()
+        .to_owned()
+}
+
+async fn on_message(
+    ctx: Arc<Context>,
+    message: Message,
+    kind: Option<twilight_model::channel::ChannelType>,
+) {
+    if message.author.bot || message.author.id == ctx.bot_id || !ctx.accepting() {
+        return;
+    }
+    let bot = ctx.bot_id;
+    let mentions_bot = message.mentions.iter().any(|m| m.id == bot);
+    let replies_to_bot = message
+        .referenced_message
+        .as_ref()
+        .is_some_and(|r| r.author.id == bot);
+    let dm = message.guild_id.is_none();
+    let known = ctx
+        .channels
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&message.channel_id.get())
+        .cloned();
+    // The event says the channel's kind: only threads need a look-up (for their owner).
+    let info = match (known, kind) {
+        (Some(info), _) => info,
+        _ if dm => ChannelInfo {
+            dm: true,
+            ..ChannelInfo::default()
+        },
+        (None, Some(kind)) if !kind.is_thread() => ChannelInfo::default(),
+        (None, _) => channel_info(&ctx, message.channel_id).await,
+    };
+    let channel = message.channel_id.get();
+    let in_bot_thread = info.thread
+        && (info.owner == Some(bot.get())
+            || ctx
+                .bot_threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&channel));
+    let always = &ctx.config.always_answer_channels;
+    let in_always_channel = always.contains(&channel) && !info.thread;
+    let has_content = !message.content.trim().is_empty() || !message.attachments.is_empty();
+    let facts = Facts {
+        author: message.author.id.get(),
+        author_is_bot: message.author.bot,
+        guild: message.guild_id.map(Id::get),
+        mentions_bot,
+        replies_to_bot,
+        in_bot_thread,
+        in_always_channel,
+        has_content,
+    };
+    if !has_content && !dm && (in_bot_thread || in_always_channel) {
+        ctx.warn_no_content();
+    }
+    let Some(why) = trigger(&facts, &ctx.config.audience) else {
+        return;
+    };
+    if ctx.message_limiter.check_key(&facts.author).is_err() {
+        tracing::info!(
+            user = facts.author,
+            "a user is over the message rate; not answered"
+        );
+        return;
+    }
+    let key = conversation::identify(
+        ctx.engine.store(),
+        &Whereabouts {
+            message: message.id.get(),
+            channel,
+            dm,
+            thread: info.thread,
+            always: in_always_channel,
+            reply_to: message
+                .reference
+                .as_ref()
+                .and_then(|r| r.message_id)
+                .map(Id::get),
+        },
+    )
+    .await;
+    tracing::debug!(?why, conversation = key.as_str(), "answering a message");
+    let text = strip_bot_mention(&message.content, bot.get());
+    let mut user_message = UserMessage {
+        mentions: mention_names(&text, &ResolvedNames::from_message(&message)),
+        text,
+        ..UserMessage::default()
+    };
+    crate::attachments::read_into(
+        &ctx.downloads,
+        &message.attachments,
+        ctx.config.max_attachment_bytes,
+        &mut user_message,
+    )
+    .await;
+    let name = display_name(&message);
+    let server = message.guild_id.and_then(|g| {
+        ctx.guild_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&g.get())
+            .cloned()
+    });
+    let request = TurnRequest {
+        key,
+        scope: Scope {
+            guild_id: message.guild_id.map(Id::get),
+            channel_id: Some(channel),
+            user_id: Some(message.author.id.get()),
+        },
+        author: Speaker {
+            id: Some(message.author.id.get()),
+            name: name.clone(),
+        },
+        place: Place {
+            user: name,
+            server,
+            channel: info.name.clone(),
+        },
+        action: TurnAction::Message(user_message),
+        model: None,
+    };
+    crate::reply::start(
+        &ctx,
+        request,
+        message.author.id,
+        message.channel_id,
+        Some(message.id),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bots_mention_is_stripped() {
+        assert_eq!(strip_bot_mention("<@7> hi <@!7>", 7), "hi");
+        assert_eq!(strip_bot_mention("<@8> hi", 7), "<@8> hi");
+    }
+}

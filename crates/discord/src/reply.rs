@@ -1,0 +1,443 @@
+//! Rendering one turn in Discord: a typing indicator until there is something to show, then one
+//! message per piece of the answer, each edited through its own [`EditThrottle`] as the answer
+//! grows; the controls ride on the last message only; a final edit when the turn ends.
+//!
+//! Owns the [`Registry`] of turns (by the number their buttons carry) and each turn's shared
+//! state ([`TurnEntry`]): the render state, the replies waiting for a person's decision (tool
+//! approvals, forms), and the messages showing it. Button presses change the entry and poke the
+//! renderer, which shows the change.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::future::join_all;
+use mcpcord_engine::{Approval, Turn, TurnEvent, TurnRequest};
+use mcpcord_mcp::{InputAnswer, InputRequest};
+use tokio::sync::{Notify, oneshot};
+use tokio_util::sync::CancellationToken;
+use twilight_model::channel::message::Component;
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ChannelMarker, MessageMarker, UserMarker};
+
+use crate::bot::Context;
+use crate::mentions::no_pings;
+use crate::render::{Answer, ToolStatus, View};
+use crate::throttle::{EditOutcome, EditThrottle};
+
+/// Finished turns remembered for their buttons (Regenerate, Continue, Reasoning).
+pub const KEEP_TURNS: usize = 5000;
+
+/// How often a typing indicator is renewed (Discord shows one for about 10 s).
+pub const TYPING_EVERY: Duration = Duration::from_secs(8);
+
+/// How often running tool lines are redrawn (their time grows).
+pub const TOOL_TICK: Duration = Duration::from_secs(1);
+
+/// What one message shows: its text and its components.
+pub type Content = (String, Vec<Component>);
+
+/// A form an MCP server asked for, waiting for the person's answer.
+#[derive(Debug)]
+pub struct PendingInput {
+    /// The question.
+    pub request: InputRequest,
+    /// Where the answer goes; dropping it declines.
+    pub reply: oneshot::Sender<InputAnswer>,
+}
+
+/// What a turn's renderer and its buttons share.
+#[derive(Debug)]
+pub struct TurnState {
+    /// The render state.
+    pub answer: Answer,
+    /// Tool calls waiting for approval, by call.
+    pub approvals: HashMap<u32, oneshot::Sender<Approval>>,
+    /// Forms waiting to be filled in, by call.
+    pub inputs: HashMap<u32, PendingInput>,
+    /// The Discord messages showing the answer, in order.
+    pub messages: Vec<Id<MessageMarker>>,
+    /// The renderer has made its final edit.
+    pub finished: bool,
+}
+
+/// One turn, as its buttons find it.
+#[derive(Debug)]
+pub struct TurnEntry {
+    /// The number its buttons carry.
+    pub id: u64,
+    /// The person whose turn it is: only they decide on its tools.
+    pub owner: Id<UserMarker>,
+    /// Where it is shown.
+    pub channel: Id<ChannelMarker>,
+    /// The request that started it (Regenerate and Continue reuse its conversation and place).
+    pub request: TurnRequest,
+    /// Stops the turn.
+    pub stop: CancellationToken,
+    /// The shared state.
+    pub state: Mutex<TurnState>,
+    /// Pokes the renderer after a change made from outside (a button).
+    pub changed: Notify,
+}
+
+impl TurnEntry {
+    /// The shared state, locked.
+    pub fn lock(&self) -> MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The turns by number, and their numbers oldest first.
+type Turns = (HashMap<u64, Arc<TurnEntry>>, VecDeque<u64>);
+
+/// Turns by number; the oldest finished ones are forgotten past [`KEEP_TURNS`].
+#[derive(Debug, Default)]
+pub struct Registry {
+    next: AtomicU64,
+    turns: Mutex<Turns>,
+}
+
+impl Registry {
+    /// The turn numbered `id`, if remembered.
+    pub fn get(&self, id: u64) -> Option<Arc<TurnEntry>> {
+        self.lock().0.get(&id).cloned()
+    }
+
+    /// Turns not finished yet.
+    pub fn running(&self) -> Vec<Arc<TurnEntry>> {
+        self.lock()
+            .0
+            .values()
+            .filter(|t| !t.lock().finished)
+            .cloned()
+            .collect()
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn insert(&self, entry: Arc<TurnEntry>) {
+        let mut guard = self.lock();
+        let (turns, order) = &mut *guard;
+        turns.insert(entry.id, entry.clone());
+        order.push_back(entry.id);
+        while order.len() > KEEP_TURNS {
+            let Some(oldest) = order.pop_front() else {
+                break;
+            };
+            match turns.get(&oldest) {
+                Some(turn) if !turn.lock().finished => order.push_back(oldest),
+                _ => {
+                    turns.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Turns> {
+        self.turns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Starts `request` in the engine and renders it in `channel` (the first message replying to
+/// `reply_to`, if given). Returns the turn's entry.
+pub fn start(
+    ctx: &Arc<Context>,
+    request: TurnRequest,
+    owner: Id<UserMarker>,
+    channel: Id<ChannelMarker>,
+    reply_to: Option<Id<MessageMarker>>,
+) -> Arc<TurnEntry> {
+    let turn = ctx.engine.start_turn(request.clone());
+    let entry = Arc::new(TurnEntry {
+        id: ctx.turns.next_id(),
+        owner,
+        channel,
+        request,
+        stop: turn.stopper(),
+        state: Mutex::new(TurnState {
+            answer: Answer::new(),
+            approvals: HashMap::new(),
+            inputs: HashMap::new(),
+            messages: Vec::new(),
+            finished: false,
+        }),
+        changed: Notify::new(),
+    });
+    ctx.turns.insert(entry.clone());
+    tracing::debug!(turn = entry.id, engine_turn = %turn.id, "rendering a turn");
+    ctx.renders
+        .spawn(render(ctx.clone(), entry.clone(), turn, reply_to));
+    entry
+}
+
+/// One message of the answer as shown.
+struct Shown {
+    id: Id<MessageMarker>,
+    throttle: EditThrottle<Content>,
+}
+
+/// The renderer of one turn.
+struct Renderer {
+    ctx: Arc<Context>,
+    entry: Arc<TurnEntry>,
+    reply_to: Option<Id<MessageMarker>>,
+    shown: Vec<Shown>,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn render(
+    ctx: Arc<Context>,
+    entry: Arc<TurnEntry>,
+    mut turn: Turn,
+    reply_to: Option<Id<MessageMarker>>,
+) {
+    let typing = CancellationToken::new();
+    tokio::spawn(keep_typing(ctx.clone(), entry.channel, typing.clone()));
+    let _typing = typing.clone().drop_guard();
+    let mut renderer = Renderer {
+        ctx,
+        entry,
+        reply_to,
+        shown: Vec::new(),
+    };
+    let mut stored = None;
+    loop {
+        let ticking = renderer
+            .entry
+            .lock()
+            .answer
+            .tools()
+            .iter()
+            .any(|t| !matches!(t.status, ToolStatus::Finished { .. }));
+        tokio::select! {
+            event = turn.next() => match event {
+                Some(event) => {
+                    if let TurnEvent::Done(summary) = &event {
+                        stored = summary.message_id;
+                    }
+                    renderer.absorb(event);
+                }
+                None => break,
+            },
+            () = renderer.entry.changed.notified() => {}
+            () = tokio::time::sleep(TOOL_TICK), if ticking => {}
+        }
+        let (view, finished) = {
+            let state = renderer.entry.lock();
+            (state.answer.view(now()), state.answer.is_finished())
+        };
+        if finished {
+            break;
+        }
+        if !view.pieces.is_empty() {
+            typing.cancel();
+        }
+        renderer.show(&view).await;
+    }
+    typing.cancel();
+    let view = {
+        let mut state = renderer.entry.lock();
+        // Events ended without Done or Failed: the turn was cut.
+        state.answer.interrupt();
+        // Nobody can decide any more: pending approvals deny, pending forms decline.
+        state.approvals.clear();
+        state.inputs.clear();
+        state.answer.view(now())
+    };
+    let (ctx, entry) = (renderer.ctx.clone(), renderer.entry.clone());
+    let ids = renderer.finish(&view).await;
+    {
+        let mut state = entry.lock();
+        state.messages.clone_from(&ids);
+        state.finished = true;
+    }
+    if let Some(stored) = stored
+        && !ids.is_empty()
+    {
+        let ids: Vec<u64> = ids.iter().map(|id| id.get()).collect();
+        if let Err(error) = ctx
+            .engine
+            .store()
+            .set_discord_message_ids(stored, &ids)
+            .await
+        {
+            tracing::warn!(%error, "cannot record the answer's Discord messages");
+        }
+    }
+}
+
+impl Renderer {
+    /// Takes an event into the shared state.
+    fn absorb(&mut self, event: TurnEvent) {
+        let mut state = self.entry.lock();
+        state.answer.apply(&event, now());
+        match event {
+            TurnEvent::ApprovalNeeded(request) => {
+                let call = u32::try_from(request.call).unwrap_or(u32::MAX);
+                state.approvals.insert(call, request.reply);
+                let (entry, timeout) = (self.entry.clone(), self.ctx.config.approval_timeout);
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    let mut state = entry.lock();
+                    // Dropping the reply denies the call.
+                    if state.approvals.remove(&call).is_some() {
+                        state.answer.approval_decided(call as usize);
+                        drop(state);
+                        entry.changed.notify_one();
+                    }
+                });
+            }
+            TurnEvent::InputRequested(prompt) => {
+                let call = u32::try_from(prompt.call).unwrap_or(u32::MAX);
+                state.inputs.insert(
+                    call,
+                    PendingInput {
+                        request: prompt.request,
+                        reply: prompt.reply,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The content of piece `i` of `view`: controls on the last one only.
+    fn content(&self, view: &View, rows: &[Component], i: usize) -> Content {
+        let last = i + 1 == view.pieces.len();
+        (
+            view.pieces[i].clone(),
+            if last { rows.to_vec() } else { Vec::new() },
+        )
+    }
+
+    fn rows(&self, view: &View) -> Vec<Component> {
+        view.controls.rows(self.entry.id).unwrap_or_else(|error| {
+            tracing::warn!(%error, "the answer's controls do not fit; left out");
+            Vec::new()
+        })
+    }
+
+    /// Shows `view`: edits go to the throttles, new pieces become new messages.
+    async fn show(&mut self, view: &View) {
+        let rows = self.rows(view);
+        for i in 0..view.pieces.len() {
+            let content = self.content(view, &rows, i);
+            if let Some(shown) = self.shown.get(i) {
+                shown.throttle.update(content);
+            } else if !self.post(content).await {
+                return;
+            }
+        }
+    }
+
+    /// Posts a new message; false if Discord refused it.
+    async fn post(&mut self, content: Content) -> bool {
+        let channel = self.entry.channel;
+        let mentions = no_pings();
+        let mut request = self
+            .ctx
+            .http
+            .create_message(channel)
+            .content(&content.0)
+            .components(&content.1)
+            .allowed_mentions(Some(&mentions));
+        if self.shown.is_empty()
+            && let Some(reply_to) = self.reply_to
+        {
+            request = request.reply(reply_to).fail_if_not_exists(false);
+        }
+        let message = match request.await {
+            Ok(response) => match response.model().await {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the posted message");
+                    return false;
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot post a message of the answer");
+                return false;
+            }
+        };
+        let http = self.ctx.http.clone();
+        let id = message.id;
+        let throttle = EditThrottle::spawn(
+            channel.get(),
+            content,
+            self.ctx.config.throttle,
+            self.ctx.budget.clone(),
+            move |(text, components): Content| {
+                let http = http.clone();
+                async move {
+                    let mentions = no_pings();
+                    let result = http
+                        .update_message(channel, id)
+                        .content(Some(&text))
+                        .components(Some(&components))
+                        .allowed_mentions(Some(&mentions))
+                        .await;
+                    let outcome = EditOutcome::from_twilight(&result);
+                    if let (EditOutcome::Failed, Err(error)) = (&outcome, &result) {
+                        tracing::warn!(%error, "an edit of the answer failed");
+                    }
+                    outcome
+                }
+            },
+        );
+        self.entry.lock().messages.push(id);
+        self.shown.push(Shown { id, throttle });
+        true
+    }
+
+    /// Shows the final `view` and waits for every message to show it; returns the messages.
+    async fn finish(mut self, view: &View) -> Vec<Id<MessageMarker>> {
+        let rows = self.rows(view);
+        for i in self.shown.len()..view.pieces.len() {
+            let content = self.content(view, &rows, i);
+            if !self.post(content).await {
+                break;
+            }
+        }
+        let mut finishing = Vec::new();
+        let mut ids = Vec::new();
+        for (i, shown) in self.shown.into_iter().enumerate() {
+            ids.push(shown.id);
+            let content = if i < view.pieces.len() {
+                let last = i + 1 == view.pieces.len();
+                (
+                    view.pieces[i].clone(),
+                    if last { rows.clone() } else { Vec::new() },
+                )
+            } else {
+                // The answer shrank: an extra message keeps a mark instead of stale text.
+                ("-# …".to_owned(), Vec::new())
+            };
+            finishing.push(shown.throttle.finish(content));
+        }
+        for report in join_all(finishing).await {
+            if !report.final_delivered {
+                tracing::warn!(?report, "an answer's final edit did not go through");
+            }
+        }
+        ids
+    }
+}
+
+/// Shows "typing…" in `channel` until `stop` is cancelled.
+async fn keep_typing(ctx: Arc<Context>, channel: Id<ChannelMarker>, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        if let Err(error) = ctx.http.create_typing_trigger(channel).await {
+            tracing::debug!(%error, "cannot show the typing indicator");
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(TYPING_EVERY) => {}
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! `mcpcord run`, the real binary, against FakeDiscord and FakeOllama on 127.0.0.1.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use mcpcord_testkit::fake_discord::MessageCreate;
+use mcpcord_testkit::fake_ollama::{FakeModel, Script};
+use mcpcord_testkit::{FakeDiscord, FakeOllama};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Starts the binary against the fakes, with `grace` for shutdown.
+fn spawn_bot(
+    discord: &FakeDiscord,
+    ollama: &FakeOllama,
+    dir: &std::path::Path,
+    grace: &str,
+) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    command
+        .arg("run")
+        .current_dir(dir)
+        .env_clear()
+        .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
+        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
+        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
+        .env("MCPCORD__DISCORD__SHARDS", "1")
+        .env("MCPCORD__DISCORD__SHUTDOWN_GRACE", grace)
+        .env("OLLAMA_HOST", ollama.url())
+        .env("DEFAULT_MODEL", "llama3.2")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/bot.sqlite", dir.display()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+        .kill_on_drop(true);
+    command.spawn().expect("the binary starts")
+}
+
+#[tokio::test]
+async fn a_refused_token_exits_1_with_the_reason() {
+    let discord = FakeDiscord::start().await;
+    let ollama = FakeOllama::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The fake accepts only its own token.
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    command
+        .arg("run")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DISCORD_TOKEN", "not-the-token")
+        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
+        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
+        .env("OLLAMA_HOST", ollama.url())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/bot.sqlite", dir.path().display()),
+        )
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(WAIT, command.output())
+        .await
+        .expect("the binary gave up in time")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot reach Discord"), "{stderr}");
+}
+
+fn bot_messages(discord: &FakeDiscord) -> Vec<Value> {
+    discord
+        .messages_in(FakeDiscord::CHANNEL_ID)
+        .into_iter()
+        .filter(|m| m["author"]["id"].as_str() == Some(&*FakeDiscord::BOT_USER_ID.to_string()))
+        .collect()
+}
+
+fn has_stop(message: &Value) -> bool {
+    message["components"].to_string().contains("\"stop:")
+}
+
+#[tokio::test]
+async fn sigterm_during_a_stream_lets_the_answer_finish_with_a_final_edit() {
+    let discord = FakeDiscord::start().await;
+    let ollama = FakeOllama::start_with_models(vec![
+        FakeModel::new("llama3.2").capabilities(&["completion"]),
+    ])
+    .await;
+    ollama.push_script(
+        Script::new()
+            .text("Partial")
+            .delay(Duration::from_millis(1500))
+            .text(" and the rest."),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_bot(&discord, &ollama, dir.path(), "20s");
+    let log = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    if discord.wait_for_identify().await.is_err() {
+        panic!(
+            "the binary did not connect to the gateway; stderr:\n{}",
+            log()
+        );
+    }
+    assert!(
+        !discord.global_commands().is_empty(),
+        "the commands were registered"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    discord.inject_message_create(MessageCreate::new(format!(
+        "<@{}> tell me",
+        FakeDiscord::BOT_USER_ID
+    )));
+    tokio::time::timeout(WAIT, async {
+        while bot_messages(&discord).is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the answer started");
+
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("the bot exited in time")
+        .unwrap();
+    let stderr = log();
+    assert!(exit.success(), "exit {exit:?}; stderr:\n{stderr}");
+    let answers = bot_messages(&discord);
+    assert_eq!(answers.len(), 1, "{answers:#?}");
+    assert_eq!(
+        answers[0]["content"], "Partial and the rest.",
+        "nothing lost"
+    );
+    assert!(!has_stop(&answers[0]), "the final edit removed Stop");
+}
