@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rmcp::model::{
     ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
     ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ErrorCode,
-    FormElicitationCapability, Implementation, ProgressNotificationParam, ProgressToken, Role,
-    SamplingCapability, SamplingContent, SamplingMessage as RmcpSamplingMessage,
-    SamplingMessageContentBlock, UrlElicitationCapability,
+    FormElicitationCapability, Implementation, ProgressNotificationParam, ProgressToken,
+    ProtocolVersion, Role, SamplingCapability, SamplingContent,
+    SamplingMessage as RmcpSamplingMessage, SamplingMessageContentBlock, UrlElicitationCapability,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, ErrorData, Peer, RoleClient};
@@ -165,10 +165,18 @@ impl HostClient {
             },
             _ => return ElicitResult::new(ElicitationAction::Decline),
         };
+        let schema = match &request.mode {
+            InputMode::Form { schema } => Some(schema.clone()),
+            InputMode::Url { .. } => None,
+        };
         let _asking = self.routes.asking_user();
         match handler.request_input(request).await {
             InputAnswer::Accept(content) => {
                 let result = ElicitResult::new(ElicitationAction::Accept);
+                let content = match &schema {
+                    Some(schema) => Some(apply_defaults(schema, content)),
+                    None => content,
+                };
                 match content {
                     Some(content) => result.with_content(content),
                     None => result,
@@ -225,6 +233,29 @@ impl HostClient {
     }
 }
 
+/// Fills the fields a form answer leaves out with the defaults its schema gives (SEP-1034):
+/// the server then sees what the person saw pre-filled and accepted.
+fn apply_defaults(
+    schema: &serde_json::Value,
+    content: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut content = content.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+    let (Some(answer), Some(properties)) = (
+        content.as_object_mut(),
+        schema.get("properties").and_then(|p| p.as_object()),
+    ) else {
+        return content;
+    };
+    for (field, property) in properties {
+        if let Some(default) = property.get("default")
+            && !answer.contains_key(field)
+        {
+            answer.insert(field.clone(), default.clone());
+        }
+    }
+    content
+}
+
 fn sampling_message(message: &RmcpSamplingMessage) -> SamplingMessage {
     let blocks: Vec<&SamplingMessageContentBlock> = match &message.content {
         SamplingContent::Single(block) => vec![block],
@@ -260,10 +291,15 @@ impl ClientHandler for HostClient {
         if self.allow_sampling && self.callbacks.sampler.is_some() {
             capabilities.sampling = Some(SamplingCapability::default());
         }
-        ClientConfig::new(
+        let mut config = ClientConfig::new(
             capabilities,
             Implementation::new("mcpcord", env!("CARGO_PKG_VERSION")),
-        )
+        );
+        // Used only by the `initialize` handshake (discovery negotiates on its own): offer the
+        // newest version that has one, not rmcp's latest (2026-07-28, which has no
+        // `initialize`), so servers that check the offered version see one they know.
+        config.protocol_version = ProtocolVersion::V_2025_11_25;
+        config
     }
 
     async fn create_elicitation(
@@ -299,5 +335,33 @@ impl ClientHandler for HostClient {
     async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
         tracing::debug!(server = %self.server, "tools/list_changed");
         (self.tools_changed)(context.peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::apply_defaults;
+
+    #[test]
+    fn defaults_fill_only_the_fields_left_out() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "name": { "type": "string", "default": "John Doe" },
+                "age": { "type": "integer", "default": 30 },
+                "note": { "type": "string" },
+            },
+        });
+        assert_eq!(
+            apply_defaults(&schema, Some(json!({ "name": "Ada" }))),
+            json!({ "name": "Ada", "age": 30 })
+        );
+        assert_eq!(
+            apply_defaults(&schema, None),
+            json!({ "name": "John Doe", "age": 30 })
+        );
+        assert_eq!(apply_defaults(&json!({}), None), json!({}));
     }
 }

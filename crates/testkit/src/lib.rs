@@ -4,6 +4,7 @@ pub mod mcp_server;
 pub use mcp_server::{TestMcpServer, test_mcp_binary};
 pub mod fake_ollama;
 pub use fake_ollama::FakeOllama;
+pub mod conformance;
 pub mod llama;
 
 pub mod fake_discord;

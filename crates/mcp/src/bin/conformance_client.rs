@@ -1,0 +1,288 @@
+//! `mcpcord-conformance-client`: drives the MCP host against one scenario of the official MCP
+//! client conformance suite (`npx @modelcontextprotocol/conformance client --command …`).
+//!
+//! Usage: `mcpcord-conformance-client [--protocol VERSION] URL`. The suite appends the URL of its
+//! scenario server and sets `MCP_CONFORMANCE_SCENARIO` (and `MCP_CONFORMANCE_PROTOCOL_VERSION`
+//! when run with `--spec-version`; `--protocol` wins over it, for suites that do not forward it).
+//!
+//! It does what the bot does with a server, through the host only: connect with the lifecycle of
+//! the protocol version (the `initialize` handshake up to 2025-11-25, `server/discover` for
+//! 2026-07-28, automatic otherwise), list the tools, call every tool with arguments built from
+//! its input schema (or make the calls the scenario's context lists), accept input requests
+//! without filling anything in (the host applies the form's defaults), then list and get the
+//! prompts and list and read the resources. Scenario-specific: `json-schema-2020-12-preservation`
+//! gets the schema the host kept for the focal tool echoed back.
+//!
+//! Exit status 1 when the host cannot connect (or the run takes too long), else 0: the suite's
+//! checks judge the rest, and scenario servers implement only what their checks need, so a
+//! failed request is logged, not fatal.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use mcpcord_mcp::{
+    CallOptions, Callbacks, InputAnswer, InputMode, InputRequest, Lifecycle, McpHost,
+    RestartPolicy, ServerSpec, ToolDescriptor,
+};
+use serde_json::{Map, Value, json};
+
+/// The server name the scenario's server gets in the host.
+const SERVER: &str = "conformance";
+/// Longest the whole run may take (the suite's own timeout is 30 s by default).
+const DEADLINE: Duration = Duration::from_secs(25);
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,mcpcord_mcp=debug".into()),
+        )
+        .init();
+    let mut protocol = std::env::var("MCP_CONFORMANCE_PROTOCOL_VERSION").ok();
+    let mut url = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--protocol" => protocol = args.next(),
+            _ => url = Some(arg),
+        }
+    }
+    let Some(url) = url else {
+        eprintln!("usage: mcpcord-conformance-client [--protocol VERSION] URL");
+        return ExitCode::from(2);
+    };
+    let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::time::timeout(DEADLINE, run(&scenario, protocol.as_deref(), &url)).await
+    });
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
+            eprintln!("conformance client: {error}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("conformance client: gave up after {DEADLINE:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The lifecycle a protocol version calls for.
+fn lifecycle(protocol: Option<&str>) -> Lifecycle {
+    match protocol {
+        // Dated versions compare as strings; 2026-07-28 is the first stateless one.
+        Some(version) if version < "2026-07-28" => Lifecycle::Initialize,
+        Some(_) => Lifecycle::Discover,
+        None => Lifecycle::Auto,
+    }
+}
+
+async fn run(scenario: &str, protocol: Option<&str>, url: &str) -> Result<(), String> {
+    let lifecycle = lifecycle(protocol);
+    eprintln!("scenario {scenario:?}, protocol {protocol:?} ({lifecycle:?}), server {url}");
+    let spec = ServerSpec::http(SERVER, url)
+        .with_lifecycle(lifecycle)
+        .with_restart(RestartPolicy::Never)
+        .with_start_timeout(Duration::from_secs(10))
+        .with_call_timeout(Duration::from_secs(10));
+    let callbacks = Callbacks::default().with_input(accept_defaults);
+    let host = McpHost::connect(spec, callbacks)
+        .await
+        .map_err(|error| format!("connecting failed: {error}"))?;
+    exercise(&host, scenario).await;
+    host.shutdown().await;
+    Ok(())
+}
+
+/// Accepts every form without filling anything in: the host applies the schema's defaults.
+async fn accept_defaults(request: InputRequest) -> InputAnswer {
+    eprintln!("input request: {:?}", request.message);
+    match request.mode {
+        InputMode::Form { .. } => InputAnswer::Accept(None),
+        InputMode::Url { .. } => InputAnswer::Decline,
+    }
+}
+
+/// Everything the scenario server offers, through the host. Errors of single requests are
+/// logged, not fatal: scenario servers implement only what their checks need.
+async fn exercise(host: &McpHost, scenario: &str) {
+    let tools = host.tools();
+    eprintln!(
+        "tools: {:?}",
+        tools.iter().map(|t| t.tool.as_str()).collect::<Vec<_>>()
+    );
+    for (name, arguments) in planned_calls(&tools, scenario) {
+        let Some(tool) = tools.iter().find(|t| t.tool == name) else {
+            eprintln!("the scenario asks for {name}, which the host does not offer");
+            continue;
+        };
+        match host
+            .call_tool(&tool.name, arguments, CallOptions::default())
+            .await
+        {
+            Ok(output) => eprintln!(
+                "called {name}: {}{}",
+                if output.is_error { "error: " } else { "" },
+                output.text
+            ),
+            Err(error) => eprintln!("calling {name} failed: {error}"),
+        }
+    }
+
+    let prompts = host.list_prompts().await;
+    for (_, error) in &prompts.errors {
+        eprintln!("prompts/list failed: {error}");
+    }
+    for prompt in &prompts.items {
+        let arguments: BTreeMap<String, String> = prompt
+            .arguments
+            .iter()
+            .filter(|a| a.required)
+            .map(|a| (a.name.clone(), "test".to_owned()))
+            .collect();
+        match host.get_prompt(SERVER, &prompt.name, arguments).await {
+            Ok(content) => eprintln!(
+                "prompt {}: {} messages",
+                prompt.name,
+                content.messages.len()
+            ),
+            Err(error) => eprintln!("prompts/get {} failed: {error}", prompt.name),
+        }
+    }
+
+    let resources = host.list_resources().await;
+    for (_, error) in &resources.errors {
+        eprintln!("resources/list failed: {error}");
+    }
+    for resource in &resources.items {
+        match host.read_resource(SERVER, &resource.uri).await {
+            Ok(contents) => eprintln!("resource {}: {} parts", resource.uri, contents.len()),
+            Err(error) => eprintln!("resources/read {} failed: {error}", resource.uri),
+        }
+    }
+}
+
+/// The calls to make, by the server's tool name: those the scenario's context lists
+/// (`MCP_CONFORMANCE_CONTEXT` `toolCalls`), else every tool once with arguments built from its
+/// schema.
+fn planned_calls(tools: &[ToolDescriptor], scenario: &str) -> Vec<(String, Value)> {
+    let context: Option<Value> = std::env::var("MCP_CONFORMANCE_CONTEXT")
+        .ok()
+        .and_then(|raw| serde_json::from_str(&raw).ok());
+    if let Some(calls) = context
+        .as_ref()
+        .and_then(|c| c.get("toolCalls"))
+        .and_then(Value::as_array)
+    {
+        return calls
+            .iter()
+            .filter_map(|call| {
+                let name = call.get("name")?.as_str()?.to_owned();
+                let arguments = call.get("arguments").cloned().unwrap_or(json!({}));
+                Some((name, arguments))
+            })
+            .collect();
+    }
+    tools
+        .iter()
+        .map(|tool| {
+            let arguments = if scenario == "json-schema-2020-12-preservation"
+                && tool.tool == "json_schema_echo"
+            {
+                // The scenario checks which schema keywords the host kept: echo the focal
+                // tool's schema as the catalogue holds it.
+                let focal = tools
+                    .iter()
+                    .find(|t| t.tool == "json_schema_2020_12_tool")
+                    .map(|t| t.input_schema.clone())
+                    .unwrap_or(Value::Null);
+                json!({ "schema": focal })
+            } else {
+                arguments_for(tool)
+            };
+            (tool.tool.clone(), arguments)
+        })
+        .collect()
+}
+
+/// Arguments for `tool`: a sample value for every required property of its input schema.
+fn arguments_for(tool: &ToolDescriptor) -> Value {
+    let schema = &tool.input_schema;
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let required = schema.get("required").and_then(Value::as_array);
+    let mut arguments = Map::new();
+    if let (Some(properties), Some(required)) = (properties, required) {
+        for name in required.iter().filter_map(Value::as_str) {
+            let property = properties.get(name).unwrap_or(&Value::Null);
+            arguments.insert(name.to_owned(), sample(property));
+        }
+    }
+    Value::Object(arguments)
+}
+
+/// A plausible value for a property schema.
+fn sample(schema: &Value) -> Value {
+    if let Some(value) = schema.get("default").or_else(|| schema.get("const")) {
+        return value.clone();
+    }
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
+        return first.clone();
+    }
+    let kind = match schema.get("type") {
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(Value::Array(kinds)) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|k| *k != "null")
+            .unwrap_or("string"),
+        _ => "string",
+    };
+    match kind {
+        "number" => json!(2.5),
+        "integer" => json!(3),
+        "boolean" => json!(true),
+        "array" => json!([]),
+        "object" => json!({}),
+        "null" => Value::Null,
+        _ => json!("test"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_protocol_version_picks_the_lifecycle() {
+        assert_eq!(lifecycle(Some("2025-06-18")), Lifecycle::Initialize);
+        assert_eq!(lifecycle(Some("2025-11-25")), Lifecycle::Initialize);
+        assert_eq!(lifecycle(Some("2026-07-28")), Lifecycle::Discover);
+        assert_eq!(lifecycle(None), Lifecycle::Auto);
+    }
+
+    #[test]
+    fn samples_follow_the_schema() {
+        assert_eq!(sample(&json!({ "type": "number" })), json!(2.5));
+        assert_eq!(sample(&json!({ "type": ["null", "integer"] })), json!(3));
+        assert_eq!(sample(&json!({ "enum": ["a", "b"] })), json!("a"));
+        assert_eq!(
+            sample(&json!({ "type": "string", "default": "x" })),
+            json!("x")
+        );
+    }
+}
