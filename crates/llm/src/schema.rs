@@ -150,6 +150,21 @@ fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
     root.pointer(pointer)
 }
 
+/// The request's tools in the `{"type": "function", "function": {…}}` shape both APIs take,
+/// with sanitized parameter schemas.
+pub(crate) fn function_tools(request: &crate::ChatRequest) -> Vec<Value> {
+    request
+        .tools
+        .iter()
+        .map(|t| {
+            json!({
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": sanitize(&t.parameters)},
+            })
+        })
+        .collect()
+}
+
 /// Whether `schema` uses only the keywords Ollama keeps (recursively).
 pub fn is_sanitized(schema: &Value) -> bool {
     match schema {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 
 use super::wire::{ChatBody, ChatChunk, Embeddings, Show, Tags, Version};
@@ -10,7 +10,7 @@ use crate::ChatStream;
 use crate::backend::BackendSpec;
 use crate::error::LlmError;
 use crate::http::{HttpBackend, Next, Watchdog, lines};
-use crate::schema::sanitize;
+use crate::schema::function_tools;
 use crate::types::{
     Capability, ChatEvent, ChatRequest, ChatResponse, FinishReason, ModelInfo, ToolCall, Usage,
 };
@@ -53,7 +53,7 @@ impl OllamaClient {
     /// across chunks and given once before the final [`ChatEvent::Done`].
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatStream, LlmError> {
         let deadline = Instant::now() + self.spec().request_timeout;
-        let body = ChatBody::new(request, tools(request), true);
+        let body = ChatBody::new(request, function_tools(request), true);
         let response = self
             .http
             .send_generation("api/chat", &body, &request.model, deadline)
@@ -69,7 +69,7 @@ impl OllamaClient {
     /// The whole answer, with `stream: false`.
     pub async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let deadline = Instant::now() + self.spec().request_timeout;
-        let body = ChatBody::new(request, tools(request), false);
+        let body = ChatBody::new(request, function_tools(request), false);
         let response = self
             .http
             .send_generation("api/chat", &body, &request.model, deadline)
@@ -147,20 +147,6 @@ impl OllamaClient {
         let answer: Embeddings = self.http.post_json("api/embed", &body, Some(model)).await?;
         Ok(answer.embeddings)
     }
-}
-
-/// Tools in Ollama's shape, schemas sanitized.
-fn tools(request: &ChatRequest) -> Vec<Value> {
-    request
-        .tools
-        .iter()
-        .map(|t| {
-            json!({
-                "type": "function",
-                "function": {"name": t.name, "description": t.description, "parameters": sanitize(&t.parameters)},
-            })
-        })
-        .collect()
 }
 
 fn usage(chunk: &ChatChunk, called_tools: bool) -> Usage {

@@ -14,7 +14,7 @@ use crate::ChatStream;
 use crate::backend::BackendSpec;
 use crate::error::{LlmError, root_cause};
 use crate::http::{HttpBackend, Next, Watchdog};
-use crate::schema::sanitize;
+use crate::schema::function_tools;
 use crate::types::{
     ChatEvent, ChatRequest, ChatResponse, FinishReason, ModelInfo, ToolCall, Usage,
 };
@@ -41,7 +41,7 @@ impl OpenAiClient {
     /// Streams the answer over SSE; tool-call deltas are joined by index and given once.
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatStream, LlmError> {
         let deadline = Instant::now() + self.spec().request_timeout;
-        let body = chat_body(request, tools(request), true);
+        let body = chat_body(request, function_tools(request), true);
         let response = self
             .http
             .send_generation("chat/completions", &body, &request.model, deadline)
@@ -61,7 +61,7 @@ impl OpenAiClient {
     /// The whole answer, without streaming.
     pub async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let deadline = Instant::now() + self.spec().request_timeout;
-        let body = chat_body(request, tools(request), false);
+        let body = chat_body(request, function_tools(request), false);
         let response = self
             .http
             .send_generation("chat/completions", &body, &request.model, deadline)
@@ -132,19 +132,6 @@ impl OpenAiClient {
         answer.data.sort_by_key(|e| e.index);
         Ok(answer.data.into_iter().map(|e| e.embedding).collect())
     }
-}
-
-fn tools(request: &ChatRequest) -> Vec<Value> {
-    request
-        .tools
-        .iter()
-        .map(|t| {
-            json!({
-                "type": "function",
-                "function": {"name": t.name, "description": t.description, "parameters": sanitize(&t.parameters)},
-            })
-        })
-        .collect()
 }
 
 fn usage(usage: Option<&WireUsage>, finish_reason: Option<&str>, called_tools: bool) -> Usage {
