@@ -79,12 +79,25 @@ impl PendingPrompts {
         id
     }
 
-    fn take(&self, id: u64) -> Option<PendingPrompt> {
-        self.forms
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id)
+    /// Takes the form `id` if `user` ran it; someone else's submit leaves it for its owner.
+    fn take_for(&self, id: u64, user: Id<UserMarker>) -> FormClaim {
+        let mut forms = self.forms.lock().unwrap_or_else(|e| e.into_inner());
+        match forms.get(&id) {
+            None => FormClaim::Gone,
+            Some(prompt) if prompt.owner != user => FormClaim::NotYours,
+            Some(_) => forms.remove(&id).map_or(FormClaim::Gone, FormClaim::Mine),
+        }
     }
+}
+
+/// Who may submit a `/prompt` form.
+enum FormClaim {
+    /// The person who ran `/prompt`: here is the form.
+    Mine(PendingPrompt),
+    /// Someone else.
+    NotYours,
+    /// Submitted already, or forgotten.
+    Gone,
 }
 
 /// Handles one interaction.
@@ -1222,15 +1235,19 @@ async fn on_modal(ctx: &Arc<Context>, interaction: &Interaction) -> Reply {
             }
         }
         CustomId::PromptForm { request } => {
-            let Some(prompt) = ctx.prompts.take(request) else {
-                return private(ctx, interaction, "This form expired; run `/prompt` again.").await;
-            };
             let Some(invoker) = Invoker::from_interaction(interaction) else {
                 return Ok(());
             };
-            if invoker.user != prompt.owner {
-                return private(ctx, interaction, "This form is someone else's.").await;
-            }
+            let prompt = match ctx.prompts.take_for(request, invoker.user) {
+                FormClaim::Mine(prompt) => prompt,
+                FormClaim::NotYours => {
+                    return private(ctx, interaction, "This form is someone else's.").await;
+                }
+                FormClaim::Gone => {
+                    return private(ctx, interaction, "This form expired; run `/prompt` again.")
+                        .await;
+                }
+            };
             defer(ctx, interaction, false).await?;
             let arguments: BTreeMap<String, String> =
                 values.into_iter().filter(|(_, v)| !v.is_empty()).collect();

@@ -1015,3 +1015,48 @@ async fn commands_register_and_injected_commands_use_their_ids() {
     assert_eq!(injected.json["data"]["id"], id.to_string());
     assert_eq!(injected.json["guild_id"], "1200000000000009000");
 }
+
+#[tokio::test]
+async fn attachments_of_injected_messages_are_served_and_parse_in_twilight() {
+    init();
+    let fake = FakeDiscord::start().await;
+    let json = fake.inject_message_create(
+        MessageCreate::new("see attached")
+            .attachment("notes.txt", "text/plain", "hello file")
+            .attachment("pixel.png", "image/png", vec![0x89, 0x50, 0x4e, 0x47]),
+    );
+    let message: Message = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(message.attachments.len(), 2);
+    let notes = &message.attachments[0];
+    assert_eq!(notes.filename, "notes.txt");
+    assert_eq!(notes.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(notes.size, 10);
+    assert!(
+        notes
+            .url
+            .starts_with(&format!("http://{}/attachments/", fake.rest_addr())),
+        "{}",
+        notes.url
+    );
+    let client = reqwest::Client::new();
+    let response = client.get(&notes.url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/plain");
+    assert_eq!(response.text().await.unwrap(), "hello file");
+    let png = client
+        .get(&message.attachments[1].url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        png.bytes().await.unwrap().as_ref(),
+        &[0x89, 0x50, 0x4e, 0x47]
+    );
+    // Another name for the same id, or an unknown id: not found; and no spec violation, since
+    // downloads are not API requests.
+    let wrong = notes.url.replace("notes.txt", "other.txt");
+    assert_eq!(client.get(&wrong).send().await.unwrap().status(), 404);
+    let unknown = format!("http://{}/attachments/1/notes.txt", fake.rest_addr());
+    assert_eq!(client.get(&unknown).send().await.unwrap().status(), 404);
+    assert!(fake.spec_violations().is_empty());
+}

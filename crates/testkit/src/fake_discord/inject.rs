@@ -30,6 +30,15 @@ pub struct MessageCreate {
     reply_to: Option<u64>,
     id: Option<u64>,
     embeds: Vec<Value>,
+    attachments: Vec<Upload>,
+}
+
+/// A file attached to an injected message; the fake serves its bytes at the attachment's `url`.
+#[derive(Debug, Clone)]
+struct Upload {
+    filename: String,
+    content_type: String,
+    bytes: Vec<u8>,
 }
 
 impl MessageCreate {
@@ -42,6 +51,7 @@ impl MessageCreate {
             reply_to: None,
             id: None,
             embeds: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 
@@ -78,6 +88,24 @@ impl MessageCreate {
     /// Uses this message id instead of a fresh snowflake.
     pub fn id(mut self, message_id: u64) -> Self {
         self.id = Some(message_id);
+        self
+    }
+
+    /// Attaches a file. The message's attachment object carries `content_type` and `size`, and
+    /// its `url` (and `proxy_url`) point at the fake itself, `http://127.0.0.1:PORT/attachments/
+    /// {id}/{filename}` (outside `/api/v10`: a download, not an API request), which serves
+    /// `bytes` with that content type.
+    pub fn attachment(
+        mut self,
+        filename: impl Into<String>,
+        content_type: impl Into<String>,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.attachments.push(Upload {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            bytes: bytes.into(),
+        });
         self
     }
 
@@ -224,11 +252,24 @@ impl InteractionCreate {
         value: impl Into<Value>,
     ) -> Self {
         let option = json!({"name": name.into(), "type": ty, "value": value.into()});
-        match &mut self.kind {
-            Kind::Command { options, .. } | Kind::Autocomplete { options, .. } => {
-                options.push(option);
+        if let Kind::Command { options, .. } | Kind::Autocomplete { options, .. } = &mut self.kind {
+            // After a subcommand, options are its own.
+            match options.last_mut() {
+                Some(last) if last["type"] == 1 => {
+                    if let Some(inner) = last["options"].as_array_mut() {
+                        inner.push(option);
+                    }
+                }
+                _ => options.push(option),
             }
-            _ => {}
+        }
+        self
+    }
+
+    /// Chooses a subcommand (`/tools list`); the options added after it are the subcommand's.
+    pub fn subcommand(mut self, name: impl Into<String>) -> Self {
+        if let Kind::Command { options, .. } = &mut self.kind {
+            options.push(json!({"name": name.into(), "type": 1, "options": []}));
         }
         self
     }
@@ -407,7 +448,31 @@ impl Shared {
         }
         let msg = {
             let mut world = self.world();
-            let msg = world.build_message(id, channel_id, &author, &body);
+            let mut msg = world.build_message(id, channel_id, &author, &body);
+            if !m.attachments.is_empty() {
+                let attachments: Vec<Value> = m
+                    .attachments
+                    .into_iter()
+                    .map(|upload| {
+                        let id = world.attachment_ids.next();
+                        let url =
+                            format!("http://{}/attachments/{id}/{}", self.addr, upload.filename);
+                        let json = json!({
+                            "id": id.to_string(),
+                            "filename": upload.filename,
+                            "content_type": upload.content_type,
+                            "size": upload.bytes.len(),
+                            "url": url,
+                            "proxy_url": url,
+                        });
+                        world
+                            .files
+                            .insert(id, (upload.content_type, upload.bytes.into()));
+                        json
+                    })
+                    .collect();
+                msg["attachments"] = Value::Array(attachments);
+            }
             world.store_message(channel_id, msg.clone());
             msg
         };

@@ -1,5 +1,6 @@
 //! FakeDiscord: a protocol-level fake of Discord for tests. It serves the REST API under
-//! `/api/v10` and the gateway WebSocket on one 127.0.0.1 port, checks every request against
+//! `/api/v10`, the gateway WebSocket and the files attached to injected messages (its "CDN",
+//! under `/attachments`) on one 127.0.0.1 port, checks every request against
 //! Discord's OpenAPI description and documented limits, answers with Discord's shapes,
 //! rate-limit headers and errors, and records what the bot did. Tests inject what users do
 //! (messages, slash commands, button presses, modal submits, autocomplete, threads).
@@ -103,6 +104,10 @@ impl FakeDiscord {
         let shared = Arc::new(Shared::new(config, addr));
         let app = axum::Router::new()
             .route("/", axum::routing::get(gateway::upgrade))
+            .route(
+                "/attachments/{id}/{filename}",
+                axum::routing::get(download_attachment),
+            )
             .fallback(rest::handle)
             .with_state(shared.clone());
         let cancel = shared.cancel.clone();
@@ -429,6 +434,30 @@ impl FakeDiscord {
     /// Takes the spec violations so far; what is not taken fails the test when the fake drops.
     pub fn take_spec_violations(&self) -> Vec<SpecViolation> {
         std::mem::take(&mut self.shared.records().violations)
+    }
+}
+
+/// `GET /attachments/{id}/{filename}`: the bytes of a file attached to an injected message
+/// (Discord's CDN, for the fake); 404 for an unknown id or a filename that does not match.
+async fn download_attachment(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    axum::extract::Path((id, filename)): axum::extract::Path<(u64, String)>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let file = {
+        let world = shared.world();
+        let named = world.channels.values().flat_map(|c| &c.messages).any(|m| {
+            m["attachments"].as_array().into_iter().flatten().any(|a| {
+                shapes::id_of(&a["id"]) == Some(id) && a["filename"].as_str() == Some(&filename)
+            })
+        });
+        world.files.get(&id).filter(|_| named).cloned()
+    };
+    match file {
+        Some((content_type, bytes)) => {
+            ([(http::header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        None => http::StatusCode::NOT_FOUND.into_response(),
     }
 }
 

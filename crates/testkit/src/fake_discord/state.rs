@@ -63,6 +63,8 @@ pub(crate) struct World {
     pub dm_channels: HashMap<u64, u64>,
     /// Ids for attachments (worker 2, so they never equal message ids).
     pub attachment_ids: SnowflakeGen,
+    /// Files attached to injected messages, by attachment id: content type and bytes.
+    pub files: HashMap<u64, (String, bytes::Bytes)>,
 }
 
 /// Everything the REST and gateway tasks share with the handle.
