@@ -13,7 +13,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::future::BoxFuture;
 use mcpcord_engine::{Approval, Place, Speaker, TurnAction, TurnRequest, UserMessage};
-use mcpcord_mcp::{InputAnswer, InputMode};
+use mcpcord_mcp::{Catalogue, InputAnswer, InputMode, ToolDescriptor};
 use mcpcord_memory::{ConversationKey, PreferenceLevel, Scope};
 use tower::{Service, ServiceExt as _};
 use twilight_model::application::interaction::application_command::CommandData;
@@ -507,13 +507,25 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
             let Some(host) = ctx.engine.tools() else {
                 return Ok(CommandResponse::private("No MCP servers are configured."));
             };
+            let disabled = match invoker.channel {
+                Some(channel) => store
+                    .disabled_tools(channel.get())
+                    .await
+                    .map_err(internal)?,
+                None => Vec::new(),
+            };
             let mut tools: Vec<String> = host
                 .tools()
                 .into_iter()
                 .filter(|t| list.server.as_ref().is_none_or(|s| *s == t.server))
                 .map(|t| {
+                    let off = if disabled.contains(&t.name) {
+                        " — 🚫 *off in this channel*"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "`{}{ITEM_SEPARATOR}{}` — {}",
+                        "`{}{ITEM_SEPARATOR}{}` — {}{off}",
                         t.server,
                         t.tool,
                         shorten(&t.description, 80)
@@ -526,11 +538,12 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
             }
             Ok(CommandResponse::private(tools.join("\n")))
         }
-        BotCommand::Tools(_) => Err(CommandError::Invalid(
-            "turning tools on and off per channel is not available in this version; \
-             use `tools` in the MCP server's configuration"
-                .into(),
-        )),
+        BotCommand::Tools(ToolsCommand::Enable(toggle)) => {
+            switch_tools(&ctx, &invoker, &toggle.tool, toggle.channel, true).await
+        }
+        BotCommand::Tools(ToolsCommand::Disable(toggle)) => {
+            switch_tools(&ctx, &invoker, &toggle.tool, toggle.channel, false).await
+        }
         BotCommand::Prompt(prompt) => {
             prompt_command(&ctx, &interaction, &invoker, &prompt.name).await
         }
@@ -917,6 +930,15 @@ async fn autocomplete_candidates(ctx: &Context, data: &CommandData) -> Vec<Strin
             None => Vec::new(),
         },
         ("tools list", "server") => host.map(|h| h.server_names()).unwrap_or_default(),
+        ("tools enable" | "tools disable", "tool") => host
+            .map(|h| {
+                h.tools()
+                    .into_iter()
+                    .map(|t| format!("{}{ITEM_SEPARATOR}{}", t.server, t.tool))
+                    .chain(h.server_names())
+                    .collect()
+            })
+            .unwrap_or_default(),
         (_, "tool") => host
             .map(|h| {
                 h.tools()
@@ -927,6 +949,109 @@ async fn autocomplete_candidates(ctx: &Context, data: &CommandData) -> Vec<Strin
             .unwrap_or_default(),
         _ => Vec::new(),
     }
+}
+
+/// `/tools enable` (`on`) and `/tools disable`: switches the tools `typed` names in `channel`
+/// (default: where the command was run), for the engine to offer or withhold there.
+async fn switch_tools(
+    ctx: &Context,
+    invoker: &Invoker,
+    typed: &str,
+    channel: Option<Id<ChannelMarker>>,
+    on: bool,
+) -> CommandResult {
+    let Some(channel) = channel.or(invoker.channel) else {
+        return Err(CommandError::Invalid(
+            "run this in a channel, or name one with `channel:`".into(),
+        ));
+    };
+    let store = ctx.engine.store();
+    let catalogue = ctx
+        .engine
+        .tools()
+        .map(|h| h.catalogue())
+        .unwrap_or_default();
+    let already_off = store
+        .disabled_tools(channel.get())
+        .await
+        .map_err(CommandError::internal)?;
+    let mut tools = tools_named(&catalogue, typed);
+    let typed = typed.trim();
+    if tools.is_empty() && on && already_off.iter().any(|name| name == typed) {
+        // A tool switched off before its server went away can still be switched back on.
+        tools.push((typed.to_owned(), typed.to_owned()));
+    }
+    if tools.is_empty() {
+        return Err(CommandError::Invalid(format!(
+            "there is no tool or MCP server called `{typed}`; `/tools list` shows them"
+        )));
+    }
+    let mut changed = Vec::new();
+    let mut unchanged = Vec::new();
+    for (exposed, shown) in tools {
+        let switched = if on {
+            store.enable_tool(channel.get(), &exposed).await
+        } else {
+            store
+                .disable_tool(channel.get(), &exposed, Some(invoker.user.get()))
+                .await
+                .map(|()| !already_off.contains(&exposed))
+        }
+        .map_err(CommandError::internal)?;
+        if switched {
+            changed.push(format!("`{shown}`"));
+        } else {
+            unchanged.push(format!("`{shown}`"));
+        }
+    }
+    let place = format!("<#{channel}>");
+    let mut lines = Vec::new();
+    if !changed.is_empty() {
+        lines.push(if on {
+            format!("✅ Back on in {place}: {}.", changed.join(", "))
+        } else {
+            format!(
+                "🚫 Off in {place}: {}. The model is no longer offered it there.",
+                changed.join(", ")
+            )
+        });
+    }
+    if !unchanged.is_empty() {
+        let state = if on { "on" } else { "off" };
+        lines.push(format!(
+            "Already {state} in {place}: {}.",
+            unchanged.join(", ")
+        ));
+    }
+    Ok(CommandResponse::private(lines.join("\n")))
+}
+
+/// The tools `typed` names, as (exposed name, `server › tool`): one tool as autocomplete
+/// offers it (`server › tool`), by the name the model sees (`server__tool` when two servers
+/// share a name), or by its own name when only one server has it; or every tool of a server.
+fn tools_named(catalogue: &Catalogue, typed: &str) -> Vec<(String, String)> {
+    let typed = typed.trim();
+    let shown = |t: &ToolDescriptor| {
+        (
+            t.name.clone(),
+            format!("{}{ITEM_SEPARATOR}{}", t.server, t.tool),
+        )
+    };
+    if let Some((server, tool)) = typed.split_once(ITEM_SEPARATOR.trim()) {
+        return catalogue
+            .find(server.trim(), tool.trim())
+            .map(shown)
+            .into_iter()
+            .collect();
+    }
+    if let Some(tool) = catalogue.get(typed) {
+        return vec![shown(tool)];
+    }
+    let mut by_own_name = catalogue.tools().iter().filter(|t| t.tool == typed);
+    if let (Some(tool), None) = (by_own_name.next(), by_own_name.next()) {
+        return vec![shown(tool)];
+    }
+    catalogue.of_server(typed).map(shown).collect()
 }
 
 /// Whether `user` may act on `entry`'s controls that belong to its person (or an admin).

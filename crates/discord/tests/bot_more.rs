@@ -425,8 +425,14 @@ async fn deferred_answer(bot: &Bot, interaction: &InjectedInteraction) -> String
 }
 
 #[tokio::test]
-async fn tools_lists_the_tools_and_per_channel_switches_are_not_there_yet() {
-    let mut bot = start(Some(ToolPolicy::default()), |_| {}).await;
+async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
+    // More commands than the default burst, one after another.
+    let mut bot = start(Some(ToolPolicy::default()), |c| {
+        c.command_rate.burst = 20.try_into().unwrap();
+        c.command_rate.per_minute = 600.try_into().unwrap();
+    })
+    .await;
+    let channel = FakeDiscord::CHANNEL_ID;
     let list = bot
         .discord
         .inject_interaction_create(InteractionCreate::slash_command("tools").subcommand("list"));
@@ -437,6 +443,7 @@ async fn tools_lists_the_tools_and_per_channel_switches_are_not_there_yet() {
             "/tools list names {tool}: {listed}"
         );
     }
+    assert!(!listed.contains("off in this channel"), "{listed}");
     let filtered = bot.discord.inject_interaction_create(
         InteractionCreate::slash_command("tools")
             .subcommand("list")
@@ -444,14 +451,98 @@ async fn tools_lists_the_tools_and_per_channel_switches_are_not_there_yet() {
     );
     assert_eq!(deferred_answer(&bot, &filtered).await, "No tools.");
 
-    // An admin (the default user manages the server) is told the switch is not available.
+    // Autocomplete offers the tools as `server › tool`.
+    let complete = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::autocomplete("tools", "tool", "ech"));
+    let body = bot.callback(&complete).await;
+    assert_eq!(body["type"], 8, "{body:#}");
+    assert!(
+        body["data"]["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["value"] == "test › echo"),
+        "{body:#}"
+    );
+
+    // An admin (the default user manages the server) switches echo off here; privately.
     let disable = bot.discord.inject_interaction_create(
         InteractionCreate::slash_command("tools")
             .subcommand("disable")
             .option("tool", "test › echo"),
     );
     let answer = deferred_answer(&bot, &disable).await;
-    assert!(answer.contains("not available"), "{answer}");
+    assert!(
+        answer.contains("Off in") && answer.contains("`test › echo`"),
+        "{answer}"
+    );
+    assert_eq!(
+        bot.engine.store().disabled_tools(channel).await.unwrap(),
+        ["echo"]
+    );
+    let again = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("tools")
+            .subcommand("disable")
+            .option("tool", "echo"),
+    );
+    let answer = deferred_answer(&bot, &again).await;
+    assert!(answer.contains("Already off"), "{answer}");
+
+    // The list marks it; the model is no longer offered it in this channel.
+    let list = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::slash_command("tools").subcommand("list"));
+    let listed = deferred_answer(&bot, &list).await;
+    let marked: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.contains("off in this channel"))
+        .collect();
+    assert!(
+        marked.len() == 1 && marked[0].starts_with("`test › echo`"),
+        "{listed}"
+    );
+    bot.ollama.push_script(Script::reply("No echo for me."));
+    bot.discord
+        .inject_message_create(mention("what tools do you have?"));
+    bot.finished_answer(channel, "No echo for me.").await;
+    let offered: Vec<String> = bot.ollama.last_chat_request().unwrap()["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        !offered.contains(&"echo".to_owned()) && offered.contains(&"add".to_owned()),
+        "{offered:?}"
+    );
+
+    // A name that is neither a tool nor a server is refused; enable puts echo back.
+    let unknown = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("tools")
+            .subcommand("disable")
+            .option("tool", "nope"),
+    );
+    let answer = deferred_answer(&bot, &unknown).await;
+    assert!(
+        answer.contains("no tool or MCP server called `nope`"),
+        "{answer}"
+    );
+    let enable = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("tools")
+            .subcommand("enable")
+            .option("tool", "test › echo"),
+    );
+    let answer = deferred_answer(&bot, &enable).await;
+    assert!(answer.contains("Back on"), "{answer}");
+    assert!(
+        bot.engine
+            .store()
+            .disabled_tools(channel)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(bot.discord.late_interactions().is_empty());
     bot.shutdown().await;
 }

@@ -20,14 +20,20 @@ use crate::events::{Approval, ApprovalRequest, InputPrompt, TurnEvent};
 /// Longest summary of a tool result shown to people.
 const SUMMARY_CHARS: usize = 120;
 
-/// The tools offered to a model: none if it cannot call tools.
-pub(crate) fn offered(host: Option<&McpHost>, info: &ModelInfo) -> Vec<ToolSpec> {
+/// The tools offered to a model: none if it cannot call tools, and none of those `disabled`
+/// (by exposed name) in the turn's channel.
+pub(crate) fn offered(
+    host: Option<&McpHost>,
+    info: &ModelInfo,
+    disabled: &[String],
+) -> Vec<ToolSpec> {
     let Some(host) = host else { return Vec::new() };
     if !info.can(Capability::Tools) {
         return Vec::new();
     }
     host.tools()
         .into_iter()
+        .filter(|t| !disabled.contains(&t.name))
         .map(|t| ToolSpec {
             name: t.name,
             description: t.description,
@@ -50,6 +56,8 @@ pub(crate) struct ToolRun {
     pub(crate) inner: Arc<Inner>,
     pub(crate) conversation: ConversationId,
     pub(crate) vision: bool,
+    /// Tools turned off in the turn's channel, by exposed name: calls to them are refused.
+    pub(crate) disabled: Vec<String>,
 }
 
 impl ToolRun {
@@ -63,6 +71,9 @@ impl ToolRun {
             .get(&call.name)
             .map(|d| (d.server.clone(), d.tool.clone()))
             .unwrap_or_else(|| (String::new(), call.name.clone()));
+        if self.disabled.contains(&call.name) {
+            return self.refuse(index, server, tool, &call).await;
+        }
         let _ = self
             .events
             .send(TurnEvent::ToolStarted {
@@ -114,6 +125,40 @@ impl ToolRun {
             })
             .await;
         CallResult { content, images }
+    }
+
+    /// Refuses a call to a tool turned off in this channel (a model may call a tool it was not
+    /// offered, from history or by guessing), reporting it like a failed call.
+    async fn refuse(
+        &self,
+        index: usize,
+        server: String,
+        tool: String,
+        call: &ToolCall,
+    ) -> CallResult {
+        let _ = self
+            .events
+            .send(TurnEvent::ToolStarted {
+                call: index,
+                server,
+                tool,
+                arguments: call.arguments.clone(),
+            })
+            .await;
+        let content = format!(
+            "Error: the tool {} is disabled in this channel by an administrator",
+            call.name
+        );
+        let _ = self
+            .events
+            .send(TurnEvent::ToolFinished {
+                call: index,
+                ok: false,
+                elapsed: std::time::Duration::ZERO,
+                summary: summary(&content),
+            })
+            .await;
+        text(content)
     }
 
     /// Asks the person through the turn's events; remembers "always" for the conversation.

@@ -121,6 +121,10 @@ impl TurnState {
             .conversation(&request.key, request.scope, owner)
             .await?;
         let preferences = store.get_preferences(&request.scope).await?;
+        let disabled = match request.scope.channel_id {
+            Some(channel) => store.disabled_tools(channel).await?,
+            None => Vec::new(),
+        };
         let mut model = preferred(
             &ModelPreferences {
                 explicit: request.model.clone(),
@@ -196,7 +200,7 @@ impl TurnState {
         })
         .await;
 
-        let mut offered = tools::offered(self.inner.tools.as_ref(), &info);
+        let mut offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled);
         let history = store
             .history(conversation.id, self.inner.config.history_limit as usize)
             .await?;
@@ -243,7 +247,14 @@ impl TurnState {
                 .iter()
                 .any(|c| !breaker.first_time(&c.name, &c.arguments));
             let results = self
-                .run_tools(&conversation, &model, &info, round, &mut messages)
+                .run_tools(
+                    &conversation,
+                    &model,
+                    &info,
+                    &disabled,
+                    round,
+                    &mut messages,
+                )
                 .await;
             if self.cancel.is_cancelled() {
                 interrupted = true;
@@ -391,6 +402,7 @@ impl TurnState {
         conversation: &Conversation,
         model: &str,
         info: &ModelInfo,
+        disabled: &[String],
         round: Round,
         messages: &mut Vec<Message>,
     ) -> usize {
@@ -417,6 +429,7 @@ impl TurnState {
             inner: self.inner.clone(),
             conversation: conversation.id,
             vision: info.can(mcpcord_llm::Capability::Vision),
+            disabled: disabled.to_vec(),
         };
         let results = futures::future::join_all(
             round

@@ -569,3 +569,73 @@ async fn names_speakers_only_in_shared_channels() {
     let sent = h.fake.last_chat_request().unwrap();
     assert_eq!(sent["messages"][1]["content"], "hello");
 }
+
+#[tokio::test]
+async fn a_tool_disabled_in_the_channel_is_not_offered_and_a_call_to_it_is_refused() {
+    let h = harness(
+        vec![tool_model()],
+        Some(Default::default()),
+        config("llama3.2"),
+    )
+    .await;
+    // Channel 2 is where `say` speaks.
+    h.engine
+        .store()
+        .disable_tool(2, "echo", Some(42))
+        .await
+        .unwrap();
+
+    // The model calls it anyway (from an older history, say): the call is refused.
+    h.fake
+        .push_script(Script::new().tool_call("echo", json!({"text": "pong"})));
+    h.fake
+        .push_script(Script::reply("I may not use that here."));
+    let (events, summary) = run(&h.engine, say("c1", "ping the tool")).await;
+    assert_eq!(summary.text, "I may not use that here.");
+    let requests = h.fake.chat_requests();
+    let offered: Vec<&str> = requests[0]["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t["function"]["name"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!offered.contains(&"echo"), "{offered:?}");
+    assert!(!offered.is_empty(), "the other tools are still offered");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("finished false") && e.contains("disabled")),
+        "{events:?}"
+    );
+    let tool_message = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .expect("a tool message")
+        .clone();
+    let content = tool_message["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("Error:") && content.contains("disabled"),
+        "{content}"
+    );
+
+    // Another channel still has it; enabling it again offers it here too.
+    let mut elsewhere = say("c2", "hi");
+    elsewhere.scope.channel_id = Some(3);
+    h.fake.push_script(Script::reply("hello"));
+    run(&h.engine, elsewhere).await;
+    let offers_echo = |request: &serde_json::Value| {
+        request["tools"]
+            .as_array()
+            .is_some_and(|tools| tools.iter().any(|t| t["function"]["name"] == "echo"))
+    };
+    assert!(offers_echo(&h.fake.last_chat_request().unwrap()));
+    assert!(h.engine.store().enable_tool(2, "echo").await.unwrap());
+    h.fake.push_script(Script::reply("back"));
+    run(&h.engine, say("c1", "again")).await;
+    assert!(offers_echo(&h.fake.last_chat_request().unwrap()));
+}

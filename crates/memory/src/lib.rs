@@ -1,5 +1,5 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
-//! and guilds the bot has seen, and retention.
+//! and guilds the bot has seen, tools turned off per channel, and retention.
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -36,6 +36,7 @@ mod messages;
 mod preferences;
 mod retention;
 mod store;
+mod tools;
 
 pub use conversations::Conversation;
 pub use directory::{Guild, User};

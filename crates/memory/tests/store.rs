@@ -24,6 +24,7 @@ on_both!(
     regenerate_replaces_the_whole_turn,
     discord_message_ids_find_their_message,
     preferences_are_kept_per_level,
+    tools_are_disabled_and_enabled_per_channel,
     users_and_guilds_are_upserted,
     retention_deletes_expired_conversations_of_a_guild,
     the_sweeper_runs_until_cancelled,
@@ -629,6 +630,56 @@ async fn preferences_are_kept_per_level(db: TestDb) {
         (prefs.channel.clone(), prefs.guild.clone()),
         Default::default()
     );
+    store.close().await;
+}
+
+async fn tools_are_disabled_and_enabled_per_channel(db: TestDb) {
+    let store = db.connect().await;
+    assert_eq!(
+        store.disabled_tools(CHANNEL).await.unwrap(),
+        Vec::<String>::new()
+    );
+
+    store
+        .disable_tool(CHANNEL, "web__fetch", Some(ALICE))
+        .await
+        .unwrap();
+    store.disable_tool(CHANNEL, "echo", None).await.unwrap();
+    // Twice is the same as once.
+    store
+        .disable_tool(CHANNEL, "echo", Some(BOB))
+        .await
+        .unwrap();
+    // Another channel, to be left out; a channel id above i64::MAX round-trips.
+    store
+        .disable_tool(CHANNEL + 1, "shell", Some(ALICE))
+        .await
+        .unwrap();
+    store.disable_tool(u64::MAX, "echo", None).await.unwrap();
+
+    assert_eq!(
+        store.disabled_tools(CHANNEL).await.unwrap(),
+        ["echo", "web__fetch"]
+    );
+    assert_eq!(store.disabled_tools(CHANNEL + 1).await.unwrap(), ["shell"]);
+    assert_eq!(store.disabled_tools(u64::MAX).await.unwrap(), ["echo"]);
+
+    assert!(store.enable_tool(CHANNEL, "echo").await.unwrap());
+    assert!(
+        !store.enable_tool(CHANNEL, "echo").await.unwrap(),
+        "already on"
+    );
+    assert!(
+        !store.enable_tool(CHANNEL, "shell").await.unwrap(),
+        "off elsewhere only"
+    );
+    assert_eq!(store.disabled_tools(CHANNEL).await.unwrap(), ["web__fetch"]);
+    assert_eq!(store.disabled_tools(CHANNEL + 1).await.unwrap(), ["shell"]);
+
+    // Kept across a reopen.
+    store.close().await;
+    let store = db.connect().await;
+    assert_eq!(store.disabled_tools(CHANNEL).await.unwrap(), ["web__fetch"]);
     store.close().await;
 }
 
