@@ -29,6 +29,9 @@ use crate::throttle::{EditOutcome, EditThrottle};
 /// Finished turns remembered for their buttons (Regenerate, Continue, Reasoning).
 pub const KEEP_TURNS: usize = 5000;
 
+/// How long an answer may take to show its first words before a typing indicator appears.
+pub const TYPING_AFTER: Duration = Duration::from_millis(500);
+
 /// How often a typing indicator is renewed (Discord shows one for about 10 s).
 pub const TYPING_EVERY: Duration = Duration::from_secs(8);
 
@@ -429,8 +432,14 @@ impl Renderer {
     }
 }
 
-/// Shows "typing…" in `channel` until `stop` is cancelled.
+/// Shows "typing…" in `channel` until `stop` is cancelled, from [`TYPING_AFTER`] on: a quick
+/// answer needs no indicator, and under load every request counts against the bot's global
+/// rate limit (a typing request per answer made first posts wait a whole second at 50 at once).
 async fn keep_typing(ctx: Arc<Context>, channel: Id<ChannelMarker>, stop: CancellationToken) {
+    tokio::select! {
+        () = stop.cancelled() => return,
+        () = tokio::time::sleep(TYPING_AFTER) => {}
+    }
     while !stop.is_cancelled() {
         if let Err(error) = ctx.http.create_typing_trigger(channel).await {
             tracing::debug!(%error, "cannot show the typing indicator");

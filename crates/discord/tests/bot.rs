@@ -22,6 +22,7 @@ async fn a_mention_gets_a_streamed_reply_edited_in_place() {
     let mut bot = start(None, |_| {}).await;
     bot.ollama.push_script(
         Script::new()
+            .delay(Duration::from_millis(800))
             .text("Hello")
             .delay(Duration::from_millis(400))
             .text(" there,")

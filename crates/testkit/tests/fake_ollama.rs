@@ -929,6 +929,10 @@ async fn every_request_is_recorded() {
     assert_eq!(requests[1].path, "/api/tags");
     assert_eq!(requests[2].status.map(|s| s.as_u16()), Some(404));
     assert!(requests[0].received_at <= requests[1].received_at);
+    // The streamed answer was read to its end: its end is recorded.
+    let finished = requests[0].finished_at.expect("the chat answer finished");
+    assert!(finished >= requests[0].received_at);
+    assert!(requests[2].finished_at.is_some());
     assert_eq!(fake.count("/api/chat"), 1);
 
     let chats = fake.chat_requests();

@@ -63,6 +63,7 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
             return native_body(StatusCode::BAD_REQUEST, &message);
         }
     };
+    let received_at = Instant::now();
     let index = shared.record(RecordedRequest {
         method: parts.method.clone(),
         path: parts.uri.path().to_owned(),
@@ -70,9 +71,11 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
         headers: parts.headers.clone(),
         json: serde_json::from_slice(&body).ok(),
         body: body.clone(),
-        received_at: Instant::now(),
+        received_at,
         status: None,
+        finished_at: None,
     });
+    guard.finishes(index, received_at);
     let response = match unauthorized(&shared, &parts) {
         Some(response) => response,
         None => {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -33,6 +33,9 @@ pub struct RecordedRequest {
     pub received_at: Instant,
     /// Status of the response, once its head was ready (`None` while still being handled).
     pub status: Option<StatusCode>,
+    /// When the response ended: the handler's answer, or the last chunk of a streamed body
+    /// (its last token) or the cut (`None` while still being handled).
+    pub finished_at: Option<Instant>,
 }
 
 impl RecordedRequest {
@@ -147,24 +150,48 @@ impl Shared {
 /// clone, so a streamed answer counts until its last byte (or the cut).
 #[derive(Debug, Clone)]
 pub(crate) struct InFlight {
-    _guard: Arc<InFlightGuard>,
+    guard: Arc<InFlightGuard>,
 }
 
 #[derive(Debug)]
-struct InFlightGuard(Arc<Shared>);
+struct InFlightGuard {
+    shared: Arc<Shared>,
+    /// The recorded request (index and arrival) whose `finished_at` is set on drop.
+    request: OnceLock<(usize, Instant)>,
+}
 
 impl InFlight {
     pub fn enter(shared: &Arc<Shared>) -> Self {
         let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
         Self {
-            _guard: Arc::new(InFlightGuard(Arc::clone(shared))),
+            guard: Arc::new(InFlightGuard {
+                shared: Arc::clone(shared),
+                request: OnceLock::new(),
+            }),
         }
+    }
+
+    /// Names the recorded request this guard ends: its `finished_at` is set when the last
+    /// clone drops.
+    pub fn finishes(&self, index: usize, received_at: Instant) {
+        let _ = self.guard.request.set((index, received_at));
     }
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(&(index, received_at)) = self.request.get() {
+            let mut inner = self.shared.lock();
+            // The records may have been cleared since: only the same request is marked.
+            if let Some(r) = inner
+                .requests
+                .get_mut(index)
+                .filter(|r| r.received_at == received_at && r.finished_at.is_none())
+            {
+                r.finished_at = Some(Instant::now());
+            }
+        }
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -1,0 +1,600 @@
+//! Discord latency and memory of the real `mcpcord run` binary under load (issue 6, "Measure").
+//!
+//! The already-built binary runs against FakeDiscord and FakeOllama on 127.0.0.1, a fresh set
+//! for each load. FakeDiscord keeps Discord's documented per-route rate limits (messages in a
+//! channel 5 per 5 s, typing 5 per 5 s, other routes 50 per s; it does not model the global
+//! 50 requests per second, so the peak request rate is reported instead). FakeOllama echoes each
+//! question word by word with no delay (a dozen chunks an answer). The bot may run 256 turns at
+//! once and the backend takes 256 requests at once, so the model is not the bottleneck.
+//!
+//! For 1, 50 and 200 conversations at once (each a mention in its own channel, by its own user,
+//! all injected together; several rounds, fresh channels each round) it measures:
+//! - MESSAGE_CREATE → first reply: from the injection to the arrival at FakeDiscord of the
+//!   bot's first successful `POST /channels/{id}/messages` in that channel;
+//! - last token → final edit: from the end of the model's stream (FakeOllama's `finished_at`
+//!   of that conversation's `/api/chat` request) to the arrival of the last successful request
+//!   that wrote the answer (its final edit);
+//! - the bot's resident memory (VmRSS of /proc/PID/status): idle after start-up, the largest
+//!   sample (every 20 ms) under load, VmHWM, and again idle after the load.
+//!
+//! Run with `cargo bench -p mcpcord --bench discord_load` (it needs `--bench`: under
+//! `cargo test` it only says so); `DISCORD_LOAD=1,50` runs only those loads. Prints details on
+//! stderr and a table on stdout; nothing is asserted.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use mcpcord_testkit::fake_discord::ratelimit::{
+    DEFAULT_BUCKET, MESSAGE_BUCKET, TYPING_BUCKET, WEBHOOK_BUCKET,
+};
+use mcpcord_testkit::fake_discord::{GuildConfig, MessageCreate, RecordedRequest};
+use mcpcord_testkit::fake_ollama::FakeModel;
+use mcpcord_testkit::{FakeDiscord, FakeOllama};
+use tokio::time::Instant;
+
+/// (conversations at once, rounds): enough rounds for a few hundred samples at most.
+const LOADS: [(usize, usize); 3] = [(1, 20), (50, 3), (200, 2)];
+/// The longest a round may take before what is missing is reported as incomplete.
+const ROUND_DEADLINE: Duration = Duration::from_secs(180);
+/// The longest start-up (gateway identify, command registration) may take.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// Calm time after start-up and the warm-up (the bot settles; buckets refill).
+const SETTLE: Duration = Duration::from_secs(6);
+/// Calm time between rounds (each round uses fresh channels, so fresh buckets).
+const ROUND_GAP: Duration = Duration::from_secs(2);
+/// How often completion is checked and memory sampled.
+const POLL: Duration = Duration::from_millis(50);
+const RSS_EVERY: Duration = Duration::from_millis(20);
+
+const MODEL: &str = "llama3.2";
+const GUILD_ID: u64 = 1_290_000_000_000_000_000;
+const CHANNEL_BASE: u64 = 1_300_000_000_000_000_000;
+const USER_BASE: u64 = 1_310_000_000_000_000_000;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "discord_load: a benchmark; run it with `cargo bench -p mcpcord --bench discord_load`"
+        );
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    // DISCORD_LOAD=1,50 runs only those loads.
+    let only: Option<Vec<usize>> = std::env::var("DISCORD_LOAD")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    let mut results = Vec::new();
+    for (conversations, rounds) in LOADS {
+        if only.as_ref().is_some_and(|o| !o.contains(&conversations)) {
+            continue;
+        }
+        eprintln!("discord_load: {conversations} conversation(s) at once, {rounds} round(s)…");
+        match runtime.block_on(measure(conversations, rounds)) {
+            Ok(result) => {
+                result.print_details();
+                results.push(result);
+            }
+            Err(error) => eprintln!("discord_load: {conversations} at once failed: {error}"),
+        }
+    }
+    print_table(&results);
+}
+
+// ----- one load ------------------------------------------------------------------------------
+
+/// One conversation of a round.
+struct Conversation {
+    channel: u64,
+    user: u64,
+    /// A word only this conversation's question (and so its echoed answer) contains.
+    tag: String,
+    injected: Instant,
+}
+
+/// What one conversation measured.
+#[derive(Debug, Default)]
+struct Sample {
+    first_post: Option<Duration>,
+    last_token_to_final: Option<Duration>,
+    /// From the injection to the model's last token.
+    last_token: Option<Duration>,
+    /// From the first post to the final edit.
+    post_to_final: Option<Duration>,
+    edits: usize,
+    complete: bool,
+}
+
+/// Everything measured for one load.
+#[derive(Debug, Default)]
+struct LoadResult {
+    conversations: usize,
+    samples: Vec<Sample>,
+    idle_rss_kb: u64,
+    peak_rss_kb: u64,
+    hwm_kb: u64,
+    after_rss_kb: u64,
+    rate_limited: usize,
+    rate_limited_routes: Vec<String>,
+    peak_requests_per_second: usize,
+    typing: usize,
+    spec_violations: Vec<String>,
+    model_violations: usize,
+    max_model_in_flight: usize,
+    bot_warnings: Vec<String>,
+    round_spans: Vec<Duration>,
+}
+
+/// The bot process; killed when dropped (panics included) and at the end of [`measure`].
+struct Bot {
+    child: tokio::process::Child,
+    pid: u32,
+    log: std::path::PathBuf,
+}
+
+impl Bot {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+async fn measure(conversations: usize, rounds: usize) -> Result<LoadResult, String> {
+    let channels = conversations * rounds + 1;
+    let discord = start_discord(channels).await;
+    let ollama =
+        FakeOllama::start_with_models([FakeModel::new(MODEL).capabilities(&["completion"])]).await;
+    let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
+    let bot = spawn_bot(&discord, &ollama, dir.path())?;
+    let outcome = drive(&discord, &ollama, &bot, conversations, rounds).await;
+    let log = bot.log();
+    bot.kill().await;
+    let violations: Vec<String> = discord
+        .take_spec_violations()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut result = match outcome {
+        Ok(result) => result,
+        Err(error) => {
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(format!("{error}; bot stderr (tail):\n{}", tail.join("\n")));
+        }
+    };
+    result.spec_violations = violations;
+    result.bot_warnings = log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .map(str::to_owned)
+        .collect();
+    Ok(result)
+}
+
+async fn start_discord(channels: usize) -> FakeDiscord {
+    let mut guild = GuildConfig::new(GUILD_ID, "Bench");
+    let mut builder = FakeDiscord::builder().wait_timeout(START_DEADLINE);
+    for i in 0..channels as u64 {
+        guild = guild
+            .text_channel(CHANNEL_BASE + i, format!("bench-{i}"))
+            .member(USER_BASE + i);
+        builder = builder.user(USER_BASE + i, format!("user{i}"));
+    }
+    // Discord's documented buckets (the fake's defaults, spelled out).
+    builder
+        .guild(guild)
+        .default_rate_limit(DEFAULT_BUCKET.limit, DEFAULT_BUCKET.window)
+        .message_rate_limit(MESSAGE_BUCKET.limit, MESSAGE_BUCKET.window)
+        .rate_limit(
+            "POST",
+            "/channels/{channel_id}/typing",
+            TYPING_BUCKET.limit,
+            TYPING_BUCKET.window,
+        )
+        .rate_limit(
+            "POST",
+            "/webhooks/{webhook_id}/{webhook_token}",
+            WEBHOOK_BUCKET.limit,
+            WEBHOOK_BUCKET.window,
+        )
+        .start()
+        .await
+}
+
+fn spawn_bot(discord: &FakeDiscord, ollama: &FakeOllama, dir: &Path) -> Result<Bot, String> {
+    let config = dir.join("mcpcord.toml");
+    let text = format!(
+        r#"[discord]
+shards = 1
+shutdown_grace = "5s"
+
+[[backends]]
+name = "fake"
+kind = "ollama"
+url = "{ollama}"
+max_concurrency = 256
+
+[models]
+default = "{MODEL}"
+
+[storage]
+url = "sqlite://{dir}/bot.sqlite?mode=rwc"
+
+[logging]
+level = "warn"
+format = "compact"
+
+[limits]
+max_concurrent_turns = 256
+user_messages_per_minute = 1000
+"#,
+        ollama = ollama.url(),
+        dir = dir.display(),
+    );
+    std::fs::write(&config, text).map_err(|e| format!("cannot write the config: {e}"))?;
+    let log = dir.join("stderr.log");
+    let stderr = std::fs::File::create(&log).map_err(|e| format!("no log file: {e}"))?;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    command
+        .arg("run")
+        .current_dir(dir)
+        .env_clear()
+        .env("MCPCORD_CONFIG", &config)
+        .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
+        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
+        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
+        .env("OLLAMA_HOST", ollama.url())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .kill_on_drop(true);
+    let child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", env!("CARGO_BIN_EXE_mcpcord")))?;
+    let pid = child.id().ok_or("the bot exited at once")?;
+    Ok(Bot { child, pid, log })
+}
+
+/// Start-up, idle memory, a warm-up turn, then the rounds.
+async fn drive(
+    discord: &FakeDiscord,
+    ollama: &FakeOllama,
+    bot: &Bot,
+    conversations: usize,
+    rounds: usize,
+) -> Result<LoadResult, String> {
+    discord
+        .wait_for_identify()
+        .await
+        .map_err(|e| format!("the bot did not identify: {e}"))?;
+    let deadline = Instant::now() + START_DEADLINE;
+    while discord.global_commands().is_empty() {
+        if Instant::now() >= deadline {
+            return Err("the bot registered no commands in time".into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+    let idle_rss_kb = proc_status_kb(bot.pid, "VmRSS:").ok_or("cannot read the bot's VmRSS")?;
+
+    // A warm-up turn (first database writes, first model lookup), not counted.
+    let mut warm_up = vec![conversation(0)];
+    run_round(discord, &mut warm_up).await?;
+    tokio::time::sleep(SETTLE).await;
+
+    let mut result = LoadResult {
+        conversations,
+        idle_rss_kb,
+        ..LoadResult::default()
+    };
+    let peak = Arc::new(AtomicU64::new(0));
+    for round in 0..rounds {
+        let first = 1 + round * conversations;
+        let mut convs: Vec<Conversation> =
+            (first..first + conversations).map(conversation).collect();
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampler = tokio::spawn(sample_rss(bot.pid, peak.clone(), stop.clone()));
+        let ran = run_round(discord, &mut convs).await;
+        stop.store(true, Ordering::SeqCst);
+        let _ = sampler.await;
+        let span = ran?;
+        result.round_spans.push(span);
+        analyse(discord, ollama, &convs, started, &mut result);
+        tokio::time::sleep(ROUND_GAP).await;
+    }
+    result.peak_rss_kb = peak.load(Ordering::SeqCst);
+    result.hwm_kb = proc_status_kb(bot.pid, "VmHWM:").unwrap_or(0);
+    result.after_rss_kb = proc_status_kb(bot.pid, "VmRSS:").unwrap_or(0);
+    result.model_violations = ollama.violations().len();
+    result.max_model_in_flight = ollama.max_in_flight();
+    Ok(result)
+}
+
+fn conversation(index: usize) -> Conversation {
+    let i = index as u64;
+    Conversation {
+        channel: CHANNEL_BASE + i,
+        user: USER_BASE + i,
+        tag: format!("q{i}x"),
+        injected: Instant::now(),
+    }
+}
+
+/// Injects every conversation's mention at once and waits (bounded) until each answer shows
+/// its final state; returns how long the round took. Incomplete answers are left to `analyse`.
+async fn run_round(discord: &FakeDiscord, convs: &mut [Conversation]) -> Result<Duration, String> {
+    let started = Instant::now();
+    for c in convs.iter_mut() {
+        let content = format!(
+            "{} alpha bravo charlie delta echo foxtrot golf hotel india {}",
+            discord.bot_mention(),
+            c.tag
+        );
+        c.injected = Instant::now();
+        discord.inject_message_create(
+            MessageCreate::new(content)
+                .channel(c.channel)
+                .author(c.user, format!("user{}", c.channel - CHANNEL_BASE)),
+        );
+    }
+    let deadline = started + ROUND_DEADLINE;
+    let mut pending: Vec<usize> = (0..convs.len()).collect();
+    while !pending.is_empty() && Instant::now() < deadline {
+        pending.retain(|&i| !answered(discord, &convs[i]));
+        tokio::time::sleep(POLL).await;
+    }
+    if pending.len() == convs.len() {
+        return Err(format!(
+            "no answer of {} arrived in {ROUND_DEADLINE:?}",
+            convs.len()
+        ));
+    }
+    Ok(started.elapsed())
+}
+
+/// The answer is complete: a bot message with the conversation's tag and no Stop button.
+fn answered(discord: &FakeDiscord, c: &Conversation) -> bool {
+    let bot = discord.bot_user_id().to_string();
+    discord.messages_in(c.channel).iter().any(|m| {
+        m["author"]["id"].as_str() == Some(&*bot)
+            && m["content"].as_str().is_some_and(|t| t.contains(&c.tag))
+            && !m["components"].to_string().contains("\"stop:")
+    })
+}
+
+/// The channel a REST path is about (`/api/v10/channels/{id}/…`).
+fn channel_of(path: &str) -> Option<u64> {
+    let rest = path.split("/channels/").nth(1)?;
+    rest.split('/').next()?.parse().ok()
+}
+
+fn ok(r: &RecordedRequest) -> bool {
+    (200..300).contains(&r.status)
+}
+
+fn analyse(
+    discord: &FakeDiscord,
+    ollama: &FakeOllama,
+    convs: &[Conversation],
+    started: Instant,
+    result: &mut LoadResult,
+) {
+    let requests: Vec<RecordedRequest> = discord
+        .requests()
+        .into_iter()
+        .filter(|r| r.at >= started)
+        .collect();
+    let chats = ollama.requests_to("/api/chat");
+    for c in convs {
+        let mine: Vec<&RecordedRequest> = requests
+            .iter()
+            .filter(|r| channel_of(&r.path) == Some(c.channel))
+            .collect();
+        let route = |r: &RecordedRequest| r.route.clone().unwrap_or_default();
+        let posts = mine
+            .iter()
+            .filter(|r| r.method == "POST" && route(r) == "/channels/{channel_id}/messages");
+        let first_post = posts.clone().filter(|r| ok(r)).map(|r| r.at).min();
+        let writes: Vec<&&RecordedRequest> = mine
+            .iter()
+            .filter(|r| {
+                ok(r)
+                    && ((r.method == "POST" && route(r) == "/channels/{channel_id}/messages")
+                        || (r.method == "PATCH"
+                            && route(r) == "/channels/{channel_id}/messages/{message_id}"))
+            })
+            .collect();
+        let final_write = writes.iter().map(|r| r.at).max();
+        let edits = writes.iter().filter(|r| r.method == "PATCH").count();
+        result.typing += mine
+            .iter()
+            .filter(|r| route(r) == "/channels/{channel_id}/typing")
+            .count();
+        let last_token = chats
+            .iter()
+            .filter(|r| {
+                r.json
+                    .as_ref()
+                    .is_some_and(|j| j["messages"].to_string().contains(&c.tag))
+            })
+            .filter_map(|r| r.finished_at)
+            .max()
+            .map(Instant::from_std);
+        result.samples.push(Sample {
+            first_post: first_post.map(|at| at.saturating_duration_since(c.injected)),
+            last_token_to_final: match (last_token, final_write) {
+                (Some(token), Some(write)) => Some(write.saturating_duration_since(token)),
+                _ => None,
+            },
+            last_token: last_token.map(|at| at.saturating_duration_since(c.injected)),
+            post_to_final: match (first_post, final_write) {
+                (Some(post), Some(write)) => Some(write.saturating_duration_since(post)),
+                _ => None,
+            },
+            edits,
+            complete: answered(discord, c),
+        });
+    }
+    let limited = discord.rate_limited();
+    let limited: Vec<_> = limited.iter().filter(|h| h.at >= started).collect();
+    result.rate_limited += limited.len();
+    for hit in limited {
+        let name = format!("{} {}", hit.method, hit.route);
+        if !result.rate_limited_routes.contains(&name) {
+            result.rate_limited_routes.push(name);
+        }
+    }
+    result.peak_requests_per_second = result
+        .peak_requests_per_second
+        .max(peak_per_second(&requests));
+}
+
+/// The most requests that arrived within any one second.
+fn peak_per_second(requests: &[RecordedRequest]) -> usize {
+    let mut times: Vec<Instant> = requests.iter().map(|r| r.at).collect();
+    times.sort();
+    let mut best = 0;
+    let mut start = 0;
+    for end in 0..times.len() {
+        while times[end].duration_since(times[start]) >= Duration::from_secs(1) {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    best
+}
+
+/// Samples the bot's VmRSS until `stop` (bounded by the round deadline), keeping the largest.
+async fn sample_rss(pid: u32, peak: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
+    let deadline = Instant::now() + ROUND_DEADLINE + Duration::from_secs(10);
+    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+        if let Some(kb) = proc_status_kb(pid, "VmRSS:") {
+            peak.fetch_max(kb, Ordering::SeqCst);
+        }
+        tokio::time::sleep(RSS_EVERY).await;
+    }
+}
+
+/// A `kB` field of /proc/PID/status (`VmRSS:`, `VmHWM:`).
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..].split_whitespace().next()?.parse().ok()
+}
+
+// ----- reporting -----------------------------------------------------------------------------
+
+fn percentiles(samples: impl Iterator<Item = Duration>) -> Option<(Duration, Duration)> {
+    let mut sorted: Vec<Duration> = samples.collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort();
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.5), at(0.99)))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mib(kb: u64) -> String {
+    format!("{:.1} MiB", kb as f64 / 1024.0)
+}
+
+fn pair(p: Option<(Duration, Duration)>) -> (String, String) {
+    p.map_or(("-".into(), "-".into()), |(a, b)| (ms(a), ms(b)))
+}
+
+impl LoadResult {
+    fn first_post(&self) -> Option<(Duration, Duration)> {
+        percentiles(self.samples.iter().filter_map(|s| s.first_post))
+    }
+
+    fn to_final(&self) -> Option<(Duration, Duration)> {
+        percentiles(self.samples.iter().filter_map(|s| s.last_token_to_final))
+    }
+
+    fn incomplete(&self) -> usize {
+        self.samples.iter().filter(|s| !s.complete).count()
+    }
+
+    fn print_details(&self) {
+        let n = self.samples.len().max(1);
+        let edits: usize = self.samples.iter().map(|s| s.edits).sum();
+        let max_edits = self.samples.iter().map(|s| s.edits).max().unwrap_or(0);
+        let spans: Vec<String> = self.round_spans.iter().map(|d| ms(*d)).collect();
+        eprintln!(
+            "  {} at once: {} samples, {} incomplete; rounds took {}",
+            self.conversations,
+            self.samples.len(),
+            self.incomplete(),
+            spans.join(", ")
+        );
+        eprintln!(
+            "  edits per answer: mean {:.2}, max {max_edits}; typing requests {}; \
+             peak REST requests in 1 s: {}; model requests in flight at most: {}",
+            edits as f64 / n as f64,
+            self.typing,
+            self.peak_requests_per_second,
+            self.max_model_in_flight
+        );
+        eprintln!(
+            "  429s: {} {:?}; spec violations: {}; model violations: {}; bot WARN/ERROR lines: {}",
+            self.rate_limited,
+            self.rate_limited_routes,
+            self.spec_violations.len(),
+            self.model_violations,
+            self.bot_warnings.len()
+        );
+        let (t50, t99) = pair(percentiles(
+            self.samples.iter().filter_map(|s| s.last_token),
+        ));
+        let (p50, p99) = pair(percentiles(
+            self.samples.iter().filter_map(|s| s.post_to_final),
+        ));
+        eprintln!(
+            "  MESSAGE_CREATE → model's last token p50 {t50}, p99 {t99}; \
+             first post → final edit p50 {p50}, p99 {p99}"
+        );
+        for line in self.spec_violations.iter().take(3) {
+            eprintln!("    spec: {line}");
+        }
+        for line in self.bot_warnings.iter().take(5) {
+            eprintln!("    bot: {line}");
+        }
+    }
+}
+
+fn print_table(results: &[LoadResult]) {
+    println!();
+    println!(
+        "| at once | samples | MESSAGE_CREATE → first reply p50 | p99 | last token → final edit p50 | p99 | RSS idle | RSS peak (sampled / VmHWM) | RSS after | 429s |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in results {
+        let (fp50, fp99) = pair(r.first_post());
+        let (lp50, lp99) = pair(r.to_final());
+        println!(
+            "| {} | {} | {fp50} | {fp99} | {lp50} | {lp99} | {} | {} / {} | {} | {} |",
+            r.conversations,
+            r.samples.len(),
+            mib(r.idle_rss_kb),
+            mib(r.peak_rss_kb),
+            mib(r.hwm_kb),
+            mib(r.after_rss_kb),
+            r.rate_limited
+        );
+    }
+}
