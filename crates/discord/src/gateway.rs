@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, MessageSender, Shard, StreamExt as _,
 };
+use twilight_http::request::channel::reaction::RequestReactionType;
 use twilight_model::channel::Message;
 use twilight_model::id::Id;
 use twilight_model::id::marker::ChannelMarker;
@@ -333,6 +334,15 @@ async fn on_message(
             user = facts.author,
             "a user is over the message rate; not answered"
         );
+        // Say so without a message of our own (which would add to the noise): a ⏳ reaction.
+        let slow_down = RequestReactionType::Unicode { name: "⏳" };
+        if let Err(error) = ctx
+            .http
+            .create_reaction(message.channel_id, message.id, &slow_down)
+            .await
+        {
+            tracing::debug!(%error, "cannot react to a message over the rate");
+        }
         return;
     }
     let key = conversation::identify(

@@ -570,3 +570,30 @@ async fn tools_switches_are_for_admins_only() {
     assert!(deferred_answer(&bot, &list).await.contains("`test › echo`"));
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_user_over_the_message_rate_gets_a_reaction_not_an_answer() {
+    let mut bot = start(None, |c| c.messages_per_minute = 1.try_into().unwrap()).await;
+    let channel = FakeDiscord::CHANNEL_ID;
+    bot.ollama.push_script(Script::reply("first answer"));
+    bot.discord.inject_message_create(mention("one"));
+    bot.finished_answer(channel, "first answer").await;
+    let second = bot.discord.inject_message_create(mention("two"));
+    let second_id = second["id"].as_str().unwrap().to_string();
+    let reaction = bot
+        .discord
+        .wait_for_request(|r| {
+            r.method == "PUT"
+                && r.path
+                    .contains(&format!("/messages/{second_id}/reactions/"))
+        })
+        .await
+        .expect("the second message gets a reaction");
+    assert!(reaction.path.ends_with("/@me"), "{}", reaction.path);
+    assert_eq!(
+        bot.ollama.chat_requests().len(),
+        1,
+        "the second message was not answered"
+    );
+    bot.shutdown().await;
+}
