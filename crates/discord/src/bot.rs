@@ -172,6 +172,8 @@ pub struct Context {
     pub guild_names: Mutex<HashMap<u64, String>>,
     /// Threads the bot started.
     pub bot_threads: Mutex<HashSet<u64>>,
+    /// Conversations of answers posted but not yet stored with their message ids.
+    pub recent: crate::conversation::RecentAnswers,
     /// The commands' middleware stack's rate limiter, kept across commands.
     pub command_limiter: RateLimitLayer,
     /// Messages answered per user.
@@ -258,6 +260,7 @@ pub async fn run(
         renders: TaskTracker::new(),
         channels: Mutex::new(HashMap::new()),
         bot_threads: Mutex::new(HashSet::new()),
+        recent: crate::conversation::RecentAnswers::default(),
         guild_names: Mutex::new(HashMap::new()),
         accepting: AtomicBool::new(true),
         content_warned: AtomicBool::new(!config.intents.contains(Intents::MESSAGE_CONTENT)),

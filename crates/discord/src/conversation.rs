@@ -50,7 +50,7 @@ pub fn channel_key(channel: u64) -> ConversationKey {
 ///
 /// A reply to a message the database knows (one of the bot's answers) continues that answer's
 /// conversation; a reply to another message roots the chain there.
-pub async fn identify(store: &Store, at: &Whereabouts) -> ConversationKey {
+pub async fn identify(store: &Store, recent: &RecentAnswers, at: &Whereabouts) -> ConversationKey {
     if at.dm {
         return dm_key(at.channel);
     }
@@ -58,6 +58,9 @@ pub async fn identify(store: &Store, at: &Whereabouts) -> ConversationKey {
         return thread_key(at.channel);
     }
     if let Some(parent) = at.reply_to {
+        if let Some(key) = recent.get(parent) {
+            return key;
+        }
         match store.message_by_discord_id(parent).await {
             Ok(Some(stored)) => match store.get_conversation(stored.conversation_id).await {
                 Ok(conversation) => return conversation.key,
@@ -74,6 +77,41 @@ pub async fn identify(store: &Store, at: &Whereabouts) -> ConversationKey {
         return channel_key(at.channel);
     }
     chain_key(at.message)
+}
+
+/// The conversations of answers posted recently, by Discord message id. An answer's message ids
+/// reach the database only when the answer is complete; a reply to it may come sooner.
+#[derive(Debug, Default)]
+pub struct RecentAnswers {
+    inner: std::sync::Mutex<(
+        std::collections::HashMap<u64, ConversationKey>,
+        std::collections::VecDeque<u64>,
+    )>,
+}
+
+impl RecentAnswers {
+    /// Messages remembered at most; the oldest are forgotten first (the database has them).
+    pub const CAPACITY: usize = 10_000;
+
+    /// Remembers that Discord message `message` belongs to conversation `key`.
+    pub fn remember(&self, message: u64, key: ConversationKey) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order) = &mut *inner;
+        if map.insert(message, key).is_none() {
+            order.push_back(message);
+        }
+        while order.len() > Self::CAPACITY {
+            if let Some(oldest) = order.pop_front() {
+                map.remove(&oldest);
+            }
+        }
+    }
+
+    /// The conversation of a recently posted message.
+    pub fn get(&self, message: u64) -> Option<ConversationKey> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.0.get(&message).cloned()
+    }
 }
 
 #[cfg(test)]
@@ -97,23 +135,64 @@ mod tests {
         let store = Store::connect(&format!("sqlite://{}/c.sqlite", dir.path().display()))
             .await
             .unwrap();
-        assert_eq!(identify(&store, &at(5)).await, chain_key(5));
+        assert_eq!(
+            identify(&store, &RecentAnswers::default(), &at(5)).await,
+            chain_key(5)
+        );
         let dm = Whereabouts { dm: true, ..at(5) };
-        assert_eq!(identify(&store, &dm).await, dm_key(10));
+        assert_eq!(
+            identify(&store, &RecentAnswers::default(), &dm).await,
+            dm_key(10)
+        );
         let thread = Whereabouts {
             thread: true,
             ..at(5)
         };
-        assert_eq!(identify(&store, &thread).await, thread_key(10));
+        assert_eq!(
+            identify(&store, &RecentAnswers::default(), &thread).await,
+            thread_key(10)
+        );
         let reply = Whereabouts {
             reply_to: Some(3),
             ..at(5)
         };
-        assert_eq!(identify(&store, &reply).await, chain_key(3));
+        assert_eq!(
+            identify(&store, &RecentAnswers::default(), &reply).await,
+            chain_key(3)
+        );
         let always = Whereabouts {
             always: true,
             ..at(5)
         };
-        assert_eq!(identify(&store, &always).await, channel_key(10));
+        assert_eq!(
+            identify(&store, &RecentAnswers::default(), &always).await,
+            channel_key(10)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_to_an_answer_not_yet_stored_continues_its_conversation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/c.sqlite", dir.path().display()))
+            .await
+            .unwrap();
+        let recent = RecentAnswers::default();
+        recent.remember(3, dm_key(99));
+        let reply = Whereabouts {
+            reply_to: Some(3),
+            ..at(5)
+        };
+        assert_eq!(identify(&store, &recent, &reply).await, dm_key(99));
+    }
+
+    #[test]
+    fn recent_answers_forget_the_oldest_past_capacity() {
+        let recent = RecentAnswers::default();
+        for message in 0..(RecentAnswers::CAPACITY as u64 + 5) {
+            recent.remember(message, chain_key(message));
+        }
+        assert_eq!(recent.get(0), None);
+        assert_eq!(recent.get(4), None);
+        assert_eq!(recent.get(5), Some(chain_key(5)));
     }
 }

@@ -347,6 +347,7 @@ async fn on_message(
     }
     let key = conversation::identify(
         ctx.engine.store(),
+        &ctx.recent,
         &Whereabouts {
             message: message.id.get(),
             channel,

@@ -370,6 +370,9 @@ impl Renderer {
         };
         let http = self.ctx.http.clone();
         let id = message.id;
+        self.ctx
+            .recent
+            .remember(id.get(), self.entry.request.key.clone());
         let throttle = EditThrottle::spawn(
             channel.get(),
             content,
