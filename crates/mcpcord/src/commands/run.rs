@@ -31,6 +31,10 @@ pub fn run(config: &Config) -> Result<(), Failure> {
 
 async fn serve(config: &Config) -> Result<(), Failure> {
     let bot = bot_config(config)?;
+    if let Some(listen) = config.admin.listen {
+        // Accepted so configurations stay valid, but nothing serves it yet: say so plainly.
+        tracing::warn!(%listen, "admin.listen is set, but the health and metrics endpoint is not built yet; nothing listens there");
+    }
     let app = App::start(config).await.map_err(Failure::Runtime)?;
     let result = mcpcord_discord::run(bot, app.engine.clone(), shutdown_signal()).await;
     // The adapter drained the turns already; this stops the MCP servers and the database.
