@@ -219,6 +219,39 @@ mod against_fake_ollama {
             dead_line.contains("FAIL") && dead_line.contains("cannot reach"),
             "{dead_line}"
         );
+        let storage = stdout
+            .lines()
+            .find(|l| l.starts_with("storage"))
+            .expect("storage listed");
+        assert!(
+            storage.contains(" ok ") && storage.contains("Sqlite"),
+            "{storage}"
+        );
+    }
+
+    #[tokio::test]
+    async fn check_reports_a_database_it_cannot_open() {
+        let fake = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let out = mcpcord_async(
+            dir.path(),
+            &["check"],
+            &[
+                ("OLLAMA_HOST", &fake.url()),
+                (
+                    "DATABASE_URL",
+                    "sqlite:///nonexistent-dir/for/mcpcord.sqlite",
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = text(&out.stdout);
+        let storage = stdout
+            .lines()
+            .find(|l| l.starts_with("storage"))
+            .expect("storage listed");
+        assert!(storage.contains("FAIL"), "{storage}");
     }
 }
 

@@ -31,11 +31,24 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
         ));
     }
     failures += check_mcp(config, &mut rows).await;
+    // Opening the store runs its migrations: a database that passes is one the bot can use.
+    let (status, detail) =
+        match mcpcord_memory::Store::connect(config.storage.url.expose().as_str()).await {
+            Ok(store) => {
+                let backend = format!("{:?}, migrations applied", store.backend());
+                store.close().await;
+                ("ok", backend)
+            }
+            Err(error) => {
+                failures += 1;
+                ("FAIL", format!("{:#}", anyhow::Error::new(error)))
+            }
+        };
     rows.push(row(
         "storage",
-        "skipped",
+        status,
         &config.storage.url.to_string(),
-        "not checked yet: arrives with the memory crate",
+        &detail,
     ));
     print!("{}", table(&rows));
     if failures > 0 {
