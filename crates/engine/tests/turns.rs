@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use mcpcord_engine::{Approval, EngineConfig, TurnAction, TurnEvent, UserMessage};
-use mcpcord_memory::{ConversationKey, Role};
+use mcpcord_memory::Role;
 use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 use serde_json::json;
 
@@ -31,13 +31,7 @@ async fn answers_and_keeps_the_conversation() {
     );
     assert_eq!(sent["messages"][1]["content"], "alice: hi <@42>");
 
-    let store = h.engine.store();
-    let conversation = store
-        .find_conversation(&ConversationKey::new("c1"))
-        .await
-        .unwrap()
-        .unwrap();
-    let history = store.history(conversation.id, 10).await.unwrap();
+    let history = h.history("c1").await;
     let roles: Vec<Role> = history.iter().map(|m| m.role).collect();
     assert_eq!(roles, [Role::User, Role::Assistant]);
     assert_eq!(history[1].content, "Hello alice!");
@@ -82,22 +76,7 @@ async fn runs_the_tool_loop_and_feeds_results_back() {
     assert_eq!(tool_message["content"], "pong");
 
     // The whole exchange is stored, and a later turn sees it.
-    let conversation = h
-        .engine
-        .store()
-        .find_conversation(&ConversationKey::new("c1"))
-        .await
-        .unwrap()
-        .unwrap();
-    let roles: Vec<Role> = h
-        .engine
-        .store()
-        .history(conversation.id, 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.role)
-        .collect();
+    let roles: Vec<Role> = h.history("c1").await.iter().map(|m| m.role).collect();
     assert_eq!(
         roles,
         [Role::User, Role::Assistant, Role::Tool, Role::Assistant]
@@ -302,14 +281,7 @@ async fn stop_during_a_tool_call_cancels_it_and_keeps_what_was_said() {
         1,
         "the server was told to cancel"
     );
-    let conversation = h
-        .engine
-        .store()
-        .find_conversation(&ConversationKey::new("c1"))
-        .await
-        .unwrap()
-        .unwrap();
-    let history = h.engine.store().history(conversation.id, 10).await.unwrap();
+    let history = h.history("c1").await;
     assert!(history.last().unwrap().interrupted, "stored as interrupted");
 }
 
@@ -373,19 +345,9 @@ async fn regenerate_replaces_the_last_answer_and_continue_extends_it() {
             .starts_with("Continue")
     );
 
-    let conversation = h
-        .engine
-        .store()
-        .find_conversation(&ConversationKey::new("c1"))
-        .await
-        .unwrap()
-        .unwrap();
     let answers: Vec<String> = h
-        .engine
-        .store()
-        .history(conversation.id, 10)
+        .history("c1")
         .await
-        .unwrap()
         .into_iter()
         .filter(|m| m.role == Role::Assistant)
         .map(|m| m.content)

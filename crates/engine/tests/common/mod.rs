@@ -84,6 +84,19 @@ pub async fn harness(
     }
 }
 
+impl Harness {
+    /// The stored history of conversation `key` (at most 100 messages), oldest first.
+    pub async fn history(&self, key: &str) -> Vec<mcpcord_memory::StoredMessage> {
+        let store = self.engine.store();
+        let conversation = store
+            .find_conversation(&ConversationKey::new(key))
+            .await
+            .unwrap()
+            .expect("the conversation exists");
+        store.history(conversation.id, 100).await.unwrap()
+    }
+}
+
 /// Tools offered with the default policy, except those named with `ask`.
 pub fn asking(tools: &[&str]) -> ToolPolicy {
     let mut policy = ToolPolicy::default();
