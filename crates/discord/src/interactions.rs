@@ -725,6 +725,13 @@ async fn chat_command(
     })
 }
 
+/// The MCP host, or the error a person sees when no MCP servers are configured.
+fn mcp_host(ctx: &Context) -> Result<&mcpcord_mcp::McpHost, CommandError> {
+    ctx.engine
+        .tools()
+        .ok_or_else(|| CommandError::Invalid("no MCP servers are configured".into()))
+}
+
 /// Splits `server › item`; without a separator, the server is empty.
 fn split_item(value: &str) -> (&str, &str) {
     value.split_once(ITEM_SEPARATOR).unwrap_or(("", value))
@@ -736,11 +743,7 @@ async fn prompt_command(
     invoker: &Invoker,
     value: &str,
 ) -> CommandResult {
-    let Some(host) = ctx.engine.tools() else {
-        return Err(CommandError::Invalid(
-            "no MCP servers are configured".into(),
-        ));
-    };
+    let host = mcp_host(ctx)?;
     let (server, name) = split_item(value);
     let prompts = host.list_prompts().await.items;
     let Some(prompt) = prompts
@@ -795,11 +798,7 @@ async fn run_prompt(
     name: &str,
     arguments: BTreeMap<String, String>,
 ) -> CommandResult {
-    let Some(host) = ctx.engine.tools() else {
-        return Err(CommandError::Invalid(
-            "no MCP servers are configured".into(),
-        ));
-    };
+    let host = mcp_host(ctx)?;
     if !ctx.accepting() {
         return Err(CommandError::Invalid("the bot is shutting down".into()));
     }
@@ -840,11 +839,7 @@ async fn resource_command(
     invoker: &Invoker,
     value: &str,
 ) -> CommandResult {
-    let Some(host) = ctx.engine.tools() else {
-        return Err(CommandError::Invalid(
-            "no MCP servers are configured".into(),
-        ));
-    };
+    let host = mcp_host(ctx)?;
     let (server, uri) = split_item(value);
     let server = if server.is_empty() {
         host.list_resources()
