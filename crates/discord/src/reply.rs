@@ -554,3 +554,64 @@ async fn keep_typing(ctx: Arc<Context>, channel: Id<ChannelMarker>, stop: Cancel
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(registry: &Registry, owner: u64) -> Arc<TurnEntry> {
+        Arc::new(TurnEntry {
+            id: registry.new_id(),
+            owner: Id::new(owner),
+            channel: Id::new(1),
+            origin: Origin {
+                key: ConversationKey::new("test"),
+                scope: Scope::default(),
+                place: Place::default(),
+                model: None,
+            },
+            stop: CancellationToken::new(),
+            state: Mutex::new(TurnState {
+                answer: Answer::new(),
+                approvals: HashMap::new(),
+                inputs: HashMap::new(),
+                messages: Vec::new(),
+                finished: false,
+                stored: None,
+            }),
+            changed: Notify::new(),
+        })
+    }
+
+    #[test]
+    fn the_registry_stays_bounded_even_when_no_turn_is_finished() {
+        let registry = Registry::default();
+        let first = entry(&registry, 7);
+        registry.insert(first.clone());
+        for _ in 0..KEEP_TURNS + 100 {
+            registry.insert(entry(&registry, 8));
+        }
+        assert_eq!(registry.len(), KEEP_TURNS);
+        assert!(registry.get(first.id).is_none(), "the oldest went first");
+        assert_eq!(registry.open_for(Id::new(8)), KEEP_TURNS);
+    }
+
+    #[test]
+    fn finished_turns_are_forgotten_before_unfinished_ones() {
+        let registry = Registry::default();
+        let running = entry(&registry, 7);
+        registry.insert(running.clone());
+        for _ in 0..KEEP_TURNS {
+            let done = entry(&registry, 8);
+            done.lock().finished = true;
+            registry.insert(done);
+        }
+        registry.insert(entry(&registry, 9));
+        assert_eq!(registry.len(), KEEP_TURNS);
+        assert!(
+            registry.get(running.id).is_some(),
+            "the oldest, still running, is kept"
+        );
+        assert_eq!(registry.open_for(Id::new(7)), 1);
+    }
+}
