@@ -437,6 +437,16 @@ async fn slow_down(ctx: &Context, message: &Message) {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Stripping the bot's mention from any message text never panics and never adds text
+        /// (a token that only forms once another is removed, `<@<@1>1>`, stays: harmless).
+        #[test]
+        fn any_text_has_the_bots_mention_stripped(text in "(\\PC|<@!?1>){0,60}") {
+            let stripped = strip_bot_mention(&text, 1);
+            proptest::prop_assert!(stripped.chars().count() <= text.chars().count());
+        }
+    }
+
     #[test]
     fn the_bots_mention_is_stripped() {
         assert_eq!(strip_bot_mention("<@7> hi <@!7>", 7), "hi");

@@ -296,6 +296,14 @@ impl Answer {
         }
     }
 
+    /// Adds the error id of a failure's logged detail to what the person sees, so an operator
+    /// can find it.
+    pub fn tag_failure(&mut self, error_id: &str) {
+        if let Phase::Failed(reason) = &mut self.phase {
+            reason.push_str(&format!(" (error `{error_id}`)"));
+        }
+    }
+
     /// The person decided on tool call `call`: the line stops waiting.
     pub fn approval_decided(&mut self, call: usize) {
         if let Some(line) = self.tools.iter_mut().find(|t| t.call == call)

@@ -370,6 +370,11 @@ impl Renderer {
     fn absorb(&mut self, event: TurnEvent) {
         let mut state = self.entry.lock();
         state.answer.apply(&event, now());
+        if let TurnEvent::Failed(error) = &event {
+            let id = crate::middleware::error_id();
+            tracing::warn!(error_id = %id, %error, detail = ?error, "an answer failed");
+            state.answer.tag_failure(&id);
+        }
         match event {
             TurnEvent::ApprovalNeeded(request) => {
                 let call = u32::try_from(request.call).unwrap_or(u32::MAX);

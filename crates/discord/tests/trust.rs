@@ -417,3 +417,50 @@ async fn ten_thousand_presses_leave_the_bot_responsive() {
     bot.finished_answer(CHANNEL, "Still here.").await;
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_unanswered_form_times_out_and_the_answer_goes_on() {
+    let mut bot = start(Some(ToolPolicy::default()), |c| {
+        c.approval_timeout = Duration::from_millis(500);
+    })
+    .await;
+    bot.ollama
+        .push_script(Script::new().tool_call("ask", json!({"question": "Your name?"})));
+    bot.ollama.push_script(Script::reply("Nobody answered."));
+    bot.discord.inject_message_create(mention("ask me"));
+    bot.wait_answers(CHANNEL, "an elicitation button", |answers| {
+        answers.iter().find(|m| has_button(m, "elicit:")).cloned()
+    })
+    .await;
+    let done = bot.finished_answer(CHANNEL, "Nobody answered.").await;
+    assert!(
+        !done.iter().any(|m| has_button(m, "elicit:")),
+        "the form's button is gone: {done:#?}"
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_answer_names_the_error_id_and_not_the_server_address() {
+    let mut bot = start(None, |_| {}).await;
+    bot.ollama
+        .push_script(Script::error(500, "the GPU caught fire"));
+    bot.discord.inject_message_create(mention("hi"));
+    let failed = bot
+        .wait_answers(CHANNEL, "a failed answer", |answers| {
+            answers
+                .iter()
+                .find(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("error `")
+                })
+                .cloned()
+        })
+        .await;
+    let content = failed["content"].as_str().unwrap();
+    assert!(content.starts_with("⚠️"), "{content}");
+    assert!(!content.contains("127.0.0.1"), "{content}");
+    bot.shutdown().await;
+}

@@ -81,6 +81,9 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// Whose "Always" it is: a conversation and a person.
+pub(crate) type AlwaysKey = (ConversationId, Option<u64>);
+
 /// What every turn shares.
 pub(crate) struct Inner {
     pub(crate) pool: BackendPool,
@@ -91,7 +94,7 @@ pub(crate) struct Inner {
     /// Tools a person allowed for the rest of a conversation ("Always in this conversation"):
     /// by conversation and person, `server/tool`. Another person's turn in the same
     /// conversation is asked again.
-    pub(crate) always_allowed: Mutex<HashMap<(ConversationId, Option<u64>), HashSet<String>>>,
+    pub(crate) always_allowed: Mutex<HashMap<AlwaysKey, HashSet<String>>>,
     conversations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// [`Engine::model_names`]' last answer, and when it was asked.
     model_names: Mutex<Option<(Instant, Vec<String>)>>,
