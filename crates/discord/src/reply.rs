@@ -365,7 +365,39 @@ async fn render(
     }
 }
 
+/// A question to the person whose turn it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Question {
+    /// May this tool call run?
+    Approval,
+    /// An MCP server's form.
+    Input,
+}
+
 impl Renderer {
+    /// Withdraws question `call` if nobody answered it within the approval timeout: dropping
+    /// its reply denies an approval and declines a form.
+    fn expire(&self, call: u32, question: Question) {
+        let (entry, timeout) = (self.entry.clone(), self.ctx.config.approval_timeout);
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let mut state = entry.lock();
+            let withdrawn = match question {
+                Question::Approval => state.approvals.remove(&call).is_some(),
+                Question::Input => state.inputs.remove(&call).is_some(),
+            };
+            if !withdrawn {
+                return;
+            }
+            match question {
+                Question::Approval => state.answer.approval_decided(call as usize),
+                Question::Input => state.answer.question_answered(call as usize),
+            }
+            drop(state);
+            entry.changed.notify_one();
+        });
+    }
+
     /// Takes an event into the shared state.
     fn absorb(&mut self, event: TurnEvent) {
         let mut state = self.entry.lock();
@@ -379,17 +411,7 @@ impl Renderer {
             TurnEvent::ApprovalNeeded(request) => {
                 let call = u32::try_from(request.call).unwrap_or(u32::MAX);
                 state.approvals.insert(call, request.reply);
-                let (entry, timeout) = (self.entry.clone(), self.ctx.config.approval_timeout);
-                tokio::spawn(async move {
-                    tokio::time::sleep(timeout).await;
-                    let mut state = entry.lock();
-                    // Dropping the reply denies the call.
-                    if state.approvals.remove(&call).is_some() {
-                        state.answer.approval_decided(call as usize);
-                        drop(state);
-                        entry.changed.notify_one();
-                    }
-                });
+                self.expire(call, Question::Approval);
             }
             TurnEvent::InputRequested(prompt) => {
                 let call = u32::try_from(prompt.call).unwrap_or(u32::MAX);
@@ -400,17 +422,7 @@ impl Renderer {
                         reply: prompt.reply,
                     },
                 );
-                let (entry, timeout) = (self.entry.clone(), self.ctx.config.approval_timeout);
-                tokio::spawn(async move {
-                    tokio::time::sleep(timeout).await;
-                    let mut state = entry.lock();
-                    // Dropping the reply declines the request.
-                    if state.inputs.remove(&call).is_some() {
-                        state.answer.question_answered(call as usize);
-                        drop(state);
-                        entry.changed.notify_one();
-                    }
-                });
+                self.expire(call, Question::Input);
             }
             _ => {}
         }
