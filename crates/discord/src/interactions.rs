@@ -465,16 +465,13 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
             )))
         }
         BotCommand::Model(ModelCommand::Show(_)) => {
-            let preferences = store
-                .get_preferences(&scope_of(&interaction, &invoker))
+            let key = here_key(&interaction).map(|(key, _)| key);
+            let settings = ctx
+                .engine
+                .settings(&scope_of(&interaction, &invoker), key.as_ref())
                 .await
-                .map_err(internal)?;
-            let current = preferences
-                .user
-                .model
-                .or(preferences.channel.model)
-                .or(preferences.guild.model)
-                .unwrap_or_else(|| ctx.engine.config().default_model.clone());
+                .map_err(CommandError::internal)?;
+            let current = settings.model;
             let choices: Vec<ModelChoice> = ctx
                 .engine
                 .model_names()
@@ -487,7 +484,10 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
                 .collect();
             let (menu, left_out) =
                 components::model_menu(&choices, Some(&current), components::Scope::User);
-            let mut content = format!("The model answering you: `{current}`.");
+            let mut content = format!(
+                "The model answering you here: `{current}` ({}).",
+                settings.model_source.describe()
+            );
             if left_out > 0 {
                 content.push_str(&format!(" ({left_out} more: `/model set`.)"));
             }
@@ -535,23 +535,13 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
             )))
         }
         BotCommand::System(SystemCommand::Show(_)) => {
-            let preferences = store
-                .get_preferences(&scope_of(&interaction, &invoker))
+            let key = here_key(&interaction).map(|(key, _)| key);
+            let settings = ctx
+                .engine
+                .settings(&scope_of(&interaction, &invoker), key.as_ref())
                 .await
-                .map_err(internal)?;
-            let (prompt, whose) = [
-                (preferences.user.system_prompt, "yours"),
-                (preferences.channel.system_prompt, "this channel's"),
-                (preferences.guild.system_prompt, "this server's"),
-            ]
-            .into_iter()
-            .find_map(|(p, w)| p.map(|p| (p, w)))
-            .unwrap_or_else(|| {
-                (
-                    ctx.engine.config().system_prompt.clone(),
-                    "the bot's default",
-                )
-            });
+                .map_err(CommandError::internal)?;
+            let (prompt, whose) = (settings.system_prompt, settings.prompt_source.describe());
             Ok(CommandResponse::private(format!(
                 "The system prompt in effect ({whose}):\n>>> {prompt}"
             )))

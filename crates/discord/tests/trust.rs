@@ -464,3 +464,53 @@ async fn a_failed_answer_names_the_error_id_and_not_the_server_address() {
     assert!(!content.contains("127.0.0.1"), "{content}");
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn model_show_names_the_model_the_next_turn_uses() {
+    let mut bot = start(None, |c| {
+        c.command_rate.burst = 10.try_into().unwrap();
+    })
+    .await;
+    // /chat with a model starts a thread whose conversation keeps that model ...
+    bot.ollama.push_script(Script::reply("Seen."));
+    bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("chat")
+            .option("prompt", "look")
+            .option("model", "llava"),
+    );
+    let thread = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(thread) = bot.discord.threads_in(CHANNEL).into_iter().next() {
+                return thread["id"].as_str().unwrap().parse::<u64>().unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a thread was started");
+    bot.finished_answer(thread, "Seen.").await;
+    // ... even though the person prefers another model.
+    let set = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("model")
+            .subcommand("set")
+            .option("name", "llama3.2")
+            .channel(thread),
+    );
+    assert!(deferred_text(&bot, &set).await.contains("llama3.2"));
+    let show = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("model")
+            .subcommand("show")
+            .channel(thread),
+    );
+    let shown = deferred_text(&bot, &show).await;
+    assert!(shown.contains("`llava`"), "{shown}");
+    assert!(shown.contains("for this conversation"), "{shown}");
+
+    bot.ollama.push_script(Script::reply("Still llava."));
+    bot.discord
+        .inject_message_create(MessageCreate::new("and now?").channel(thread));
+    bot.finished_answer(thread, "Still llava.").await;
+    let used = bot.ollama.last_chat_request().unwrap()["model"].clone();
+    assert_eq!(used, "llava", "the next turn uses what /model show named");
+    bot.shutdown().await;
+}

@@ -11,15 +11,17 @@ mod error;
 mod events;
 mod loop_breaker;
 mod request;
+mod settings;
 mod slot;
 mod template;
 mod tools;
 mod turn;
 
-pub use choice::{ModelPreferences, VisionRoute, preferred, vision_route};
+pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
 pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};
+pub use settings::{Settings, Source};
 pub use template::{Place, render, resolve_mentions};

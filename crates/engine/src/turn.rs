@@ -13,13 +13,14 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::choice::{ModelPreferences, VisionRoute, preferred, vision_route};
+use crate::choice::{VisionRoute, vision_route};
 use crate::context::{self, Context};
 use crate::engine::Inner;
 use crate::error::EngineError;
 use crate::events::{TurnEvent, TurnSummary};
 use crate::loop_breaker::LoopBreaker;
 use crate::request::{TurnAction, TurnRequest};
+use crate::settings::resolve;
 use crate::slot::Slot;
 use crate::template::render;
 use crate::tools::{self, ToolRun};
@@ -142,18 +143,19 @@ impl TurnState {
             Some(channel) => store.disabled_tools(channel).await?,
             None => Vec::new(),
         };
-        let mut model = preferred(
-            &ModelPreferences {
-                explicit: request.model.clone(),
-                user: preferences.user.model.clone(),
-                channel: preferences.channel.model.clone(),
-                guild: preferences.guild.model.clone(),
-            },
-            conversation
-                .model
-                .as_deref()
-                .unwrap_or(&self.inner.config.default_model),
+        let settings = resolve(
+            &preferences,
+            request.model.as_deref(),
+            conversation.model.as_deref(),
+            &self.inner.config,
         );
+        if let Some(chosen) = &request.model
+            && conversation.model.as_ref() != Some(chosen)
+        {
+            // A model chosen for a turn (`/chat model:`) stays the conversation's.
+            store.set_model(conversation.id, Some(chosen)).await?;
+        }
+        let mut model = settings.model.clone();
 
         let mut images = Vec::new();
         let mut extra: Option<Message> = None;
@@ -228,7 +230,7 @@ impl TurnState {
         let mut messages = self
             .context(
                 &request,
-                &preferences,
+                &settings.system_prompt,
                 &model,
                 &info,
                 &offered,
@@ -312,7 +314,7 @@ impl TurnState {
     async fn context(
         &self,
         request: &TurnRequest,
-        preferences: &mcpcord_memory::Preferences,
+        template: &str,
         model: &str,
         info: &ModelInfo,
         offered: &[ToolSpec],
@@ -320,11 +322,7 @@ impl TurnState {
         images: Vec<String>,
     ) -> Vec<Message> {
         let config = &self.inner.config;
-        let template = [&preferences.user, &preferences.channel, &preferences.guild]
-            .into_iter()
-            .find_map(|p| p.system_prompt.clone())
-            .unwrap_or_else(|| config.system_prompt.clone());
-        let system = Message::system(render(&template, &request.place, SystemTime::now()));
+        let system = Message::system(render(template, &request.place, SystemTime::now()));
         // In a shared channel the model must know who says what; alone with one person the
         // names are noise (small models even start imitating them).
         let attribute = request.scope.guild_id.is_some();
