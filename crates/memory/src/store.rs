@@ -1,6 +1,7 @@
 //! The store: opening the database, migrations, and the pool every query goes through.
 
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -87,6 +88,8 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// How long conversations outside any guild are kept (see `retention.rs`).
+    pub(crate) outside_guilds_retention: Arc<RwLock<Option<Duration>>>,
 }
 
 impl Store {
@@ -154,7 +157,11 @@ impl Store {
             .await
             .map_err(|source| MemoryError::Migrate { source })?;
         tracing::info!(backend = ?backend, url = %redact(&url), "storage ready");
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            outside_guilds_retention: Arc::default(),
+        })
     }
 
     /// Which database this store runs on.
