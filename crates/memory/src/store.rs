@@ -176,13 +176,13 @@ impl Store {
 }
 
 /// Whether PostgreSQL refused the connection because it was not encrypted (pg_hba.conf has only
-/// `hostssl` lines for this client: "… no encryption"), or the server offers no TLS at all.
+/// `hostssl` lines for this client: "… no encryption"). A server that offers no TLS while the
+/// URL requires it fails the handshake instead (see [`is_tls_failure`]).
 fn needs_tls(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
             let message = db.message();
             message.contains("no encryption")
-                || (message.contains("pg_hba.conf") && message.contains("SSL off"))
         }
         _ => false,
     }
