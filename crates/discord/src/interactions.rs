@@ -572,7 +572,7 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
                 .into_iter()
                 .filter(|t| list.server.as_ref().is_none_or(|s| *s == t.server))
                 .map(|t| {
-                    let off = if disabled.contains(&t.name) {
+                    let off = if disabled.iter().any(|d| d.matches(&t.server, &t.tool)) {
                         " — 🚫 *off in this channel*"
                     } else {
                         ""
@@ -1036,11 +1036,21 @@ async fn switch_tools(
         .disabled_tools(channel.get())
         .await
         .map_err(CommandError::internal)?;
-    let mut tools = tools_named(&catalogue, typed);
+    // (server, tool, as shown)
+    let mut tools: Vec<(String, String, String)> = tools_named(&catalogue, typed)
+        .into_iter()
+        .filter_map(|(exposed, shown)| {
+            let tool = catalogue.get(&exposed)?;
+            Some((tool.server.clone(), tool.tool.clone(), shown))
+        })
+        .collect();
     let typed = typed.trim();
-    if tools.is_empty() && on && already_off.iter().any(|name| name == typed) {
+    if tools.is_empty() && on {
         // A tool switched off before its server went away can still be switched back on.
-        tools.push((typed.to_owned(), typed.to_owned()));
+        tools.extend(already_off.iter().filter_map(|d| {
+            let shown = format!("{}{ITEM_SEPARATOR}{}", d.server, d.tool);
+            (d.tool == typed || shown == typed).then(|| (d.server.clone(), d.tool.clone(), shown))
+        }));
     }
     if tools.is_empty() {
         return Err(CommandError::Invalid(format!(
@@ -1049,14 +1059,14 @@ async fn switch_tools(
     }
     let mut changed = Vec::new();
     let mut unchanged = Vec::new();
-    for (exposed, shown) in tools {
+    for (server, tool, shown) in tools {
         let switched = if on {
-            store.enable_tool(channel.get(), &exposed).await
+            store.enable_tool(channel.get(), &server, &tool).await
         } else {
             store
-                .disable_tool(channel.get(), &exposed, Some(invoker.user.get()))
+                .disable_tool(channel.get(), &server, &tool, Some(invoker.user.get()))
                 .await
-                .map(|()| !already_off.contains(&exposed))
+                .map(|()| !already_off.iter().any(|d| d.matches(&server, &tool)))
         }
         .map_err(CommandError::internal)?;
         if switched {

@@ -479,7 +479,10 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
     );
     assert_eq!(
         bot.engine.store().disabled_tools(channel).await.unwrap(),
-        ["echo"]
+        [mcpcord_memory::DisabledTool {
+            server: "test".into(),
+            tool: "echo".into()
+        }]
     );
     let again = bot.discord.inject_interaction_create(
         InteractionCreate::slash_command("tools")

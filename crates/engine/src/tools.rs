@@ -10,7 +10,7 @@ use mcpcord_mcp::{
     Approval as HostApproval, ApprovalRequest as HostApprovalRequest, CallOptions, InputAnswer,
     InputRequest, McpHost, ToolProgress,
 };
-use mcpcord_memory::ConversationId;
+use mcpcord_memory::{ConversationId, DisabledTool};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -22,11 +22,11 @@ use crate::slot::Slot;
 const SUMMARY_CHARS: usize = 120;
 
 /// The tools offered to a model: none if it cannot call tools, and none of those `disabled`
-/// (by exposed name) in the turn's channel.
+/// (by server and tool, whatever name the model sees) in the turn's channel.
 pub(crate) fn offered(
     host: Option<&McpHost>,
     info: &ModelInfo,
-    disabled: &[String],
+    disabled: &[DisabledTool],
 ) -> Vec<ToolSpec> {
     let Some(host) = host else { return Vec::new() };
     if !info.can(Capability::Tools) {
@@ -34,13 +34,18 @@ pub(crate) fn offered(
     }
     host.tools()
         .into_iter()
-        .filter(|t| !disabled.contains(&t.name))
+        .filter(|t| !is_disabled(disabled, &t.server, &t.tool))
         .map(|t| ToolSpec {
             name: t.name,
             description: t.description,
             parameters: t.input_schema,
         })
         .collect()
+}
+
+/// Whether `server`'s `tool` is among the `disabled`.
+fn is_disabled(disabled: &[DisabledTool], server: &str, tool: &str) -> bool {
+    disabled.iter().any(|d| d.matches(server, tool))
 }
 
 /// What a tool call gives back to the model.
@@ -61,8 +66,8 @@ pub(crate) struct ToolRun {
     /// Given back while a person is asked.
     pub(crate) slot: Slot,
     pub(crate) vision: bool,
-    /// Tools turned off in the turn's channel, by exposed name: calls to them are refused.
-    pub(crate) disabled: Vec<String>,
+    /// Tools turned off in the turn's channel, by server and tool: calls to them are refused.
+    pub(crate) disabled: Vec<DisabledTool>,
 }
 
 impl ToolRun {
@@ -76,7 +81,7 @@ impl ToolRun {
             .get(&call.name)
             .map(|d| (d.server.clone(), d.tool.clone()))
             .unwrap_or_else(|| (String::new(), call.name.clone()));
-        if self.disabled.contains(&call.name) {
+        if is_disabled(&self.disabled, &server, &tool) {
             return self.refuse(index, server, tool, &call).await;
         }
         let _ = self

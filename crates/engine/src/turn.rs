@@ -8,7 +8,7 @@ use futures::StreamExt;
 use mcpcord_llm::{
     ChatEvent, ChatRequest, LlmError, Message, ModelInfo, ToolCall, ToolSpec, Usage,
 };
-use mcpcord_memory::{Conversation, NewMessage, Role as StoredRole, StoredMessage};
+use mcpcord_memory::{Conversation, DisabledTool, NewMessage, Role as StoredRole, StoredMessage};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -425,7 +425,7 @@ impl TurnState {
         conversation: &Conversation,
         model: &str,
         info: &ModelInfo,
-        disabled: &[String],
+        disabled: &[DisabledTool],
         round: Round,
         messages: &mut Vec<Message>,
     ) -> usize {

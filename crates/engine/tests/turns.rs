@@ -543,7 +543,7 @@ async fn a_tool_disabled_in_the_channel_is_not_offered_and_a_call_to_it_is_refus
     // Channel 2 is where `say` speaks.
     h.engine
         .store()
-        .disable_tool(2, "echo", Some(42))
+        .disable_tool(2, "test", "echo", Some(42))
         .await
         .unwrap();
 
@@ -596,7 +596,13 @@ async fn a_tool_disabled_in_the_channel_is_not_offered_and_a_call_to_it_is_refus
             .is_some_and(|tools| tools.iter().any(|t| t["function"]["name"] == "echo"))
     };
     assert!(offers_echo(&h.fake.last_chat_request().unwrap()));
-    assert!(h.engine.store().enable_tool(2, "echo").await.unwrap());
+    assert!(
+        h.engine
+            .store()
+            .enable_tool(2, "test", "echo")
+            .await
+            .unwrap()
+    );
     h.fake.push_script(Script::reply("back"));
     run(&h.engine, say("c1", "again")).await;
     assert!(offers_echo(&h.fake.last_chat_request().unwrap()));

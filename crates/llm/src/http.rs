@@ -239,8 +239,7 @@ pub async fn error_for(response: Response, spec: &BackendSpec, model: Option<&st
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(Duration::from_secs_f64);
+        .and_then(|v| crate::numbers::retry_after(v, std::time::SystemTime::now()));
     let body = response.text().await.unwrap_or_default();
     let parsed: Option<Value> = serde_json::from_str(&body).ok();
     let message = parsed

@@ -6,6 +6,7 @@
 mod backend;
 mod error;
 mod http;
+mod numbers;
 pub mod ollama;
 pub mod openai;
 mod pool;

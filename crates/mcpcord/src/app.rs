@@ -6,10 +6,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mcpcord_engine::{Engine, EngineConfig};
 use mcpcord_mcp::Callbacks;
-use mcpcord_memory::Store;
+use mcpcord_memory::{MemoryError, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, StorageConfig};
 use crate::wiring;
 
 /// How long running turns get to finish when the application stops.
@@ -36,9 +36,7 @@ impl App {
         let store = Store::connect(config.storage.url.expose().as_str())
             .await
             .with_context(|| format!("cannot open the database at {}", config.storage.url))?;
-        for (guild, ttl) in &config.storage.retention {
-            store.set_retention(guild.get(), Some(*ttl)).await?;
-        }
+        apply_retention(&store, &config.storage).await?;
         let background = CancellationToken::new();
         store.spawn_sweeper(SWEEP_EVERY, background.clone());
         let pool = wiring::backend_pool(config);
@@ -76,6 +74,20 @@ impl App {
         }
         self.engine.store().close().await;
     }
+}
+
+/// Gives `store` the configuration's retention rules, as the whole truth: a guild whose rule was
+/// removed from the configuration keeps its conversations forever again, and conversations
+/// outside any guild are kept as `retention_default` says (forever when unset).
+pub async fn apply_retention(store: &Store, storage: &StorageConfig) -> Result<(), MemoryError> {
+    let rules = storage
+        .retention
+        .iter()
+        .map(|(guild, ttl)| (guild.get(), *ttl))
+        .collect();
+    store.replace_retention(&rules).await?;
+    store.set_retention_outside_guilds(storage.retention_default);
+    Ok(())
 }
 
 /// The engine's settings from the configuration.

@@ -123,7 +123,7 @@ fn every_problem_is_reported_at_once_with_its_path() {
     let found = errors(text, &Env::new());
     for expected in [
         "discord.tokne: unknown key; did you mean `token`?",
-        "discord.application_id: expected a whole number, found a string",
+        r#"discord.application_id: "not a number" is not a Discord id"#,
         r#"backends[1].url: "htp://x" is not an http(s) URL"#,
         r#"backends[1].kind: "olama" is not a backend kind; allowed: ollama, openai"#,
         r#"logging.format: "xml" is not a format; allowed: pretty, json, compact"#,
@@ -240,4 +240,131 @@ fn retention_is_per_guild_and_checked() {
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found[0].starts_with("storage.retention.general: keys are guild ids"));
     assert!(found[1].contains("is not a duration"));
+}
+
+#[test]
+fn discord_ids_may_be_numbers_or_strings() {
+    let config = Config::from_toml(
+        r#"
+        [discord]
+        application_id = "123456789012345678"
+        command_guild_id = 223456789012345678
+        always_answer_channels = ["323456789012345678", 423456789012345678]
+        [permissions]
+        admin_users = [" 523456789012345678 "]
+        admin_roles = [623456789012345678]
+        allowed_guilds = ["723456789012345678"]
+        blocked_users = ["18446744073709551615"]
+        "#,
+        &Env::new(),
+    )
+    .unwrap();
+    let get = |id: Option<std::num::NonZeroU64>| id.unwrap().get();
+    assert_eq!(get(config.discord.application_id), 123456789012345678);
+    assert_eq!(get(config.discord.command_guild_id), 223456789012345678);
+    let channels: Vec<u64> = config
+        .discord
+        .always_answer_channels
+        .iter()
+        .map(|id| id.get())
+        .collect();
+    assert_eq!(channels, [323456789012345678, 423456789012345678]);
+    assert_eq!(config.permissions.admin_users[0].get(), 523456789012345678);
+    assert_eq!(config.permissions.admin_roles[0].get(), 623456789012345678);
+    assert_eq!(
+        config.permissions.allowed_guilds[0].get(),
+        723456789012345678
+    );
+    assert_eq!(config.permissions.blocked_users[0].get(), u64::MAX);
+
+    // From the environment too, and as a list.
+    let config = Config::from_toml(
+        "",
+        &env(&[
+            ("MCPCORD__DISCORD__APPLICATION_ID", "\"123456789012345678\""),
+            ("MCPCORD__PERMISSIONS__ADMIN_USERS", "1,2"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(get(config.discord.application_id), 123456789012345678);
+    assert_eq!(config.permissions.admin_users.len(), 2);
+
+    // Whatever is not an id is an error with its path, never a panic.
+    let found = errors(
+        r#"
+        [discord]
+        application_id = "0"
+        command_guild_id = -5
+        always_answer_channels = ["<#123>", "", 1.5]
+        [permissions]
+        admin_users = ["99999999999999999999", 0]
+        "#,
+        &Env::new(),
+    );
+    for expected in [
+        "discord.application_id: 0 is not a Discord id",
+        "discord.command_guild_id: -5 is not a Discord id",
+        r##"discord.always_answer_channels[0]: "<#123>" is not a Discord id"##,
+        r#"discord.always_answer_channels[1]: "" is not a Discord id"#,
+        "discord.always_answer_channels[2]: ",
+        r#"permissions.admin_users[0]: "99999999999999999999" is too large"#,
+        "permissions.admin_users[1]: 0 is not a Discord id",
+    ] {
+        assert!(
+            found.iter().any(|line| line.starts_with(expected)),
+            "missing {expected:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn retention_default_is_a_duration_and_unset_by_default() {
+    let config = Config::from_toml("", &Env::new()).unwrap();
+    assert_eq!(config.storage.retention_default, None);
+    let config = Config::from_toml(
+        "[storage]\nretention_default = \"90d\"\nretention = { \"123\" = \"30d\" }\n",
+        &Env::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        config.storage.retention_default,
+        Some(std::time::Duration::from_secs(90 * 86_400))
+    );
+    assert!(
+        config.to_redacted_toml().contains("retention_default = "),
+        "{}",
+        config.to_redacted_toml()
+    );
+    let found = errors(
+        "[storage]\nretention_default = \"forever\"\nretention = { \"1\" = \"1000000y\" }\n",
+        &Env::new(),
+    );
+    for expected in [
+        r#"storage.retention.1: "1000000y" is too long"#,
+        r#"storage.retention_default: "forever" is not a duration"#,
+    ] {
+        assert!(
+            found.iter().any(|line| line.starts_with(expected)),
+            "missing {expected:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_example_stays_valid_with_its_optional_lines_switched_on() {
+    let mut text = EXAMPLE.to_owned();
+    for line in [
+        "# application_id = ",
+        "# retention = ",
+        "# retention_default = ",
+    ] {
+        let at = text
+            .find(line)
+            .unwrap_or_else(|| panic!("the example has {line:?}"));
+        text.replace_range(at..at + 2, "");
+    }
+    let config = Config::from_toml(&text, &Env::new()).unwrap();
+    assert!(config.discord.application_id.is_some());
+    assert_eq!(config.storage.retention.len(), 1);
+    assert!(config.storage.retention_default.is_some());
 }

@@ -45,3 +45,4 @@ pub use ids::{ConversationId, ConversationKey, MessageId, Scope};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
 pub use store::{Backend, Store};
+pub use tools::DisabledTool;

@@ -1,6 +1,12 @@
-//! Retention: each guild may keep conversations only so long after their last message; a
-//! sweeper deletes the expired ones with their messages.
+//! Retention: each guild may keep conversations only so long after their last message, and so
+//! may conversations outside any guild (DMs, the terminal); a sweeper deletes the expired ones
+//! with their messages.
+//!
+//! Guild rules live in the database (`guilds.retention_ms`); the rule for conversations outside
+//! a guild lives in the [`Store`] (set from the configuration at start-up by the process that
+//! runs the sweeper), so only a process told so sweeps them.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinHandle;
@@ -30,19 +36,81 @@ impl Store {
         Ok(())
     }
 
+    /// Makes `rules` the whole truth about guild retention: each guild in it keeps its
+    /// conversations that long, every other guild forever (a rule removed from the
+    /// configuration is removed here too). One transaction: a failure changes nothing.
+    pub async fn replace_retention(
+        &self,
+        rules: &BTreeMap<u64, Duration>,
+    ) -> Result<(), MemoryError> {
+        let now = db::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE guilds SET retention_ms = NULL, updated_at = $1 WHERE retention_ms IS NOT NULL",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for (guild, retention) in rules {
+            sqlx::query(
+                "INSERT INTO guilds (id, name, retention_ms, created_at, updated_at) \
+                 VALUES ($1, NULL, $2, $3, $3) ON CONFLICT (id) \
+                 DO UPDATE SET retention_ms = excluded.retention_ms, updated_at = excluded.updated_at",
+            )
+            .bind(db::id(*guild))
+            .bind(db::duration_ms(*retention))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets how long conversations outside any guild (DMs, the terminal) are kept after their
+    /// last message (`None`: forever, the default). Held by this store and its clones, not in
+    /// the database: the process that sweeps sets it from its configuration.
+    pub fn set_retention_outside_guilds(&self, retention: Option<Duration>) {
+        *self
+            .outside_guilds_retention
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = retention;
+    }
+
+    /// How long conversations outside any guild are kept (`None`: forever).
+    pub fn retention_outside_guilds(&self) -> Option<Duration> {
+        *self
+            .outside_guilds_retention
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Deletes, with their messages, the conversations whose last update is older than their
-    /// guild's retention at `now`, archived or not. Conversations outside a guild (DMs, the
-    /// terminal) are kept. Returns how many conversations were deleted.
+    /// guild's retention at `now`, archived or not, and those outside a guild (DMs, the
+    /// terminal) older than [`retention_outside_guilds`](Self::retention_outside_guilds), if
+    /// set. Returns how many conversations were deleted.
     pub async fn sweep_expired(&self, now: SystemTime) -> Result<usize, MemoryError> {
-        let done = sqlx::query(
+        let now = db::millis(now);
+        let in_guilds = sqlx::query(
             "DELETE FROM conversations WHERE id IN (\
              SELECT c.id FROM conversations c JOIN guilds g ON g.id = c.guild_id \
              WHERE g.retention_ms IS NOT NULL AND c.updated_at < $1 - g.retention_ms)",
         )
-        .bind(db::millis(now))
+        .bind(now)
         .execute(&self.pool)
-        .await?;
-        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+        .await?
+        .rows_affected();
+        let outside = match self.retention_outside_guilds() {
+            Some(retention) => {
+                sqlx::query("DELETE FROM conversations WHERE guild_id IS NULL AND updated_at < $1")
+                    .bind(now.saturating_sub(db::duration_ms(retention)))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+            }
+            None => 0,
+        };
+        Ok(usize::try_from(in_guilds.saturating_add(outside)).unwrap_or(usize::MAX))
     }
 
     /// Runs [`sweep_expired`](Self::sweep_expired) now and then every `every` until `cancel`

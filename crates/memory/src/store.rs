@@ -1,6 +1,7 @@
 //! The store: opening the database, migrations, and the pool every query goes through.
 
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -48,16 +49,28 @@ impl Backend {
         }
     }
 
-    /// What to check when the database cannot be opened.
-    fn connect_hint(self) -> &'static str {
+    /// What to check when the database cannot be opened, given the driver's `error`.
+    fn connect_hint(self, error: &sqlx::Error) -> &'static str {
         match self {
             Self::Sqlite => {
                 "check that the file's folder exists and that this user may write there \
                  (a missing file is created unless the URL says ?mode=rw or ?mode=ro)"
             }
+            Self::Postgres if needs_tls(error) => {
+                "the server accepts only encrypted connections: add ?sslmode=require to the URL \
+                 (or, to check its certificate too, \
+                 ?sslmode=verify-full&sslrootcert=/path/to/ca.pem)"
+            }
+            Self::Postgres if is_tls_failure(error) => {
+                "the TLS connection failed: with sslmode=verify-ca or verify-full, give the CA \
+                 that signed the server's certificate as sslrootcert=/path/to/ca.pem (and, for \
+                 verify-full, use the host name the certificate names); sslmode=require \
+                 encrypts without checking the certificate; sslmode=disable never encrypts"
+            }
             Self::Postgres => {
                 "check that PostgreSQL is running and reachable at that address, and that the \
-                 user, password and database in the URL exist"
+                 user, password and database in the URL exist (for TLS add ?sslmode=require, \
+                 or verify-full with sslrootcert=CA.pem)"
             }
         }
     }
@@ -75,6 +88,8 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// How long conversations outside any guild are kept (see `retention.rs`).
+    pub(crate) outside_guilds_retention: Arc<RwLock<Option<Duration>>>,
 }
 
 impl Store {
@@ -83,7 +98,10 @@ impl Store {
     /// `sqlite://FILE` opens (or creates) a SQLite file, relative to the working directory
     /// unless absolute (`sqlite:///var/lib/mcpcord/db.sqlite`); add `?mode=rw` to refuse to
     /// create it. `sqlite::memory:` is a private in-memory database (for trying things out).
-    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` connects to PostgreSQL (no TLS).
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` connects to PostgreSQL, with TLS as
+    /// libpq's `sslmode` says: `disable`, `prefer` (the default: TLS if the server offers it),
+    /// `require` (TLS, certificate not checked), `verify-ca` (TLS, certificate signed by the CA in
+    /// `sslrootcert=FILE`, or by a well-known public CA), `verify-full` (and naming the host).
     pub async fn connect(url: &str) -> Result<Store, MemoryError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
@@ -129,7 +147,7 @@ impl Store {
             .await
             .map_err(|source| MemoryError::Connect {
                 url: redact(&url),
-                hint: backend.connect_hint(),
+                hint: backend.connect_hint(&source),
                 source,
             })?;
 
@@ -139,7 +157,11 @@ impl Store {
             .await
             .map_err(|source| MemoryError::Migrate { source })?;
         tracing::info!(backend = ?backend, url = %redact(&url), "storage ready");
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            outside_guilds_retention: Arc::default(),
+        })
     }
 
     /// Which database this store runs on.
@@ -151,6 +173,28 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether PostgreSQL refused the connection because it was not encrypted (pg_hba.conf has only
+/// `hostssl` lines for this client: "… no encryption"). A server that offers no TLS while the
+/// URL requires it fails the handshake instead (see [`is_tls_failure`]).
+fn needs_tls(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            let message = db.message();
+            message.contains("no encryption")
+        }
+        _ => false,
+    }
+}
+
+/// Whether the TLS handshake or the certificate check failed.
+fn is_tls_failure(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Tls(_))
+        || error
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("certificate")
 }
 
 fn is_sqlite_memory(url: &str) -> bool {

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use common::{TestDb, chain};
 use mcpcord_memory::{
-    Backend, ConversationId, ConversationKey, MemoryError, MessageId, NewMessage, PreferenceLevel,
-    Role, Scope, Store,
+    Backend, ConversationId, ConversationKey, DisabledTool, MemoryError, MessageId, NewMessage,
+    PreferenceLevel, Role, Scope, Store,
 };
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -25,8 +25,11 @@ on_both!(
     discord_message_ids_find_their_message,
     preferences_are_kept_per_level,
     tools_are_disabled_and_enabled_per_channel,
+    tools_disabled_before_0003_keep_their_meaning,
     users_and_guilds_are_upserted,
     retention_deletes_expired_conversations_of_a_guild,
+    retention_rules_removed_from_the_configuration_are_removed,
+    retention_outside_guilds_sweeps_dms_and_the_terminal,
     the_sweeper_runs_until_cancelled,
     concurrent_writers_do_not_fail,
 );
@@ -633,53 +636,161 @@ async fn preferences_are_kept_per_level(db: TestDb) {
     store.close().await;
 }
 
+fn off(server: &str, tool: &str) -> DisabledTool {
+    DisabledTool {
+        server: server.into(),
+        tool: tool.into(),
+    }
+}
+
 async fn tools_are_disabled_and_enabled_per_channel(db: TestDb) {
     let store = db.connect().await;
-    assert_eq!(
-        store.disabled_tools(CHANNEL).await.unwrap(),
-        Vec::<String>::new()
-    );
+    assert_eq!(store.disabled_tools(CHANNEL).await.unwrap(), []);
 
     store
-        .disable_tool(CHANNEL, "web__fetch", Some(ALICE))
+        .disable_tool(CHANNEL, "web", "fetch", Some(ALICE))
         .await
         .unwrap();
-    store.disable_tool(CHANNEL, "echo", None).await.unwrap();
+    store
+        .disable_tool(CHANNEL, "test", "echo", None)
+        .await
+        .unwrap();
     // Twice is the same as once.
     store
-        .disable_tool(CHANNEL, "echo", Some(BOB))
+        .disable_tool(CHANNEL, "test", "echo", Some(BOB))
+        .await
+        .unwrap();
+    // The same tool name on another server is another tool.
+    store
+        .disable_tool(CHANNEL, "other", "echo", None)
         .await
         .unwrap();
     // Another channel, to be left out; a channel id above i64::MAX round-trips.
     store
-        .disable_tool(CHANNEL + 1, "shell", Some(ALICE))
+        .disable_tool(CHANNEL + 1, "sh", "shell", Some(ALICE))
         .await
         .unwrap();
-    store.disable_tool(u64::MAX, "echo", None).await.unwrap();
+    store
+        .disable_tool(u64::MAX, "test", "echo", None)
+        .await
+        .unwrap();
 
     assert_eq!(
         store.disabled_tools(CHANNEL).await.unwrap(),
-        ["echo", "web__fetch"]
+        [
+            off("other", "echo"),
+            off("test", "echo"),
+            off("web", "fetch")
+        ]
     );
-    assert_eq!(store.disabled_tools(CHANNEL + 1).await.unwrap(), ["shell"]);
-    assert_eq!(store.disabled_tools(u64::MAX).await.unwrap(), ["echo"]);
+    assert_eq!(
+        store.disabled_tools(CHANNEL + 1).await.unwrap(),
+        [off("sh", "shell")]
+    );
+    assert_eq!(
+        store.disabled_tools(u64::MAX).await.unwrap(),
+        [off("test", "echo")]
+    );
 
-    assert!(store.enable_tool(CHANNEL, "echo").await.unwrap());
+    assert!(store.enable_tool(CHANNEL, "test", "echo").await.unwrap());
     assert!(
-        !store.enable_tool(CHANNEL, "echo").await.unwrap(),
+        !store.enable_tool(CHANNEL, "test", "echo").await.unwrap(),
         "already on"
     );
     assert!(
-        !store.enable_tool(CHANNEL, "shell").await.unwrap(),
+        !store.enable_tool(CHANNEL, "sh", "shell").await.unwrap(),
         "off elsewhere only"
     );
-    assert_eq!(store.disabled_tools(CHANNEL).await.unwrap(), ["web__fetch"]);
-    assert_eq!(store.disabled_tools(CHANNEL + 1).await.unwrap(), ["shell"]);
+    assert!(
+        !store.enable_tool(CHANNEL, "fetch", "web").await.unwrap(),
+        "server and tool are not interchangeable"
+    );
+    assert_eq!(
+        store.disabled_tools(CHANNEL).await.unwrap(),
+        [off("other", "echo"), off("web", "fetch")]
+    );
+    assert_eq!(
+        store.disabled_tools(CHANNEL + 1).await.unwrap(),
+        [off("sh", "shell")]
+    );
 
     // Kept across a reopen.
     store.close().await;
     let store = db.connect().await;
-    assert_eq!(store.disabled_tools(CHANNEL).await.unwrap(), ["web__fetch"]);
+    assert_eq!(
+        store.disabled_tools(CHANNEL).await.unwrap(),
+        [off("other", "echo"), off("web", "fetch")]
+    );
+    store.close().await;
+}
+
+/// A database written before migration 0003 (tools keyed by the name the model saw): its rows
+/// are kept, a prefixed `server__tool` split into server and tool, any other name kept as the
+/// tool on any server.
+async fn tools_disabled_before_0003_keep_their_meaning(db: TestDb) {
+    sqlx::any::install_default_drivers();
+    let url = match db.kind {
+        common::Kind::Sqlite => format!("{}?mode=rwc", db.url()),
+        common::Kind::Postgres => db.url().to_owned(),
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let folder = match db.kind {
+        common::Kind::Sqlite => "migrations/sqlite",
+        common::Kind::Postgres => "migrations/postgres",
+    };
+    let all =
+        sqlx::migrate::Migrator::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder))
+            .await
+            .unwrap();
+    let before: Vec<_> = all.iter().filter(|m| m.version < 3).cloned().collect();
+    assert_eq!(before.len(), 2, "migrations 0001 and 0002");
+    let old = sqlx::migrate::Migrator {
+        migrations: before.into(),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    old.run(&pool).await.unwrap();
+    for (channel, tool) in [
+        (CHANNEL, "echo"),
+        (CHANNEL, "web__fetch"),
+        (CHANNEL, "__odd"),
+        (CHANNEL, "odd__"),
+        (u64::MAX, "a__b__c"),
+    ] {
+        sqlx::query(
+            "INSERT INTO disabled_tools (channel_id, tool, disabled_by, created_at) \
+             VALUES ($1, $2, NULL, 0)",
+        )
+        .bind(i64::from_ne_bytes(channel.to_ne_bytes()))
+        .bind(tool)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = db.connect().await;
+    assert_eq!(
+        store.disabled_tools(CHANNEL).await.unwrap(),
+        [
+            off("", "__odd"),
+            off("", "echo"),
+            off("", "odd__"),
+            off("web", "fetch")
+        ]
+    );
+    assert_eq!(
+        store.disabled_tools(u64::MAX).await.unwrap(),
+        [off("a", "b__c")]
+    );
+    // An old entry without a server matches the tool on any server, and enabling the tool of
+    // one server clears it.
+    let old_echo = &store.disabled_tools(CHANNEL).await.unwrap()[1];
+    assert!(old_echo.matches("test", "echo") && old_echo.matches("other", "echo"));
+    assert!(store.enable_tool(CHANNEL, "test", "echo").await.unwrap());
+    assert_eq!(
+        store.disabled_tools(CHANNEL).await.unwrap(),
+        [off("", "__odd"), off("", "odd__"), off("web", "fetch")]
+    );
     store.close().await;
 }
 
@@ -817,6 +928,143 @@ async fn retention_deletes_expired_conversations_of_a_guild(db: TestDb) {
             .unwrap(),
         0
     );
+    store.close().await;
+}
+
+async fn retention_rules_removed_from_the_configuration_are_removed(db: TestDb) {
+    let store = db.connect().await;
+    let (kept, dropped, changed, added) = (GUILD, GUILD + 1, GUILD + 2, GUILD + 3);
+    let day = Duration::from_secs(86_400);
+    // Last start's configuration: three guilds with rules, one of them also seen by the bot.
+    store.upsert_guild(dropped, "Dropped").await.unwrap();
+    let rules = [(kept, day), (dropped, day), (changed, day)]
+        .into_iter()
+        .collect();
+    store.replace_retention(&rules).await.unwrap();
+    assert_eq!(
+        store.guild(dropped).await.unwrap().unwrap().retention,
+        Some(day)
+    );
+
+    // This start's configuration: one rule removed, one changed, one added.
+    let rules = [(kept, day), (changed, 2 * day), (added, 3 * day)]
+        .into_iter()
+        .collect();
+    store.replace_retention(&rules).await.unwrap();
+    let retention = |guild| {
+        let store = store.clone();
+        async move { store.guild(guild).await.unwrap().unwrap().retention }
+    };
+    assert_eq!(retention(kept).await, Some(day));
+    assert_eq!(
+        retention(dropped).await,
+        None,
+        "removed from the configuration"
+    );
+    assert_eq!(retention(changed).await, Some(2 * day));
+    assert_eq!(retention(added).await, Some(3 * day));
+    let seen = store.guild(dropped).await.unwrap().unwrap();
+    assert_eq!(
+        seen.name.as_deref(),
+        Some("Dropped"),
+        "the guild itself stays"
+    );
+
+    // A conversation of the guild whose rule was removed is kept, however old.
+    let in_dropped = store
+        .conversation(
+            &key("discord:dropped"),
+            Scope {
+                guild_id: Some(dropped),
+                channel_id: Some(CHANNEL),
+                user_id: Some(ALICE),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let far = SystemTime::now() + 100 * day;
+    store.sweep_expired(far).await.unwrap();
+    assert!(store.get_conversation(in_dropped.id).await.is_ok());
+
+    // An empty configuration leaves no rule at all.
+    store.replace_retention(&Default::default()).await.unwrap();
+    for guild in [kept, dropped, changed, added] {
+        assert_eq!(retention(guild).await, None);
+    }
+    store.close().await;
+}
+
+async fn retention_outside_guilds_sweeps_dms_and_the_terminal(db: TestDb) {
+    let store = db.connect().await;
+    let hour = Duration::from_secs(3600);
+    let dm = store
+        .conversation(
+            &key("discord:dm:1"),
+            Scope {
+                user_id: Some(ALICE),
+                ..Scope::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let terminal = store
+        .conversation(&key("terminal:alice"), Scope::default(), None)
+        .await
+        .unwrap();
+    let in_guild = store
+        .conversation(&key("discord:g"), scope(), None)
+        .await
+        .unwrap();
+    store
+        .add_user_message(dm.id, NewMessage::user("hello"))
+        .await
+        .unwrap();
+    let later = SystemTime::now() + 2 * hour;
+
+    // Unset (the default): kept forever.
+    assert_eq!(store.retention_outside_guilds(), None);
+    assert_eq!(store.sweep_expired(later).await.unwrap(), 0);
+
+    // Set: clones share it, and the sweep takes DMs and terminal conversations, not a guild's
+    // conversation (its guild has no rule).
+    store.clone().set_retention_outside_guilds(Some(hour));
+    assert_eq!(store.retention_outside_guilds(), Some(hour));
+    assert_eq!(
+        store.sweep_expired(SystemTime::now()).await.unwrap(),
+        0,
+        "nothing is an hour old yet"
+    );
+    assert_eq!(store.sweep_expired(later).await.unwrap(), 2);
+    for gone in [dm.id, terminal.id] {
+        assert!(matches!(
+            store.get_conversation(gone).await,
+            Err(MemoryError::NotFound { .. })
+        ));
+    }
+    assert!(store.history(dm.id, 10).await.unwrap().is_empty());
+    assert!(store.get_conversation(in_guild.id).await.is_ok());
+
+    // The sweeper applies it too.
+    let doomed = store
+        .conversation(&key("discord:dm:2"), Scope::default(), None)
+        .await
+        .unwrap();
+    store.set_retention_outside_guilds(Some(Duration::ZERO));
+    let cancel = CancellationToken::new();
+    let sweeper = store.spawn_sweeper(Duration::from_millis(20), cancel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.get_conversation(doomed.id).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sweeper never deleted it"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cancel.cancel();
+    sweeper.await.unwrap();
+    assert!(store.get_conversation(in_guild.id).await.is_ok());
     store.close().await;
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::numbers::{lenient_u32, lenient_u64, whole_u32};
 use crate::types::{ChatRequest, Message, Role, Think, ToolCall};
 
 /// `POST /api/chat` body.
@@ -110,13 +111,13 @@ pub struct ChatChunk {
     pub done_reason: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u32")]
     pub prompt_eval_count: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u32")]
     pub eval_count: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub total_duration: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub load_duration: Option<u64>,
 }
 
@@ -158,13 +159,13 @@ pub struct Tags {
 #[derive(Debug, Deserialize)]
 pub struct TagModel {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub size: Option<u64>,
     #[serde(default)]
     pub details: Option<Details>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u32")]
     pub context_length: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub size_vram: Option<u64>,
     #[serde(default)]
     pub expires_at: Option<String>,
@@ -218,8 +219,7 @@ impl Show {
                     .find(|(k, _)| k.ends_with(".context_length"))
                     .map(|(_, v)| v)
             })
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
+            .and_then(whole_u32)
     }
 }
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
+use crate::numbers::lenient_u32;
 use crate::types::{ChatRequest, Message, Role, ToolCall, ToolChoice};
 
 /// The request body for `request`, streaming or not.
@@ -138,9 +139,9 @@ pub struct FunctionDelta {
 /// Token counts.
 #[derive(Debug, Deserialize)]
 pub struct WireUsage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u32")]
     pub prompt_tokens: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u32")]
     pub completion_tokens: Option<u32>,
 }
 

@@ -4,10 +4,12 @@
 //! [`super::validate`] can check them all and report every problem at once with its path.
 //! The JSON schema derived here also names the keys that exist, for "did you mean" hints.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -40,7 +42,7 @@ pub struct RawDiscord {
     /// The bot token (better: the `DISCORD_TOKEN` environment variable).
     pub token: Option<String>,
     /// The application id (a snowflake).
-    pub application_id: Option<u64>,
+    pub application_id: Option<RawId>,
     /// Gateway intents by name.
     pub intents: Option<Vec<String>>,
     /// REST base URL (for proxies and tests).
@@ -48,9 +50,9 @@ pub struct RawDiscord {
     /// Gateway URL (for proxies and tests).
     pub gateway_url: Option<String>,
     /// Guild to register slash commands in (development); global when unset.
-    pub command_guild_id: Option<u64>,
+    pub command_guild_id: Option<RawId>,
     /// Channels (ids) where the bot answers every message, without a mention.
-    pub always_answer_channels: Vec<u64>,
+    pub always_answer_channels: Vec<RawId>,
     /// Total gateway shards; Discord's recommendation when unset.
     pub shards: Option<u32>,
     /// How long running answers may finish at shutdown (e.g. "30s").
@@ -110,6 +112,8 @@ pub struct RawStorage {
     pub url: Option<String>,
     /// How long conversations are kept after their last message, per guild id.
     pub retention: BTreeMap<String, String>,
+    /// How long conversations outside any guild (DMs, the terminal) are kept; forever if unset.
+    pub retention_default: Option<String>,
 }
 
 /// `[mcp]`: MCP servers, in Claude Desktop's `mcpServers` shape.
@@ -208,13 +212,78 @@ pub struct RawLimits {
 #[serde(default)]
 pub struct RawPermissions {
     /// Users (ids) with admin rights over the bot.
-    pub admin_users: Vec<u64>,
+    pub admin_users: Vec<RawId>,
     /// Roles (ids) with admin rights over the bot.
-    pub admin_roles: Vec<u64>,
+    pub admin_roles: Vec<RawId>,
     /// Guilds the bot serves; empty means all.
-    pub allowed_guilds: Vec<u64>,
+    pub allowed_guilds: Vec<RawId>,
     /// Whether the bot answers direct messages.
     pub allow_dms: Option<bool>,
     /// Users (ids) the bot ignores.
-    pub blocked_users: Vec<u64>,
+    pub blocked_users: Vec<RawId>,
+}
+
+/// A Discord id as written: a number (`123456789012345678`) or a string of digits
+/// (`"123456789012345678"`, the form Discord's API and "Copy ID" give, and the only one that
+/// survives JSON tools that read numbers as doubles). Checked by [`super::validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawId {
+    /// Written as a number (TOML integers are signed, so a negative one can arrive).
+    Number(i64),
+    /// Written as a string.
+    Text(String),
+}
+
+impl From<u64> for RawId {
+    fn from(id: u64) -> Self {
+        i64::try_from(id).map_or_else(|_| RawId::Text(id.to_string()), RawId::Number)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Discord id (digits, as a number or a string)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawId, E> {
+                Ok(RawId::Number(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawId, E> {
+                Ok(RawId::from(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawId, E> {
+                Ok(RawId::Text(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl Serialize for RawId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RawId::Number(n) => serializer.serialize_i64(*n),
+            RawId::Text(text) => serializer.serialize_str(text),
+        }
+    }
+}
+
+impl JsonSchema for RawId {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "DiscordId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": ["integer", "string"],
+            "description": "A Discord id: a number or a string of digits."
+        })
+    }
 }

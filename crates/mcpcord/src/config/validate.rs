@@ -10,8 +10,8 @@ use url::Url;
 
 use super::env::{self, Env};
 use super::raw::{
-    RawAdmin, RawBackend, RawConfig, RawDiscord, RawLimits, RawLogging, RawMcpServer, RawModels,
-    RawPermissions, RawStorage,
+    RawAdmin, RawBackend, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawMcpServer,
+    RawModels, RawPermissions, RawStorage,
 };
 use super::report::Report;
 use super::secret::Secret;
@@ -312,9 +312,15 @@ fn storage(raw: RawStorage, report: &mut Report) -> StorageConfig {
             Some((id?, ttl))
         })
         .collect();
+    let retention_default = raw.retention_default.and_then(|text| {
+        parse_duration(&text)
+            .map_err(|problem| report.error("storage.retention_default", problem))
+            .ok()
+    });
     StorageConfig {
         url: parsed,
         retention,
+        retention_default,
     }
 }
 
@@ -488,7 +494,7 @@ fn valid_tool_name(name: &str) -> bool {
 }
 
 /// `1048576`, `512KiB`, `512MiB`, `1GiB`, `300M` (binary), `500MB` (decimal); at least 1.
-fn byte_size(text: &str) -> Option<u64> {
+pub(crate) fn byte_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -576,7 +582,7 @@ fn limits(raw: RawLimits, report: &mut Report) -> LimitsConfig {
 }
 
 fn permissions(raw: RawPermissions, report: &mut Report) -> PermissionsConfig {
-    let ids = |values: Vec<u64>, key: &str, report: &mut Report| -> Vec<NonZeroU64> {
+    let ids = |values: Vec<RawId>, key: &str, report: &mut Report| -> Vec<NonZeroU64> {
         values
             .into_iter()
             .enumerate()
@@ -606,13 +612,27 @@ fn url(text: &str, path: &str, schemes: &[&str], report: &mut Report) -> Option<
 
 fn duration(text: Option<String>, default: &str, path: &str, report: &mut Report) -> Duration {
     let text = text.unwrap_or_else(|| default.into());
-    humantime::parse_duration(&text).unwrap_or_else(|_| {
-        report.error(
-            path,
-            format!("{text:?} is not a duration; e.g. \"30s\", \"5m\", \"1h 30m\""),
-        );
+    parse_duration(&text).unwrap_or_else(|problem| {
+        report.error(path, problem);
         humantime::parse_duration(default).unwrap_or_default()
     })
+}
+
+/// The longest duration accepted anywhere (longer ones would overflow clocks downstream).
+/// A hundred years as humantime counts them (365.25 days each), so `"100y"` is accepted.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3_155_760_000);
+
+/// `"30s"`, `"5m"`, `"1h 30m"`, `"30d"`, up to [`MAX_DURATION`]; the problem, in words, otherwise.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        Ok(_) | Err(humantime::DurationError::NumberOverflow) => {
+            Err(format!("{text:?} is too long; at most 100 years"))
+        }
+        Err(_) => Err(format!(
+            "{text:?} is not a duration; e.g. \"30s\", \"5m\", \"1h 30m\""
+        )),
+    }
 }
 
 fn nonzero(value: Option<u32>, default: u32, path: &str, report: &mut Report) -> NonZeroU32 {
@@ -623,16 +643,32 @@ fn nonzero(value: Option<u32>, default: u32, path: &str, report: &mut Report) ->
     })
 }
 
-fn snowflake(value: Option<u64>, path: &str, report: &mut Report) -> Option<NonZeroU64> {
-    let value = value?;
-    let id = NonZeroU64::new(value);
-    if id.is_none() {
-        report.error(
-            path,
-            "0 is not a Discord id (copy it with Developer Mode on)",
-        );
-    }
-    id
+fn snowflake(value: Option<RawId>, path: &str, report: &mut Report) -> Option<NonZeroU64> {
+    discord_id(&value?)
+        .map_err(|problem| report.error(path, problem))
+        .ok()
+}
+
+/// A Discord id written as a number or a string of digits; the problem, in words, otherwise.
+pub(crate) fn discord_id(raw: &RawId) -> Result<NonZeroU64, String> {
+    const HOW: &str = "copy it in Discord with Developer Mode on (Copy ID)";
+    let value = match raw {
+        RawId::Number(n) => {
+            u64::try_from(*n).map_err(|_| format!("{n} is not a Discord id; {HOW}"))?
+        }
+        RawId::Text(text) => {
+            let digits = text.trim();
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "{text:?} is not a Discord id (digits only, e.g. \"123456789012345678\"); {HOW}"
+                ));
+            }
+            digits
+                .parse::<u64>()
+                .map_err(|_| format!("{text:?} is too large for a Discord id; {HOW}"))?
+        }
+    };
+    NonZeroU64::new(value).ok_or_else(|| format!("0 is not a Discord id; {HOW}"))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -640,4 +676,115 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn durations_sizes_and_ids_read_the_usual_forms() {
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("100y"),
+            Ok(Duration::from_secs(3_155_760_000))
+        );
+        assert!(parse_duration("101y").unwrap_err().contains("too long"));
+        assert!(
+            parse_duration("99999999999999999999999s")
+                .unwrap_err()
+                .contains("too long")
+        );
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert_eq!(byte_size("512MiB"), Some(512 << 20));
+        assert_eq!(byte_size("1e9"), None);
+        assert_eq!(byte_size("0"), None);
+        assert_eq!(byte_size(&"9".repeat(400)), None);
+        let id = |raw: RawId| discord_id(&raw).map(NonZeroU64::get);
+        assert_eq!(id(RawId::Text("123".into())), Ok(123));
+        assert_eq!(id(RawId::Text(" 0123 ".into())), Ok(123));
+        assert_eq!(id(RawId::Number(123)), Ok(123));
+        assert_eq!(id(RawId::from(u64::MAX)), Ok(u64::MAX));
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "1.0",
+            "<@123>",
+            "18446744073709551616",
+            "١٢٣",
+        ] {
+            assert!(id(RawId::Text(bad.into())).is_err(), "{bad:?}");
+        }
+        assert!(id(RawId::Number(0)).is_err() && id(RawId::Number(-1)).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_text_is_a_duration_or_an_error(text in any::<String>()) {
+            if let Ok(duration) = parse_duration(&text) {
+                prop_assert!(duration <= MAX_DURATION);
+            }
+        }
+
+        #[test]
+        fn numeric_looking_text_is_a_duration_or_an_error(
+            text in "[0-9]{0,30}(\\.[0-9]{0,30})?(ns|us|ms|s|m|h|d|w|M|y| )*[0-9]{0,30}[a-z]{0,3}"
+        ) {
+            if let Ok(duration) = parse_duration(&text) {
+                prop_assert!(duration <= MAX_DURATION);
+            }
+        }
+
+        #[test]
+        fn any_text_is_a_size_or_none(
+            text in prop_oneof![any::<String>(), "[0-9.]{0,400}[ ]?(|b|k|kib|m|mib|g|gib|kb|mb|gb|K|MiB)"]
+        ) {
+            if let Some(bytes) = byte_size(&text) {
+                prop_assert!(bytes >= 1);
+            }
+        }
+
+        #[test]
+        fn any_text_or_number_is_an_id_or_an_error(
+            text in prop_oneof![any::<String>(), "[0-9 ]{0,25}"],
+            number in any::<i64>(),
+        ) {
+            if let Ok(id) = discord_id(&RawId::Text(text.clone())) {
+                prop_assert_eq!(Ok(id.get()), text.trim().parse::<u64>());
+            }
+            let parsed = discord_id(&RawId::Number(number));
+            prop_assert_eq!(parsed.is_ok(), number > 0);
+        }
+
+        #[test]
+        fn any_toml_value_for_an_id_duration_or_size_is_reported_never_a_panic(
+            value in prop_oneof![
+                any::<String>().prop_map(|s| toml::Value::String(s).to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|f| toml::Value::Float(f).to_string()),
+                Just("true".to_owned()),
+                Just("[1, \"2\"]".to_owned()),
+                Just("{ a = 1 }".to_owned()),
+            ]
+        ) {
+            let text = format!(
+                "[discord]\napplication_id = {value}\nshutdown_grace = {value}\n\
+                 always_answer_channels = [{value}]\n\
+                 [storage]\nretention_default = {value}\nretention = {{ \"1\" = {value} }}\n\
+                 [mcp.servers.x]\ncommand = \"x\"\nmemory_limit = {value}\n\
+                 [permissions]\nadmin_users = [{value}]\n"
+            );
+            let _ = crate::config::Config::from_toml(&text, &Env::new());
+        }
+    }
 }
