@@ -9,6 +9,7 @@ mod http;
 pub mod ollama;
 pub mod openai;
 mod pool;
+pub mod redact;
 pub mod schema;
 mod types;
 

@@ -68,7 +68,7 @@ struct Entry {
 pub struct BackendHealth {
     /// The backend's name.
     pub name: String,
-    /// Its URL.
+    /// Its URL, credentials redacted.
     pub url: String,
     /// The server's version line, or why it could not be reached.
     pub result: Result<String, LlmError>,
@@ -240,7 +240,7 @@ impl BackendPool {
             let spec = entry.backend.spec();
             BackendHealth {
                 name: spec.name.clone(),
-                url: spec.url.to_string(),
+                url: crate::redact::redact_url(spec.url.as_str()),
                 result,
             }
         });

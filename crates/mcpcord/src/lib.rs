@@ -24,10 +24,12 @@ pub fn main_with(cli: cli::Cli) -> ExitCode {
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("mcpcord: error: {failure}");
+            // Errors may quote a URL (a database driver's message): never its credentials.
+            let clean = |text: String| mcpcord_llm::redact::redact_urls_in(&text);
+            eprintln!("mcpcord: error: {}", clean(failure.to_string()));
             if let commands::Failure::Runtime(error) = &failure {
                 for cause in error.chain().skip(1) {
-                    eprintln!("  caused by: {cause}");
+                    eprintln!("  caused by: {}", clean(cause.to_string()));
                 }
             }
             failure.exit_code()

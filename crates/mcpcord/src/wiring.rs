@@ -92,7 +92,7 @@ pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
                 .as_ref()
                 .map(|tools| tools.iter().cloned().collect()),
             denied: server.denied_tools.iter().cloned().collect(),
-            default_approval: approval(server.approval),
+            default_approval: server.approval.map(approval),
             approval: server
                 .tool_approval
                 .iter()

@@ -247,7 +247,7 @@ allow_sampling = true
     )
     .expect("valid");
     let fs = &config.mcp.servers[0];
-    assert_eq!(fs.approval, ToolApproval::Ask);
+    assert_eq!(fs.approval, Some(ToolApproval::Ask));
     assert_eq!(fs.tool_approval["write_file"], ToolApproval::Deny);
     assert_eq!(fs.restart, McpRestart::OnFailure);
     assert_eq!(fs.memory_limit, Some(512 * 1024 * 1024));

@@ -20,7 +20,8 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
             Ok(version) => ("ok", version),
             Err(error) => {
                 failures += 1;
-                ("FAIL", error.to_string())
+                // Operators see the (redacted) URL and the reason.
+                ("FAIL", error.detail())
             }
         };
         rows.push(row(
@@ -41,7 +42,8 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
             }
             Err(error) => {
                 failures += 1;
-                ("FAIL", format!("{:#}", anyhow::Error::new(error)))
+                let reason = format!("{:#}", anyhow::Error::new(error));
+                ("FAIL", mcpcord_llm::redact::redact_urls_in(&reason))
             }
         };
     rows.push(row(

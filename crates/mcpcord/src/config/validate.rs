@@ -384,13 +384,11 @@ fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<Mc
             );
         }
     }
+    // Unwritten stays unset: each tool's annotations then decide (destructive tools ask).
     let approval = raw
         .approval
         .as_deref()
-        .map_or(Some(ToolApproval::Auto), |text| {
-            tool_approval(text, &at("approval"), report)
-        })
-        .unwrap_or(ToolApproval::Auto);
+        .and_then(|text| tool_approval(text, &at("approval"), report));
     let mut approvals = BTreeMap::new();
     for (tool, text) in &raw.tool_approval {
         let path = at(&format!("tool_approval.{tool}"));
