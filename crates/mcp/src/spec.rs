@@ -191,7 +191,9 @@ pub struct StdioSpec {
     pub args: Vec<String>,
     /// The only variables it gets beside `PATH`, `HOME` and `LANG` (which it inherits).
     pub env: BTreeMap<String, String>,
-    /// Its working directory; the bot's when unset.
+    /// Its working directory, created (mode 0700, parents included) when missing; the bot's
+    /// when unset. The binary always sets one (a folder per server in its data directory), so
+    /// relative reads by the server do not reach the bot's files.
     pub cwd: Option<PathBuf>,
 }
 

@@ -8,12 +8,15 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod logging;
+pub mod protect;
 pub mod wiring;
 
 use std::process::ExitCode;
 
 /// Runs mcpcord with `cli`; errors print once, with their chain, on stderr.
 pub fn main_with(cli: cli::Cli) -> ExitCode {
+    // Before anything touches the environment (idempotent: `main` did it already).
+    protect::at_start();
     // Load .env before anything reads the environment; variables already set win.
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()

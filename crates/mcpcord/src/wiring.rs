@@ -68,7 +68,7 @@ pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.expose().to_string()))
                 .collect(),
-            cwd: cwd.clone(),
+            cwd: Some(cwd.clone()),
         }),
         McpTransport::Http { url, headers } => TransportSpec::Http(HttpSpec {
             url: url.to_string(),

@@ -67,6 +67,9 @@ impl Config {
 pub struct DiscordConfig {
     /// The bot token; `run` needs it, `chat` does not.
     pub token: Option<Secret>,
+    /// The file the token was read from (`token_file`, `DISCORD_TOKEN_FILE`, or systemd's
+    /// `$CREDENTIALS_DIRECTORY/discord_token`), when it came from one.
+    pub token_file: Option<PathBuf>,
     /// The application id, needed to register slash commands.
     pub application_id: Option<NonZeroU64>,
     /// Gateway intents the bot asks for.
@@ -212,6 +215,8 @@ pub struct ModelsConfig {
 pub struct StorageConfig {
     /// Where the database is.
     pub url: DatabaseUrl,
+    /// The bot's data folder (holds each stdio MCP server's working directory, `mcp/<name>`).
+    pub data_dir: PathBuf,
     /// How long each guild's conversations are kept after their last message.
     #[serde(serialize_with = "retention_map")]
     pub retention: BTreeMap<NonZeroU64, Duration>,
@@ -387,8 +392,9 @@ pub enum McpTransport {
         args: Vec<String>,
         /// The only variables it gets beside PATH, HOME and LANG.
         env: BTreeMap<String, Secret>,
-        /// Its working directory.
-        cwd: Option<PathBuf>,
+        /// Its working directory: as configured, else `mcp/<name>` in `storage.data_dir`,
+        /// created with mode 0700 at start, so relative reads never reach the bot's own files.
+        cwd: PathBuf,
     },
     /// A remote Streamable HTTP server.
     Http {
