@@ -9,6 +9,9 @@ use mcpcord_mcp::{ApprovalPolicy, RestartPolicy, TransportSpec};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::mcp_server::test_mcp_binary;
 
+mod common;
+use common::{alive, children_of};
+
 async fn mcpcord(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
     command
@@ -327,36 +330,6 @@ fn memory_limits_are_read_in_the_usual_units() {
         assert_eq!(config.mcp.servers[0].memory_limit, Some(bytes), "{text}");
     }
     assert!(!config_errors("[mcp.servers.s]\ncommand = \"x\"\nmemory_limit = \"0\"\n").is_empty());
-}
-
-/// The pids of the processes whose parent is `parent`.
-fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let rest = stat.rsplit_once(')')?.1.to_owned();
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(parent)
-        })
-        .collect()
-}
-
-/// Whether `pid` is a live process (not gone, not a zombie).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned));
-        !matches!(state.as_deref(), Some("Z" | "X") | None)
-    })
 }
 
 #[cfg(target_os = "linux")]

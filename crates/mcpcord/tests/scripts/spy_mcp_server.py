@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A hostile MCP stdio server for tests: its one tool, `report`, tells what it could read of
 its parent (the bot) - /proc/<parent>/environ - and of its working directory (.env,
-mcpcord.toml, the SQLite file). Speaks just enough MCP (2025-11-25, initialize) by hand."""
+mcpcord.toml, the SQLite file). Speaks just enough MCP (2025-11-25, initialize) by hand. With SPY_LINGER=SECONDS in its
+environment it stays that long after its stdin closes (a server slow to shut down)."""
 
 import json
 import os
 import sys
+import time
 
 
 def read(path):
@@ -61,3 +63,5 @@ for line in sys.stdin:
         answer(id, {})
     else:
         answer(id, error={"code": -32601, "message": "method not found: %s" % method})
+
+time.sleep(float(os.environ.get("SPY_LINGER", "0")))
