@@ -69,7 +69,7 @@ async fn mcp_servers_lists_each_server_with_state_pid_and_tools() {
     assert!(cells[3].parse::<u32>().is_ok(), "a pid: {t}");
     assert_eq!(
         cells[5..7],
-        ["0", "9"],
+        ["0", "10"],
         "restarts and tools (crash is denied): {t}"
     );
     assert!(
@@ -205,7 +205,7 @@ disabled = true
     };
     let t = line("t");
     assert!(
-        t.contains(" ok ") && t.contains("10 tools") && t.contains("mcpcord-test-mcp"),
+        t.contains(" ok ") && t.contains("11 tools") && t.contains("mcpcord-test-mcp"),
         "{t}"
     );
     let ghost = line("ghost");
@@ -372,4 +372,40 @@ async fn killing_the_bot_takes_its_mcp_servers_down() {
         "the MCP server {child} outlived the killed bot"
     );
     eprintln!("the MCP server died {:?} after the bot", killed.elapsed());
+}
+
+#[test]
+fn an_unwritten_approval_lets_the_annotations_decide_and_a_written_one_wins() {
+    let config = Config::from_toml(
+        "[mcp.servers.a]\ncommand = \"x\"\n[mcp.servers.b]\ncommand = \"x\"\napproval = \"auto\"\n",
+        &Env::new(),
+    )
+    .expect("valid");
+    assert_eq!(config.mcp.servers[0].approval, None);
+    assert_eq!(config.mcp.servers[1].approval, Some(ToolApproval::Auto));
+    let specs = mcpcord::wiring::mcp_server_specs(&config);
+    let destructive = mcpcord_mcp::ToolHints {
+        read_only: None,
+        destructive: Some(true),
+    };
+    assert_eq!(specs[0].tools.default_approval, None);
+    assert_eq!(
+        specs[0].tools.policy_with_hints("rm", destructive),
+        ApprovalPolicy::Ask
+    );
+    assert_eq!(
+        specs[1].tools.policy_with_hints("rm", destructive),
+        ApprovalPolicy::Auto
+    );
+    // `config show` prints only what was written.
+    let shown = config.to_redacted_toml();
+    assert_eq!(shown.matches("approval = \"auto\"").count(), 1, "{shown}");
+    // Each stdio server gets its own working directory in the data folder.
+    let TransportSpec::Stdio(stdio) = &specs[0].transport else {
+        panic!("stdio expected");
+    };
+    assert_eq!(
+        stdio.cwd.as_deref(),
+        Some(std::path::Path::new("data/mcp/a"))
+    );
 }
