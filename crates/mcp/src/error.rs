@@ -36,6 +36,12 @@ pub enum HostError {
         /// The server.
         server: String,
     },
+    /// The configuration keeps this server off (`disabled = true`).
+    #[error("the MCP server `{server}` is disabled in the configuration")]
+    Disabled {
+        /// The server.
+        server: String,
+    },
     /// The arguments are not a JSON object.
     #[error("the arguments must be a JSON object, not {found}")]
     InvalidArguments {

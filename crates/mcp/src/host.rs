@@ -379,13 +379,17 @@ impl McpHost {
     }
 
     fn server(&self, name: &str) -> Result<Arc<Server>, HostError> {
-        self.shared
-            .servers
-            .get(name)
-            .cloned()
-            .ok_or_else(|| HostError::UnknownServer {
-                server: name.to_owned(),
-            })
+        self.shared.servers.get(name).cloned().ok_or_else(|| {
+            if self.shared.options.disabled_servers.contains(name) {
+                HostError::Disabled {
+                    server: name.to_owned(),
+                }
+            } else {
+                HostError::UnknownServer {
+                    server: name.to_owned(),
+                }
+            }
+        })
     }
 
     /// A ready replica's connection, waiting (bounded) for one while the server (re)starts.
@@ -434,7 +438,7 @@ impl McpHost {
     }
 
     /// Gets `prompt` from `server` with `arguments`. A server the configuration denies
-    /// (`approval = "deny"`) is refused; the text is cut to the tool output limit
+    /// (`approval = "deny"`) or disables is refused; the text is cut to the tool output limit
     /// ([`HostOptions::max_output_bytes`]) with a note saying so.
     pub async fn get_prompt(
         &self,
@@ -508,8 +512,8 @@ impl McpHost {
         .await
     }
 
-    /// Reads `uri` from `server`. A server the configuration denies (`approval = "deny"`) is
-    /// refused; text is cut to the tool output limit ([`HostOptions::max_output_bytes`]) with a
+    /// Reads `uri` from `server`. A server the configuration denies (`approval = "deny"`) or
+    /// disables is refused; text is cut to the tool output limit ([`HostOptions::max_output_bytes`]) with a
     /// note saying so (binary parts are kept whole, as tool images are).
     pub async fn read_resource(
         &self,

@@ -527,6 +527,9 @@ pub struct HostOptions {
     pub stats_interval: Duration,
     /// A server that ran this long before stopping restarts with the initial delay again.
     pub stable_after: Duration,
+    /// Servers the configuration names but keeps off (`disabled = true`): they are not
+    /// started, and asking one for a tool, a prompt or a resource says it is disabled.
+    pub disabled_servers: BTreeSet<String>,
 }
 
 impl Default for HostOptions {
@@ -538,6 +541,7 @@ impl Default for HostOptions {
             shutdown_grace: Duration::from_secs(3),
             stats_interval: Duration::from_secs(5),
             stable_after: Duration::from_secs(60),
+            disabled_servers: BTreeSet::new(),
         }
     }
 }

@@ -643,6 +643,7 @@ async fn prompts_and_resources_follow_the_servers_policy_and_output_cap() {
         vec![stdio("open", &[]), stdio("closed", &[]).with_tools(denied)],
         mcpcord_mcp::HostOptions {
             max_output_bytes: 20,
+            disabled_servers: ["off".to_owned()].into(),
             ..fast_options()
         },
         Callbacks::default(),
@@ -664,6 +665,17 @@ async fn prompts_and_resources_follow_the_servers_policy_and_output_cap() {
         matches!(resource, HostError::ServerDenied { .. }),
         "{resource}"
     );
+    let off = within(host.get_prompt("off", "greet", Default::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        off.to_string(),
+        "the MCP server `off` is disabled in the configuration"
+    );
+    let off = within(host.read_resource("off", "test://readme"))
+        .await
+        .unwrap_err();
+    assert!(matches!(off, HostError::Disabled { .. }), "{off}");
 
     let filled = within(host.get_prompt("open", "greet", [("name".into(), "Ada".into())].into()))
         .await

@@ -115,6 +115,13 @@ pub fn mcp_host_options(config: &Config) -> HostOptions {
     HostOptions {
         max_output_bytes: usize::try_from(config.limits.max_tool_output_bytes)
             .unwrap_or(usize::MAX),
+        disabled_servers: config
+            .mcp
+            .servers
+            .iter()
+            .filter(|server| server.disabled)
+            .map(|server| server.name.clone())
+            .collect(),
         ..HostOptions::default()
     }
 }

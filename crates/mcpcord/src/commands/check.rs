@@ -97,7 +97,9 @@ async fn check_mcp(config: &Config, rows: &mut Vec<[String; 4]>) -> usize {
         } else {
             failures += 1;
             let detail = status.last_error().unwrap_or("did not start");
-            rows.push(row("mcp", "FAIL", &server.name, detail));
+            // A connection error may quote the server's URL: never its credentials.
+            let detail = mcpcord_llm::redact::redact_urls_in(detail);
+            rows.push(row("mcp", "FAIL", &server.name, &detail));
         }
     }
     failures

@@ -50,6 +50,12 @@ impl Config {
             }
         }
         out.extend(url_credentials(&self.storage.url.0));
+        for url in [&self.discord.api_base_url, &self.discord.gateway_url]
+            .into_iter()
+            .flatten()
+        {
+            out.extend(url_credentials(url));
+        }
         for backend in &self.backends {
             out.extend(url_credentials(&backend.url));
         }
@@ -74,9 +80,11 @@ pub struct DiscordConfig {
     pub application_id: Option<NonZeroU64>,
     /// Gateway intents the bot asks for.
     pub intents: Vec<Intent>,
-    /// REST base URL override (proxies, tests).
+    /// REST base URL override (proxies, tests); printed with its credentials redacted.
+    #[serde(serialize_with = "redacted_optional_url")]
     pub api_base_url: Option<Url>,
-    /// Gateway URL override (proxies, tests).
+    /// Gateway URL override (proxies, tests); printed with its credentials redacted.
+    #[serde(serialize_with = "redacted_optional_url")]
     pub gateway_url: Option<Url>,
     /// Register slash commands in this guild only (development).
     pub command_guild_id: Option<NonZeroU64>,
@@ -263,6 +271,17 @@ impl fmt::Display for DatabaseUrl {
 /// Serializes a URL with its credentials redacted (`config show`).
 fn redacted_url<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&mcpcord_llm::redact::redact_url(url.as_str()))
+}
+
+/// [`redacted_url`] for an optional URL.
+fn redacted_optional_url<S: Serializer>(
+    url: &Option<Url>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => redacted_url(url, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// The credentials written in `url` (its password, a user name given alone, and the values of
