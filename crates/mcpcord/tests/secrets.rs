@@ -256,3 +256,16 @@ fn a_failing_check_names_parts_without_their_credentials() {
     assert!(all.contains("admin:[redacted]@127.0.0.1:9"), "{all}");
     assert!(all.contains("FAIL"), "{all}");
 }
+
+#[test]
+fn a_failing_models_listing_names_the_backend_without_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mcpcord.toml"), URLS_WITH_CREDENTIALS).unwrap();
+    let out = mcpcord(dir.path(), &["models"], &[]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    for secret in URL_SECRETS {
+        assert!(!all.contains(secret), "models printed {secret}:\n{all}");
+    }
+    assert!(all.contains("gpu-box"), "{all}");
+}
