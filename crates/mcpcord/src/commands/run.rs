@@ -24,9 +24,10 @@ use crate::config::Config;
 pub fn run(config: &Config) -> Result<(), Failure> {
     if config.discord.token.is_none() {
         return Err(Failure::Usage(
-            "discord.token is not set: set the DISCORD_TOKEN environment variable (or `token` under \
-             [discord] in mcpcord.toml). The token is on the Bot page of your application in the \
-             Discord Developer Portal."
+            "discord.token is not set: set the DISCORD_TOKEN environment variable, or better \
+             `token_file` under [discord] in mcpcord.toml (DISCORD_TOKEN_FILE), a file only the \
+             bot can read. The token is on the Bot page of your application in the Discord \
+             Developer Portal."
                 .into(),
         ));
     }
