@@ -132,6 +132,15 @@ async fn fetch(client: &reqwest::Client, url: &str, limit: u64) -> Result<Vec<u8
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Attachment names and content types come from whoever uploaded the file: any of them
+        /// is classified without panic.
+        #[test]
+        fn any_name_and_type_are_classified(name in "\\PC{0,80}", kind in proptest::option::of("\\PC{0,40}")) {
+            let _ = classify(kind.as_deref(), &name);
+        }
+    }
+
     #[test]
     fn classifies_by_type_then_extension() {
         assert_eq!(classify(Some("image/png"), "a"), Kind::Image);

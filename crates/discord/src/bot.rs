@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use mcpcord_engine::Engine;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
@@ -22,10 +21,11 @@ pub use twilight_gateway::Intents;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, GuildMarker, UserMarker};
 
+use crate::gate::Gate;
 use crate::gateway;
 use crate::interactions::PendingPrompts;
 use crate::mentions::no_pings;
-use crate::middleware::{AdminPolicy, RateLimitLayer, UserRateLimit};
+use crate::middleware::{AdminPolicy, UserRateLimit};
 use crate::reply::Registry;
 use crate::throttle::{EditBudget, ThrottleConfig};
 use crate::triggers::Audience;
@@ -81,10 +81,15 @@ pub struct BotConfig {
     pub always_answer_channels: HashSet<u64>,
     /// Who counts as an admin.
     pub admins: AdminPolicy,
-    /// Commands per user.
+    /// Commands, button presses and form submits per user, together.
     pub command_rate: UserRateLimit,
     /// Messages answered per user per minute.
     pub messages_per_minute: NonZeroU32,
+    /// Unfinished answers one person may have at once (running or waiting in line).
+    pub open_turns_per_user: usize,
+    /// The models people may pick themselves (`/chat model:`, `/model set`, the model menu);
+    /// `None`: only admins pick models, others get the preferences admins set.
+    pub allowed_models: Option<HashSet<String>>,
     /// Streaming edits.
     pub throttle: ThrottleConfig,
     /// Edits per second across the bot.
@@ -95,7 +100,8 @@ pub struct BotConfig {
     pub max_concurrent_events: usize,
     /// How long running turns may finish at shutdown.
     pub grace: Duration,
-    /// How long a tool call waits for approval before it is denied.
+    /// How long a tool call waits for a person (an approval, a form) before it is denied or
+    /// declined.
     pub approval_timeout: Duration,
 }
 
@@ -124,6 +130,8 @@ impl BotConfig {
             },
             command_rate: UserRateLimit::default(),
             messages_per_minute: NonZeroU32::new(10).expect("non-zero"),
+            open_turns_per_user: 3,
+            allowed_models: None,
             throttle: ThrottleConfig::default(),
             edits_per_second: crate::throttle::DEFAULT_EDITS_PER_SECOND,
             max_attachment_bytes: 512 * 1024,
@@ -174,10 +182,8 @@ pub struct Context {
     pub bot_threads: Mutex<HashSet<u64>>,
     /// Conversations of answers posted but not yet stored with their message ids.
     pub recent: crate::conversation::RecentAnswers,
-    /// The commands' middleware stack's rate limiter, kept across commands.
-    pub command_limiter: RateLimitLayer,
-    /// Messages answered per user.
-    pub message_limiter: DefaultKeyedRateLimiter<u64>,
+    /// Who may come in, and how often: every message and interaction passes it first.
+    pub gate: Gate,
     /// Downloads attachments.
     pub downloads: reqwest::Client,
     /// Gateway events handled at once.
@@ -244,11 +250,13 @@ pub async fn run(
     if !config.intents.contains(Intents::MESSAGE_CONTENT) {
         tracing::warn!("{}", gateway::MESSAGE_CONTENT_HINT);
     }
-    let quota = Quota::per_minute(config.messages_per_minute);
     let ctx = Arc::new(Context {
         budget: EditBudget::new(config.edits_per_second),
-        command_limiter: RateLimitLayer::new(config.command_rate),
-        message_limiter: RateLimiter::keyed(quota),
+        gate: Gate::new(
+            config.audience.clone(),
+            config.messages_per_minute,
+            config.command_rate,
+        ),
         events: Arc::new(Semaphore::new(config.max_concurrent_events.max(1))),
         downloads: reqwest::Client::new(),
         http: http.clone(),
@@ -268,7 +276,18 @@ pub async fn run(
     });
     tracing::info!(bot = %me.name, id = me.id.get(), "connected to Discord's REST API");
     let shards = gateway::start(ctx.clone()).await?;
+    let forget = tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                ctx.gate.retain_recent();
+            }
+        }
+    });
     shutdown.await;
+    forget.abort();
 
     tracing::info!(
         "shutting down: no new turns; running ones get {:?}",

@@ -46,7 +46,7 @@ pub const MAX_FIELD_DESCRIPTION: usize = 100;
 pub enum Decision {
     /// Run it this once.
     Approve,
-    /// Run it, and this tool again in this conversation without asking.
+    /// Run it, and this tool again without asking, for the same person in this conversation.
     Always,
     /// Do not run it.
     Deny,
@@ -168,6 +168,20 @@ impl CustomId {
     /// The `custom_id` string; always at most [`CUSTOM_ID_LIMIT`] characters for known ids.
     pub fn encode(&self) -> String {
         self.to_string()
+    }
+
+    /// The turn this control acts on, if it acts on one.
+    pub fn turn(&self) -> Option<u64> {
+        match self {
+            Self::Stop { turn }
+            | Self::Regenerate { turn }
+            | Self::Continue { turn }
+            | Self::Reasoning { turn }
+            | Self::Approval { turn, .. }
+            | Self::Elicit { turn, .. }
+            | Self::ElicitForm { turn, .. } => Some(*turn),
+            Self::ModelMenu { .. } | Self::PromptForm { .. } | Self::Unknown(_) => None,
+        }
     }
 
     /// Parses a `custom_id`; anything unrecognised is [`CustomId::Unknown`].
@@ -415,7 +429,7 @@ pub fn approval_row(turn: u64, call: u32) -> Component {
         button(id(Decision::Approve), "Approve", ButtonStyle::Success, "✅"),
         button(
             id(Decision::Always),
-            "Always in this conversation",
+            "Always (me, here)",
             ButtonStyle::Primary,
             "♾️",
         ),
@@ -620,6 +634,35 @@ mod tests {
             CustomId::ElicitForm { turn: 5, call: 1 },
             CustomId::PromptForm { request: 6 },
         ]
+    }
+
+    proptest::proptest! {
+        /// Whatever Discord (or a forged client) sends back, parsing never panics, and what it
+        /// parses to writes back the same string.
+        #[test]
+        fn any_custom_id_parses_without_panic(raw in "\\PC{0,120}") {
+            let id = CustomId::parse(&raw);
+            proptest::prop_assert_eq!(id.encode(), raw);
+        }
+
+        /// Every id this version writes, with any numbers, parses back to itself.
+        #[test]
+        fn written_ids_round_trip(turn in proptest::num::u64::ANY, call in proptest::num::u32::ANY, which in 0usize..8) {
+            let id = match which {
+                0 => CustomId::Stop { turn },
+                1 => CustomId::Regenerate { turn },
+                2 => CustomId::Continue { turn },
+                3 => CustomId::Reasoning { turn },
+                4 => CustomId::Approval { turn, call, decision: Decision::Always },
+                5 => CustomId::Elicit { turn, call },
+                6 => CustomId::ElicitForm { turn, call },
+                _ => CustomId::PromptForm { request: turn },
+            };
+            let raw = id.encode();
+            proptest::prop_assert!(raw.chars().count() <= CUSTOM_ID_LIMIT);
+            proptest::prop_assert_eq!(id.turn(), CustomId::parse(&raw).turn());
+            proptest::prop_assert_eq!(CustomId::parse(&raw), id);
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use twilight_model::id::marker::ChannelMarker;
 
 use crate::bot::{BotError, Context};
 use crate::conversation::{self, Whereabouts};
+use crate::gate::{Door, Refusal};
 use crate::mentions::{ResolvedNames, mention_names};
 use crate::triggers::{Facts, trigger};
 
@@ -326,23 +327,26 @@ async fn on_message(
     if !has_content && !dm && (in_bot_thread || in_always_channel) {
         ctx.warn_no_content();
     }
-    let Some(why) = trigger(&facts, &ctx.config.audience) else {
+    let Some(why) = trigger(&facts) else {
         return;
     };
-    if ctx.message_limiter.check_key(&facts.author).is_err() {
+    if let Err(refusal) = ctx.gate.check(Door::Message, facts.author, facts.guild) {
         tracing::info!(
             user = facts.author,
-            "a user is over the message rate; not answered"
+            refused = refusal.kind(),
+            "a message is not answered"
         );
-        // Say so without a message of our own (which would add to the noise): a ⏳ reaction.
-        let slow_down = RequestReactionType::Unicode { name: "⏳" };
-        if let Err(error) = ctx
-            .http
-            .create_reaction(message.channel_id, message.id, &slow_down)
-            .await
-        {
-            tracing::debug!(%error, "cannot react to a message over the rate");
+        if matches!(refusal, Refusal::TooFast { .. }) {
+            slow_down(&ctx, &message).await;
         }
+        return;
+    }
+    if ctx.turns.open_for(message.author.id) >= ctx.config.open_turns_per_user {
+        tracing::info!(
+            user = facts.author,
+            "a user has too many answers in progress"
+        );
+        slow_down(&ctx, &message).await;
         return;
     }
     let key = conversation::identify(
@@ -403,18 +407,45 @@ async fn on_message(
         action: TurnAction::Message(user_message),
         model: None,
     };
-    crate::reply::start(
+    if crate::reply::start(
         &ctx,
         request,
         message.author.id,
         message.channel_id,
         Some(message.id),
-    );
+    )
+    .is_err()
+    {
+        slow_down(&ctx, &message).await;
+    }
+}
+
+/// Tells the author of `message` to slow down without a message of our own (which would add to
+/// the noise): a ⏳ reaction.
+async fn slow_down(ctx: &Context, message: &Message) {
+    let slow_down = RequestReactionType::Unicode { name: "⏳" };
+    if let Err(error) = ctx
+        .http
+        .create_reaction(message.channel_id, message.id, &slow_down)
+        .await
+    {
+        tracing::debug!(%error, "cannot react to a message over the rate");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Stripping the bot's mention from any message text never panics and never adds text
+        /// (a token that only forms once another is removed, `<@<@1>1>`, stays: harmless).
+        #[test]
+        fn any_text_has_the_bots_mention_stripped(text in "(\\PC|<@!?1>){0,60}") {
+            let stripped = strip_bot_mention(&text, 1);
+            proptest::prop_assert!(stripped.chars().count() <= text.chars().count());
+        }
+    }
 
     #[test]
     fn the_bots_mention_is_stripped() {

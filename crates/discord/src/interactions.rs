@@ -37,6 +37,7 @@ use crate::commands::{
 use crate::components::{self, CustomId, Decision, FormField, ModelChoice, shorten};
 use crate::conversation;
 use crate::forms;
+use crate::gate::{Door, Refusal};
 use crate::mentions::no_pings;
 use crate::middleware::{
     CommandError, CommandRequest, CommandResponse, CommandResult, ErrorFormatLayer, Invoker,
@@ -100,8 +101,36 @@ enum FormClaim {
     Gone,
 }
 
-/// Handles one interaction.
+/// Handles one interaction: through the [gate](crate::gate) first, then its handler.
 pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
+    if let Some(door) = door(interaction.kind) {
+        let refused = match interaction.author_id() {
+            Some(user) => ctx
+                .gate
+                .check(door, user.get(), interaction.guild_id.map(Id::get))
+                .err(),
+            None => Some(Refusal::Blocked),
+        };
+        if let Some(refusal) = refused {
+            tracing::info!(
+                user = interaction.author_id().map(Id::get),
+                guild = interaction.guild_id.map(Id::get),
+                door = door.as_str(),
+                refused = refusal.kind(),
+                "an interaction is refused at the gate"
+            );
+            let result = if door == Door::Autocomplete {
+                let none = commands::autocomplete_response(Vec::new());
+                respond(&ctx, &interaction, &none).await
+            } else {
+                private(&ctx, &interaction, &refusal.says()).await
+            };
+            if let Err(error) = result {
+                tracing::warn!(%error, "cannot answer a refused interaction");
+            }
+            return;
+        }
+    }
     let result = match interaction.kind {
         InteractionType::ApplicationCommand => on_command(&ctx, interaction).await,
         InteractionType::ApplicationCommandAutocomplete => {
@@ -113,6 +142,17 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
     };
     if let Err(error) = result {
         tracing::warn!(%error, "cannot answer an interaction");
+    }
+}
+
+/// The gate's door for an interaction of `kind`; `None` for those nobody sends (pings).
+fn door(kind: InteractionType) -> Option<Door> {
+    match kind {
+        InteractionType::ApplicationCommand => Some(Door::Command),
+        InteractionType::ApplicationCommandAutocomplete => Some(Door::Autocomplete),
+        InteractionType::MessageComponent => Some(Door::Press),
+        InteractionType::ModalSubmit => Some(Door::Form),
+        _ => None,
     }
 }
 
@@ -258,7 +298,6 @@ async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> Reply {
         .layer(ErrorFormatLayer)
         .layer(LoggingLayer)
         .layer(PermissionLayer::new(ctx.config.admins.clone()))
-        .layer(ctx.command_limiter.clone())
         .service(Handler { ctx: ctx.clone() });
     let response = match stack.oneshot(request).await {
         Ok(response) => response,
@@ -359,20 +398,41 @@ fn request_for(
     }
 }
 
-async fn model_names(ctx: &Context) -> Vec<String> {
-    let mut names: Vec<String> = ctx
-        .engine
-        .pool()
-        .list_models()
-        .await
-        .into_iter()
-        .filter_map(|b| b.models.ok())
-        .flatten()
-        .map(|m| m.name)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+/// A person over their open answers, as a command error.
+fn busy(busy: reply::Busy) -> CommandError {
+    CommandError::Invalid(busy.to_string())
+}
+
+/// Refuses a command that would start an answer for a person who has as many in progress as
+/// they may (before anything visible is done, such as opening a thread).
+fn room_for(ctx: &Context, invoker: &Invoker) -> Result<(), CommandError> {
+    let open = ctx.turns.open_for(invoker.user);
+    if open >= ctx.config.open_turns_per_user {
+        return Err(busy(reply::Busy { open }));
+    }
+    Ok(())
+}
+
+/// Whether `invoker` may pick `model` themselves: admins always; others when it is among
+/// `allowed_models` (with none configured, only admins pick models).
+fn may_pick(ctx: &Context, invoker: &Invoker, model: &str) -> Result<(), CommandError> {
+    if ctx.config.admins.allows(invoker) {
+        return Ok(());
+    }
+    match &ctx.config.allowed_models {
+        Some(allowed) if allowed.contains(model) => Ok(()),
+        Some(allowed) if !allowed.is_empty() => {
+            let mut names: Vec<&str> = allowed.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            Err(CommandError::Invalid(format!(
+                "`{model}` is not among the models you may pick: {}",
+                names.join(", ")
+            )))
+        }
+        _ => Err(CommandError::Invalid(
+            "only the bot's admins pick models here".into(),
+        )),
+    }
 }
 
 async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> CommandResult {
@@ -386,7 +446,8 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
             ephemeral: true,
         }),
         BotCommand::Model(ModelCommand::Set(set)) => {
-            let names = model_names(&ctx).await;
+            may_pick(&ctx, &invoker, &set.name)?;
+            let names = ctx.engine.model_names().await;
             if !names.is_empty() && !names.contains(&set.name) {
                 return Err(CommandError::Invalid(format!(
                     "there is no model called `{}`; `/models` lists them",
@@ -414,7 +475,9 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
                 .or(preferences.channel.model)
                 .or(preferences.guild.model)
                 .unwrap_or_else(|| ctx.engine.config().default_model.clone());
-            let choices: Vec<ModelChoice> = model_names(&ctx)
+            let choices: Vec<ModelChoice> = ctx
+                .engine
+                .model_names()
                 .await
                 .into_iter()
                 .map(|name| ModelChoice {
@@ -599,7 +662,7 @@ async fn run_command(ctx: Arc<Context>, request: CommandRequest<Body>) -> Comman
             if !ctx.accepting() {
                 return Err(CommandError::Invalid("the bot is shutting down".into()));
             }
-            reply::start(&ctx, request, invoker.user, channel, Some(target.id));
+            reply::start(&ctx, request, invoker.user, channel, Some(target.id)).map_err(busy)?;
             Ok(CommandResponse::Message {
                 content: format!("🔎 Looking at {}'s message…", target.author.name),
                 ephemeral: false,
@@ -640,6 +703,10 @@ async fn chat_command(
     if !ctx.accepting() {
         return Err(CommandError::Invalid("the bot is shutting down".into()));
     }
+    if let Some(model) = &chat.model {
+        may_pick(ctx, invoker, model)?;
+    }
+    room_for(ctx, invoker)?;
     let Some(channel) = interaction.channel.as_ref() else {
         return Err(CommandError::Invalid("there is no channel here".into()));
     };
@@ -697,7 +764,7 @@ async fn chat_command(
                 );
                 request.scope.channel_id = Some(thread.id.get());
                 request.place.channel = thread.name.clone();
-                reply::start(ctx, request, invoker.user, thread.id, first);
+                reply::start(ctx, request, invoker.user, thread.id, first).map_err(busy)?;
                 return Ok(CommandResponse::Message {
                     content: format!("🧵 <#{}>", thread.id),
                     ephemeral: false,
@@ -715,7 +782,7 @@ async fn chat_command(
         TurnAction::Message(message),
         chat.model,
     );
-    reply::start(ctx, request, invoker.user, channel.id, None);
+    reply::start(ctx, request, invoker.user, channel.id, None).map_err(busy)?;
     Ok(CommandResponse::Message {
         content: shorten(
             &format!("**{name}** asked:\n>>> {}", chat.prompt),
@@ -823,7 +890,7 @@ async fn run_prompt(
         TurnAction::Message(UserMessage::text(text)),
         None,
     );
-    reply::start(ctx, request, invoker.user, channel, None);
+    reply::start(ctx, request, invoker.user, channel, None).map_err(busy)?;
     Ok(CommandResponse::Message {
         content: format!(
             "▶️ **{}** ran the prompt `{server}{ITEM_SEPARATOR}{name}`",
@@ -878,7 +945,7 @@ async fn resource_command(
     if !ctx.accepting() {
         return Err(CommandError::Invalid("the bot is shutting down".into()));
     }
-    reply::start(ctx, request, invoker.user, channel, None);
+    reply::start(ctx, request, invoker.user, channel, None).map_err(busy)?;
     Ok(CommandResponse::Message {
         content: format!("📎 attached `{uri}`"),
         ephemeral: false,
@@ -902,7 +969,7 @@ async fn autocomplete_candidates(ctx: &Context, data: &CommandData) -> Vec<Strin
     };
     let host = ctx.engine.tools();
     match (focused.path.as_str(), focused.option.as_str()) {
-        ("model set" | "model", "name") | ("chat", "model") => model_names(ctx).await,
+        ("model set" | "model", "name") | ("chat", "model") => ctx.engine.model_names().await,
         ("help", "command") => help::topics(&commands::catalogue()),
         ("prompt", "name") => match host {
             Some(host) => host
@@ -955,6 +1022,15 @@ async fn switch_tools(
     channel: Option<Id<ChannelMarker>>,
     on: bool,
 ) -> CommandResult {
+    if let Some(named) = channel {
+        // Only a channel of this server: an admin here is not an admin elsewhere.
+        let guild = crate::gateway::channel_info(ctx, named).await.guild;
+        if guild.is_none() || guild != invoker.guild.map(Id::get) {
+            return Err(CommandError::Invalid(format!(
+                "<#{named}> is not a channel of this server"
+            )));
+        }
+    }
     let Some(channel) = channel.or(invoker.channel) else {
         return Err(CommandError::Invalid(
             "run this in a channel, or name one with `channel:`".into(),
@@ -1049,7 +1125,8 @@ fn tools_named(catalogue: &Catalogue, typed: &str) -> Vec<(String, String)> {
     catalogue.of_server(typed).map(shown).collect()
 }
 
-/// Whether `user` may act on `entry`'s controls that belong to its person (or an admin).
+/// Whether the person pressing may use `entry`'s controls that belong to its asker: the asker,
+/// and admins.
 fn may_act(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) -> bool {
     let Some(invoker) = Invoker::from_interaction(interaction) else {
         return false;
@@ -1057,34 +1134,64 @@ fn may_act(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) -> bool 
     invoker.user == entry.owner || ctx.config.admins.allows(&invoker)
 }
 
-const GONE: &str =
-    "This answer is from before the bot restarted (or too old); mention me to go on.";
+/// What a control from an earlier run of the bot (or one forgotten long ago) answers.
+const EARLIER_RUN: &str = "This answer is from an earlier run of the bot (or too old); its \
+    buttons do nothing now. Mention me to go on.";
+
+/// What a control answers when the message it is on is not the answer of the turn it names.
+const NOT_THIS_ANSWER: &str = "This button does not belong to this answer; it does nothing.";
+
+/// The turn a control names, when the control really is on that turn's answer: the turn is
+/// remembered (so from this run), the message pressed is one of its messages, and the channel
+/// is its channel.
+fn turn_of(
+    ctx: &Context,
+    interaction: &Interaction,
+    turn: u64,
+) -> Result<Arc<TurnEntry>, &'static str> {
+    let entry = ctx.turns.get(turn).ok_or(EARLIER_RUN)?;
+    let on_answer = interaction
+        .message
+        .as_ref()
+        .is_some_and(|m| entry.lock().messages.contains(&m.id));
+    let in_channel = interaction
+        .channel
+        .as_ref()
+        .is_some_and(|c| c.id == entry.channel);
+    if on_answer && in_channel {
+        Ok(entry)
+    } else {
+        Err(NOT_THIS_ANSWER)
+    }
+}
 
 async fn on_component(ctx: &Arc<Context>, interaction: &Interaction) -> Reply {
     let Some(InteractionData::MessageComponent(data)) = &interaction.data else {
         return Ok(());
     };
     let id = CustomId::parse(&data.custom_id);
-    let turn_id = match &id {
-        CustomId::Stop { turn }
-        | CustomId::Regenerate { turn }
-        | CustomId::Continue { turn }
-        | CustomId::Reasoning { turn }
-        | CustomId::Approval { turn, .. }
-        | CustomId::Elicit { turn, .. } => Some(*turn),
-        _ => None,
-    };
-    let entry = turn_id.and_then(|t| ctx.turns.get(t));
-    if turn_id.is_some() && entry.is_none() {
-        return private(ctx, interaction, GONE).await;
+    if let CustomId::ModelMenu { scope } = id {
+        return model_menu(ctx, interaction, data, scope).await;
     }
-    match (id, entry) {
-        (CustomId::Stop { .. }, Some(entry)) => {
+    let Some(turn) = id.turn() else {
+        return private(
+            ctx,
+            interaction,
+            "This button is from an older version of the bot; it does nothing now.",
+        )
+        .await;
+    };
+    let entry = match turn_of(ctx, interaction, turn) {
+        Ok(entry) => entry,
+        Err(why) => return private(ctx, interaction, why).await,
+    };
+    match id {
+        CustomId::Stop { .. } => {
             if !may_act(ctx, interaction, &entry) {
                 return private(
                     ctx,
                     interaction,
-                    "Only the person who asked can stop this answer.",
+                    "Only the person who asked (or an admin) can stop this answer.",
                 )
                 .await;
             }
@@ -1092,100 +1199,119 @@ async fn on_component(ctx: &Arc<Context>, interaction: &Interaction) -> Reply {
             entry.stop.cancel();
             Ok(())
         }
-        (CustomId::Regenerate { .. }, Some(entry)) => {
-            again(ctx, interaction, &entry, TurnAction::Regenerate).await
+        CustomId::Regenerate { .. } => again(ctx, interaction, &entry, Again::Regenerate).await,
+        CustomId::Continue { .. } => again(ctx, interaction, &entry, Again::Continue).await,
+        CustomId::Reasoning { .. } => reasoning(ctx, interaction, &entry).await,
+        CustomId::Approval { call, decision, .. } => {
+            decide(ctx, interaction, &entry, call, decision).await
         }
-        (CustomId::Continue { .. }, Some(entry)) => {
-            again(ctx, interaction, &entry, TurnAction::Continue).await
-        }
-        (CustomId::Reasoning { .. }, Some(entry)) => {
-            let pieces = entry.lock().answer.reasoning_pieces();
-            let mut pieces = pieces.into_iter();
-            let first = pieces.next().unwrap_or_else(|| "*(no reasoning)*".into());
-            respond(ctx, interaction, &message_response(&first, true)).await?;
-            let mentions = no_pings();
-            for piece in pieces {
-                ctx.http
-                    .interaction(ctx.application_id)
-                    .create_followup(&interaction.token)
-                    .content(&piece)
-                    .flags(MessageFlags::EPHEMERAL)
-                    .allowed_mentions(Some(&mentions))
-                    .await?;
-            }
-            Ok(())
-        }
-        (CustomId::Approval { call, decision, .. }, Some(entry)) => {
-            if interaction.author_id() != Some(entry.owner) {
-                return private(
-                    ctx,
-                    interaction,
-                    "Only the person whose turn it is can decide.",
-                )
-                .await;
-            }
-            let sender = entry.lock().approvals.remove(&call);
-            let Some(sender) = sender else {
-                return private(ctx, interaction, "This was already decided (or timed out).").await;
-            };
-            acknowledge(ctx, interaction).await?;
-            let approval = match decision {
-                Decision::Approve => Approval::Approve,
-                Decision::Always => Approval::AlwaysInConversation,
-                Decision::Deny => Approval::Deny,
-            };
-            let _ = sender.send(approval);
-            entry.lock().answer.approval_decided(call as usize);
-            entry.changed.notify_one();
-            Ok(())
-        }
-        (CustomId::Elicit { call, turn }, Some(entry)) => {
-            if interaction.author_id() != Some(entry.owner) {
-                return private(
-                    ctx,
-                    interaction,
-                    "Only the person whose turn it is can answer.",
-                )
-                .await;
-            }
-            let form = {
-                let state = entry.lock();
-                state.inputs.get(&call).map(|p| match &p.request.mode {
-                    InputMode::Form { schema } => Some((p.request.message.clone(), schema.clone())),
-                    _ => None,
-                })
-            };
-            let Some(Some((message, schema))) = form else {
-                return private(ctx, interaction, "This question was already answered.").await;
-            };
-            match forms::form_fields(&schema)
+        CustomId::Elicit { call, turn } => open_form(ctx, interaction, &entry, turn, call).await,
+        _ => Ok(()),
+    }
+}
+
+/// The Reasoning button: the model's reasoning, privately, to the asker (or an admin).
+async fn reasoning(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) -> Reply {
+    if !may_act(ctx, interaction, entry) {
+        return private(
+            ctx,
+            interaction,
+            "Only the person who asked (or an admin) can see the reasoning.",
+        )
+        .await;
+    }
+    let pieces = entry.lock().answer.reasoning_pieces();
+    let mut pieces = pieces.into_iter();
+    let first = pieces.next().unwrap_or_else(|| "*(no reasoning)*".into());
+    respond(ctx, interaction, &message_response(&first, true)).await?;
+    let mentions = no_pings();
+    for piece in pieces {
+        ctx.http
+            .interaction(ctx.application_id)
+            .create_followup(&interaction.token)
+            .content(&piece)
+            .flags(MessageFlags::EPHEMERAL)
+            .allowed_mentions(Some(&mentions))
+            .await?;
+    }
+    Ok(())
+}
+
+/// An approval button: only the person whose turn it is decides.
+async fn decide(
+    ctx: &Context,
+    interaction: &Interaction,
+    entry: &TurnEntry,
+    call: u32,
+    decision: Decision,
+) -> Reply {
+    if interaction.author_id() != Some(entry.owner) {
+        return private(
+            ctx,
+            interaction,
+            "Only the person whose turn it is can decide.",
+        )
+        .await;
+    }
+    let sender = entry.lock().approvals.remove(&call);
+    let Some(sender) = sender else {
+        return private(ctx, interaction, "This was already decided (or timed out).").await;
+    };
+    acknowledge(ctx, interaction).await?;
+    let approval = match decision {
+        Decision::Approve => Approval::Approve,
+        Decision::Always => Approval::AlwaysInConversation,
+        Decision::Deny => Approval::Deny,
+    };
+    let _ = sender.send(approval);
+    entry.lock().answer.approval_decided(call as usize);
+    entry.changed.notify_one();
+    Ok(())
+}
+
+/// A form button: opens the MCP server's form as a modal, for the person whose turn it is.
+async fn open_form(
+    ctx: &Context,
+    interaction: &Interaction,
+    entry: &TurnEntry,
+    turn: u64,
+    call: u32,
+) -> Reply {
+    if interaction.author_id() != Some(entry.owner) {
+        return private(
+            ctx,
+            interaction,
+            "Only the person whose turn it is can answer.",
+        )
+        .await;
+    }
+    let form = {
+        let state = entry.lock();
+        state.inputs.get(&call).map(|p| match &p.request.mode {
+            InputMode::Form { schema } => Some((p.request.message.clone(), schema.clone())),
+            _ => None,
+        })
+    };
+    let Some(Some((message, schema))) = form else {
+        return private(ctx, interaction, "This question was already answered.").await;
+    };
+    match forms::form_fields(&schema)
+        .map_err(|e| e.to_string())
+        .and_then(|fields| {
+            components::modal(CustomId::ElicitForm { turn, call }, &message, &fields)
                 .map_err(|e| e.to_string())
-                .and_then(|fields| {
-                    components::modal(CustomId::ElicitForm { turn, call }, &message, &fields)
-                        .map_err(|e| e.to_string())
-                }) {
-                Ok(modal) => respond(ctx, interaction, &modal).await,
-                Err(why) => {
-                    if let Some(pending) = entry.lock().inputs.remove(&call) {
-                        let _ = pending.reply.send(InputAnswer::Decline);
-                    }
-                    entry.lock().answer.question_answered(call as usize);
-                    entry.changed.notify_one();
-                    private(
-                        ctx,
-                        interaction,
-                        &format!("This form cannot be shown in Discord ({why}); it was declined."),
-                    )
-                    .await
-                }
+        }) {
+        Ok(modal) => respond(ctx, interaction, &modal).await,
+        Err(why) => {
+            if let Some(pending) = entry.lock().inputs.remove(&call) {
+                let _ = pending.reply.send(InputAnswer::Decline);
             }
-        }
-        (CustomId::ModelMenu { scope }, _) => model_menu(ctx, interaction, data, scope).await,
-        _ => {
+            entry.lock().answer.question_answered(call as usize);
+            entry.changed.notify_one();
             private(
                 ctx,
                 interaction,
-                "This button is from an older version of the bot; it does nothing now.",
+                &format!("This form cannot be shown in Discord ({why}); it was declined."),
             )
             .await
         }
@@ -1217,6 +1343,9 @@ async fn model_menu(
         )
         .await;
     }
+    if let Err(error) = may_pick(ctx, &invoker, model) {
+        return private(ctx, interaction, &format!("🔒 {error}")).await;
+    }
     let level = match level(Some(choice), &invoker) {
         Ok(level) => level,
         Err(error) => return private(ctx, interaction, &error.to_string()).await,
@@ -1245,16 +1374,36 @@ async fn model_menu(
     respond(ctx, interaction, &response).await
 }
 
-/// Regenerate or Continue: a new turn in the same conversation, by whoever pressed.
+/// What a Regenerate or Continue press asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    Regenerate,
+    Continue,
+}
+
+/// Regenerate or Continue: a new turn in the same conversation, on the answer the button is
+/// under, by its asker (or an admin, who then decides on its tools).
 async fn again(
     ctx: &Arc<Context>,
     interaction: &Interaction,
     entry: &Arc<TurnEntry>,
-    action: TurnAction,
+    what: Again,
 ) -> Reply {
-    let (finished, last) = {
+    let verb = match what {
+        Again::Regenerate => "regenerate",
+        Again::Continue => "continue",
+    };
+    if !may_act(ctx, interaction, entry) {
+        return private(
+            ctx,
+            interaction,
+            &format!("Only the person who asked (or an admin) can {verb} this answer."),
+        )
+        .await;
+    }
+    let (finished, last, stored) = {
         let state = entry.lock();
-        (state.finished, state.messages.last().copied())
+        (state.finished, state.messages.last().copied(), state.stored)
     };
     if !finished {
         return private(ctx, interaction, "Wait until the answer is finished.").await;
@@ -1265,15 +1414,45 @@ async fn again(
     let Some(invoker) = Invoker::from_interaction(interaction) else {
         return Ok(());
     };
-    acknowledge(ctx, interaction).await?;
-    let name = invoker_name(interaction);
-    let mut request = entry.request.clone();
-    request.action = action;
-    request.author = Speaker {
-        id: Some(invoker.user.get()),
-        name: name.clone(),
+    if let Some(stored) = stored {
+        match ctx.engine.latest_answer(&entry.origin.key).await {
+            Ok(Some(latest)) if latest == stored => {}
+            Ok(_) => {
+                return private(
+                    ctx,
+                    interaction,
+                    &format!(
+                        "This answer is no longer the latest in its conversation; only the \
+                         latest can be {verb}d."
+                    ),
+                )
+                .await;
+            }
+            Err(error) => {
+                let id = crate::middleware::error_id();
+                tracing::error!(error_id = %id, %error, "cannot read the conversation");
+                return private(
+                    ctx,
+                    interaction,
+                    &format!("💥 Something went wrong on my side (error `{id}`)."),
+                )
+                .await;
+            }
+        }
+    }
+    let action = match what {
+        Again::Regenerate => TurnAction::Regenerate { answer: stored },
+        Again::Continue => TurnAction::Continue { answer: stored },
     };
-    request.place.user = name;
+    let author = Speaker {
+        id: Some(invoker.user.get()),
+        name: invoker_name(interaction),
+    };
+    let request = entry.origin.request(author, action);
+    if let Err(busy) = reply::start(ctx, request, invoker.user, entry.channel, last) {
+        return private(ctx, interaction, &format!("⏳ {busy}.")).await;
+    }
+    acknowledge(ctx, interaction).await?;
     // The old answer's buttons go: the new answer carries them.
     if let Some(last) = last {
         let _ = ctx
@@ -1282,7 +1461,6 @@ async fn again(
             .components(Some(&[]))
             .await;
     }
-    reply::start(ctx, request, invoker.user, entry.channel, last);
     Ok(())
 }
 
@@ -1316,8 +1494,9 @@ async fn on_modal(ctx: &Arc<Context>, interaction: &Interaction) -> Reply {
     let values = modal_values(data);
     match CustomId::parse(&data.custom_id) {
         CustomId::ElicitForm { turn, call } => {
-            let Some(entry) = ctx.turns.get(turn) else {
-                return private(ctx, interaction, GONE).await;
+            let entry = match turn_of(ctx, interaction, turn) {
+                Ok(entry) => entry,
+                Err(why) => return private(ctx, interaction, why).await,
             };
             if interaction.author_id() != Some(entry.owner) {
                 return private(

@@ -12,6 +12,7 @@
 //!
 //! And the runtime that wires them to the engine:
 //! - [`bot`]: [`bot::run`], the configuration, and the shared context;
+//! - [`gate`]: who may come in, and how often, checked before any handler runs;
 //! - [`gateway`]: shards, their event loops, and messages that start turns;
 //! - [`triggers`]: when the bot answers a message;
 //! - [`conversation`]: which conversation a message belongs to;
@@ -25,6 +26,7 @@ pub mod commands;
 pub mod components;
 pub mod conversation;
 pub mod forms;
+pub mod gate;
 pub mod gateway;
 pub mod interactions;
 pub mod mentions;

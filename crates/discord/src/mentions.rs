@@ -186,6 +186,18 @@ pub fn mention_names(text: &str, names: &ResolvedNames) -> Vec<(String, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Message text is anyone's: finding mention tokens in it never panics, and every
+        /// token found is a piece of the text.
+        #[test]
+        fn any_text_is_scanned_without_panic(text in "(\\PC|<@!?[0-9]{0,22}>|<#[0-9]{0,22}>|<@&[0-9]{0,22}>){0,40}") {
+            for (token, _) in mention_tokens(&text) {
+                proptest::prop_assert!(text.contains(token));
+            }
+            let _ = mention_names(&text, &ResolvedNames::default());
+        }
+    }
     use serde_json::json;
 
     #[test]

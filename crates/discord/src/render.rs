@@ -29,6 +29,59 @@ pub const THINKING_PLACEHOLDER: &str = "-# 💭 thinking…";
 pub const EMPTY_ANSWER: &str = "*(the model gave no answer)*";
 /// The line that marks an answer cut short.
 pub const INTERRUPTED_MARK: &str = "-# ⏹️ interrupted";
+/// The most characters of a tool call's arguments an approval prompt shows.
+pub const APPROVAL_ARGUMENTS_CHARS: usize = 900;
+/// Argument names (lower case, without `_` and `-`) whose values an approval prompt never
+/// shows: a name ending in one of these (`api_key`, `github_token`, `db-password`).
+const SECRET_NAMES: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "authorization",
+    "credential",
+    "credentials",
+    "privatekey",
+    "cookie",
+];
+
+/// What a person is shown of a tool call's arguments before approving it: pretty JSON in a code
+/// block, values of secret-looking names hidden, cut to [`APPROVAL_ARGUMENTS_CHARS`].
+pub fn approval_arguments(arguments: &serde_json::Value) -> String {
+    let shown = hide_secrets(arguments);
+    let pretty = serde_json::to_string_pretty(&shown).unwrap_or_else(|_| shown.to_string());
+    // A fence inside the arguments must not close the block.
+    let pretty = shorten(&pretty, APPROVAL_ARGUMENTS_CHARS).replace("```", "`\u{200b}``");
+    format!("```json\n{pretty}\n```")
+}
+
+fn hide_secrets(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(name, value)| {
+                    let plain: String = name
+                        .chars()
+                        .filter(|c| *c != '_' && *c != '-')
+                        .flat_map(char::to_lowercase)
+                        .collect();
+                    let secret = SECRET_NAMES.iter().any(|s| plain.ends_with(s));
+                    let shown = if secret {
+                        Value::String("[hidden]".into())
+                    } else {
+                        hide_secrets(value)
+                    };
+                    (name.clone(), shown)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(hide_secrets).collect()),
+        other => other.clone(),
+    }
+}
 
 /// Where the answer is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +124,8 @@ pub enum ToolStatus {
     AwaitingApproval {
         /// When it started.
         since: Instant,
+        /// The arguments as the prompt shows them ([`approval_arguments`]).
+        arguments: String,
     },
     /// Ended.
     Finished {
@@ -183,12 +238,14 @@ impl Answer {
             TurnEvent::ApprovalNeeded(request) => {
                 let line = self.tool_mut(request.call, &request.server, &request.tool);
                 let since = match line.status {
-                    ToolStatus::Running { since, .. } | ToolStatus::AwaitingApproval { since } => {
-                        since
-                    }
+                    ToolStatus::Running { since, .. }
+                    | ToolStatus::AwaitingApproval { since, .. } => since,
                     ToolStatus::Finished { .. } => now,
                 };
-                line.status = ToolStatus::AwaitingApproval { since };
+                line.status = ToolStatus::AwaitingApproval {
+                    since,
+                    arguments: approval_arguments(&request.arguments),
+                };
             }
             TurnEvent::InputRequested(prompt) => {
                 let url = match &prompt.request.mode {
@@ -239,10 +296,18 @@ impl Answer {
         }
     }
 
+    /// Adds the error id of a failure's logged detail to what the person sees, so an operator
+    /// can find it.
+    pub fn tag_failure(&mut self, error_id: &str) {
+        if let Phase::Failed(reason) = &mut self.phase {
+            reason.push_str(&format!(" (error `{error_id}`)"));
+        }
+    }
+
     /// The person decided on tool call `call`: the line stops waiting.
     pub fn approval_decided(&mut self, call: usize) {
         if let Some(line) = self.tools.iter_mut().find(|t| t.call == call)
-            && let ToolStatus::AwaitingApproval { since } = line.status
+            && let ToolStatus::AwaitingApproval { since, .. } = line.status
         {
             line.status = ToolStatus::Running {
                 since,
@@ -466,8 +531,8 @@ fn tool_line(line: &ToolLine, now: Instant) -> String {
                 .unwrap_or_default();
             format!("-# 🔧 {name} … {}{progress}", format_duration(elapsed))
         }
-        ToolStatus::AwaitingApproval { .. } => {
-            format!("-# 🔧 {name} ⏸️ waiting for approval")
+        ToolStatus::AwaitingApproval { arguments, .. } => {
+            format!("-# 🔧 {name} ⏸️ waiting for approval\n{arguments}")
         }
         ToolStatus::Finished {
             ok,
@@ -756,13 +821,54 @@ mod tests {
             ],
         );
         let view = answer.view(start);
-        assert_eq!(view.pieces, ["-# 🔧 shell › run ⏸️ waiting for approval"]);
+        assert_eq!(
+            view.pieces,
+            ["-# 🔧 shell › run ⏸️ waiting for approval\n```json\n{\n  \"cmd\": \"ls\"\n}\n```"]
+        );
         assert_eq!(view.controls.approvals, [ApprovalPrompt { call: 2 }]);
         assert!(view.controls.stop);
         answer.approval_decided(2);
         let view = answer.view(at(start, 1500));
         assert!(view.controls.approvals.is_empty());
         assert_eq!(view.pieces, ["-# 🔧 shell › run … 1.5 s"]);
+    }
+
+    #[test]
+    fn approval_arguments_hide_secrets_and_fit() {
+        let shown = approval_arguments(&json!({
+            "path": "/etc/hosts",
+            "api_key": "sk-123",
+            "headers": {"Authorization": "Bearer abc", "X-Trace": "1"},
+            "nested": [{"db-password": "hunter2"}],
+            "max_tokens": 5,
+        }));
+        assert!(
+            shown.starts_with("```json\n") && shown.ends_with("\n```"),
+            "{shown}"
+        );
+        for secret in ["sk-123", "Bearer abc", "hunter2"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        for kept in ["/etc/hosts", "X-Trace", "\"max_tokens\": 5"] {
+            assert!(shown.contains(kept), "{shown}");
+        }
+        let long = approval_arguments(&json!({"text": "x".repeat(10_000)}));
+        assert!(
+            long.chars().count() < APPROVAL_ARGUMENTS_CHARS + 20,
+            "{long}"
+        );
+        let fenced = approval_arguments(&json!({"code": "```rust\nfn main() {}\n```"}));
+        assert_eq!(fenced.matches("```").count(), 2, "{fenced}");
+    }
+
+    proptest::proptest! {
+        /// Whatever a model passes as arguments, the prompt is one closed code block that fits.
+        #[test]
+        fn any_arguments_render_as_one_bounded_block(text in "\\PC{0,3000}", key in "\\PC{0,40}") {
+            let shown = approval_arguments(&json!({ key: text }));
+            proptest::prop_assert!(shown.chars().count() <= APPROVAL_ARGUMENTS_CHARS + 20);
+            proptest::prop_assert_eq!(shown.matches("```").count(), 2);
+        }
     }
 
     #[test]

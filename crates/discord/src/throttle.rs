@@ -25,6 +25,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// How often one message may be edited while an answer streams.
+/// The longest wait a rate-limit header is believed for.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 pub const DEFAULT_EDIT_INTERVAL: Duration = Duration::from_millis(1500);
 
 /// Edits per second across the whole bot: below Discord's global limit of 50 requests per
@@ -93,15 +95,17 @@ impl RateLimitFeedback {
         let mut global = false;
         for (name, value) in headers {
             let value = std::str::from_utf8(value).ok().map(str::trim);
+            // A wait longer than an hour is a broken header, not a rate limit: capped.
             let seconds = || {
                 value
                     .and_then(|v| v.parse::<f64>().ok())
                     .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(|s| Duration::try_from_secs_f64(s).map_or(MAX_WAIT, |d| d.min(MAX_WAIT)))
             };
             match name.to_ascii_lowercase().as_str() {
                 HEADER_REMAINING => remaining = value.and_then(|v| v.parse::<u32>().ok()),
-                HEADER_RESET_AFTER => reset_after = seconds().map(Duration::from_secs_f64),
-                HEADER_RETRY_AFTER => retry_after = seconds().map(Duration::from_secs_f64),
+                HEADER_RESET_AFTER => reset_after = seconds(),
+                HEADER_RETRY_AFTER => retry_after = seconds(),
                 HEADER_SCOPE => global = value == Some("global"),
                 _ => {}
             }
@@ -449,6 +453,32 @@ impl<T: Clone + PartialEq> Editor<T> {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// Whatever a server puts in the rate-limit headers, reading them never panics and
+        /// never asks for a wait longer than [`MAX_WAIT`].
+        #[test]
+        fn any_rate_limit_header_is_read_without_panic(
+            remaining in "\\PC{0,24}",
+            reset in "\\PC{0,24}|-1|NaN|inf|1e300|[0-9]{1,30}(\\.[0-9]{1,5})?",
+            retry in "\\PC{0,24}|-1|NaN|inf|1e300|[0-9]{1,30}(\\.[0-9]{1,5})?",
+        ) {
+            let headers = [
+                ("x-ratelimit-remaining", remaining.as_bytes()),
+                ("x-ratelimit-reset-after", reset.as_bytes()),
+                ("retry-after", retry.as_bytes()),
+            ];
+            match RateLimitFeedback::from_headers(headers) {
+                Some(RateLimitFeedback::Limited { retry_after, .. }) => {
+                    proptest::prop_assert!(retry_after <= MAX_WAIT);
+                }
+                Some(RateLimitFeedback::Bucket { reset_after, .. }) => {
+                    proptest::prop_assert!(reset_after <= MAX_WAIT);
+                }
+                None => {}
+            }
+        }
+    }
+
     use super::*;
 
     type Log = Arc<Mutex<Vec<(Duration, String)>>>;

@@ -1,8 +1,9 @@
-//! When the bot answers a message: mentioned, replied to, in a DM (if allowed), in a thread it
-//! started, in an "always answer" channel; and whom it never answers (bots, blocked users,
-//! servers it does not serve).
+//! When the bot answers a message: mentioned, replied to, in a DM, in a thread it started, in an
+//! "always answer" channel; never a bot's message or an empty one.
 //!
-//! Owns the decision only; the facts come from the gateway event and the adapter's caches.
+//! Owns the decision only; the facts come from the gateway event and the adapter's caches. Who
+//! the bot serves at all ([`Audience`]: blocked users, servers, DMs) is the
+//! [`gate`](crate::gate)'s question, asked of every entry point alike.
 
 use std::collections::HashSet;
 
@@ -53,22 +54,9 @@ pub struct Audience {
     pub blocked_users: HashSet<u64>,
 }
 
-impl Audience {
-    /// Whether the bot serves `user` in `guild` (`None`: a DM).
-    pub fn serves(&self, user: u64, guild: Option<u64>) -> bool {
-        if self.blocked_users.contains(&user) {
-            return false;
-        }
-        match guild {
-            None => self.allow_dms,
-            Some(guild) => self.allowed_guilds.is_empty() || self.allowed_guilds.contains(&guild),
-        }
-    }
-}
-
 /// Whether (and why) the bot answers a message with these facts.
-pub fn trigger(facts: &Facts, audience: &Audience) -> Option<Trigger> {
-    if facts.author_is_bot || !facts.has_content || !audience.serves(facts.author, facts.guild) {
+pub fn trigger(facts: &Facts) -> Option<Trigger> {
+    if facts.author_is_bot || !facts.has_content {
         return None;
     }
     if facts.guild.is_none() {
@@ -100,17 +88,9 @@ mod tests {
         }
     }
 
-    fn everyone() -> Audience {
-        Audience {
-            allow_dms: true,
-            ..Audience::default()
-        }
-    }
-
     #[test]
     fn answers_mentions_replies_threads_and_always_channels_only() {
-        let audience = everyone();
-        assert_eq!(trigger(&guild_message(), &audience), None);
+        assert_eq!(trigger(&guild_message()), None);
         let cases = [
             (
                 Facts {
@@ -149,12 +129,12 @@ mod tests {
             ),
         ];
         for (facts, expected) in cases {
-            assert_eq!(trigger(&facts, &audience), Some(expected), "{facts:?}");
+            assert_eq!(trigger(&facts), Some(expected), "{facts:?}");
         }
     }
 
     #[test]
-    fn never_answers_bots_blocked_users_or_unserved_places() {
+    fn never_answers_bots_or_empty_messages() {
         let mention = Facts {
             mentions_bot: true,
             ..guild_message()
@@ -163,27 +143,11 @@ mod tests {
             author_is_bot: true,
             ..mention
         };
-        assert_eq!(trigger(&bot, &everyone()), None);
-        let blocked = Audience {
-            blocked_users: HashSet::from([1]),
-            ..everyone()
-        };
-        assert_eq!(trigger(&mention, &blocked), None);
-        let elsewhere = Audience {
-            allowed_guilds: HashSet::from([8]),
-            ..everyone()
-        };
-        assert_eq!(trigger(&mention, &elsewhere), None);
-        let no_dms = Audience::default();
-        let dm = Facts {
-            guild: None,
-            ..guild_message()
-        };
-        assert_eq!(trigger(&dm, &no_dms), None);
+        assert_eq!(trigger(&bot), None);
         let empty = Facts {
             has_content: false,
             ..mention
         };
-        assert_eq!(trigger(&empty, &everyone()), None);
+        assert_eq!(trigger(&empty), None);
     }
 }

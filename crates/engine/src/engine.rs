@@ -4,11 +4,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mcpcord_llm::BackendPool;
 use mcpcord_mcp::McpHost;
-use mcpcord_memory::{ConversationId, Store};
+use mcpcord_memory::{ConversationId, ConversationKey, MessageId, Store};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,7 +17,11 @@ use crate::context::TokenEstimator;
 use crate::error::EngineError;
 use crate::events::TurnEvent;
 use crate::request::TurnRequest;
+use crate::slot::Slot;
 use crate::turn;
+
+/// How long [`Engine::model_names`] answers from its cache.
+pub const MODEL_NAMES_TTL: Duration = Duration::from_secs(30);
 
 /// Events buffered per turn before the turn waits for its front end.
 const EVENT_BUFFER: usize = 256;
@@ -77,6 +81,9 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// Whose "Always" it is: a conversation and a person.
+pub(crate) type AlwaysKey = (ConversationId, Option<u64>);
+
 /// What every turn shares.
 pub(crate) struct Inner {
     pub(crate) pool: BackendPool,
@@ -84,9 +91,13 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) config: EngineConfig,
     pub(crate) estimator: TokenEstimator,
-    /// Tools a person allowed for the rest of a conversation ("Always in this conversation").
-    pub(crate) always_allowed: Mutex<HashMap<ConversationId, HashSet<String>>>,
+    /// Tools a person allowed for the rest of a conversation ("Always in this conversation"):
+    /// by conversation and person, `server/tool`. Another person's turn in the same
+    /// conversation is asked again.
+    pub(crate) always_allowed: Mutex<HashMap<AlwaysKey, HashSet<String>>>,
     conversations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// [`Engine::model_names`]' last answer, and when it was asked.
+    model_names: Mutex<Option<(Instant, Vec<String>)>>,
     turns: Arc<Semaphore>,
     tracker: TaskTracker,
     accepting: AtomicBool,
@@ -137,6 +148,7 @@ impl Engine {
                 estimator: TokenEstimator::default(),
                 always_allowed: Mutex::new(HashMap::new()),
                 conversations: Mutex::new(HashMap::new()),
+                model_names: Mutex::new(None),
                 tracker: TaskTracker::new(),
                 accepting: AtomicBool::new(true),
                 stop_all: CancellationToken::new(),
@@ -157,6 +169,55 @@ impl Engine {
     /// The MCP host, if tools are configured.
     pub fn tools(&self) -> Option<&McpHost> {
         self.inner.tools.as_ref()
+    }
+
+    /// The names of the models the backends offer, sorted, without repeats; asked of the
+    /// backends at most every [`MODEL_NAMES_TTL`] (autocomplete asks on every keystroke).
+    pub async fn model_names(&self) -> Vec<String> {
+        let cached = self
+            .inner
+            .model_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < MODEL_NAMES_TTL)
+            .map(|(_, names)| names.clone());
+        if let Some(names) = cached {
+            return names;
+        }
+        let mut names: Vec<String> = self
+            .inner
+            .pool
+            .list_models()
+            .await
+            .into_iter()
+            .filter_map(|b| b.models.ok())
+            .flatten()
+            .map(|m| m.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        *self
+            .inner
+            .model_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), names.clone()));
+        names
+    }
+
+    /// The latest answer of the conversation `key`, if it has one: what a Regenerate or
+    /// Continue may act on (a front end checks before it starts one, to say why not).
+    pub async fn latest_answer(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Option<MessageId>, EngineError> {
+        let store = &self.inner.store;
+        let Some(conversation) = store.find_conversation(key).await? else {
+            return Ok(None);
+        };
+        let answer =
+            crate::turn::last_answer(store, &conversation, self.inner.config.history_limit).await?;
+        Ok(answer.map(|m| m.id))
     }
 
     /// The configuration.
@@ -194,8 +255,8 @@ impl Engine {
             async move {
                 // Wait in line: first for this conversation, then for a turn slot.
                 let _order = lock.lock_owned().await;
-                let _slot = inner.turns.clone().acquire_owned().await;
-                turn::run(inner, request, sender, cancel).await;
+                let slot = Slot::acquire(inner.turns.clone()).await;
+                turn::run(inner, request, sender, cancel, slot).await;
             },
             span,
         ));

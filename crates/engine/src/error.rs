@@ -19,6 +19,14 @@ pub enum EngineError {
         /// `regenerate` or `continue`.
         action: &'static str,
     },
+    /// Regenerate or Continue on an answer that is no longer the conversation's latest.
+    #[error(
+        "this answer is no longer the latest in its conversation; only the latest can be {action}d"
+    )]
+    NotLatest {
+        /// `regenerate` or `continue`.
+        action: &'static str,
+    },
     /// The message has images and no model that can see them is configured.
     #[error(
         "model {model:?} cannot see images, and no vision model is configured (set models.vision)"

@@ -95,7 +95,8 @@ pub struct InputPrompt {
 pub enum Approval {
     /// Run it this once.
     Approve,
-    /// Run it, and this tool again in this conversation without asking.
+    /// Run it, and this tool again without asking when the same person's turns in this
+    /// conversation call it (until the bot restarts).
     AlwaysInConversation,
     /// Do not run it.
     Deny,

@@ -11,13 +11,14 @@ mod error;
 mod events;
 mod loop_breaker;
 mod request;
+mod slot;
 mod template;
 mod tools;
 mod turn;
 
 pub use choice::{ModelPreferences, VisionRoute, preferred, vision_route};
 pub use context::TokenEstimator;
-pub use engine::{Engine, EngineConfig, Turn};
+pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};

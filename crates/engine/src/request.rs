@@ -1,6 +1,6 @@
 //! What a front end asks of the engine.
 
-use mcpcord_memory::{ConversationKey, Scope};
+use mcpcord_memory::{ConversationKey, MessageId, Scope};
 
 use crate::template::Place;
 
@@ -35,10 +35,26 @@ pub struct Speaker {
 pub enum TurnAction {
     /// A new message.
     Message(UserMessage),
-    /// The last answer again; the previous one stays in history as replaced.
-    Regenerate,
-    /// Extend the last answer.
-    Continue,
+    /// An answer again. The old answer stays in the database, marked replaced in the same
+    /// transaction that stores the new one (a regenerate that fails loses nothing).
+    Regenerate {
+        /// The answer to write again: it must still be the conversation's latest answer
+        /// ([`EngineError::NotLatest`](crate::EngineError::NotLatest) otherwise); `None` for
+        /// whichever answer is the latest.
+        answer: Option<MessageId>,
+    },
+    /// Extend an answer.
+    Continue {
+        /// The answer to extend: it must still be the latest; `None` for the latest.
+        answer: Option<MessageId>,
+    },
+}
+
+impl TurnAction {
+    /// Regenerate the latest answer.
+    pub const REGENERATE_LATEST: Self = Self::Regenerate { answer: None };
+    /// Continue the latest answer.
+    pub const CONTINUE_LATEST: Self = Self::Continue { answer: None };
 }
 
 /// A person's message.

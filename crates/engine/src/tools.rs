@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::Inner;
 use crate::events::{Approval, ApprovalRequest, InputPrompt, TurnEvent};
+use crate::slot::Slot;
 
 /// Longest summary of a tool result shown to people.
 const SUMMARY_CHARS: usize = 120;
@@ -55,6 +56,10 @@ pub(crate) struct ToolRun {
     pub(crate) cancel: CancellationToken,
     pub(crate) inner: Arc<Inner>,
     pub(crate) conversation: ConversationId,
+    /// Whose turn it is.
+    pub(crate) user: Option<u64>,
+    /// Given back while a person is asked.
+    pub(crate) slot: Slot,
     pub(crate) vision: bool,
     /// Tools turned off in the turn's channel, by exposed name: calls to them are refused.
     pub(crate) disabled: Vec<String>,
@@ -165,17 +170,19 @@ impl ToolRun {
     fn approver(&self, index: usize) -> impl mcpcord_mcp::Approver {
         let events = self.events.clone();
         let inner = self.inner.clone();
-        let conversation = self.conversation;
+        let remembered = (self.conversation, self.user);
+        let slot = self.slot.clone();
         move |request: HostApprovalRequest| {
             let events = events.clone();
             let inner = inner.clone();
+            let slot = slot.clone();
             async move {
                 let key = format!("{}/{}", request.server, request.tool);
                 let allowed = inner
                     .always_allowed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .get(&conversation)
+                    .get(&remembered)
                     .is_some_and(|tools| tools.contains(&key));
                 if allowed {
                     return HostApproval::Approved;
@@ -190,14 +197,14 @@ impl ToolRun {
                         reply,
                     }))
                     .await;
-                match (asked, answer.await) {
+                match (asked, slot.released_while(answer).await) {
                     (Ok(()), Ok(Approval::Approve)) => HostApproval::Approved,
                     (Ok(()), Ok(Approval::AlwaysInConversation)) => {
                         inner
                             .always_allowed
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
-                            .entry(conversation)
+                            .entry(remembered)
                             .or_default()
                             .insert(key);
                         HostApproval::Approved
@@ -217,8 +224,10 @@ impl ToolRun {
     /// Passes a server's input request to the person; declines when nobody can answer.
     fn input_handler(&self, index: usize) -> impl mcpcord_mcp::InputHandler {
         let events = self.events.clone();
+        let slot = self.slot.clone();
         move |request: InputRequest| {
             let events = events.clone();
+            let slot = slot.clone();
             async move {
                 let (reply, answer) = oneshot::channel();
                 let asked = events
@@ -228,7 +237,7 @@ impl ToolRun {
                         reply,
                     }))
                     .await;
-                match (asked, answer.await) {
+                match (asked, slot.released_while(answer).await) {
                     (Ok(()), Ok(answer)) => answer,
                     _ => InputAnswer::Decline,
                 }

@@ -20,6 +20,7 @@ use crate::error::EngineError;
 use crate::events::{TurnEvent, TurnSummary};
 use crate::loop_breaker::LoopBreaker;
 use crate::request::{TurnAction, TurnRequest};
+use crate::slot::Slot;
 use crate::template::render;
 use crate::tools::{self, ToolRun};
 
@@ -33,6 +34,7 @@ pub(crate) async fn run(
     request: TurnRequest,
     events: mpsc::Sender<TurnEvent>,
     cancel: CancellationToken,
+    slot: Slot,
 ) {
     let timed_out = CancellationToken::new();
     let timer = {
@@ -44,7 +46,7 @@ pub(crate) async fn run(
             cancel.cancel();
         })
     };
-    let mut turn = TurnState::new(inner, events, cancel);
+    let mut turn = TurnState::new(inner, events, cancel, slot);
     let outcome = turn.run(request).await;
     timer.abort();
     match outcome {
@@ -78,6 +80,12 @@ struct TurnState {
     prompt_tokens: Option<u32>,
     tool_calls: usize,
     rounds: u32,
+    /// The turn's place among the turns running at once.
+    slot: Slot,
+    /// Who asked (approvals they give with "Always" are theirs).
+    author: Option<u64>,
+    /// Regenerate: the answer being replaced, and its turn (left out of the context).
+    replaces: Option<(mcpcord_memory::MessageId, String)>,
 }
 
 /// What one model round produced.
@@ -90,11 +98,18 @@ struct Round {
 }
 
 impl TurnState {
-    fn new(inner: Arc<Inner>, events: mpsc::Sender<TurnEvent>, cancel: CancellationToken) -> Self {
+    fn new(
+        inner: Arc<Inner>,
+        events: mpsc::Sender<TurnEvent>,
+        cancel: CancellationToken,
+        slot: Slot,
+    ) -> Self {
         Self {
             inner,
             events,
             cancel,
+            slot,
+            author: None,
             pending: Vec::new(),
             text: String::new(),
             thinking: String::new(),
@@ -102,6 +117,7 @@ impl TurnState {
             prompt_tokens: None,
             tool_calls: 0,
             rounds: 0,
+            replaces: None,
         }
     }
 
@@ -117,6 +133,7 @@ impl TurnState {
     async fn run(&mut self, request: TurnRequest) -> Result<TurnSummary, EngineError> {
         let store = self.inner.store.clone();
         let owner = request.author.id;
+        self.author = owner;
         let conversation = store
             .conversation(&request.key, request.scope, owner)
             .await?;
@@ -150,18 +167,18 @@ impl TurnState {
                 }
                 store.add_user_message(conversation.id, stored).await?;
             }
-            TurnAction::Regenerate => {
-                let last =
-                    last_answer(&store, &conversation, self.inner.config.history_limit).await?;
-                let answer = last.ok_or(EngineError::NothingTo {
-                    action: "regenerate",
-                })?;
-                store.mark_replaced(answer.id).await?;
+            TurnAction::Regenerate { answer } => {
+                let limit = self.inner.config.history_limit;
+                // After a turn that stored no answer (it failed), the person's message is
+                // simply answered again; otherwise the answer is written anew.
+                if answer.is_some() || !unanswered(&store, &conversation).await? {
+                    let old = target(&store, &conversation, limit, *answer, "regenerate").await?;
+                    self.replaces = Some((old.id, old.turn));
+                }
             }
-            TurnAction::Continue => {
-                last_answer(&store, &conversation, self.inner.config.history_limit)
-                    .await?
-                    .ok_or(EngineError::NothingTo { action: "continue" })?;
+            TurnAction::Continue { answer } => {
+                let limit = self.inner.config.history_limit;
+                target(&store, &conversation, limit, *answer, "continue").await?;
                 extra = Some(Message::user(CONTINUE_PROMPT));
             }
         }
@@ -201,9 +218,13 @@ impl TurnState {
         .await;
 
         let mut offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled);
-        let history = store
+        let mut history = store
             .history(conversation.id, self.inner.config.history_limit as usize)
             .await?;
+        if let Some((_, replaced)) = &self.replaces {
+            // The answer being written again is not part of what the model sees.
+            history.retain(|m| &m.turn != replaced);
+        }
         let mut messages = self
             .context(
                 &request,
@@ -230,7 +251,11 @@ impl TurnState {
             let round = match self.model_round(&model, &messages, &mut offered).await {
                 Ok(round) => round,
                 Err(error) => {
-                    self.save(&conversation, &model, true).await?;
+                    // What was said is kept, but a failed regenerate keeps the old answer
+                    // rather than a broken new one.
+                    if self.replaces.is_none() {
+                        self.save(&conversation, &model, true).await?;
+                    }
                     return Err(error.into());
                 }
             };
@@ -428,6 +453,8 @@ impl TurnState {
             cancel: self.cancel.child_token(),
             inner: self.inner.clone(),
             conversation: conversation.id,
+            user: self.author,
+            slot: self.slot.clone(),
             vision: info.can(mcpcord_llm::Capability::Vision),
             disabled: disabled.to_vec(),
         };
@@ -470,17 +497,48 @@ impl TurnState {
         }
         let mut messages = std::mem::take(&mut self.pending);
         messages.push(answer);
-        let ids = self
-            .inner
-            .store
-            .commit_turn(conversation.id, messages)
-            .await?;
+        let store = &self.inner.store;
+        let ids = match &self.replaces {
+            Some((old, _)) => {
+                store
+                    .commit_turn_replacing(conversation.id, messages, *old)
+                    .await?
+            }
+            None => store.commit_turn(conversation.id, messages).await?,
+        };
         Ok(ids.last().copied())
     }
 }
 
+/// The answer a Regenerate or Continue acts on: `wanted` if it is still the latest answer,
+/// the latest when `wanted` is `None`.
+async fn target(
+    store: &mcpcord_memory::Store,
+    conversation: &Conversation,
+    limit: u32,
+    wanted: Option<mcpcord_memory::MessageId>,
+    action: &'static str,
+) -> Result<StoredMessage, EngineError> {
+    let latest = last_answer(store, conversation, limit)
+        .await?
+        .ok_or(EngineError::NothingTo { action })?;
+    match wanted {
+        Some(id) if id != latest.id => Err(EngineError::NotLatest { action }),
+        _ => Ok(latest),
+    }
+}
+
+/// Whether the conversation's last message is a person's, with no answer after it.
+async fn unanswered(
+    store: &mcpcord_memory::Store,
+    conversation: &Conversation,
+) -> Result<bool, EngineError> {
+    let last = store.history(conversation.id, 1).await?;
+    Ok(last.first().is_some_and(|m| m.role == StoredRole::User))
+}
+
 /// The most recent assistant answer of the conversation, if any.
-async fn last_answer(
+pub(crate) async fn last_answer(
     store: &mcpcord_memory::Store,
     conversation: &Conversation,
     limit: u32,

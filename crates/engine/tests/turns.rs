@@ -317,7 +317,7 @@ async fn regenerate_replaces_the_last_answer_and_continue_extends_it() {
     h.fake.push_script(Script::reply("first answer"));
     run(&h.engine, say("c1", "tell me")).await;
     h.fake.push_script(Script::reply("second answer"));
-    let (_, summary) = run(&h.engine, request("c1", TurnAction::Regenerate)).await;
+    let (_, summary) = run(&h.engine, request("c1", TurnAction::REGENERATE_LATEST)).await;
     assert_eq!(summary.text, "second answer");
     let sent = h.fake.last_chat_request().unwrap();
     let contents: Vec<&str> = sent["messages"]
@@ -333,7 +333,7 @@ async fn regenerate_replaces_the_last_answer_and_continue_extends_it() {
     assert_eq!(*contents.last().unwrap(), "alice: tell me");
 
     h.fake.push_script(Script::reply(" and more"));
-    let (_, summary) = run(&h.engine, request("c1", TurnAction::Continue)).await;
+    let (_, summary) = run(&h.engine, request("c1", TurnAction::CONTINUE_LATEST)).await;
     assert_eq!(summary.text, " and more");
     let sent = h.fake.last_chat_request().unwrap();
     let messages = sent["messages"].as_array().unwrap();
@@ -357,7 +357,7 @@ async fn regenerate_replaces_the_last_answer_and_continue_extends_it() {
     let error = {
         let mut turn = h
             .engine
-            .start_turn(request("fresh", TurnAction::Regenerate));
+            .start_turn(request("fresh", TurnAction::REGENERATE_LATEST));
         loop {
             match turn.next().await.unwrap() {
                 TurnEvent::Failed(error) => break error,

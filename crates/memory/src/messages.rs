@@ -13,7 +13,7 @@ macro_rules! message_columns {
     () => {
         "id, conversation_id, role, author_id, author_name, content, attachments, tool_calls, \
          tool_name, tool_call_id, model, prompt_tokens, completion_tokens, interrupted, \
-         replaced_at, created_at"
+         replaced_at, created_at, turn_id"
     };
 }
 
@@ -217,6 +217,9 @@ pub struct StoredMessage {
     pub replaced: bool,
     /// When it was written (to the millisecond).
     pub created_at: SystemTime,
+    /// The turn it was written in: a person's message alone, or a model's whole answer (its
+    /// tool calls, their results and the final text) written together.
+    pub turn: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -237,6 +240,7 @@ struct MessageRow {
     interrupted: i64,
     replaced_at: Option<i64>,
     created_at: i64,
+    turn_id: String,
 }
 
 impl TryFrom<MessageRow> for StoredMessage {
@@ -269,6 +273,7 @@ impl TryFrom<MessageRow> for StoredMessage {
             interrupted: row.interrupted != 0,
             replaced: row.replaced_at.is_some(),
             created_at: db::time(row.created_at),
+            turn: row.turn_id,
         })
     }
 }
@@ -282,7 +287,7 @@ impl Store {
         message: NewMessage,
     ) -> Result<MessageId, MemoryError> {
         let ids = self
-            .write(conversation, std::slice::from_ref(&message))
+            .write(conversation, std::slice::from_ref(&message), None)
             .await?;
         Ok(ids[0])
     }
@@ -296,13 +301,26 @@ impl Store {
         conversation: ConversationId,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<MessageId>, MemoryError> {
-        self.write(conversation, &messages).await
+        self.write(conversation, &messages, None).await
+    }
+
+    /// Like [`commit_turn`](Self::commit_turn), and in the same transaction marks the turn of
+    /// `replaces` replaced (Regenerate): the old answer leaves the history only when the new one
+    /// is stored, so a regenerate that fails loses nothing.
+    pub async fn commit_turn_replacing(
+        &self,
+        conversation: ConversationId,
+        messages: Vec<NewMessage>,
+        replaces: MessageId,
+    ) -> Result<Vec<MessageId>, MemoryError> {
+        self.write(conversation, &messages, Some(replaces)).await
     }
 
     async fn write(
         &self,
         conversation: ConversationId,
         messages: &[NewMessage],
+        replaces: Option<MessageId>,
     ) -> Result<Vec<MessageId>, MemoryError> {
         if messages.is_empty() {
             return Ok(Vec::new());
@@ -317,6 +335,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         found(touched.rows_affected(), conversation)?;
+        if let Some(old) = replaces {
+            sqlx::query(
+                "UPDATE messages SET replaced_at = $3 WHERE replaced_at IS NULL \
+                 AND conversation_id = $2 \
+                 AND turn_id = (SELECT turn_id FROM messages WHERE id = $1)",
+            )
+            .bind(old.0)
+            .bind(conversation.0)
+            .bind(db::now())
+            .execute(&mut *tx)
+            .await?;
+        }
         let mut ids = Vec::with_capacity(messages.len());
         for message in messages {
             ids.push(insert(&mut tx, conversation, &turn, message).await?);

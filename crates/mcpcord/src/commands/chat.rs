@@ -98,8 +98,8 @@ async fn interactive(engine: &Engine, mut model: Option<String>) -> Result<(), F
                 eprintln!("(a new conversation)");
                 continue;
             }
-            "/regenerate" => TurnAction::Regenerate,
-            "/continue" => TurnAction::Continue,
+            "/regenerate" => TurnAction::REGENERATE_LATEST,
+            "/continue" => TurnAction::CONTINUE_LATEST,
             command if command.starts_with("/model") => {
                 model = command
                     .strip_prefix("/model")

@@ -112,6 +112,12 @@ pub fn bot_config(config: &Config) -> Result<BotConfig, Failure> {
     bot.command_rate = UserRateLimit::default();
     bot.messages_per_minute = config.limits.user_messages_per_minute;
     bot.max_attachment_bytes = config.limits.max_attachment_bytes;
+    bot.open_turns_per_user = config.limits.open_turns_per_user.get() as usize;
+    bot.allowed_models = config
+        .models
+        .allowed
+        .as_ref()
+        .map(|names| names.iter().cloned().collect());
     bot.grace = discord.shutdown_grace;
     Ok(bot)
 }

@@ -100,6 +100,9 @@ pub struct RawModels {
     pub keep_alive: Option<String>,
     /// The system prompt; `{date}`, `{time}`, `{user}`, `{server}`, `{channel}` are filled in.
     pub system_prompt: Option<String>,
+    /// The models people may pick themselves (`/chat model:`, `/model set`, the model menu);
+    /// unset: only the bot's admins pick models.
+    pub allowed: Option<Vec<String>>,
 }
 
 /// `[storage]`: the database.
@@ -202,6 +205,8 @@ pub struct RawLimits {
     pub max_tool_output_bytes: Option<u64>,
     /// Largest text attachment read in, in bytes.
     pub max_attachment_bytes: Option<u64>,
+    /// Unfinished answers one person may have at once.
+    pub open_turns_per_user: Option<u32>,
 }
 
 /// `[permissions]`: who may do what.

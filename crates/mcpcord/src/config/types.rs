@@ -216,6 +216,8 @@ pub struct ModelsConfig {
     pub keep_alive: Option<Duration>,
     /// The system prompt template.
     pub system_prompt: String,
+    /// The models people may pick themselves; `None`: only admins pick models.
+    pub allowed: Option<Vec<String>>,
 }
 
 /// `[storage]`
@@ -469,6 +471,8 @@ pub struct LimitsConfig {
     pub max_tool_output_bytes: u64,
     /// Largest text attachment read in, in bytes.
     pub max_attachment_bytes: u64,
+    /// Unfinished answers one person may have at once.
+    pub open_turns_per_user: NonZeroU32,
 }
 
 /// `[permissions]`

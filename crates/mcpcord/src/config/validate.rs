@@ -306,6 +306,13 @@ fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
         system_prompt: raw
             .system_prompt
             .unwrap_or_else(|| defaults::SYSTEM_PROMPT.into()),
+        allowed: raw.allowed.map(|names| {
+            names
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, name)| named(Some(name), &format!("models.allowed[{i}]"), report))
+                .collect()
+        }),
     }
 }
 
@@ -624,6 +631,12 @@ fn limits(raw: RawLimits, report: &mut Report) -> LimitsConfig {
         turn_timeout: duration(raw.turn_timeout, "10m", "limits.turn_timeout", report),
         max_tool_output_bytes: raw.max_tool_output_bytes.unwrap_or(32 * 1024),
         max_attachment_bytes: raw.max_attachment_bytes.unwrap_or(256 * 1024),
+        open_turns_per_user: nonzero(
+            raw.open_turns_per_user,
+            3,
+            "limits.open_turns_per_user",
+            report,
+        ),
     }
 }
 
