@@ -10,9 +10,15 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum LlmError {
     /// Nothing answers at `url`. Start the server, or point the configuration at it.
-    #[error("cannot reach the model server at {url}: {reason}{}", hint(*.kind))]
+    ///
+    /// The message names the backend by its configured name only: it reaches Discord users,
+    /// who must not learn the server's address. [`LlmError::detail`] adds the (redacted) URL
+    /// for operators.
+    #[error("cannot reach the model server {backend:?}: {reason}{}", hint(*.kind))]
     Unreachable {
-        /// The server's URL.
+        /// The backend's configured name.
+        backend: String,
+        /// The server's URL, credentials redacted.
         url: String,
         /// What kind of server, for the hint.
         kind: ServerKind,
@@ -147,6 +153,23 @@ fn pull_hint(kind: ServerKind, model: &str) -> String {
 }
 
 impl LlmError {
+    /// The message for operators (`mcpcord check`, logs): [`Display`](std::fmt::Display) plus
+    /// what users are not shown, such as the server's URL (credentials redacted).
+    pub fn detail(&self) -> String {
+        match self {
+            LlmError::Unreachable {
+                backend,
+                url,
+                kind,
+                reason,
+            } => format!(
+                "cannot reach the model server {backend:?} at {url}: {reason}{}",
+                hint(*kind)
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether another backend might succeed where this one failed (before any token).
     pub fn is_failover(&self) -> bool {
         matches!(
@@ -182,9 +205,10 @@ pub(crate) fn from_send(
 ) -> LlmError {
     if error.is_connect() || error.is_timeout() && !error.is_body() {
         LlmError::Unreachable {
-            url: url.to_string(),
+            backend: backend.to_string(),
+            url: crate::redact::redact_url(url),
             kind,
-            reason: root_cause(error),
+            reason: crate::redact::without_urls(&root_cause(error)),
         }
     } else {
         LlmError::Protocol {
@@ -200,5 +224,6 @@ pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = current.source() {
         current = next;
     }
-    current.to_string()
+    // Some errors quote the request's URL: never with its credentials.
+    crate::redact::redact_urls_in(&current.to_string())
 }

@@ -10,6 +10,7 @@ mod numbers;
 pub mod ollama;
 pub mod openai;
 mod pool;
+pub mod redact;
 pub mod schema;
 mod types;
 

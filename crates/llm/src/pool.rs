@@ -68,7 +68,7 @@ struct Entry {
 pub struct BackendHealth {
     /// The backend's name.
     pub name: String,
-    /// Its URL.
+    /// Its URL, credentials redacted.
     pub url: String,
     /// The server's version line, or why it could not be reached.
     pub result: Result<String, LlmError>,
@@ -154,7 +154,7 @@ impl BackendPool {
                     });
                 }
                 Err(error) if error.is_failover() => {
-                    tracing::warn!(backend = %entry.backend.spec().name, %error, "backend failed before its first token; trying the next");
+                    tracing::warn!(backend = %entry.backend.spec().name, error = %error.detail(), "backend failed before its first token; trying the next");
                     self.note_failure(&entry, &error).await;
                     last_error = Some(error);
                 }
@@ -240,7 +240,7 @@ impl BackendPool {
             let spec = entry.backend.spec();
             BackendHealth {
                 name: spec.name.clone(),
-                url: spec.url.to_string(),
+                url: crate::redact::redact_url(spec.url.as_str()),
                 result,
             }
         });
@@ -263,7 +263,8 @@ impl BackendPool {
                     _ = ticker.tick() => {
                         for health in pool.refresh().await {
                             if let Err(error) = health.result {
-                                tracing::warn!(backend = %health.name, %error, "backend health check failed");
+                                // Operators get the (redacted) URL too.
+                                tracing::warn!(backend = %health.name, error = %error.detail(), "backend health check failed");
                             }
                         }
                     }
@@ -319,7 +320,7 @@ impl BackendPool {
                 Some(models.into_iter().map(|m| m.name).collect())
             }
             Err(error) => {
-                tracing::debug!(backend = %entry.backend.spec().name, %error, "cannot list models");
+                tracing::debug!(backend = %entry.backend.spec().name, error = %error.detail(), "cannot list models");
                 entry.healthy.store(false, Ordering::SeqCst);
                 None
             }

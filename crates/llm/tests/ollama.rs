@@ -204,7 +204,7 @@ async fn metadata_calls_read_capabilities_context_length_and_more() {
 }
 
 #[tokio::test]
-async fn an_unreachable_server_names_its_url_and_the_fix() {
+async fn an_unreachable_server_is_named_by_its_backend_name_and_the_fix() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -220,10 +220,51 @@ async fn an_unreachable_server_names_its_url_and_the_fix() {
         .err()
         .unwrap();
     assert!(matches!(error, LlmError::Unreachable { .. }), "{error:?}");
+    // What users see names the backend, never its address.
     let message = error.to_string();
     assert!(
-        message.contains(&format!("127.0.0.1:{port}")) && message.contains("ollama serve"),
+        message.contains("cannot reach the model server \"local\"")
+            && message.contains("ollama serve")
+            && !message.contains("127.0.0.1"),
         "{message}"
+    );
+    // Operators get the URL too.
+    let detail = error.detail();
+    assert!(
+        detail.contains(&format!("127.0.0.1:{port}")) && detail.contains("ollama serve"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_never_shows_the_credentials_in_its_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = Backend::new(
+        spec(&format!(
+            "http://bot:pa55word@127.0.0.1:{port}/?api_key=k3y-value"
+        )),
+        mcpcord_llm::http_client(),
+    );
+    let error = backend
+        .chat(&ChatRequest::new("llama3.2", vec![Message::user("hi")]))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(error, LlmError::Unreachable { .. }), "{error:?}");
+    for text in [error.to_string(), error.detail(), format!("{error:?}")] {
+        assert!(
+            !text.contains("pa55word") && !text.contains("k3y-value"),
+            "{text}"
+        );
+    }
+    assert!(
+        error.detail().contains("bot:[redacted]@127.0.0.1"),
+        "{}",
+        error.detail()
     );
 }
 

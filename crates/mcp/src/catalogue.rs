@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::naming;
-use crate::spec::{ApprovalPolicy, ToolPolicy};
+use crate::spec::{ApprovalPolicy, ToolHints, ToolPolicy};
 
 /// One tool as offered to the model. The `llm` crate's tool spec is built from `name`,
 /// `description` and `input_schema` (which it sanitizes for the backend).
@@ -81,7 +81,12 @@ impl Catalogue {
         let mut offered = Vec::new();
         for (server, (policy, tools)) in listings {
             for tool in tools {
-                let approval = policy.policy_for(&tool.name);
+                let annotations = tool.annotations.as_ref();
+                let hints = ToolHints {
+                    read_only: annotations.and_then(|a| a.read_only_hint),
+                    destructive: annotations.and_then(|a| a.destructive_hint),
+                };
+                let approval = policy.policy_with_hints(&tool.name, hints);
                 if approval != ApprovalPolicy::Deny {
                     offered.push((server.clone(), tool, approval));
                 }

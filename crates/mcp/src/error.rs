@@ -29,6 +29,19 @@ pub enum HostError {
         /// The tool.
         tool: String,
     },
+    /// The configuration denies the whole server (`approval = "deny"`): its tools are not
+    /// offered and its prompts and resources are not served.
+    #[error("the MCP server `{server}` is denied by configuration (approval = \"deny\")")]
+    ServerDenied {
+        /// The server.
+        server: String,
+    },
+    /// The configuration keeps this server off (`disabled = true`).
+    #[error("the MCP server `{server}` is disabled in the configuration")]
+    Disabled {
+        /// The server.
+        server: String,
+    },
     /// The arguments are not a JSON object.
     #[error("the arguments must be a JSON object, not {found}")]
     InvalidArguments {

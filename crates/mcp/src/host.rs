@@ -18,7 +18,7 @@ use crate::callbacks::{Approval, ApprovalRequest, Callbacks};
 use crate::catalogue::{Catalogue, ToolDescriptor};
 use crate::connection::Connection;
 use crate::error::{ConnectError, HostError};
-use crate::output::ToolOutput;
+use crate::output::{self, ToolOutput};
 use crate::prompts::{self, PromptContent, PromptDescriptor};
 use crate::resources::{self, ResourceContent, ResourceDescriptor, ResourceTemplateDescriptor};
 use crate::spec::{ApprovalPolicy, HostOptions, ServerSpec, ToolPolicy};
@@ -264,15 +264,19 @@ impl McpHost {
         options: CallOptions,
     ) -> Result<ToolOutput, HostError> {
         let entry = self.server(server)?;
-        let approval = entry.spec.tools.policy_for(tool);
+        let listed = self.catalogue().find(server, tool).cloned();
+        // A listed tool's approval accounts for its annotations; an unlisted one is unknown.
+        let approval = listed
+            .as_ref()
+            .map_or_else(|| entry.spec.tools.policy_for(tool), |d| d.approval);
         if approval == ApprovalPolicy::Deny {
             return Err(HostError::NotOffered {
                 server: server.to_owned(),
                 tool: tool.to_owned(),
             });
         }
-        let descriptor = match self.catalogue().find(server, tool) {
-            Some(descriptor) => descriptor.clone(),
+        let descriptor = match listed {
+            Some(descriptor) => descriptor,
             // Not listed (yet): let the server say whether it exists.
             None => ToolDescriptor {
                 name: tool.to_owned(),
@@ -375,13 +379,17 @@ impl McpHost {
     }
 
     fn server(&self, name: &str) -> Result<Arc<Server>, HostError> {
-        self.shared
-            .servers
-            .get(name)
-            .cloned()
-            .ok_or_else(|| HostError::UnknownServer {
-                server: name.to_owned(),
-            })
+        self.shared.servers.get(name).cloned().ok_or_else(|| {
+            if self.shared.options.disabled_servers.contains(name) {
+                HostError::Disabled {
+                    server: name.to_owned(),
+                }
+            } else {
+                HostError::UnknownServer {
+                    server: name.to_owned(),
+                }
+            }
+        })
     }
 
     /// A ready replica's connection, waiting (bounded) for one while the server (re)starts.
@@ -429,13 +437,16 @@ impl McpHost {
         .await
     }
 
-    /// Gets `prompt` from `server` with `arguments`.
+    /// Gets `prompt` from `server` with `arguments`. A server the configuration denies
+    /// (`approval = "deny"`) or disables is refused; the text is cut to the tool output limit
+    /// ([`HostOptions::max_output_bytes`]) with a note saying so.
     pub async fn get_prompt(
         &self,
         server: &str,
         prompt: &str,
         arguments: BTreeMap<String, String>,
     ) -> Result<PromptContent, HostError> {
+        self.refuse_denied(server)?;
         let (connection, timeout) = self.connection_of(server).await?;
         let mut params = GetPromptRequestParams::new(prompt.to_owned());
         if !arguments.is_empty() {
@@ -447,7 +458,23 @@ impl McpHost {
             );
         }
         let result = within(timeout, &connection, connection.peer.get_prompt(params)).await?;
-        Ok(prompts::content(result))
+        let mut content = prompts::content(result);
+        cap_texts(
+            &mut content.messages,
+            |message| &mut message.text,
+            self.shared.options.max_output_bytes,
+        );
+        Ok(content)
+    }
+
+    /// Refuses a server the configuration denies as a whole.
+    fn refuse_denied(&self, server: &str) -> Result<(), HostError> {
+        if self.server(server)?.spec.tools.denies_server() {
+            return Err(HostError::ServerDenied {
+                server: server.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// Every server's resources.
@@ -485,12 +512,15 @@ impl McpHost {
         .await
     }
 
-    /// Reads `uri` from `server`.
+    /// Reads `uri` from `server`. A server the configuration denies (`approval = "deny"`) or
+    /// disables is refused; text is cut to the tool output limit ([`HostOptions::max_output_bytes`]) with a
+    /// note saying so (binary parts are kept whole, as tool images are).
     pub async fn read_resource(
         &self,
         server: &str,
         uri: &str,
     ) -> Result<Vec<ResourceContent>, HostError> {
+        self.refuse_denied(server)?;
         let (connection, timeout) = self.connection_of(server).await?;
         if connection.identity.capabilities.resources.is_none() {
             return Err(HostError::Unsupported {
@@ -500,11 +530,25 @@ impl McpHost {
         }
         let params = ReadResourceRequestParams::new(uri.to_owned());
         let result = within(timeout, &connection, connection.peer.read_resource(params)).await?;
-        Ok(result
+        let mut contents: Vec<ResourceContent> = result
             .contents
             .into_iter()
             .map(resources::content)
-            .collect())
+            .collect();
+        let max = self.shared.options.max_output_bytes;
+        let mut left = max;
+        for part in &mut contents {
+            if let Some(text) = &mut part.text {
+                if text.len() > left {
+                    let (cut, _) = output::truncate(std::mem::take(text), left);
+                    *text = cut;
+                    left = 0;
+                } else {
+                    left -= text.len();
+                }
+            }
+        }
+        Ok(contents)
     }
 
     async fn connection_of(&self, server: &str) -> Result<(Arc<Connection>, Duration), HostError> {
@@ -637,6 +681,32 @@ async fn within<T>(
             Err(_) => Err(HostError::Timeout { after: timeout }),
         },
         () = connection.closed() => Err(HostError::ConnectionLost { server: connection.server.to_string() }),
+    }
+}
+
+/// Cuts the texts of `items` to `max_bytes` in all: the item that crosses the limit is cut with
+/// a note (see [`output::truncate`]), later ones are dropped and counted in a note.
+fn cap_texts<T>(items: &mut Vec<T>, text_of: impl Fn(&mut T) -> &mut String, max_bytes: usize) {
+    let mut left = max_bytes;
+    let Some(crossing) = items.iter_mut().position(|item| {
+        let text = text_of(item);
+        if text.len() > left {
+            return true;
+        }
+        left -= text.len();
+        false
+    }) else {
+        return;
+    };
+    let text = text_of(&mut items[crossing]);
+    let (cut, _) = output::truncate(std::mem::take(text), left);
+    *text = cut;
+    let dropped = items.len() - crossing - 1;
+    if dropped > 0 {
+        items.truncate(crossing + 1);
+        text_of(&mut items[crossing]).push_str(&format!(
+            "\n[{dropped} more message(s) left out: over the limit of {max_bytes} bytes]"
+        ));
     }
 }
 

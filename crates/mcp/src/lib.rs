@@ -49,7 +49,8 @@ pub use prompts::{PromptArgumentInfo, PromptContent, PromptDescriptor, PromptMes
 pub use resources::{ResourceContent, ResourceDescriptor, ResourceTemplateDescriptor};
 pub use spec::{
     ApprovalPolicy, Backoff, CircuitBreaker, HealthCheck, HostOptions, HttpSpec, Lifecycle,
-    McpStream, RestartPolicy, ServerSpec, StdioSpec, StreamConnector, ToolPolicy, TransportSpec,
+    McpStream, RestartPolicy, ServerSpec, StdioSpec, StreamConnector, ToolHints, ToolPolicy,
+    TransportSpec,
 };
 pub use stats::ProcessStats;
 pub use status::{ReplicaStatus, ServerState, ServerStatus};

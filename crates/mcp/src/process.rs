@@ -1,5 +1,6 @@
 //! Child processes of stdio servers: launched with only the environment their configuration
-//! names (plus `PATH`, `HOME`, `LANG`), in a process group of their own, told to die with the
+//! names (plus `PATH`, `HOME`, `LANG`), in their working directory (created with mode 0700 when
+//! missing), in a process group of their own, told to die with the
 //! bot (`PR_SET_PDEATHSIG` on Linux, kill-on-drop otherwise); stderr goes to the log, one event
 //! per line, in the server's span; shutdown is close stdin, SIGTERM to the group, then SIGKILL.
 
@@ -35,7 +36,17 @@ pub(crate) struct ChildHandle {
 
 /// Launches `spec` for the server `name`.
 pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectError> {
-    let mut command = Command::new(&spec.command);
+    let spawn_error = |reason: String| ConnectError::Spawn {
+        command: spec.command.clone(),
+        reason,
+    };
+    // A relative program path (`./server.sh`) means the bot's directory, not the child's.
+    let program = if spec.command.contains('/') {
+        std::path::absolute(&spec.command).map_err(|e| spawn_error(e.to_string()))?
+    } else {
+        spec.command.clone().into()
+    };
+    let mut command = Command::new(program);
     command.args(&spec.args).env_clear();
     for var in INHERITED_ENV {
         if let Some(value) = std::env::var_os(var) {
@@ -44,6 +55,13 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
     }
     command.envs(&spec.env);
     if let Some(cwd) = &spec.cwd {
+        let cwd = std::path::absolute(cwd).map_err(|e| spawn_error(e.to_string()))?;
+        create_private_dir(&cwd).map_err(|error| {
+            spawn_error(format!(
+                "cannot create its working directory {}: {error}",
+                cwd.display()
+            ))
+        })?;
         command.current_dir(cwd);
     }
     command
@@ -95,6 +113,19 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
         stdout,
         handle: ChildHandle { pid, exit },
     })
+}
+
+/// Creates `dir` (and missing parents) readable by the bot's user only (mode 0700) when it
+/// does not exist; an existing directory is left as it is.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Asks the kernel to SIGTERM the child when the bot dies, even by SIGKILL: no orphans.

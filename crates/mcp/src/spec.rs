@@ -191,7 +191,9 @@ pub struct StdioSpec {
     pub args: Vec<String>,
     /// The only variables it gets beside `PATH`, `HOME` and `LANG` (which it inherits).
     pub env: BTreeMap<String, String>,
-    /// Its working directory; the bot's when unset.
+    /// Its working directory, created (mode 0700, parents included) when missing; the bot's
+    /// when unset. The binary always sets one (a folder per server in its data directory), so
+    /// relative reads by the server do not reach the bot's files.
     pub cwd: Option<PathBuf>,
 }
 
@@ -292,21 +294,57 @@ impl ApprovalPolicy {
 }
 
 /// Which of a server's tools are offered, and how each is approved. Names are the server's own.
+///
+/// How a tool's approval is decided, first match wins:
+/// 1. not in `allowed` (when set), or in `denied`: [`ApprovalPolicy::Deny`];
+/// 2. its entry in `approval` (the configuration's `tool_approval`);
+/// 3. `default_approval`, when the configuration wrote one for the server (`approval = …`);
+/// 4. the tool's own annotations: a tool that says it may destroy data
+///    (`destructiveHint: true`, or `readOnlyHint: false` without `destructiveHint: false`)
+///    needs a person's approval ([`ApprovalPolicy::Ask`]);
+/// 5. otherwise — read-only and unannotated tools — [`ApprovalPolicy::Auto`], as before
+///    annotations were read.
 #[derive(Clone, Debug, Default)]
 pub struct ToolPolicy {
     /// When set, only these tools are offered.
     pub allowed: Option<BTreeSet<String>>,
     /// Never offered.
     pub denied: BTreeSet<String>,
-    /// The policy of tools not named in `approval`.
-    pub default_approval: ApprovalPolicy,
+    /// The policy of tools not named in `approval`, when the configuration wrote one; `None`
+    /// lets each tool's annotations decide (see the type's documentation).
+    pub default_approval: Option<ApprovalPolicy>,
     /// Per-tool policies.
     pub approval: BTreeMap<String, ApprovalPolicy>,
 }
 
+/// What a server says about a tool's effects (MCP tool annotations), as far as approval cares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ToolHints {
+    /// `readOnlyHint`: the tool does not modify its environment.
+    pub read_only: Option<bool>,
+    /// `destructiveHint`: the tool may destroy data.
+    pub destructive: Option<bool>,
+}
+
+impl ToolHints {
+    /// Whether the hints say the tool may destroy data: `destructiveHint: true`, or
+    /// `readOnlyHint: false` without `destructiveHint: false` (MCP's default for a tool that
+    /// writes is destructive). Unannotated tools are not.
+    pub fn may_destroy(self) -> bool {
+        self.destructive == Some(true)
+            || (self.read_only == Some(false) && self.destructive != Some(false))
+    }
+}
+
 impl ToolPolicy {
-    /// The approval policy of `tool`; [`ApprovalPolicy::Deny`] when it is not offered at all.
+    /// The approval policy of `tool` when nothing is known of its effects (an unannotated or
+    /// unlisted tool); [`ApprovalPolicy::Deny`] when it is not offered at all.
     pub fn policy_for(&self, tool: &str) -> ApprovalPolicy {
+        self.policy_with_hints(tool, ToolHints::default())
+    }
+
+    /// The approval policy of `tool` given its annotations (see the type's documentation).
+    pub fn policy_with_hints(&self, tool: &str, hints: ToolHints) -> ApprovalPolicy {
         let listed = self
             .allowed
             .as_ref()
@@ -314,15 +352,118 @@ impl ToolPolicy {
         if !listed || self.denied.contains(tool) {
             return ApprovalPolicy::Deny;
         }
-        self.approval
-            .get(tool)
-            .copied()
-            .unwrap_or(self.default_approval)
+        if let Some(policy) = self.approval.get(tool).copied().or(self.default_approval) {
+            return policy;
+        }
+        if hints.may_destroy() {
+            ApprovalPolicy::Ask
+        } else {
+            ApprovalPolicy::Auto
+        }
     }
 
     /// Whether `tool` is offered to the model.
     pub fn offers(&self, tool: &str) -> bool {
         self.policy_for(tool) != ApprovalPolicy::Deny
+    }
+
+    /// Whether the configuration denies the whole server (`approval = "deny"`): its prompts and
+    /// resources are refused too.
+    pub fn denies_server(&self) -> bool {
+        self.default_approval == Some(ApprovalPolicy::Deny)
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    const DESTRUCTIVE: ToolHints = ToolHints {
+        read_only: None,
+        destructive: Some(true),
+    };
+    const WRITES: ToolHints = ToolHints {
+        read_only: Some(false),
+        destructive: None,
+    };
+    const WRITES_SAFELY: ToolHints = ToolHints {
+        read_only: Some(false),
+        destructive: Some(false),
+    };
+    const READS: ToolHints = ToolHints {
+        read_only: Some(true),
+        destructive: None,
+    };
+
+    #[test]
+    fn destructive_tools_default_to_ask_and_others_keep_auto() {
+        let policy = ToolPolicy::default();
+        assert_eq!(
+            policy.policy_with_hints("rm", DESTRUCTIVE),
+            ApprovalPolicy::Ask
+        );
+        assert_eq!(
+            policy.policy_with_hints("write", WRITES),
+            ApprovalPolicy::Ask
+        );
+        assert_eq!(
+            policy.policy_with_hints("append", WRITES_SAFELY),
+            ApprovalPolicy::Auto
+        );
+        assert_eq!(
+            policy.policy_with_hints("read", READS),
+            ApprovalPolicy::Auto
+        );
+        assert_eq!(
+            policy.policy_with_hints("plain", ToolHints::default()),
+            ApprovalPolicy::Auto,
+            "unannotated tools keep today's default"
+        );
+        assert_eq!(policy.policy_for("plain"), ApprovalPolicy::Auto);
+    }
+
+    #[test]
+    fn a_written_policy_wins_over_the_annotations() {
+        let server_auto = ToolPolicy {
+            default_approval: Some(ApprovalPolicy::Auto),
+            ..ToolPolicy::default()
+        };
+        assert_eq!(
+            server_auto.policy_with_hints("rm", DESTRUCTIVE),
+            ApprovalPolicy::Auto,
+            "approval = \"auto\" written for the server"
+        );
+        let mut per_tool = ToolPolicy::default();
+        per_tool.approval.insert("rm".into(), ApprovalPolicy::Auto);
+        per_tool.approval.insert("cat".into(), ApprovalPolicy::Ask);
+        assert_eq!(
+            per_tool.policy_with_hints("rm", DESTRUCTIVE),
+            ApprovalPolicy::Auto
+        );
+        assert_eq!(
+            per_tool.policy_with_hints("cat", READS),
+            ApprovalPolicy::Ask
+        );
+        assert_eq!(
+            per_tool.policy_with_hints("mv", WRITES),
+            ApprovalPolicy::Ask
+        );
+        let server_deny = ToolPolicy {
+            default_approval: Some(ApprovalPolicy::Deny),
+            ..ToolPolicy::default()
+        };
+        assert_eq!(
+            server_deny.policy_with_hints("cat", READS),
+            ApprovalPolicy::Deny
+        );
+        assert!(server_deny.denies_server());
+        let mut denied = ToolPolicy::default();
+        denied.denied.insert("rm".into());
+        denied.approval.insert("rm".into(), ApprovalPolicy::Auto);
+        assert_eq!(
+            denied.policy_with_hints("rm", DESTRUCTIVE),
+            ApprovalPolicy::Deny
+        );
     }
 }
 
@@ -386,6 +527,9 @@ pub struct HostOptions {
     pub stats_interval: Duration,
     /// A server that ran this long before stopping restarts with the initial delay again.
     pub stable_after: Duration,
+    /// Servers the configuration names but keeps off (`disabled = true`): they are not
+    /// started, and asking one for a tool, a prompt or a resource says it is disabled.
+    pub disabled_servers: BTreeSet<String>,
 }
 
 impl Default for HostOptions {
@@ -397,6 +541,7 @@ impl Default for HostOptions {
             shutdown_grace: Duration::from_secs(3),
             stats_interval: Duration::from_secs(5),
             stable_after: Duration::from_secs(60),
+            disabled_servers: BTreeSet::new(),
         }
     }
 }

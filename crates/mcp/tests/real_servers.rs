@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mcpcord_mcp::{
-    CallOptions, Callbacks, InputAnswer, InputMode, InputRequest, McpHost, RestartPolicy,
-    ServerSpec, ToolOutput,
+    Approval, ApprovalPolicy, CallOptions, Callbacks, InputAnswer, InputMode, InputRequest,
+    McpHost, RestartPolicy, ServerSpec, ToolOutput,
 };
 use mcpcord_testkit::llama::tools_dir;
 use serde_json::{Value, json};
@@ -301,13 +301,41 @@ async fn server_filesystem() {
     .await;
     assert!(read.text.contains("written by the test"), "{}", read.text);
 
-    call(
-        &host,
-        "filesystem",
-        "write_file",
-        json!({ "path": root.join("made.txt"), "content": "written through the host" }),
+    // write_file is annotated as destructive (`readOnlyHint: false`): with no approval written
+    // in the configuration, a person must approve it.
+    let write = host
+        .catalogue()
+        .find("filesystem", "write_file")
+        .cloned()
+        .expect("write_file is listed");
+    assert_eq!(write.approval, ApprovalPolicy::Ask, "{write:?}");
+    assert_eq!(
+        host.catalogue()
+            .find("filesystem", "read_text_file")
+            .map(|t| t.approval),
+        Some(ApprovalPolicy::Auto),
+        "read-only tools run at once"
+    );
+    let asked = Arc::new(Mutex::new(0));
+    let counter = asked.clone();
+    let approving = CallOptions::default().with_approver(move |_| {
+        *counter.lock().unwrap() += 1;
+        async { Approval::Approved }
+    });
+    let written = within(
+        "calling write_file",
+        STEP,
+        host.call_server_tool(
+            "filesystem",
+            "write_file",
+            json!({ "path": root.join("made.txt"), "content": "written through the host" }),
+            approving,
+        ),
     )
-    .await;
+    .await
+    .expect("write_file, approved");
+    assert!(!written.is_error, "{}", written.text);
+    assert_eq!(*asked.lock().unwrap(), 1, "a person was asked once");
     assert_eq!(
         std::fs::read_to_string(root.join("made.txt")).expect("the written file"),
         "written through the host"

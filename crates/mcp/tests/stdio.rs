@@ -31,6 +31,7 @@ async fn the_catalogue_offers_the_tools_and_calls_reach_them() {
             "add",
             "ask",
             "crash",
+            "delete",
             "echo",
             "env",
             "image",
@@ -76,7 +77,7 @@ async fn the_catalogue_offers_the_tools_and_calls_reach_them() {
 
     let status = &host.status()[0];
     assert_eq!(status.state, ServerState::Ready);
-    assert_eq!(status.tools, 10);
+    assert_eq!(status.tools, 11);
     assert_eq!(status.protocol.as_deref(), Some("2026-07-28"));
     assert!(
         status
@@ -583,4 +584,119 @@ async fn a_server_that_never_answers_the_handshake_is_killed_at_the_start_timeou
         processes_running(&marker).is_empty()
     })
     .await;
+}
+
+/// A tool the server annotates as destructive needs approval unless the configuration says
+/// otherwise for the server or the tool; unannotated tools keep `auto`.
+#[tokio::test]
+async fn destructive_tools_ask_unless_the_configuration_says_otherwise() {
+    let with = |policy: ToolPolicy| stdio("t", &[]).with_tools(policy);
+    let host = ready_host(vec![with(ToolPolicy::default())], Callbacks::default()).await;
+    let approval = |host: &McpHost, tool: &str| host.catalogue().get(tool).unwrap().approval;
+    assert_eq!(approval(&host, "delete"), ApprovalPolicy::Ask);
+    assert_eq!(
+        host.catalogue().get("delete").unwrap().destructive,
+        Some(true)
+    );
+    assert_eq!(approval(&host, "echo"), ApprovalPolicy::Auto, "unannotated");
+    // Nobody can approve here: the call is refused, through either way in.
+    let refused = within(host.call_tool("delete", json!({"item": "x"}), CallOptions::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, HostError::Denied { .. }), "{refused}");
+    let refused =
+        within(host.call_server_tool("t", "delete", json!({"item": "x"}), CallOptions::default()))
+            .await
+            .unwrap_err();
+    assert!(matches!(refused, HostError::Denied { .. }), "{refused}");
+    within(host.shutdown()).await;
+
+    // `approval = "auto"` written for the server, or for the tool, wins over the annotation.
+    let server_auto = ToolPolicy {
+        default_approval: Some(ApprovalPolicy::Auto),
+        ..ToolPolicy::default()
+    };
+    let mut tool_auto = ToolPolicy::default();
+    tool_auto
+        .approval
+        .insert("delete".into(), ApprovalPolicy::Auto);
+    for policy in [server_auto, tool_auto] {
+        let host = ready_host(vec![with(policy)], Callbacks::default()).await;
+        assert_eq!(approval(&host, "delete"), ApprovalPolicy::Auto);
+        assert_eq!(
+            call(&host, "delete", json!({"item": "x"})).await.text,
+            "deleted x (not really)"
+        );
+        within(host.shutdown()).await;
+    }
+}
+
+/// `/prompt` and `/resource` follow the server's rules: a denied server serves neither, and
+/// their text is cut at the tool output limit with a note.
+#[tokio::test]
+async fn prompts_and_resources_follow_the_servers_policy_and_output_cap() {
+    let denied = ToolPolicy {
+        default_approval: Some(ApprovalPolicy::Deny),
+        ..ToolPolicy::default()
+    };
+    let host = McpHost::start(
+        vec![stdio("open", &[]), stdio("closed", &[]).with_tools(denied)],
+        mcpcord_mcp::HostOptions {
+            max_output_bytes: 20,
+            disabled_servers: ["off".to_owned()].into(),
+            ..fast_options()
+        },
+        Callbacks::default(),
+    );
+    assert!(within(host.wait_ready(Duration::from_secs(30))).await);
+
+    let prompt = within(host.get_prompt("closed", "greet", [("name".into(), "Ada".into())].into()))
+        .await
+        .unwrap_err();
+    assert!(matches!(prompt, HostError::ServerDenied { .. }), "{prompt}");
+    assert!(
+        prompt.to_string().contains("denied by configuration"),
+        "{prompt}"
+    );
+    let resource = within(host.read_resource("closed", "test://readme"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(resource, HostError::ServerDenied { .. }),
+        "{resource}"
+    );
+    let off = within(host.get_prompt("off", "greet", Default::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        off.to_string(),
+        "the MCP server `off` is disabled in the configuration"
+    );
+    let off = within(host.read_resource("off", "test://readme"))
+        .await
+        .unwrap_err();
+    assert!(matches!(off, HostError::Disabled { .. }), "{off}");
+
+    let filled = within(host.get_prompt("open", "greet", [("name".into(), "Ada".into())].into()))
+        .await
+        .unwrap();
+    let text = &filled.messages[0].text;
+    assert!(text.starts_with("Please greet Ada war"), "{text}");
+    assert!(
+        text.contains("[output truncated: showing the first 20 of"),
+        "{text}"
+    );
+    let read = within(host.read_resource("open", "test://readme"))
+        .await
+        .unwrap();
+    let text = read[0].text.as_deref().unwrap();
+    assert!(text.starts_with(&README_TEXT[..20]), "{text}");
+    assert!(
+        text.contains(&format!(
+            "[output truncated: showing the first 20 of {} bytes]",
+            README_TEXT.len()
+        )),
+        "{text}"
+    );
+    within(host.shutdown()).await;
 }

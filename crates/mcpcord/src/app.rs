@@ -33,9 +33,23 @@ impl App {
     /// Opens the database, starts the MCP servers (waiting up to their start timeout) and
     /// builds the engine.
     pub async fn start(config: &Config) -> anyhow::Result<App> {
-        let store = Store::connect(config.storage.url.expose().as_str())
-            .await
-            .with_context(|| format!("cannot open the database at {}", config.storage.url))?;
+        Self::start_until(config, &CancellationToken::new())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("start-up was cancelled"))
+    }
+
+    /// [`App::start`], given up when `stop` is cancelled (a signal during start-up): whatever
+    /// had started is stopped again (MCP servers, database) and the result is `None`.
+    pub async fn start_until(
+        config: &Config,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Option<App>> {
+        let connect = Store::connect(config.storage.url.expose().as_str());
+        let store = tokio::select! {
+            store = connect => store
+                .with_context(|| format!("cannot open the database at {}", config.storage.url))?,
+            () = stop.cancelled() => return Ok(None),
+        };
         apply_retention(&store, &config.storage).await?;
         let background = CancellationToken::new();
         store.spawn_sweeper(SWEEP_EVERY, background.clone());
@@ -53,7 +67,17 @@ impl App {
                 .map(|s| s.start_timeout)
                 .max()
                 .unwrap_or_default();
-            if !host.wait_ready(wait).await {
+            let ready = tokio::select! {
+                ready = host.wait_ready(wait) => ready,
+                () = stop.cancelled() => {
+                    tracing::info!("stopping during start-up: stopping the MCP servers");
+                    background.cancel();
+                    host.shutdown().await;
+                    store.close().await;
+                    return Ok(None);
+                }
+            };
+            if !ready {
                 tracing::warn!(
                     "not every MCP server is ready; they keep starting in the background"
                 );
@@ -61,7 +85,7 @@ impl App {
             Some(host)
         };
         let engine = Engine::new(pool, host, store, engine_config(config));
-        Ok(App { engine, background })
+        Ok(Some(App { engine, background }))
     }
 
     /// Lets running turns finish (up to `grace`), then stops the MCP servers and closes the

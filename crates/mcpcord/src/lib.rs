@@ -8,12 +8,15 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod logging;
+pub mod protect;
 pub mod wiring;
 
 use std::process::ExitCode;
 
 /// Runs mcpcord with `cli`; errors print once, with their chain, on stderr.
 pub fn main_with(cli: cli::Cli) -> ExitCode {
+    // Before anything touches the environment (idempotent: `main` did it already).
+    protect::at_start();
     // Load .env before anything reads the environment; variables already set win.
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()
@@ -24,10 +27,12 @@ pub fn main_with(cli: cli::Cli) -> ExitCode {
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("mcpcord: error: {failure}");
+            // Errors may quote a URL (a database driver's message): never its credentials.
+            let clean = |text: String| mcpcord_llm::redact::redact_urls_in(&text);
+            eprintln!("mcpcord: error: {}", clean(failure.to_string()));
             if let commands::Failure::Runtime(error) = &failure {
                 for cause in error.chain().skip(1) {
-                    eprintln!("  caused by: {cause}");
+                    eprintln!("  caused by: {}", clean(cause.to_string()));
                 }
             }
             failure.exit_code()

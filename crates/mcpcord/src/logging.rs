@@ -42,11 +42,13 @@ impl Redactor {
         }
     }
 
-    /// `text` with every secret replaced by `[redacted]`.
+    /// `text` with every secret replaced by `[redacted]`, and the credentials of any URL in it
+    /// (`user:pass@`, `?password=`, `?token=`…), configured or not.
     pub fn redact(&self, text: &str) -> String {
-        self.secrets.iter().fold(text.to_string(), |acc, secret| {
+        let known = self.secrets.iter().fold(text.to_string(), |acc, secret| {
             acc.replace(secret.as_str(), REDACTED)
-        })
+        });
+        mcpcord_llm::redact::redact_urls_in(&known)
     }
 }
 
@@ -226,6 +228,56 @@ mod tests {
             assert!(
                 out.contains("calling backend"),
                 "{format:?} keeps the message:\n{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_in_urls_never_reach_a_log_line() {
+        // Configured URLs teach the redactor their credentials; URLs nobody configured are
+        // scrubbed by shape.
+        let config = crate::config::Config::from_toml(
+            r#"
+[storage]
+url = "postgres://bot:db-pass-1234@db.internal/mcpcord?sslpassword=ssl-pass-5678"
+
+[[backends]]
+name = "gpu-box"
+url = "http://admin:backend-pass-9@gpu.internal:11434/?api_key=backend-key-42"
+"#,
+            &Default::default(),
+        )
+        .unwrap();
+        let secrets = config.secrets();
+        for format in [LogFormat::Pretty, LogFormat::Json, LogFormat::Compact] {
+            let out = capture(format, &secrets, || {
+                tracing::warn!(
+                    url =
+                        "postgres://bot:db-pass-1234@db.internal/mcpcord?sslpassword=ssl-pass-5678",
+                    "cannot open the database"
+                );
+                tracing::warn!(
+                    "retrying http://admin:backend-pass-9@gpu.internal:11434/?api_key=backend-key-42"
+                );
+                tracing::warn!(
+                    error = "connect to https://other:other-pass@x.example/mcp?token=tok-77 failed",
+                    "mcp"
+                );
+                tracing::info!("password in pieces: db-pass-1234 and backend-key-42");
+            });
+            for secret in [
+                "db-pass-1234",
+                "ssl-pass-5678",
+                "backend-pass-9",
+                "backend-key-42",
+                "other-pass",
+                "tok-77",
+            ] {
+                assert!(!out.contains(secret), "{format:?} leaked {secret}:\n{out}");
+            }
+            assert!(
+                out.contains("gpu.internal"),
+                "{format:?} keeps the host:\n{out}"
             );
         }
     }

@@ -68,7 +68,7 @@ pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.expose().to_string()))
                 .collect(),
-            cwd: cwd.clone(),
+            cwd: Some(cwd.clone()),
         }),
         McpTransport::Http { url, headers } => TransportSpec::Http(HttpSpec {
             url: url.to_string(),
@@ -92,7 +92,7 @@ pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
                 .as_ref()
                 .map(|tools| tools.iter().cloned().collect()),
             denied: server.denied_tools.iter().cloned().collect(),
-            default_approval: approval(server.approval),
+            default_approval: server.approval.map(approval),
             approval: server
                 .tool_approval
                 .iter()
@@ -115,6 +115,13 @@ pub fn mcp_host_options(config: &Config) -> HostOptions {
     HostOptions {
         max_output_bytes: usize::try_from(config.limits.max_tool_output_bytes)
             .unwrap_or(usize::MAX),
+        disabled_servers: config
+            .mcp
+            .servers
+            .iter()
+            .filter(|server| server.disabled)
+            .map(|server| server.name.clone())
+            .collect(),
         ..HostOptions::default()
     }
 }

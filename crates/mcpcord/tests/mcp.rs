@@ -9,6 +9,9 @@ use mcpcord_mcp::{ApprovalPolicy, RestartPolicy, TransportSpec};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::mcp_server::test_mcp_binary;
 
+mod common;
+use common::{alive, children_of};
+
 async fn mcpcord(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
     command
@@ -66,7 +69,7 @@ async fn mcp_servers_lists_each_server_with_state_pid_and_tools() {
     assert!(cells[3].parse::<u32>().is_ok(), "a pid: {t}");
     assert_eq!(
         cells[5..7],
-        ["0", "9"],
+        ["0", "10"],
         "restarts and tools (crash is denied): {t}"
     );
     assert!(
@@ -202,7 +205,7 @@ disabled = true
     };
     let t = line("t");
     assert!(
-        t.contains(" ok ") && t.contains("10 tools") && t.contains("mcpcord-test-mcp"),
+        t.contains(" ok ") && t.contains("11 tools") && t.contains("mcpcord-test-mcp"),
         "{t}"
     );
     let ghost = line("ghost");
@@ -247,7 +250,7 @@ allow_sampling = true
     )
     .expect("valid");
     let fs = &config.mcp.servers[0];
-    assert_eq!(fs.approval, ToolApproval::Ask);
+    assert_eq!(fs.approval, Some(ToolApproval::Ask));
     assert_eq!(fs.tool_approval["write_file"], ToolApproval::Deny);
     assert_eq!(fs.restart, McpRestart::OnFailure);
     assert_eq!(fs.memory_limit, Some(512 * 1024 * 1024));
@@ -329,36 +332,6 @@ fn memory_limits_are_read_in_the_usual_units() {
     assert!(!config_errors("[mcp.servers.s]\ncommand = \"x\"\nmemory_limit = \"0\"\n").is_empty());
 }
 
-/// The pids of the processes whose parent is `parent`.
-fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let rest = stat.rsplit_once(')')?.1.to_owned();
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(parent)
-        })
-        .collect()
-}
-
-/// Whether `pid` is a live process (not gone, not a zombie).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned));
-        !matches!(state.as_deref(), Some("Z" | "X") | None)
-    })
-}
-
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn killing_the_bot_takes_its_mcp_servers_down() {
@@ -399,4 +372,40 @@ async fn killing_the_bot_takes_its_mcp_servers_down() {
         "the MCP server {child} outlived the killed bot"
     );
     eprintln!("the MCP server died {:?} after the bot", killed.elapsed());
+}
+
+#[test]
+fn an_unwritten_approval_lets_the_annotations_decide_and_a_written_one_wins() {
+    let config = Config::from_toml(
+        "[mcp.servers.a]\ncommand = \"x\"\n[mcp.servers.b]\ncommand = \"x\"\napproval = \"auto\"\n",
+        &Env::new(),
+    )
+    .expect("valid");
+    assert_eq!(config.mcp.servers[0].approval, None);
+    assert_eq!(config.mcp.servers[1].approval, Some(ToolApproval::Auto));
+    let specs = mcpcord::wiring::mcp_server_specs(&config);
+    let destructive = mcpcord_mcp::ToolHints {
+        read_only: None,
+        destructive: Some(true),
+    };
+    assert_eq!(specs[0].tools.default_approval, None);
+    assert_eq!(
+        specs[0].tools.policy_with_hints("rm", destructive),
+        ApprovalPolicy::Ask
+    );
+    assert_eq!(
+        specs[1].tools.policy_with_hints("rm", destructive),
+        ApprovalPolicy::Auto
+    );
+    // `config show` prints only what was written.
+    let shown = config.to_redacted_toml();
+    assert_eq!(shown.matches("approval = \"auto\"").count(), 1, "{shown}");
+    // Each stdio server gets its own working directory in the data folder.
+    let TransportSpec::Stdio(stdio) = &specs[0].transport else {
+        panic!("stdio expected");
+    };
+    assert_eq!(
+        stdio.cwd.as_deref(),
+        Some(std::path::Path::new("data/mcp/a"))
+    );
 }

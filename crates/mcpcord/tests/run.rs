@@ -1,5 +1,6 @@
 //! `mcpcord run`, the real binary, against FakeDiscord and FakeOllama on 127.0.0.1.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -7,6 +8,8 @@ use mcpcord_testkit::fake_discord::MessageCreate;
 use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 use mcpcord_testkit::{FakeDiscord, FakeOllama};
 use serde_json::Value;
+
+mod common;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -139,4 +142,135 @@ async fn sigterm_during_a_stream_lets_the_answer_finish_with_a_final_edit() {
         "nothing lost"
     );
     assert!(!has_stop(&answers[0]), "the final edit removed Stop");
+}
+
+/// Starts `mcpcord run` with an MCP server that never finishes its handshake (`sleep`), so
+/// the bot stays in start-up; returns the bot and the pid of its MCP child once it runs.
+/// `more_servers` is added to the configuration.
+async fn bot_stuck_in_start_up(
+    dir: &std::path::Path,
+    more_servers: &str,
+) -> (tokio::process::Child, u32) {
+    std::fs::write(
+        dir.join("mcpcord.toml"),
+        format!(
+            "[mcp.servers.slow]\ncommand = \"sleep\"\nargs = [\"120\"]\nstart_timeout = \"120s\"\n{more_servers}"
+        ),
+    )
+    .unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    command
+        .arg("run")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
+        // Nothing listens there: start-up never gets that far.
+        .env("MCPCORD__DISCORD__API_BASE_URL", "http://127.0.0.1:9")
+        .env("MCPCORD__DISCORD__GATEWAY_URL", "ws://127.0.0.1:9")
+        .env("OLLAMA_HOST", "http://127.0.0.1:9")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/bot.sqlite?mode=rwc", dir.display()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+        .kill_on_drop(true);
+    let bot = command.spawn().expect("the binary starts");
+    let pid = bot.id().expect("running");
+    let child = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(&child) = common::children_of(pid).first() {
+                return child;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the bot launched its MCP server");
+    (bot, child)
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+async fn gone(pid: u32) -> bool {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while common::alive(pid) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sigterm_during_start_up_stops_the_mcp_servers_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bot, mcp_child) = bot_stuck_in_start_up(dir.path(), "").await;
+    // The bot is waiting for its MCP server to become ready.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(bot.id().unwrap(), "TERM");
+    let exit = tokio::time::timeout(WAIT, bot.wait())
+        .await
+        .expect("the bot exited in time")
+        .unwrap();
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    assert_eq!(exit.code(), Some(0), "stderr:\n{stderr}");
+    assert!(
+        gone(mcp_child).await,
+        "the MCP server {mcp_child} outlived the bot; stderr:\n{stderr}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_second_sigint_exits_at_once_with_130() {
+    let dir = tempfile::tempdir().unwrap();
+    // A server that is ready but lingers after its stdin closes: a clean shutdown waits for
+    // it (seconds), the second SIGINT does not.
+    let lingering = format!(
+        "[mcp.servers.lingering]\ncommand = \"python3\"\nargs = [{:?}]\nenv = {{ SPY_LINGER = \"60\" }}\n",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/scripts/spy_mcp_server.py")
+            .display()
+            .to_string()
+    );
+    let (mut bot, _) = bot_stuck_in_start_up(dir.path(), &lingering).await;
+    let pid = bot.id().unwrap();
+    tokio::time::timeout(WAIT, async {
+        while common::children_of(pid).len() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("both MCP servers started");
+    let mcp_children = common::children_of(pid);
+    // Time for the lingering server's handshake.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    signal(pid, "INT");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = std::time::Instant::now();
+    signal(pid, "INT");
+    let exit = tokio::time::timeout(WAIT, bot.wait())
+        .await
+        .expect("the bot exited in time")
+        .unwrap();
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    assert_eq!(exit.code(), Some(130), "stderr:\n{stderr}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "exited {:?} after the second SIGINT",
+        asked.elapsed()
+    );
+    for child in mcp_children {
+        assert!(gone(child).await, "the MCP server {child} outlived the bot");
+    }
 }

@@ -41,6 +41,7 @@ const ALL_TOOLS: &[&str] = &[
     "add",
     "ask",
     "crash",
+    "delete",
     "echo",
     "env",
     "image",

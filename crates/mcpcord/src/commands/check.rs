@@ -20,7 +20,8 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
             Ok(version) => ("ok", version),
             Err(error) => {
                 failures += 1;
-                ("FAIL", error.to_string())
+                // Operators see the (redacted) URL and the reason.
+                ("FAIL", error.detail())
             }
         };
         rows.push(row(
@@ -41,7 +42,8 @@ pub async fn run(config: &Config, source: &Source) -> Result<(), Failure> {
             }
             Err(error) => {
                 failures += 1;
-                ("FAIL", format!("{:#}", anyhow::Error::new(error)))
+                let reason = format!("{:#}", anyhow::Error::new(error));
+                ("FAIL", mcpcord_llm::redact::redact_urls_in(&reason))
             }
         };
     rows.push(row(
@@ -95,7 +97,9 @@ async fn check_mcp(config: &Config, rows: &mut Vec<[String; 4]>) -> usize {
         } else {
             failures += 1;
             let detail = status.last_error().unwrap_or("did not start");
-            rows.push(row("mcp", "FAIL", &server.name, detail));
+            // A connection error may quote the server's URL: never its credentials.
+            let detail = mcpcord_llm::redact::redact_urls_in(detail);
+            rows.push(row("mcp", "FAIL", &server.name, &detail));
         }
     }
     failures

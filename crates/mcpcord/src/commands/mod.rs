@@ -50,6 +50,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     let source = Source::discover(cli.config);
     let load = || -> Result<Config, Failure> {
         let config = Config::load(&source, &process_env())?;
+        // Still one thread (the runtime starts later): the secrets leave the environment
+        // block, where MCP children could read them through /proc.
+        crate::protect::scrub_env(&crate::protect::secret_variables(&config));
         crate::logging::init(&config.logging, &config.secrets());
         Ok(config)
     };

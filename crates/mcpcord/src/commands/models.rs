@@ -30,7 +30,8 @@ pub async fn run(config: &Config) -> Result<(), Failure> {
             })),
             Err(error) => {
                 failed += 1;
-                eprintln!("mcpcord: backend {}: {error}", list.backend);
+                // Operators: the reason with the (redacted) URL.
+                eprintln!("mcpcord: backend {}: {}", list.backend, error.detail());
             }
         }
     }

@@ -1,5 +1,8 @@
 //! `mcpcord run`: the Discord bot in the foreground, until SIGINT or SIGTERM.
 //!
+//! The signal handlers are installed first, so a signal during start-up (database, MCP servers)
+//! stops what had started and exits 0; a second SIGINT exits at once with 130.
+//!
 //! Shutdown order: the adapter stops taking turns, lets running ones finish for
 //! `discord.shutdown_grace` (marking any it cuts as interrupted, in Discord and in the
 //! database) and closes the shards; then the MCP servers stop and the database closes; exit 0.
@@ -10,6 +13,7 @@ use mcpcord_discord::bot::Intents;
 use mcpcord_discord::middleware::{AdminPolicy, UserRateLimit};
 use mcpcord_discord::triggers::Audience;
 use mcpcord_discord::{BotConfig, RestProxy};
+use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
 use super::Failure;
@@ -20,9 +24,10 @@ use crate::config::Config;
 pub fn run(config: &Config) -> Result<(), Failure> {
     if config.discord.token.is_none() {
         return Err(Failure::Usage(
-            "discord.token is not set: set the DISCORD_TOKEN environment variable (or `token` under \
-             [discord] in mcpcord.toml). The token is on the Bot page of your application in the \
-             Discord Developer Portal."
+            "discord.token is not set: set the DISCORD_TOKEN environment variable, or better \
+             `token_file` under [discord] in mcpcord.toml (DISCORD_TOKEN_FILE), a file only the \
+             bot can read. The token is on the Bot page of your application in the Discord \
+             Developer Portal."
                 .into(),
         ));
     }
@@ -30,13 +35,24 @@ pub fn run(config: &Config) -> Result<(), Failure> {
 }
 
 async fn serve(config: &Config) -> Result<(), Failure> {
+    // First of all, so a signal during start-up (database, MCP servers) still cleans up.
+    let stop = CancellationToken::new();
+    listen_for_signals(stop.clone()).map_err(|error| {
+        Failure::Runtime(anyhow::Error::new(error).context("cannot listen for signals"))
+    })?;
     let bot = bot_config(config)?;
     if let Some(listen) = config.admin.listen {
         // Accepted so configurations stay valid, but nothing serves it yet: say so plainly.
         tracing::warn!(%listen, "admin.listen is set, but the health and metrics endpoint is not built yet; nothing listens there");
     }
-    let app = App::start(config).await.map_err(Failure::Runtime)?;
-    let result = mcpcord_discord::run(bot, app.engine.clone(), shutdown_signal()).await;
+    let Some(app) = App::start_until(config, &stop)
+        .await
+        .map_err(Failure::Runtime)?
+    else {
+        tracing::info!("stopped during start-up");
+        return Ok(());
+    };
+    let result = mcpcord_discord::run(bot, app.engine.clone(), stop.cancelled_owned()).await;
     // The adapter drained the turns already; this stops the MCP servers and the database.
     app.stop(config.discord.shutdown_grace).await;
     result.map_err(|e| Failure::Runtime(anyhow::Error::new(e)))?;
@@ -110,30 +126,40 @@ fn ids(list: &[std::num::NonZeroU64]) -> HashSet<u64> {
     list.iter().map(|id| id.get()).collect()
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Exit code after a second SIGINT: 128 + SIGINT, what shells report for Ctrl-C.
+const FORCED_EXIT: i32 = 130;
+
+/// Installs the SIGINT and SIGTERM handlers now and watches them: the first of either cancels
+/// `stop` (a clean shutdown: answers finish, MCP servers stop, exit 0); a second SIGINT while
+/// that runs exits at once with code 130 (MCP children die with the bot: PR_SET_PDEATHSIG).
+fn listen_for_signals(stop: CancellationToken) -> std::io::Result<()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Created here, not in the task: the handlers are in place when this returns.
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT: shutting down (again to exit at once)"),
+                _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
             }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+            stop.cancel();
+            if interrupt.recv().await.is_some() {
+                eprintln!("mcpcord: second SIGINT: exiting at once");
+                std::process::exit(FORCED_EXIT);
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT: shutting down"),
-        () = terminate => tracing::info!("SIGTERM: shutting down"),
+        });
     }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C: shutting down (again to exit at once)");
+            stop.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(FORCED_EXIT);
+        }
+    });
+    Ok(())
 }

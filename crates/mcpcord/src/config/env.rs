@@ -1,5 +1,5 @@
 //! Environment overrides: `MCPCORD__SECTION__KEY=value` for any key, plus the names people
-//! already use (`DISCORD_TOKEN`, `DATABASE_URL`, `DEFAULT_MODEL`, `OLLAMA_HOST`).
+//! already use (`DISCORD_TOKEN`, `DISCORD_TOKEN_FILE`, `DATABASE_URL`, `DEFAULT_MODEL`, `OLLAMA_HOST`).
 //!
 //! Precedence, lowest first: the file, the conventional names, `MCPCORD__…`.
 
@@ -14,14 +14,24 @@ use super::schema;
 pub const PREFIX: &str = "MCPCORD__";
 
 /// Conventional variables and the key each one sets.
-pub const CONVENTIONAL: [(&str, &str); 3] = [
+pub const CONVENTIONAL: [(&str, &str); 4] = [
     ("DISCORD_TOKEN", "discord.token"),
+    ("DISCORD_TOKEN_FILE", "discord.token_file"),
     ("DATABASE_URL", "storage.url"),
     ("DEFAULT_MODEL", "models.default"),
 ];
 
 /// `OLLAMA_HOST` sets the URL of the default backend (used when no `[[backends]]` are written).
 pub const OLLAMA_HOST: &str = "OLLAMA_HOST";
+
+/// systemd's directory of credentials (`LoadCredential=`), where `discord_token` is looked for.
+pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+/// The credential name read from [`CREDENTIALS_DIRECTORY`].
+pub const TOKEN_CREDENTIAL: &str = "discord_token";
+
+/// systemd's `StateDirectory=`, the default data folder when set.
+pub const STATE_DIRECTORY: &str = "STATE_DIRECTORY";
 
 /// A snapshot of the process environment, so loading is a pure function of its inputs.
 pub type Env = BTreeMap<String, String>;

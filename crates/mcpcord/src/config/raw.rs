@@ -39,8 +39,11 @@ pub struct RawConfig {
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct RawDiscord {
-    /// The bot token (better: the `DISCORD_TOKEN` environment variable).
+    /// The bot token (better: `token_file`, or the `DISCORD_TOKEN` environment variable).
     pub token: Option<String>,
+    /// A file holding the bot token (`DISCORD_TOKEN_FILE`); systemd's
+    /// `$CREDENTIALS_DIRECTORY/discord_token` is read when neither this nor `token` is set.
+    pub token_file: Option<String>,
     /// The application id (a snowflake).
     pub application_id: Option<RawId>,
     /// Gateway intents by name.
@@ -110,6 +113,9 @@ pub struct RawModels {
 pub struct RawStorage {
     /// `sqlite://PATH` or `postgres://…`.
     pub url: Option<String>,
+    /// The bot's own data folder; stdio MCP servers without a `cwd` run in `mcp/<name>` inside
+    /// it. Default: `$STATE_DIRECTORY` (systemd) or `./data`.
+    pub data_dir: Option<String>,
     /// How long conversations are kept after their last message, per guild id.
     pub retention: BTreeMap<String, String>,
     /// How long conversations outside any guild (DMs, the terminal) are kept; forever if unset.
@@ -139,7 +145,7 @@ pub struct RawMcpServer {
     pub args: Vec<String>,
     /// The only environment variables the child gets (beside PATH, HOME, LANG).
     pub env: BTreeMap<String, String>,
-    /// Working directory of the child.
+    /// Working directory of the child; default: `mcp/<name>` in `storage.data_dir`.
     pub cwd: Option<String>,
     /// URL of a remote Streamable HTTP server.
     pub url: Option<String>,

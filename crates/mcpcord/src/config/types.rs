@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 use url::Url;
 
-use super::secret::{REDACTED, Secret};
+use super::secret::Secret;
 
 /// The whole, validated configuration.
 #[derive(Debug, Clone, Serialize)]
@@ -49,8 +49,20 @@ impl Config {
                 McpTransport::Http { headers, .. } => out.extend(headers.values().cloned()),
             }
         }
-        if let Some(password) = self.storage.url.0.password() {
-            out.push(Secret::new(password));
+        out.extend(url_credentials(&self.storage.url.0));
+        for url in [&self.discord.api_base_url, &self.discord.gateway_url]
+            .into_iter()
+            .flatten()
+        {
+            out.extend(url_credentials(url));
+        }
+        for backend in &self.backends {
+            out.extend(url_credentials(&backend.url));
+        }
+        for server in &self.mcp.servers {
+            if let McpTransport::Http { url, .. } = &server.transport {
+                out.extend(url_credentials(url));
+            }
         }
         out
     }
@@ -61,13 +73,18 @@ impl Config {
 pub struct DiscordConfig {
     /// The bot token; `run` needs it, `chat` does not.
     pub token: Option<Secret>,
+    /// The file the token was read from (`token_file`, `DISCORD_TOKEN_FILE`, or systemd's
+    /// `$CREDENTIALS_DIRECTORY/discord_token`), when it came from one.
+    pub token_file: Option<PathBuf>,
     /// The application id, needed to register slash commands.
     pub application_id: Option<NonZeroU64>,
     /// Gateway intents the bot asks for.
     pub intents: Vec<Intent>,
-    /// REST base URL override (proxies, tests).
+    /// REST base URL override (proxies, tests); printed with its credentials redacted.
+    #[serde(serialize_with = "redacted_optional_url")]
     pub api_base_url: Option<Url>,
-    /// Gateway URL override (proxies, tests).
+    /// Gateway URL override (proxies, tests); printed with its credentials redacted.
+    #[serde(serialize_with = "redacted_optional_url")]
     pub gateway_url: Option<Url>,
     /// Register slash commands in this guild only (development).
     pub command_guild_id: Option<NonZeroU64>,
@@ -152,7 +169,8 @@ pub struct BackendConfig {
     pub name: String,
     /// Which API it speaks.
     pub kind: BackendKind,
-    /// Base URL.
+    /// Base URL; printed with its credentials redacted.
+    #[serde(serialize_with = "redacted_url")]
     pub url: Url,
     /// The API key, read from the environment variable `api_key_env`.
     pub api_key: Option<Secret>,
@@ -207,6 +225,8 @@ pub struct ModelsConfig {
 pub struct StorageConfig {
     /// Where the database is.
     pub url: DatabaseUrl,
+    /// The bot's data folder (holds each stdio MCP server's working directory, `mcp/<name>`).
+    pub data_dir: PathBuf,
     /// How long each guild's conversations are kept after their last message.
     #[serde(serialize_with = "retention_map")]
     pub retention: BTreeMap<NonZeroU64, Duration>,
@@ -247,13 +267,64 @@ impl DatabaseUrl {
 }
 
 impl fmt::Display for DatabaseUrl {
+    /// The URL with its password, and any `password`/`token`/`secret`/`key` parameter, redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = self.0.clone();
-        if shown.password().is_some() {
-            let _ = shown.set_password(Some(REDACTED));
-        }
-        f.write_str(shown.as_str())
+        f.write_str(&mcpcord_llm::redact::redact_url(self.0.as_str()))
     }
+}
+
+/// Serializes a URL with its credentials redacted (`config show`).
+fn redacted_url<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&mcpcord_llm::redact::redact_url(url.as_str()))
+}
+
+/// [`redacted_url`] for an optional URL.
+fn redacted_optional_url<S: Serializer>(
+    url: &Option<Url>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => redacted_url(url, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// The credentials written in `url` (its password, a user name given alone, and the values of
+/// secret query parameters), decoded and as written, for the log redactor.
+pub fn url_credentials(url: &Url) -> Vec<Secret> {
+    let mut out = Vec::new();
+    let mut push = |value: &str| {
+        if value.is_empty() {
+            return;
+        }
+        out.push(Secret::new(value));
+        if let Ok(decoded) = percent_decode(value)
+            && decoded != value
+        {
+            out.push(Secret::new(decoded));
+        }
+    };
+    match url.password() {
+        Some(password) => push(password),
+        None => push(url.username()),
+    }
+    for (name, value) in url.query_pairs() {
+        if mcpcord_llm::redact::is_secret_param(&name) {
+            push(&value);
+            // As written, percent-encoded.
+            let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            push(&encoded);
+        }
+    }
+    out
+}
+
+fn percent_decode(text: &str) -> Result<String, std::str::Utf8Error> {
+    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())
+        .unwrap_or_default();
+    String::from_utf8(bytes).map_err(|e| e.utf8_error())
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -294,8 +365,9 @@ pub struct McpServerConfig {
     pub allowed_tools: Option<Vec<String>>,
     /// Tools never offered.
     pub denied_tools: Vec<String>,
-    /// Approval of tools not named in `tool_approval`.
-    pub approval: ToolApproval,
+    /// Approval of tools not named in `tool_approval`, when written. Unset: tools that say
+    /// they may destroy data (`destructiveHint`, or `readOnlyHint: false`) ask, others are auto.
+    pub approval: Option<ToolApproval>,
     /// Approval per tool.
     pub tool_approval: BTreeMap<String, ToolApproval>,
     /// Whether a stopped server is started again.
@@ -344,12 +416,14 @@ pub enum McpTransport {
         args: Vec<String>,
         /// The only variables it gets beside PATH, HOME and LANG.
         env: BTreeMap<String, Secret>,
-        /// Its working directory.
-        cwd: Option<PathBuf>,
+        /// Its working directory: as configured, else `mcp/<name>` in `storage.data_dir`,
+        /// created with mode 0700 at start, so relative reads never reach the bot's own files.
+        cwd: PathBuf,
     },
     /// A remote Streamable HTTP server.
     Http {
-        /// The endpoint.
+        /// The endpoint; printed with its credentials redacted.
+        #[serde(serialize_with = "redacted_url")]
         url: Url,
         /// Headers sent with every request.
         headers: BTreeMap<String, Secret>,

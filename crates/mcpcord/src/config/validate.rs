@@ -25,6 +25,9 @@ pub mod defaults {
     pub const MODEL: &str = "llama3.2";
     /// The database: a SQLite file in the working directory, created on first use.
     pub const STORAGE_URL: &str = "sqlite://mcpcord.sqlite?mode=rwc";
+    /// The bot's data folder, relative to its working directory (unless systemd's
+    /// `STATE_DIRECTORY` names one).
+    pub const DATA_DIR: &str = "data";
     /// The system prompt.
     pub const SYSTEM_PROMPT: &str = "You are a helpful assistant in the Discord server {server}, channel #{channel}. \
 Today is {date}. You are talking with {user}. Answer concisely; use Markdown.";
@@ -32,16 +35,16 @@ Today is {date}. You are talking with {user}. Answer concisely; use Markdown.";
 
 /// Validates `raw`; `env` supplies API keys named by `api_key_env` and `OLLAMA_HOST`.
 pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config> {
-    let discord = discord(raw.discord, report);
+    let discord = discord(raw.discord, env, report);
     let backends = backends(raw.backends, env, report);
     let models = models(raw.models, report);
-    let storage = storage(raw.storage, report);
+    let storage = storage(raw.storage, env, report);
     let mcp = McpConfig {
         servers: raw
             .mcp
             .servers
             .into_iter()
-            .filter_map(|(name, server)| mcp_server(name, server, report))
+            .filter_map(|(name, server)| mcp_server(name, server, &storage.data_dir, report))
             .collect(),
     };
     let logging = logging(raw.logging, report);
@@ -61,31 +64,71 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
     })
 }
 
-fn discord(raw: RawDiscord, report: &mut Report) -> DiscordConfig {
-    let token = raw.token.and_then(|token| {
-        let token = token.trim().to_string();
-        if token.is_empty() {
+/// Checks a token as pasted: no prefix, no white space inside.
+fn token(text: &str, path: &str, report: &mut Report) -> Option<Secret> {
+    let token = text.trim().to_string();
+    if token.is_empty() {
+        report.error(path, "is empty: set DISCORD_TOKEN or remove the key");
+        None
+    } else if token.starts_with("Bot ") {
+        report.error(
+            path,
+            "starts with \"Bot \": give the token alone, without the prefix",
+        );
+        None
+    } else if token.chars().any(char::is_whitespace) {
+        report.error(
+            path,
+            "contains white space: copy the token again from the Developer Portal",
+        );
+        None
+    } else {
+        Some(Secret::new(token))
+    }
+}
+
+/// The token and the file it came from: `token`, else `token_file` (`DISCORD_TOKEN_FILE`),
+/// else systemd's `$CREDENTIALS_DIRECTORY/discord_token` when present.
+fn token_and_file(
+    raw: &RawDiscord,
+    env: &Env,
+    report: &mut Report,
+) -> (Option<Secret>, Option<PathBuf>) {
+    let credential = || {
+        env.get(env::CREDENTIALS_DIRECTORY)
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| PathBuf::from(dir).join(env::TOKEN_CREDENTIAL))
+            .filter(|path| path.is_file())
+    };
+    let file = match (&raw.token, &raw.token_file) {
+        (Some(_), Some(_)) => {
             report.error(
-                "discord.token",
-                "is empty: set DISCORD_TOKEN or remove the key",
+                "discord.token_file",
+                "is set together with discord.token (or DISCORD_TOKEN): keep one",
             );
-            None
-        } else if token.starts_with("Bot ") {
-            report.error(
-                "discord.token",
-                "starts with \"Bot \": give the token alone, without the prefix",
-            );
-            None
-        } else if token.chars().any(char::is_whitespace) {
-            report.error(
-                "discord.token",
-                "contains white space: copy the token again from the Developer Portal",
-            );
-            None
-        } else {
-            Some(Secret::new(token))
+            return (None, None);
         }
-    });
+        (Some(text), None) => return (token(text, "discord.token", report), None),
+        (None, Some(path)) => PathBuf::from(path),
+        (None, None) => match credential() {
+            Some(path) => path,
+            None => return (None, None),
+        },
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(text) => (token(&text, "discord.token_file", report), Some(file)),
+        Err(error) => {
+            report.error(
+                "discord.token_file",
+                format!("cannot read {}: {error}", file.display()),
+            );
+            (None, Some(file))
+        }
+    }
+}
+
+fn discord(raw: RawDiscord, env: &Env, report: &mut Report) -> DiscordConfig {
+    let (token, token_file) = token_and_file(&raw, env, report);
     let intents = match raw.intents {
         None => Intent::DEFAULT.to_vec(),
         Some(names) => names
@@ -106,6 +149,7 @@ fn discord(raw: RawDiscord, report: &mut Report) -> DiscordConfig {
     };
     DiscordConfig {
         token,
+        token_file,
         application_id: snowflake(raw.application_id, "discord.application_id", report),
         intents,
         api_base_url: raw
@@ -272,7 +316,20 @@ fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
     }
 }
 
-fn storage(raw: RawStorage, report: &mut Report) -> StorageConfig {
+fn storage(raw: RawStorage, env: &Env, report: &mut Report) -> StorageConfig {
+    let data_dir = match raw.data_dir {
+        Some(dir) if dir.trim().is_empty() => {
+            report.error("storage.data_dir", "is empty: name a folder, e.g. \"data\"");
+            PathBuf::from(defaults::DATA_DIR)
+        }
+        Some(dir) => PathBuf::from(dir),
+        // systemd's StateDirectory= may list several, separated by ':'; the first is ours.
+        None => env
+            .get(env::STATE_DIRECTORY)
+            .and_then(|dirs| dirs.split(':').next())
+            .filter(|dir| !dir.is_empty())
+            .map_or_else(|| PathBuf::from(defaults::DATA_DIR), PathBuf::from),
+    };
     let text = raw.url.unwrap_or_else(|| defaults::STORAGE_URL.into());
     let fallback =
         || DatabaseUrl(Url::parse(defaults::STORAGE_URL).expect("the default storage URL parses"));
@@ -319,12 +376,18 @@ fn storage(raw: RawStorage, report: &mut Report) -> StorageConfig {
     });
     StorageConfig {
         url: parsed,
+        data_dir,
         retention,
         retention_default,
     }
 }
 
-fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<McpServerConfig> {
+fn mcp_server(
+    name: String,
+    raw: RawMcpServer,
+    data_dir: &std::path::Path,
+    report: &mut Report,
+) -> Option<McpServerConfig> {
     let at = |key: &str| format!("mcp.servers.{name}.{key}");
     if !valid_name(&name) {
         report.error(
@@ -361,7 +424,11 @@ fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<Mc
             command,
             args: raw.args,
             env: secrets(raw.env),
-            cwd: raw.cwd.map(PathBuf::from),
+            // Its own folder unless configured: relative reads (`.env`, `mcpcord.toml`, the
+            // SQLite file) must not reach the bot's files.
+            cwd: raw
+                .cwd
+                .map_or_else(|| data_dir.join("mcp").join(&name), PathBuf::from),
         },
         (None, Some(u), _) => McpTransport::Http {
             url: url(&u, &at("url"), &["http", "https"], report)?,
@@ -397,13 +464,11 @@ fn mcp_server(name: String, raw: RawMcpServer, report: &mut Report) -> Option<Mc
             );
         }
     }
+    // Unwritten stays unset: each tool's annotations then decide (destructive tools ask).
     let approval = raw
         .approval
         .as_deref()
-        .map_or(Some(ToolApproval::Auto), |text| {
-            tool_approval(text, &at("approval"), report)
-        })
-        .unwrap_or(ToolApproval::Auto);
+        .and_then(|text| tool_approval(text, &at("approval"), report));
     let mut approvals = BTreeMap::new();
     for (tool, text) in &raw.tool_approval {
         let path = at(&format!("tool_approval.{tool}"));

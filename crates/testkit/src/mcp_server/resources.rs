@@ -12,7 +12,7 @@ use rmcp::{
 /// URI of the readme resource.
 pub const README_URI: &str = "test://readme";
 /// Text of the readme resource.
-pub const README_TEXT: &str = "mcpcord test MCP server\n\nTools: echo, add, sleep, crash, \
+pub const README_TEXT: &str = "mcpcord test MCP server\n\nTools: echo, delete, add, sleep, crash, \
 large_output, image, progress, ask, env, toggle_extra (and extra once toggled).\n";
 
 const ECHO_TEMPLATE: &str = "test://echo/{text}";

@@ -45,6 +45,12 @@ struct EchoArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+struct DeleteArgs {
+    /// What to pretend to delete.
+    item: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 struct AddArgs {
     /// The first number.
     a: f64,
@@ -95,6 +101,15 @@ impl TestMcpServer {
     #[tool(description = "Return the given text unchanged.")]
     fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
         text
+    }
+
+    /// The one tool with annotations: it says it is destructive (and deletes nothing).
+    #[tool(
+        description = "Pretend to delete the named item. Annotated destructive; deletes nothing.",
+        annotations(read_only_hint = false, destructive_hint = true)
+    )]
+    fn delete(&self, Parameters(DeleteArgs { item }): Parameters<DeleteArgs>) -> String {
+        format!("deleted {item} (not really)")
     }
 
     /// Adds two numbers.
