@@ -73,6 +73,20 @@ pub struct TurnState {
     pub stored: Option<MessageId>,
 }
 
+impl TurnState {
+    /// A turn that has shown nothing yet.
+    fn new() -> Self {
+        Self {
+            answer: Answer::new(),
+            approvals: HashMap::new(),
+            inputs: HashMap::new(),
+            messages: Vec::new(),
+            finished: false,
+            stored: None,
+        }
+    }
+}
+
 /// Where a turn happened and for whom, without what was said: what Regenerate and Continue
 /// need to start the next turn of the same conversation (no images, no files).
 #[derive(Debug, Clone)]
@@ -248,14 +262,7 @@ pub fn start(
         channel,
         origin,
         stop: turn.stopper(),
-        state: Mutex::new(TurnState {
-            answer: Answer::new(),
-            approvals: HashMap::new(),
-            inputs: HashMap::new(),
-            messages: Vec::new(),
-            finished: false,
-            stored: None,
-        }),
+        state: Mutex::new(TurnState::new()),
         changed: Notify::new(),
     });
     ctx.turns.insert(entry.clone());
@@ -588,14 +595,7 @@ mod tests {
                 model: None,
             },
             stop: CancellationToken::new(),
-            state: Mutex::new(TurnState {
-                answer: Answer::new(),
-                approvals: HashMap::new(),
-                inputs: HashMap::new(),
-                messages: Vec::new(),
-                finished: false,
-                stored: None,
-            }),
+            state: Mutex::new(TurnState::new()),
             changed: Notify::new(),
         })
     }
