@@ -152,6 +152,15 @@ pub enum BotError {
     /// The slash commands could not be registered.
     #[error("cannot register the slash commands: {0}")]
     Commands(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Discord closed the gateway for good; the hint says what to fix.
+    #[error("Discord closed the gateway (code {code}): {hint}")]
+    Gateway {
+        /// The close code (4004 authentication failed, 4013 invalid intents, 4014 disallowed
+        /// intents).
+        code: u16,
+        /// What to do about it.
+        hint: &'static str,
+    },
 }
 
 /// What every event handler shares.
@@ -218,7 +227,9 @@ pub fn http_client(config: &BotConfig) -> twilight_http::Client {
     builder.build()
 }
 
-/// Runs the bot until `shutdown` resolves, then shuts down in order (see the module docs).
+/// Runs the bot until `shutdown` resolves, or until Discord closes the gateway for good
+/// ([`BotError::Gateway`], returned after the same orderly shutdown), then shuts down in order
+/// (see the module docs).
 /// The engine is not shut down beyond its turns: the caller stops MCP servers and the store.
 pub async fn run(
     config: BotConfig,
@@ -275,7 +286,7 @@ pub async fn run(
         config,
     });
     tracing::info!(bot = %me.name, id = me.id.get(), "connected to Discord's REST API");
-    let shards = gateway::start(ctx.clone()).await?;
+    let mut shards = gateway::start(ctx.clone()).await?;
     let forget = tokio::spawn({
         let ctx = ctx.clone();
         async move {
@@ -286,8 +297,14 @@ pub async fn run(
             }
         }
     });
-    shutdown.await;
+    let fatal = tokio::select! {
+        () = shutdown => None,
+        error = shards.fatal() => Some(error),
+    };
     forget.abort();
+    if let Some(error) = &fatal {
+        tracing::error!(%error, "stopping: the bot cannot run without Discord's gateway");
+    }
 
     tracing::info!(
         "shutting down: no new turns; running ones get {:?}",
@@ -304,7 +321,7 @@ pub async fn run(
     }
     shards.close().await;
     tracing::info!("Discord adapter stopped");
-    Ok(())
+    fatal.map_or(Ok(()), Err)
 }
 
 async fn register_commands(

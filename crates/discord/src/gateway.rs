@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use mcpcord_engine::{Place, Speaker, TurnAction, TurnRequest, UserMessage};
 use mcpcord_memory::Scope;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{
@@ -74,9 +75,20 @@ pub struct Shards {
     senders: Vec<MessageSender>,
     tasks: Vec<JoinHandle<()>>,
     closing: CancellationToken,
+    fatal: mpsc::Receiver<BotError>,
 }
 
 impl Shards {
+    /// Resolves when a shard's gateway closed for good (a refused token, intents not enabled):
+    /// the bot cannot go on without Discord, so it stops with this error.
+    pub async fn fatal(&mut self) -> BotError {
+        match self.fatal.recv().await {
+            Some(error) => error,
+            // Every shard loop ended without a fatal close: nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+
     /// Closes every shard normally and waits (briefly) for their loops to end.
     pub async fn close(self) {
         self.closing.cancel();
@@ -115,6 +127,7 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
     }
     let config = builder.build();
     let closing = CancellationToken::new();
+    let (fatal_sender, fatal) = mpsc::channel(1);
     let mut senders = Vec::new();
     let mut tasks = Vec::new();
     for id in twilight_gateway::bucket(0, 1, total) {
@@ -124,6 +137,7 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
             shard,
             ctx.clone(),
             closing.clone(),
+            fatal_sender.clone(),
         )));
     }
     tracing::info!(shards = total, "gateway shards started");
@@ -131,10 +145,16 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
         senders,
         tasks,
         closing,
+        fatal,
     })
 }
 
-async fn shard_loop(mut shard: Shard, ctx: Arc<Context>, closing: CancellationToken) {
+async fn shard_loop(
+    mut shard: Shard,
+    ctx: Arc<Context>,
+    closing: CancellationToken,
+    fatal: mpsc::Sender<BotError>,
+) {
     let wanted = EventTypeFlags::MESSAGE_CREATE
         | EventTypeFlags::INTERACTION_CREATE
         | EventTypeFlags::THREAD_CREATE
@@ -158,6 +178,8 @@ async fn shard_loop(mut shard: Shard, ctx: Arc<Context>, closing: CancellationTo
                 match FATAL_HINTS.iter().find(|(c, _)| Some(*c) == code) {
                     Some((code, hint)) => {
                         tracing::error!(shard = shard_id, code, "gateway closed: {hint}");
+                        let _ = fatal.try_send(BotError::Gateway { code: *code, hint });
+                        break;
                     }
                     None => tracing::info!(shard = shard_id, ?code, "gateway closed; reconnecting"),
                 }

@@ -425,3 +425,20 @@ async fn shutdown_during_a_stream_ends_with_a_final_edit() {
             .all(|id| !id.starts_with("stop:"))
     );
 }
+
+#[tokio::test]
+async fn a_refused_token_on_the_gateway_stops_the_bot_with_the_remedy() {
+    let mut bot = start(None, |_| {}).await;
+    // Discord closes the gateway with 4004 (authentication failed): the bot cannot go on, so
+    // `run` ends by itself with an error that says what to fix, instead of idling without Discord.
+    bot.discord.disconnect_all(4004);
+    let error = bot
+        .exited()
+        .await
+        .expect_err("the bot stopped with an error");
+    match &error {
+        mcpcord_discord::BotError::Gateway { code, .. } => assert_eq!(*code, 4004),
+        other => panic!("expected a gateway error, got {other}"),
+    }
+    assert!(error.to_string().contains("Developer Portal"), "{error}");
+}

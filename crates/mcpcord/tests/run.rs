@@ -72,6 +72,28 @@ async fn a_refused_token_exits_1_with_the_reason() {
     assert!(stderr.contains("cannot reach Discord"), "{stderr}");
 }
 
+#[tokio::test]
+async fn disallowed_intents_on_the_gateway_exit_1_with_what_to_fix() {
+    let discord = FakeDiscord::start().await;
+    let ollama = FakeOllama::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = spawn_bot(&discord, &ollama, dir.path(), "2s");
+    discord
+        .wait_for_identify()
+        .await
+        .expect("the bot identified");
+    // Discord closes with 4014 when a privileged intent is not enabled for the application.
+    discord.disconnect_all(4014);
+    let status = tokio::time::timeout(WAIT, bot.wait())
+        .await
+        .expect("the bot stopped by itself")
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(stderr.contains("4014"), "{stderr}");
+    assert!(stderr.contains("Privileged Gateway Intents"), "{stderr}");
+}
+
 fn bot_messages(discord: &FakeDiscord) -> Vec<Value> {
     discord
         .messages_in(FakeDiscord::CHANNEL_ID)

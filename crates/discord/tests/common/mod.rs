@@ -166,6 +166,19 @@ impl Bot {
         }
     }
 
+    /// Waits for the bot to stop by itself (nobody asked it to); returns how it ended.
+    pub async fn exited(&mut self) -> Result<(), BotError> {
+        let task = self.task.take().expect("the bot is running");
+        let result = tokio::time::timeout(WAIT, task)
+            .await
+            .expect("the bot stopped by itself in time")
+            .unwrap();
+        if let Some(host) = self.engine.tools() {
+            host.shutdown().await;
+        }
+        result
+    }
+
     /// Bot messages in `channel`.
     pub fn answers(&self, channel: u64) -> Vec<Value> {
         self.discord
