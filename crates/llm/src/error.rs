@@ -35,13 +35,20 @@ pub enum LlmError {
         /// What kind of server, for the hint.
         kind: ServerKind,
     },
-    /// No configured backend has the model.
-    #[error("no backend has model {model:?} (backends: {backends})")]
+    /// No configured backend has the model. Pull it, or choose one that is there.
+    #[error(
+        "no backend has model {model:?} (backends: {backends}){}",
+        no_backend_hint(*.ollama, .model, .closest)
+    )]
     NoBackendForModel {
         /// The model asked for.
         model: String,
         /// The backends tried, comma separated.
         backends: String,
+        /// Whether one of them is an Ollama server (the model can be pulled there).
+        ollama: bool,
+        /// The names of the models they have that come closest to `model`, best first.
+        closest: Vec<String>,
     },
     /// The model cannot call tools: retry without tools.
     #[error("model {model:?} does not support tools")]
@@ -150,6 +157,21 @@ fn pull_hint(kind: ServerKind, model: &str) -> String {
         ServerKind::Ollama => format!(": pull it with `ollama pull {model}`"),
         ServerKind::OpenAi => String::new(),
     }
+}
+
+fn no_backend_hint(ollama: bool, model: &str, closest: &[String]) -> String {
+    let mut hint = String::new();
+    if ollama {
+        hint.push_str(&format!("; pull it with `ollama pull {model}`"));
+    }
+    if !closest.is_empty() {
+        hint.push_str(&format!(
+            "{} one of: {}",
+            if ollama { ", or choose" } else { "; choose" },
+            closest.join(", ")
+        ));
+    }
+    hint
 }
 
 impl LlmError {

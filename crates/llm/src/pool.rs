@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::backend::{Backend, BackendSpec};
 use crate::error::LlmError;
 use crate::types::{Capability, ChatEvent, ChatRequest, ChatResponse, ModelInfo};
-use crate::{ChatStream, collect};
+use crate::{ChatStream, ServerKind, collect};
 
 /// How the pool behaves.
 #[derive(Debug, Clone)]
@@ -161,7 +161,10 @@ impl BackendPool {
                 Err(error) => return Err(error),
             }
         }
-        Err(last_error.unwrap_or_else(|| self.no_backend(&request.model)))
+        match last_error {
+            Some(error) => Err(error),
+            None => Err(self.no_backend(&request.model).await),
+        }
     }
 
     /// The whole answer to `request` (streamed underneath, so failover still applies).
@@ -196,7 +199,10 @@ impl BackendPool {
                 Err(error) => return Err(error),
             }
         }
-        Err(last_error.unwrap_or_else(|| self.no_backend(model)))
+        match last_error {
+            Some(error) => Err(error),
+            None => Err(self.no_backend(model).await),
+        }
     }
 
     /// Every backend's models with their details, backends asked concurrently.
@@ -288,7 +294,7 @@ impl BackendPool {
             found = self.having(model, true).await;
         }
         if found.is_empty() {
-            return Err(self.no_backend(model));
+            return Err(self.no_backend(model).await);
         }
         Ok(found)
     }
@@ -351,24 +357,57 @@ impl BackendPool {
         }
     }
 
-    fn no_backend(&self, model: &str) -> LlmError {
-        match self.inner.entries.as_slice() {
-            [only] => LlmError::ModelNotFound {
+    /// The error for a model no backend has: with one backend, that backend's "not found"; with
+    /// several, their names, whether it can be pulled, and the closest names they have.
+    async fn no_backend(&self, model: &str) -> LlmError {
+        let entries = self.inner.entries.as_slice();
+        if let [only] = entries {
+            return LlmError::ModelNotFound {
                 model: model.to_string(),
                 backend: only.backend.spec().name.clone(),
                 kind: only.backend.spec().kind,
-            },
-            entries => LlmError::NoBackendForModel {
-                model: model.to_string(),
-                backends: entries
-                    .iter()
-                    .map(|e| e.backend.spec().name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            },
+            };
+        }
+        let mut names = Vec::new();
+        for entry in entries {
+            if let Some((_, listed)) = &*entry.models.read().await {
+                names.extend(listed.iter().cloned());
+            }
+        }
+        LlmError::NoBackendForModel {
+            model: model.to_string(),
+            backends: entries
+                .iter()
+                .map(|e| e.backend.spec().name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            ollama: entries
+                .iter()
+                .any(|e| e.backend.spec().kind == ServerKind::Ollama),
+            closest: closest(model, names),
         }
     }
 }
+
+/// Up to [`CLOSEST`] of `names` most like `model` (and somewhat like it), best first.
+fn closest(model: &str, mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names.dedup();
+    let mut scored: Vec<(f64, String)> = names
+        .into_iter()
+        .map(|name| (strsim::jaro_winkler(model, &name), name))
+        .filter(|(score, _)| *score >= 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    scored
+        .into_iter()
+        .take(CLOSEST)
+        .map(|(_, name)| name)
+        .collect()
+}
+
+/// How many close model names an error suggests.
+const CLOSEST: usize = 3;
 
 /// Whether a listed model name is the one asked for (`llama3.2` is `llama3.2:latest`).
 fn same_model(listed: &str, asked: &str) -> bool {

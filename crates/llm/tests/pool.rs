@@ -88,6 +88,18 @@ async fn routes_to_the_backend_that_has_the_model() {
         "{error:?}"
     );
     assert!(error.to_string().contains("a, b"), "{error}");
+    assert!(
+        error.to_string().contains("`ollama pull mistral`"),
+        "{error}"
+    );
+
+    // A near miss names the models that are there.
+    let error = pool.complete(&request("qwen")).await.err().unwrap();
+    let said = error.to_string();
+    assert!(
+        said.contains("`ollama pull qwen`") && said.contains("choose one of: qwen3"),
+        "{said}"
+    );
 }
 
 #[tokio::test]
