@@ -215,9 +215,10 @@ impl Engine {
         let Some(conversation) = store.find_conversation(key).await? else {
             return Ok(None);
         };
-        let answer =
-            crate::turn::last_answer(store, &conversation, self.inner.config.history_limit).await?;
-        Ok(answer.map(|m| m.id))
+        let history = store
+            .history(conversation.id, self.inner.config.history_limit as usize)
+            .await?;
+        Ok(crate::turn::last_answer(&history).map(|m| m.id))
     }
 
     /// The configuration.

@@ -159,6 +159,9 @@ impl TurnState {
 
         let mut images = Vec::new();
         let mut extra: Option<Message> = None;
+        let limit = self.inner.config.history_limit as usize;
+        // Regenerate and Continue read the history to find their answer; it is read once.
+        let mut read = None;
         match &request.action {
             TurnAction::Message(message) => {
                 images = message.images.clone();
@@ -170,17 +173,17 @@ impl TurnState {
                 store.add_user_message(conversation.id, stored).await?;
             }
             TurnAction::Regenerate { answer } => {
-                let limit = self.inner.config.history_limit;
+                let history = read.insert(store.history(conversation.id, limit).await?);
                 // After a turn that stored no answer (it failed), the person's message is
                 // simply answered again; otherwise the answer is written anew.
-                if answer.is_some() || !unanswered(&store, &conversation).await? {
-                    let old = target(&store, &conversation, limit, *answer, "regenerate").await?;
-                    self.replaces = Some((old.id, old.turn));
+                if answer.is_some() || !unanswered(history) {
+                    let old = target(history, *answer, "regenerate")?;
+                    self.replaces = Some((old.id, old.turn.clone()));
                 }
             }
             TurnAction::Continue { answer } => {
-                let limit = self.inner.config.history_limit;
-                target(&store, &conversation, limit, *answer, "continue").await?;
+                let history = read.insert(store.history(conversation.id, limit).await?);
+                target(history, *answer, "continue")?;
                 extra = Some(Message::user(CONTINUE_PROMPT));
             }
         }
@@ -220,9 +223,10 @@ impl TurnState {
         .await;
 
         let mut offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled);
-        let mut history = store
-            .history(conversation.id, self.inner.config.history_limit as usize)
-            .await?;
+        let mut history = match read {
+            Some(history) => history,
+            None => store.history(conversation.id, limit).await?,
+        };
         if let Some((_, replaced)) = &self.replaces {
             // The answer being written again is not part of what the model sees.
             history.retain(|m| &m.turn != replaced);
@@ -508,44 +512,31 @@ impl TurnState {
     }
 }
 
-/// The answer a Regenerate or Continue acts on: `wanted` if it is still the latest answer,
-/// the latest when `wanted` is `None`.
-async fn target(
-    store: &mcpcord_memory::Store,
-    conversation: &Conversation,
-    limit: u32,
+/// The answer a Regenerate or Continue acts on, in `history`: `wanted` if it is still the
+/// latest answer, the latest when `wanted` is `None`.
+fn target<'a>(
+    history: &'a [StoredMessage],
     wanted: Option<mcpcord_memory::MessageId>,
     action: &'static str,
-) -> Result<StoredMessage, EngineError> {
-    let latest = last_answer(store, conversation, limit)
-        .await?
-        .ok_or(EngineError::NothingTo { action })?;
+) -> Result<&'a StoredMessage, EngineError> {
+    let latest = last_answer(history).ok_or(EngineError::NothingTo { action })?;
     match wanted {
         Some(id) if id != latest.id => Err(EngineError::NotLatest { action }),
         _ => Ok(latest),
     }
 }
 
-/// Whether the conversation's last message is a person's, with no answer after it.
-async fn unanswered(
-    store: &mcpcord_memory::Store,
-    conversation: &Conversation,
-) -> Result<bool, EngineError> {
-    let last = store.history(conversation.id, 1).await?;
-    Ok(last.first().is_some_and(|m| m.role == StoredRole::User))
+/// Whether the last message of `history` is a person's, with no answer after it.
+fn unanswered(history: &[StoredMessage]) -> bool {
+    history.last().is_some_and(|m| m.role == StoredRole::User)
 }
 
-/// The most recent assistant answer of the conversation, if any.
-pub(crate) async fn last_answer(
-    store: &mcpcord_memory::Store,
-    conversation: &Conversation,
-    limit: u32,
-) -> Result<Option<StoredMessage>, EngineError> {
-    let history = store.history(conversation.id, limit as usize).await?;
-    Ok(history
-        .into_iter()
+/// The most recent assistant answer in `history`, if any.
+pub(crate) fn last_answer(history: &[StoredMessage]) -> Option<&StoredMessage> {
+    history
+        .iter()
         .rev()
-        .find(|m| m.role == StoredRole::Assistant && m.tool_calls.is_none()))
+        .find(|m| m.role == StoredRole::Assistant && m.tool_calls.is_none())
 }
 
 /// A stored message as the model sees it; with `attribute`, user messages carry their author's
