@@ -363,7 +363,7 @@ async fn on_message(
         }
         return;
     }
-    if ctx.turns.open_for(message.author.id) >= ctx.config.open_turns_per_user {
+    if crate::reply::room_for(&ctx, message.author.id).is_err() {
         tracing::info!(
             user = facts.author,
             "a user has too many answers in progress"

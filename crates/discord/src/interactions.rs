@@ -406,11 +406,7 @@ fn busy(busy: reply::Busy) -> CommandError {
 /// Refuses a command that would start an answer for a person who has as many in progress as
 /// they may (before anything visible is done, such as opening a thread).
 fn room_for(ctx: &Context, invoker: &Invoker) -> Result<(), CommandError> {
-    let open = ctx.turns.open_for(invoker.user);
-    if open >= ctx.config.open_turns_per_user {
-        return Err(busy(reply::Busy { open }));
-    }
-    Ok(())
+    reply::room_for(ctx, invoker.user).map_err(busy)
 }
 
 /// Whether `invoker` may pick `model` themselves: admins always; others when it is among
@@ -1134,6 +1130,48 @@ fn may_act(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) -> bool 
     invoker.user == entry.owner || ctx.config.admins.allows(&invoker)
 }
 
+/// Why the person pressing may not use control `id` of `entry`, if they may not: the answer's
+/// own controls (Stop, Regenerate, Continue, Reasoning) belong to its asker and the admins; its
+/// questions (approvals, forms) to the person whose turn it is, alone.
+fn not_yours(
+    ctx: &Context,
+    interaction: &Interaction,
+    entry: &TurnEntry,
+    id: &CustomId,
+) -> Option<&'static str> {
+    let (asker_or_admin, refusal) = match id {
+        CustomId::Stop { .. } => (
+            true,
+            "Only the person who asked (or an admin) can stop this answer.",
+        ),
+        CustomId::Regenerate { .. } => (
+            true,
+            "Only the person who asked (or an admin) can regenerate this answer.",
+        ),
+        CustomId::Continue { .. } => (
+            true,
+            "Only the person who asked (or an admin) can continue this answer.",
+        ),
+        CustomId::Reasoning { .. } => (
+            true,
+            "Only the person who asked (or an admin) can see the reasoning.",
+        ),
+        CustomId::Approval { .. } => (false, "Only the person whose turn it is can decide."),
+        CustomId::Elicit { .. } | CustomId::ElicitForm { .. } => {
+            (false, "Only the person whose turn it is can answer.")
+        }
+        CustomId::ModelMenu { .. } | CustomId::PromptForm { .. } | CustomId::Unknown(_) => {
+            return None;
+        }
+    };
+    let allowed = if asker_or_admin {
+        may_act(ctx, interaction, entry)
+    } else {
+        interaction.author_id() == Some(entry.owner)
+    };
+    (!allowed).then_some(refusal)
+}
+
 /// What a control from an earlier run of the bot (or one forgotten long ago) answers.
 const EARLIER_RUN: &str = "This answer is from an earlier run of the bot (or too old); its \
     buttons do nothing now. Mention me to go on.";
@@ -1185,16 +1223,11 @@ async fn on_component(ctx: &Arc<Context>, interaction: &Interaction) -> Reply {
         Ok(entry) => entry,
         Err(why) => return private(ctx, interaction, why).await,
     };
+    if let Some(why) = not_yours(ctx, interaction, &entry, &id) {
+        return private(ctx, interaction, why).await;
+    }
     match id {
         CustomId::Stop { .. } => {
-            if !may_act(ctx, interaction, &entry) {
-                return private(
-                    ctx,
-                    interaction,
-                    "Only the person who asked (or an admin) can stop this answer.",
-                )
-                .await;
-            }
             acknowledge(ctx, interaction).await?;
             entry.stop.cancel();
             Ok(())
@@ -1210,16 +1243,8 @@ async fn on_component(ctx: &Arc<Context>, interaction: &Interaction) -> Reply {
     }
 }
 
-/// The Reasoning button: the model's reasoning, privately, to the asker (or an admin).
+/// The Reasoning button: the model's reasoning, privately (to the asker or an admin).
 async fn reasoning(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) -> Reply {
-    if !may_act(ctx, interaction, entry) {
-        return private(
-            ctx,
-            interaction,
-            "Only the person who asked (or an admin) can see the reasoning.",
-        )
-        .await;
-    }
     let pieces = entry.lock().answer.reasoning_pieces();
     let mut pieces = pieces.into_iter();
     let first = pieces.next().unwrap_or_else(|| "*(no reasoning)*".into());
@@ -1237,7 +1262,7 @@ async fn reasoning(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) 
     Ok(())
 }
 
-/// An approval button: only the person whose turn it is decides.
+/// An approval button (pressed by the person whose turn it is).
 async fn decide(
     ctx: &Context,
     interaction: &Interaction,
@@ -1245,14 +1270,6 @@ async fn decide(
     call: u32,
     decision: Decision,
 ) -> Reply {
-    if interaction.author_id() != Some(entry.owner) {
-        return private(
-            ctx,
-            interaction,
-            "Only the person whose turn it is can decide.",
-        )
-        .await;
-    }
     let sender = entry.lock().approvals.remove(&call);
     let Some(sender) = sender else {
         return private(ctx, interaction, "This was already decided (or timed out).").await;
@@ -1269,7 +1286,7 @@ async fn decide(
     Ok(())
 }
 
-/// A form button: opens the MCP server's form as a modal, for the person whose turn it is.
+/// A form button: opens the MCP server's form as a modal (for the person whose turn it is).
 async fn open_form(
     ctx: &Context,
     interaction: &Interaction,
@@ -1277,14 +1294,6 @@ async fn open_form(
     turn: u64,
     call: u32,
 ) -> Reply {
-    if interaction.author_id() != Some(entry.owner) {
-        return private(
-            ctx,
-            interaction,
-            "Only the person whose turn it is can answer.",
-        )
-        .await;
-    }
     let form = {
         let state = entry.lock();
         state.inputs.get(&call).map(|p| match &p.request.mode {
@@ -1393,14 +1402,6 @@ async fn again(
         Again::Regenerate => "regenerate",
         Again::Continue => "continue",
     };
-    if !may_act(ctx, interaction, entry) {
-        return private(
-            ctx,
-            interaction,
-            &format!("Only the person who asked (or an admin) can {verb} this answer."),
-        )
-        .await;
-    }
     let (finished, last, stored) = {
         let state = entry.lock();
         (state.finished, state.messages.last().copied(), state.stored)
@@ -1431,12 +1432,9 @@ async fn again(
             Err(error) => {
                 let id = crate::middleware::error_id();
                 tracing::error!(error_id = %id, %error, "cannot read the conversation");
-                return private(
-                    ctx,
-                    interaction,
-                    &format!("💥 Something went wrong on my side (error `{id}`)."),
-                )
-                .await;
+                let error = CommandError::internal(error);
+                let says = crate::middleware::friendly_message(&error, &id);
+                return private(ctx, interaction, &says).await;
             }
         }
     }
@@ -1492,19 +1490,15 @@ async fn on_modal(ctx: &Arc<Context>, interaction: &Interaction) -> Reply {
         return Ok(());
     };
     let values = modal_values(data);
-    match CustomId::parse(&data.custom_id) {
+    let id = CustomId::parse(&data.custom_id);
+    match id {
         CustomId::ElicitForm { turn, call } => {
             let entry = match turn_of(ctx, interaction, turn) {
                 Ok(entry) => entry,
                 Err(why) => return private(ctx, interaction, why).await,
             };
-            if interaction.author_id() != Some(entry.owner) {
-                return private(
-                    ctx,
-                    interaction,
-                    "Only the person whose turn it is can answer.",
-                )
-                .await;
+            if let Some(why) = not_yours(ctx, interaction, &entry, &id) {
+                return private(ctx, interaction, why).await;
             }
             let pending = entry.lock().inputs.remove(&call);
             let Some(pending) = pending else {

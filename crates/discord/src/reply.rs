@@ -240,6 +240,18 @@ impl Registry {
     }
 }
 
+/// Whether `owner` may have one more answer in progress
+/// ([`BotConfig::open_turns_per_user`](crate::bot::BotConfig::open_turns_per_user)). [`start`]
+/// asks it; entry points ask it first too when they would otherwise do visible or costly work
+/// (open a thread, download attachments) before starting the turn.
+pub fn room_for(ctx: &Context, owner: Id<UserMarker>) -> Result<(), Busy> {
+    let open = ctx.turns.open_for(owner);
+    if open >= ctx.config.open_turns_per_user {
+        return Err(Busy { open });
+    }
+    Ok(())
+}
+
 /// Starts `request` in the engine and renders it in `channel` (the first message replying to
 /// `reply_to`, if given). Returns the turn's entry, or [`Busy`] (and starts nothing) when
 /// `owner` already has as many unfinished turns as they may.
@@ -250,10 +262,7 @@ pub fn start(
     channel: Id<ChannelMarker>,
     reply_to: Option<Id<MessageMarker>>,
 ) -> Result<Arc<TurnEntry>, Busy> {
-    let open = ctx.turns.open_for(owner);
-    if open >= ctx.config.open_turns_per_user {
-        return Err(Busy { open });
-    }
+    room_for(ctx, owner)?;
     let origin = Origin::of(&request);
     let turn = ctx.engine.start_turn(request);
     let entry = Arc::new(TurnEntry {
