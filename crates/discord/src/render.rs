@@ -51,8 +51,10 @@ const SECRET_NAMES: &[&str] = &[
 pub fn approval_arguments(arguments: &serde_json::Value) -> String {
     let shown = hide_secrets(arguments);
     let pretty = serde_json::to_string_pretty(&shown).unwrap_or_else(|_| shown.to_string());
-    // A fence inside the arguments must not close the block.
-    let pretty = shorten(&pretty, APPROVAL_ARGUMENTS_CHARS).replace("```", "`\u{200b}``");
+    // A fence inside the arguments must not close the block: every backtick is followed by a
+    // zero-width space, so no three ever stand together (replacing "```" alone leaves "````"
+    // a fence). Escaped before cutting, so the cut still bounds the length.
+    let pretty = shorten(&pretty.replace('`', "`\u{200b}"), APPROVAL_ARGUMENTS_CHARS);
     format!("```json\n{pretty}\n```")
 }
 
@@ -859,6 +861,9 @@ mod tests {
         );
         let fenced = approval_arguments(&json!({"code": "```rust\nfn main() {}\n```"}));
         assert_eq!(fenced.matches("```").count(), 2, "{fenced}");
+        // Found by the property test below: four backticks.
+        let four = approval_arguments(&json!({"": "````"}));
+        assert_eq!(four.matches("```").count(), 2, "{four}");
     }
 
     proptest::proptest! {
