@@ -21,9 +21,9 @@ pub use twilight_gateway::Intents;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, GuildMarker, UserMarker};
 
+use crate::commands::prompt::PendingPrompts;
 use crate::gate::Gate;
 use crate::gateway;
-use crate::interactions::PendingPrompts;
 use crate::mentions::no_pings;
 use crate::middleware::{AdminPolicy, UserRateLimit};
 use crate::reply::Registry;
@@ -197,14 +197,13 @@ pub struct Context {
     pub downloads: reqwest::Client,
     /// Gateway events handled at once.
     pub events: Arc<Semaphore>,
-    accepting: AtomicBool,
     content_warned: AtomicBool,
 }
 
 impl Context {
-    /// Whether new turns are taken (false once shutdown began).
+    /// Whether new turns are taken (false once shutdown began): the engine decides.
     pub fn accepting(&self) -> bool {
-        self.accepting.load(Ordering::SeqCst)
+        self.engine.accepting()
     }
 
     /// Logs once that messages arrive without content (MESSAGE_CONTENT is off).
@@ -281,7 +280,6 @@ pub async fn run(
         bot_threads: Mutex::new(HashSet::new()),
         recent: crate::conversation::RecentAnswers::default(),
         guild_names: Mutex::new(HashMap::new()),
-        accepting: AtomicBool::new(true),
         content_warned: AtomicBool::new(!config.intents.contains(Intents::MESSAGE_CONTENT)),
         config,
     });
@@ -310,7 +308,6 @@ pub async fn run(
         "shutting down: no new turns; running ones get {:?}",
         ctx.config.grace
     );
-    ctx.accepting.store(false, Ordering::SeqCst);
     ctx.engine.shutdown(ctx.config.grace).await;
     ctx.renders.close();
     if tokio::time::timeout(FINAL_EDIT_GRACE, ctx.renders.wait())

@@ -7,7 +7,7 @@
 //! where the bot always answers is one rolling conversation too; `/chat` answered inline starts a
 //! chain of its own.
 
-use mcpcord_memory::{ConversationKey, Store};
+use mcpcord_engine::{ConversationKey, Engine};
 
 /// Where a message was written, as far as conversation identity cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,11 @@ pub fn channel_key(channel: u64) -> ConversationKey {
 ///
 /// A reply to a message the database knows (one of the bot's answers) continues that answer's
 /// conversation; a reply to another message roots the chain there.
-pub async fn identify(store: &Store, recent: &RecentAnswers, at: &Whereabouts) -> ConversationKey {
+pub async fn identify(
+    engine: &Engine,
+    recent: &RecentAnswers,
+    at: &Whereabouts,
+) -> ConversationKey {
     if at.dm {
         return dm_key(at.channel);
     }
@@ -61,11 +65,8 @@ pub async fn identify(store: &Store, recent: &RecentAnswers, at: &Whereabouts) -
         if let Some(key) = recent.get(parent) {
             return key;
         }
-        match store.message_by_discord_id(parent).await {
-            Ok(Some(stored)) => match store.get_conversation(stored.conversation_id).await {
-                Ok(conversation) => return conversation.key,
-                Err(error) => tracing::warn!(%error, "the replied-to conversation is unreadable"),
-            },
+        match engine.conversation_of_post(parent).await {
+            Ok(Some(key)) => return key,
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "cannot look up the replied-to message"),
         }
@@ -129,12 +130,20 @@ mod tests {
         }
     }
 
+    /// An engine over an empty database and no backends.
+    async fn engine(dir: &tempfile::TempDir) -> Engine {
+        let store =
+            mcpcord_memory::Store::connect(&format!("sqlite://{}/c.sqlite", dir.path().display()))
+                .await
+                .unwrap();
+        let pool = mcpcord_llm::BackendPool::new(Vec::new(), Default::default());
+        Engine::new(pool, None, store, Default::default())
+    }
+
     #[tokio::test]
     async fn places_map_to_keys() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}/c.sqlite", dir.path().display()))
-            .await
-            .unwrap();
+        let store = engine(&dir).await;
         assert_eq!(
             identify(&store, &RecentAnswers::default(), &at(5)).await,
             chain_key(5)
@@ -173,9 +182,7 @@ mod tests {
     #[tokio::test]
     async fn a_reply_to_an_answer_not_yet_stored_continues_its_conversation() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}/c.sqlite", dir.path().display()))
-            .await
-            .unwrap();
+        let store = engine(&dir).await;
         let recent = RecentAnswers::default();
         recent.remember(3, dm_key(99));
         let reply = Whereabouts {

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcpcord_engine::Scope;
 use mcpcord_engine::{Place, Speaker, TurnAction, TurnRequest, UserMessage};
-use mcpcord_memory::Scope;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -372,7 +372,7 @@ async fn on_message(
         return;
     }
     let key = conversation::identify(
-        ctx.engine.store(),
+        &ctx.engine,
         &ctx.recent,
         &Whereabouts {
             message: message.id.get(),

@@ -36,5 +36,6 @@ pub mod reply;
 pub mod split;
 pub mod throttle;
 pub mod triggers;
+pub mod turns;
 
 pub use bot::{BotConfig, BotError, RestProxy, run};

@@ -1,12 +1,13 @@
-//! Tower middleware every command runs through: error formatting, logging with timing,
-//! permission check and a per-user rate limit.
+//! Tower middleware every command runs through: error formatting, logging with timing and the
+//! permission check.
 //!
 //! Owns the shape of a command handler — a `tower::Service<CommandRequest<B>>` answering
 //! [`CommandResult`] — and the layers around it. [`service`] stacks them in their order:
 //! errors become a friendly ephemeral message carrying an error id (outermost, so it sees every
 //! failure), then each command is logged with its outcome and time, then admins-only commands
-//! are refused to others, then each user is held to a [`governor`] quota (only for commands they
-//! may run). The body `B` is whatever the handler needs (the twilight `Interaction` in the bot);
+//! are refused to others. Production and tests build this one stack with [`service`]. Rates are
+//! not here: the [gate](crate::gate) holds each person to their quotas at every entry point,
+//! before a command reaches this stack. The body `B` is whatever the handler needs (the twilight `Interaction` in the bot);
 //! the layers only read the [`Invoker`] and the command's [`Access`].
 //!
 //! The adapter's configuration types live here, not in the `mcpcord` crate (which depends on
@@ -14,18 +15,13 @@
 
 use std::collections::HashSet;
 use std::convert::Infallible;
-use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
-use tower::{Layer, Service};
+use governor::Quota;
+use tower::Service;
 use twilight_model::application::interaction::Interaction;
 use twilight_model::channel::message::{Embed, MessageFlags};
 use twilight_model::guild::Permissions;
@@ -156,12 +152,6 @@ pub enum CommandError {
         /// The command.
         command: String,
     },
-    /// The invoker ran too many commands; they may again after `retry_after`.
-    #[error("too many commands; try again in {} s", retry_after.as_secs().max(1))]
-    RateLimited {
-        /// How long until the next command is allowed.
-        retry_after: Duration,
-    },
     /// The input was wrong; the message says how (shown as is).
     #[error("{0}")]
     Invalid(String),
@@ -180,9 +170,27 @@ impl CommandError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Forbidden { .. } => "forbidden",
-            Self::RateLimited { .. } => "rate_limited",
             Self::Invalid(_) => "invalid",
             Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<mcpcord_engine::EngineError> for CommandError {
+    /// What the engine refuses is the person's to fix (shown as is, with where to look); a
+    /// failing database or model server is internal.
+    fn from(error: mcpcord_engine::EngineError) -> Self {
+        use mcpcord_engine::EngineError;
+        match &error {
+            EngineError::Storage(_) | EngineError::Model(_) => Self::internal(error),
+            EngineError::NotFound { kind: "model", .. } => {
+                Self::Invalid(format!("{error}; `/models` lists them"))
+            }
+            EngineError::NotFound {
+                kind: "tool or MCP server",
+                ..
+            } => Self::Invalid(format!("{error}; `/tools list` shows them")),
+            _ => Self::Invalid(error.to_string()),
         }
     }
 }
@@ -238,38 +246,25 @@ impl UserRateLimit {
     }
 }
 
-/// The whole stack: [`ErrorFormat`] ∘ [`Logging`] ∘ [`Permission`] ∘ [`RateLimit`] around
-/// `handler`.
-pub fn service<S, B>(
-    handler: S,
-    admins: AdminPolicy,
-    rate: UserRateLimit,
-) -> ErrorFormat<Logging<Permission<RateLimit<S>>>>
+/// The whole stack: [`ErrorFormat`] ∘ [`Logging`] ∘ [`Permission`] around `handler`, the one
+/// the bot runs every command through.
+pub fn service<S, B>(handler: S, admins: AdminPolicy) -> ErrorFormat<Logging<Permission<S>>>
 where
     S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
 {
+    let admins = Arc::new(admins);
     tower::ServiceBuilder::new()
-        .layer(ErrorFormatLayer)
-        .layer(LoggingLayer)
-        .layer(PermissionLayer::new(admins))
-        .layer(RateLimitLayer::new(rate))
+        .layer_fn(|inner| ErrorFormat { inner })
+        .layer_fn(|inner| Logging { inner })
+        .layer_fn(move |inner| Permission {
+            inner,
+            admins: admins.clone(),
+        })
         .service(handler)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Error formatting
-
-/// Turns every [`CommandError`] into a friendly ephemeral message; see [`ErrorFormat`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ErrorFormatLayer;
-
-impl<S> Layer<S> for ErrorFormatLayer {
-    type Service = ErrorFormat<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ErrorFormat { inner }
-    }
-}
 
 /// Answers a failed command with an ephemeral message: the reason when it is the person's to
 /// fix (permissions, rate limit, input), otherwise an apology with an error id that is logged
@@ -291,10 +286,6 @@ pub fn friendly_message(error: &CommandError, id: &str) -> String {
         CommandError::Forbidden { command } => {
             format!("🔒 `/{command}` is only for the bot's admins. (error `{id}`)")
         }
-        CommandError::RateLimited { retry_after } => format!(
-            "⏳ You're going a bit fast — try again in {} s. (error `{id}`)",
-            retry_after.as_secs().max(1)
-        ),
         CommandError::Invalid(reason) => format!("⚠️ {reason} (error `{id}`)"),
         CommandError::Internal(_) => format!(
             "💥 Something went wrong on my side. If it keeps happening, give the bot's operator \
@@ -349,18 +340,6 @@ where
 // ---------------------------------------------------------------------------------------------
 // Logging
 
-/// Logs every command with its outcome and time; see [`Logging`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LoggingLayer;
-
-impl<S> Layer<S> for LoggingLayer {
-    type Service = Logging<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Logging { inner }
-    }
-}
-
 /// Runs each command inside a `command` span (name, user, guild, channel) and logs one line
 /// when it ends: `ok` or the error kind, and the elapsed milliseconds.
 #[derive(Debug, Clone)]
@@ -414,32 +393,6 @@ where
 // ---------------------------------------------------------------------------------------------
 // Permission
 
-/// Refuses admins-only commands to others; see [`Permission`].
-#[derive(Debug, Clone)]
-pub struct PermissionLayer {
-    admins: Arc<AdminPolicy>,
-}
-
-impl PermissionLayer {
-    /// A layer checking against `admins`.
-    pub fn new(admins: AdminPolicy) -> Self {
-        Self {
-            admins: Arc::new(admins),
-        }
-    }
-}
-
-impl<S> Layer<S> for PermissionLayer {
-    type Service = Permission<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Permission {
-            inner,
-            admins: self.admins.clone(),
-        }
-    }
-}
-
 /// Passes [`Access::Everyone`] commands, and [`Access::Admins`] ones only from admins; others
 /// get [`CommandError::Forbidden`] without the handler running.
 #[derive(Debug, Clone)]
@@ -470,128 +423,12 @@ where
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Rate limit
-
-type KeyedLimiter<C> = RateLimiter<
-    Id<UserMarker>,
-    DefaultKeyedStateStore<Id<UserMarker>>,
-    C,
-    NoOpMiddleware<<C as Clock>::Instant>,
->;
-
-/// Holds each user to a quota of commands; see [`RateLimit`].
-pub struct RateLimitLayer<C: Clock = DefaultClock> {
-    limiter: Arc<KeyedLimiter<C>>,
-    clock: C,
-}
-
-impl<C: Clock + Clone> fmt::Debug for RateLimitLayer<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimitLayer").finish_non_exhaustive()
-    }
-}
-
-impl<C: Clock + Clone> Clone for RateLimitLayer<C> {
-    fn clone(&self) -> Self {
-        Self {
-            limiter: self.limiter.clone(),
-            clock: self.clock.clone(),
-        }
-    }
-}
-
-impl RateLimitLayer {
-    /// A layer with the real clock.
-    pub fn new(rate: UserRateLimit) -> Self {
-        Self::with_clock(rate, DefaultClock::default())
-    }
-}
-
-impl<C: Clock + Clone> RateLimitLayer<C> {
-    /// A layer reading time from `clock` (governor's `FakeRelativeClock` in tests).
-    pub fn with_clock(rate: UserRateLimit, clock: C) -> Self {
-        let limiter = RateLimiter::new(
-            rate.quota(),
-            DefaultKeyedStateStore::default(),
-            clock.clone(),
-        );
-        Self {
-            limiter: Arc::new(limiter),
-            clock,
-        }
-    }
-
-    /// Forgets users whose quota is full again; call now and then to bound memory.
-    pub fn retain_recent(&self) {
-        self.limiter.retain_recent();
-    }
-}
-
-impl<S, C: Clock + Clone> Layer<S> for RateLimitLayer<C> {
-    type Service = RateLimit<S, C>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimit {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// Lets a user's command through while their quota allows; otherwise answers
-/// [`CommandError::RateLimited`] with the time until it does, without running the handler.
-pub struct RateLimit<S, C: Clock = DefaultClock> {
-    inner: S,
-    layer: RateLimitLayer<C>,
-}
-
-impl<S: fmt::Debug, C: Clock + Clone> fmt::Debug for RateLimit<S, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimit")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S: Clone, C: Clock + Clone> Clone for RateLimit<S, C> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            layer: self.layer.clone(),
-        }
-    }
-}
-
-impl<S, B, C> Service<CommandRequest<B>> for RateLimit<S, C>
-where
-    S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
-    S::Future: Send + 'static,
-    C: Clock + Clone,
-{
-    type Response = CommandResponse;
-    type Error = CommandError;
-    type Future = BoxFuture<'static, CommandResult>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CommandError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: CommandRequest<B>) -> Self::Future {
-        if let Err(not_until) = self.layer.limiter.check_key(&request.invoker.user) {
-            let retry_after = not_until.wait_time_from(self.layer.clock.now());
-            return Box::pin(async move { Err(CommandError::RateLimited { retry_after }) });
-        }
-        Box::pin(self.inner.call(request))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use governor::clock::FakeRelativeClock;
     use std::io::Write;
     use std::sync::Mutex;
+    use std::time::Duration;
     use tower::{ServiceBuilder, ServiceExt};
 
     const ALICE: u64 = 10;
@@ -685,11 +522,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_stack_answers_and_formats_refusals() {
-        let mut svc = service(
-            tower::service_fn(handler),
-            admins(),
-            UserRateLimit::default(),
-        );
+        let mut svc = service(tower::service_fn(handler), admins());
         let ok = svc
             .ready()
             .await
@@ -767,11 +600,7 @@ mod tests {
     async fn internal_errors_are_logged_with_the_id_the_person_sees() {
         let captured = Captured::default();
         let _guard = tracing::subscriber::set_default(captured.subscriber());
-        let mut svc = service(
-            tower::service_fn(handler),
-            admins(),
-            UserRateLimit::default(),
-        );
+        let mut svc = service(tower::service_fn(handler), admins());
         let response = svc
             .ready()
             .await
@@ -801,7 +630,7 @@ mod tests {
         let captured = Captured::default();
         let _guard = tracing::subscriber::set_default(captured.subscriber());
         let mut svc = ServiceBuilder::new()
-            .layer(LoggingLayer)
+            .layer_fn(|inner| Logging { inner })
             .service_fn(handler);
         svc.ready()
             .await
@@ -834,50 +663,6 @@ mod tests {
             lines[0]
         );
         assert!(lines[1].contains("outcome=\"invalid\""), "{}", lines[1]);
-    }
-
-    #[tokio::test]
-    async fn each_user_has_their_own_quota() {
-        let clock = FakeRelativeClock::default();
-        let rate = UserRateLimit {
-            per_minute: NonZeroU32::new(6).unwrap(), // one every 10 s
-            burst: NonZeroU32::new(2).unwrap(),
-        };
-        let mut svc = ServiceBuilder::new()
-            .layer(ErrorFormatLayer)
-            .layer(PermissionLayer::new(admins()))
-            .layer(RateLimitLayer::with_clock(rate, clock.clone()))
-            .service_fn(handler);
-        let mut run = async |user: u64, access: Access| {
-            content(
-                svc.ready()
-                    .await
-                    .unwrap()
-                    .call(request("chat", access, user, &[], "hi"))
-                    .await
-                    .unwrap(),
-            )
-        };
-        assert_eq!(run(ALICE, Access::Everyone).await, "10 said hi");
-        assert_eq!(run(ALICE, Access::Everyone).await, "10 said hi");
-        let limited = run(ALICE, Access::Everyone).await;
-        assert!(limited.contains("try again in 10 s"), "{limited}");
-        // Refused commands do not use up the quota of someone else, nor their own.
-        assert_eq!(run(BOB, Access::Everyone).await, "11 said hi");
-        clock.advance(Duration::from_secs(10));
-        assert_eq!(run(ALICE, Access::Everyone).await, "10 said hi");
-        assert!(run(ALICE, Access::Everyone).await.contains("try again"));
-        clock.advance(Duration::from_secs(10));
-        assert!(
-            run(ALICE, Access::Admins)
-                .await
-                .contains("only for the bot's admins")
-        );
-        assert_eq!(
-            run(ALICE, Access::Everyone).await,
-            "10 said hi",
-            "a forbidden command cost nothing"
-        );
     }
 
     #[test]

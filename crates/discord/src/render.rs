@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+use mcpcord_engine::InputMode;
 use mcpcord_engine::TurnEvent;
-use mcpcord_mcp::InputMode;
 
 use crate::components::{ApprovalPrompt, Controls, ElicitationPrompt, shorten};
 use crate::split::split_message;
@@ -894,7 +894,7 @@ mod tests {
                 },
                 TurnEvent::InputRequested(InputPrompt {
                     call: 0,
-                    request: mcpcord_mcp::InputRequest {
+                    request: mcpcord_engine::InputRequest {
                         server: "travel".into(),
                         message: "Which seat?".into(),
                         mode: InputMode::Form {
@@ -905,7 +905,7 @@ mod tests {
                 }),
                 TurnEvent::InputRequested(InputPrompt {
                     call: 0,
-                    request: mcpcord_mcp::InputRequest {
+                    request: mcpcord_engine::InputRequest {
                         server: "travel".into(),
                         message: "Pay here".into(),
                         mode: InputMode::Url {

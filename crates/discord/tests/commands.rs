@@ -10,7 +10,6 @@ use mcpcord_discord::components::{
 use mcpcord_discord::mentions::no_pings;
 use mcpcord_discord::middleware::{
     self, AdminPolicy, CommandError, CommandRequest, CommandResponse, CommandResult, Invoker,
-    UserRateLimit,
 };
 use mcpcord_testkit::FakeDiscord;
 use mcpcord_testkit::fake_discord::{InteractionCreate, ResponseKind};
@@ -275,8 +274,7 @@ async fn middleware_refusals_are_ephemeral_responses() {
         users: [Id::new(FakeDiscord::USER_ID)].into(),
         ..AdminPolicy::default()
     };
-    let mut service =
-        middleware::service(tower::service_fn(handle), admins, UserRateLimit::default());
+    let mut service = middleware::service(tower::service_fn(handle), admins);
 
     for (user, expected) in [
         (FakeDiscord::USER_ID, "all good"),

@@ -101,6 +101,8 @@ pub(crate) struct Inner {
     turns: Arc<Semaphore>,
     tracker: TaskTracker,
     accepting: AtomicBool,
+    /// Set when the drain begun by the first [`Engine::shutdown`] has ended.
+    drained: tokio::sync::OnceCell<()>,
     /// Cancelled when the engine gives up on running turns at the end of a drain.
     stop_all: CancellationToken,
 }
@@ -151,6 +153,7 @@ impl Engine {
                 model_names: Mutex::new(None),
                 tracker: TaskTracker::new(),
                 accepting: AtomicBool::new(true),
+                drained: tokio::sync::OnceCell::new(),
                 stop_all: CancellationToken::new(),
             }),
         }
@@ -264,9 +267,20 @@ impl Engine {
         turn
     }
 
+    /// Whether the engine takes new turns: the one answer to "are we shutting down?" for every
+    /// front end.
+    pub fn accepting(&self) -> bool {
+        self.inner.accepting.load(Ordering::SeqCst)
+    }
+
     /// Stops taking turns, lets running ones finish for up to `grace`, then stops the rest
-    /// (they are saved as interrupted) and waits for them.
+    /// (they are saved as interrupted) and waits for them. The engine stops once: a later call
+    /// (from the front end, then the application) waits for the first one's drain to end.
     pub async fn shutdown(&self, grace: Duration) {
+        self.inner.drained.get_or_init(|| self.drain(grace)).await;
+    }
+
+    async fn drain(&self, grace: Duration) {
         self.inner.accepting.store(false, Ordering::SeqCst);
         self.inner.tracker.close();
         if tokio::time::timeout(grace, self.inner.tracker.wait())

@@ -1,6 +1,9 @@
 //! Engine errors, named by what the person can do about them.
 
+use std::sync::Arc;
+
 use mcpcord_llm::LlmError;
+use mcpcord_mcp::HostError;
 use mcpcord_memory::MemoryError;
 
 /// Why a turn could not be answered.
@@ -11,8 +14,28 @@ pub enum EngineError {
     #[error(transparent)]
     Model(#[from] LlmError),
     /// The database failed.
-    #[error("the conversation could not be saved: {0}")]
-    Storage(String),
+    #[error("the database failed: {0}")]
+    Storage(#[source] Arc<MemoryError>),
+    /// No MCP servers are configured, so there are no tools, prompts or resources.
+    #[error("no MCP servers are configured")]
+    NoTools,
+    /// A name that names nothing (a model, a prompt, a tool, …).
+    #[error("there is no {kind} called `{name}`")]
+    NotFound {
+        /// What was looked for.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+    },
+    /// An MCP server refused or failed a front end's request (a prompt, a resource).
+    #[error("{what} failed: {source}")]
+    Tools {
+        /// What was asked.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: HostError,
+    },
     /// Regenerate or Continue with nothing to work on.
     #[error("there is no answer to {action} in this conversation yet")]
     NothingTo {
@@ -27,17 +50,6 @@ pub enum EngineError {
         /// `regenerate` or `continue`.
         action: &'static str,
     },
-    /// The message has images and no model that can see them is configured.
-    #[error(
-        "model {model:?} cannot see images, and no vision model is configured (set models.vision)"
-    )]
-    NoVisionModel {
-        /// The model that was asked.
-        model: String,
-    },
-    /// The whole turn took longer than `limits.turn_timeout`.
-    #[error("the answer took longer than {0:?} and was stopped")]
-    TimedOut(std::time::Duration),
     /// The engine is shutting down and takes no new turns.
     #[error("the bot is shutting down; try again in a moment")]
     ShuttingDown,
@@ -45,6 +57,6 @@ pub enum EngineError {
 
 impl From<MemoryError> for EngineError {
     fn from(error: MemoryError) -> Self {
-        EngineError::Storage(error.to_string())
+        EngineError::Storage(Arc::new(error))
     }
 }

@@ -4,12 +4,15 @@
 //! It knows nothing of Discord: front ends (the Discord adapter, `mcpcord chat`) send a
 //! [`TurnRequest`] and render the [`TurnEvent`]s of the [`Turn`] they get back.
 
+mod catalogue;
 mod choice;
 mod context;
 mod engine;
 mod error;
 mod events;
 mod loop_breaker;
+mod posts;
+mod preferences;
 mod request;
 mod settings;
 mod slot;
@@ -17,6 +20,7 @@ mod template;
 mod tools;
 mod turn;
 
+pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
 pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
@@ -25,3 +29,11 @@ pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary}
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};
 pub use settings::{Settings, Source};
 pub use template::{Place, render, resolve_mentions};
+
+// The types the engine's API and events carry, so a front end depends on the engine alone.
+pub use mcpcord_llm::BackendModels;
+pub use mcpcord_mcp::{
+    Catalogue, InputAnswer, InputMode, InputRequest, PromptDescriptor, ServerState, ServerStatus,
+    ToolDescriptor,
+};
+pub use mcpcord_memory::{ConversationKey, MessageId, PreferenceLevel, Scope};

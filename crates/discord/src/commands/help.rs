@@ -11,7 +11,9 @@ use twilight_model::channel::message::Embed;
 use twilight_util::builder::embed::{EmbedBuilder, EmbedFooterBuilder};
 
 use super::{Category, CommandInfo, Who};
+use crate::commands::Call;
 use crate::components::shorten;
+use crate::middleware::{CommandResponse, CommandResult};
 
 /// The longest embed description.
 pub const DESCRIPTION_LIMIT: usize = twilight_validate::embed::DESCRIPTION_LENGTH;
@@ -247,6 +249,16 @@ fn fit_lines(lines: &[String]) -> String {
         used += cost;
     }
     out
+}
+
+impl HelpCommand {
+    /// Runs `/help`: the catalogue, or one command's usage, as an embed only the asker sees.
+    pub fn run(self, _call: Call<'_>) -> CommandResult {
+        Ok(CommandResponse::Embed {
+            embed: Box::new(help(&super::catalogue(), self.command.as_deref())),
+            ephemeral: true,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,13 @@
 //! who may use it, examples). [`catalogue`] lists them all, [`all_commands`] gives what to
 //! register, [`BotCommand::parse`] reads an invocation (an unknown name is a variant, not an
 //! error), and [`help`] builds the help embed from the declarations themselves.
+//!
+//! Each command's execution sits beside its declaration: `<name>.rs` has the type and its
+//! `run`, which talks to the engine only. [`BotCommand::run`] is the dispatch table; [`Call`]
+//! carries what every `run` needs (the bot, the interaction, the invoker).
 
 pub mod ask_message;
+mod call;
 pub mod chat;
 pub mod help;
 pub mod model;
@@ -36,8 +41,9 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::MessageMarker;
 
 use crate::components::Scope;
-use crate::middleware::Access;
+use crate::middleware::{Access, CommandError, CommandResult};
 
+pub use self::call::{Call, invoker_name, level, may_pick, scope_words};
 pub use self::chat::ChatCommand;
 pub use self::help::HelpCommand;
 pub use self::model::ModelCommand;
@@ -285,6 +291,40 @@ impl BotCommand {
         } else {
             Access::Everyone
         }
+    }
+
+    /// Runs the command: the dispatch table to each command's own `run`.
+    pub async fn run(self, call: Call<'_>) -> CommandResult {
+        match self {
+            Self::Chat(chat) => chat.run(call).await,
+            Self::Model(model) => model.run(call).await,
+            Self::Models(models) => models.run(call).await,
+            Self::System(system) => system.run(call).await,
+            Self::Tools(tools) => tools.run(call).await,
+            Self::Prompt(prompt) => prompt.run(call).await,
+            Self::Resource(resource) => resource.run(call).await,
+            Self::New(new) => new.run(call).await,
+            Self::Help(help) => help.run(call),
+            Self::Status(status) => status.run(call).await,
+            Self::AskAboutMessage { message } => ask_message::run(message, call).await,
+            Self::Unknown(name) => Err(CommandError::Invalid(format!(
+                "`/{name}` no longer exists; `/help` lists the commands"
+            ))),
+        }
+    }
+
+    /// Whether the command answers at once (a modal, or pure computation) rather than
+    /// deferring first.
+    pub fn immediate(&self) -> bool {
+        matches!(self, Self::Help(_) | Self::Prompt(_))
+    }
+
+    /// Whether the command's answer is for everyone to see.
+    pub fn public(&self) -> bool {
+        matches!(
+            self,
+            Self::Chat(_) | Self::AskAboutMessage { .. } | Self::Resource(_)
+        )
     }
 
     /// The command as typed, with its subcommand (`"tools enable"`), for logs and messages.

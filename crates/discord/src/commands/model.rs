@@ -3,6 +3,15 @@
 use twilight_interactions::command::{CommandModel, CreateCommand};
 
 use super::{Category, CommandInfo, ScopeChoice, Who};
+use twilight_model::channel::message::MessageFlags;
+use twilight_model::http::interaction::{
+    InteractionResponse, InteractionResponseData, InteractionResponseType,
+};
+
+use crate::commands::{Call, scope_words};
+use crate::components::{self, ModelChoice};
+use crate::mentions::no_pings;
+use crate::middleware::{CommandResponse, CommandResult};
 
 /// `/model set name [scope]` and `/model show`.
 #[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
@@ -51,4 +60,68 @@ pub fn info() -> CommandInfo {
             "/model show",
         ],
     )
+}
+
+impl ModelCommand {
+    /// Runs `/model set` or `/model show`.
+    pub async fn run(self, call: Call<'_>) -> CommandResult {
+        match self {
+            Self::Set(set) => set.run(call).await,
+            Self::Show(_) => show(call).await,
+        }
+    }
+}
+
+impl ModelSet {
+    /// Makes the model answer at the chosen scope, if the invoker may pick it and it exists.
+    async fn run(self, call: Call<'_>) -> CommandResult {
+        call.may_pick(&self.name)?;
+        let level = call.level(self.scope)?;
+        call.ctx
+            .engine
+            .set_model_preference(level, &self.name)
+            .await?;
+        Ok(CommandResponse::private(format!(
+            "✅ `{}` answers {} from now on.",
+            self.name,
+            scope_words(self.scope)
+        )))
+    }
+}
+
+/// `/model show`: the model the next turn here uses (the engine's settings, so what is shown is
+/// what answers), with a menu to choose another.
+async fn show(call: Call<'_>) -> CommandResult {
+    let engine = &call.ctx.engine;
+    let key = call.here().map(|(key, _)| key);
+    let settings = engine.settings(&call.scope(), key.as_ref()).await?;
+    let current = settings.model;
+    let choices: Vec<ModelChoice> = engine
+        .model_names()
+        .await
+        .into_iter()
+        .map(|name| ModelChoice {
+            name,
+            description: None,
+        })
+        .collect();
+    let (menu, left_out) =
+        components::model_menu(&choices, Some(&current), components::Scope::User);
+    let mut content = format!(
+        "The model answering you here: `{current}` ({}).",
+        settings.model_source.describe()
+    );
+    if left_out > 0 {
+        content.push_str(&format!(" ({left_out} more: `/model set`.)"));
+    }
+    Ok(CommandResponse::Raw(Box::new(InteractionResponse {
+        kind: InteractionResponseType::ChannelMessageWithSource,
+        data: Some(InteractionResponseData {
+            content: Some(content),
+            components: (!choices.is_empty()).then(|| vec![menu]),
+            flags: Some(MessageFlags::EPHEMERAL),
+            allowed_mentions: Some(no_pings()),
+            ..InteractionResponseData::default()
+        }),
+    })))
 }

@@ -3,6 +3,10 @@
 use twilight_interactions::command::{CommandModel, CreateCommand};
 
 use super::{Category, CommandInfo, Who};
+use mcpcord_engine::{ITEM_SEPARATOR, TurnAction};
+
+use crate::commands::Call;
+use crate::middleware::{CommandResponse, CommandResult};
 
 /// `/resource uri`: the resource's content joins this channel's conversation.
 #[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
@@ -25,4 +29,23 @@ pub fn info() -> CommandInfo {
         Who::Everyone,
         &["/resource uri:file:///docs/handbook.md"],
     )
+}
+
+impl ResourceCommand {
+    /// Runs `/resource`: the resource's text joins the conversation here, and the model answers.
+    pub async fn run(self, call: Call<'_>) -> CommandResult {
+        call.room()?;
+        let message = call.ctx.engine.resource_message(&self.uri).await?;
+        let (key, channel) = call.here_or_refuse()?;
+        let request = call.request(key, TurnAction::Message(message), None);
+        call.start(request, channel, None)?;
+        let (_, uri) = self
+            .uri
+            .split_once(ITEM_SEPARATOR)
+            .unwrap_or(("", &self.uri));
+        Ok(CommandResponse::Message {
+            content: format!("📎 attached `{uri}`"),
+            ephemeral: false,
+        })
+    }
 }

@@ -3,6 +3,8 @@
 use twilight_interactions::command::{CommandModel, CreateCommand};
 
 use super::{Category, CommandInfo, ScopeChoice, Who};
+use crate::commands::{Call, scope_words};
+use crate::middleware::{CommandError, CommandResponse, CommandResult};
 
 /// `/system set [prompt] [scope]`, `/system show [scope]`, `/system clear [scope]`.
 #[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
@@ -66,4 +68,43 @@ pub fn info() -> CommandInfo {
             "/system clear scope:server",
         ],
     )
+}
+
+impl SystemCommand {
+    /// Runs `/system set`, `/system show` or `/system clear`.
+    pub async fn run(self, call: Call<'_>) -> CommandResult {
+        let engine = &call.ctx.engine;
+        match self {
+            Self::Set(set) => {
+                let Some(prompt) = set.prompt else {
+                    return Err(CommandError::Invalid(
+                        "give the prompt: `/system set prompt:…`".into(),
+                    ));
+                };
+                engine
+                    .set_system_prompt(call.level(set.scope)?, &prompt)
+                    .await?;
+                Ok(CommandResponse::private(format!(
+                    "✅ System prompt set {}.",
+                    scope_words(set.scope)
+                )))
+            }
+            Self::Show(_) => {
+                let key = call.here().map(|(key, _)| key);
+                let settings = engine.settings(&call.scope(), key.as_ref()).await?;
+                Ok(CommandResponse::private(format!(
+                    "The system prompt in effect ({}):\n>>> {}",
+                    settings.prompt_source.describe(),
+                    settings.system_prompt
+                )))
+            }
+            Self::Clear(clear) => {
+                engine.clear_system_prompt(call.level(clear.scope)?).await?;
+                Ok(CommandResponse::private(format!(
+                    "✅ System prompt cleared {}.",
+                    scope_words(clear.scope)
+                )))
+            }
+        }
+    }
 }

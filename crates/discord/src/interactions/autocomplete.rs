@@ -1,0 +1,42 @@
+//! Autocomplete: candidates for the option being typed, from the engine's listings.
+
+use twilight_model::application::interaction::application_command::CommandData;
+use twilight_model::application::interaction::{Interaction, InteractionData};
+
+use super::{Reply, respond};
+use crate::bot::Context;
+use crate::commands::{self, help};
+
+/// Answers an autocomplete interaction with the candidates that match what was typed.
+pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) -> Reply {
+    let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
+        return Ok(());
+    };
+    let candidates = candidates(ctx, data).await;
+    let typed = commands::focused(data).map(|f| f.typed).unwrap_or_default();
+    let response =
+        commands::autocomplete_response(commands::autocomplete_choices(candidates, &typed));
+    respond(ctx, interaction, &response).await
+}
+
+/// Everything the focused option may take.
+async fn candidates(ctx: &Context, data: &CommandData) -> Vec<String> {
+    let Some(focused) = commands::focused(data) else {
+        return Vec::new();
+    };
+    let engine = &ctx.engine;
+    match (focused.path.as_str(), focused.option.as_str()) {
+        ("model set" | "model", "name") | ("chat", "model") => engine.model_names().await,
+        ("help", "command") => help::topics(&commands::catalogue()),
+        ("prompt", "name") => engine.prompt_names().await,
+        ("resource", "uri") => engine.resource_names().await,
+        ("tools list", "server") => engine.server_names(),
+        ("tools enable" | "tools disable", "tool") => {
+            let mut names = engine.tool_names();
+            names.extend(engine.server_names());
+            names
+        }
+        (_, "tool") => engine.tool_names(),
+        _ => Vec::new(),
+    }
+}
