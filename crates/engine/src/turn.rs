@@ -20,7 +20,7 @@ use crate::error::EngineError;
 use crate::events::{TurnEvent, TurnSummary};
 use crate::loop_breaker::LoopBreaker;
 use crate::request::{TurnAction, TurnRequest};
-use crate::settings::resolve;
+use crate::settings::{Settings, resolve};
 use crate::slot::Slot;
 use crate::template::render;
 use crate::tools::{self, ToolRun};
@@ -89,6 +89,39 @@ struct TurnState {
     replaces: Option<(mcpcord_memory::MessageId, String)>,
 }
 
+/// A turn ready for its first model round.
+struct Prepared {
+    conversation: Conversation,
+    model: String,
+    info: ModelInfo,
+    disabled: Vec<DisabledTool>,
+    /// The tools offered to the model (none once it must answer).
+    offered: Vec<ToolSpec>,
+    /// What the model sees, growing with each round.
+    messages: Vec<Message>,
+}
+
+/// What the request's action left for the context.
+#[derive(Default)]
+struct Action {
+    /// The person's images.
+    images: Vec<String>,
+    /// The history, when finding the answer to redo read it already.
+    history: Option<Vec<StoredMessage>>,
+    /// A message after the history (Continue's instruction).
+    extra: Option<Message>,
+}
+
+/// What a round leads to.
+enum Step {
+    /// Tools ran: the model goes on with their results.
+    Again,
+    /// The model answered.
+    Answered,
+    /// The turn was stopped (the Stop button, the turn timeout, shutdown).
+    Interrupted,
+}
+
 /// What one model round produced.
 #[derive(Default)]
 struct Round {
@@ -131,12 +164,83 @@ impl TurnState {
         self.send(TurnEvent::Notice(text.into())).await;
     }
 
+    /// The turn: prepare its context, take model and tool rounds, then save the answer.
     async fn run(&mut self, request: TurnRequest) -> Result<TurnSummary, EngineError> {
-        let store = self.inner.store.clone();
-        let owner = request.author.id;
-        self.author = owner;
+        let mut prepared = self.prepare(&request).await?;
+        let interrupted = self.take_rounds(&mut prepared).await?;
+        let message_id = self
+            .save(&prepared.conversation, &prepared.model, interrupted)
+            .await?;
+        Ok(TurnSummary {
+            model: prepared.model,
+            text: std::mem::take(&mut self.text),
+            thinking: std::mem::take(&mut self.thinking),
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            tool_calls: self.tool_calls,
+            rounds: self.rounds,
+            interrupted,
+            message_id,
+        })
+    }
+
+    /// Everything before the first model round: the conversation and its settings, the
+    /// person's message stored (or the answer to redo found), the model that can answer it,
+    /// and the context.
+    async fn prepare(&mut self, request: &TurnRequest) -> Result<Prepared, EngineError> {
+        self.author = request.author.id;
+        let (conversation, settings, disabled) = self.load(request).await?;
+        let action = self.take_action(request, &conversation).await?;
+        let (model, info, images) = self.pick_model(settings.model, action.images).await;
+        tracing::Span::current().record("model", model.as_str());
+        self.send(TurnEvent::Started {
+            model: model.clone(),
+        })
+        .await;
+        let offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled);
+        let mut history = match action.history {
+            Some(history) => history,
+            None => {
+                let limit = self.inner.config.history_limit as usize;
+                self.inner.store.history(conversation.id, limit).await?
+            }
+        };
+        if let Some((_, replaced)) = &self.replaces {
+            // The answer being written again is not part of what the model sees.
+            history.retain(|m| &m.turn != replaced);
+        }
+        let mut messages = self
+            .context(
+                request,
+                &settings.system_prompt,
+                &model,
+                &info,
+                &offered,
+                history,
+                images,
+            )
+            .await;
+        messages.extend(action.extra);
+        Ok(Prepared {
+            conversation,
+            model,
+            info,
+            disabled,
+            offered,
+            messages,
+        })
+    }
+
+    /// The conversation (created on its first turn), the settings in effect and the tools
+    /// switched off where it happens. A model chosen for a turn (`/chat model:`) becomes the
+    /// conversation's.
+    async fn load(
+        &self,
+        request: &TurnRequest,
+    ) -> Result<(Conversation, Settings, Vec<DisabledTool>), EngineError> {
+        let store = &self.inner.store;
         let conversation = store
-            .conversation(&request.key, request.scope, owner)
+            .conversation(&request.key, request.scope, request.author.id)
             .await?;
         let preferences = store.get_preferences(&request.scope).await?;
         let disabled = match request.scope.channel_id {
@@ -152,28 +256,35 @@ impl TurnState {
         if let Some(chosen) = &request.model
             && conversation.model.as_ref() != Some(chosen)
         {
-            // A model chosen for a turn (`/chat model:`) stays the conversation's.
             store.set_model(conversation.id, Some(chosen)).await?;
         }
-        let mut model = settings.model.clone();
+        Ok((conversation, settings, disabled))
+    }
 
-        let mut images = Vec::new();
-        let mut extra: Option<Message> = None;
+    /// Does what the request asks before the model runs: stores a new message, or finds the
+    /// answer a Regenerate or Continue acts on (reading the history once, kept for the context).
+    async fn take_action(
+        &mut self,
+        request: &TurnRequest,
+        conversation: &Conversation,
+    ) -> Result<Action, EngineError> {
+        let store = &self.inner.store;
         let limit = self.inner.config.history_limit as usize;
-        // Regenerate and Continue read the history to find their answer; it is read once.
-        let mut read = None;
+        let mut action = Action::default();
         match &request.action {
             TurnAction::Message(message) => {
-                images = message.images.clone();
+                action.images = message.images.clone();
                 let mut stored = NewMessage::user(message.model_text())
-                    .with_author(owner.unwrap_or(0), &request.author.name);
-                if !images.is_empty() {
-                    stored = stored.with_attachments(json!({ "images": images.len() }));
+                    .with_author(request.author.id.unwrap_or(0), &request.author.name);
+                if !action.images.is_empty() {
+                    stored = stored.with_attachments(json!({ "images": action.images.len() }));
                 }
                 store.add_user_message(conversation.id, stored).await?;
             }
             TurnAction::Regenerate { answer } => {
-                let history = read.insert(store.history(conversation.id, limit).await?);
+                let history = action
+                    .history
+                    .insert(store.history(conversation.id, limit).await?);
                 // After a turn that stored no answer (it failed), the person's message is
                 // simply answered again; otherwise the answer is written anew.
                 if answer.is_some() || !unanswered(history) {
@@ -182,134 +293,126 @@ impl TurnState {
                 }
             }
             TurnAction::Continue { answer } => {
-                let history = read.insert(store.history(conversation.id, limit).await?);
+                let history = action
+                    .history
+                    .insert(store.history(conversation.id, limit).await?);
                 target(history, *answer, "continue")?;
-                extra = Some(Message::user(CONTINUE_PROMPT));
+                action.extra = Some(Message::user(CONTINUE_PROMPT));
             }
         }
+        Ok(action)
+    }
 
-        let mut info = self
-            .inner
+    /// The model that answers, what is known of it, and the images it gets: a model that cannot
+    /// see hands images to the vision model, or answers without them (saying so).
+    async fn pick_model(
+        &self,
+        model: String,
+        mut images: Vec<String>,
+    ) -> (String, ModelInfo, Vec<String>) {
+        let info = self.model_info(&model).await;
+        if images.is_empty() {
+            return (model, info, images);
+        }
+        match vision_route(&info, self.inner.config.vision_model.as_deref()) {
+            VisionRoute::Keep => (model, info, images),
+            VisionRoute::Switch(vision) => {
+                self.notice(format!(
+                    "{model} cannot see images; {vision} answers this one"
+                ))
+                .await;
+                let info = self.model_info(&vision).await;
+                (vision, info, images)
+            }
+            VisionRoute::Unsupported => {
+                self.notice(format!("{model} cannot see images, and no vision model is configured: the images were left out")).await;
+                images.clear();
+                (model, info, images)
+            }
+        }
+    }
+
+    /// What the backends say of `model` (its name alone when they cannot say).
+    async fn model_info(&self, model: &str) -> ModelInfo {
+        self.inner
             .pool
-            .model_info(&model)
+            .model_info(model)
             .await
-            .unwrap_or_else(|_| ModelInfo::named(&model));
-        if !images.is_empty() {
-            match vision_route(&info, self.inner.config.vision_model.as_deref()) {
-                VisionRoute::Keep => {}
-                VisionRoute::Switch(vision) => {
-                    self.notice(format!(
-                        "{model} cannot see images; {vision} answers this one"
-                    ))
-                    .await;
-                    model = vision;
-                    info = self
-                        .inner
-                        .pool
-                        .model_info(&model)
-                        .await
-                        .unwrap_or_else(|_| ModelInfo::named(&model));
-                }
-                VisionRoute::Unsupported => {
-                    self.notice(format!("{model} cannot see images, and no vision model is configured: the images were left out")).await;
-                    images.clear();
-                }
+            .unwrap_or_else(|_| ModelInfo::named(model))
+    }
+
+    /// Model rounds, with tool rounds between them, until the model answers without calling
+    /// tools, is stopped, repeats itself or runs out of rounds; whether it was interrupted.
+    async fn take_rounds(&mut self, turn: &mut Prepared) -> Result<bool, EngineError> {
+        let mut breaker = LoopBreaker::default();
+        loop {
+            match self.step(turn, &mut breaker).await? {
+                Step::Again => {}
+                Step::Answered => return Ok(false),
+                Step::Interrupted => return Ok(true),
             }
         }
-        tracing::Span::current().record("model", model.as_str());
-        self.send(TurnEvent::Started {
-            model: model.clone(),
-        })
-        .await;
+    }
 
-        let mut offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled);
-        let mut history = match read {
-            Some(history) => history,
-            None => store.history(conversation.id, limit).await?,
-        };
-        if let Some((_, replaced)) = &self.replaces {
-            // The answer being written again is not part of what the model sees.
-            history.retain(|m| &m.turn != replaced);
+    /// One model round and the tool calls it asks for.
+    async fn step(
+        &mut self,
+        turn: &mut Prepared,
+        breaker: &mut LoopBreaker,
+    ) -> Result<Step, EngineError> {
+        let max_rounds = self.inner.config.max_tool_rounds.max(1);
+        let last_round = self.rounds >= max_rounds;
+        if last_round && !turn.offered.is_empty() {
+            self.notice(format!("stopped calling tools after {max_rounds} rounds"))
+                .await;
+            turn.offered.clear();
         }
-        let mut messages = self
-            .context(
-                &request,
-                &settings.system_prompt,
-                &model,
-                &info,
-                &offered,
-                history,
-                images,
+        let round = match self
+            .model_round(&turn.model, &turn.messages, &mut turn.offered)
+            .await
+        {
+            Ok(round) => round,
+            Err(error) => {
+                // What was said is kept, but a failed regenerate keeps the old answer rather
+                // than a broken new one.
+                if self.replaces.is_none() {
+                    self.save(&turn.conversation, &turn.model, true).await?;
+                }
+                return Err(error.into());
+            }
+        };
+        self.rounds += 1;
+        if round.stopped {
+            return Ok(Step::Interrupted);
+        }
+        if round.calls.is_empty() || last_round {
+            return Ok(Step::Answered);
+        }
+        let repeated = round
+            .calls
+            .iter()
+            .any(|c| !breaker.first_time(&c.name, &c.arguments));
+        let results = self
+            .run_tools(
+                &turn.conversation,
+                &turn.model,
+                &turn.info,
+                &turn.disabled,
+                round,
+                &mut turn.messages,
             )
             .await;
-        messages.extend(extra);
-
-        let mut breaker = LoopBreaker::default();
-        let max_rounds = self.inner.config.max_tool_rounds.max(1);
-        let mut interrupted = false;
-        loop {
-            let last_round = self.rounds >= max_rounds;
-            if last_round && !offered.is_empty() {
-                self.notice(format!("stopped calling tools after {max_rounds} rounds"))
-                    .await;
-                offered.clear();
-            }
-            let round = match self.model_round(&model, &messages, &mut offered).await {
-                Ok(round) => round,
-                Err(error) => {
-                    // What was said is kept, but a failed regenerate keeps the old answer
-                    // rather than a broken new one.
-                    if self.replaces.is_none() {
-                        self.save(&conversation, &model, true).await?;
-                    }
-                    return Err(error.into());
-                }
-            };
-            self.rounds += 1;
-            if round.stopped {
-                interrupted = true;
-                break;
-            }
-            if round.calls.is_empty() || last_round {
-                break;
-            }
-            let repeated = round
-                .calls
-                .iter()
-                .any(|c| !breaker.first_time(&c.name, &c.arguments));
-            let results = self
-                .run_tools(
-                    &conversation,
-                    &model,
-                    &info,
-                    &disabled,
-                    round,
-                    &mut messages,
-                )
-                .await;
-            if self.cancel.is_cancelled() {
-                interrupted = true;
-                break;
-            }
-            if repeated {
-                self.notice("the model repeated a tool call with the same arguments; it answers with what it has").await;
-                offered.clear();
-            }
-            if results == 0 {
-                break;
-            }
+        if self.cancel.is_cancelled() {
+            return Ok(Step::Interrupted);
         }
-        let message_id = self.save(&conversation, &model, interrupted).await?;
-        Ok(TurnSummary {
-            model,
-            text: std::mem::take(&mut self.text),
-            thinking: std::mem::take(&mut self.thinking),
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
-            tool_calls: self.tool_calls,
-            rounds: self.rounds,
-            interrupted,
-            message_id,
+        if repeated {
+            self.notice("the model repeated a tool call with the same arguments; it answers with what it has").await;
+            turn.offered.clear();
+        }
+        Ok(if results == 0 {
+            Step::Answered
+        } else {
+            Step::Again
         })
     }
 
