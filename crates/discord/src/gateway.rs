@@ -9,8 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpcord_engine::Scope;
-use mcpcord_engine::{Place, Speaker, TurnAction, TurnRequest, UserMessage};
+use mcpcord_engine::{
+    ConversationKey, Place, Scope, Speaker, TurnAction, TurnRequest, UserMessage,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +19,7 @@ use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, MessageSender, Shard, StreamExt as _,
 };
 use twilight_http::request::channel::reaction::RequestReactionType;
-use twilight_model::channel::Message;
+use twilight_model::channel::{ChannelType, Message};
 use twilight_model::id::Id;
 use twilight_model::id::marker::ChannelMarker;
 
@@ -294,81 +295,21 @@ pub fn strip_bot_mention(text: &str, bot: u64) -> String {
         .to_owned()
 }
 
-async fn on_message(
-    ctx: Arc<Context>,
-    message: Message,
-    kind: Option<twilight_model::channel::ChannelType>,
-) {
+/// A message: answered when it is for the bot (see [`trigger`]), the gate lets it through and
+/// its author has room for one more answer.
+async fn on_message(ctx: Arc<Context>, message: Message, kind: Option<ChannelType>) {
     if message.author.bot || message.author.id == ctx.bot_id || !ctx.accepting() {
         return;
     }
-    let bot = ctx.bot_id;
-    let mentions_bot = message.mentions.iter().any(|m| m.id == bot);
-    let replies_to_bot = message
-        .referenced_message
-        .as_ref()
-        .is_some_and(|r| r.author.id == bot);
-    let dm = message.guild_id.is_none();
-    let known = ctx
-        .channels
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&message.channel_id.get())
-        .cloned();
-    // The event says the channel's kind: only threads need a look-up (for their owner).
-    let info = match (known, kind) {
-        (Some(info), _) => info,
-        _ if dm => ChannelInfo {
-            dm: true,
-            ..ChannelInfo::default()
-        },
-        (None, Some(kind)) if !kind.is_thread() => ChannelInfo::default(),
-        (None, _) => channel_info(&ctx, message.channel_id).await,
-    };
-    let channel = message.channel_id.get();
-    let in_bot_thread = info.thread
-        && (info.owner == Some(bot.get())
-            || ctx
-                .bot_threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&channel));
-    let always = &ctx.config.always_answer_channels;
-    let in_always_channel = always.contains(&channel) && !info.thread;
-    let has_content = !message.content.trim().is_empty() || !message.attachments.is_empty();
-    let facts = Facts {
-        author: message.author.id.get(),
-        author_is_bot: message.author.bot,
-        guild: message.guild_id.map(Id::get),
-        mentions_bot,
-        replies_to_bot,
-        in_bot_thread,
-        in_always_channel,
-        has_content,
-    };
-    if !has_content && !dm && (in_bot_thread || in_always_channel) {
+    let info = channel_of(&ctx, &message, kind).await;
+    let facts = facts_of(&ctx, &message, &info);
+    if !facts.has_content && !info.dm && (facts.in_bot_thread || facts.in_always_channel) {
         ctx.warn_no_content();
     }
     let Some(why) = trigger(&facts) else {
         return;
     };
-    if let Err(refusal) = ctx.gate.check(Door::Message, facts.author, facts.guild) {
-        tracing::info!(
-            user = facts.author,
-            refused = refusal.kind(),
-            "a message is not answered"
-        );
-        if matches!(refusal, Refusal::TooFast { .. }) {
-            slow_down(&ctx, &message).await;
-        }
-        return;
-    }
-    if crate::reply::room_for(&ctx, message.author.id).is_err() {
-        tracing::info!(
-            user = facts.author,
-            "a user has too many answers in progress"
-        );
-        slow_down(&ctx, &message).await;
+    if !admitted(&ctx, &message, &facts).await {
         return;
     }
     let key = conversation::identify(
@@ -376,10 +317,10 @@ async fn on_message(
         &ctx.recent,
         &Whereabouts {
             message: message.id.get(),
-            channel,
-            dm,
+            channel: message.channel_id.get(),
+            dm: info.dm,
             thread: info.thread,
-            always: in_always_channel,
+            always: facts.in_always_channel,
             reply_to: message
                 .reference
                 .as_ref()
@@ -389,9 +330,101 @@ async fn on_message(
     )
     .await;
     tracing::debug!(?why, conversation = key.as_str(), "answering a message");
-    let text = strip_bot_mention(&message.content, bot.get());
+    let request = request_for(&ctx, &message, &info, key).await;
+    let started = crate::reply::start(
+        &ctx,
+        request,
+        message.author.id,
+        message.channel_id,
+        Some(message.id),
+    );
+    if started.is_err() {
+        slow_down(&ctx, &message).await;
+    }
+}
+
+/// What is known of the message's channel: remembered, said by the event (only threads need a
+/// look-up, for their owner), or a DM.
+async fn channel_of(ctx: &Context, message: &Message, kind: Option<ChannelType>) -> ChannelInfo {
+    let known = ctx
+        .channels
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&message.channel_id.get())
+        .cloned();
+    match (known, kind) {
+        (Some(info), _) => info,
+        _ if message.guild_id.is_none() => ChannelInfo {
+            dm: true,
+            ..ChannelInfo::default()
+        },
+        (None, Some(kind)) if !kind.is_thread() => ChannelInfo::default(),
+        (None, _) => channel_info(ctx, message.channel_id).await,
+    }
+}
+
+/// The facts about `message` that decide whether the bot answers it.
+fn facts_of(ctx: &Context, message: &Message, info: &ChannelInfo) -> Facts {
+    let bot = ctx.bot_id;
+    let channel = message.channel_id.get();
+    let in_bot_thread = info.thread
+        && (info.owner == Some(bot.get())
+            || ctx
+                .bot_threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&channel));
+    Facts {
+        author: message.author.id.get(),
+        author_is_bot: message.author.bot,
+        guild: message.guild_id.map(Id::get),
+        mentions_bot: message.mentions.iter().any(|m| m.id == bot),
+        replies_to_bot: message
+            .referenced_message
+            .as_ref()
+            .is_some_and(|r| r.author.id == bot),
+        in_bot_thread,
+        in_always_channel: ctx.config.always_answer_channels.contains(&channel) && !info.thread,
+        has_content: !message.content.trim().is_empty() || !message.attachments.is_empty(),
+    }
+}
+
+/// Whether the gate lets the message's author through and they have room for one more answer;
+/// one too fast or too busy gets a ⏳ reaction.
+async fn admitted(ctx: &Context, message: &Message, facts: &Facts) -> bool {
+    if let Err(refusal) = ctx.gate.check(Door::Message, facts.author, facts.guild) {
+        tracing::info!(
+            user = facts.author,
+            refused = refusal.kind(),
+            "a message is not answered"
+        );
+        if matches!(refusal, Refusal::TooFast { .. }) {
+            slow_down(ctx, message).await;
+        }
+        return false;
+    }
+    if crate::reply::room_for(ctx, message.author.id).is_err() {
+        tracing::info!(
+            user = facts.author,
+            "a user has too many answers in progress"
+        );
+        slow_down(ctx, message).await;
+        return false;
+    }
+    true
+}
+
+/// The turn request for `message` in conversation `key`: its text without the bot's mention,
+/// the names its mentions stand for, its attachments read in, and the names of the place.
+async fn request_for(
+    ctx: &Context,
+    message: &Message,
+    info: &ChannelInfo,
+    key: ConversationKey,
+) -> TurnRequest {
+    let text = strip_bot_mention(&message.content, ctx.bot_id.get());
     let mut user_message = UserMessage {
-        mentions: mention_names(&text, &ResolvedNames::from_message(&message)),
+        mentions: mention_names(&text, &ResolvedNames::from_message(message)),
         text,
         ..UserMessage::default()
     };
@@ -402,7 +435,7 @@ async fn on_message(
         &mut user_message,
     )
     .await;
-    let name = display_name(&message);
+    let name = display_name(message);
     let server = message.guild_id.and_then(|g| {
         ctx.guild_names
             .lock()
@@ -410,11 +443,11 @@ async fn on_message(
             .get(&g.get())
             .cloned()
     });
-    let request = TurnRequest {
+    TurnRequest {
         key,
         scope: Scope {
             guild_id: message.guild_id.map(Id::get),
-            channel_id: Some(channel),
+            channel_id: Some(message.channel_id.get()),
             user_id: Some(message.author.id.get()),
         },
         author: Speaker {
@@ -428,17 +461,6 @@ async fn on_message(
         },
         action: TurnAction::Message(user_message),
         model: None,
-    };
-    if crate::reply::start(
-        &ctx,
-        request,
-        message.author.id,
-        message.channel_id,
-        Some(message.id),
-    )
-    .is_err()
-    {
-        slow_down(&ctx, &message).await;
     }
 }
 
