@@ -8,6 +8,7 @@ use mcpcord_llm::BackendModels;
 use mcpcord_mcp::{
     Catalogue, McpHost, PromptDescriptor, ResourceDescriptor, ServerStatus, ToolDescriptor,
 };
+use mcpcord_memory::DisabledTool;
 
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -147,9 +148,35 @@ impl Engine {
         by: Option<u64>,
     ) -> Result<ToolSwitch, EngineError> {
         let store = self.store();
-        let catalogue = self.tools().map(McpHost::catalogue).unwrap_or_default();
         let already_off = store.disabled_tools(channel).await?;
-        let typed = typed.trim();
+        let tools = self.tools_to_switch(typed.trim(), on, &already_off)?;
+        let mut switch = ToolSwitch::default();
+        for (server, tool) in tools {
+            let switched = if on {
+                store.enable_tool(channel, &server, &tool).await?
+            } else {
+                store.disable_tool(channel, &server, &tool, by).await?;
+                !already_off.iter().any(|d| d.matches(&server, &tool))
+            };
+            let list = if switched {
+                &mut switch.changed
+            } else {
+                &mut switch.unchanged
+            };
+            list.push(item_name(&server, &tool));
+        }
+        Ok(switch)
+    }
+
+    /// The (server, tool) pairs `typed` names (see [`tools_named`]); switching on, also a tool
+    /// switched off before its server went away.
+    fn tools_to_switch(
+        &self,
+        typed: &str,
+        on: bool,
+        already_off: &[DisabledTool],
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        let catalogue = self.tools().map(McpHost::catalogue).unwrap_or_default();
         let mut tools: Vec<(String, String)> = tools_named(&catalogue, typed)
             .into_iter()
             .map(|t| (t.server.clone(), t.tool.clone()))
@@ -168,22 +195,7 @@ impl Engine {
                 name: typed.to_owned(),
             });
         }
-        let mut switch = ToolSwitch::default();
-        for (server, tool) in tools {
-            let switched = if on {
-                store.enable_tool(channel, &server, &tool).await?
-            } else {
-                store.disable_tool(channel, &server, &tool, by).await?;
-                !already_off.iter().any(|d| d.matches(&server, &tool))
-            };
-            let list = if switched {
-                &mut switch.changed
-            } else {
-                &mut switch.unchanged
-            };
-            list.push(item_name(&server, &tool));
-        }
-        Ok(switch)
+        Ok(tools)
     }
 
     /// Every prompt the servers offer (none without MCP servers).

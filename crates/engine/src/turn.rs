@@ -200,10 +200,7 @@ impl TurnState {
         let offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled);
         let mut history = match action.history {
             Some(history) => history,
-            None => {
-                let limit = self.inner.config.history_limit as usize;
-                self.inner.store.history(conversation.id, limit).await?
-            }
+            None => self.history(&conversation).await?,
         };
         if let Some((_, replaced)) = &self.replaces {
             // The answer being written again is not part of what the model sees.
@@ -268,39 +265,67 @@ impl TurnState {
         request: &TurnRequest,
         conversation: &Conversation,
     ) -> Result<Action, EngineError> {
-        let store = &self.inner.store;
-        let limit = self.inner.config.history_limit as usize;
         let mut action = Action::default();
         match &request.action {
             TurnAction::Message(message) => {
                 action.images = message.images.clone();
-                let mut stored = NewMessage::user(message.model_text())
-                    .with_author(request.author.id.unwrap_or(0), &request.author.name);
-                if !action.images.is_empty() {
-                    stored = stored.with_attachments(json!({ "images": action.images.len() }));
-                }
-                store.add_user_message(conversation.id, stored).await?;
+                self.store_message(request, conversation, message).await?;
             }
             TurnAction::Regenerate { answer } => {
-                let history = action
-                    .history
-                    .insert(store.history(conversation.id, limit).await?);
-                // After a turn that stored no answer (it failed), the person's message is
-                // simply answered again; otherwise the answer is written anew.
-                if answer.is_some() || !unanswered(history) {
-                    let old = target(history, *answer, "regenerate")?;
-                    self.replaces = Some((old.id, old.turn.clone()));
-                }
+                action.history = Some(self.find_regenerated(conversation, *answer).await?);
             }
             TurnAction::Continue { answer } => {
-                let history = action
-                    .history
-                    .insert(store.history(conversation.id, limit).await?);
-                target(history, *answer, "continue")?;
+                let history = self.history(conversation).await?;
+                target(&history, *answer, "continue")?;
+                action.history = Some(history);
                 action.extra = Some(Message::user(CONTINUE_PROMPT));
             }
         }
         Ok(action)
+    }
+
+    /// Finds the answer a Regenerate writes anew (remembered in `replaces`); after a turn that
+    /// stored no answer (it failed), the person's message is simply answered again. Gives the
+    /// history it read.
+    async fn find_regenerated(
+        &mut self,
+        conversation: &Conversation,
+        answer: Option<mcpcord_memory::MessageId>,
+    ) -> Result<Vec<StoredMessage>, EngineError> {
+        let history = self.history(conversation).await?;
+        if answer.is_some() || !unanswered(&history) {
+            let old = target(&history, answer, "regenerate")?;
+            self.replaces = Some((old.id, old.turn.clone()));
+        }
+        Ok(history)
+    }
+
+    /// Stores the person's message (how many images it had, not the images).
+    async fn store_message(
+        &self,
+        request: &TurnRequest,
+        conversation: &Conversation,
+        message: &crate::request::UserMessage,
+    ) -> Result<(), EngineError> {
+        let mut stored = NewMessage::user(message.model_text())
+            .with_author(request.author.id.unwrap_or(0), &request.author.name);
+        if !message.images.is_empty() {
+            stored = stored.with_attachments(json!({ "images": message.images.len() }));
+        }
+        self.inner
+            .store
+            .add_user_message(conversation.id, stored)
+            .await?;
+        Ok(())
+    }
+
+    /// The conversation's history, up to `history_limit` messages.
+    async fn history(
+        &self,
+        conversation: &Conversation,
+    ) -> Result<Vec<StoredMessage>, EngineError> {
+        let limit = self.inner.config.history_limit as usize;
+        Ok(self.inner.store.history(conversation.id, limit).await?)
     }
 
     /// The model that answers, what is known of it, and the images it gets: a model that cannot
@@ -367,20 +392,7 @@ impl TurnState {
                 .await;
             turn.offered.clear();
         }
-        let round = match self
-            .model_round(&turn.model, &turn.messages, &mut turn.offered)
-            .await
-        {
-            Ok(round) => round,
-            Err(error) => {
-                // What was said is kept, but a failed regenerate keeps the old answer rather
-                // than a broken new one.
-                if self.replaces.is_none() {
-                    self.save(&turn.conversation, &turn.model, true).await?;
-                }
-                return Err(error.into());
-            }
-        };
+        let round = self.model_step(turn).await?;
         self.rounds += 1;
         if round.stopped {
             return Ok(Step::Interrupted);
@@ -388,6 +400,34 @@ impl TurnState {
         if round.calls.is_empty() || last_round {
             return Ok(Step::Answered);
         }
+        self.tool_step(turn, breaker, round).await
+    }
+
+    /// One model round; when it fails, what was said is kept (but a failed regenerate keeps
+    /// the old answer rather than a broken new one).
+    async fn model_step(&mut self, turn: &mut Prepared) -> Result<Round, EngineError> {
+        let result = self
+            .model_round(&turn.model, &turn.messages, &mut turn.offered)
+            .await;
+        match result {
+            Ok(round) => Ok(round),
+            Err(error) => {
+                if self.replaces.is_none() {
+                    self.save(&turn.conversation, &turn.model, true).await?;
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The tool calls of `round`, their results added to the messages; a model that repeats a
+    /// call with the same arguments is offered no more tools.
+    async fn tool_step(
+        &mut self,
+        turn: &mut Prepared,
+        breaker: &mut LoopBreaker,
+        round: Round,
+    ) -> Result<Step, EngineError> {
         let repeated = round
             .calls
             .iter()

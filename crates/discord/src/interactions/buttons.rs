@@ -41,34 +41,50 @@ pub(super) async fn on_component(ctx: &Arc<Context>, interaction: &Interaction) 
     if let CustomId::ModelMenu { scope } = id {
         return model_menu(ctx, interaction, data, scope).await;
     }
-    let Some(turn) = id.turn() else {
-        return private(
-            ctx,
-            interaction,
-            "This button is from an older version of the bot; it does nothing now.",
-        )
-        .await;
-    };
-    let entry = match turn_of(ctx, interaction, turn) {
+    let entry = match pressed(ctx, interaction, &id) {
         Ok(entry) => entry,
         Err(why) => return private(ctx, interaction, why).await,
     };
-    if let Some(why) = not_yours(ctx, interaction, &entry, &id) {
-        return private(ctx, interaction, why).await;
+    act(ctx, interaction, &entry, id).await
+}
+
+/// The turn whose control `id` was pressed, if the press may act on it: the control names a
+/// turn of this run, is on its answer, and belongs to whoever pressed it.
+fn pressed(
+    ctx: &Context,
+    interaction: &Interaction,
+    id: &CustomId,
+) -> Result<Arc<TurnEntry>, &'static str> {
+    let turn = id
+        .turn()
+        .ok_or("This button is from an older version of the bot; it does nothing now.")?;
+    let entry = turn_of(ctx, interaction, turn)?;
+    match not_yours(ctx, interaction, &entry, id) {
+        Some(why) => Err(why),
+        None => Ok(entry),
     }
+}
+
+/// What control `id` does to its turn.
+async fn act(
+    ctx: &Arc<Context>,
+    interaction: &Interaction,
+    entry: &Arc<TurnEntry>,
+    id: CustomId,
+) -> Reply {
     match id {
         CustomId::Stop { .. } => {
             acknowledge(ctx, interaction).await?;
             entry.stop.cancel();
             Ok(())
         }
-        CustomId::Regenerate { .. } => again(ctx, interaction, &entry, Again::Regenerate).await,
-        CustomId::Continue { .. } => again(ctx, interaction, &entry, Again::Continue).await,
-        CustomId::Reasoning { .. } => reasoning(ctx, interaction, &entry).await,
+        CustomId::Regenerate { .. } => again(ctx, interaction, entry, Again::Regenerate).await,
+        CustomId::Continue { .. } => again(ctx, interaction, entry, Again::Continue).await,
+        CustomId::Reasoning { .. } => reasoning(ctx, interaction, entry).await,
         CustomId::Approval { call, decision, .. } => {
-            decide(ctx, interaction, &entry, call, decision).await
+            decide(ctx, interaction, entry, call, decision).await
         }
-        CustomId::Elicit { call, turn } => open_form(ctx, interaction, &entry, turn, call).await,
+        CustomId::Elicit { call, turn } => open_form(ctx, interaction, entry, turn, call).await,
         _ => Ok(()),
     }
 }

@@ -50,20 +50,10 @@ impl Service<CommandRequest<Body>> for Handler {
 
 /// Handles a command interaction.
 pub(super) async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> Reply {
-    let Some(InteractionData::ApplicationCommand(data)) = interaction.data.clone() else {
-        return Ok(());
-    };
-    let command = match BotCommand::parse(*data) {
-        Ok(command) => command,
-        Err(error) => {
-            tracing::info!(%error, "a command does not match its declaration");
-            return private(
-                ctx,
-                &interaction,
-                "This command changed since Discord last loaded it; try again in a minute.",
-            )
-            .await;
-        }
+    let command = match parse(&interaction) {
+        Ok(Some(command)) => command,
+        Ok(None) => return Ok(()),
+        Err(why) => return private(ctx, &interaction, why).await,
     };
     let Some(invoker) = Invoker::from_interaction(&interaction) else {
         return Ok(());
@@ -83,11 +73,33 @@ pub(super) async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> 
         Ok(response) => response,
         Err(never) => match never {},
     };
+    answer(ctx, &interaction, response, now).await
+}
+
+/// The command `interaction` carries (`None` when it carries none), or what to tell a person
+/// whose Discord has an older declaration of it.
+fn parse(interaction: &Interaction) -> Result<Option<BotCommand>, &'static str> {
+    let Some(InteractionData::ApplicationCommand(data)) = interaction.data.clone() else {
+        return Ok(None);
+    };
+    BotCommand::parse(*data).map(Some).map_err(|error| {
+        tracing::info!(%error, "a command does not match its declaration");
+        "This command changed since Discord last loaded it; try again in a minute."
+    })
+}
+
+/// Sends a command's `response`: at once, or as the edit of the deferred answer.
+async fn answer(
+    ctx: &Context,
+    interaction: &Interaction,
+    response: CommandResponse,
+    now: bool,
+) -> Reply {
     if !now {
-        return deliver(ctx, &interaction, response).await;
+        return deliver(ctx, interaction, response).await;
     }
     match response.into_interaction_response() {
-        Some(full) => respond(ctx, &interaction, &full).await,
+        Some(full) => respond(ctx, interaction, &full).await,
         None => Ok(()),
     }
 }

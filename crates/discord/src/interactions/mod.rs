@@ -32,25 +32,7 @@ pub use mcpcord_engine::ITEM_SEPARATOR;
 
 /// Handles one interaction: through the [gate](crate::gate) first, then its handler.
 pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
-    if let Some(door) = door(interaction.kind)
-        && let Some(refusal) = refused(&ctx, &interaction, door)
-    {
-        tracing::info!(
-            user = interaction.author_id().map(Id::get),
-            guild = interaction.guild_id.map(Id::get),
-            door = door.as_str(),
-            refused = refusal.kind(),
-            "an interaction is refused at the gate"
-        );
-        let result = if door == Door::Autocomplete {
-            let none = crate::commands::autocomplete_response(Vec::new());
-            respond(&ctx, &interaction, &none).await
-        } else {
-            private(&ctx, &interaction, &refusal.says()).await
-        };
-        if let Err(error) = result {
-            tracing::warn!(%error, "cannot answer a refused interaction");
-        }
+    if !admitted(&ctx, &interaction).await {
         return;
     }
     let result = match interaction.kind {
@@ -65,6 +47,34 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
     if let Err(error) = result {
         tracing::warn!(%error, "cannot answer an interaction");
     }
+}
+
+/// Whether the gate lets `interaction` through; a refused one is answered here (privately, or
+/// with no choices for autocomplete).
+async fn admitted(ctx: &Context, interaction: &Interaction) -> bool {
+    let Some(door) = door(interaction.kind) else {
+        return true;
+    };
+    let Some(refusal) = refused(ctx, interaction, door) else {
+        return true;
+    };
+    tracing::info!(
+        user = interaction.author_id().map(Id::get),
+        guild = interaction.guild_id.map(Id::get),
+        door = door.as_str(),
+        refused = refusal.kind(),
+        "an interaction is refused at the gate"
+    );
+    let result = if door == Door::Autocomplete {
+        let none = crate::commands::autocomplete_response(Vec::new());
+        respond(ctx, interaction, &none).await
+    } else {
+        private(ctx, interaction, &refusal.says()).await
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, "cannot answer a refused interaction");
+    }
+    false
 }
 
 /// Why the gate refuses `interaction` at `door`, if it does (no user: refused).
