@@ -8,6 +8,10 @@
 //! messages (split by [`crate::split`]) and the [`Controls`] to attach to the last one. The
 //! model's reasoning is kept apart: never in the answer, available for the private "Reasoning"
 //! reply ([`Answer::reasoning_pieces`]). Nothing here does I/O or reads a clock.
+//!
+//! Why one long file: the render state is one state machine (events in, a view out) whose parts
+//! — text blocks, tool lines, questions, reasoning, phases — change together; about 420 of its
+//! lines are the tests that pin what people see.
 
 use std::time::{Duration, Instant};
 

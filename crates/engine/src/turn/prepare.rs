@@ -1,0 +1,248 @@
+//! Preparing a turn: the conversation and its settings, what the request asks done before the
+//! model runs (store the message, find the answer to redo), the model that can answer it, and
+//! the context — system prompt and as much history as fits.
+
+use std::time::SystemTime;
+
+use mcpcord_llm::{Message, ModelInfo, ToolSpec};
+use mcpcord_memory::{Conversation, DisabledTool, NewMessage, StoredMessage};
+use serde_json::json;
+
+use super::{Action, CONTINUE_PROMPT, Prepared, TurnState, target, to_model_message, unanswered};
+use crate::choice::{VisionRoute, vision_route};
+use crate::context::{self, Context};
+use crate::error::EngineError;
+use crate::events::TurnEvent;
+use crate::request::{TurnAction, TurnRequest};
+use crate::settings::{Settings, resolve};
+use crate::template::render;
+use crate::tools;
+
+impl TurnState {
+    /// Everything before the first model round: the conversation and its settings, the
+    /// person's message stored (or the answer to redo found), the model that can answer it,
+    /// and the context.
+    pub(super) async fn prepare(&mut self, request: &TurnRequest) -> Result<Prepared, EngineError> {
+        self.author = request.author.id;
+        let (conversation, settings, disabled) = self.load(request).await?;
+        let action = self.take_action(request, &conversation).await?;
+        let (model, info, images) = self.pick_model(settings.model, action.images).await;
+        tracing::Span::current().record("model", model.as_str());
+        self.send(TurnEvent::Started {
+            model: model.clone(),
+        })
+        .await;
+        let offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled);
+        let mut history = match action.history {
+            Some(history) => history,
+            None => self.history(&conversation).await?,
+        };
+        if let Some((_, replaced)) = &self.replaces {
+            // The answer being written again is not part of what the model sees.
+            history.retain(|m| &m.turn != replaced);
+        }
+        let mut messages = self
+            .context(
+                request,
+                &settings.system_prompt,
+                &model,
+                &info,
+                &offered,
+                history,
+                images,
+            )
+            .await;
+        messages.extend(action.extra);
+        Ok(Prepared {
+            conversation,
+            model,
+            info,
+            disabled,
+            offered,
+            messages,
+        })
+    }
+
+    /// The conversation (created on its first turn), the settings in effect and the tools
+    /// switched off where it happens. A model chosen for a turn (`/chat model:`) becomes the
+    /// conversation's.
+    async fn load(
+        &self,
+        request: &TurnRequest,
+    ) -> Result<(Conversation, Settings, Vec<DisabledTool>), EngineError> {
+        let store = &self.inner.store;
+        let conversation = store
+            .conversation(&request.key, request.scope, request.author.id)
+            .await?;
+        let preferences = store.get_preferences(&request.scope).await?;
+        let disabled = match request.scope.channel_id {
+            Some(channel) => store.disabled_tools(channel).await?,
+            None => Vec::new(),
+        };
+        let settings = resolve(
+            &preferences,
+            request.model.as_deref(),
+            conversation.model.as_deref(),
+            &self.inner.config,
+        );
+        if let Some(chosen) = &request.model
+            && conversation.model.as_ref() != Some(chosen)
+        {
+            store.set_model(conversation.id, Some(chosen)).await?;
+        }
+        Ok((conversation, settings, disabled))
+    }
+
+    /// Does what the request asks before the model runs: stores a new message, or finds the
+    /// answer a Regenerate or Continue acts on (reading the history once, kept for the context).
+    async fn take_action(
+        &mut self,
+        request: &TurnRequest,
+        conversation: &Conversation,
+    ) -> Result<Action, EngineError> {
+        let mut action = Action::default();
+        match &request.action {
+            TurnAction::Message(message) => {
+                action.images = message.images.clone();
+                self.store_message(request, conversation, message).await?;
+            }
+            TurnAction::Regenerate { answer } => {
+                action.history = Some(self.find_regenerated(conversation, *answer).await?);
+            }
+            TurnAction::Continue { answer } => {
+                let history = self.history(conversation).await?;
+                target(&history, *answer, "continue")?;
+                action.history = Some(history);
+                action.extra = Some(Message::user(CONTINUE_PROMPT));
+            }
+        }
+        Ok(action)
+    }
+
+    /// Finds the answer a Regenerate writes anew (remembered in `replaces`); after a turn that
+    /// stored no answer (it failed), the person's message is simply answered again. Gives the
+    /// history it read.
+    async fn find_regenerated(
+        &mut self,
+        conversation: &Conversation,
+        answer: Option<mcpcord_memory::MessageId>,
+    ) -> Result<Vec<StoredMessage>, EngineError> {
+        let history = self.history(conversation).await?;
+        if answer.is_some() || !unanswered(&history) {
+            let old = target(&history, answer, "regenerate")?;
+            self.replaces = Some((old.id, old.turn.clone()));
+        }
+        Ok(history)
+    }
+
+    /// Stores the person's message (how many images it had, not the images).
+    async fn store_message(
+        &self,
+        request: &TurnRequest,
+        conversation: &Conversation,
+        message: &crate::request::UserMessage,
+    ) -> Result<(), EngineError> {
+        let mut stored = NewMessage::user(message.model_text())
+            .with_author(request.author.id.unwrap_or(0), &request.author.name);
+        if !message.images.is_empty() {
+            stored = stored.with_attachments(json!({ "images": message.images.len() }));
+        }
+        self.inner
+            .store
+            .add_user_message(conversation.id, stored)
+            .await?;
+        Ok(())
+    }
+
+    /// The conversation's history, up to `history_limit` messages.
+    async fn history(
+        &self,
+        conversation: &Conversation,
+    ) -> Result<Vec<StoredMessage>, EngineError> {
+        let limit = self.inner.config.history_limit as usize;
+        Ok(self.inner.store.history(conversation.id, limit).await?)
+    }
+
+    /// The model that answers, what is known of it, and the images it gets: a model that cannot
+    /// see hands images to the vision model, or answers without them (saying so).
+    async fn pick_model(
+        &self,
+        model: String,
+        mut images: Vec<String>,
+    ) -> (String, ModelInfo, Vec<String>) {
+        let info = self.model_info(&model).await;
+        if images.is_empty() {
+            return (model, info, images);
+        }
+        match vision_route(&info, self.inner.config.vision_model.as_deref()) {
+            VisionRoute::Keep => (model, info, images),
+            VisionRoute::Switch(vision) => {
+                self.notice(format!(
+                    "{model} cannot see images; {vision} answers this one"
+                ))
+                .await;
+                let info = self.model_info(&vision).await;
+                (vision, info, images)
+            }
+            VisionRoute::Unsupported => {
+                self.notice(format!("{model} cannot see images, and no vision model is configured: the images were left out")).await;
+                images.clear();
+                (model, info, images)
+            }
+        }
+    }
+
+    /// What the backends say of `model` (its name alone when they cannot say).
+    async fn model_info(&self, model: &str) -> ModelInfo {
+        self.inner
+            .pool
+            .model_info(model)
+            .await
+            .unwrap_or_else(|_| ModelInfo::named(model))
+    }
+
+    /// The messages for the first round: system prompt and as much history as fits.
+    #[allow(clippy::too_many_arguments)]
+    async fn context(
+        &self,
+        request: &TurnRequest,
+        template: &str,
+        model: &str,
+        info: &ModelInfo,
+        offered: &[ToolSpec],
+        history: Vec<StoredMessage>,
+        images: Vec<String>,
+    ) -> Vec<Message> {
+        let config = &self.inner.config;
+        let system = Message::system(render(template, &request.place, SystemTime::now()));
+        // In a shared channel the model must know who says what; alone with one person the
+        // names are noise (small models even start imitating them).
+        let attribute = request.scope.guild_id.is_some();
+        let mut converted: Vec<Message> = history
+            .iter()
+            .map(|m| to_model_message(m, attribute))
+            .collect();
+        if let Some(last) = converted
+            .last_mut()
+            .filter(|m| m.role == mcpcord_llm::Role::User)
+        {
+            last.images = images;
+        }
+        let length = info
+            .context_length
+            .unwrap_or(config.fallback_context_length)
+            .min(config.max_context);
+        let budget = (length as usize)
+            .saturating_sub(config.reserved_answer_tokens as usize)
+            .saturating_sub(self.inner.estimator.tools_tokens(model, offered));
+        let Context { messages, left_out } =
+            context::build(&self.inner.estimator, model, system, converted, budget);
+        if left_out > 0 {
+            self.notice(format!(
+                "{left_out} earlier message(s) did not fit in {model}'s context and were left out"
+            ))
+            .await;
+        }
+        messages
+    }
+}
