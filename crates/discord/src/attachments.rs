@@ -68,42 +68,55 @@ pub async fn read_into(
 ) {
     for attachment in attachments {
         let name = attachment.filename.clone();
-        match classify(attachment.content_type.as_deref(), &name) {
-            Kind::Image if attachment.size > MAX_IMAGE_BYTES => message.skipped.push((
-                name,
-                format!(
-                    "the image is larger than {} MB",
-                    MAX_IMAGE_BYTES / 1024 / 1024
-                ),
+        let read = match classify(attachment.content_type.as_deref(), &name) {
+            Kind::Image => read_image(client, attachment).await.map(Read::Image),
+            Kind::Text => read_text(client, attachment, max_text_bytes)
+                .await
+                .map(Read::Text),
+            Kind::Other => Err(format!(
+                "{} files cannot be read",
+                attachment.content_type.as_deref().unwrap_or("this kind of")
             )),
-            Kind::Image => match fetch(client, &attachment.url, MAX_IMAGE_BYTES).await {
-                Ok(bytes) => message
-                    .images
-                    .push(base64::engine::general_purpose::STANDARD.encode(bytes)),
-                Err(why) => message.skipped.push((name, why)),
-            },
-            Kind::Text if attachment.size > max_text_bytes => message.skipped.push((
-                name,
-                format!("the file is larger than the {max_text_bytes}-byte limit"),
-            )),
-            Kind::Text => match fetch(client, &attachment.url, max_text_bytes).await {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => message.documents.push((name, text)),
-                    Err(_) => message
-                        .skipped
-                        .push((name, "the file is not UTF-8 text".to_owned())),
-                },
-                Err(why) => message.skipped.push((name, why)),
-            },
-            Kind::Other => message.skipped.push((
-                name,
-                format!(
-                    "{} files cannot be read",
-                    attachment.content_type.as_deref().unwrap_or("this kind of")
-                ),
-            )),
+        };
+        match read {
+            Ok(Read::Image(image)) => message.images.push(image),
+            Ok(Read::Text(text)) => message.documents.push((name, text)),
+            Err(why) => message.skipped.push((name, why)),
         }
     }
+}
+
+/// What an attachment was read as.
+enum Read {
+    /// An image, base64-encoded.
+    Image(String),
+    /// A text document.
+    Text(String),
+}
+
+/// An image attachment, base64-encoded; or why not.
+async fn read_image(client: &reqwest::Client, attachment: &Attachment) -> Result<String, String> {
+    if attachment.size > MAX_IMAGE_BYTES {
+        return Err(format!(
+            "the image is larger than {} MB",
+            MAX_IMAGE_BYTES / 1024 / 1024
+        ));
+    }
+    let bytes = fetch(client, &attachment.url, MAX_IMAGE_BYTES).await?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// A text attachment of at most `limit` bytes of UTF-8; or why not.
+async fn read_text(
+    client: &reqwest::Client,
+    attachment: &Attachment,
+    limit: u64,
+) -> Result<String, String> {
+    if attachment.size > limit {
+        return Err(format!("the file is larger than the {limit}-byte limit"));
+    }
+    let bytes = fetch(client, &attachment.url, limit).await?;
+    String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())
 }
 
 /// Downloads at most `limit` bytes from `url`; the error says why, in words for the model.

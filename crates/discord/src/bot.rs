@@ -237,25 +237,7 @@ pub async fn run(
 ) -> Result<(), BotError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = Arc::new(http_client(&config));
-    let me = http
-        .current_user()
-        .await
-        .map_err(|e| BotError::Connect(e.into()))?
-        .model()
-        .await
-        .map_err(|e| BotError::Connect(e.into()))?;
-    let application_id = match config.application_id {
-        Some(id) => id,
-        None => {
-            http.current_user_application()
-                .await
-                .map_err(|e| BotError::Connect(e.into()))?
-                .model()
-                .await
-                .map_err(|e| BotError::Connect(e.into()))?
-                .id
-        }
-    };
+    let (me, application_id) = who_we_are(&http, config.application_id).await?;
     register_commands(&http, application_id, config.command_guild).await?;
     if !config.intents.contains(Intents::MESSAGE_CONTENT) {
         tracing::warn!("{}", gateway::MESSAGE_CONTENT_HINT);
@@ -285,16 +267,7 @@ pub async fn run(
     });
     tracing::info!(bot = %me.name, id = me.id.get(), "connected to Discord's REST API");
     let mut shards = gateway::start(ctx.clone()).await?;
-    let forget = tokio::spawn({
-        let ctx = ctx.clone();
-        async move {
-            let mut every = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                ctx.gate.retain_recent();
-            }
-        }
-    });
+    let forget = tokio::spawn(forget_quotas(ctx.clone()));
     let fatal = tokio::select! {
         () = shutdown => None,
         error = shards.fatal() => Some(error),
@@ -303,7 +276,48 @@ pub async fn run(
     if let Some(error) = &fatal {
         tracing::error!(%error, "stopping: the bot cannot run without Discord's gateway");
     }
+    stop(&ctx, shards).await;
+    fatal.map_or(Ok(()), Err)
+}
 
+/// The bot's user, and its application id (from the configuration, or asked of Discord).
+async fn who_we_are(
+    http: &twilight_http::Client,
+    configured: Option<Id<ApplicationMarker>>,
+) -> Result<(twilight_model::user::CurrentUser, Id<ApplicationMarker>), BotError> {
+    let connect = |e: Box<dyn std::error::Error + Send + Sync>| BotError::Connect(e);
+    let me = http
+        .current_user()
+        .await
+        .map_err(|e| connect(e.into()))?
+        .model()
+        .await
+        .map_err(|e| connect(e.into()))?;
+    if let Some(id) = configured {
+        return Ok((me, id));
+    }
+    let application = http
+        .current_user_application()
+        .await
+        .map_err(|e| connect(e.into()))?
+        .model()
+        .await
+        .map_err(|e| connect(e.into()))?;
+    Ok((me, application.id))
+}
+
+/// Forgets, every minute, the people whose quotas are full again (bounds the gate's memory).
+async fn forget_quotas(ctx: Arc<Context>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        ctx.gate.retain_recent();
+    }
+}
+
+/// Shuts down in order: no new turns, running ones finish (or are cut after the grace), their
+/// answers get their final edit, then the shards close.
+async fn stop(ctx: &Context, shards: gateway::Shards) {
     tracing::info!(
         "shutting down: no new turns; running ones get {:?}",
         ctx.config.grace
@@ -318,7 +332,6 @@ pub async fn run(
     }
     shards.close().await;
     tracing::info!("Discord adapter stopped");
-    fatal.map_or(Ok(()), Err)
 }
 
 async fn register_commands(

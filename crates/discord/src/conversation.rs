@@ -62,13 +62,8 @@ pub async fn identify(
         return thread_key(at.channel);
     }
     if let Some(parent) = at.reply_to {
-        if let Some(key) = recent.get(parent) {
+        if let Some(key) = answered_in(engine, recent, parent).await {
             return key;
-        }
-        match engine.conversation_of_post(parent).await {
-            Ok(Some(key)) => return key,
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "cannot look up the replied-to message"),
         }
         if !at.always {
             return chain_key(parent);
@@ -78,6 +73,25 @@ pub async fn identify(
         return channel_key(at.channel);
     }
     chain_key(at.message)
+}
+
+/// The conversation of the answer posted as message `post`, if it is one: remembered from a
+/// recent post, or found in the database.
+async fn answered_in(
+    engine: &Engine,
+    recent: &RecentAnswers,
+    post: u64,
+) -> Option<ConversationKey> {
+    if let Some(key) = recent.get(post) {
+        return Some(key);
+    }
+    engine
+        .conversation_of_post(post)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot look up the replied-to message");
+            None
+        })
 }
 
 /// The conversations of answers posted recently, by Discord message id. An answer's message ids

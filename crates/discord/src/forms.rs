@@ -39,51 +39,64 @@ pub fn form_fields(schema: &Value) -> Result<Vec<FormField>, FormError> {
     let required = required(schema);
     properties
         .iter()
-        .map(|(key, property)| {
-            if key.chars().count() > CUSTOM_ID_LIMIT {
-                return Err(FormError::NameTooLong(key.clone()));
-            }
-            let kind = kind(property).ok_or_else(|| FormError::Unsupported(key.clone()))?;
-            let text = |name: &str| {
-                property
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-            };
-            let hint = match &kind {
-                Kind::Choice(options) => Some(format!("One of: {}", options.join(", "))),
-                Kind::Integer => Some("A whole number".to_owned()),
-                Kind::Number => Some("A number".to_owned()),
-                Kind::Boolean => Some("yes or no".to_owned()),
-                Kind::Text => None,
-            };
-            let description = match (text("description"), hint) {
-                (Some(d), Some(h)) => Some(format!("{d} ({h})")),
-                (Some(d), None) => Some(d.to_owned()),
-                (None, hint) => hint,
-            };
-            let long = matches!(kind, Kind::Text)
-                && property
-                    .get("maxLength")
-                    .and_then(Value::as_u64)
-                    .is_none_or(|max| max > SHORT_TEXT_MAX);
-            let value = property.get("default").and_then(|d| match d {
-                Value::String(s) => Some(s.clone()),
-                Value::Bool(true) => Some("yes".to_owned()),
-                Value::Bool(false) => Some("no".to_owned()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            });
-            Ok(FormField {
-                key: key.clone(),
-                label: text("title").unwrap_or(key).to_owned(),
-                description,
-                required: required.contains(key),
-                long,
-                value,
-            })
-        })
+        .map(|(key, property)| field(key, property, required.contains(key)))
         .collect()
+}
+
+/// The modal field for `property` named `key`.
+fn field(key: &str, property: &Value, required: bool) -> Result<FormField, FormError> {
+    if key.chars().count() > CUSTOM_ID_LIMIT {
+        return Err(FormError::NameTooLong(key.to_owned()));
+    }
+    let kind = kind(property).ok_or_else(|| FormError::Unsupported(key.to_owned()))?;
+    let description = match (text_of(property, "description"), hint(&kind)) {
+        (Some(d), Some(h)) => Some(format!("{d} ({h})")),
+        (Some(d), None) => Some(d.to_owned()),
+        (None, hint) => hint,
+    };
+    let long = matches!(kind, Kind::Text)
+        && property
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .is_none_or(|max| max > SHORT_TEXT_MAX);
+    Ok(FormField {
+        key: key.to_owned(),
+        label: text_of(property, "title").unwrap_or(key).to_owned(),
+        description,
+        required,
+        long,
+        value: property.get("default").and_then(default_text),
+    })
+}
+
+/// A non-empty text attribute of `property`.
+fn text_of<'a>(property: &'a Value, name: &str) -> Option<&'a str> {
+    property
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// What a field of `kind` takes, when its label alone does not say.
+fn hint(kind: &Kind) -> Option<String> {
+    match kind {
+        Kind::Choice(options) => Some(format!("One of: {}", options.join(", "))),
+        Kind::Integer => Some("A whole number".to_owned()),
+        Kind::Number => Some("A number".to_owned()),
+        Kind::Boolean => Some("yes or no".to_owned()),
+        Kind::Text => None,
+    }
+}
+
+/// A default value as the text a field starts with.
+fn default_text(default: &Value) -> Option<String> {
+    match default {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(true) => Some("yes".to_owned()),
+        Value::Bool(false) => Some("no".to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// The JSON object for what was submitted (`(field key, text)` pairs), or a message saying
@@ -105,56 +118,70 @@ pub fn form_values(schema: &Value, submitted: &[(String, String)]) -> Result<Val
             }
             continue;
         }
-        let value = match kind(property)
-            .ok_or_else(|| format!("“{label}” cannot be filled in here."))?
-        {
-            Kind::Text => {
-                let length = typed.chars().count() as u64;
-                let min = property
-                    .get("minLength")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
-                let max = property
-                    .get("maxLength")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(u64::MAX);
-                if length < min || length > max {
-                    return Err(format!("“{label}” must be {min} to {max} characters long."));
-                }
-                Value::String(typed.to_owned())
-            }
-            Kind::Choice(options) => {
-                let chosen = options
-                    .iter()
-                    .find(|o| o.eq_ignore_ascii_case(typed))
-                    .ok_or_else(|| format!("“{label}” must be one of: {}.", options.join(", ")))?;
-                Value::String(chosen.clone())
-            }
-            Kind::Integer => {
-                let n: i64 = typed
-                    .parse()
-                    .map_err(|_| format!("“{label}” must be a whole number."))?;
-                in_range(label, n as f64, property)?;
-                Value::Number(n.into())
-            }
-            Kind::Number => {
-                let n: f64 = typed
-                    .parse()
-                    .ok()
-                    .filter(|n: &f64| n.is_finite())
-                    .ok_or_else(|| format!("“{label}” must be a number."))?;
-                in_range(label, n, property)?;
-                Value::Number(Number::from_f64(n).expect("finite"))
-            }
-            Kind::Boolean => match typed.to_lowercase().as_str() {
-                "yes" | "y" | "true" | "1" | "on" => Value::Bool(true),
-                "no" | "n" | "false" | "0" | "off" => Value::Bool(false),
-                _ => return Err(format!("“{label}” must be yes or no.")),
-            },
-        };
-        out.insert(key.clone(), value);
+        out.insert(key.clone(), value_of(label, property, typed)?);
     }
     Ok(Value::Object(out))
+}
+
+/// The JSON value of `typed` into the field `label` described by `property`, or what to fix.
+fn value_of(label: &str, property: &Value, typed: &str) -> Result<Value, String> {
+    let kind = kind(property).ok_or_else(|| format!("“{label}” cannot be filled in here."))?;
+    match kind {
+        Kind::Text => text_value(label, property, typed),
+        Kind::Choice(options) => options
+            .iter()
+            .find(|o| o.eq_ignore_ascii_case(typed))
+            .map(|chosen| Value::String(chosen.clone()))
+            .ok_or_else(|| format!("“{label}” must be one of: {}.", options.join(", "))),
+        Kind::Integer => integer_value(label, property, typed),
+        Kind::Number => number_value(label, property, typed),
+        Kind::Boolean => boolean_value(label, typed),
+    }
+}
+
+/// A whole number within the field's bounds.
+fn integer_value(label: &str, property: &Value, typed: &str) -> Result<Value, String> {
+    let n: i64 = typed
+        .parse()
+        .map_err(|_| format!("“{label}” must be a whole number."))?;
+    in_range(label, n as f64, property)?;
+    Ok(Value::Number(n.into()))
+}
+
+/// Yes or no, in the words people type.
+fn boolean_value(label: &str, typed: &str) -> Result<Value, String> {
+    match typed.to_lowercase().as_str() {
+        "yes" | "y" | "true" | "1" | "on" => Ok(Value::Bool(true)),
+        "no" | "n" | "false" | "0" | "off" => Ok(Value::Bool(false)),
+        _ => Err(format!("“{label}” must be yes or no.")),
+    }
+}
+
+/// A text within the field's `minLength` and `maxLength`.
+fn text_value(label: &str, property: &Value, typed: &str) -> Result<Value, String> {
+    let length = typed.chars().count() as u64;
+    let bound = |name: &str, default: u64| {
+        property
+            .get(name)
+            .and_then(Value::as_u64)
+            .unwrap_or(default)
+    };
+    let (min, max) = (bound("minLength", 0), bound("maxLength", u64::MAX));
+    if length < min || length > max {
+        return Err(format!("“{label}” must be {min} to {max} characters long."));
+    }
+    Ok(Value::String(typed.to_owned()))
+}
+
+/// A finite number within the field's bounds.
+fn number_value(label: &str, property: &Value, typed: &str) -> Result<Value, String> {
+    let n: f64 = typed
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite())
+        .ok_or_else(|| format!("“{label}” must be a number."))?;
+    in_range(label, n, property)?;
+    Ok(Value::Number(Number::from_f64(n).expect("finite")))
 }
 
 enum Kind {

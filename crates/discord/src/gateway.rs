@@ -172,17 +172,9 @@ async fn shard_loop(
         };
         match event {
             Event::GatewayClose(frame) => {
-                if closing.is_cancelled() {
-                    break;
-                }
                 let code = frame.as_ref().map(|f| f.code);
-                match FATAL_HINTS.iter().find(|(c, _)| Some(*c) == code) {
-                    Some((code, hint)) => {
-                        tracing::error!(shard = shard_id, code, "gateway closed: {hint}");
-                        let _ = fatal.try_send(BotError::Gateway { code: *code, hint });
-                        break;
-                    }
-                    None => tracing::info!(shard = shard_id, ?code, "gateway closed; reconnecting"),
+                if closing.is_cancelled() || closed_for_good(shard_id, code, &fatal) {
+                    break;
                 }
             }
             Event::Ready(ready) => {
@@ -200,6 +192,22 @@ async fn shard_loop(
         }
     }
     tracing::info!(shard = shard_id, "shard stopped");
+}
+
+/// Whether a close with `code` is fatal (said on `fatal`, with what to fix); other closes are
+/// reconnected by twilight.
+fn closed_for_good(shard_id: u32, code: Option<u16>, fatal: &mpsc::Sender<BotError>) -> bool {
+    match FATAL_HINTS.iter().find(|(c, _)| Some(*c) == code) {
+        Some((code, hint)) => {
+            tracing::error!(shard = shard_id, code, "gateway closed: {hint}");
+            let _ = fatal.try_send(BotError::Gateway { code: *code, hint });
+            true
+        }
+        None => {
+            tracing::info!(shard = shard_id, ?code, "gateway closed; reconnecting");
+            false
+        }
+    }
 }
 
 async fn handle(ctx: Arc<Context>, event: Event) {
@@ -303,9 +311,6 @@ async fn on_message(ctx: Arc<Context>, message: Message, kind: Option<ChannelTyp
     }
     let info = channel_of(&ctx, &message, kind).await;
     let facts = facts_of(&ctx, &message, &info);
-    if !facts.has_content && !info.dm && (facts.in_bot_thread || facts.in_always_channel) {
-        ctx.warn_no_content();
-    }
     let Some(why) = trigger(&facts) else {
         return;
     };
@@ -374,7 +379,7 @@ fn facts_of(ctx: &Context, message: &Message, info: &ChannelInfo) -> Facts {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .contains(&channel));
-    Facts {
+    let facts = Facts {
         author: message.author.id.get(),
         author_is_bot: message.author.bot,
         guild: message.guild_id.map(Id::get),
@@ -386,7 +391,12 @@ fn facts_of(ctx: &Context, message: &Message, info: &ChannelInfo) -> Facts {
         in_bot_thread,
         in_always_channel: ctx.config.always_answer_channels.contains(&channel) && !info.thread,
         has_content: !message.content.trim().is_empty() || !message.attachments.is_empty(),
+    };
+    if !facts.has_content && !info.dm && (facts.in_bot_thread || facts.in_always_channel) {
+        // A message for the bot with no content: the MESSAGE_CONTENT intent is off.
+        ctx.warn_no_content();
     }
+    facts
 }
 
 /// Whether the gate lets the message's author through and they have room for one more answer;

@@ -138,14 +138,18 @@ pub fn mention_tokens(text: &str) -> Vec<(&str, MentionToken)> {
     found
 }
 
+/// The non-zero snowflake `digits` spell (digits only).
+fn snowflake(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok().filter(|&n| n != 0)
+}
+
+/// The mention a whole `<…>` token is, if it is one.
 fn parse_token(token: &str) -> Option<MentionToken> {
     let inner = token.strip_prefix('<')?.strip_suffix('>')?;
-    let id = |digits: &str| -> Option<u64> {
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse::<u64>().ok().filter(|&n| n != 0)
-    };
+    let id = snowflake;
     if let Some(role) = inner.strip_prefix("@&") {
         return Some(MentionToken::Role(Id::new(id(role)?)));
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use mcpcord_llm::{
-    ChatEvent, ChatRequest, LlmError, Message, ModelInfo, ToolCall, ToolSpec, Usage,
+    ChatEvent, ChatRequest, LlmError, Message, ModelInfo, PooledStream, ToolCall, ToolSpec, Usage,
 };
 use mcpcord_memory::{Conversation, DisabledTool, NewMessage, Role as StoredRole, StoredMessage};
 use tokio::sync::mpsc;
@@ -283,20 +283,12 @@ impl TurnState {
         request.options.temperature = config.temperature;
         request.options.keep_alive = config.keep_alive;
         let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
-        let started = tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => return Ok(Round { stopped: true, ..Round::default() }),
-            started = self.inner.pool.chat(&request) => started,
+        let stopped = Round {
+            stopped: true,
+            ..Round::default()
         };
-        let mut stream = match started {
-            Err(LlmError::ToolsUnsupported { .. }) if !offered.is_empty() => {
-                self.notice(format!("{model} cannot use tools; it answers without them"))
-                    .await;
-                offered.clear();
-                request.tools.clear();
-                self.inner.pool.chat(&request).await?
-            }
-            other => other?,
+        let Some(mut stream) = self.open_stream(&mut request, offered).await? else {
+            return Ok(stopped);
         };
         let mut round = Round::default();
         loop {
@@ -308,30 +300,61 @@ impl TurnState {
                 }
                 event = stream.next() => event,
             };
-            match event {
-                None => break,
-                Some(Ok(ChatEvent::Text(delta))) => {
-                    round.text.push_str(&delta);
-                    self.text.push_str(&delta);
-                    self.send(TurnEvent::Text(delta)).await;
-                }
-                Some(Ok(ChatEvent::Thinking(delta))) => {
-                    self.thinking.push_str(&delta);
-                    self.send(TurnEvent::Thinking(delta)).await;
-                }
-                Some(Ok(ChatEvent::ToolCalls(calls))) => round.calls.extend(calls),
-                Some(Ok(ChatEvent::Done(usage))) => {
-                    if let Some(tokens) = usage.prompt_tokens {
-                        self.inner.estimator.calibrate(model, chars, tokens);
-                        self.prompt_tokens = Some(tokens);
-                    }
-                    self.completion_tokens += usage.completion_tokens.unwrap_or(0);
-                    round.usage = Some(usage);
-                }
-                Some(Err(error)) => return Err(error),
-            }
+            let Some(event) = event else {
+                break;
+            };
+            self.absorb(&mut round, event?, model, chars).await;
         }
         Ok(round)
+    }
+
+    /// Starts the model's answer to `request` (`None` when the turn is stopped first); a model
+    /// that cannot use tools is asked again without them, and offered none from then on.
+    async fn open_stream(
+        &self,
+        request: &mut ChatRequest,
+        offered: &mut Vec<ToolSpec>,
+    ) -> Result<Option<PooledStream>, LlmError> {
+        let started = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return Ok(None),
+            started = self.inner.pool.chat(request) => started,
+        };
+        match started {
+            Err(LlmError::ToolsUnsupported { .. }) if !offered.is_empty() => {
+                let model = &request.model;
+                self.notice(format!("{model} cannot use tools; it answers without them"))
+                    .await;
+                offered.clear();
+                request.tools.clear();
+                self.inner.pool.chat(request).await.map(Some)
+            }
+            other => other.map(Some),
+        }
+    }
+
+    /// Takes one streamed event into the round (and the turn), forwarding what people see.
+    async fn absorb(&mut self, round: &mut Round, event: ChatEvent, model: &str, chars: usize) {
+        match event {
+            ChatEvent::Text(delta) => {
+                round.text.push_str(&delta);
+                self.text.push_str(&delta);
+                self.send(TurnEvent::Text(delta)).await;
+            }
+            ChatEvent::Thinking(delta) => {
+                self.thinking.push_str(&delta);
+                self.send(TurnEvent::Thinking(delta)).await;
+            }
+            ChatEvent::ToolCalls(calls) => round.calls.extend(calls),
+            ChatEvent::Done(usage) => {
+                if let Some(tokens) = usage.prompt_tokens {
+                    self.inner.estimator.calibrate(model, chars, tokens);
+                    self.prompt_tokens = Some(tokens);
+                }
+                self.completion_tokens += usage.completion_tokens.unwrap_or(0);
+                round.usage = Some(usage);
+            }
+        }
     }
 
     /// Runs the round's tool calls concurrently and appends the exchange to `messages`;
