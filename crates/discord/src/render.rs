@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use mcpcord_engine::InputMode;
-use mcpcord_engine::TurnEvent;
+use mcpcord_engine::{TurnEvent, TurnSummary};
 
 use crate::components::{ApprovalPrompt, Controls, ElicitationPrompt, shorten};
 use crate::split::split_message;
@@ -206,100 +206,121 @@ impl Answer {
         }
     }
 
-    /// Takes one event of the turn into account, `now` being when it arrived.
+    /// Takes one event of the turn into account, `now` being when it arrived: a table from
+    /// each kind of event to what it changes.
     pub fn apply(&mut self, event: &TurnEvent, now: Instant) {
         match event {
             TurnEvent::Started { model } => self.model = Some(model.clone()),
-            TurnEvent::Text(delta) => match self.blocks.last_mut() {
-                Some(Block::Text(text)) => text.push_str(delta),
-                _ => self.blocks.push(Block::Text(delta.clone())),
-            },
+            TurnEvent::Text(delta) => self.text(delta),
             TurnEvent::Thinking(delta) => self.thinking.push_str(delta),
             TurnEvent::ToolStarted {
                 call, server, tool, ..
-            } => {
-                let line = self.tool_mut(*call, server, tool);
-                line.status = ToolStatus::Running {
-                    since: now,
-                    progress: None,
-                };
-            }
+            } => self.tool_started(*call, server, tool, now),
             TurnEvent::ToolProgress {
                 call,
                 progress,
                 total,
                 message,
-            } => {
-                if let Some(ToolLine {
-                    status:
-                        ToolStatus::Running {
-                            progress: shown, ..
-                        },
-                    ..
-                }) = self.tools.iter_mut().find(|t| t.call == *call)
-                {
-                    *shown = Some(format_progress(*progress, *total, message.as_deref()));
-                }
-            }
-            TurnEvent::ApprovalNeeded(request) => {
-                let line = self.tool_mut(request.call, &request.server, &request.tool);
-                let since = match line.status {
-                    ToolStatus::Running { since, .. }
-                    | ToolStatus::AwaitingApproval { since, .. } => since,
-                    ToolStatus::Finished { .. } => now,
-                };
-                line.status = ToolStatus::AwaitingApproval {
-                    since,
-                    arguments: approval_arguments(&request.arguments),
-                };
-            }
-            TurnEvent::InputRequested(prompt) => {
-                let url = match &prompt.request.mode {
-                    InputMode::Form { .. } => None,
-                    InputMode::Url { url, .. } => Some(url.clone()),
-                };
-                self.questions.push(Question {
-                    call: prompt.call,
-                    server: prompt.request.server.clone(),
-                    message: prompt.request.message.clone(),
-                    url,
-                    answered: false,
-                });
-                self.blocks.push(Block::Question(self.questions.len() - 1));
-            }
+            } => self.tool_progress(
+                *call,
+                format_progress(*progress, *total, message.as_deref()),
+            ),
+            TurnEvent::ApprovalNeeded(request) => self.approval_needed(request, now),
+            TurnEvent::InputRequested(prompt) => self.input_requested(prompt),
             TurnEvent::ToolFinished {
                 call,
                 ok,
                 elapsed,
                 summary,
-            } => {
-                let line = self.tool_mut(*call, "", "");
-                line.status = ToolStatus::Finished {
-                    ok: *ok,
-                    elapsed: *elapsed,
-                    summary: summary.clone(),
-                };
-                for question in self.questions.iter_mut().filter(|q| q.call == *call) {
-                    question.answered = true;
-                }
-            }
+            } => self.tool_finished(*call, *ok, *elapsed, summary),
             TurnEvent::Notice(notice) => self.blocks.push(Block::Notice(notice.clone())),
-            TurnEvent::Done(summary) => {
-                if self.model.is_none() {
-                    self.model = Some(summary.model.clone());
-                }
-                if !self.has_text() && !summary.text.trim().is_empty() {
-                    self.blocks.push(Block::Text(summary.text.clone()));
-                }
-                if self.thinking.is_empty() {
-                    self.thinking = summary.thinking.clone();
-                }
-                self.phase = Phase::Done {
-                    interrupted: summary.interrupted,
-                };
-            }
+            TurnEvent::Done(summary) => self.done(summary),
             TurnEvent::Failed(error) => self.phase = Phase::Failed(error.to_string()),
         }
+    }
+
+    /// More of the answer: the last text block grows, or a new one starts after a tool.
+    fn text(&mut self, delta: &str) {
+        match self.blocks.last_mut() {
+            Some(Block::Text(text)) => text.push_str(delta),
+            _ => self.blocks.push(Block::Text(delta.to_owned())),
+        }
+    }
+
+    fn tool_started(&mut self, call: usize, server: &str, tool: &str, now: Instant) {
+        let line = self.tool_mut(call, server, tool);
+        line.status = ToolStatus::Running {
+            since: now,
+            progress: None,
+        };
+    }
+
+    fn tool_progress(&mut self, call: usize, progress: String) {
+        if let Some(ToolLine {
+            status: ToolStatus::Running {
+                progress: shown, ..
+            },
+            ..
+        }) = self.tools.iter_mut().find(|t| t.call == call)
+        {
+            *shown = Some(progress);
+        }
+    }
+
+    fn approval_needed(&mut self, request: &mcpcord_engine::ApprovalRequest, now: Instant) {
+        let line = self.tool_mut(request.call, &request.server, &request.tool);
+        let since = match line.status {
+            ToolStatus::Running { since, .. } | ToolStatus::AwaitingApproval { since, .. } => since,
+            ToolStatus::Finished { .. } => now,
+        };
+        line.status = ToolStatus::AwaitingApproval {
+            since,
+            arguments: approval_arguments(&request.arguments),
+        };
+    }
+
+    fn input_requested(&mut self, prompt: &mcpcord_engine::InputPrompt) {
+        let url = match &prompt.request.mode {
+            InputMode::Form { .. } => None,
+            InputMode::Url { url, .. } => Some(url.clone()),
+        };
+        self.questions.push(Question {
+            call: prompt.call,
+            server: prompt.request.server.clone(),
+            message: prompt.request.message.clone(),
+            url,
+            answered: false,
+        });
+        self.blocks.push(Block::Question(self.questions.len() - 1));
+    }
+
+    fn tool_finished(&mut self, call: usize, ok: bool, elapsed: Duration, summary: &str) {
+        let line = self.tool_mut(call, "", "");
+        line.status = ToolStatus::Finished {
+            ok,
+            elapsed,
+            summary: summary.to_owned(),
+        };
+        for question in self.questions.iter_mut().filter(|q| q.call == call) {
+            question.answered = true;
+        }
+    }
+
+    /// The turn ended: what the stream did not show (a model that only answered at the end,
+    /// reasoning) is taken from the summary.
+    fn done(&mut self, summary: &TurnSummary) {
+        if self.model.is_none() {
+            self.model = Some(summary.model.clone());
+        }
+        if !self.has_text() && !summary.text.trim().is_empty() {
+            self.blocks.push(Block::Text(summary.text.clone()));
+        }
+        if self.thinking.is_empty() {
+            self.thinking = summary.thinking.clone();
+        }
+        self.phase = Phase::Done {
+            interrupted: summary.interrupted,
+        };
     }
 
     /// Adds the error id of a failure's logged detail to what the person sees, so an operator
@@ -377,17 +398,8 @@ impl Answer {
         let mut out = String::new();
         let mut previous_was_text = false;
         for block in &self.blocks {
-            let (part, is_text) = match block {
-                Block::Text(text) => {
-                    let text = text.trim_start_matches(['\n', '\r']).trim_end();
-                    if text.is_empty() {
-                        continue;
-                    }
-                    (text.to_owned(), true)
-                }
-                Block::Tool(i) => (tool_line(&self.tools[*i], now), false),
-                Block::Notice(notice) => (format!("-# ℹ️ {}", one_line(notice)), false),
-                Block::Question(i) => (question_line(&self.questions[*i]), false),
+            let Some((part, is_text)) = self.block_text(block, now) else {
+                continue;
             };
             if !out.is_empty() {
                 out.push_str(if is_text || previous_was_text {
@@ -399,33 +411,51 @@ impl Answer {
             out.push_str(&part);
             previous_was_text = is_text;
         }
-        let ending = match &self.phase {
-            Phase::Streaming if !self.has_text() && !self.thinking.is_empty() => {
-                Some(THINKING_PLACEHOLDER.to_owned())
-            }
-            Phase::Streaming => None,
-            Phase::Done { interrupted } => {
-                let mut ending = String::new();
-                if !self.has_text() {
-                    ending.push_str(EMPTY_ANSWER);
-                }
-                if *interrupted {
-                    if !ending.is_empty() {
-                        ending.push('\n');
-                    }
-                    ending.push_str(INTERRUPTED_MARK);
-                }
-                (!ending.is_empty()).then_some(ending)
-            }
-            Phase::Failed(reason) => Some(format!("⚠️ {}", one_line(reason))),
-        };
-        if let Some(ending) = ending {
+        if let Some(ending) = self.ending() {
             if !out.is_empty() {
                 out.push_str("\n\n");
             }
             out.push_str(&ending);
         }
         out
+    }
+
+    /// What `block` shows, and whether it is the answer's text; `None` for empty text.
+    fn block_text(&self, block: &Block, now: Instant) -> Option<(String, bool)> {
+        Some(match block {
+            Block::Text(text) => {
+                let text = text.trim_start_matches(['\n', '\r']).trim_end();
+                if text.is_empty() {
+                    return None;
+                }
+                (text.to_owned(), true)
+            }
+            Block::Tool(i) => (tool_line(&self.tools[*i], now), false),
+            Block::Notice(notice) => (format!("-# ℹ️ {}", one_line(notice)), false),
+            Block::Question(i) => (question_line(&self.questions[*i]), false),
+        })
+    }
+
+    /// What closes the answer: the thinking placeholder, the empty-answer and interrupted
+    /// marks, or why it failed.
+    fn ending(&self) -> Option<String> {
+        match &self.phase {
+            Phase::Streaming if !self.has_text() && !self.thinking.is_empty() => {
+                Some(THINKING_PLACEHOLDER.to_owned())
+            }
+            Phase::Streaming => None,
+            Phase::Done { interrupted } => {
+                let marks: Vec<&str> = [
+                    (!self.has_text()).then_some(EMPTY_ANSWER),
+                    interrupted.then_some(INTERRUPTED_MARK),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                (!marks.is_empty()).then(|| marks.join("\n"))
+            }
+            Phase::Failed(reason) => Some(format!("⚠️ {}", one_line(reason))),
+        }
     }
 
     /// The messages and controls to show at `now`.
@@ -584,21 +614,25 @@ pub fn format_duration(elapsed: Duration) -> String {
 
 /// `3/10`, `40%` or `12.5`, and the message.
 fn format_progress(progress: f64, total: Option<f64>, message: Option<&str>) -> String {
-    let amount = match total {
-        Some(total) if total > 0.0 && progress.fract() == 0.0 && total.fract() == 0.0 => {
-            format!("{progress}/{total}")
-        }
-        Some(total) if total > 0.0 => {
-            format!("{:.0}%", (progress / total * 100.0).clamp(0.0, 100.0))
-        }
-        _ => format!("{progress}"),
-    };
+    let amount = progress_amount(progress, total);
     match message.map(one_line).filter(|m| !m.is_empty()) {
         Some(message) => format!(
             "{amount} {}",
             escape(&shorten(&message, MAX_PROGRESS_MESSAGE))
         ),
         None => amount,
+    }
+}
+
+/// How far a tool is: `3/10` in whole steps, a percentage of a fractional total, or the bare
+/// progress without a total.
+fn progress_amount(progress: f64, total: Option<f64>) -> String {
+    match total.filter(|&total| total > 0.0) {
+        Some(total) if progress.fract() == 0.0 && total.fract() == 0.0 => {
+            format!("{progress}/{total}")
+        }
+        Some(total) => format!("{:.0}%", (progress / total * 100.0).clamp(0.0, 100.0)),
+        None => format!("{progress}"),
     }
 }
 

@@ -229,15 +229,8 @@ impl<'a> Splitter<'a> {
     /// empty code block, nor where nothing but whitespace is left before the block closes (the
     /// next piece would be an empty block).
     fn may_cut(&self, pos: usize, at: usize, strict: bool) -> bool {
-        let bytes = self.text.as_bytes();
-        if at > 0 && at < bytes.len() && bytes[at - 1] == b'`' && bytes[at] == b'`' {
-            let run_start = bytes[..at]
-                .iter()
-                .rposition(|&b| b != b'`')
-                .map_or(0, |i| i + 1);
-            if !(at - run_start).is_multiple_of(FENCE.len()) {
-                return false;
-            }
+        if self.splits_backticks(at) {
+            return false;
         }
         if strict && let Some(f) = self.fence_at(at) {
             let content_from = f.line_end.max(pos);
@@ -246,6 +239,19 @@ impl<'a> Splitter<'a> {
                 && self.next_visible[at] < f.close;
         }
         true
+    }
+
+    /// Whether a cut at `at` falls inside a run of backticks other than between whole fences.
+    fn splits_backticks(&self, at: usize) -> bool {
+        let bytes = self.text.as_bytes();
+        if at == 0 || at >= bytes.len() || bytes[at - 1] != b'`' || bytes[at] != b'`' {
+            return false;
+        }
+        let run_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b != b'`')
+            .map_or(0, |i| i + 1);
+        !(at - run_start).is_multiple_of(FENCE.len())
     }
 
     fn run(&self) -> Vec<Piece> {
@@ -327,39 +333,43 @@ impl<'a> Splitter<'a> {
     /// Ends of the boundaries of one kind within `text[pos..window]`, in increasing order.
     fn seams(&self, seam: Seam, pos: usize, window: usize) -> Vec<usize> {
         let bytes = self.text.as_bytes();
-        let mut ends = Vec::new();
-        let mut i = pos;
-        while i < window {
-            let b = bytes[i];
-            match seam {
-                Seam::Line => {
-                    if b == b'\n' {
-                        ends.push(i + 1);
-                    }
-                    i += 1;
-                }
-                Seam::Paragraph | Seam::Word => {
-                    let in_run = |b: u8| match seam {
-                        Seam::Paragraph => b == b'\n',
-                        _ => b == b' ' || b == b'\t',
-                    };
-                    if !in_run(b) {
-                        i += 1;
-                        continue;
-                    }
-                    let start = i;
-                    while i < bytes.len() && in_run(bytes[i]) {
-                        i += 1;
-                    }
-                    let long_enough = !matches!(seam, Seam::Paragraph) || i - start >= 2;
-                    if long_enough && i <= window && start > pos {
-                        ends.push(i);
-                    }
-                }
-            }
+        match seam {
+            Seam::Line => (pos..window)
+                .filter(|&i| bytes[i] == b'\n')
+                .map(|i| i + 1)
+                .collect(),
+            // A paragraph break is a run of two or more newlines.
+            Seam::Paragraph => run_ends(bytes, pos, window, 2, |b| b == b'\n'),
+            Seam::Word => run_ends(bytes, pos, window, 1, |b| b == b' ' || b == b'\t'),
         }
-        ends
     }
+}
+
+/// Ends of the runs of at least `min` bytes for which `in_run` holds, starting in
+/// `bytes[pos..window]` after `pos` and ending by `window`.
+fn run_ends(
+    bytes: &[u8],
+    pos: usize,
+    window: usize,
+    min: usize,
+    in_run: impl Fn(u8) -> bool,
+) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut i = pos;
+    while i < window {
+        if !in_run(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && in_run(bytes[i]) {
+            i += 1;
+        }
+        if i - start >= min && i <= window && start > pos {
+            ends.push(i);
+        }
+    }
+    ends
 }
 
 #[cfg(test)]
