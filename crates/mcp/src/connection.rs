@@ -1,6 +1,7 @@
 //! One live connection to one server instance: opened over stdio, Streamable HTTP or a stream
-//! with rmcp's automatic lifecycle (2026-07-28 discovery, `initialize` fallback), watched for
-//! its end (service loop or child exit), probed for health, and closed gracefully or killed.
+//! on the lifecycle asked for — `Auto` tries 2026-07-28 discovery and falls back to the
+//! `initialize` handshake whenever discovery gives no session — watched for its end (service
+//! loop or child exit), probed for health, and closed gracefully or killed.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -50,29 +51,51 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Opens a connection to `spec` with a fresh handler from `client`.
-    pub(crate) async fn open(spec: &ServerSpec, client: HostClient) -> Result<Self, ConnectError> {
-        let mode = match spec.lifecycle {
-            Lifecycle::Auto => ClientLifecycleMode::Auto {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                legacy_version: Some(ProtocolVersion::V_2025_11_25),
-            },
-            Lifecycle::Initialize => ClientLifecycleMode::Initialize,
-            Lifecycle::Discover => ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        };
-        match Self::open_with(spec, client.clone(), mode).await {
-            // A server that answers discovery but supports no version we prefer (a 2025-11-25
-            // server that knows `server/discover`): start over with `initialize`.
-            Err(Failed::NoCompatibleVersion(detail)) if spec.lifecycle == Lifecycle::Auto => {
-                tracing::debug!(server = %spec.name, detail, "no shared stateless version: retrying with initialize");
-                Self::open_with(spec, client, ClientLifecycleMode::Initialize)
-                    .await
-                    .map_err(Failed::into_connect_error)
+    /// Opens a connection to `spec` on `lifecycle` (the spec's, or the one the supervisor
+    /// learned works for this server) with a fresh handler from `client`.
+    pub(crate) async fn open(
+        spec: &ServerSpec,
+        lifecycle: Lifecycle,
+        client: HostClient,
+    ) -> Result<Self, ConnectError> {
+        let opened = match lifecycle {
+            Lifecycle::Auto => return Self::open_auto(spec, client).await,
+            Lifecycle::Initialize => {
+                Self::open_with(spec, client, ClientLifecycleMode::Initialize).await
             }
-            other => other.map_err(Failed::into_connect_error),
-        }
+            Lifecycle::Discover => Self::open_with(spec, client, discover_mode()).await,
+        };
+        opened.map_err(Failed::into_connect_error)
+    }
+
+    /// `server/discover` first (rmcp's automatic mode, which itself continues with
+    /// `initialize` on the same connection when discovery is refused with an error), within
+    /// [`discover_probe_timeout`]; when that does not give a session — an empty or malformed
+    /// result, a version we do not share, no answer in time, a broken connection — a fresh
+    /// connection with the `initialize` handshake.
+    async fn open_auto(spec: &ServerSpec, client: HostClient) -> Result<Self, ConnectError> {
+        let probe = discover_probe_timeout(spec.start_timeout);
+        let attempt =
+            tokio::time::timeout(probe, Self::open_with(spec, client.clone(), auto_mode())).await;
+        let discover_failure = match attempt {
+            Ok(Ok(connection)) => return Ok(connection),
+            Ok(Err(Failed::Other(error))) => return Err(error),
+            Ok(Err(Failed::Handshake(detail))) => detail,
+            Err(_) => format!("no answer within {}", crate::error::humanize(probe)),
+        };
+        tracing::info!(
+            server = %spec.name,
+            discover = %discover_failure,
+            "server/discover gave no session: connecting again with initialize"
+        );
+        Self::open_with(spec, client, ClientLifecycleMode::Initialize)
+            .await
+            .map_err(|failed| match failed {
+                Failed::Handshake(detail) => ConnectError::Handshake(format!(
+                    "{detail} (with initialize; server/discover before it: {discover_failure})"
+                )),
+                Failed::Other(error) => error,
+            })
     }
 
     async fn open_with(
@@ -168,6 +191,16 @@ impl Connection {
             stop: Mutex::new(Some(stop)),
             watcher,
             listener: Mutex::new(None),
+        }
+    }
+
+    /// The lifecycle the session was established with: [`Lifecycle::Initialize`] when the
+    /// negotiated version has the handshake, else [`Lifecycle::Discover`].
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        if self.identity.protocol.has_initialize() {
+            Lifecycle::Initialize
+        } else {
+            Lifecycle::Discover
         }
     }
 
@@ -383,9 +416,9 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// A failed open, keeping apart the one failure that warrants a retry with `initialize`.
+/// A failed open: the handshake (worth another try with `initialize` under `Auto`) or anything
+/// before it (spawning, headers, opening the stream), which another handshake cannot fix.
 enum Failed {
-    NoCompatibleVersion(String),
     Handshake(String),
     Other(ConnectError),
 }
@@ -393,11 +426,32 @@ enum Failed {
 impl Failed {
     fn into_connect_error(self) -> ConnectError {
         match self {
-            Failed::NoCompatibleVersion(detail) | Failed::Handshake(detail) => {
-                ConnectError::Handshake(detail)
-            }
+            Failed::Handshake(detail) => ConnectError::Handshake(detail),
             Failed::Other(error) => error,
         }
+    }
+}
+
+/// How long `Auto` waits for `server/discover` to give a session before it connects again with
+/// `initialize`: a third of the start timeout, at most 10 s (rmcp's own discovery timeout,
+/// after which it would continue on a connection that may still be busy with the request).
+pub(crate) fn discover_probe_timeout(start_timeout: Duration) -> Duration {
+    (start_timeout / 3).min(Duration::from_secs(10))
+}
+
+/// rmcp's discovery-only mode, preferring 2026-07-28.
+fn discover_mode() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
+}
+
+/// rmcp's automatic mode: `server/discover` preferring 2026-07-28, `initialize` at 2025-11-25 on
+/// the same connection when discovery is refused with a JSON-RPC error.
+fn auto_mode() -> ClientLifecycleMode {
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
     }
 }
 
@@ -413,12 +467,7 @@ where
     client
         .serve_with_lifecycle(transport, mode)
         .await
-        .map_err(|error| match error {
-            error @ ClientInitializeError::NoCompatibleProtocolVersion { .. } => {
-                Failed::NoCompatibleVersion(error.to_string())
-            }
-            other => Failed::Handshake(describe_init_error(&other)),
-        })
+        .map_err(|error| Failed::Handshake(describe_init_error(&error)))
 }
 
 /// rmcp's handshake errors, with their sources (the useful part is often there).

@@ -636,6 +636,8 @@ impl McpHost {
                     tools: catalogue.of_server(&server.spec.name).count(),
                     implementation,
                     protocol,
+                    lifecycle: server.spec.lifecycle,
+                    learned_lifecycle: server.learned_lifecycle(),
                     replicas,
                 }
             })

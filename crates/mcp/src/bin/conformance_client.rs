@@ -1,13 +1,16 @@
 //! `mcpcord-conformance-client`: drives the MCP host against one scenario of the official MCP
 //! client conformance suite (`npx @modelcontextprotocol/conformance client --command …`).
 //!
-//! Usage: `mcpcord-conformance-client [--protocol VERSION] URL`. The suite appends the URL of its
-//! scenario server and sets `MCP_CONFORMANCE_SCENARIO` (and `MCP_CONFORMANCE_PROTOCOL_VERSION`
-//! when run with `--spec-version`; `--protocol` wins over it, for suites that do not forward it).
+//! Usage: `mcpcord-conformance-client [--protocol VERSION] [--lifecycle auto] URL`. The suite
+//! appends the URL of its scenario server and sets `MCP_CONFORMANCE_SCENARIO` (and
+//! `MCP_CONFORMANCE_PROTOCOL_VERSION` when run with `--spec-version`; `--protocol` wins over it,
+//! for suites that do not forward it).
 //!
 //! It does what the bot does with a server, through the host only: connect with the lifecycle of
 //! the protocol version (the `initialize` handshake up to 2025-11-25, `server/discover` for
-//! 2026-07-28, automatic otherwise), list the tools, call every tool with arguments built from
+//! 2026-07-28, automatic otherwise) — or, with `--lifecycle auto`, the way the bot itself
+//! connects: the server spec the bot builds from `[mcp.servers.NAME] url = "…"` with every
+//! default, whose lifecycle is `Auto` whatever the version — list the tools, call every tool with arguments built from
 //! its input schema (or make the calls the scenario's context lists), accept input requests
 //! without filling anything in (the host applies the form's defaults), then list and get the
 //! prompts and list and read the resources. Scenario-specific: `json-schema-2020-12-preservation`
@@ -23,7 +26,7 @@ use std::time::Duration;
 
 use mcpcord_mcp::{
     CallOptions, Callbacks, InputAnswer, InputMode, InputRequest, Lifecycle, McpHost,
-    RestartPolicy, ServerSpec, ToolDescriptor,
+    RestartPolicy, ServerSpec, ToolDescriptor, TransportSpec,
 };
 use serde_json::{Map, Value, json};
 
@@ -42,17 +45,24 @@ fn main() -> ExitCode {
         )
         .init();
     let mut protocol = std::env::var("MCP_CONFORMANCE_PROTOCOL_VERSION").ok();
+    let mut production = false;
     let mut url = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--protocol" => protocol = args.next(),
+            "--lifecycle" => production = args.next().as_deref() == Some("auto"),
             _ => url = Some(arg),
         }
     }
     let Some(url) = url else {
-        eprintln!("usage: mcpcord-conformance-client [--protocol VERSION] URL");
+        eprintln!("usage: mcpcord-conformance-client [--protocol VERSION] [--lifecycle auto] URL");
         return ExitCode::from(2);
+    };
+    let spec = if production {
+        production_spec(&url)
+    } else {
+        pinned_spec(&url, protocol.as_deref())
     };
     let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -62,9 +72,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(async {
-        tokio::time::timeout(DEADLINE, run(&scenario, protocol.as_deref(), &url)).await
-    });
+    let outcome =
+        runtime.block_on(async { tokio::time::timeout(DEADLINE, run(&scenario, spec)).await });
     match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) => {
@@ -88,14 +97,29 @@ fn lifecycle(protocol: Option<&str>) -> Lifecycle {
     }
 }
 
-async fn run(scenario: &str, protocol: Option<&str>, url: &str) -> Result<(), String> {
-    let lifecycle = lifecycle(protocol);
-    eprintln!("scenario {scenario:?}, protocol {protocol:?} ({lifecycle:?}), server {url}");
-    let spec = ServerSpec::http(SERVER, url)
-        .with_lifecycle(lifecycle)
+/// The spec of the bot's own path: what it builds from `[mcp.servers.conformance] url = "…"`
+/// (every setting at its default, so the lifecycle is `Auto`).
+fn production_spec(url: &str) -> ServerSpec {
+    ServerSpec::http(SERVER, url)
+}
+
+/// A spec whose lifecycle is picked from the scenario's protocol version, restarts off and
+/// short timeouts.
+fn pinned_spec(url: &str, protocol: Option<&str>) -> ServerSpec {
+    ServerSpec::http(SERVER, url)
+        .with_lifecycle(lifecycle(protocol))
         .with_restart(RestartPolicy::Never)
         .with_start_timeout(Duration::from_secs(10))
-        .with_call_timeout(Duration::from_secs(10));
+        .with_call_timeout(Duration::from_secs(10))
+}
+
+async fn run(scenario: &str, spec: ServerSpec) -> Result<(), String> {
+    if let TransportSpec::Http(http) = &spec.transport {
+        eprintln!(
+            "scenario {scenario:?}, lifecycle {:?}, server {}",
+            spec.lifecycle, http.url
+        );
+    }
     let callbacks = Callbacks::default().with_input(accept_defaults);
     let host = McpHost::connect(spec, callbacks)
         .await
@@ -273,6 +297,16 @@ mod tests {
         assert_eq!(lifecycle(Some("2025-11-25")), Lifecycle::Initialize);
         assert_eq!(lifecycle(Some("2026-07-28")), Lifecycle::Discover);
         assert_eq!(lifecycle(None), Lifecycle::Auto);
+    }
+
+    #[test]
+    fn the_production_path_is_auto_with_the_bots_defaults() {
+        let spec = production_spec("http://127.0.0.1:1/mcp");
+        assert_eq!(spec.lifecycle, Lifecycle::Auto);
+        assert_eq!(spec.restart, RestartPolicy::Always);
+        assert_eq!(spec.start_timeout, Duration::from_secs(30));
+        let pinned = pinned_spec("http://127.0.0.1:1/mcp", Some("2025-11-25"));
+        assert_eq!(pinned.lifecycle, Lifecycle::Initialize);
     }
 
     #[test]
