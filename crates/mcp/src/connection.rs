@@ -11,7 +11,9 @@ use rmcp::model::{
     ClientRequest, DiscoverRequest, DiscoverRequestParams, Implementation, PingRequest,
     ProtocolVersion, ServerCapabilities, ServerNotification, SubscriptionFilter, Tool,
 };
-use rmcp::service::{ClientInitializeError, RunningService, RunningServiceCancellationToken};
+use rmcp::service::{
+    ClientInitializeError, RunningService, RunningServiceCancellationToken, Subscription,
+};
 use rmcp::transport::IntoTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientLifecycleMode, ClientServiceExt, Peer, RoleClient, ServiceError};
@@ -19,10 +21,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::Instrument;
 
-use crate::client::HostClient;
+use crate::client::{HostClient, ToolsChanged};
 use crate::error::ConnectError;
 use crate::process::{self, ChildHandle};
-use crate::spec::{Lifecycle, ServerSpec, TransportSpec};
+use crate::spec::{HttpSpec, Lifecycle, ServerSpec, StdioSpec, TransportSpec};
 use crate::stats::{self, ProcessStats};
 
 /// What the server said about itself.
@@ -98,32 +100,16 @@ impl Connection {
             })
     }
 
+    /// One connection attempt on `mode`, over the spec's transport.
     async fn open_with(
         spec: &ServerSpec,
         client: HostClient,
         mode: ClientLifecycleMode,
     ) -> Result<Self, Failed> {
         match &spec.transport {
-            TransportSpec::Stdio(stdio) => {
-                let spawned = process::spawn(stdio, &spec.name).map_err(Failed::Other)?;
-                // Killed if the handshake fails, or if this future is dropped (start timeout).
-                let mut guard = KillOnDrop(Some(spawned.handle));
-                let running = serve(client.clone(), (spawned.stdout, spawned.stdin), mode).await?;
-                Ok(Self::running(spec, client, running, guard.0.take()))
-            }
+            TransportSpec::Stdio(stdio) => Self::open_stdio(spec, stdio, client, mode).await,
             TransportSpec::Http(http) => {
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let mut headers = std::collections::HashMap::new();
-                for (name, value) in &http.headers {
-                    let invalid =
-                        || Failed::Other(ConnectError::InvalidHeader { name: name.clone() });
-                    let name = http::HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
-                    let value =
-                        http::HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
-                    headers.insert(name, value);
-                }
-                let config = StreamableHttpClientTransportConfig::with_uri(http.url.as_str())
-                    .custom_headers(headers);
+                let config = http_config(http).map_err(Failed::Other)?;
                 let transport = rmcp::transport::StreamableHttpClientTransport::from_config(config);
                 let running = serve(client.clone(), transport, mode).await?;
                 Ok(Self::running(spec, client, running, None))
@@ -137,6 +123,20 @@ impl Connection {
                 Ok(Self::running(spec, client, running, None))
             }
         }
+    }
+
+    /// Launches the child and runs the handshake on its stdio.
+    async fn open_stdio(
+        spec: &ServerSpec,
+        stdio: &StdioSpec,
+        client: HostClient,
+        mode: ClientLifecycleMode,
+    ) -> Result<Self, Failed> {
+        let spawned = process::spawn(stdio, &spec.name).map_err(Failed::Other)?;
+        // Killed if the handshake fails, or if this future is dropped (start timeout).
+        let mut guard = KillOnDrop(Some(spawned.handle));
+        let running = serve(client.clone(), (spawned.stdout, spawned.stdin), mode).await?;
+        Ok(Self::running(spec, client, running, guard.0.take()))
     }
 
     fn running(
@@ -204,6 +204,16 @@ impl Connection {
         }
     }
 
+    /// Whether the server says its tool list may change (`tools.listChanged`).
+    fn announces_tool_list_changes(&self) -> bool {
+        self.identity
+            .capabilities
+            .tools
+            .as_ref()
+            .and_then(|tools| tools.list_changed)
+            .unwrap_or(false)
+    }
+
     /// The child's pid (stdio servers).
     pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|child| child.pid)
@@ -263,53 +273,26 @@ impl Connection {
     /// before this returns, so no change after it is missed); sessions on the `initialize`
     /// lifecycle get them as plain notifications through the handler.
     pub(crate) async fn follow_tool_list(&self) {
-        let announces = self
-            .identity
-            .capabilities
-            .tools
-            .as_ref()
-            .and_then(|tools| tools.list_changed)
-            .unwrap_or(false);
-        if !announces || self.identity.protocol.has_initialize() {
+        if !self.announces_tool_list_changes() || self.identity.protocol.has_initialize() {
             return;
         }
         let filter = SubscriptionFilter::builder().tools_list_changed().build();
-        let mut subscription = match self.peer.listen(filter).await {
+        let subscription = match self.peer.listen(filter).await {
             Ok(subscription) => subscription,
             Err(error) => {
                 tracing::debug!(server = %self.server, %error, "cannot follow tool list changes");
                 return;
             }
         };
-        let peer = self.peer.clone();
-        let changed = self.client.tools_changed.clone();
-        let server = self.server.clone();
         let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let task = tokio::spawn(
-            async move {
-                loop {
-                    let next = tokio::select! {
-                        next = subscription.next() => next,
-                        () = stopped.cancelled() => {
-                            // Ends the server's listen handler, which would otherwise hold up its
-                            // exit after stdin closes.
-                            let _ = subscription.cancel().await;
-                            return;
-                        }
-                    };
-                    match next {
-                        Ok(Some(ServerNotification::ToolListChangedNotification(_))) => {
-                            tracing::debug!(%server, "tools/list_changed");
-                            changed(peer.clone());
-                        }
-                        Ok(Some(_)) => {}
-                        Ok(None) | Err(_) => return,
-                    }
-                }
-            }
-            .in_current_span(),
+        let relay = relay_tool_list_changes(
+            subscription,
+            stop.clone(),
+            self.peer.clone(),
+            self.client.tools_changed.clone(),
+            self.server.clone(),
         );
+        let task = tokio::spawn(relay.in_current_span());
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, task));
     }
 
@@ -405,6 +388,36 @@ impl Drop for Connection {
     }
 }
 
+/// Passes each `tools/list_changed` of `subscription` to `changed` until the subscription ends
+/// or `stop` is cancelled (then cancels the subscription on the server).
+async fn relay_tool_list_changes(
+    mut subscription: Subscription,
+    stop: CancellationToken,
+    peer: Peer<RoleClient>,
+    changed: ToolsChanged,
+    server: Arc<str>,
+) {
+    loop {
+        let next = tokio::select! {
+            next = subscription.next() => next,
+            () = stop.cancelled() => {
+                // Ends the server's listen handler, which would otherwise hold up its exit
+                // after stdin closes.
+                let _ = subscription.cancel().await;
+                return;
+            }
+        };
+        match next {
+            Ok(Some(ServerNotification::ToolListChangedNotification(_))) => {
+                tracing::debug!(%server, "tools/list_changed");
+                changed(peer.clone());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
 /// Kills a just-launched child unless it was taken out (the handshake succeeded).
 struct KillOnDrop(Option<ChildHandle>);
 
@@ -414,6 +427,20 @@ impl Drop for KillOnDrop {
             child.kill();
         }
     }
+}
+
+/// rmcp's Streamable HTTP client settings for `http`: its URL, and its headers sent with every
+/// request.
+fn http_config(http: &HttpSpec) -> Result<StreamableHttpClientTransportConfig, ConnectError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = std::collections::HashMap::new();
+    for (name, value) in &http.headers {
+        let invalid = || ConnectError::InvalidHeader { name: name.clone() };
+        let name = http::HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
+        let value = http::HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
+        headers.insert(name, value);
+    }
+    Ok(StreamableHttpClientTransportConfig::with_uri(http.url.as_str()).custom_headers(headers))
 }
 
 /// A failed open: the handshake (worth another try with `initialize` under `Auto`) or anything
