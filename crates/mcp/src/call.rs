@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmcp::RoleClient;
 use rmcp::ServiceError;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, InputRequest,
     InputRequiredResult, InputResponses, JsonObject, ListRootsResult, ProgressNotificationParam,
     ServerResult,
 };
-use rmcp::service::PeerRequestOptions;
+use rmcp::service::{PeerRequestOptions, RequestHandle};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -113,37 +114,38 @@ pub(crate) async fn call_tool(
     params.arguments = arguments;
     for _ in 0..MAX_INPUT_ROUNDS {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
-        match exchange(connection, request, options, timeout).await? {
-            ServerResult::CallToolResult(result) => return Ok(result),
-            ServerResult::InputRequiredResult(input) => {
-                let (responses, state) = tokio::select! {
-                    answers = answer_inputs(connection, input, options) => answers?,
-                    () = options.cancel.cancelled() => return Err(HostError::Cancelled),
-                };
-                params.input_responses = responses;
-                params.request_state = state;
-            }
-            ServerResult::CreateTaskResult(_) => {
-                return Err(protocol(
-                    connection,
-                    "the server answered with a task, which mcpcord does not follow",
-                ));
-            }
-            ServerResult::EmptyResult(_) => return Ok(CallToolResult::success(Vec::new())),
-            other => {
-                // An untagged result that matched another shape first: read it again as a
-                // call result.
-                return serde_json::to_value(&other)
-                    .ok()
-                    .and_then(|value| serde_json::from_value::<CallToolResult>(value).ok())
-                    .ok_or_else(|| protocol(connection, "the answer is not a tool result"));
-            }
-        }
+        let input = match exchange(connection, request, options, timeout).await? {
+            ServerResult::InputRequiredResult(input) => input,
+            other => return call_result(connection, other),
+        };
+        let (responses, state) = tokio::select! {
+            answers = answer_inputs(connection, input, options) => answers?,
+            () = options.cancel.cancelled() => return Err(HostError::Cancelled),
+        };
+        params.input_responses = responses;
+        params.request_state = state;
     }
     Err(protocol(
         connection,
         "the server kept asking for input without finishing the call",
     ))
+}
+
+/// The final answer to a tool call, read as a call result.
+fn call_result(connection: &Connection, result: ServerResult) -> Result<CallToolResult, HostError> {
+    match result {
+        ServerResult::CallToolResult(result) => Ok(result),
+        ServerResult::CreateTaskResult(_) => Err(protocol(
+            connection,
+            "the server answered with a task, which mcpcord does not follow",
+        )),
+        ServerResult::EmptyResult(_) => Ok(CallToolResult::success(Vec::new())),
+        // An untagged result that matched another shape first: read it again as a call result.
+        other => serde_json::to_value(&other)
+            .ok()
+            .and_then(|value| serde_json::from_value::<CallToolResult>(value).ok())
+            .ok_or_else(|| protocol(connection, "the answer is not a tool result")),
+    }
 }
 
 /// Sends one request and waits for its answer; see the module docs.
@@ -163,45 +165,68 @@ pub(crate) async fn exchange(
         .map_err(|error| service_error(connection, error))?;
     let routes = &connection.client.routes;
     let token = handle.progress_token.clone();
-    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<ProgressNotificationParam>();
+    let (progress_tx, progress_rx) = mpsc::unbounded_channel::<ProgressNotificationParam>();
     routes.route_progress(token.clone(), progress_tx);
+    let outcome = wait_for_answer(connection, &mut handle, progress_rx, options, timeout).await;
+    routes.unroute_progress(&token);
+    conclude(connection, handle, outcome, timeout).await
+}
+
+/// Waits for the answer, the caller's cancellation, the connection's end or the timeout, which
+/// progress resets (and which does not run out while a person is being asked something for
+/// this server); forwards progress to the caller.
+async fn wait_for_answer(
+    connection: &Connection,
+    handle: &mut RequestHandle<RoleClient>,
+    mut progress_rx: mpsc::UnboundedReceiver<ProgressNotificationParam>,
+    options: &CallOptions,
+    timeout: Duration,
+) -> Outcome {
+    let routes = &connection.client.routes;
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
-    let outcome = loop {
+    loop {
         tokio::select! {
             biased;
-            response = &mut handle.rx => break Outcome::Answered(Box::new(response)),
-            () = options.cancel.cancelled() => break Outcome::Cancelled,
-            () = connection.closed() => break Outcome::Closed,
+            response = &mut handle.rx => return Outcome::Answered(Box::new(response)),
+            () = options.cancel.cancelled() => return Outcome::Cancelled,
+            () = connection.closed() => return Outcome::Closed,
             Some(progress) = progress_rx.recv() => {
                 deadline.as_mut().reset(Instant::now() + timeout);
-                if let Some(sink) = &options.progress {
-                    let _ = sink.send(ToolProgress {
-                        progress: progress.progress,
-                        total: progress.total,
-                        message: progress.message,
-                    });
-                }
+                forward_progress(options, progress);
             }
             () = &mut deadline => {
-                if routes.awaiting_user() {
-                    // A person is being asked something for this server: not the server's fault.
-                    deadline.as_mut().reset(Instant::now() + timeout);
-                } else {
-                    break Outcome::TimedOut;
+                if !routes.awaiting_user() {
+                    return Outcome::TimedOut;
                 }
+                // A person is being asked something for this server: not the server's fault.
+                deadline.as_mut().reset(Instant::now() + timeout);
             }
         }
-    };
-    routes.unroute_progress(&token);
+    }
+}
+
+/// Passes a progress notification to the caller's sink, if any.
+fn forward_progress(options: &CallOptions, progress: ProgressNotificationParam) {
+    if let Some(sink) = &options.progress {
+        let _ = sink.send(ToolProgress {
+            progress: progress.progress,
+            total: progress.total,
+            message: progress.message,
+        });
+    }
+}
+
+/// The result of a request by how the wait ended; a cancelled or timed-out request is
+/// cancelled on the server too.
+async fn conclude(
+    connection: &Connection,
+    handle: RequestHandle<RoleClient>,
+    outcome: Outcome,
+    timeout: Duration,
+) -> Result<ServerResult, HostError> {
     match outcome {
-        Outcome::Answered(answer) => match *answer {
-            Ok(Ok(result)) => Ok(result),
-            Ok(Err(error)) => Err(service_error(connection, error)),
-            Err(_) => Err(HostError::ConnectionLost {
-                server: connection.server.to_string(),
-            }),
-        },
+        Outcome::Answered(answer) => answered(connection, *answer),
         Outcome::Closed => Err(HostError::ConnectionLost {
             server: connection.server.to_string(),
         }),
@@ -221,10 +246,22 @@ pub(crate) async fn exchange(
     }
 }
 
+/// What an answer (or its dropped channel, when the session ended) means for the caller.
+fn answered(connection: &Connection, answer: Answer) -> Result<ServerResult, HostError> {
+    match answer {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(error)) => Err(service_error(connection, error)),
+        Err(_) => Err(HostError::ConnectionLost {
+            server: connection.server.to_string(),
+        }),
+    }
+}
+
+/// An answer as rmcp delivers it.
+type Answer = Result<Result<ServerResult, ServiceError>, tokio::sync::oneshot::error::RecvError>;
+
 enum Outcome {
-    Answered(
-        Box<Result<Result<ServerResult, ServiceError>, tokio::sync::oneshot::error::RecvError>>,
-    ),
+    Answered(Box<Answer>),
     Cancelled,
     Closed,
     TimedOut,
@@ -248,35 +285,45 @@ async fn answer_inputs(
         tokio::time::sleep(Duration::from_millis(100)).await;
         return Ok((None, input.request_state));
     }
-    let client = &connection.client;
     let mut responses = InputResponses::new();
     for (key, request) in requests {
-        let value = match request {
-            InputRequest::Elicitation(request) => {
-                let answer = client
-                    .answer_elicitation(request.params, options.input.clone())
-                    .await;
-                serde_json::to_value(answer)
-            }
-            InputRequest::CreateMessage(request) => {
-                let answer = client
-                    .answer_sampling(request.params)
-                    .await
-                    .map_err(|error| protocol(connection, &error.message))?;
-                serde_json::to_value(answer)
-            }
-            InputRequest::ListRoots(_) => serde_json::to_value(ListRootsResult::default()),
-            _ => {
-                return Err(protocol(
-                    connection,
-                    "the server asked for an unknown kind of input",
-                ));
-            }
-        };
-        let value = value.map_err(|error| protocol(connection, &error.to_string()))?;
+        let value = answer_input(connection, request, options).await?;
         responses.insert(key, value);
     }
     Ok((Some(responses), input.request_state))
+}
+
+/// Answers one question: a form or URL (the caller's input handler), a completion (the
+/// sampler) or the roots (none).
+async fn answer_input(
+    connection: &Connection,
+    request: InputRequest,
+    options: &CallOptions,
+) -> Result<serde_json::Value, HostError> {
+    let client = &connection.client;
+    let value = match request {
+        InputRequest::Elicitation(request) => {
+            let answer = client
+                .answer_elicitation(request.params, options.input.clone())
+                .await;
+            serde_json::to_value(answer)
+        }
+        InputRequest::CreateMessage(request) => {
+            let answer = client
+                .answer_sampling(request.params)
+                .await
+                .map_err(|error| protocol(connection, &error.message))?;
+            serde_json::to_value(answer)
+        }
+        InputRequest::ListRoots(_) => serde_json::to_value(ListRootsResult::default()),
+        _ => {
+            return Err(protocol(
+                connection,
+                "the server asked for an unknown kind of input",
+            ));
+        }
+    };
+    value.map_err(|error| protocol(connection, &error.to_string()))
 }
 
 fn protocol(connection: &Connection, message: &str) -> HostError {

@@ -138,53 +138,15 @@ impl HostClient {
             tracing::info!(server = %self.server, "input request declined: no one can answer");
             return ElicitResult::new(ElicitationAction::Decline);
         };
-        let request = match params {
-            ElicitRequestParams::FormElicitationParams {
-                message,
-                requested_schema,
-                ..
-            } => InputRequest {
-                server: self.server.to_string(),
-                message,
-                mode: InputMode::Form {
-                    schema: serde_json::to_value(&requested_schema).unwrap_or_default(),
-                },
-            },
-            ElicitRequestParams::UrlElicitationParams {
-                message,
-                url,
-                elicitation_id,
-                ..
-            } => InputRequest {
-                server: self.server.to_string(),
-                message,
-                mode: InputMode::Url {
-                    url,
-                    elicitation_id,
-                },
-            },
-            _ => return ElicitResult::new(ElicitationAction::Decline),
+        let Some(request) = input_request(&self.server, params) else {
+            return ElicitResult::new(ElicitationAction::Decline);
         };
         let schema = match &request.mode {
             InputMode::Form { schema } => Some(schema.clone()),
             InputMode::Url { .. } => None,
         };
         let _asking = self.routes.asking_user();
-        match handler.request_input(request).await {
-            InputAnswer::Accept(content) => {
-                let result = ElicitResult::new(ElicitationAction::Accept);
-                let content = match &schema {
-                    Some(schema) => Some(apply_defaults(schema, content)),
-                    None => content,
-                };
-                match content {
-                    Some(content) => result.with_content(content),
-                    None => result,
-                }
-            }
-            InputAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
-            InputAnswer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
-        }
+        elicit_result(handler.request_input(request).await, schema.as_ref())
     }
 
     /// Answers a sampling request through the engine's sampler, when this server may sample.
@@ -233,6 +195,61 @@ impl HostClient {
     }
 }
 
+/// The host's input request for an elicitation (form or URL); `None` for kinds it does not
+/// know.
+fn input_request(server: &str, params: ElicitRequestParams) -> Option<InputRequest> {
+    let (message, mode) = match params {
+        ElicitRequestParams::FormElicitationParams {
+            message,
+            requested_schema,
+            ..
+        } => (
+            message,
+            InputMode::Form {
+                schema: serde_json::to_value(&requested_schema).unwrap_or_default(),
+            },
+        ),
+        ElicitRequestParams::UrlElicitationParams {
+            message,
+            url,
+            elicitation_id,
+            ..
+        } => (
+            message,
+            InputMode::Url {
+                url,
+                elicitation_id,
+            },
+        ),
+        _ => return None,
+    };
+    Some(InputRequest {
+        server: server.to_owned(),
+        message,
+        mode,
+    })
+}
+
+/// The elicitation result for a person's answer; an accepted form gets its schema's defaults
+/// for the fields left out.
+fn elicit_result(answer: InputAnswer, schema: Option<&serde_json::Value>) -> ElicitResult {
+    match answer {
+        InputAnswer::Accept(content) => {
+            let result = ElicitResult::new(ElicitationAction::Accept);
+            let content = match schema {
+                Some(schema) => Some(apply_defaults(schema, content)),
+                None => content,
+            };
+            match content {
+                Some(content) => result.with_content(content),
+                None => result,
+            }
+        }
+        InputAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
+        InputAnswer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
+    }
+}
+
 /// Fills the fields a form answer leaves out with the defaults its schema gives (SEP-1034):
 /// the server then sees what the person saw pre-filled and accepted.
 fn apply_defaults(
@@ -263,12 +280,7 @@ fn sampling_message(message: &RmcpSamplingMessage) -> SamplingMessage {
     };
     let text = blocks
         .into_iter()
-        .map(|block| match block {
-            SamplingMessageContentBlock::Text(text) => text.text.clone(),
-            SamplingMessageContentBlock::Image(image) => format!("[image: {}]", image.mime_type),
-            SamplingMessageContentBlock::Audio(audio) => format!("[audio: {}]", audio.mime_type),
-            _ => "[tool content]".to_owned(),
-        })
+        .map(block_text)
         .collect::<Vec<_>>()
         .join("\n");
     SamplingMessage {
@@ -277,6 +289,16 @@ fn sampling_message(message: &RmcpSamplingMessage) -> SamplingMessage {
             _ => SamplingRole::User,
         },
         text,
+    }
+}
+
+/// A sampling message block as text: images and audio as a note of their type.
+fn block_text(block: &SamplingMessageContentBlock) -> String {
+    match block {
+        SamplingMessageContentBlock::Text(text) => text.text.clone(),
+        SamplingMessageContentBlock::Image(image) => format!("[image: {}]", image.mime_type),
+        SamplingMessageContentBlock::Audio(audio) => format!("[audio: {}]", audio.mime_type),
+        _ => "[tool content]".to_owned(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One live connection to one server instance: opened over stdio, Streamable HTTP or a stream
-//! with rmcp's automatic lifecycle (2026-07-28 discovery, `initialize` fallback), watched for
-//! its end (service loop or child exit), probed for health, and closed gracefully or killed.
+//! on the lifecycle asked for — `Auto` tries 2026-07-28 discovery and falls back to the
+//! `initialize` handshake whenever discovery gives no session — watched for its end (service
+//! loop or child exit), probed for health, and closed gracefully or killed.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,9 @@ use rmcp::model::{
     ClientRequest, DiscoverRequest, DiscoverRequestParams, Implementation, PingRequest,
     ProtocolVersion, ServerCapabilities, ServerNotification, SubscriptionFilter, Tool,
 };
-use rmcp::service::{ClientInitializeError, RunningService, RunningServiceCancellationToken};
+use rmcp::service::{
+    ClientInitializeError, RunningService, RunningServiceCancellationToken, Subscription,
+};
 use rmcp::transport::IntoTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientLifecycleMode, ClientServiceExt, Peer, RoleClient, ServiceError};
@@ -18,10 +21,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::Instrument;
 
-use crate::client::HostClient;
+use crate::client::{HostClient, ToolsChanged};
 use crate::error::ConnectError;
 use crate::process::{self, ChildHandle};
-use crate::spec::{Lifecycle, ServerSpec, TransportSpec};
+use crate::spec::{HttpSpec, Lifecycle, ServerSpec, StdioSpec, TransportSpec};
 use crate::stats::{self, ProcessStats};
 
 /// What the server said about itself.
@@ -50,57 +53,63 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Opens a connection to `spec` with a fresh handler from `client`.
-    pub(crate) async fn open(spec: &ServerSpec, client: HostClient) -> Result<Self, ConnectError> {
-        let mode = match spec.lifecycle {
-            Lifecycle::Auto => ClientLifecycleMode::Auto {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                legacy_version: Some(ProtocolVersion::V_2025_11_25),
-            },
-            Lifecycle::Initialize => ClientLifecycleMode::Initialize,
-            Lifecycle::Discover => ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        };
-        match Self::open_with(spec, client.clone(), mode).await {
-            // A server that answers discovery but supports no version we prefer (a 2025-11-25
-            // server that knows `server/discover`): start over with `initialize`.
-            Err(Failed::NoCompatibleVersion(detail)) if spec.lifecycle == Lifecycle::Auto => {
-                tracing::debug!(server = %spec.name, detail, "no shared stateless version: retrying with initialize");
-                Self::open_with(spec, client, ClientLifecycleMode::Initialize)
-                    .await
-                    .map_err(Failed::into_connect_error)
+    /// Opens a connection to `spec` on `lifecycle` (the spec's, or the one the supervisor
+    /// learned works for this server) with a fresh handler from `client`.
+    pub(crate) async fn open(
+        spec: &ServerSpec,
+        lifecycle: Lifecycle,
+        client: HostClient,
+    ) -> Result<Self, ConnectError> {
+        let opened = match lifecycle {
+            Lifecycle::Auto => return Self::open_auto(spec, client).await,
+            Lifecycle::Initialize => {
+                Self::open_with(spec, client, ClientLifecycleMode::Initialize).await
             }
-            other => other.map_err(Failed::into_connect_error),
-        }
+            Lifecycle::Discover => Self::open_with(spec, client, discover_mode()).await,
+        };
+        opened.map_err(Failed::into_connect_error)
     }
 
+    /// `server/discover` first (rmcp's automatic mode, which itself continues with
+    /// `initialize` on the same connection when discovery is refused with an error), within
+    /// [`discover_probe_timeout`]; when that does not give a session — an empty or malformed
+    /// result, a version we do not share, no answer in time, a broken connection — a fresh
+    /// connection with the `initialize` handshake.
+    async fn open_auto(spec: &ServerSpec, client: HostClient) -> Result<Self, ConnectError> {
+        let probe = discover_probe_timeout(spec.start_timeout);
+        let attempt =
+            tokio::time::timeout(probe, Self::open_with(spec, client.clone(), auto_mode())).await;
+        let discover_failure = match attempt {
+            Ok(Ok(connection)) => return Ok(connection),
+            Ok(Err(Failed::Other(error))) => return Err(error),
+            Ok(Err(Failed::Handshake(detail))) => detail,
+            Err(_) => format!("no answer within {}", crate::error::humanize(probe)),
+        };
+        tracing::info!(
+            server = %spec.name,
+            discover = %discover_failure,
+            "server/discover gave no session: connecting again with initialize"
+        );
+        Self::open_with(spec, client, ClientLifecycleMode::Initialize)
+            .await
+            .map_err(|failed| match failed {
+                Failed::Handshake(detail) => ConnectError::Handshake(format!(
+                    "{detail} (with initialize; server/discover before it: {discover_failure})"
+                )),
+                Failed::Other(error) => error,
+            })
+    }
+
+    /// One connection attempt on `mode`, over the spec's transport.
     async fn open_with(
         spec: &ServerSpec,
         client: HostClient,
         mode: ClientLifecycleMode,
     ) -> Result<Self, Failed> {
         match &spec.transport {
-            TransportSpec::Stdio(stdio) => {
-                let spawned = process::spawn(stdio, &spec.name).map_err(Failed::Other)?;
-                // Killed if the handshake fails, or if this future is dropped (start timeout).
-                let mut guard = KillOnDrop(Some(spawned.handle));
-                let running = serve(client.clone(), (spawned.stdout, spawned.stdin), mode).await?;
-                Ok(Self::running(spec, client, running, guard.0.take()))
-            }
+            TransportSpec::Stdio(stdio) => Self::open_stdio(spec, stdio, client, mode).await,
             TransportSpec::Http(http) => {
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let mut headers = std::collections::HashMap::new();
-                for (name, value) in &http.headers {
-                    let invalid =
-                        || Failed::Other(ConnectError::InvalidHeader { name: name.clone() });
-                    let name = http::HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
-                    let value =
-                        http::HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
-                    headers.insert(name, value);
-                }
-                let config = StreamableHttpClientTransportConfig::with_uri(http.url.as_str())
-                    .custom_headers(headers);
+                let config = http_config(http).map_err(Failed::Other)?;
                 let transport = rmcp::transport::StreamableHttpClientTransport::from_config(config);
                 let running = serve(client.clone(), transport, mode).await?;
                 Ok(Self::running(spec, client, running, None))
@@ -114,6 +123,20 @@ impl Connection {
                 Ok(Self::running(spec, client, running, None))
             }
         }
+    }
+
+    /// Launches the child and runs the handshake on its stdio.
+    async fn open_stdio(
+        spec: &ServerSpec,
+        stdio: &StdioSpec,
+        client: HostClient,
+        mode: ClientLifecycleMode,
+    ) -> Result<Self, Failed> {
+        let spawned = process::spawn(stdio, &spec.name).map_err(Failed::Other)?;
+        // Killed if the handshake fails, or if this future is dropped (start timeout).
+        let mut guard = KillOnDrop(Some(spawned.handle));
+        let running = serve(client.clone(), (spawned.stdout, spawned.stdin), mode).await?;
+        Ok(Self::running(spec, client, running, guard.0.take()))
     }
 
     fn running(
@@ -169,6 +192,26 @@ impl Connection {
             watcher,
             listener: Mutex::new(None),
         }
+    }
+
+    /// The lifecycle the session was established with: [`Lifecycle::Initialize`] when the
+    /// negotiated version has the handshake, else [`Lifecycle::Discover`].
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        if self.identity.protocol.has_initialize() {
+            Lifecycle::Initialize
+        } else {
+            Lifecycle::Discover
+        }
+    }
+
+    /// Whether the server says its tool list may change (`tools.listChanged`).
+    fn announces_tool_list_changes(&self) -> bool {
+        self.identity
+            .capabilities
+            .tools
+            .as_ref()
+            .and_then(|tools| tools.list_changed)
+            .unwrap_or(false)
     }
 
     /// The child's pid (stdio servers).
@@ -230,53 +273,26 @@ impl Connection {
     /// before this returns, so no change after it is missed); sessions on the `initialize`
     /// lifecycle get them as plain notifications through the handler.
     pub(crate) async fn follow_tool_list(&self) {
-        let announces = self
-            .identity
-            .capabilities
-            .tools
-            .as_ref()
-            .and_then(|tools| tools.list_changed)
-            .unwrap_or(false);
-        if !announces || self.identity.protocol.has_initialize() {
+        if !self.announces_tool_list_changes() || self.identity.protocol.has_initialize() {
             return;
         }
         let filter = SubscriptionFilter::builder().tools_list_changed().build();
-        let mut subscription = match self.peer.listen(filter).await {
+        let subscription = match self.peer.listen(filter).await {
             Ok(subscription) => subscription,
             Err(error) => {
                 tracing::debug!(server = %self.server, %error, "cannot follow tool list changes");
                 return;
             }
         };
-        let peer = self.peer.clone();
-        let changed = self.client.tools_changed.clone();
-        let server = self.server.clone();
         let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let task = tokio::spawn(
-            async move {
-                loop {
-                    let next = tokio::select! {
-                        next = subscription.next() => next,
-                        () = stopped.cancelled() => {
-                            // Ends the server's listen handler, which would otherwise hold up its
-                            // exit after stdin closes.
-                            let _ = subscription.cancel().await;
-                            return;
-                        }
-                    };
-                    match next {
-                        Ok(Some(ServerNotification::ToolListChangedNotification(_))) => {
-                            tracing::debug!(%server, "tools/list_changed");
-                            changed(peer.clone());
-                        }
-                        Ok(Some(_)) => {}
-                        Ok(None) | Err(_) => return,
-                    }
-                }
-            }
-            .in_current_span(),
+        let relay = relay_tool_list_changes(
+            subscription,
+            stop.clone(),
+            self.peer.clone(),
+            self.client.tools_changed.clone(),
+            self.server.clone(),
         );
+        let task = tokio::spawn(relay.in_current_span());
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, task));
     }
 
@@ -372,6 +388,36 @@ impl Drop for Connection {
     }
 }
 
+/// Passes each `tools/list_changed` of `subscription` to `changed` until the subscription ends
+/// or `stop` is cancelled (then cancels the subscription on the server).
+async fn relay_tool_list_changes(
+    mut subscription: Subscription,
+    stop: CancellationToken,
+    peer: Peer<RoleClient>,
+    changed: ToolsChanged,
+    server: Arc<str>,
+) {
+    loop {
+        let next = tokio::select! {
+            next = subscription.next() => next,
+            () = stop.cancelled() => {
+                // Ends the server's listen handler, which would otherwise hold up its exit
+                // after stdin closes.
+                let _ = subscription.cancel().await;
+                return;
+            }
+        };
+        match next {
+            Ok(Some(ServerNotification::ToolListChangedNotification(_))) => {
+                tracing::debug!(%server, "tools/list_changed");
+                changed(peer.clone());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
 /// Kills a just-launched child unless it was taken out (the handshake succeeded).
 struct KillOnDrop(Option<ChildHandle>);
 
@@ -383,9 +429,23 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// A failed open, keeping apart the one failure that warrants a retry with `initialize`.
+/// rmcp's Streamable HTTP client settings for `http`: its URL, and its headers sent with every
+/// request.
+fn http_config(http: &HttpSpec) -> Result<StreamableHttpClientTransportConfig, ConnectError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = std::collections::HashMap::new();
+    for (name, value) in &http.headers {
+        let invalid = || ConnectError::InvalidHeader { name: name.clone() };
+        let name = http::HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
+        let value = http::HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
+        headers.insert(name, value);
+    }
+    Ok(StreamableHttpClientTransportConfig::with_uri(http.url.as_str()).custom_headers(headers))
+}
+
+/// A failed open: the handshake (worth another try with `initialize` under `Auto`) or anything
+/// before it (spawning, headers, opening the stream), which another handshake cannot fix.
 enum Failed {
-    NoCompatibleVersion(String),
     Handshake(String),
     Other(ConnectError),
 }
@@ -393,11 +453,32 @@ enum Failed {
 impl Failed {
     fn into_connect_error(self) -> ConnectError {
         match self {
-            Failed::NoCompatibleVersion(detail) | Failed::Handshake(detail) => {
-                ConnectError::Handshake(detail)
-            }
+            Failed::Handshake(detail) => ConnectError::Handshake(detail),
             Failed::Other(error) => error,
         }
+    }
+}
+
+/// How long `Auto` waits for `server/discover` to give a session before it connects again with
+/// `initialize`: a third of the start timeout, at most 10 s (rmcp's own discovery timeout,
+/// after which it would continue on a connection that may still be busy with the request).
+pub(crate) fn discover_probe_timeout(start_timeout: Duration) -> Duration {
+    (start_timeout / 3).min(Duration::from_secs(10))
+}
+
+/// rmcp's discovery-only mode, preferring 2026-07-28.
+fn discover_mode() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
+}
+
+/// rmcp's automatic mode: `server/discover` preferring 2026-07-28, `initialize` at 2025-11-25 on
+/// the same connection when discovery is refused with a JSON-RPC error.
+fn auto_mode() -> ClientLifecycleMode {
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
     }
 }
 
@@ -413,12 +494,7 @@ where
     client
         .serve_with_lifecycle(transport, mode)
         .await
-        .map_err(|error| match error {
-            error @ ClientInitializeError::NoCompatibleProtocolVersion { .. } => {
-                Failed::NoCompatibleVersion(error.to_string())
-            }
-            other => Failed::Handshake(describe_init_error(&other)),
-        })
+        .map_err(|error| Failed::Handshake(describe_init_error(&error)))
 }
 
 /// rmcp's handshake errors, with their sources (the useful part is often there).

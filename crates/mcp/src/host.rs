@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use rmcp::model::{GetPromptRequestParams, JsonObject, ReadResourceRequestParams, Tool};
+use rmcp::model::{
+    CallToolResult, GetPromptRequestParams, JsonObject, ReadResourceRequestParams, Tool,
+};
 use rmcp::{Peer, RoleClient};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -23,7 +25,7 @@ use crate::prompts::{self, PromptContent, PromptDescriptor};
 use crate::resources::{self, ResourceContent, ResourceDescriptor, ResourceTemplateDescriptor};
 use crate::spec::{ApprovalPolicy, HostOptions, ServerSpec, ToolPolicy};
 use crate::status::{ReplicaStatus, ServerState, ServerStatus};
-use crate::supervisor::{self, Replica, Server};
+use crate::supervisor::{self, Replica, ReplicaState, Server};
 
 /// Items gathered from every server, with the servers that failed to answer.
 #[derive(Clone, Debug, Default)]
@@ -300,15 +302,7 @@ impl McpHost {
         arguments: Value,
         options: CallOptions,
     ) -> Result<ToolOutput, HostError> {
-        let arguments = match arguments {
-            Value::Object(object) => Some(object),
-            Value::Null => None,
-            other => {
-                return Err(HostError::InvalidArguments {
-                    found: json_kind(&other).to_owned(),
-                });
-            }
-        };
+        let arguments = arguments_object(arguments)?;
         if descriptor.approval == ApprovalPolicy::Ask {
             self.approve(descriptor, &arguments, &options).await?;
         }
@@ -321,25 +315,7 @@ impl McpHost {
         let started = std::time::Instant::now();
         let result =
             call::call_tool(&connection, &descriptor.tool, arguments, &options, timeout).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        match &result {
-            Ok(result) => tracing::info!(
-                server = %descriptor.server,
-                tool = %descriptor.tool,
-                replica = replica.index,
-                elapsed_ms,
-                is_error = result.is_error == Some(true),
-                "tool call"
-            ),
-            Err(error) => tracing::warn!(
-                server = %descriptor.server,
-                tool = %descriptor.tool,
-                replica = replica.index,
-                elapsed_ms,
-                %error,
-                "tool call failed"
-            ),
-        }
+        log_call(descriptor, replica.index, started.elapsed(), &result);
         Ok(ToolOutput::from_result(
             result?,
             self.shared.options.max_output_bytes,
@@ -595,50 +571,7 @@ impl McpHost {
         self.shared
             .servers
             .values()
-            .map(|server| {
-                let mut implementation = None;
-                let mut protocol = None;
-                let replicas = server
-                    .replicas
-                    .iter()
-                    .map(|replica| {
-                        let state = replica.state.borrow();
-                        let connection = state.connection.as_ref();
-                        if let Some(connection) = connection {
-                            implementation = connection
-                                .identity
-                                .implementation
-                                .as_ref()
-                                .map(|i| format!("{} {}", i.name, i.version));
-                            protocol = Some(connection.identity.protocol.to_string());
-                        }
-                        ReplicaStatus {
-                            index: replica.index,
-                            state: state.phase,
-                            pid: connection.and_then(|c| c.pid()),
-                            uptime: connection.map(|c| c.started.elapsed()),
-                            restarts: state.restarts,
-                            last_error: state.last_error.clone(),
-                            stats: connection.and_then(|c| c.stats()),
-                            calls: replica.calls.load(Ordering::Relaxed),
-                            in_flight: connection
-                                .map_or(0, |c| c.in_flight.load(Ordering::Relaxed)),
-                            next_attempt_in: state
-                                .next_attempt
-                                .map(|at| at.saturating_duration_since(std::time::Instant::now())),
-                        }
-                    })
-                    .collect();
-                ServerStatus {
-                    name: server.spec.name.clone(),
-                    transport: server.spec.transport_kind(),
-                    state: server.state(),
-                    tools: catalogue.of_server(&server.spec.name).count(),
-                    implementation,
-                    protocol,
-                    replicas,
-                }
-            })
+            .map(|server| server_status(server, &catalogue))
             .collect()
     }
 
@@ -656,6 +589,55 @@ impl McpHost {
         self.shared.shutdown.cancel();
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
+    }
+}
+
+/// One server's status; its implementation and protocol as the last connected replica saw them.
+fn server_status(server: &Server, catalogue: &Catalogue) -> ServerStatus {
+    let mut identity = None;
+    let replicas = server
+        .replicas
+        .iter()
+        .map(|replica| {
+            let state = replica.state.borrow();
+            if let Some(connection) = &state.connection {
+                identity = Some(connection.identity.clone());
+            }
+            replica_status(replica, &state)
+        })
+        .collect();
+    ServerStatus {
+        name: server.spec.name.clone(),
+        transport: server.spec.transport_kind(),
+        state: server.state(),
+        tools: catalogue.of_server(&server.spec.name).count(),
+        implementation: identity
+            .as_ref()
+            .and_then(|identity| identity.implementation.as_ref())
+            .map(|i| format!("{} {}", i.name, i.version)),
+        protocol: identity.map(|identity| identity.protocol.to_string()),
+        lifecycle: server.spec.lifecycle,
+        learned_lifecycle: server.learned_lifecycle(),
+        replicas,
+    }
+}
+
+/// One replica's status from its published state.
+fn replica_status(replica: &Replica, state: &ReplicaState) -> ReplicaStatus {
+    let connection = state.connection.as_ref();
+    ReplicaStatus {
+        index: replica.index,
+        state: state.phase,
+        pid: connection.and_then(|c| c.pid()),
+        uptime: connection.map(|c| c.started.elapsed()),
+        restarts: state.restarts,
+        last_error: state.last_error.clone(),
+        stats: connection.and_then(|c| c.stats()),
+        calls: replica.calls.load(Ordering::Relaxed),
+        in_flight: connection.map_or(0, |c| c.in_flight.load(Ordering::Relaxed)),
+        next_attempt_in: state
+            .next_attempt
+            .map(|at| at.saturating_duration_since(std::time::Instant::now())),
     }
 }
 
@@ -718,5 +700,44 @@ fn json_kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// A tool call's arguments: an object, or nothing for `null`.
+fn arguments_object(arguments: Value) -> Result<Option<JsonObject>, HostError> {
+    match arguments {
+        Value::Object(object) => Ok(Some(object)),
+        Value::Null => Ok(None),
+        other => Err(HostError::InvalidArguments {
+            found: json_kind(&other).to_owned(),
+        }),
+    }
+}
+
+/// One log line per tool call: where it ran, how long it took, how it ended.
+fn log_call(
+    descriptor: &ToolDescriptor,
+    replica: usize,
+    elapsed: std::time::Duration,
+    result: &Result<CallToolResult, HostError>,
+) {
+    let elapsed_ms = elapsed.as_millis() as u64;
+    match result {
+        Ok(result) => tracing::info!(
+            server = %descriptor.server,
+            tool = %descriptor.tool,
+            replica,
+            elapsed_ms,
+            is_error = result.is_error == Some(true),
+            "tool call"
+        ),
+        Err(error) => tracing::warn!(
+            server = %descriptor.server,
+            tool = %descriptor.tool,
+            replica,
+            elapsed_ms,
+            %error,
+            "tool call failed"
+        ),
     }
 }

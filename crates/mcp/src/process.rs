@@ -8,7 +8,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -40,6 +40,33 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
         command: spec.command.clone(),
         reason,
     };
+    let mut child = command(spec)?
+        .spawn()
+        .map_err(|error| spawn_error(error.to_string()))?;
+    let pid = child.id().unwrap_or_default();
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(spawn_error("its pipes were not set up".into()));
+    };
+    // Inside the supervisor's span, which names the server and replica.
+    let span = tracing::info_span!("mcp_stderr", pid);
+    tokio::spawn(log_stderr(stderr).instrument(span));
+    let exit = watch_exit(child, pid, name.to_owned());
+    Ok(Spawned {
+        stdin,
+        stdout,
+        handle: ChildHandle { pid, exit },
+    })
+}
+
+/// The command for `spec`: its own environment only, its working directory (created), piped
+/// stdio, its own process group, killed with the bot.
+fn command(spec: &StdioSpec) -> Result<Command, ConnectError> {
+    let spawn_error = |reason: String| ConnectError::Spawn {
+        command: spec.command.clone(),
+        reason,
+    };
     // A relative program path (`./server.sh`) means the bot's directory, not the child's.
     let program = if spec.command.contains('/') {
         std::path::absolute(&spec.command).map_err(|e| spawn_error(e.to_string()))?
@@ -55,14 +82,7 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
     }
     command.envs(&spec.env);
     if let Some(cwd) = &spec.cwd {
-        let cwd = std::path::absolute(cwd).map_err(|e| spawn_error(e.to_string()))?;
-        create_private_dir(&cwd).map_err(|error| {
-            spawn_error(format!(
-                "cannot create its working directory {}: {error}",
-                cwd.display()
-            ))
-        })?;
-        command.current_dir(cwd);
+        command.current_dir(working_dir(cwd).map_err(spawn_error)?);
     }
     command
         .stdin(Stdio::piped())
@@ -73,30 +93,27 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
     command.process_group(0);
     #[cfg(target_os = "linux")]
     die_with_parent(&mut command);
+    Ok(command)
+}
 
-    let mut child = command.spawn().map_err(|error| ConnectError::Spawn {
-        command: spec.command.clone(),
-        reason: error.to_string(),
+/// `cwd` made absolute and created (mode 0700) when missing.
+fn working_dir(cwd: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    let cwd = std::path::absolute(cwd).map_err(|e| e.to_string())?;
+    create_private_dir(&cwd).map_err(|error| {
+        format!(
+            "cannot create its working directory {}: {error}",
+            cwd.display()
+        )
     })?;
-    let pid = child.id().unwrap_or_default();
-    let (stdin, stdout, stderr) =
-        match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
-            (Some(stdin), Some(stdout), Some(stderr)) => (stdin, stdout, stderr),
-            _ => {
-                return Err(ConnectError::Spawn {
-                    command: spec.command.clone(),
-                    reason: "its pipes were not set up".into(),
-                });
-            }
-        };
-    // Inside the supervisor's span, which names the server and replica.
-    let span = tracing::info_span!("mcp_stderr", pid);
-    tokio::spawn(log_stderr(stderr).instrument(span));
+    Ok(cwd)
+}
+
+/// Waits for `child` in a task (owning it reaps it) and publishes its exit status.
+fn watch_exit(mut child: Child, pid: u32, server: String) -> watch::Receiver<Option<ExitStatus>> {
     let (exit_tx, exit) = watch::channel(None);
-    let server = name.to_owned();
     tokio::spawn(
         async move {
-            // Owning the child here reaps it; kill_on_drop covers a runtime shut down first.
+            // kill_on_drop covers a runtime shut down first.
             let status = child.wait().await;
             match &status {
                 Ok(status) => tracing::debug!(server, pid, %status, "MCP server process exited"),
@@ -108,11 +125,7 @@ pub(crate) fn spawn(spec: &StdioSpec, name: &str) -> Result<Spawned, ConnectErro
         }
         .in_current_span(),
     );
-    Ok(Spawned {
-        stdin,
-        stdout,
-        handle: ChildHandle { pid, exit },
-    })
+    exit
 }
 
 /// Creates `dir` (and missing parents) readable by the bot's user only (mode 0700) when it

@@ -92,13 +92,18 @@ fn block_text(block: ContentBlock) -> String {
         ContentBlock::ResourceLink(link) => {
             format!("[resource link: {} <{}>]", link.name, link.uri)
         }
-        ContentBlock::Resource(embedded) => match embedded.resource {
-            ResourceContents::TextResourceContents { uri, text, .. } => {
-                format!("[resource {uri}]\n{text}")
-            }
-            ResourceContents::BlobResourceContents { uri, .. } => format!("[resource {uri}]"),
-            _ => "[resource]".to_owned(),
-        },
+        ContentBlock::Resource(embedded) => resource_text(embedded.resource),
         _ => String::new(),
+    }
+}
+
+/// An embedded resource as text: its URI, and its text when it has some.
+fn resource_text(resource: ResourceContents) -> String {
+    match resource {
+        ResourceContents::TextResourceContents { uri, text, .. } => {
+            format!("[resource {uri}]\n{text}")
+        }
+        ResourceContents::BlobResourceContents { uri, .. } => format!("[resource {uri}]"),
+        _ => "[resource]".to_owned(),
     }
 }

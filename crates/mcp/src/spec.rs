@@ -499,13 +499,17 @@ impl Default for HealthCheck {
 }
 
 /// How the MCP lifecycle is established with a server.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
-    /// `server/discover` preferring 2026-07-28, falling back to `initialize` (2025-11-25) for
-    /// servers that refuse discovery or do not support 2026-07-28.
+    /// `server/discover` preferring 2026-07-28, falling back to `initialize` (2025-11-25)
+    /// whenever discovery gives no session: an error of any code, an empty or malformed result,
+    /// no version in common, no answer within a third of the start timeout (at most 10 s).
+    /// Which one worked is remembered per server: a server that needed `initialize` gets it
+    /// straight away on its next start (and is probed again after a failed start).
     #[default]
     Auto,
-    /// Only the `initialize` handshake.
+    /// Only the `initialize` handshake (offering 2025-11-25; older servers negotiate down).
     Initialize,
     /// Only `server/discover` (2026-07-28, stateless).
     Discover,

@@ -31,15 +31,7 @@ pub fn group_stats(pgid: u32) -> Option<ProcessStats> {
     let mut total = ProcessStats::default();
     let mut cpu_ticks = 0u64;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        if let Some(process) = parse_stat(&stat)
+        if let Some(process) = process_stat(&entry)
             && process.pgrp == pgid
         {
             total.processes += 1;
@@ -52,6 +44,19 @@ pub fn group_stats(pgid: u32) -> Option<ProcessStats> {
     }
     total.cpu_time = Duration::from_millis(cpu_ticks * 1000 / ticks);
     Some(total)
+}
+
+/// The stat line of the process behind a `/proc` entry; `None` for other entries and for a
+/// process that is gone.
+#[cfg(target_os = "linux")]
+fn process_stat(entry: &std::fs::DirEntry) -> Option<StatLine> {
+    let name = entry.file_name();
+    let name = name.to_str()?;
+    if !name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+    parse_stat(&stat)
 }
 
 /// Samples the process group `pgid` (not supported on this platform).

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::spec::Lifecycle;
 use crate::stats::ProcessStats;
 
 /// Where a server (or one replica of it) is in its life.
@@ -56,6 +57,11 @@ pub struct ServerStatus {
     pub implementation: Option<String>,
     /// The negotiated protocol version, e.g. `2026-07-28`.
     pub protocol: Option<String>,
+    /// How the lifecycle is established, as configured.
+    pub lifecycle: Lifecycle,
+    /// Under [`Lifecycle::Auto`], the lifecycle the latest successful start used
+    /// ([`Lifecycle::Initialize`] ones skip the discovery probe on the next start).
+    pub learned_lifecycle: Option<Lifecycle>,
     /// Each replica.
     pub replicas: Vec<ReplicaStatus>,
 }

@@ -4,8 +4,8 @@
 //! repeated failures in a short window mark it failed (circuit open) and retry slowly. On host
 //! shutdown: close stdin, SIGTERM, SIGKILL.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
@@ -16,7 +16,7 @@ use crate::client::{HostClient, Routes};
 use crate::connection::Connection;
 use crate::error::{ConnectError, humanize};
 use crate::host::Shared;
-use crate::spec::{RestartPolicy, ServerSpec};
+use crate::spec::{Lifecycle, RestartPolicy, ServerSpec};
 use crate::status::ServerState;
 
 /// One configured server and its replicas.
@@ -26,6 +26,9 @@ pub(crate) struct Server {
     /// Woken on every replica state change (callers waiting for a ready replica).
     pub changed: Notify,
     next: AtomicUsize,
+    /// The lifecycle the server's latest successful start used, under [`Lifecycle::Auto`]
+    /// (shared by its replicas; see [`Server::lifecycle`]).
+    learned: Mutex<Option<Lifecycle>>,
 }
 
 /// One instance of a server.
@@ -77,7 +80,42 @@ impl Server {
             replicas,
             changed: Notify::new(),
             next: AtomicUsize::new(0),
+            learned: Mutex::new(None),
         }
+    }
+
+    /// The lifecycle to start with: the configured one, except that an `Auto` server found to
+    /// need the `initialize` handshake gets it straight away (no discovery probe each start).
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        let learned = *self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        match (self.spec.lifecycle, learned) {
+            (Lifecycle::Auto, Some(Lifecycle::Initialize)) => Lifecycle::Initialize,
+            (configured, _) => configured,
+        }
+    }
+
+    /// Remembers which lifecycle `connection` was established with (`Auto` servers only).
+    fn learn_lifecycle(&self, connection: &Connection) {
+        if self.spec.lifecycle != Lifecycle::Auto {
+            return;
+        }
+        let used = connection.lifecycle();
+        let mut learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        if *learned != Some(used) {
+            tracing::info!(lifecycle = ?used, "lifecycle of the MCP server learned");
+        }
+        *learned = Some(used);
+    }
+
+    /// Forgets the learned lifecycle after a failed start: the next start probes again (the
+    /// server may have been upgraded or replaced).
+    fn forget_lifecycle(&self) {
+        *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The lifecycle learned for an `Auto` server, if it has started yet.
+    pub(crate) fn learned_lifecycle(&self) -> Option<Lifecycle> {
+        *self.learned.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The ready replica with the fewest calls in flight (ties taken in turn).
@@ -143,6 +181,16 @@ enum End {
     OverMemory(String),
 }
 
+/// What one start (and, if it started, one run) of the server leads to.
+enum Step {
+    /// The host is shutting down: stop supervising.
+    Shutdown,
+    /// Restarted on request: start again at once.
+    Again,
+    /// It stopped or failed to start: why, and whether a stdio server exited with status 0.
+    Down { reason: String, clean_exit: bool },
+}
+
 /// Keeps one replica running until the host shuts down.
 pub(crate) async fn supervise(shared: Arc<Shared>, server: Arc<Server>, replica: Arc<Replica>) {
     let span =
@@ -151,109 +199,179 @@ pub(crate) async fn supervise(shared: Arc<Shared>, server: Arc<Server>, replica:
 }
 
 async fn run(shared: Arc<Shared>, server: Arc<Server>, replica: Arc<Replica>) {
-    let spec = server.spec.clone();
-    let options = shared.options.clone();
-    let mut backoff = BackoffState::new(options.backoff);
-    let mut failures = FailureWindow::new(options.circuit);
-    'life: loop {
-        if shared.shutdown.is_cancelled() {
-            break;
+    let mut supervisor = Supervisor::new(shared, server, replica);
+    supervisor.keep_running().await;
+    supervisor.server.set(&supervisor.replica, |s| {
+        s.phase = ServerState::Stopped;
+        s.connection = None;
+        s.next_attempt = None;
+    });
+}
+
+/// The supervisor of one replica: the restart delay and the failure window are its own.
+struct Supervisor {
+    shared: Arc<Shared>,
+    server: Arc<Server>,
+    replica: Arc<Replica>,
+    spec: Arc<ServerSpec>,
+    backoff: BackoffState,
+    failures: FailureWindow,
+}
+
+impl Supervisor {
+    fn new(shared: Arc<Shared>, server: Arc<Server>, replica: Arc<Replica>) -> Self {
+        let options = &shared.options;
+        Self {
+            backoff: BackoffState::new(options.backoff),
+            failures: FailureWindow::new(options.circuit),
+            spec: server.spec.clone(),
+            shared,
+            server,
+            replica,
         }
-        server.set(&replica, |s| {
+    }
+
+    fn set(&self, change: impl FnOnce(&mut ReplicaState)) {
+        self.server.set(&self.replica, change);
+    }
+
+    /// Start, run, and restart after a delay, until shutdown or the restart policy says stop.
+    async fn keep_running(&mut self) {
+        while !self.shared.shutdown.is_cancelled() {
+            let (reason, clean_exit) = match self.start_and_run().await {
+                Step::Shutdown => return,
+                Step::Again => continue,
+                Step::Down { reason, clean_exit } => (reason, clean_exit),
+            };
+            if self.stays_down(clean_exit) {
+                self.set(|s| {
+                    s.phase = ServerState::Stopped;
+                    s.last_error = Some(reason);
+                });
+                self.shared.forget_tools_if_down(&self.server);
+                return;
+            }
+            if !self.wait_to_restart(reason).await {
+                return;
+            }
+        }
+    }
+
+    /// One start within the start timeout and, when it works, one run until it ends.
+    async fn start_and_run(&mut self) -> Step {
+        self.set(|s| {
             s.phase = ServerState::Starting;
             s.next_attempt = None;
         });
+        let timeout = self.spec.start_timeout;
         let attempt = tokio::select! {
-            result = tokio::time::timeout(spec.start_timeout, start(&shared, &spec)) => {
-                result.unwrap_or(Err(ConnectError::Timeout { after: spec.start_timeout }))
+            result = tokio::time::timeout(timeout, start(&self.shared, &self.server)) => {
+                result.unwrap_or(Err(ConnectError::Timeout { after: timeout }))
             }
-            () = shared.shutdown.cancelled() => break,
+            () = self.shared.shutdown.cancelled() => return Step::Shutdown,
         };
-        let (reason, clean_exit) = match attempt {
-            Ok(connection) => {
-                let connection = Arc::new(connection);
-                tracing::info!(
-                    pid = connection.pid(),
-                    protocol = %connection.identity.protocol,
-                    "MCP server ready"
-                );
-                server.set(&replica, |s| {
-                    s.phase = ServerState::Ready;
-                    s.connection = Some(connection.clone());
-                    s.settled = true;
-                    s.start_error = None;
-                });
-                let end = monitor(&shared, &spec, &replica, &connection).await;
-                server.set(&replica, |s| {
-                    s.connection = None;
-                    s.phase = ServerState::Restarting;
-                });
-                if connection.started.elapsed() >= options.stable_after {
-                    backoff.reset();
-                    failures.clear();
-                }
-                match end {
-                    End::Shutdown => {
-                        connection.shutdown(options.shutdown_grace).await;
-                        break 'life;
-                    }
-                    End::Requested => {
-                        tracing::info!("restarting on request");
-                        connection.shutdown(options.shutdown_grace).await;
-                        server.set(&replica, |s| s.restarts += 1);
-                        continue 'life;
-                    }
-                    End::Exited(how) => {
-                        let clean = connection.exited_cleanly();
-                        connection.shutdown(options.shutdown_grace).await;
-                        tracing::warn!(%how, "MCP server stopped");
-                        (format!("stopped: {how}"), clean)
-                    }
-                    End::Hung(why) | End::OverMemory(why) => {
-                        tracing::warn!(%why, "killing the MCP server");
-                        connection.kill().await;
-                        (why, false)
-                    }
-                }
-            }
+        match attempt {
+            Ok(connection) => self.run_until_end(Arc::new(connection)).await,
             Err(error) => {
                 tracing::warn!(%error, "MCP server failed to start");
+                self.server.forget_lifecycle();
                 let reason = error.to_string();
-                server.set(&replica, |s| {
+                self.set(|s| {
                     s.start_error = Some(error);
                     s.settled = true;
                 });
-                (reason, false)
+                Step::Down {
+                    reason,
+                    clean_exit: false,
+                }
             }
-        };
-        let stays_down = match spec.restart {
+        }
+    }
+
+    /// Publishes a ready connection, watches it until it ends, and closes or kills it.
+    async fn run_until_end(&mut self, connection: Arc<Connection>) -> Step {
+        tracing::info!(
+            pid = connection.pid(),
+            protocol = %connection.identity.protocol,
+            "MCP server ready"
+        );
+        self.set(|s| {
+            s.phase = ServerState::Ready;
+            s.connection = Some(connection.clone());
+            s.settled = true;
+            s.start_error = None;
+        });
+        let end = monitor(&self.shared, &self.spec, &self.replica, &connection).await;
+        self.set(|s| {
+            s.connection = None;
+            s.phase = ServerState::Restarting;
+        });
+        if connection.started.elapsed() >= self.shared.options.stable_after {
+            self.backoff.reset();
+            self.failures.clear();
+        }
+        self.close(&connection, end).await
+    }
+
+    /// Ends a connection the way its end calls for.
+    async fn close(&self, connection: &Connection, end: End) -> Step {
+        let grace = self.shared.options.shutdown_grace;
+        match end {
+            End::Shutdown => {
+                connection.shutdown(grace).await;
+                Step::Shutdown
+            }
+            End::Requested => {
+                tracing::info!("restarting on request");
+                connection.shutdown(grace).await;
+                self.set(|s| s.restarts += 1);
+                Step::Again
+            }
+            End::Exited(how) => {
+                let clean_exit = connection.exited_cleanly();
+                connection.shutdown(grace).await;
+                tracing::warn!(%how, "MCP server stopped");
+                Step::Down {
+                    reason: format!("stopped: {how}"),
+                    clean_exit,
+                }
+            }
+            End::Hung(why) | End::OverMemory(why) => {
+                tracing::warn!(%why, "killing the MCP server");
+                connection.kill().await;
+                Step::Down {
+                    reason: why,
+                    clean_exit: false,
+                }
+            }
+        }
+    }
+
+    /// Whether the restart policy keeps the server down after it stopped.
+    fn stays_down(&self, clean_exit: bool) -> bool {
+        match self.spec.restart {
             RestartPolicy::Always => false,
             RestartPolicy::OnFailure => clean_exit,
             RestartPolicy::Never => true,
-        };
-        if stays_down {
-            server.set(&replica, |s| {
-                s.phase = ServerState::Stopped;
-                s.last_error = Some(reason);
-            });
-            shared.forget_tools_if_down(&server);
-            break;
         }
-        let circuit_open = failures.record(Instant::now());
+    }
+
+    /// Records the failure, publishes the delay (failed when the circuit opened) and waits it
+    /// out or until a restart is asked for. False when the host shuts down meanwhile.
+    async fn wait_to_restart(&mut self, reason: String) -> bool {
+        let circuit_open = self.failures.record(Instant::now());
         let delay = if circuit_open {
-            failures.retry_after()
-        } else {
-            backoff.next_delay()
-        };
-        if circuit_open {
             tracing::error!(
-                retry_in = %humanize(delay),
+                retry_in = %humanize(self.failures.retry_after()),
                 "MCP server keeps failing: marked failed, retrying slowly"
             );
+            self.failures.retry_after()
         } else {
+            let delay = self.backoff.next_delay();
             tracing::info!(retry_in = %humanize(delay), "restarting the MCP server");
-        }
-        server.set(&replica, |s| {
+            delay
+        };
+        self.set(|s| {
             s.phase = if circuit_open {
                 ServerState::Failed
             } else {
@@ -263,26 +381,25 @@ async fn run(shared: Arc<Shared>, server: Arc<Server>, replica: Arc<Replica>) {
             s.next_attempt = Some(Instant::now() + delay);
         });
         if circuit_open {
-            shared.forget_tools_if_down(&server);
+            self.shared.forget_tools_if_down(&self.server);
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = replica.restart.notified() => {}
-            () = shared.shutdown.cancelled() => break,
+            () = self.replica.restart.notified() => {}
+            () = self.shared.shutdown.cancelled() => return false,
         }
-        server.set(&replica, |s| s.restarts += 1);
+        self.set(|s| s.restarts += 1);
+        true
     }
-    server.set(&replica, |s| {
-        s.phase = ServerState::Stopped;
-        s.connection = None;
-        s.next_attempt = None;
-    });
 }
 
-/// Opens the connection, follows tool list changes and lists the tools (all within the
-/// caller's start timeout).
-async fn start(shared: &Arc<Shared>, spec: &ServerSpec) -> Result<Connection, ConnectError> {
-    let connection = Connection::open(spec, host_client(shared, spec)).await?;
+/// Opens the connection (on the lifecycle learned for the server, if any), follows tool list
+/// changes and lists the tools (all within the caller's start timeout).
+async fn start(shared: &Arc<Shared>, server: &Server) -> Result<Connection, ConnectError> {
+    let spec = &server.spec;
+    let client = host_client(shared, spec);
+    let connection = Connection::open(spec, server.lifecycle(), client).await?;
+    server.learn_lifecycle(&connection);
     connection.follow_tool_list().await;
     let tools = connection
         .list_tools(spec.start_timeout)

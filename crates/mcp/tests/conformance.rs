@@ -1,7 +1,9 @@
 //! The official MCP client conformance suite against the host: every client scenario the
 //! installed suites offer for the current (2026-07-28) and previous (2025-11-25) dated protocol
 //! versions, each run by the suite against `mcpcord-conformance-client` (src/bin), which drives
-//! the host. Known failures are in tests/conformance/expected-failures-VERSION.yml, each with
+//! the host — twice: with the lifecycle the scenario's version calls for, and through the bot's
+//! own path (`--lifecycle auto`: the spec the bot builds from `[mcp.servers]`, lifecycle
+//! `Auto`), so a scenario that only passes with a hand-picked lifecycle is caught. Known failures are in tests/conformance/expected-failures-VERSION.yml, each with
 //! its reason; the test fails on any other failure, and on a baselined scenario that passes.
 //!
 //! Installed by ./scripts/test (or ./scripts/install-tools) into .tools/npm: suite 0.1.16
@@ -30,6 +32,10 @@ const RUNS: [(&str, &str); 3] = [
     (SUITE_0_2_0_ALPHA_12, "2026-07-28"),
 ];
 
+/// How the client connects: `pinned` picks the lifecycle from the scenario's version; `auto`
+/// is the bot's own path (extra client arguments for each).
+const PATHS: [(&str, &str); 2] = [("pinned", ""), ("auto", " --lifecycle auto")];
+
 fn baseline(version: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("tests/conformance/expected-failures-{version}.yml"))
@@ -54,17 +60,19 @@ async fn client_scenarios_of_both_protocol_versions() {
             scenarios.iter().any(|s| s == "tools_call"),
             "{package} offers no tools_call scenario for {version}: {scenarios:?}"
         );
-        let run = ClientRun {
-            package: package.to_owned(),
-            spec_version: version.to_owned(),
-            command: format!("{client} --protocol {version}"),
-            baseline: Some(baseline(version)),
-            results_dir: results_root.join(format!("{package}-{version}")),
-            timeout: SCENARIO_TIMEOUT,
-        };
-        let results = run_client_scenarios(&run, &scenarios, PARALLELISM).await;
+        for (path, extra) in PATHS {
+            let run = ClientRun {
+                package: package.to_owned(),
+                spec_version: version.to_owned(),
+                command: format!("{client} --protocol {version}{extra}"),
+                baseline: Some(baseline(version)),
+                results_dir: results_root.join(format!("{package}-{version}-{path}")),
+                timeout: SCENARIO_TIMEOUT,
+            };
+            let results = run_client_scenarios(&run, &scenarios, PARALLELISM).await;
+            report.push((package, version, path, results));
+        }
         offered.push((version, scenarios));
-        report.push((package, version, results));
     }
 
     // A baseline entry naming no offered scenario would excuse nothing and never go stale.
@@ -83,10 +91,10 @@ async fn client_scenarios_of_both_protocol_versions() {
 
     let mut summary = String::new();
     let mut failures = Vec::new();
-    for (package, version, results) in &report {
+    for (package, version, path, results) in &report {
         let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
         summary.push_str(&format!(
-            "\n{package} at {version}: {} passed, {} expected failures, {} not ok\n",
+            "\n{package} at {version}, {path} lifecycle: {} passed, {} expected failures, {} not ok\n",
             count(Outcome::Passed),
             count(Outcome::ExpectedFailure),
             results.iter().filter(|r| !r.outcome.is_ok()).count(),
@@ -95,7 +103,7 @@ async fn client_scenarios_of_both_protocol_versions() {
             summary.push_str(&format!("  {}\n", line(result)));
             if !result.outcome.is_ok() {
                 failures.push(format!(
-                    "{package} at {version}, {}\n{}",
+                    "{package} at {version}, {path} lifecycle, {}\n{}",
                     line(result),
                     tail(&result.output, 3000)
                 ));

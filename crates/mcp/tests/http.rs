@@ -6,8 +6,12 @@ mod common;
 use std::process::Stdio;
 
 use common::*;
-use mcpcord_mcp::{Callbacks, InputAnswer, ServerSpec, ServerState};
-use mcpcord_testkit::mcp_server::{self, EXTRA_TOOL, TestMcpServer, test_mcp_binary};
+use std::time::Duration;
+
+use mcpcord_mcp::{Callbacks, InputAnswer, Lifecycle, ServerSpec, ServerState};
+use mcpcord_testkit::mcp_server::{
+    self, DiscoverReply, EXTRA_TOOL, TestMcpServer, test_mcp_binary,
+};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -78,5 +82,30 @@ async fn the_http_binary_is_reached_on_both_lifecycles() {
         assert_eq!(host.status()[0].protocol.as_deref(), Some(expected));
         assert_eq!(call(&host, "add", json!({"a": 1, "b": 2})).await.text, "3");
         within(host.shutdown()).await;
+    }
+}
+
+#[tokio::test]
+async fn http_servers_answering_discover_with_an_empty_result_or_never_use_initialize() {
+    for reply in [DiscoverReply::Empty, DiscoverReply::Never] {
+        let server = mcp_server::serve_http(
+            TestMcpServer::new().with_discover(reply),
+            ([127, 0, 0, 1], 0).into(),
+        )
+        .await
+        .expect("bind");
+        // The discovery probe gets a third of the start timeout.
+        let spec = ServerSpec::http("old", server.url()).with_start_timeout(Duration::from_secs(9));
+        let host = ready_host(vec![spec], Callbacks::default()).await;
+        let status = &host.status()[0];
+        assert_eq!(status.protocol.as_deref(), Some("2025-11-25"), "{reply:?}");
+        assert_eq!(status.learned_lifecycle, Some(Lifecycle::Initialize));
+        assert_eq!(
+            call(&host, "echo", json!({"text": "old"})).await.text,
+            "old",
+            "{reply:?}"
+        );
+        within(host.shutdown()).await;
+        within(server.shutdown()).await.expect("stop the server");
     }
 }

@@ -1,14 +1,15 @@
 //! The host against the test server in-process (over a duplex pipe), where the server's own
-//! counters show what reached it: cancellation on timeout and on the user's stop, and progress
-//! that keeps a long call alive.
+//! counters show what reached it: cancellation on timeout and on the user's stop, progress
+//! that keeps a long call alive, and the `Auto` lifecycle's discovery probe (made once per
+//! server, then remembered).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::*;
-use mcpcord_mcp::{CallOptions, Callbacks, HostError};
-use mcpcord_testkit::mcp_server::TestMcpServer;
+use mcpcord_mcp::{CallOptions, Callbacks, HostError, Lifecycle, McpHost, ServerState};
+use mcpcord_testkit::mcp_server::{DiscoverReply, TestMcpServer};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -196,5 +197,84 @@ async fn sampling_is_answered_when_allowed_and_declined_otherwise() {
     );
     assert!(refused.text.contains("not allowed"), "{}", refused.text);
     assert_eq!(asked.lock().unwrap().len(), 1);
+    within(host.shutdown()).await;
+}
+
+/// Restarts the only server of `host` and waits until it is ready again.
+async fn restart_and_wait(host: &McpHost, name: &str) {
+    let before = host.status()[0].restarts();
+    host.restart(name).expect("the server is known");
+    eventually("the server is ready again after the restart", || {
+        let status = &host.status()[0];
+        status.restarts() > before && status.state == ServerState::Ready
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn auto_falls_back_to_initialize_for_every_kind_of_old_server_and_remembers_it() {
+    for reply in [
+        DiscoverReply::MethodNotFound,
+        DiscoverReply::Empty,
+        DiscoverReply::Never,
+    ] {
+        let server = TestMcpServer::new().with_discover(reply);
+        // The discovery probe gets a third of the start timeout.
+        let spec = in_process("old", &server).with_start_timeout(Duration::from_secs(9));
+        assert_eq!(spec.lifecycle, Lifecycle::Auto);
+        let host = ready_host(vec![spec], Callbacks::default()).await;
+        let status = &host.status()[0];
+        assert_eq!(status.protocol.as_deref(), Some("2025-11-25"), "{reply:?}");
+        assert_eq!(
+            status.learned_lifecycle,
+            Some(Lifecycle::Initialize),
+            "{reply:?}"
+        );
+        assert_eq!(server.discover_requests(), 1, "{reply:?}");
+        assert_eq!(
+            call(&host, "echo", json!({"text": "old"})).await.text,
+            "old",
+            "{reply:?}"
+        );
+
+        // The next start goes straight to `initialize`: no second probe.
+        restart_and_wait(&host, "old").await;
+        assert_eq!(
+            host.status()[0].protocol.as_deref(),
+            Some("2025-11-25"),
+            "{reply:?}"
+        );
+        assert_eq!(server.discover_requests(), 1, "{reply:?}: probed again");
+        assert_eq!(
+            call(&host, "echo", json!({"text": "again"})).await.text,
+            "again"
+        );
+        within(host.shutdown()).await;
+    }
+}
+
+#[tokio::test]
+async fn auto_keeps_discovering_a_current_server_and_pinned_lifecycles_are_kept() {
+    let server = TestMcpServer::new();
+    let host = ready_host(vec![in_process("new", &server)], Callbacks::default()).await;
+    let status = &host.status()[0];
+    assert_eq!(status.protocol.as_deref(), Some("2026-07-28"));
+    assert_eq!(status.learned_lifecycle, Some(Lifecycle::Discover));
+    restart_and_wait(&host, "new").await;
+    assert_eq!(host.status()[0].protocol.as_deref(), Some("2026-07-28"));
+    assert_eq!(server.discover_requests(), 2, "each start discovers");
+    within(host.shutdown()).await;
+
+    let server = TestMcpServer::new();
+    let pinned = in_process("pinned", &server).with_lifecycle(Lifecycle::Initialize);
+    let host = ready_host(vec![pinned], Callbacks::default()).await;
+    let status = &host.status()[0];
+    assert_eq!(status.protocol.as_deref(), Some("2025-11-25"));
+    assert_eq!(status.lifecycle, Lifecycle::Initialize);
+    assert_eq!(
+        status.learned_lifecycle, None,
+        "nothing to learn when pinned"
+    );
+    assert_eq!(server.discover_requests(), 0);
     within(host.shutdown()).await;
 }

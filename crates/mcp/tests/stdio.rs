@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use mcpcord_mcp::{
     Approval, ApprovalPolicy, CallOptions, Callbacks, ConnectError, HostError, InputAnswer,
-    InputMode, McpHost, RestartPolicy, ServerState, ToolPolicy,
+    InputMode, Lifecycle, McpHost, RestartPolicy, ServerState, ToolPolicy,
 };
 use mcpcord_testkit::mcp_server::{DEFAULT_LARGE_OUTPUT_SIZE, EXTRA_TOOL, README_TEXT, TEST_PNG};
 use serde_json::json;
@@ -108,6 +108,32 @@ async fn a_legacy_server_is_reached_through_initialize() {
         "still"
     );
     within(host.shutdown()).await;
+}
+
+#[tokio::test]
+async fn servers_answering_discover_with_an_empty_result_or_never_are_reached_through_initialize() {
+    for reply in ["empty", "never"] {
+        // The discovery probe gets a third of the start timeout.
+        let spec = stdio("old", &["--discover", reply]).with_start_timeout(Duration::from_secs(9));
+        let host = ready_host(vec![spec], Callbacks::default()).await;
+        let status = &host.status()[0];
+        assert_eq!(status.protocol.as_deref(), Some("2025-11-25"), "{reply}");
+        assert_eq!(
+            status.learned_lifecycle,
+            Some(Lifecycle::Initialize),
+            "{reply}"
+        );
+        assert_eq!(
+            status.restarts(),
+            0,
+            "{reply}: connected on the first start"
+        );
+        assert_eq!(
+            call(&host, "echo", json!({"text": reply})).await.text,
+            reply
+        );
+        within(host.shutdown()).await;
+    }
 }
 
 #[tokio::test]

@@ -4,11 +4,14 @@
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 
 use mcpcord_mcp::{
-    ApprovalPolicy, Callbacks, HostOptions, HttpSpec, McpHost, RestartPolicy, ServerSpec,
-    StdioSpec, ToolPolicy, TransportSpec,
+    ApprovalPolicy, Callbacks, HostOptions, HttpSpec, Lifecycle, McpHost, RestartPolicy,
+    ServerSpec, StdioSpec, ToolPolicy, TransportSpec,
 };
 
-use crate::config::{BackendKind, Config, McpRestart, McpServerConfig, McpTransport, ToolApproval};
+use crate::config::{
+    BackendKind, Config, McpProtocolVersion, McpRestart, McpServerConfig, McpTransport,
+    ToolApproval,
+};
 
 /// The backend pool for the configured backends.
 pub fn backend_pool(config: &Config) -> BackendPool {
@@ -105,7 +108,12 @@ pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
             McpRestart::Never => RestartPolicy::Never,
         })
         .with_replicas(server.replicas.get() as usize)
-        .with_sampling(server.allow_sampling);
+        .with_sampling(server.allow_sampling)
+        .with_lifecycle(match server.protocol_version {
+            McpProtocolVersion::Auto => Lifecycle::Auto,
+            McpProtocolVersion::V2025_11_25 => Lifecycle::Initialize,
+            McpProtocolVersion::V2026_07_28 => Lifecycle::Discover,
+        });
     spec.memory_limit = server.memory_limit;
     spec
 }

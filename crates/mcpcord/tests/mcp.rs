@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Output;
 
-use mcpcord::config::{Config, Env, McpRestart, ToolApproval};
-use mcpcord_mcp::{ApprovalPolicy, RestartPolicy, TransportSpec};
+use mcpcord::config::{Config, Env, McpProtocolVersion, McpRestart, ToolApproval};
+use mcpcord_mcp::{ApprovalPolicy, Lifecycle, RestartPolicy, TransportSpec};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::mcp_server::test_mcp_binary;
 
@@ -407,5 +407,100 @@ fn an_unwritten_approval_lets_the_annotations_decide_and_a_written_one_wins() {
     assert_eq!(
         stdio.cwd.as_deref(),
         Some(std::path::Path::new("data/mcp/a"))
+    );
+}
+
+#[tokio::test]
+async fn an_old_server_is_reached_through_initialize_and_the_protocol_is_shown() {
+    let dir = configured(
+        r#"
+[mcp.servers.old]
+command = "TEST_MCP"
+args = ["--discover", "empty"]
+
+[mcp.servers.pinned]
+command = "TEST_MCP"
+protocol_version = "2025-11-25"
+
+[mcp.servers.new]
+command = "TEST_MCP"
+"#,
+    );
+    // What a new user tries first: an old server's tools.
+    let out = mcpcord(dir.path(), &["mcp", "tools", "old"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).lines().any(|l| l.starts_with("echo ")),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = mcpcord(dir.path(), &["mcp", "servers"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().next().unwrap().ends_with("PROTOCOL"),
+        "{stdout}"
+    );
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not in {stdout}"))
+            .to_owned()
+    };
+    for (name, protocol) in [
+        ("old", "auto (2025-11-25)"),
+        ("pinned", "2025-11-25"),
+        ("new", "auto (2026-07-28)"),
+    ] {
+        let line = row(name);
+        assert!(line.contains(" ready "), "{line}");
+        assert!(line.trim_end().ends_with(protocol), "{line}");
+    }
+}
+
+#[test]
+fn protocol_version_is_auto_or_a_version_the_bot_speaks() {
+    let config = Config::from_toml(
+        r#"
+[mcp.servers.a]
+command = "a"
+
+[mcp.servers.b]
+command = "b"
+protocol_version = "2025-11-25"
+
+[mcp.servers.c]
+url = "https://mcp.example.com/mcp"
+protocol_version = "2026-07-28"
+"#,
+        &Env::new(),
+    )
+    .expect("valid");
+    let lifecycles: Vec<Lifecycle> = mcpcord::wiring::mcp_server_specs(&config)
+        .iter()
+        .map(|spec| spec.lifecycle)
+        .collect();
+    assert_eq!(
+        lifecycles,
+        [Lifecycle::Auto, Lifecycle::Initialize, Lifecycle::Discover]
+    );
+    assert_eq!(
+        config.mcp.servers[1].protocol_version,
+        McpProtocolVersion::V2025_11_25
+    );
+
+    let errors = config_errors(
+        r#"
+[mcp.servers.a]
+command = "a"
+protocol_version = "2025-06-18"
+"#,
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("mcp.servers.a.protocol_version") && errors[0].contains("allowed: auto"),
+        "{errors:?}"
     );
 }

@@ -12,7 +12,8 @@ use std::{
 
 use base64::Engine as _;
 use mcpcord_testkit::mcp_server::{
-    self, DEFAULT_LARGE_OUTPUT_SIZE, EXTRA_TOOL, README_TEXT, README_URI, TEST_PNG, TestMcpServer,
+    self, DEFAULT_LARGE_OUTPUT_SIZE, DiscoverReply, EXTRA_TOOL, README_TEXT, README_URI, TEST_PNG,
+    TestMcpServer,
     cli::{Command, Transport, parse_args},
 };
 use rmcp::{
@@ -1061,23 +1062,38 @@ fn command_line_flags() {
         parse(&[]),
         Ok(Command::Serve {
             transport: Transport::Stdio,
-            legacy_only: false
+            discover: DiscoverReply::Answer
         })
     );
     assert_eq!(
         parse(&["--transport", "http", "--port", "8123", "--legacy"]),
         Ok(Command::Serve {
             transport: Transport::Http { port: 8123 },
-            legacy_only: true
+            discover: DiscoverReply::MethodNotFound
         })
     );
     assert_eq!(
         parse(&["--transport=http"]),
         Ok(Command::Serve {
             transport: Transport::Http { port: 0 },
-            legacy_only: false
+            discover: DiscoverReply::Answer
         })
     );
+    assert_eq!(
+        parse(&["--discover", "empty"]),
+        Ok(Command::Serve {
+            transport: Transport::Stdio,
+            discover: DiscoverReply::Empty
+        })
+    );
+    assert_eq!(
+        parse(&["--discover=never"]),
+        Ok(Command::Serve {
+            transport: Transport::Stdio,
+            discover: DiscoverReply::Never
+        })
+    );
+    assert!(parse(&["--discover", "sometimes"]).is_err());
     assert_eq!(parse(&["--env-dump"]), Ok(Command::EnvDump));
     assert_eq!(parse(&["--help"]), Ok(Command::Help));
     assert!(parse(&["--transport", "carrier-pigeon"]).is_err());

@@ -1,13 +1,16 @@
 //! `mcpcord-conformance-client`: drives the MCP host against one scenario of the official MCP
 //! client conformance suite (`npx @modelcontextprotocol/conformance client --command …`).
 //!
-//! Usage: `mcpcord-conformance-client [--protocol VERSION] URL`. The suite appends the URL of its
-//! scenario server and sets `MCP_CONFORMANCE_SCENARIO` (and `MCP_CONFORMANCE_PROTOCOL_VERSION`
-//! when run with `--spec-version`; `--protocol` wins over it, for suites that do not forward it).
+//! Usage: `mcpcord-conformance-client [--protocol VERSION] [--lifecycle auto] URL`. The suite
+//! appends the URL of its scenario server and sets `MCP_CONFORMANCE_SCENARIO` (and
+//! `MCP_CONFORMANCE_PROTOCOL_VERSION` when run with `--spec-version`; `--protocol` wins over it,
+//! for suites that do not forward it).
 //!
 //! It does what the bot does with a server, through the host only: connect with the lifecycle of
 //! the protocol version (the `initialize` handshake up to 2025-11-25, `server/discover` for
-//! 2026-07-28, automatic otherwise), list the tools, call every tool with arguments built from
+//! 2026-07-28, automatic otherwise) — or, with `--lifecycle auto`, the way the bot itself
+//! connects: the server spec the bot builds from `[mcp.servers.NAME] url = "…"` with every
+//! default, whose lifecycle is `Auto` whatever the version — list the tools, call every tool with arguments built from
 //! its input schema (or make the calls the scenario's context lists), accept input requests
 //! without filling anything in (the host applies the form's defaults), then list and get the
 //! prompts and list and read the resources. Scenario-specific: `json-schema-2020-12-preservation`
@@ -23,7 +26,7 @@ use std::time::Duration;
 
 use mcpcord_mcp::{
     CallOptions, Callbacks, InputAnswer, InputMode, InputRequest, Lifecycle, McpHost,
-    RestartPolicy, ServerSpec, ToolDescriptor,
+    RestartPolicy, ServerSpec, ToolDescriptor, TransportSpec,
 };
 use serde_json::{Map, Value, json};
 
@@ -41,17 +44,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,mcpcord_mcp=debug".into()),
         )
         .init();
-    let mut protocol = std::env::var("MCP_CONFORMANCE_PROTOCOL_VERSION").ok();
-    let mut url = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--protocol" => protocol = args.next(),
-            _ => url = Some(arg),
-        }
-    }
-    let Some(url) = url else {
-        eprintln!("usage: mcpcord-conformance-client [--protocol VERSION] URL");
+    let Some(spec) = spec_from_args(std::env::args().skip(1)) else {
+        eprintln!("usage: mcpcord-conformance-client [--protocol VERSION] [--lifecycle auto] URL");
         return ExitCode::from(2);
     };
     let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
@@ -62,20 +56,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(async {
-        tokio::time::timeout(DEADLINE, run(&scenario, protocol.as_deref(), &url)).await
-    });
-    match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(error)) => {
-            eprintln!("conformance client: {error}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("conformance client: gave up after {DEADLINE:?}");
-            ExitCode::FAILURE
+    let outcome =
+        runtime.block_on(async { tokio::time::timeout(DEADLINE, run(&scenario, spec)).await });
+    let error = match outcome {
+        Ok(Ok(())) => return ExitCode::SUCCESS,
+        Ok(Err(error)) => error,
+        Err(_) => format!("gave up after {DEADLINE:?}"),
+    };
+    eprintln!("conformance client: {error}");
+    ExitCode::FAILURE
+}
+
+/// The server spec the command line asks for; `None` without a URL.
+fn spec_from_args(mut args: impl Iterator<Item = String>) -> Option<ServerSpec> {
+    let mut protocol = std::env::var("MCP_CONFORMANCE_PROTOCOL_VERSION").ok();
+    let mut production = false;
+    let mut url = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--protocol" => protocol = args.next(),
+            "--lifecycle" => production = args.next().as_deref() == Some("auto"),
+            _ => url = Some(arg),
         }
     }
+    let url = url?;
+    Some(if production {
+        production_spec(&url)
+    } else {
+        pinned_spec(&url, protocol.as_deref())
+    })
 }
 
 /// The lifecycle a protocol version calls for.
@@ -88,14 +97,29 @@ fn lifecycle(protocol: Option<&str>) -> Lifecycle {
     }
 }
 
-async fn run(scenario: &str, protocol: Option<&str>, url: &str) -> Result<(), String> {
-    let lifecycle = lifecycle(protocol);
-    eprintln!("scenario {scenario:?}, protocol {protocol:?} ({lifecycle:?}), server {url}");
-    let spec = ServerSpec::http(SERVER, url)
-        .with_lifecycle(lifecycle)
+/// The spec of the bot's own path: what it builds from `[mcp.servers.conformance] url = "…"`
+/// (every setting at its default, so the lifecycle is `Auto`).
+fn production_spec(url: &str) -> ServerSpec {
+    ServerSpec::http(SERVER, url)
+}
+
+/// A spec whose lifecycle is picked from the scenario's protocol version, restarts off and
+/// short timeouts.
+fn pinned_spec(url: &str, protocol: Option<&str>) -> ServerSpec {
+    ServerSpec::http(SERVER, url)
+        .with_lifecycle(lifecycle(protocol))
         .with_restart(RestartPolicy::Never)
         .with_start_timeout(Duration::from_secs(10))
-        .with_call_timeout(Duration::from_secs(10));
+        .with_call_timeout(Duration::from_secs(10))
+}
+
+async fn run(scenario: &str, spec: ServerSpec) -> Result<(), String> {
+    if let TransportSpec::Http(http) = &spec.transport {
+        eprintln!(
+            "scenario {scenario:?}, lifecycle {:?}, server {}",
+            spec.lifecycle, http.url
+        );
+    }
     let callbacks = Callbacks::default().with_input(accept_defaults);
     let host = McpHost::connect(spec, callbacks)
         .await
@@ -117,6 +141,13 @@ async fn accept_defaults(request: InputRequest) -> InputAnswer {
 /// Everything the scenario server offers, through the host. Errors of single requests are
 /// logged, not fatal: scenario servers implement only what their checks need.
 async fn exercise(host: &McpHost, scenario: &str) {
+    call_tools(host, scenario).await;
+    get_prompts(host).await;
+    read_resources(host).await;
+}
+
+/// Makes the scenario's calls (or calls every tool once).
+async fn call_tools(host: &McpHost, scenario: &str) {
     let tools = host.tools();
     eprintln!(
         "tools: {:?}",
@@ -139,7 +170,10 @@ async fn exercise(host: &McpHost, scenario: &str) {
             Err(error) => eprintln!("calling {name} failed: {error}"),
         }
     }
+}
 
+/// Lists the prompts and gets each, filling its required arguments.
+async fn get_prompts(host: &McpHost) {
     let prompts = host.list_prompts().await;
     for (_, error) in &prompts.errors {
         eprintln!("prompts/list failed: {error}");
@@ -160,7 +194,10 @@ async fn exercise(host: &McpHost, scenario: &str) {
             Err(error) => eprintln!("prompts/get {} failed: {error}", prompt.name),
         }
     }
+}
 
+/// Lists the resources and reads each.
+async fn read_resources(host: &McpHost) {
     let resources = host.list_resources().await;
     for (_, error) in &resources.errors {
         eprintln!("resources/list failed: {error}");
@@ -177,22 +214,8 @@ async fn exercise(host: &McpHost, scenario: &str) {
 /// (`MCP_CONFORMANCE_CONTEXT` `toolCalls`), else every tool once with arguments built from its
 /// schema.
 fn planned_calls(tools: &[ToolDescriptor], scenario: &str) -> Vec<(String, Value)> {
-    let context: Option<Value> = std::env::var("MCP_CONFORMANCE_CONTEXT")
-        .ok()
-        .and_then(|raw| serde_json::from_str(&raw).ok());
-    if let Some(calls) = context
-        .as_ref()
-        .and_then(|c| c.get("toolCalls"))
-        .and_then(Value::as_array)
-    {
-        return calls
-            .iter()
-            .filter_map(|call| {
-                let name = call.get("name")?.as_str()?.to_owned();
-                let arguments = call.get("arguments").cloned().unwrap_or(json!({}));
-                Some((name, arguments))
-            })
-            .collect();
+    if let Some(calls) = context_calls() {
+        return calls;
     }
     tools
         .iter()
@@ -200,20 +223,41 @@ fn planned_calls(tools: &[ToolDescriptor], scenario: &str) -> Vec<(String, Value
             let arguments = if scenario == "json-schema-2020-12-preservation"
                 && tool.tool == "json_schema_echo"
             {
-                // The scenario checks which schema keywords the host kept: echo the focal
-                // tool's schema as the catalogue holds it.
-                let focal = tools
-                    .iter()
-                    .find(|t| t.tool == "json_schema_2020_12_tool")
-                    .map(|t| t.input_schema.clone())
-                    .unwrap_or(Value::Null);
-                json!({ "schema": focal })
+                focal_schema_echo(tools)
             } else {
                 arguments_for(tool)
             };
             (tool.tool.clone(), arguments)
         })
         .collect()
+}
+
+/// The calls the scenario's context lists (`MCP_CONFORMANCE_CONTEXT` `toolCalls`), if any.
+fn context_calls() -> Option<Vec<(String, Value)>> {
+    let context: Value =
+        serde_json::from_str(&std::env::var("MCP_CONFORMANCE_CONTEXT").ok()?).ok()?;
+    let calls = context.get("toolCalls")?.as_array()?;
+    Some(
+        calls
+            .iter()
+            .filter_map(|call| {
+                let name = call.get("name")?.as_str()?.to_owned();
+                let arguments = call.get("arguments").cloned().unwrap_or(json!({}));
+                Some((name, arguments))
+            })
+            .collect(),
+    )
+}
+
+/// The scenario checks which schema keywords the host kept: the arguments of
+/// `json_schema_echo` echo the focal tool's schema as the catalogue holds it.
+fn focal_schema_echo(tools: &[ToolDescriptor]) -> Value {
+    let focal = tools
+        .iter()
+        .find(|t| t.tool == "json_schema_2020_12_tool")
+        .map(|t| t.input_schema.clone())
+        .unwrap_or(Value::Null);
+    json!({ "schema": focal })
 }
 
 /// Arguments for `tool`: a sample value for every required property of its input schema.
@@ -243,7 +287,12 @@ fn sample(schema: &Value) -> Value {
     {
         return first.clone();
     }
-    let kind = match schema.get("type") {
+    sample_of_kind(schema_kind(schema))
+}
+
+/// The schema's `type`: the first that is not `null` of a list; `string` when unsaid.
+fn schema_kind(schema: &Value) -> &str {
+    match schema.get("type") {
         Some(Value::String(kind)) => kind.as_str(),
         Some(Value::Array(kinds)) => kinds
             .iter()
@@ -251,7 +300,11 @@ fn sample(schema: &Value) -> Value {
             .find(|k| *k != "null")
             .unwrap_or("string"),
         _ => "string",
-    };
+    }
+}
+
+/// A plausible value of a JSON Schema type.
+fn sample_of_kind(kind: &str) -> Value {
     match kind {
         "number" => json!(2.5),
         "integer" => json!(3),
@@ -273,6 +326,16 @@ mod tests {
         assert_eq!(lifecycle(Some("2025-11-25")), Lifecycle::Initialize);
         assert_eq!(lifecycle(Some("2026-07-28")), Lifecycle::Discover);
         assert_eq!(lifecycle(None), Lifecycle::Auto);
+    }
+
+    #[test]
+    fn the_production_path_is_auto_with_the_bots_defaults() {
+        let spec = production_spec("http://127.0.0.1:1/mcp");
+        assert_eq!(spec.lifecycle, Lifecycle::Auto);
+        assert_eq!(spec.restart, RestartPolicy::Always);
+        assert_eq!(spec.start_timeout, Duration::from_secs(30));
+        let pinned = pinned_spec("http://127.0.0.1:1/mcp", Some("2025-11-25"));
+        assert_eq!(pinned.lifecycle, Lifecycle::Initialize);
     }
 
     #[test]

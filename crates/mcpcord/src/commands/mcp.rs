@@ -11,7 +11,7 @@ use mcpcord_mcp::{
 use super::Failure;
 use super::models::table;
 use crate::cli::McpCommand;
-use crate::config::{Config, McpServerConfig};
+use crate::config::{Config, McpProtocolVersion, McpServerConfig};
 use crate::wiring::{mcp_host_options, mcp_server_spec};
 
 /// Runs one `mcp` subcommand.
@@ -111,6 +111,7 @@ async fn servers(config: &Config) -> Result<(), Failure> {
             "TOOLS",
             "MEMORY",
             "CPU",
+            "PROTOCOL",
         ]
         .map(String::from),
     ];
@@ -131,6 +132,7 @@ async fn servers(config: &Config) -> Result<(), Failure> {
                     "-",
                     "-",
                     "-",
+                    server.protocol_version.name(),
                 ]
                 .map(String::from),
             );
@@ -157,11 +159,21 @@ async fn servers(config: &Config) -> Result<(), Failure> {
             status.tools.to_string(),
             status.rss_bytes().map_or_else(|| "-".into(), format_bytes),
             cpu.map_or_else(|| "-".into(), |c| format!("{:.2}s", c.as_secs_f64())),
+            protocol_cell(server.protocol_version, status.protocol.as_deref()),
         ]);
     }
     print!("{}", table(&rows));
     host.shutdown().await;
     not_ready(&statuses)
+}
+
+/// The PROTOCOL cell: the setting, with the version negotiated under `auto`
+/// (`auto (2025-11-25)`).
+fn protocol_cell(setting: McpProtocolVersion, negotiated: Option<&str>) -> String {
+    match (setting, negotiated) {
+        (McpProtocolVersion::Auto, Some(version)) => format!("auto ({version})"),
+        (setting, _) => setting.name().to_owned(),
+    }
 }
 
 async fn tools(config: &Config, server: Option<&str>) -> Result<(), Failure> {

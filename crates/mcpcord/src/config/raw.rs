@@ -173,6 +173,9 @@ pub struct RawMcpServer {
     pub replicas: Option<u32>,
     /// Whether the server may ask the bot's model for completions (MCP sampling).
     pub allow_sampling: bool,
+    /// MCP protocol version: `auto` (default: `server/discover`, falling back to `initialize`),
+    /// `2025-11-25` (only the `initialize` handshake) or `2026-07-28` (only `server/discover`).
+    pub protocol_version: Option<String>,
 }
 
 /// `[logging]`

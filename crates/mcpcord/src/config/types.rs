@@ -378,6 +378,38 @@ pub struct McpServerConfig {
     pub replicas: NonZeroU32,
     /// Whether the server may ask the bot's model for completions.
     pub allow_sampling: bool,
+    /// The MCP protocol version: automatic, or pinned.
+    pub protocol_version: McpProtocolVersion,
+}
+
+/// Which MCP protocol version (and so which lifecycle) the bot uses with a server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum McpProtocolVersion {
+    /// `server/discover` (2026-07-28), falling back to `initialize` when discovery gives no
+    /// session; which one worked is remembered per server.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// Only the `initialize` handshake, offering 2025-11-25 (older servers negotiate down).
+    #[serde(rename = "2025-11-25")]
+    V2025_11_25,
+    /// Only `server/discover`, the stateless 2026-07-28 lifecycle.
+    #[serde(rename = "2026-07-28")]
+    V2026_07_28,
+}
+
+impl McpProtocolVersion {
+    /// Every value, in the configuration's spelling.
+    pub const ALL: [McpProtocolVersion; 3] = [Self::Auto, Self::V2025_11_25, Self::V2026_07_28];
+
+    /// The configuration's spelling: `auto`, `2025-11-25` or `2026-07-28`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::V2025_11_25 => "2025-11-25",
+            Self::V2026_07_28 => "2026-07-28",
+        }
+    }
 }
 
 /// Whether a tool call needs a person's approval.

@@ -508,6 +508,24 @@ fn mcp_server(
         }
         bytes
     });
+    let protocol_version = match raw.protocol_version.as_deref() {
+        None => McpProtocolVersion::Auto,
+        Some(text) => McpProtocolVersion::ALL
+            .into_iter()
+            .find(|version| version.name() == text)
+            .unwrap_or_else(|| {
+                report.error(
+                    at("protocol_version"),
+                    format!(
+                        "{text:?} is not a protocol version the bot speaks; allowed: auto \
+                         (discovery, falling back to initialize), 2025-11-25 (the initialize \
+                         handshake, which older servers negotiate down from), 2026-07-28 \
+                         (server/discover only)"
+                    ),
+                );
+                McpProtocolVersion::Auto
+            }),
+    };
     let replicas = nonzero(raw.replicas, 1, &at("replicas"), report);
     if replicas.get() > MAX_REPLICAS {
         report.error(
@@ -529,6 +547,7 @@ fn mcp_server(
         memory_limit,
         replicas,
         allow_sampling: raw.allow_sampling,
+        protocol_version,
     })
 }
 

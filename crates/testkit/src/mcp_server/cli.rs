@@ -7,20 +7,27 @@ use std::{
     process::ExitCode,
 };
 
-use super::{CrashMode, TestMcpServer, log, serve_http, serve_stdio, tools::env_names};
+use super::{
+    CrashMode, DiscoverReply, TestMcpServer, log, serve_http, serve_stdio, tools::env_names,
+};
 
 /// Exit status of the `crash` tool in the binary.
 pub const CRASH_EXIT_CODE: i32 = 3;
 
 /// Usage text printed by `--help` and after a bad flag.
 pub const USAGE: &str = "\
-usage: mcpcord-test-mcp [--transport stdio|http] [--port N] [--legacy] [--env-dump]
+usage: mcpcord-test-mcp [--transport stdio|http] [--port N] [--legacy]
+                       [--discover answer|refuse|empty|never] [--env-dump]
 
   --transport stdio   serve MCP on stdin/stdout (default)
   --transport http    serve MCP over Streamable HTTP on 127.0.0.1; prints
                       `listening on http://127.0.0.1:PORT/mcp` as the first line on stdout
   --port N            HTTP port (0, the default, picks a free one)
   --legacy            refuse server/discover, like a server from before 2026-07-28
+                      (the same as --discover refuse)
+  --discover REPLY    how server/discover is answered: answer (default), refuse
+                      (method not found), empty (a `{}` result, as some servers answer
+                      any method they do not know) or never
   --env-dump          print this process's environment variable names as a JSON array, exit
   --help              print this text";
 
@@ -43,8 +50,8 @@ pub enum Command {
     Serve {
         /// The wire to serve on.
         transport: Transport,
-        /// Refuse `server/discover` (see [`TestMcpServer::legacy_only`]).
-        legacy_only: bool,
+        /// How `server/discover` is answered (see [`TestMcpServer::with_discover`]).
+        discover: DiscoverReply,
     },
     /// Print the environment variable names and exit.
     EnvDump,
@@ -60,7 +67,7 @@ pub enum Command {
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut http = None;
     let mut port = None;
-    let mut legacy_only = false;
+    let mut discover = DiscoverReply::Answer;
     let mut env_dump = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -91,7 +98,13 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                         .map_err(|_| format!("--port {raw:?} is not a port number"))?,
                 );
             }
-            "--legacy" => legacy_only = true,
+            "--legacy" => discover = DiscoverReply::MethodNotFound,
+            "--discover" => {
+                let raw = value("--discover")?;
+                discover = DiscoverReply::from_name(&raw).ok_or_else(|| {
+                    format!("--discover {raw:?} is not one of answer, refuse, empty, never")
+                })?;
+            }
             "--env-dump" => env_dump = true,
             "--help" | "-h" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}")),
@@ -109,7 +122,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
     };
     Ok(Command::Serve {
         transport,
-        legacy_only,
+        discover,
     })
 }
 
@@ -134,7 +147,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         }
         Command::Serve {
             transport,
-            legacy_only,
+            discover,
         } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -147,10 +160,9 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let mut server = TestMcpServer::new().with_crash_mode(CrashMode::Exit(CRASH_EXIT_CODE));
-            if legacy_only {
-                server = server.legacy_only();
-            }
+            let server = TestMcpServer::new()
+                .with_crash_mode(CrashMode::Exit(CRASH_EXIT_CODE))
+                .with_discover(discover);
             match runtime.block_on(serve(server, transport)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

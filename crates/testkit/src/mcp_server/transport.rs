@@ -14,7 +14,7 @@ use rmcp::{
 use tokio::{io::DuplexStream, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::{TestMcpServer, log};
+use super::{TestMcpServer, log, wrapper};
 
 /// Buffer of the in-process pipe; bigger messages still pass, in pieces.
 const DUPLEX_BUFFER: usize = 1024 * 1024;
@@ -23,7 +23,7 @@ const MCP_PATH: &str = "/mcp";
 
 /// Serves `server` on this process's stdin and stdout until the client closes stdin.
 pub async fn serve_stdio(server: TestMcpServer) -> io::Result<()> {
-    let running = server
+    let running = wrapper::Served(server)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(io::Error::other)?;
@@ -38,7 +38,7 @@ pub async fn serve_stdio(server: TestMcpServer) -> io::Result<()> {
 pub fn serve_in_process(server: TestMcpServer) -> DuplexStream {
     let (client_end, server_end) = tokio::io::duplex(DUPLEX_BUFFER);
     tokio::spawn(async move {
-        match server.serve(server_end).await {
+        match wrapper::Served(server).serve(server_end).await {
             Ok(running) => {
                 let _ = running.waiting().await;
             }
@@ -100,9 +100,16 @@ pub async fn serve_http(server: TestMcpServer, addr: SocketAddr) -> io::Result<H
     let addr = listener.local_addr()?;
     let stop = CancellationToken::new();
     let config = StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+    let reply = server.discover_reply();
+    let stopping = stop.clone();
     let service: StreamableHttpService<TestMcpServer, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(server.clone()), Default::default(), config);
-    let router = axum::Router::new().nest_service(MCP_PATH, service);
+    let router =
+        axum::Router::new()
+            .nest_service(MCP_PATH, service)
+            .layer(axum::middleware::from_fn(move |request, next| {
+                wrapper::http_discover(reply, stopping.clone(), request, next)
+            }));
     let shutdown = stop.clone();
     let task = tokio::spawn(async move {
         // Small streamed writes would otherwise wait on delayed ACKs: 40 ms a request.
