@@ -1,6 +1,6 @@
 //! From [`RawConfig`] to [`Config`]: check every value, fill in defaults, collect every problem.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use url::Url;
 
+mod mcp;
+
 use super::env::{self, Env};
 use super::raw::{
-    RawAdmin, RawBackend, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawMcpServer,
-    RawModels, RawPermissions, RawStorage,
+    RawAdmin, RawBackend, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawModels,
+    RawPermissions, RawStorage,
 };
 use super::report::Report;
 use super::secret::Secret;
@@ -44,7 +46,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
             .mcp
             .servers
             .into_iter()
-            .filter_map(|(name, server)| mcp_server(name, server, &storage.data_dir, report))
+            .filter_map(|(name, server)| mcp::mcp_server(name, server, &storage.data_dir, report))
             .collect(),
     };
     let logging = logging(raw.logging, report);
@@ -381,159 +383,6 @@ fn storage(raw: RawStorage, env: &Env, report: &mut Report) -> StorageConfig {
         retention_default,
     }
 }
-
-fn mcp_server(
-    name: String,
-    raw: RawMcpServer,
-    data_dir: &std::path::Path,
-    report: &mut Report,
-) -> Option<McpServerConfig> {
-    let at = |key: &str| format!("mcp.servers.{name}.{key}");
-    if !valid_name(&name) {
-        report.error(
-            format!("mcp.servers.{name}"),
-            "server names are 1-64 letters, digits, '-' or '_'",
-        );
-        return None;
-    }
-    let call_timeout = duration(raw.call_timeout, "60s", &at("call_timeout"), report);
-    let start_timeout = duration(raw.start_timeout, "30s", &at("start_timeout"), report);
-    let secrets =
-        |map: BTreeMap<String, String>| map.into_iter().map(|(k, v)| (k, Secret::new(v))).collect();
-    let transport = match (raw.command, raw.url, raw.kind.as_deref()) {
-        (_, _, Some(kind))
-            if !matches!(
-                kind,
-                "stdio" | "http" | "streamable-http" | "streamableHttp"
-            ) =>
-        {
-            report.error(
-                at("type"),
-                format!("{kind:?} is not supported; allowed: stdio, http, streamable-http"),
-            );
-            return None;
-        }
-        (Some(_), Some(_), _) => {
-            report.error(
-                format!("mcp.servers.{name}"),
-                "has both `command` and `url`: keep one",
-            );
-            return None;
-        }
-        (Some(command), None, _) => McpTransport::Stdio {
-            command,
-            args: raw.args,
-            env: secrets(raw.env),
-            // Its own folder unless configured: relative reads (`.env`, `mcpcord.toml`, the
-            // SQLite file) must not reach the bot's files.
-            cwd: raw
-                .cwd
-                .map_or_else(|| data_dir.join("mcp").join(&name), PathBuf::from),
-        },
-        (None, Some(u), _) => McpTransport::Http {
-            url: url(&u, &at("url"), &["http", "https"], report)?,
-            headers: secrets(raw.headers),
-        },
-        (None, None, _) => {
-            report.error(
-                format!("mcp.servers.{name}"),
-                "needs `command` (a program to launch) or `url` (a Streamable HTTP endpoint)",
-            );
-            return None;
-        }
-    };
-    let tool_names = |names: &[String], key: &str, report: &mut Report| {
-        for (i, tool) in names.iter().enumerate() {
-            if !valid_tool_name(tool) {
-                report.error(
-                    at(&format!("{key}[{i}]")),
-                    format!("{tool:?} is not a tool name (1-128 letters, digits, '_', '-', '.')"),
-                );
-            }
-        }
-    };
-    if let Some(allowed) = &raw.allowed_tools {
-        tool_names(allowed, "allowed_tools", report);
-    }
-    tool_names(&raw.denied_tools, "denied_tools", report);
-    for (i, tool) in raw.denied_tools.iter().enumerate() {
-        if raw.allowed_tools.as_ref().is_some_and(|a| a.contains(tool)) {
-            report.error(
-                at(&format!("denied_tools[{i}]")),
-                format!("{tool:?} is also in allowed_tools: keep it in one list"),
-            );
-        }
-    }
-    // Unwritten stays unset: each tool's annotations then decide (destructive tools ask).
-    let approval = raw
-        .approval
-        .as_deref()
-        .and_then(|text| tool_approval(text, &at("approval"), report));
-    let mut approvals = BTreeMap::new();
-    for (tool, text) in &raw.tool_approval {
-        let path = at(&format!("tool_approval.{tool}"));
-        if !valid_tool_name(tool) {
-            report.error(
-                &path,
-                "is not a tool name (1-128 letters, digits, '_', '-', '.')",
-            );
-        } else if let Some(policy) = tool_approval(text, &path, report) {
-            approvals.insert(tool.clone(), policy);
-        }
-    }
-    let restart = match raw.restart.as_deref() {
-        None | Some("always") => McpRestart::Always,
-        Some("on-failure") => McpRestart::OnFailure,
-        Some("never") => McpRestart::Never,
-        Some(other) => {
-            report.error(
-                at("restart"),
-                format!("{other:?} is not a restart policy; allowed: always, on-failure, never"),
-            );
-            McpRestart::Always
-        }
-    };
-    let memory_limit = raw.memory_limit.as_deref().and_then(|text| {
-        let bytes = byte_size(text);
-        if bytes.is_none() {
-            report.error(
-                at("memory_limit"),
-                format!("{text:?} is not a size; e.g. \"512MiB\", \"1GiB\", \"300M\""),
-            );
-        } else if !matches!(transport, McpTransport::Stdio { .. }) {
-            report.error(
-                at("memory_limit"),
-                "applies to stdio servers only (the bot cannot see a remote server's memory)",
-            );
-        }
-        bytes
-    });
-    let replicas = nonzero(raw.replicas, 1, &at("replicas"), report);
-    if replicas.get() > MAX_REPLICAS {
-        report.error(
-            at("replicas"),
-            format!("{replicas} is more than the limit of {MAX_REPLICAS}"),
-        );
-    }
-    Some(McpServerConfig {
-        name,
-        transport,
-        disabled: raw.disabled,
-        call_timeout,
-        start_timeout,
-        allowed_tools: raw.allowed_tools,
-        denied_tools: raw.denied_tools,
-        approval,
-        tool_approval: approvals,
-        restart,
-        memory_limit,
-        replicas,
-        allow_sampling: raw.allow_sampling,
-    })
-}
-
-/// Most instances of one MCP server.
-const MAX_REPLICAS: u32 = 16;
 
 fn tool_approval(text: &str, path: &str, report: &mut Report) -> Option<ToolApproval> {
     match text {
