@@ -20,6 +20,10 @@ use crate::error::LlmError;
 use crate::types::{Capability, ChatEvent, ChatRequest, ChatResponse, ModelInfo};
 use crate::{ChatStream, ServerKind, collect};
 
+/// The tracing target of the background health checks' warnings, so that a front end which
+/// reports failed requests itself can leave them out of its log.
+pub const HEALTH_LOG_TARGET: &str = "mcpcord_llm::health";
+
 /// How the pool behaves.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -154,7 +158,11 @@ impl BackendPool {
                     });
                 }
                 Err(error) if error.is_failover() => {
-                    tracing::warn!(backend = %entry.backend.spec().name, error = %error.detail(), "backend failed before its first token; trying the next");
+                    // The last one's error goes to the caller, who reports it: logged, it
+                    // would be said twice.
+                    if !candidates.is_empty() {
+                        tracing::warn!(backend = %entry.backend.spec().name, error = %error.detail(), "backend failed before its first token; trying the next");
+                    }
                     self.note_failure(&entry, &error).await;
                     last_error = Some(error);
                 }
@@ -269,8 +277,10 @@ impl BackendPool {
                     _ = ticker.tick() => {
                         for health in pool.refresh().await {
                             if let Err(error) = health.result {
-                                // Operators get the (redacted) URL too.
-                                tracing::warn!(backend = %health.name, error = %error.detail(), "backend health check failed");
+                                // Operators get the (redacted) URL too. A target of its
+                                // own: terminal commands, which report a failed request
+                                // themselves, leave it out.
+                                tracing::warn!(target: HEALTH_LOG_TARGET, backend = %health.name, error = %error.detail(), "backend health check failed");
                             }
                         }
                     }

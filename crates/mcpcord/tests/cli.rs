@@ -18,6 +18,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[test]
 fn help_lists_every_command() {
     let dir = tempfile::tempdir().unwrap();
@@ -101,6 +110,8 @@ fn environment_and_dotenv_feed_config_show_with_secrets_redacted() {
         &[
             ("MCPCORD__LOGGING__LEVEL", "trace"),
             ("MCPCORD__LOGGING__FORMAT", "json"),
+            // Terminal commands log warnings only unless asked: trace, to see nothing leaks.
+            ("RUST_LOG", "trace"),
             ("OPENAI_KEY", "sk-live-should-not-print"),
             ("MCPCORD__BACKENDS__0__NAME", "oa"),
             ("MCPCORD__BACKENDS__0__KIND", "openai"),
@@ -144,14 +155,6 @@ mod against_fake_ollama {
             command.env(key, value);
         }
         command.output().await.expect("the mcpcord binary runs")
-    }
-
-    fn dead_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
     }
 
     #[tokio::test]
@@ -321,6 +324,51 @@ mod chat {
             text(&out.stderr)
         );
         assert!(out.stdout.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stopped_ollama_is_reported_once_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let stopped = format!("127.0.0.1:{}", dead_port());
+        let env = [("OLLAMA_HOST", stopped.as_str())];
+        let out = chat(dir.path(), &["chat", "-p", "hi"], &env).await;
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            stderr.matches("cannot reach the model server").count(),
+            1,
+            "the error is said once:\n{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "nothing else is said:\n{stderr}");
+        assert!(stderr.starts_with("mcpcord: error: "), "{stderr}");
+        assert!(
+            stderr.contains("ollama serve"),
+            "it says what to do:\n{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+
+        // -v asks for more: the start-up's info lines too, still one line each.
+        let out = chat(dir.path(), &["-v", "chat", "-p", "hi"], &env).await;
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("INFO") && stderr.contains("storage ready"),
+            "{stderr}"
+        );
+        assert!(
+            stderr
+                .lines()
+                .all(|line| !line.trim_start().starts_with("at ")),
+            "no multi-line records:\n{stderr}"
+        );
+        assert!(
+            stderr
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with("mcpcord: error: "),
+            "the error comes last:\n{stderr}"
+        );
     }
 
     #[tokio::test]

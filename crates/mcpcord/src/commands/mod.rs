@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Config, InvalidConfig, Source, process_env};
+use crate::logging::Audience;
 
 /// Why a command did not succeed, and so which exit code it ends with.
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +49,16 @@ impl Failure {
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     let source = Source::discover(cli.config);
+    let audience = match cli.command {
+        Command::Run => Audience::Service,
+        _ => Audience::Terminal,
+    };
     let load = || -> Result<Config, Failure> {
         let config = Config::load(&source, &process_env())?;
         // Still one thread (the runtime starts later): the secrets leave the environment
         // block, where MCP children could read them through /proc.
         crate::protect::scrub_env(&crate::protect::secret_variables(&config));
-        crate::logging::init(&config.logging, &config.secrets());
+        crate::logging::init(&config.logging, &config.secrets(), audience, cli.verbose);
         Ok(config)
     };
     match cli.command {
