@@ -140,14 +140,7 @@ impl BackendPool {
         let mut last_error = None;
         while let Some(reservation) = Reservation::best(&mut candidates) {
             let entry = reservation.entry.clone();
-            let info = self.info_on(&entry, &request.model).await;
-            if let Some(info) = &info {
-                check_capabilities(request, info)?;
-            }
-            let mut request = request.clone();
-            if request.options.num_ctx.is_none() {
-                request.options.num_ctx = num_ctx(info.as_ref(), self.inner.options.max_context);
-            }
+            let request = self.fitted(&entry, request).await?;
             let lease = reservation.acquire().await;
             match start(&entry.backend, &request).await {
                 Ok((first, rest)) => {
@@ -158,12 +151,8 @@ impl BackendPool {
                     });
                 }
                 Err(error) if error.is_failover() => {
-                    // The last one's error goes to the caller, who reports it: logged, it
-                    // would be said twice.
-                    if !candidates.is_empty() {
-                        tracing::warn!(backend = %entry.backend.spec().name, error = %error.detail(), "backend failed before its first token; trying the next");
-                    }
-                    self.note_failure(&entry, &error).await;
+                    self.failed_over(&entry, &error, !candidates.is_empty())
+                        .await;
                     last_error = Some(error);
                 }
                 Err(error) => return Err(error),
@@ -173,6 +162,29 @@ impl BackendPool {
             Some(error) => Err(error),
             None => Err(self.no_backend(&request.model).await),
         }
+    }
+
+    /// `request` as `entry` should get it: refused if the model there lacks a capability it
+    /// needs, with `num_ctx` set from the model's context length unless the caller set it.
+    async fn fitted(&self, entry: &Entry, request: &ChatRequest) -> Result<ChatRequest, LlmError> {
+        let info = self.info_on(entry, &request.model).await;
+        if let Some(info) = &info {
+            check_capabilities(request, info)?;
+        }
+        let mut request = request.clone();
+        if request.options.num_ctx.is_none() {
+            request.options.num_ctx = num_ctx(info.as_ref(), self.inner.options.max_context);
+        }
+        Ok(request)
+    }
+
+    /// Notes that `entry` failed before its first token; says so when another backend is tried
+    /// (the last one's error goes to the caller, who reports it: logged, it would be said twice).
+    async fn failed_over(&self, entry: &Entry, error: &LlmError, trying_another: bool) {
+        if trying_another {
+            tracing::warn!(backend = %entry.backend.spec().name, error = %error.detail(), "backend failed before its first token; trying the next");
+        }
+        self.note_failure(entry, error).await;
     }
 
     /// The whole answer to `request` (streamed underneath, so failover still applies).

@@ -327,6 +327,65 @@ mod chat {
     }
 
     #[tokio::test]
+    async fn an_interactive_session_reads_messages_and_commands_from_stdin() {
+        use tokio::io::AsyncWriteExt;
+
+        let fake =
+            FakeOllama::start_with_models([FakeModel::new("llama3.2"), FakeModel::new("qwen3")])
+                .await;
+        fake.push_scripts([
+            Script::new().text("first answer"),
+            Script::new().text("from qwen3"),
+            Script::new().text("fresh start"),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+            .arg("chat")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("OLLAMA_HOST", fake.url())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the mcpcord binary runs");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"hello\n\n/model qwen3\nand you?\n/new\n/model\nagain\n/quit\nnever sent\n")
+            .await
+            .unwrap();
+        drop(stdin);
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("chat finished in time")
+                .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "first answer\nfrom qwen3\nfresh start\n");
+        let stderr = text(&out.stderr);
+        for said in [
+            "(model: qwen3)",
+            "(a new conversation)",
+            "(model: the configured default)",
+        ] {
+            assert!(stderr.contains(said), "{said} missing in:\n{stderr}");
+        }
+        let requests = fake.chat_requests();
+        let models: Vec<_> = requests.iter().map(|r| r["model"].clone()).collect();
+        assert_eq!(
+            models,
+            [json!("llama3.2"), json!("qwen3"), json!("llama3.2")]
+        );
+        let messages = |i: usize| requests[i]["messages"].as_array().unwrap().len();
+        assert_eq!(
+            messages(1),
+            4,
+            "the second message continues the conversation"
+        );
+        assert_eq!(messages(2), 2, "/new starts afresh");
+    }
+
+    #[tokio::test]
     async fn a_stopped_ollama_is_reported_once_in_one_line() {
         let dir = tempfile::tempdir().unwrap();
         let stopped = format!("127.0.0.1:{}", dead_port());

@@ -1,6 +1,6 @@
 //! From [`RawConfig`] to [`Config`]: check every value, fill in defaults, collect every problem.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
@@ -182,62 +182,19 @@ fn discord(raw: RawDiscord, env: &Env, report: &mut Report) -> DiscordConfig {
 
 fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<BackendConfig> {
     if raw.is_empty() {
-        let url_text = env
-            .get(env::OLLAMA_HOST)
-            .filter(|h| !h.is_empty())
-            .map_or_else(
-                || defaults::OLLAMA_URL.to_string(),
-                |h| env::ollama_host_url(h),
-            );
-        return url(&url_text, env::OLLAMA_HOST, &["http", "https"], report)
-            .map(|url| BackendConfig {
-                name: "ollama".into(),
-                kind: BackendKind::Ollama,
-                url,
-                api_key: None,
-                api_key_env: None,
-                max_concurrency: NonZeroU32::MIN,
-                request_timeout: Duration::from_secs(300),
-                stall_timeout: Duration::from_secs(60),
-            })
-            .into_iter()
-            .collect();
+        return default_backend(env, report).into_iter().collect();
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (i, b) in raw.into_iter().enumerate() {
         let at = |key: &str| format!("backends[{i}].{key}");
-        let name = match b.name {
-            Some(name) if valid_name(&name) => name,
-            Some(name) => {
-                report.error(
-                    at("name"),
-                    format!("{name:?} must be 1-64 letters, digits, '-' or '_'"),
-                );
-                continue;
-            }
-            None => {
-                report.error(
-                    at("name"),
-                    "is missing: give each backend a short unique name",
-                );
-                continue;
-            }
+        let Some(name) = backend_name(b.name, &at("name"), report) else {
+            continue;
         };
         if !seen.insert(name.clone()) {
             report.error(at("name"), format!("{name:?} is used by another backend"));
         }
-        let kind = match b.kind.as_deref() {
-            None | Some("ollama") => Some(BackendKind::Ollama),
-            Some("openai") => Some(BackendKind::Openai),
-            Some(other) => {
-                report.error(
-                    at("kind"),
-                    format!("{other:?} is not a backend kind; allowed: ollama, openai"),
-                );
-                None
-            }
-        };
+        let kind = backend_kind(b.kind.as_deref(), &at("kind"), report);
         let url = match b.url {
             Some(u) => url(&u, &at("url"), &["http", "https"], report),
             None => {
@@ -245,16 +202,10 @@ fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<Backend
                 None
             }
         };
-        let api_key = b.api_key_env.as_ref().and_then(|var| match env.get(var) {
-            Some(key) if !key.is_empty() => Some(Secret::new(key.clone())),
-            _ => {
-                report.error(
-                    at("api_key_env"),
-                    format!("the environment variable {var} is not set"),
-                );
-                None
-            }
-        });
+        let api_key = b
+            .api_key_env
+            .as_deref()
+            .and_then(|var| api_key(var, env, &at("api_key_env"), report));
         let max_concurrency = nonzero(b.max_concurrency, 1, &at("max_concurrency"), report);
         let request_timeout = duration(b.request_timeout, "5m", &at("request_timeout"), report);
         let stall_timeout = duration(b.stall_timeout, "60s", &at("stall_timeout"), report);
@@ -272,6 +223,71 @@ fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<Backend
         }
     }
     out
+}
+
+/// With no `[[backends]]`: Ollama at `OLLAMA_HOST`, else on its usual port on this machine.
+fn default_backend(env: &Env, report: &mut Report) -> Option<BackendConfig> {
+    let url_text = env
+        .get(env::OLLAMA_HOST)
+        .filter(|h| !h.is_empty())
+        .map_or_else(
+            || defaults::OLLAMA_URL.to_string(),
+            |h| env::ollama_host_url(h),
+        );
+    url(&url_text, env::OLLAMA_HOST, &["http", "https"], report).map(|url| BackendConfig {
+        name: "ollama".into(),
+        kind: BackendKind::Ollama,
+        url,
+        api_key: None,
+        api_key_env: None,
+        max_concurrency: NonZeroU32::MIN,
+        request_timeout: Duration::from_secs(300),
+        stall_timeout: Duration::from_secs(60),
+    })
+}
+
+/// A backend's `name`: required, and short enough to show users in errors.
+fn backend_name(name: Option<String>, path: &str, report: &mut Report) -> Option<String> {
+    match name {
+        Some(name) if valid_name(&name) => Some(name),
+        Some(name) => {
+            report.error(
+                path,
+                format!("{name:?} must be 1-64 letters, digits, '-' or '_'"),
+            );
+            None
+        }
+        None => {
+            report.error(path, "is missing: give each backend a short unique name");
+            None
+        }
+    }
+}
+
+/// A backend's `kind`: `ollama` (the default) or `openai`.
+fn backend_kind(kind: Option<&str>, path: &str, report: &mut Report) -> Option<BackendKind> {
+    match kind {
+        None | Some("ollama") => Some(BackendKind::Ollama),
+        Some("openai") => Some(BackendKind::Openai),
+        Some(other) => {
+            report.error(
+                path,
+                format!("{other:?} is not a backend kind; allowed: ollama, openai"),
+            );
+            None
+        }
+    }
+}
+
+/// The API key in the environment variable `var` (named by `api_key_env`), which must be set.
+fn api_key(var: &str, env: &Env, path: &str, report: &mut Report) -> Option<Secret> {
+    match env.get(var) {
+        Some(key) if !key.is_empty() => Some(Secret::new(key.clone())),
+        _ => {
+            report.error(path, format!("the environment variable {var} is not set"));
+            None
+        }
+    }
 }
 
 fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
@@ -319,7 +335,26 @@ fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
 }
 
 fn storage(raw: RawStorage, env: &Env, report: &mut Report) -> StorageConfig {
-    let data_dir = match raw.data_dir {
+    // In this order, so problems are reported in the order of the keys.
+    let data_dir = data_dir(raw.data_dir, env, report);
+    let url = database_url(raw.url, report);
+    let retention = retention(raw.retention, report);
+    let retention_default = raw.retention_default.and_then(|text| {
+        parse_duration(&text)
+            .map_err(|problem| report.error("storage.retention_default", problem))
+            .ok()
+    });
+    StorageConfig {
+        url,
+        data_dir,
+        retention,
+        retention_default,
+    }
+}
+
+/// `storage.data_dir`, else systemd's `STATE_DIRECTORY`, else `./data`.
+fn data_dir(written: Option<String>, env: &Env, report: &mut Report) -> PathBuf {
+    match written {
         Some(dir) if dir.trim().is_empty() => {
             report.error("storage.data_dir", "is empty: name a folder, e.g. \"data\"");
             PathBuf::from(defaults::DATA_DIR)
@@ -331,32 +366,32 @@ fn storage(raw: RawStorage, env: &Env, report: &mut Report) -> StorageConfig {
             .and_then(|dirs| dirs.split(':').next())
             .filter(|dir| !dir.is_empty())
             .map_or_else(|| PathBuf::from(defaults::DATA_DIR), PathBuf::from),
-    };
-    let text = raw.url.unwrap_or_else(|| defaults::STORAGE_URL.into());
-    let fallback =
-        || DatabaseUrl(Url::parse(defaults::STORAGE_URL).expect("the default storage URL parses"));
-    let parsed = match Url::parse(&text) {
-        Ok(u) if matches!(u.scheme(), "sqlite" | "postgres" | "postgresql") => DatabaseUrl(u),
-        Ok(u) => {
-            report.error(
-                "storage.url",
-                format!(
-                    "scheme {:?} is not supported; use sqlite://FILE or postgres://…",
-                    u.scheme()
-                ),
-            );
-            fallback()
+    }
+}
+
+/// `storage.url`: a `sqlite:` or `postgres:` URL (the default SQLite file when unwritten).
+fn database_url(written: Option<String>, report: &mut Report) -> DatabaseUrl {
+    let text = written.unwrap_or_else(|| defaults::STORAGE_URL.into());
+    let problem = match Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "sqlite" | "postgres" | "postgresql") => {
+            return DatabaseUrl(u);
         }
-        Err(error) => {
-            report.error(
-                "storage.url",
-                format!("is not a URL ({error}); use sqlite://FILE or postgres://…"),
-            );
-            fallback()
-        }
+        Ok(u) => format!(
+            "scheme {:?} is not supported; use sqlite://FILE or postgres://…",
+            u.scheme()
+        ),
+        Err(error) => format!("is not a URL ({error}); use sqlite://FILE or postgres://…"),
     };
-    let retention = raw
-        .retention
+    report.error("storage.url", problem);
+    DatabaseUrl(Url::parse(defaults::STORAGE_URL).expect("the default storage URL parses"))
+}
+
+/// `storage.retention`: how long conversations are kept, per guild id.
+fn retention(
+    written: BTreeMap<String, String>,
+    report: &mut Report,
+) -> BTreeMap<NonZeroU64, Duration> {
+    written
         .into_iter()
         .filter_map(|(guild, ttl)| {
             let at = format!("storage.retention.{guild}");
@@ -370,18 +405,7 @@ fn storage(raw: RawStorage, env: &Env, report: &mut Report) -> StorageConfig {
             let ttl = duration(Some(ttl), "30d", &at, report);
             Some((id?, ttl))
         })
-        .collect();
-    let retention_default = raw.retention_default.and_then(|text| {
-        parse_duration(&text)
-            .map_err(|problem| report.error("storage.retention_default", problem))
-            .ok()
-    });
-    StorageConfig {
-        url: parsed,
-        data_dir,
-        retention,
-        retention_default,
-    }
+        .collect()
 }
 
 fn tool_approval(text: &str, path: &str, report: &mut Report) -> Option<ToolApproval> {
@@ -415,7 +439,14 @@ pub(crate) fn byte_size(text: &str) -> Option<u64> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let factor = unit_factor(&unit.trim().to_ascii_lowercase())?;
+    let bytes = (number * factor as f64).round();
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// Bytes in one `unit` (lower case): `k`, `m`, `g` and `kib`… are binary, `kb`… decimal.
+fn unit_factor(unit: &str) -> Option<u64> {
+    Some(match unit {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
         "m" | "mib" => 1 << 20,
@@ -424,9 +455,7 @@ pub(crate) fn byte_size(text: &str) -> Option<u64> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         _ => return None,
-    };
-    let bytes = (number * factor as f64).round();
-    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+    })
 }
 
 fn logging(raw: RawLogging, report: &mut Report) -> LoggingConfig {
