@@ -1,6 +1,9 @@
 //! From [`RawConfig`] to [`Config`]: check every value, fill in defaults, collect every problem.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod backends;
+mod mcp;
+mod storage;
+
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
@@ -8,12 +11,9 @@ use std::time::Duration;
 
 use url::Url;
 
-mod mcp;
-
 use super::env::{self, Env};
 use super::raw::{
-    RawAdmin, RawBackend, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawModels,
-    RawPermissions, RawStorage,
+    RawAdmin, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawModels, RawPermissions,
 };
 use super::report::Report;
 use super::secret::Secret;
@@ -38,9 +38,9 @@ Today is {date}. You are talking with {user}. Answer concisely; use Markdown.";
 /// Validates `raw`; `env` supplies API keys named by `api_key_env` and `OLLAMA_HOST`.
 pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config> {
     let discord = discord(raw.discord, env, report);
-    let backends = backends(raw.backends, env, report);
+    let backends = backends::backends(raw.backends, env, report);
     let models = models(raw.models, report);
-    let storage = storage(raw.storage, env, report);
+    let storage = storage::storage(raw.storage, env, report);
     let mcp = McpConfig {
         servers: raw
             .mcp
@@ -180,116 +180,6 @@ fn discord(raw: RawDiscord, env: &Env, report: &mut Report) -> DiscordConfig {
     }
 }
 
-fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<BackendConfig> {
-    if raw.is_empty() {
-        return default_backend(env, report).into_iter().collect();
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for (i, b) in raw.into_iter().enumerate() {
-        let at = |key: &str| format!("backends[{i}].{key}");
-        let Some(name) = backend_name(b.name, &at("name"), report) else {
-            continue;
-        };
-        if !seen.insert(name.clone()) {
-            report.error(at("name"), format!("{name:?} is used by another backend"));
-        }
-        let kind = backend_kind(b.kind.as_deref(), &at("kind"), report);
-        let url = match b.url {
-            Some(u) => url(&u, &at("url"), &["http", "https"], report),
-            None => {
-                report.error(at("url"), "is missing: e.g. \"http://127.0.0.1:11434\"");
-                None
-            }
-        };
-        let api_key = b
-            .api_key_env
-            .as_deref()
-            .and_then(|var| api_key(var, env, &at("api_key_env"), report));
-        let max_concurrency = nonzero(b.max_concurrency, 1, &at("max_concurrency"), report);
-        let request_timeout = duration(b.request_timeout, "5m", &at("request_timeout"), report);
-        let stall_timeout = duration(b.stall_timeout, "60s", &at("stall_timeout"), report);
-        if let (Some(kind), Some(url)) = (kind, url) {
-            out.push(BackendConfig {
-                name,
-                kind,
-                url,
-                api_key,
-                api_key_env: b.api_key_env,
-                max_concurrency,
-                request_timeout,
-                stall_timeout,
-            });
-        }
-    }
-    out
-}
-
-/// With no `[[backends]]`: Ollama at `OLLAMA_HOST`, else on its usual port on this machine.
-fn default_backend(env: &Env, report: &mut Report) -> Option<BackendConfig> {
-    let url_text = env
-        .get(env::OLLAMA_HOST)
-        .filter(|h| !h.is_empty())
-        .map_or_else(
-            || defaults::OLLAMA_URL.to_string(),
-            |h| env::ollama_host_url(h),
-        );
-    url(&url_text, env::OLLAMA_HOST, &["http", "https"], report).map(|url| BackendConfig {
-        name: "ollama".into(),
-        kind: BackendKind::Ollama,
-        url,
-        api_key: None,
-        api_key_env: None,
-        max_concurrency: NonZeroU32::MIN,
-        request_timeout: Duration::from_secs(300),
-        stall_timeout: Duration::from_secs(60),
-    })
-}
-
-/// A backend's `name`: required, and short enough to show users in errors.
-fn backend_name(name: Option<String>, path: &str, report: &mut Report) -> Option<String> {
-    match name {
-        Some(name) if valid_name(&name) => Some(name),
-        Some(name) => {
-            report.error(
-                path,
-                format!("{name:?} must be 1-64 letters, digits, '-' or '_'"),
-            );
-            None
-        }
-        None => {
-            report.error(path, "is missing: give each backend a short unique name");
-            None
-        }
-    }
-}
-
-/// A backend's `kind`: `ollama` (the default) or `openai`.
-fn backend_kind(kind: Option<&str>, path: &str, report: &mut Report) -> Option<BackendKind> {
-    match kind {
-        None | Some("ollama") => Some(BackendKind::Ollama),
-        Some("openai") => Some(BackendKind::Openai),
-        Some(other) => {
-            report.error(
-                path,
-                format!("{other:?} is not a backend kind; allowed: ollama, openai"),
-            );
-            None
-        }
-    }
-}
-
-/// The API key in the environment variable `var` (named by `api_key_env`), which must be set.
-fn api_key(var: &str, env: &Env, path: &str, report: &mut Report) -> Option<Secret> {
-    match env.get(var) {
-        Some(key) if !key.is_empty() => Some(Secret::new(key.clone())),
-        _ => {
-            report.error(path, format!("the environment variable {var} is not set"));
-            None
-        }
-    }
-}
-
 fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
     let named = |value: Option<String>, path: &str, report: &mut Report| {
         value.filter(|name| {
@@ -332,80 +222,6 @@ fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
                 .collect()
         }),
     }
-}
-
-fn storage(raw: RawStorage, env: &Env, report: &mut Report) -> StorageConfig {
-    // In this order, so problems are reported in the order of the keys.
-    let data_dir = data_dir(raw.data_dir, env, report);
-    let url = database_url(raw.url, report);
-    let retention = retention(raw.retention, report);
-    let retention_default = raw.retention_default.and_then(|text| {
-        parse_duration(&text)
-            .map_err(|problem| report.error("storage.retention_default", problem))
-            .ok()
-    });
-    StorageConfig {
-        url,
-        data_dir,
-        retention,
-        retention_default,
-    }
-}
-
-/// `storage.data_dir`, else systemd's `STATE_DIRECTORY`, else `./data`.
-fn data_dir(written: Option<String>, env: &Env, report: &mut Report) -> PathBuf {
-    match written {
-        Some(dir) if dir.trim().is_empty() => {
-            report.error("storage.data_dir", "is empty: name a folder, e.g. \"data\"");
-            PathBuf::from(defaults::DATA_DIR)
-        }
-        Some(dir) => PathBuf::from(dir),
-        // systemd's StateDirectory= may list several, separated by ':'; the first is ours.
-        None => env
-            .get(env::STATE_DIRECTORY)
-            .and_then(|dirs| dirs.split(':').next())
-            .filter(|dir| !dir.is_empty())
-            .map_or_else(|| PathBuf::from(defaults::DATA_DIR), PathBuf::from),
-    }
-}
-
-/// `storage.url`: a `sqlite:` or `postgres:` URL (the default SQLite file when unwritten).
-fn database_url(written: Option<String>, report: &mut Report) -> DatabaseUrl {
-    let text = written.unwrap_or_else(|| defaults::STORAGE_URL.into());
-    let problem = match Url::parse(&text) {
-        Ok(u) if matches!(u.scheme(), "sqlite" | "postgres" | "postgresql") => {
-            return DatabaseUrl(u);
-        }
-        Ok(u) => format!(
-            "scheme {:?} is not supported; use sqlite://FILE or postgres://…",
-            u.scheme()
-        ),
-        Err(error) => format!("is not a URL ({error}); use sqlite://FILE or postgres://…"),
-    };
-    report.error("storage.url", problem);
-    DatabaseUrl(Url::parse(defaults::STORAGE_URL).expect("the default storage URL parses"))
-}
-
-/// `storage.retention`: how long conversations are kept, per guild id.
-fn retention(
-    written: BTreeMap<String, String>,
-    report: &mut Report,
-) -> BTreeMap<NonZeroU64, Duration> {
-    written
-        .into_iter()
-        .filter_map(|(guild, ttl)| {
-            let at = format!("storage.retention.{guild}");
-            let id = guild.parse::<u64>().ok().and_then(NonZeroU64::new);
-            if id.is_none() {
-                report.error(
-                    &at,
-                    "keys are guild ids, e.g. \"123456789012345678\" = \"30d\"",
-                );
-            }
-            let ttl = duration(Some(ttl), "30d", &at, report);
-            Some((id?, ttl))
-        })
-        .collect()
 }
 
 fn tool_approval(text: &str, path: &str, report: &mut Report) -> Option<ToolApproval> {
