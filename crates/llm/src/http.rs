@@ -242,21 +242,8 @@ pub async fn error_for(response: Response, spec: &BackendSpec, model: Option<&st
         .and_then(|v| crate::numbers::retry_after(v, std::time::SystemTime::now()));
     let body = response.text().await.unwrap_or_default();
     let parsed: Option<Value> = serde_json::from_str(&body).ok();
-    let message = parsed
-        .as_ref()
-        .and_then(|v| {
-            v.get("error").and_then(|e| {
-                e.as_str()
-                    .map(str::to_string)
-                    .or_else(|| e.get("message")?.as_str().map(str::to_string))
-            })
-        })
-        .unwrap_or_else(|| body.chars().take(300).collect());
-    let code = |key: &str| {
-        parsed
-            .as_ref()
-            .and_then(|v| v.get("error")?.get(key)?.as_str().map(str::to_string))
-    };
+    let message =
+        error_message(parsed.as_ref()).unwrap_or_else(|| body.chars().take(300).collect());
     let backend = spec.name.clone();
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => LlmError::Unauthorized {
@@ -272,17 +259,31 @@ pub async fn error_for(response: Response, spec: &BackendSpec, model: Option<&st
             backend,
             retry_after,
         },
-        _ if code("code").as_deref() == Some("context_length_exceeded")
-            || code("type").as_deref() == Some("exceed_context_size_error") =>
-        {
-            LlmError::ContextTooLong { message }
-        }
+        _ if is_context_too_long(parsed.as_ref()) => LlmError::ContextTooLong { message },
         _ => LlmError::Server {
             backend,
             status: status.as_u16(),
             message,
         },
     }
+}
+
+/// Whether an error body says the prompt is longer than the model's context (OpenAI's
+/// `context_length_exceeded` code, llama.cpp's `exceed_context_size_error` type).
+fn is_context_too_long(body: Option<&Value>) -> bool {
+    let field = |key: &str| body.and_then(|v| v.get("error")?.get(key)?.as_str());
+    field("code") == Some("context_length_exceeded")
+        || field("type") == Some("exceed_context_size_error")
+}
+
+/// The message of an error body: Ollama's `{"error": "…"}` or OpenAI's
+/// `{"error": {"message": "…"}}`.
+fn error_message(body: Option<&Value>) -> Option<String> {
+    let error = body?.get("error")?;
+    error
+        .as_str()
+        .or_else(|| error.get("message")?.as_str())
+        .map(str::to_string)
 }
 
 #[cfg(test)]

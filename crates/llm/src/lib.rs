@@ -20,7 +20,9 @@ use futures::{Stream, StreamExt};
 
 pub use backend::{Backend, BackendSpec};
 pub use error::{LlmError, ServerKind};
-pub use pool::{BackendHealth, BackendModels, BackendPool, PoolOptions, PooledStream};
+pub use pool::{
+    BackendHealth, BackendModels, BackendPool, HEALTH_LOG_TARGET, PoolOptions, PooledStream,
+};
 pub use types::*;
 
 /// An HTTP client for backends. Installs the process's TLS provider (ring) first if none is

@@ -37,23 +37,31 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// saturating at `u64::MAX`. Anything else is `None`.
 pub fn whole(value: &Value) -> Option<u64> {
     match value {
-        Value::Number(n) => n.as_u64().or_else(|| {
-            if n.as_i64().is_some() {
-                return None; // negative
-            }
-            let f = n.as_f64()?;
-            // `as` saturates: 1e300 reads as u64::MAX.
-            (f.is_finite() && f >= 0.0 && f.fract() == 0.0).then_some(f as u64)
-        }),
-        Value::String(s) => {
-            let s = s.trim();
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            Some(s.parse::<u64>().unwrap_or(u64::MAX))
-        }
+        Value::Number(n) => whole_number(n),
+        Value::String(s) => whole_text(s),
         _ => None,
     }
+}
+
+/// A JSON number as a whole number: an integer, or a float with no fraction (saturating).
+fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        if n.as_i64().is_some() {
+            return None; // negative
+        }
+        let f = n.as_f64()?;
+        // `as` saturates: 1e300 reads as u64::MAX.
+        (f.is_finite() && f >= 0.0 && f.fract() == 0.0).then_some(f as u64)
+    })
+}
+
+/// Digits (around spaces) as a whole number, saturating at `u64::MAX`.
+fn whole_text(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 /// [`whole`], saturating at `u32::MAX`.

@@ -20,6 +20,10 @@ use crate::error::LlmError;
 use crate::types::{Capability, ChatEvent, ChatRequest, ChatResponse, ModelInfo};
 use crate::{ChatStream, ServerKind, collect};
 
+/// The tracing target of the background health checks' warnings, so that a front end which
+/// reports failed requests itself can leave them out of its log.
+pub const HEALTH_LOG_TARGET: &str = "mcpcord_llm::health";
+
 /// How the pool behaves.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -136,14 +140,7 @@ impl BackendPool {
         let mut last_error = None;
         while let Some(reservation) = Reservation::best(&mut candidates) {
             let entry = reservation.entry.clone();
-            let info = self.info_on(&entry, &request.model).await;
-            if let Some(info) = &info {
-                check_capabilities(request, info)?;
-            }
-            let mut request = request.clone();
-            if request.options.num_ctx.is_none() {
-                request.options.num_ctx = num_ctx(info.as_ref(), self.inner.options.max_context);
-            }
+            let request = self.fitted(&entry, request).await?;
             let lease = reservation.acquire().await;
             match start(&entry.backend, &request).await {
                 Ok((first, rest)) => {
@@ -154,8 +151,8 @@ impl BackendPool {
                     });
                 }
                 Err(error) if error.is_failover() => {
-                    tracing::warn!(backend = %entry.backend.spec().name, error = %error.detail(), "backend failed before its first token; trying the next");
-                    self.note_failure(&entry, &error).await;
+                    self.failed_over(&entry, &error, !candidates.is_empty())
+                        .await;
                     last_error = Some(error);
                 }
                 Err(error) => return Err(error),
@@ -165,6 +162,29 @@ impl BackendPool {
             Some(error) => Err(error),
             None => Err(self.no_backend(&request.model).await),
         }
+    }
+
+    /// `request` as `entry` should get it: refused if the model there lacks a capability it
+    /// needs, with `num_ctx` set from the model's context length unless the caller set it.
+    async fn fitted(&self, entry: &Entry, request: &ChatRequest) -> Result<ChatRequest, LlmError> {
+        let info = self.info_on(entry, &request.model).await;
+        if let Some(info) = &info {
+            check_capabilities(request, info)?;
+        }
+        let mut request = request.clone();
+        if request.options.num_ctx.is_none() {
+            request.options.num_ctx = num_ctx(info.as_ref(), self.inner.options.max_context);
+        }
+        Ok(request)
+    }
+
+    /// Notes that `entry` failed before its first token; says so when another backend is tried
+    /// (the last one's error goes to the caller, who reports it: logged, it would be said twice).
+    async fn failed_over(&self, entry: &Entry, error: &LlmError, trying_another: bool) {
+        if trying_another {
+            tracing::warn!(backend = %entry.backend.spec().name, error = %error.detail(), "backend failed before its first token; trying the next");
+        }
+        self.note_failure(entry, error).await;
     }
 
     /// The whole answer to `request` (streamed underneath, so failover still applies).
@@ -269,8 +289,10 @@ impl BackendPool {
                     _ = ticker.tick() => {
                         for health in pool.refresh().await {
                             if let Err(error) = health.result {
-                                // Operators get the (redacted) URL too.
-                                tracing::warn!(backend = %health.name, error = %error.detail(), "backend health check failed");
+                                // Operators get the (redacted) URL too. A target of its
+                                // own: terminal commands, which report a failed request
+                                // themselves, leave it out.
+                                tracing::warn!(target: HEALTH_LOG_TARGET, backend = %health.name, error = %error.detail(), "backend health check failed");
                             }
                         }
                     }

@@ -49,54 +49,11 @@ fn sanitize_node(node: &Value, root: &Value, depth: usize) -> Value {
         .and_then(Value::as_str)
         .and_then(|r| resolve(root, r))
     {
-        let mut resolved = sanitize_node(target, root, depth + 1);
-        if let (Some(description), Some(out)) = (map.get("description"), resolved.as_object_mut()) {
-            out.insert("description".into(), description.clone());
-        }
-        return resolved;
+        return referenced(target, map.get("description"), root, depth);
     }
     let mut out = Map::new();
     for (key, value) in map {
-        match key.as_str() {
-            "type" | "enum" | "required" => {
-                out.insert(key.clone(), value.clone());
-            }
-            "description" => {
-                out.insert(key.clone(), value.clone());
-            }
-            "properties" => {
-                let props = value
-                    .as_object()
-                    .map(|props| {
-                        props
-                            .iter()
-                            .map(|(name, schema)| {
-                                (name.clone(), sanitize_node(schema, root, depth + 1))
-                            })
-                            .collect::<Map<_, _>>()
-                    })
-                    .unwrap_or_default();
-                out.insert("properties".into(), Value::Object(props));
-            }
-            "items" => {
-                out.insert("items".into(), sanitize_node(value, root, depth + 1));
-            }
-            "anyOf" | "oneOf" => {
-                let variants: Vec<Value> = value
-                    .as_array()
-                    .map(|vs| {
-                        vs.iter()
-                            .map(|v| sanitize_node(v, root, depth + 1))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.insert("anyOf".into(), Value::Array(variants));
-            }
-            "const" => {
-                out.insert("enum".into(), json!([value]));
-            }
-            _ => {}
-        }
+        keep(&mut out, key, value, root, depth);
     }
     if let Some(parts) = map.get("allOf").and_then(Value::as_array) {
         for part in parts {
@@ -108,13 +65,64 @@ fn sanitize_node(node: &Value, root: &Value, depth: usize) -> Value {
     {
         out.insert("description".into(), title.clone());
     }
+    complete_object(&mut out);
+    Value::Object(out)
+}
+
+/// The schema a `$ref` points to, sanitized, with the referring node's `description`.
+fn referenced(target: &Value, description: Option<&Value>, root: &Value, depth: usize) -> Value {
+    let mut resolved = sanitize_node(target, root, depth + 1);
+    if let (Some(description), Some(out)) = (description, resolved.as_object_mut()) {
+        out.insert("description".into(), description.clone());
+    }
+    resolved
+}
+
+/// Copies `key` into `out` if Ollama keeps it (nested schemas sanitized, `oneOf` read as
+/// `anyOf`, `const` as a one-value `enum`); drops it otherwise.
+fn keep(out: &mut Map<String, Value>, key: &str, value: &Value, root: &Value, depth: usize) {
+    let nested = |schema: &Value| sanitize_node(schema, root, depth + 1);
+    match key {
+        "type" | "enum" | "required" | "description" => {
+            out.insert(key.to_owned(), value.clone());
+        }
+        "properties" => {
+            let props = value
+                .as_object()
+                .map(|props| {
+                    props
+                        .iter()
+                        .map(|(name, schema)| (name.clone(), nested(schema)))
+                        .collect::<Map<_, _>>()
+                })
+                .unwrap_or_default();
+            out.insert("properties".into(), Value::Object(props));
+        }
+        "items" => {
+            out.insert("items".into(), nested(value));
+        }
+        "anyOf" | "oneOf" => {
+            let variants: Vec<Value> = value
+                .as_array()
+                .map(|vs| vs.iter().map(nested).collect())
+                .unwrap_or_default();
+            out.insert("anyOf".into(), Value::Array(variants));
+        }
+        "const" => {
+            out.insert("enum".into(), json!([value]));
+        }
+        _ => {}
+    }
+}
+
+/// An object schema (by `type` or `properties`) gets both, as Ollama expects.
+fn complete_object(out: &mut Map<String, Value>) {
     let is_object =
         out.get("type").is_some_and(|t| t == "object") || out.contains_key("properties");
     if is_object {
         out.entry("type").or_insert_with(|| json!("object"));
         out.entry("properties").or_insert_with(|| json!({}));
     }
-    Value::Object(out)
 }
 
 /// Merges an `allOf` part into `out`: properties and required lists are joined.

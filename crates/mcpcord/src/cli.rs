@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// A self-hosted Discord bot for local language models (Ollama or OpenAI-compatible servers),
 /// with tools from MCP servers and conversations kept in a real database.
@@ -25,6 +25,11 @@ pub struct Cli {
         env = "MCPCORD_CONFIG"
     )]
     pub config: Option<PathBuf>,
+
+    /// More log lines: -v info, -vv debug, -vvv trace (RUST_LOG, when set, decides instead).
+    /// Without it, `run` logs as `[logging]` says and other commands log warnings and errors.
+    #[arg(long, short = 'v', global = true, action = ArgAction::Count)]
+    pub verbose: u8,
 
     /// What to do.
     #[command(subcommand)]

@@ -6,6 +6,11 @@
 //!
 //! Spans carry the context of a turn (`turn`, `user`, `guild`, `channel`, `conversation`,
 //! `model`): in `json` each line lists its spans' fields, so one turn's lines can be found together.
+//!
+//! Two audiences ([`Audience`]): `run` is a service, logged as `[logging]` says; every other
+//! command speaks to a person at a terminal through its own output, so its log shows warnings
+//! and errors only, one line each, and not the failures the command prints itself — unless
+//! `-v` or `RUST_LOG` asks for more.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -148,23 +153,65 @@ fn with_quiet_dependencies(level: &str) -> String {
     })
 }
 
-/// Installs the global subscriber: `config`'s format and filter, to stderr, secrets scrubbed.
-/// `RUST_LOG`, when set, replaces the configured filter.
-pub fn init(config: &LoggingConfig, secrets: &[Secret]) {
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|f| EnvFilter::builder().parse(f).ok())
-        .or_else(|| {
-            EnvFilter::builder()
-                .parse(with_quiet_dependencies(&config.level))
-                .ok()
-        })
-        .unwrap_or_else(|| EnvFilter::new("info"));
+/// Who reads the log lines, which decides their level and shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// `run`: the operator of a service, as `[logging]` configures.
+    Service,
+    /// Any other command: a person at a terminal, who reads the command's own output first.
+    Terminal,
+}
+
+/// What a terminal command logs by default: warnings and errors, but not the failures the
+/// command reports itself (a turn's error is `chat`'s own output; a backend's health is what
+/// `check` and the failed request say), which would print the same error twice.
+const TERMINAL: &str = "warn,mcpcord_engine::turn=error,mcpcord_llm::health=error";
+
+/// The levels `-v`, `-vv` and `-vvv` ask for.
+const VERBOSE: [&str; 3] = ["info", "debug", "trace"];
+
+/// The filter directives for `audience`: `RUST_LOG` when set, else the level `-v` (counted in
+/// `verbose`) asks for, else the configured level for a service and [`TERMINAL`] for a command.
+pub fn filter_directives(
+    configured: &str,
+    audience: Audience,
+    verbose: u8,
+    rust_log: Option<&str>,
+) -> String {
+    if let Some(rust_log) = rust_log.filter(|f| EnvFilter::builder().parse(f).is_ok()) {
+        return rust_log.to_string();
+    }
+    let level = match (verbose, audience) {
+        (1.., _) => VERBOSE[usize::from(verbose.min(3)) - 1],
+        (0, Audience::Service) => configured,
+        (0, Audience::Terminal) => TERMINAL,
+    };
+    with_quiet_dependencies(level)
+}
+
+/// The format for `audience`: a terminal gets one line a record (`compact`) where a service
+/// would get `pretty`'s multi-line records; `json` and `compact` stay as configured.
+pub fn format_for(configured: LogFormat, audience: Audience) -> LogFormat {
+    match (configured, audience) {
+        (LogFormat::Pretty, Audience::Terminal) => LogFormat::Compact,
+        (format, _) => format,
+    }
+}
+
+/// Installs the global subscriber: `config`'s format and filter as [`filter_directives`] and
+/// [`format_for`] adapt them to `audience` and `-v`, to stderr, secrets scrubbed.
+pub fn init(config: &LoggingConfig, secrets: &[Secret], audience: Audience, verbose: u8) {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let directives = filter_directives(&config.level, audience, verbose, rust_log.as_deref());
+    let filter = EnvFilter::builder()
+        .parse(directives)
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let format = format_for(config.format, audience);
     let ansi =
         config.format == LogFormat::Pretty && std::io::IsTerminal::is_terminal(&io::stderr());
     let writer = RedactingMakeWriter::new(io::stderr, Redactor::new(secrets));
     let _ = Registry::default()
-        .with(fmt_layer(config.format, writer, ansi).with_filter(filter))
+        .with(fmt_layer(format, writer, ansi).with_filter(filter))
         .try_init();
 }
 
@@ -304,5 +351,52 @@ url = "http://admin:backend-pass-9@gpu.internal:11434/?api_key=backend-key-42"
         assert_eq!(span["conversation"], "c-1");
         assert_eq!(span["model"], "llama3.2");
         assert_eq!(span["user"], 7);
+    }
+
+    #[test]
+    fn a_terminal_command_logs_warnings_unless_asked_for_more() {
+        let terminal = |verbose, rust_log| {
+            filter_directives("info,mcpcord=debug", Audience::Terminal, verbose, rust_log)
+        };
+        assert!(
+            terminal(0, None).starts_with(TERMINAL),
+            "{}",
+            terminal(0, None)
+        );
+        assert!(terminal(1, None).starts_with("info,"));
+        assert!(terminal(2, None).starts_with("debug,"));
+        assert!(terminal(9, None).starts_with("trace,"));
+        assert_eq!(terminal(2, Some("mcpcord=trace")), "mcpcord=trace");
+        // A RUST_LOG that is not a filter is ignored, as before.
+        assert!(terminal(0, Some("=[")).starts_with(TERMINAL));
+        assert!(terminal(0, None).contains("rmcp=warn"));
+        let health = format!("{}=error", mcpcord_llm::HEALTH_LOG_TARGET);
+        assert!(TERMINAL.contains(&health), "{TERMINAL} leaves out {health}");
+    }
+
+    #[test]
+    fn a_service_logs_as_configured_and_v_or_rust_log_override_it() {
+        let service = |verbose, rust_log| {
+            filter_directives("info,mcpcord=debug", Audience::Service, verbose, rust_log)
+        };
+        assert_eq!(service(0, None), "info,mcpcord=debug,rmcp=warn,sqlx=warn");
+        assert!(service(2, None).starts_with("debug,"));
+        assert_eq!(service(0, Some("warn")), "warn");
+    }
+
+    #[test]
+    fn a_terminal_gets_one_line_records() {
+        assert_eq!(
+            format_for(LogFormat::Pretty, Audience::Terminal),
+            LogFormat::Compact
+        );
+        assert_eq!(
+            format_for(LogFormat::Json, Audience::Terminal),
+            LogFormat::Json
+        );
+        assert_eq!(
+            format_for(LogFormat::Pretty, Audience::Service),
+            LogFormat::Pretty
+        );
     }
 }

@@ -18,6 +18,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[test]
 fn help_lists_every_command() {
     let dir = tempfile::tempdir().unwrap();
@@ -101,6 +110,8 @@ fn environment_and_dotenv_feed_config_show_with_secrets_redacted() {
         &[
             ("MCPCORD__LOGGING__LEVEL", "trace"),
             ("MCPCORD__LOGGING__FORMAT", "json"),
+            // Terminal commands log warnings only unless asked: trace, to see nothing leaks.
+            ("RUST_LOG", "trace"),
             ("OPENAI_KEY", "sk-live-should-not-print"),
             ("MCPCORD__BACKENDS__0__NAME", "oa"),
             ("MCPCORD__BACKENDS__0__KIND", "openai"),
@@ -144,14 +155,6 @@ mod against_fake_ollama {
             command.env(key, value);
         }
         command.output().await.expect("the mcpcord binary runs")
-    }
-
-    fn dead_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
     }
 
     #[tokio::test]
@@ -321,6 +324,110 @@ mod chat {
             text(&out.stderr)
         );
         assert!(out.stdout.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_interactive_session_reads_messages_and_commands_from_stdin() {
+        use tokio::io::AsyncWriteExt;
+
+        let fake =
+            FakeOllama::start_with_models([FakeModel::new("llama3.2"), FakeModel::new("qwen3")])
+                .await;
+        fake.push_scripts([
+            Script::new().text("first answer"),
+            Script::new().text("from qwen3"),
+            Script::new().text("fresh start"),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+            .arg("chat")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("OLLAMA_HOST", fake.url())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the mcpcord binary runs");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"hello\n\n/model qwen3\nand you?\n/new\n/model\nagain\n/quit\nnever sent\n")
+            .await
+            .unwrap();
+        drop(stdin);
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("chat finished in time")
+                .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "first answer\nfrom qwen3\nfresh start\n");
+        let stderr = text(&out.stderr);
+        for said in [
+            "(model: qwen3)",
+            "(a new conversation)",
+            "(model: the configured default)",
+        ] {
+            assert!(stderr.contains(said), "{said} missing in:\n{stderr}");
+        }
+        let requests = fake.chat_requests();
+        let models: Vec<_> = requests.iter().map(|r| r["model"].clone()).collect();
+        assert_eq!(
+            models,
+            [json!("llama3.2"), json!("qwen3"), json!("llama3.2")]
+        );
+        let messages = |i: usize| requests[i]["messages"].as_array().unwrap().len();
+        assert_eq!(
+            messages(1),
+            4,
+            "the second message continues the conversation"
+        );
+        assert_eq!(messages(2), 2, "/new starts afresh");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_ollama_is_reported_once_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let stopped = format!("127.0.0.1:{}", dead_port());
+        let env = [("OLLAMA_HOST", stopped.as_str())];
+        let out = chat(dir.path(), &["chat", "-p", "hi"], &env).await;
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            stderr.matches("cannot reach the model server").count(),
+            1,
+            "the error is said once:\n{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "nothing else is said:\n{stderr}");
+        assert!(stderr.starts_with("mcpcord: error: "), "{stderr}");
+        assert!(
+            stderr.contains("ollama serve"),
+            "it says what to do:\n{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+
+        // -v asks for more: the start-up's info lines too, still one line each.
+        let out = chat(dir.path(), &["-v", "chat", "-p", "hi"], &env).await;
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("INFO") && stderr.contains("storage ready"),
+            "{stderr}"
+        );
+        assert!(
+            stderr
+                .lines()
+                .all(|line| !line.trim_start().starts_with("at ")),
+            "no multi-line records:\n{stderr}"
+        );
+        assert!(
+            stderr
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with("mcpcord: error: "),
+            "the error comes last:\n{stderr}"
+        );
     }
 
     #[tokio::test]

@@ -314,6 +314,44 @@ replicas = 17
 }
 
 #[test]
+fn a_server_whose_transport_or_name_is_wrong_is_reported_with_its_timeouts_and_tool_names() {
+    let errors = config_errors(
+        r#"
+[mcp.servers.sse]
+type = "sse"
+url = "http://127.0.0.1:9/sse"
+call_timeout = "soon"
+
+[mcp.servers."bad name"]
+command = "x"
+
+[mcp.servers.remote]
+url = "ftp://127.0.0.1/mcp"
+
+[mcp.servers.tools]
+command = "x"
+start_timeout = "never"
+tool_approval = { "no spaces" = "ask", ok = "auto" }
+"#,
+    );
+    let expected = [
+        "mcp.servers.sse.call_timeout: \"soon\" is not a duration",
+        "mcp.servers.sse.type: \"sse\" is not supported; allowed: stdio, http, streamable-http",
+        "mcp.servers.bad name: server names are 1-64 letters, digits, '-' or '_'",
+        "mcp.servers.remote.url: \"ftp://127.0.0.1/mcp\" is not an http(s) URL",
+        "mcp.servers.tools.start_timeout: \"never\" is not a duration",
+        "mcp.servers.tools.tool_approval.no spaces: is not a tool name",
+    ];
+    for want in expected {
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "missing {want:?} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+}
+
+#[test]
 fn memory_limits_are_read_in_the_usual_units() {
     for (text, bytes) in [
         ("1048576", 1_048_576u64),

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::wire::{
-    Completion, Embeddings, Models, StreamChunk, WireUsage, chat_body, parse_arguments,
+    Completion, Embeddings, Models, StreamChunk, ToolCallDelta, WireUsage, chat_body,
+    parse_arguments,
 };
 use crate::ChatStream;
 use crate::backend::BackendSpec;
@@ -157,6 +158,105 @@ struct PendingCall {
     arguments: String,
 }
 
+impl PendingCall {
+    /// Adds one delta's pieces.
+    fn add(&mut self, delta: ToolCallDelta) {
+        if delta.id.is_some() {
+            self.id = delta.id;
+        }
+        let Some(function) = delta.function else {
+            return;
+        };
+        // OpenAI sends the name once; llama.cpp repeats it in every delta.
+        if let Some(name) = function.name.filter(|n| *n != self.name) {
+            self.name.push_str(&name);
+        }
+        if let Some(arguments) = function.arguments {
+            self.arguments.push_str(&arguments);
+        }
+    }
+}
+
+/// Everything a streamed answer has said so far, chunk by chunk.
+#[derive(Default)]
+struct Answer {
+    /// The text so far (reported with a cut stream).
+    partial: String,
+    calls: BTreeMap<usize, PendingCall>,
+    finish: Option<String>,
+    usage: Option<WireUsage>,
+}
+
+impl Answer {
+    /// Takes in one chunk; the events it carries, in order.
+    fn absorb(&mut self, chunk: StreamChunk) -> Vec<ChatEvent> {
+        if chunk.usage.is_some() {
+            self.usage = chunk.usage;
+        }
+        let mut events = Vec::new();
+        for choice in chunk.choices {
+            let delta = choice.delta;
+            if let Some(reasoning) = delta
+                .reasoning_content
+                .or(delta.reasoning)
+                .filter(|r| !r.is_empty())
+            {
+                events.push(ChatEvent::Thinking(reasoning));
+            }
+            if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                self.partial.push_str(&text);
+                events.push(ChatEvent::Text(text));
+            }
+            for call in delta.tool_calls {
+                self.calls.entry(call.index).or_default().add(call);
+            }
+            if choice.finish_reason.is_some() {
+                self.finish = choice.finish_reason;
+            }
+        }
+        events
+    }
+
+    /// The closing events: the tool calls (if any), then `Done` with the usage.
+    fn finish(self) -> Vec<ChatEvent> {
+        let calls: Vec<ToolCall> = self
+            .calls
+            .into_values()
+            .filter(|c| !c.name.is_empty())
+            .map(|c| ToolCall {
+                id: c.id,
+                name: c.name,
+                arguments: parse_arguments(&c.arguments),
+            })
+            .collect();
+        let usage = usage(
+            self.usage.as_ref(),
+            self.finish.as_deref(),
+            !calls.is_empty(),
+        );
+        let mut events = Vec::new();
+        if !calls.is_empty() {
+            events.push(ChatEvent::ToolCalls(calls));
+        }
+        events.push(ChatEvent::Done(usage));
+        events
+    }
+}
+
+/// A `data:` payload as a chunk; a server's error object, or the parse error, otherwise.
+fn parse_chunk(payload: &str, backend: &str) -> Result<StreamChunk, LlmError> {
+    serde_json::from_str(payload).map_err(|error| {
+        let message = serde_json::from_str::<Value>(payload)
+            .ok()
+            .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("bad chunk: {error}"));
+        LlmError::Protocol {
+            backend: backend.to_string(),
+            message,
+        }
+    })
+}
+
 /// Reads SSE `data:` payloads into events.
 fn events(
     mut data: std::pin::Pin<Box<dyn futures::Stream<Item = Result<String, String>> + Send>>,
@@ -164,17 +264,14 @@ fn events(
     backend: String,
 ) -> impl futures::Stream<Item = Result<ChatEvent, LlmError>> + Send {
     async_stream::stream! {
-        let mut partial = String::new();
-        let mut calls: BTreeMap<usize, PendingCall> = BTreeMap::new();
-        let mut finish: Option<String> = None;
-        let mut wire_usage: Option<WireUsage> = None;
+        let mut answer = Answer::default();
         loop {
-            let payload = match watchdog.next(&mut data, &partial).await {
+            let payload = match watchdog.next(&mut data, &answer.partial).await {
                 Ok(Next::Item(payload)) => payload,
                 // Some servers end the body after the finish reason without `[DONE]`.
-                Ok(Next::End) if finish.is_some() => break,
+                Ok(Next::End) if answer.finish.is_some() => break,
                 Ok(Next::End) => {
-                    yield Err(watchdog.cut(&partial, "the connection closed before the answer finished"));
+                    yield Err(watchdog.cut(&answer.partial, "the connection closed before the answer finished"));
                     return;
                 }
                 Err(error) => {
@@ -185,57 +282,20 @@ fn events(
             if payload.trim() == "[DONE]" {
                 break;
             }
-            let chunk: StreamChunk = match serde_json::from_str(&payload) {
-                Ok(chunk) => chunk,
+            match parse_chunk(&payload, &backend) {
+                Ok(chunk) => {
+                    for event in answer.absorb(chunk) {
+                        yield Ok(event);
+                    }
+                }
                 Err(error) => {
-                    let message = serde_json::from_str::<Value>(&payload)
-                        .ok()
-                        .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_string))
-                        .unwrap_or_else(|| format!("bad chunk: {error}"));
-                    yield Err(LlmError::Protocol { backend: backend.clone(), message });
+                    yield Err(error);
                     return;
                 }
-            };
-            if chunk.usage.is_some() {
-                wire_usage = chunk.usage;
-            }
-            for choice in chunk.choices {
-                if let Some(reasoning) = choice.delta.reasoning_content.or(choice.delta.reasoning).filter(|r| !r.is_empty()) {
-                    yield Ok(ChatEvent::Thinking(reasoning));
-                }
-                if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
-                    partial.push_str(&text);
-                    yield Ok(ChatEvent::Text(text));
-                }
-                for delta in choice.delta.tool_calls {
-                    let call = calls.entry(delta.index).or_default();
-                    if delta.id.is_some() {
-                        call.id = delta.id;
-                    }
-                    if let Some(function) = delta.function {
-                        // OpenAI sends the name once; llama.cpp repeats it in every delta.
-                        if let Some(name) = function.name.filter(|n| *n != call.name) {
-                            call.name.push_str(&name);
-                        }
-                        if let Some(arguments) = function.arguments {
-                            call.arguments.push_str(&arguments);
-                        }
-                    }
-                }
-                if choice.finish_reason.is_some() {
-                    finish = choice.finish_reason;
-                }
             }
         }
-        let calls: Vec<ToolCall> = std::mem::take(&mut calls)
-            .into_values()
-            .filter(|c| !c.name.is_empty())
-            .map(|c| ToolCall { id: c.id, name: c.name, arguments: parse_arguments(&c.arguments) })
-            .collect();
-        let usage = usage(wire_usage.as_ref(), finish.as_deref(), !calls.is_empty());
-        if !calls.is_empty() {
-            yield Ok(ChatEvent::ToolCalls(calls));
+        for event in answer.finish() {
+            yield Ok(event);
         }
-        yield Ok(ChatEvent::Done(usage));
     }
 }

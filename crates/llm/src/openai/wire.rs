@@ -20,12 +20,7 @@ pub fn chat_body(request: &ChatRequest, tools: Vec<Value>, stream: bool) -> Valu
         body["tools"] = Value::Array(tools);
     }
     if let Some(choice) = &request.options.tool_choice {
-        body["tool_choice"] = match choice {
-            ToolChoice::Auto => json!("auto"),
-            ToolChoice::None => json!("none"),
-            ToolChoice::Required => json!("required"),
-            ToolChoice::Function(name) => json!({"type": "function", "function": {"name": name}}),
-        };
+        body["tool_choice"] = tool_choice(choice);
     }
     if let Some(t) = request.options.temperature {
         body["temperature"] = json!(t);
@@ -34,6 +29,16 @@ pub fn chat_body(request: &ChatRequest, tools: Vec<Value>, stream: bool) -> Valu
         body["max_tokens"] = json!(n);
     }
     body
+}
+
+/// `tool_choice` as OpenAI writes it.
+fn tool_choice(choice: &ToolChoice) -> Value {
+    match choice {
+        ToolChoice::Auto => json!("auto"),
+        ToolChoice::None => json!("none"),
+        ToolChoice::Required => json!("required"),
+        ToolChoice::Function(name) => json!({"type": "function", "function": {"name": name}}),
+    }
 }
 
 /// A tool call's id; calls that came without one (from Ollama) get one from their position.

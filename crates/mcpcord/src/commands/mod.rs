@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Config, InvalidConfig, Source, process_env};
+use crate::logging::Audience;
 
 /// Why a command did not succeed, and so which exit code it ends with.
 #[derive(Debug, thiserror::Error)]
@@ -48,36 +49,44 @@ impl Failure {
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     let source = Source::discover(cli.config);
-    let load = || -> Result<Config, Failure> {
-        let config = Config::load(&source, &process_env())?;
-        // Still one thread (the runtime starts later): the secrets leave the environment
-        // block, where MCP children could read them through /proc.
-        crate::protect::scrub_env(&crate::protect::secret_variables(&config));
-        crate::logging::init(&config.logging, &config.secrets());
-        Ok(config)
-    };
     match cli.command {
+        // These two need no configuration: they work whatever the file says.
         Command::Version => version::run(),
         Command::Config(ConfigCommand::Example) => config::example(),
-        Command::Config(ConfigCommand::Show) => config::show(&load()?),
-        Command::Config(ConfigCommand::Validate) => config::validate(&load()?, &source),
-        Command::Run => run::run(&load()?),
-        Command::Check => {
-            let config = load()?;
-            block_on(check::run(&config, &source))
+        command => {
+            let audience = match command {
+                Command::Run => Audience::Service,
+                _ => Audience::Terminal,
+            };
+            let config = load(&source, audience, cli.verbose)?;
+            with_config(command, &config, &source)
         }
-        Command::Chat(args) => {
-            let config = load()?;
-            block_on(chat::run(&config, args))
-        }
-        Command::Models => {
-            let config = load()?;
-            block_on(models::run(&config))
-        }
-        Command::Mcp(command) => {
-            let config = load()?;
-            block_on(mcp::run(&config, command))
-        }
+    }
+}
+
+/// Reads and validates the configuration, takes its secrets out of the environment block and
+/// starts logging.
+fn load(source: &Source, audience: Audience, verbose: u8) -> Result<Config, Failure> {
+    let config = Config::load(source, &process_env())?;
+    // Still one thread (the runtime starts later): the secrets leave the environment
+    // block, where MCP children could read them through /proc.
+    crate::protect::scrub_env(&crate::protect::secret_variables(&config));
+    crate::logging::init(&config.logging, &config.secrets(), audience, verbose);
+    Ok(config)
+}
+
+/// Runs a command that needs the configuration.
+fn with_config(command: Command, config: &Config, source: &Source) -> Result<(), Failure> {
+    match command {
+        Command::Version => version::run(),
+        Command::Config(ConfigCommand::Example) => config::example(),
+        Command::Config(ConfigCommand::Show) => config::show(config),
+        Command::Config(ConfigCommand::Validate) => config::validate(config, source),
+        Command::Run => run::run(config),
+        Command::Check => block_on(check::run(config, source)),
+        Command::Chat(args) => block_on(chat::run(config, args)),
+        Command::Models => block_on(models::run(config)),
+        Command::Mcp(command) => block_on(mcp::run(config, command)),
     }
 }
 

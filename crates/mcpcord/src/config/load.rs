@@ -40,21 +40,24 @@ fn sections(table: Table, report: &mut Report) -> RawConfig {
             "limits" => raw.limits = section(value, &key, report),
             "permissions" => raw.permissions = section(value, &key, report),
             "backends" => raw.backends = list(value, &key, report),
-            "mcp" => {
-                let Value::Table(mut mcp) = value else {
-                    report.error("mcp", "must be a table ([mcp])");
-                    continue;
-                };
-                let servers = mcp.remove("servers");
-                raw.mcp = section(Value::Table(mcp), "mcp", report);
-                if let Some(servers) = servers {
-                    raw.mcp.servers = map(servers, "mcp.servers", report);
-                }
-            }
+            "mcp" => mcp_section(value, &mut raw, report),
             unknown => unknown_key("", unknown, report),
         }
     }
     raw
+}
+
+/// `[mcp]` with its `servers` table, each server read on its own.
+fn mcp_section(value: Value, raw: &mut RawConfig, report: &mut Report) {
+    let Value::Table(mut mcp) = value else {
+        report.error("mcp", "must be a table ([mcp])");
+        return;
+    };
+    let servers = mcp.remove("servers");
+    raw.mcp = section(Value::Table(mcp), "mcp", report);
+    if let Some(servers) = servers {
+        raw.mcp.servers = map(servers, "mcp.servers", report);
+    }
 }
 
 /// Reads servers from a Claude Desktop style `mcp.json`.
@@ -140,18 +143,12 @@ fn remove_at(value: &mut Value, at: &serde_path_to_error::Path) -> bool {
     let Some((last, parents)) = segments.split_last() else {
         return false;
     };
-    let mut current = value;
-    for segment in parents {
-        let next = match (segment, current) {
-            (Segment::Map { key }, Value::Table(t)) => t.get_mut(key.as_str()),
-            (Segment::Seq { index }, Value::Array(items)) => items.get_mut(*index),
-            _ => None,
-        };
-        match next {
-            Some(next) => current = next,
-            None => return false,
-        }
-    }
+    let Some(current) = parents
+        .iter()
+        .try_fold(value, |current, segment| child(current, segment))
+    else {
+        return false;
+    };
     match (last, current) {
         (Segment::Map { key }, Value::Table(t)) => t.remove(key.as_str()).is_some(),
         (Segment::Seq { index }, Value::Array(items)) if *index < items.len() => {
@@ -159,6 +156,19 @@ fn remove_at(value: &mut Value, at: &serde_path_to_error::Path) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// The value under `segment` of `value`, if there is one.
+fn child<'v>(
+    value: &'v mut Value,
+    segment: &serde_path_to_error::Segment,
+) -> Option<&'v mut Value> {
+    use serde_path_to_error::Segment;
+    match (segment, value) {
+        (Segment::Map { key }, Value::Table(t)) => t.get_mut(key.as_str()),
+        (Segment::Seq { index }, Value::Array(items)) => items.get_mut(*index),
+        _ => None,
     }
 }
 

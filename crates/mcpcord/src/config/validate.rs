@@ -1,6 +1,9 @@
 //! From [`RawConfig`] to [`Config`]: check every value, fill in defaults, collect every problem.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod backends;
+mod mcp;
+mod storage;
+
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
@@ -10,8 +13,7 @@ use url::Url;
 
 use super::env::{self, Env};
 use super::raw::{
-    RawAdmin, RawBackend, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawMcpServer,
-    RawModels, RawPermissions, RawStorage,
+    RawAdmin, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawModels, RawPermissions,
 };
 use super::report::Report;
 use super::secret::Secret;
@@ -36,15 +38,15 @@ Today is {date}. You are talking with {user}. Answer concisely; use Markdown.";
 /// Validates `raw`; `env` supplies API keys named by `api_key_env` and `OLLAMA_HOST`.
 pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config> {
     let discord = discord(raw.discord, env, report);
-    let backends = backends(raw.backends, env, report);
+    let backends = backends::backends(raw.backends, env, report);
     let models = models(raw.models, report);
-    let storage = storage(raw.storage, env, report);
+    let storage = storage::storage(raw.storage, env, report);
     let mcp = McpConfig {
         servers: raw
             .mcp
             .servers
             .into_iter()
-            .filter_map(|(name, server)| mcp_server(name, server, &storage.data_dir, report))
+            .filter_map(|(name, server)| mcp::mcp_server(name, server, &storage.data_dir, report))
             .collect(),
     };
     let logging = logging(raw.logging, report);
@@ -178,100 +180,6 @@ fn discord(raw: RawDiscord, env: &Env, report: &mut Report) -> DiscordConfig {
     }
 }
 
-fn backends(raw: Vec<RawBackend>, env: &Env, report: &mut Report) -> Vec<BackendConfig> {
-    if raw.is_empty() {
-        let url_text = env
-            .get(env::OLLAMA_HOST)
-            .filter(|h| !h.is_empty())
-            .map_or_else(
-                || defaults::OLLAMA_URL.to_string(),
-                |h| env::ollama_host_url(h),
-            );
-        return url(&url_text, env::OLLAMA_HOST, &["http", "https"], report)
-            .map(|url| BackendConfig {
-                name: "ollama".into(),
-                kind: BackendKind::Ollama,
-                url,
-                api_key: None,
-                api_key_env: None,
-                max_concurrency: NonZeroU32::MIN,
-                request_timeout: Duration::from_secs(300),
-                stall_timeout: Duration::from_secs(60),
-            })
-            .into_iter()
-            .collect();
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for (i, b) in raw.into_iter().enumerate() {
-        let at = |key: &str| format!("backends[{i}].{key}");
-        let name = match b.name {
-            Some(name) if valid_name(&name) => name,
-            Some(name) => {
-                report.error(
-                    at("name"),
-                    format!("{name:?} must be 1-64 letters, digits, '-' or '_'"),
-                );
-                continue;
-            }
-            None => {
-                report.error(
-                    at("name"),
-                    "is missing: give each backend a short unique name",
-                );
-                continue;
-            }
-        };
-        if !seen.insert(name.clone()) {
-            report.error(at("name"), format!("{name:?} is used by another backend"));
-        }
-        let kind = match b.kind.as_deref() {
-            None | Some("ollama") => Some(BackendKind::Ollama),
-            Some("openai") => Some(BackendKind::Openai),
-            Some(other) => {
-                report.error(
-                    at("kind"),
-                    format!("{other:?} is not a backend kind; allowed: ollama, openai"),
-                );
-                None
-            }
-        };
-        let url = match b.url {
-            Some(u) => url(&u, &at("url"), &["http", "https"], report),
-            None => {
-                report.error(at("url"), "is missing: e.g. \"http://127.0.0.1:11434\"");
-                None
-            }
-        };
-        let api_key = b.api_key_env.as_ref().and_then(|var| match env.get(var) {
-            Some(key) if !key.is_empty() => Some(Secret::new(key.clone())),
-            _ => {
-                report.error(
-                    at("api_key_env"),
-                    format!("the environment variable {var} is not set"),
-                );
-                None
-            }
-        });
-        let max_concurrency = nonzero(b.max_concurrency, 1, &at("max_concurrency"), report);
-        let request_timeout = duration(b.request_timeout, "5m", &at("request_timeout"), report);
-        let stall_timeout = duration(b.stall_timeout, "60s", &at("stall_timeout"), report);
-        if let (Some(kind), Some(url)) = (kind, url) {
-            out.push(BackendConfig {
-                name,
-                kind,
-                url,
-                api_key,
-                api_key_env: b.api_key_env,
-                max_concurrency,
-                request_timeout,
-                stall_timeout,
-            });
-        }
-    }
-    out
-}
-
 fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
     let named = |value: Option<String>, path: &str, report: &mut Report| {
         value.filter(|name| {
@@ -316,244 +224,6 @@ fn models(raw: RawModels, report: &mut Report) -> ModelsConfig {
     }
 }
 
-fn storage(raw: RawStorage, env: &Env, report: &mut Report) -> StorageConfig {
-    let data_dir = match raw.data_dir {
-        Some(dir) if dir.trim().is_empty() => {
-            report.error("storage.data_dir", "is empty: name a folder, e.g. \"data\"");
-            PathBuf::from(defaults::DATA_DIR)
-        }
-        Some(dir) => PathBuf::from(dir),
-        // systemd's StateDirectory= may list several, separated by ':'; the first is ours.
-        None => env
-            .get(env::STATE_DIRECTORY)
-            .and_then(|dirs| dirs.split(':').next())
-            .filter(|dir| !dir.is_empty())
-            .map_or_else(|| PathBuf::from(defaults::DATA_DIR), PathBuf::from),
-    };
-    let text = raw.url.unwrap_or_else(|| defaults::STORAGE_URL.into());
-    let fallback =
-        || DatabaseUrl(Url::parse(defaults::STORAGE_URL).expect("the default storage URL parses"));
-    let parsed = match Url::parse(&text) {
-        Ok(u) if matches!(u.scheme(), "sqlite" | "postgres" | "postgresql") => DatabaseUrl(u),
-        Ok(u) => {
-            report.error(
-                "storage.url",
-                format!(
-                    "scheme {:?} is not supported; use sqlite://FILE or postgres://…",
-                    u.scheme()
-                ),
-            );
-            fallback()
-        }
-        Err(error) => {
-            report.error(
-                "storage.url",
-                format!("is not a URL ({error}); use sqlite://FILE or postgres://…"),
-            );
-            fallback()
-        }
-    };
-    let retention = raw
-        .retention
-        .into_iter()
-        .filter_map(|(guild, ttl)| {
-            let at = format!("storage.retention.{guild}");
-            let id = guild.parse::<u64>().ok().and_then(NonZeroU64::new);
-            if id.is_none() {
-                report.error(
-                    &at,
-                    "keys are guild ids, e.g. \"123456789012345678\" = \"30d\"",
-                );
-            }
-            let ttl = duration(Some(ttl), "30d", &at, report);
-            Some((id?, ttl))
-        })
-        .collect();
-    let retention_default = raw.retention_default.and_then(|text| {
-        parse_duration(&text)
-            .map_err(|problem| report.error("storage.retention_default", problem))
-            .ok()
-    });
-    StorageConfig {
-        url: parsed,
-        data_dir,
-        retention,
-        retention_default,
-    }
-}
-
-fn mcp_server(
-    name: String,
-    raw: RawMcpServer,
-    data_dir: &std::path::Path,
-    report: &mut Report,
-) -> Option<McpServerConfig> {
-    let at = |key: &str| format!("mcp.servers.{name}.{key}");
-    if !valid_name(&name) {
-        report.error(
-            format!("mcp.servers.{name}"),
-            "server names are 1-64 letters, digits, '-' or '_'",
-        );
-        return None;
-    }
-    let call_timeout = duration(raw.call_timeout, "60s", &at("call_timeout"), report);
-    let start_timeout = duration(raw.start_timeout, "30s", &at("start_timeout"), report);
-    let secrets =
-        |map: BTreeMap<String, String>| map.into_iter().map(|(k, v)| (k, Secret::new(v))).collect();
-    let transport = match (raw.command, raw.url, raw.kind.as_deref()) {
-        (_, _, Some(kind))
-            if !matches!(
-                kind,
-                "stdio" | "http" | "streamable-http" | "streamableHttp"
-            ) =>
-        {
-            report.error(
-                at("type"),
-                format!("{kind:?} is not supported; allowed: stdio, http, streamable-http"),
-            );
-            return None;
-        }
-        (Some(_), Some(_), _) => {
-            report.error(
-                format!("mcp.servers.{name}"),
-                "has both `command` and `url`: keep one",
-            );
-            return None;
-        }
-        (Some(command), None, _) => McpTransport::Stdio {
-            command,
-            args: raw.args,
-            env: secrets(raw.env),
-            // Its own folder unless configured: relative reads (`.env`, `mcpcord.toml`, the
-            // SQLite file) must not reach the bot's files.
-            cwd: raw
-                .cwd
-                .map_or_else(|| data_dir.join("mcp").join(&name), PathBuf::from),
-        },
-        (None, Some(u), _) => McpTransport::Http {
-            url: url(&u, &at("url"), &["http", "https"], report)?,
-            headers: secrets(raw.headers),
-        },
-        (None, None, _) => {
-            report.error(
-                format!("mcp.servers.{name}"),
-                "needs `command` (a program to launch) or `url` (a Streamable HTTP endpoint)",
-            );
-            return None;
-        }
-    };
-    let tool_names = |names: &[String], key: &str, report: &mut Report| {
-        for (i, tool) in names.iter().enumerate() {
-            if !valid_tool_name(tool) {
-                report.error(
-                    at(&format!("{key}[{i}]")),
-                    format!("{tool:?} is not a tool name (1-128 letters, digits, '_', '-', '.')"),
-                );
-            }
-        }
-    };
-    if let Some(allowed) = &raw.allowed_tools {
-        tool_names(allowed, "allowed_tools", report);
-    }
-    tool_names(&raw.denied_tools, "denied_tools", report);
-    for (i, tool) in raw.denied_tools.iter().enumerate() {
-        if raw.allowed_tools.as_ref().is_some_and(|a| a.contains(tool)) {
-            report.error(
-                at(&format!("denied_tools[{i}]")),
-                format!("{tool:?} is also in allowed_tools: keep it in one list"),
-            );
-        }
-    }
-    // Unwritten stays unset: each tool's annotations then decide (destructive tools ask).
-    let approval = raw
-        .approval
-        .as_deref()
-        .and_then(|text| tool_approval(text, &at("approval"), report));
-    let mut approvals = BTreeMap::new();
-    for (tool, text) in &raw.tool_approval {
-        let path = at(&format!("tool_approval.{tool}"));
-        if !valid_tool_name(tool) {
-            report.error(
-                &path,
-                "is not a tool name (1-128 letters, digits, '_', '-', '.')",
-            );
-        } else if let Some(policy) = tool_approval(text, &path, report) {
-            approvals.insert(tool.clone(), policy);
-        }
-    }
-    let restart = match raw.restart.as_deref() {
-        None | Some("always") => McpRestart::Always,
-        Some("on-failure") => McpRestart::OnFailure,
-        Some("never") => McpRestart::Never,
-        Some(other) => {
-            report.error(
-                at("restart"),
-                format!("{other:?} is not a restart policy; allowed: always, on-failure, never"),
-            );
-            McpRestart::Always
-        }
-    };
-    let memory_limit = raw.memory_limit.as_deref().and_then(|text| {
-        let bytes = byte_size(text);
-        if bytes.is_none() {
-            report.error(
-                at("memory_limit"),
-                format!("{text:?} is not a size; e.g. \"512MiB\", \"1GiB\", \"300M\""),
-            );
-        } else if !matches!(transport, McpTransport::Stdio { .. }) {
-            report.error(
-                at("memory_limit"),
-                "applies to stdio servers only (the bot cannot see a remote server's memory)",
-            );
-        }
-        bytes
-    });
-    let protocol_version = match raw.protocol_version.as_deref() {
-        None => McpProtocolVersion::Auto,
-        Some(text) => McpProtocolVersion::ALL
-            .into_iter()
-            .find(|version| version.name() == text)
-            .unwrap_or_else(|| {
-                report.error(
-                    at("protocol_version"),
-                    format!(
-                        "{text:?} is not a protocol version the bot speaks; allowed: auto \
-                         (discovery, falling back to initialize), 2025-11-25 (the initialize \
-                         handshake, which older servers negotiate down from), 2026-07-28 \
-                         (server/discover only)"
-                    ),
-                );
-                McpProtocolVersion::Auto
-            }),
-    };
-    let replicas = nonzero(raw.replicas, 1, &at("replicas"), report);
-    if replicas.get() > MAX_REPLICAS {
-        report.error(
-            at("replicas"),
-            format!("{replicas} is more than the limit of {MAX_REPLICAS}"),
-        );
-    }
-    Some(McpServerConfig {
-        name,
-        transport,
-        disabled: raw.disabled,
-        call_timeout,
-        start_timeout,
-        allowed_tools: raw.allowed_tools,
-        denied_tools: raw.denied_tools,
-        approval,
-        tool_approval: approvals,
-        restart,
-        memory_limit,
-        replicas,
-        allow_sampling: raw.allow_sampling,
-        protocol_version,
-    })
-}
-
-/// Most instances of one MCP server.
-const MAX_REPLICAS: u32 = 16;
-
 fn tool_approval(text: &str, path: &str, report: &mut Report) -> Option<ToolApproval> {
     match text {
         "auto" => Some(ToolApproval::Auto),
@@ -585,7 +255,14 @@ pub(crate) fn byte_size(text: &str) -> Option<u64> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let factor = unit_factor(&unit.trim().to_ascii_lowercase())?;
+    let bytes = (number * factor as f64).round();
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// Bytes in one `unit` (lower case): `k`, `m`, `g` and `kib`… are binary, `kb`… decimal.
+fn unit_factor(unit: &str) -> Option<u64> {
+    Some(match unit {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
         "m" | "mib" => 1 << 20,
@@ -594,9 +271,7 @@ pub(crate) fn byte_size(text: &str) -> Option<u64> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         _ => return None,
-    };
-    let bytes = (number * factor as f64).round();
-    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+    })
 }
 
 fn logging(raw: RawLogging, report: &mut Report) -> LoggingConfig {

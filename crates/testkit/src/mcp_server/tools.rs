@@ -265,10 +265,16 @@ impl TestMcpServer {
     }
 }
 
-/// The sorted names of this process's environment variables (names only: values may be secret).
+/// What LLVM's profiling runtime adds to the environment of an instrumented process (the
+/// coverage run builds this server instrumented): set by the process itself, never given to it.
+const PROFILER_RUNTIME_VARIABLE: &str = "__LLVM_PROFILE_RT_INIT_ONCE";
+
+/// The sorted names of the environment variables this process was given (names only: values
+/// may be secret).
 pub(super) fn env_names() -> Vec<String> {
     let mut names: Vec<String> = std::env::vars_os()
         .map(|(name, _)| name.to_string_lossy().into_owned())
+        .filter(|name| name != PROFILER_RUNTIME_VARIABLE)
         .collect();
     names.sort();
     names
