@@ -58,7 +58,29 @@ pub fn mcp_server_specs(config: &Config) -> Vec<ServerSpec> {
 
 /// The host's spec for one configured MCP server (disabled or not).
 pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
-    let transport = match &server.transport {
+    let mut spec = ServerSpec::new(server.name.clone(), transport_spec(&server.transport))
+        .with_call_timeout(server.call_timeout)
+        .with_start_timeout(server.start_timeout)
+        .with_tools(tool_policy(server))
+        .with_restart(match server.restart {
+            McpRestart::Always => RestartPolicy::Always,
+            McpRestart::OnFailure => RestartPolicy::OnFailure,
+            McpRestart::Never => RestartPolicy::Never,
+        })
+        .with_replicas(server.replicas.get() as usize)
+        .with_sampling(server.allow_sampling)
+        .with_lifecycle(match server.protocol_version {
+            McpProtocolVersion::Auto => Lifecycle::Auto,
+            McpProtocolVersion::V2025_11_25 => Lifecycle::Initialize,
+            McpProtocolVersion::V2026_07_28 => Lifecycle::Discover,
+        });
+    spec.memory_limit = server.memory_limit;
+    spec
+}
+
+/// The host's transport for a configured one (secrets exposed to the child or the request).
+fn transport_spec(transport: &McpTransport) -> TransportSpec {
+    match transport {
         McpTransport::Stdio {
             command,
             args,
@@ -80,42 +102,29 @@ pub fn mcp_server_spec(server: &McpServerConfig) -> ServerSpec {
                 .map(|(k, v)| (k.clone(), v.expose().to_string()))
                 .collect(),
         }),
-    };
+    }
+}
+
+/// The host's tool policy for a configured server.
+fn tool_policy(server: &McpServerConfig) -> ToolPolicy {
     let approval = |policy: ToolApproval| match policy {
         ToolApproval::Auto => ApprovalPolicy::Auto,
         ToolApproval::Ask => ApprovalPolicy::Ask,
         ToolApproval::Deny => ApprovalPolicy::Deny,
     };
-    let mut spec = ServerSpec::new(server.name.clone(), transport)
-        .with_call_timeout(server.call_timeout)
-        .with_start_timeout(server.start_timeout)
-        .with_tools(ToolPolicy {
-            allowed: server
-                .allowed_tools
-                .as_ref()
-                .map(|tools| tools.iter().cloned().collect()),
-            denied: server.denied_tools.iter().cloned().collect(),
-            default_approval: server.approval.map(approval),
-            approval: server
-                .tool_approval
-                .iter()
-                .map(|(tool, policy)| (tool.clone(), approval(*policy)))
-                .collect(),
-        })
-        .with_restart(match server.restart {
-            McpRestart::Always => RestartPolicy::Always,
-            McpRestart::OnFailure => RestartPolicy::OnFailure,
-            McpRestart::Never => RestartPolicy::Never,
-        })
-        .with_replicas(server.replicas.get() as usize)
-        .with_sampling(server.allow_sampling)
-        .with_lifecycle(match server.protocol_version {
-            McpProtocolVersion::Auto => Lifecycle::Auto,
-            McpProtocolVersion::V2025_11_25 => Lifecycle::Initialize,
-            McpProtocolVersion::V2026_07_28 => Lifecycle::Discover,
-        });
-    spec.memory_limit = server.memory_limit;
-    spec
+    ToolPolicy {
+        allowed: server
+            .allowed_tools
+            .as_ref()
+            .map(|tools| tools.iter().cloned().collect()),
+        denied: server.denied_tools.iter().cloned().collect(),
+        default_approval: server.approval.map(approval),
+        approval: server
+            .tool_approval
+            .iter()
+            .map(|(tool, policy)| (tool.clone(), approval(*policy)))
+            .collect(),
+    }
 }
 
 /// Host-wide MCP settings from `[limits]`.
