@@ -6,6 +6,7 @@
 //! (`/prompt` with arguments) and autocomplete answer at once; presses are acknowledged with a
 //! deferred update and act on the turn they name ([`crate::reply::Registry`]).
 
+use crate::pacer::Route;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -714,9 +715,12 @@ async fn chat_command(
         );
     if can_thread {
         let title = shorten(chat.prompt.lines().next().unwrap_or("chat"), 90);
-        let created = ctx
+        let request = ctx
             .http
-            .create_thread(channel.id, &title, ChannelType::PublicThread)
+            .create_thread(channel.id, &title, ChannelType::PublicThread);
+        let created = ctx
+            .pacer
+            .send(Route::create_thread(channel.id), request)
             .await;
         match created {
             Ok(response) => {
@@ -728,11 +732,14 @@ async fn chat_command(
                 let mentions = no_pings();
                 let opening = format!("**{name}** asked:\n>>> {}", chat.prompt);
                 let opening = shorten(&opening, crate::split::MESSAGE_LIMIT);
-                let first = ctx
+                let request = ctx
                     .http
                     .create_message(thread.id)
                     .content(&opening)
-                    .allowed_mentions(Some(&mentions))
+                    .allowed_mentions(Some(&mentions));
+                let first = ctx
+                    .pacer
+                    .send(Route::create_message(thread.id), request)
                     .await;
                 let first = match first {
                     Ok(response) => response.model().await.ok().map(|m| m.id),
@@ -1453,10 +1460,13 @@ async fn again(
     acknowledge(ctx, interaction).await?;
     // The old answer's buttons go: the new answer carries them.
     if let Some(last) = last {
-        let _ = ctx
+        let request = ctx
             .http
             .update_message(entry.channel, last)
-            .components(Some(&[]))
+            .components(Some(&[]));
+        let _ = ctx
+            .pacer
+            .send(Route::update_message(entry.channel), request)
             .await;
     }
     Ok(())
