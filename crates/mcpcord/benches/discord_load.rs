@@ -250,7 +250,7 @@ fn spawn_bot(
         r#"[discord]
 shards = 1
 shutdown_grace = "5s"
-global_rate_limit = {global}
+{global_line}
 
 [[backends]]
 name = "fake"
@@ -274,6 +274,12 @@ user_messages_per_minute = 1000
 "#,
         ollama = ollama.url(),
         dir = dir.display(),
+        // Only when raised: builds from before the setting existed then run too.
+        global_line = if global == GLOBAL_LIMIT {
+            String::new()
+        } else {
+            format!("global_rate_limit = {global}")
+        },
     );
     std::fs::write(&config, text).map_err(|e| format!("cannot write the config: {e}"))?;
     let log = dir.join("stderr.log");
