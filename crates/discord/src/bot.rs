@@ -26,6 +26,7 @@ use crate::gate::Gate;
 use crate::gateway;
 use crate::mentions::no_pings;
 use crate::middleware::{AdminPolicy, UserRateLimit};
+use crate::pacer::Pacer;
 use crate::reply::Registry;
 use crate::throttle::{EditBudget, ThrottleConfig};
 use crate::triggers::Audience;
@@ -92,8 +93,15 @@ pub struct BotConfig {
     pub allowed_models: Option<HashSet<String>>,
     /// Streaming edits.
     pub throttle: ThrottleConfig,
-    /// Edits per second across the bot.
+    /// How long an answer's first message waits for the answer to be complete (then it goes
+    /// out as one request); zero posts at once. See [`crate::first_post`].
+    pub first_post_window: Duration,
+    /// Edits per second across the bot (raised with [`global_rate_limit`](Self::global_rate_limit)
+    /// to half of it, when that is more).
     pub edits_per_second: NonZeroU32,
+    /// Requests per second Discord allows the bot (50; more for large bots on request): the
+    /// [`Pacer`](crate::pacer::Pacer) never sends more in any rolling second.
+    pub global_rate_limit: NonZeroU32,
     /// Largest text attachment read in, in bytes.
     pub max_attachment_bytes: u64,
     /// Gateway events handled at once.
@@ -133,7 +141,9 @@ impl BotConfig {
             open_turns_per_user: 3,
             allowed_models: None,
             throttle: ThrottleConfig::default(),
+            first_post_window: crate::first_post::FIRST_POST_WINDOW,
             edits_per_second: crate::throttle::DEFAULT_EDITS_PER_SECOND,
+            global_rate_limit: crate::pacer::DEFAULT_GLOBAL_RATE_LIMIT,
             max_attachment_bytes: 512 * 1024,
             max_concurrent_events: 256,
             grace: Duration::from_secs(30),
@@ -175,6 +185,8 @@ pub struct Context {
     pub bot_id: Id<UserMarker>,
     /// The application, for interactions.
     pub application_id: Id<ApplicationMarker>,
+    /// Paces every REST request of the bot's own (all shards): global limit and buckets.
+    pub pacer: Pacer,
     /// The edit budget all streamed messages share.
     pub budget: EditBudget,
     /// Turns in progress and answered, for their buttons.
@@ -214,10 +226,14 @@ impl Context {
     }
 }
 
-/// The REST client for `config`: the proxy if any, and no pings by default.
+/// The REST client for `config`: the proxy if any, and no pings by default. Its own rate
+/// limiter keeps buckets and retries a 429, with the global limit lifted: the
+/// [`Pacer`](crate::pacer::Pacer) in front keeps that, over rolling seconds rather than
+/// twilight's fixed windows (which let twice the limit through at a window boundary).
 pub fn http_client(config: &BotConfig) -> twilight_http::Client {
     let mut builder = twilight_http::Client::builder()
         .token(config.token.clone())
+        .ratelimiter(Some(twilight_http_ratelimiting::RateLimiter::new(u16::MAX)))
         .default_allowed_mentions(no_pings())
         .timeout(Duration::from_secs(30));
     if let Some(proxy) = &config.rest_proxy {
@@ -242,8 +258,12 @@ pub async fn run(
     if !config.intents.contains(Intents::MESSAGE_CONTENT) {
         tracing::warn!("{}", gateway::MESSAGE_CONTENT_HINT);
     }
+    let pacer = Pacer::new(config.global_rate_limit);
+    let half = NonZeroU32::new(config.global_rate_limit.get() / 2).unwrap_or(NonZeroU32::MIN);
+    let edits_per_second = config.edits_per_second.max(half);
     let ctx = Arc::new(Context {
-        budget: EditBudget::new(config.edits_per_second),
+        budget: EditBudget::new(edits_per_second).with_pacer(pacer.clone()),
+        pacer,
         gate: Gate::new(
             config.audience.clone(),
             config.messages_per_minute,

@@ -6,6 +6,7 @@
 //! goes through [`crate::triggers`] and [`crate::conversation`] to a turn;
 //! INTERACTION_CREATE goes to [`crate::interactions`].
 
+use crate::pacer::Route;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -265,7 +266,8 @@ pub async fn channel_info(ctx: &Context, channel: Id<ChannelMarker>) -> ChannelI
     {
         return info.clone();
     }
-    let info = match ctx.http.channel(channel).await {
+    let request = ctx.http.channel(channel);
+    let info = match ctx.pacer.send(Route::get_channel(channel), request).await {
         Ok(response) => match response.model().await {
             Ok(channel) => info_of(&channel),
             Err(error) => {
@@ -478,11 +480,11 @@ async fn request_for(
 /// the noise): a ⏳ reaction.
 async fn slow_down(ctx: &Context, message: &Message) {
     let slow_down = RequestReactionType::Unicode { name: "⏳" };
-    if let Err(error) = ctx
+    let request = ctx
         .http
-        .create_reaction(message.channel_id, message.id, &slow_down)
-        .await
-    {
+        .create_reaction(message.channel_id, message.id, &slow_down);
+    let route = Route::create_reaction(message.channel_id);
+    if let Err(error) = ctx.pacer.send(route, request).await {
         tracing::debug!(%error, "cannot react to a message over the rate");
     }
 }

@@ -3,6 +3,8 @@
 //! The self-contained parts, each in its own module, wired to the engine by the gateway loop:
 //! - [`split`]: an answer over 2000 characters continues in new messages;
 //! - [`throttle`]: one message edited as tokens arrive, within Discord's rate limits;
+//! - [`pacer`]: every request within Discord's global limit and its buckets;
+//! - [`first_post`]: when an answer's first message goes out (one request for a quick answer);
 //! - [`render`]: what an answer's messages show, folded from the turn's events;
 //! - [`components`]: buttons, menus, modals and the typed custom ids that come back;
 //! - [`forms`]: MCP form requests as modals, and the typed answers back;
@@ -25,12 +27,14 @@ pub mod bot;
 pub mod commands;
 pub mod components;
 pub mod conversation;
+pub mod first_post;
 pub mod forms;
 pub mod gate;
 pub mod gateway;
 pub mod interactions;
 pub mod mentions;
 pub mod middleware;
+pub mod pacer;
 pub mod render;
 pub mod reply;
 pub mod split;

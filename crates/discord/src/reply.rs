@@ -1,6 +1,8 @@
 //! Rendering one turn in Discord: a typing indicator until there is something to show, then one
-//! message per piece of the answer, each edited through its own [`EditThrottle`] as the answer
-//! grows; the controls ride on the last message only; a final edit when the turn ends.
+//! message per piece of the answer (the first held for a short window, [`crate::first_post`],
+//! so that a quick answer is a single create), each edited through its own [`EditThrottle`] as
+//! the answer grows; the controls ride on the last message only; a final edit when the turn ends.
+//! Every request goes through the [`Pacer`](crate::pacer::Pacer).
 //!
 //! The turns themselves (their registry, shared state and open questions) live in
 //! [`crate::turns`]; button presses change an entry through its methods and poke the renderer,
@@ -18,7 +20,9 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, MessageMarker, UserMarker};
 
 use crate::bot::Context;
+use crate::first_post::FirstPost;
 use crate::mentions::no_pings;
+use crate::pacer::Route;
 use crate::render::{ToolStatus, View};
 use crate::throttle::{EditOutcome, EditThrottle};
 pub use crate::turns::{
@@ -77,7 +81,17 @@ struct Renderer {
     ctx: Arc<Context>,
     entry: Arc<TurnEntry>,
     reply_to: Option<Id<MessageMarker>>,
+    /// When the first message may go out.
+    first: FirstPost,
     shown: Vec<Shown>,
+}
+
+/// Sleeps until `at`; never wakes without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn now() -> std::time::Instant {
@@ -93,10 +107,16 @@ async fn render(
     let typing = CancellationToken::new();
     tokio::spawn(keep_typing(ctx.clone(), entry.channel, typing.clone()));
     let _typing = typing.clone().drop_guard();
+    let first = FirstPost::new(
+        tokio::time::Instant::now(),
+        ctx.config.first_post_window,
+        ctx.budget.stretch(),
+    );
     let mut renderer = Renderer {
         ctx,
         entry,
         reply_to,
+        first,
         shown: Vec::new(),
     };
     let mut stored = None;
@@ -108,6 +128,12 @@ async fn render(
             .tools()
             .iter()
             .any(|t| !matches!(t.status, ToolStatus::Finished { .. }));
+        // While the first message is held, wake when it may become due.
+        let first_check = if renderer.shown.is_empty() {
+            renderer.first.next_check(tokio::time::Instant::now())
+        } else {
+            None
+        };
         tokio::select! {
             event = turn.next() => match event {
                 Some(event) => {
@@ -121,6 +147,7 @@ async fn render(
             },
             () = renderer.entry.changed.notified() => {}
             () = tokio::time::sleep(TOOL_TICK), if ticking => {}
+            () = sleep_until(first_check), if first_check.is_some() => {}
         }
         let (view, finished) = {
             let state = renderer.entry.lock();
@@ -207,6 +234,16 @@ impl Renderer {
 
     /// Shows `view`: edits go to the throttles, new pieces become new messages.
     async fn show(&mut self, view: &View) {
+        if self.shown.is_empty() {
+            let urgent = {
+                let state = self.entry.lock();
+                !state.approvals.is_empty() || !state.inputs.is_empty()
+            };
+            let text = view.pieces.first().map_or("", String::as_str);
+            if !self.first.due(text, urgent, tokio::time::Instant::now()) {
+                return;
+            }
+        }
         let rows = self.rows(view);
         for i in 0..view.pieces.len() {
             let content = self.content(view, &rows, i);
@@ -234,7 +271,12 @@ impl Renderer {
         {
             request = request.reply(reply_to).fail_if_not_exists(false);
         }
-        let message = match request.await {
+        let message = match self
+            .ctx
+            .pacer
+            .send(Route::create_message(channel), request)
+            .await
+        {
             Ok(response) => match response.model().await {
                 Ok(message) => message,
                 Err(error) => {
@@ -247,7 +289,7 @@ impl Renderer {
                 return false;
             }
         };
-        let http = self.ctx.http.clone();
+        let (http, pacer) = (self.ctx.http.clone(), self.ctx.pacer.clone());
         let id = message.id;
         self.ctx
             .recent
@@ -258,15 +300,15 @@ impl Renderer {
             self.ctx.config.throttle,
             self.ctx.budget.clone(),
             move |(text, components): Content| {
-                let http = http.clone();
+                let (http, pacer) = (http.clone(), pacer.clone());
                 async move {
                     let mentions = no_pings();
-                    let result = http
+                    let request = http
                         .update_message(channel, id)
                         .content(Some(&text))
                         .components(Some(&components))
-                        .allowed_mentions(Some(&mentions))
-                        .await;
+                        .allowed_mentions(Some(&mentions));
+                    let result = pacer.send(Route::update_message(channel), request).await;
                     let outcome = EditOutcome::from_twilight(&result);
                     if let (EditOutcome::Failed, Err(error)) = (&outcome, &result) {
                         tracing::warn!(%error, "an edit of the answer failed");
@@ -323,7 +365,8 @@ async fn keep_typing(ctx: Arc<Context>, channel: Id<ChannelMarker>, stop: Cancel
         () = tokio::time::sleep(TYPING_AFTER) => {}
     }
     while !stop.is_cancelled() {
-        if let Err(error) = ctx.http.create_typing_trigger(channel).await {
+        let typing = ctx.http.create_typing_trigger(channel);
+        if let Err(error) = ctx.pacer.send(Route::typing(channel), typing).await {
             tracing::debug!(%error, "cannot show the typing indicator");
         }
         tokio::select! {

@@ -23,10 +23,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use twilight_model::id::Id;
 
-/// How often one message may be edited while an answer streams.
+use crate::pacer::{Pacer, Route};
+
 /// The longest wait a rate-limit header is believed for.
 pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+/// How often one message may be edited while an answer streams.
 pub const DEFAULT_EDIT_INTERVAL: Duration = Duration::from_millis(1500);
 
 /// Edits per second across the whole bot: below Discord's global limit of 50 requests per
@@ -164,10 +167,15 @@ impl EditOutcome {
 }
 
 /// The bot-wide budget of edits, shared (cheaply cloned) by every [`EditThrottle`].
+///
+/// With a [`Pacer`] ([`with_pacer`](Self::with_pacer)) it also holds an edit until the channel's
+/// bucket has room (so the edit carries the newest text when it leaves, instead of waiting in
+/// the pacer), and widens the edit interval while the global budget is under pressure.
 #[derive(Debug, Clone)]
 pub struct EditBudget {
     inner: Arc<Mutex<BudgetState>>,
     per_second: f64,
+    pacer: Option<Pacer>,
 }
 
 #[derive(Debug)]
@@ -200,7 +208,25 @@ impl EditBudget {
                 channels: HashMap::new(),
             })),
             per_second,
+            pacer: None,
         }
+    }
+
+    /// The same budget, also following `pacer`: its buckets and the pressure on its global
+    /// budget.
+    #[must_use]
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// How much longer than configured the interval between two edits is now: 1 while the
+    /// global budget has room, up to [`MAX_STRETCH`](crate::pacer::MAX_STRETCH) when it is
+    /// full and requests wait (fewer, larger edits leave room for answers to be posted).
+    pub fn stretch(&self) -> f64 {
+        self.pacer
+            .as_ref()
+            .map_or(1.0, |pacer| crate::pacer::stretch(pacer.pressure()))
     }
 
     /// Takes Discord's feedback on an edit in `channel` into account.
@@ -235,10 +261,22 @@ impl EditBudget {
     pub fn ready_at(&self, channel: u64) -> Instant {
         let state = self.lock();
         let now = Instant::now();
-        [state.global_until, state.channels.get(&channel).copied()]
-            .into_iter()
-            .flatten()
-            .fold(now, Instant::max)
+        [
+            state.global_until,
+            state.channels.get(&channel).copied(),
+            self.bucket_ready_at(channel),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(now, Instant::max)
+    }
+
+    /// When the pacer's bucket for edits in `channel` has room, if it is known to be empty.
+    fn bucket_ready_at(&self, channel: u64) -> Option<Instant> {
+        let channel = Id::new_checked(channel)?;
+        self.pacer
+            .as_ref()?
+            .blocked_until(&Route::update_message(channel))
     }
 
     /// Waits until an edit in `channel` may go out, and counts it against the budget.
@@ -247,11 +285,15 @@ impl EditBudget {
             let wait_until = {
                 let mut state = self.lock();
                 let now = Instant::now();
-                let blocked = [state.global_until, state.channels.get(&channel).copied()]
-                    .into_iter()
-                    .flatten()
-                    .filter(|until| *until > now)
-                    .max();
+                let blocked = [
+                    state.global_until,
+                    state.channels.get(&channel).copied(),
+                    self.bucket_ready_at(channel),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|until| *until > now)
+                .max();
                 if let Some(until) = blocked {
                     until
                 } else {
@@ -404,7 +446,7 @@ impl<T: Clone + PartialEq> Editor<T> {
                 continue;
             };
             if !last {
-                let due = self.last_edit + self.config.interval;
+                let due = self.last_edit + self.config.interval.mul_f64(self.budget.stretch());
                 if due > Instant::now() {
                     tokio::select! {
                         () = tokio::time::sleep_until(due) => {}

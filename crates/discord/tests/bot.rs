@@ -20,21 +20,36 @@ fn the_bot_id_matches_the_fake() {
 #[tokio::test]
 async fn a_mention_gets_a_streamed_reply_edited_in_place() {
     let mut bot = start(None, |_| {}).await;
+    // Slower than the first post's window (1 s): posted with its first sentence, then edited.
     bot.ollama.push_script(
         Script::new()
             .delay(Duration::from_millis(800))
-            .text("Hello")
+            .text("Hello there.")
+            .delay(Duration::from_millis(1000))
+            .text(" How")
             .delay(Duration::from_millis(400))
-            .text(" there,")
+            .text(" are you,")
             .delay(Duration::from_millis(400))
-            .text(" alice!"),
+            .text(" alice?"),
     );
     let user = bot.discord.inject_message_create(mention("hi"));
     let channel = FakeDiscord::CHANNEL_ID;
-    let answers = bot.finished_answer(channel, "Hello there, alice!").await;
+    let full = "Hello there. How are you, alice?";
+    let answers = bot.finished_answer(channel, full).await;
     assert_eq!(answers.len(), 1, "{answers:#?}");
     let answer = &answers[0];
-    assert_eq!(answer["content"], "Hello there, alice!");
+    assert_eq!(answer["content"], full);
+    let created = bot
+        .discord
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .expect("the answer was posted");
+    assert_eq!(
+        created.body.as_ref().unwrap()["content"],
+        "Hello there.",
+        "the first post waited for the first sentence"
+    );
     assert_eq!(answer["message_reference"]["message_id"], user["id"]);
     assert!(has_button(answer, "regen:") && has_button(answer, "cont:"));
     let edits = bot
@@ -183,6 +198,67 @@ async fn a_long_answer_with_code_is_split_with_fences_reopened() {
         custom_ids(&answers[0]).is_empty(),
         "controls only on the last message"
     );
+    let hits = bot.discord.rate_limited();
+    assert!(hits.is_empty(), "{hits:#?}");
+    bot.shutdown().await;
+}
+
+/// 5,000 characters with a code block, streamed over a few seconds: three messages posted and
+/// edited in one channel, whose creates and edits share one bucket of 5 per 5 s (as on
+/// Discord), without a single 429.
+#[tokio::test]
+async fn a_long_streamed_answer_stays_within_the_channel_bucket() {
+    let mut bot = start(None, |_| {}).await;
+    let mut script = Script::new().text("Here is the code:\n\n```rust\n");
+    let mut long = String::from("Here is the code:\n\n```rust\n");
+    let mut i = 0;
+    while long.chars().count() < 4_900 {
+        let line = format!("let value_{i} = compute({i}); // step {i}\n");
+        long.push_str(&line);
+        script = script.delay(Duration::from_millis(25)).text(&line);
+        i += 1;
+    }
+    long.push_str("```\nThat is all.");
+    bot.ollama.push_script(script.text("```\nThat is all."));
+    bot.discord
+        .inject_message_create(mention("show code, slowly"));
+    let answers = bot
+        .finished_answer(FakeDiscord::CHANNEL_ID, "That is all.")
+        .await;
+    assert!(answers.len() >= 3, "{} messages", answers.len());
+    let hits = bot.discord.rate_limited();
+    assert!(hits.is_empty(), "no 429: {hits:#?}");
+    let edits = bot
+        .discord
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.contains("/messages/"))
+        .count();
+    assert!(edits >= 1, "the answer was streamed ({edits} edits)");
+    bot.shutdown().await;
+}
+
+/// An answer complete within the first post's window costs one request: a create with its
+/// final text and buttons; no edit, no typing indicator.
+#[tokio::test]
+async fn a_quick_answer_is_one_request() {
+    let mut bot = start(None, |_| {}).await;
+    bot.ollama.push_script(Script::reply("Quick and done."));
+    bot.discord.inject_message_create(mention("quick?"));
+    let answers = bot
+        .finished_answer(FakeDiscord::CHANNEL_ID, "Quick and done.")
+        .await;
+    assert_eq!(answers.len(), 1, "{answers:#?}");
+    assert!(has_button(&answers[0], "regen:") && has_button(&answers[0], "cont:"));
+    let channel = format!("/channels/{}/", FakeDiscord::CHANNEL_ID);
+    let sent: Vec<String> = bot
+        .discord
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(&channel) || r.path.ends_with(&channel[..channel.len() - 1]))
+        .map(|r| format!("{} {}", r.method, r.route.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(sent, ["POST /channels/{channel_id}/messages"]);
     bot.shutdown().await;
 }
 

@@ -281,11 +281,12 @@ async fn an_approval_prompt_shows_the_arguments_but_no_secret() {
 #[tokio::test]
 async fn a_person_with_too_many_answers_in_progress_waits() {
     let mut bot = start(None, |c| c.open_turns_per_user = 1).await;
+    // Its first sentence is posted after the first post's window (1 s), well before it ends.
     bot.ollama.push_script(
         Script::new()
-            .text("Slowly")
-            .delay(Duration::from_secs(2))
-            .text(" done."),
+            .text("Slowly.")
+            .delay(Duration::from_secs(3))
+            .text(" Done."),
     );
     bot.discord.inject_message_create(mention("one"));
     bot.wait_answers(CHANNEL, "the first answer", |answers| {
@@ -309,7 +310,7 @@ async fn a_person_with_too_many_answers_in_progress_waits() {
     .await
     .expect("the second message gets a ⏳ reaction");
     assert!(reaction.path.ends_with("/@me"), "{}", reaction.path);
-    bot.finished_answer(CHANNEL, "Slowly done.").await;
+    bot.finished_answer(CHANNEL, "Slowly. Done.").await;
     assert_eq!(bot.ollama.chat_requests().len(), 1, "one answer only");
     bot.shutdown().await;
 }

@@ -1,25 +1,33 @@
-//! Discord latency and memory of the real `mcpcord run` binary under load (issue 6, "Measure").
+//! Discord throughput, latency and memory of the real `mcpcord run` binary under a burst
+//! (issues 6 and 12).
 //!
 //! The already-built binary runs against FakeDiscord and FakeOllama on 127.0.0.1, a fresh set
-//! for each load. FakeDiscord keeps Discord's documented per-route rate limits (messages in a
-//! channel 5 per 5 s, typing 5 per 5 s, other routes 50 per s; it does not model the global
-//! 50 requests per second, so the peak request rate is reported instead). FakeOllama echoes each
-//! question word by word with no delay (a dozen chunks an answer). The bot may run 256 turns at
-//! once and the backend takes 256 requests at once, so the model is not the bottleneck.
+//! for each load. FakeDiscord enforces Discord's documented limits strictly: the global limit
+//! of 50 requests in any rolling second (interaction endpoints exempt), one message bucket per
+//! channel that creating and editing share (5 per 5 s), typing 5 per 5 s, other routes 50 per s.
+//! FakeOllama echoes each question word by word with no delay (a dozen chunks an answer): a
+//! model that answers at once. The bot may run 256 turns at once and the backend takes 256
+//! requests at once, so the model is not the bottleneck.
 //!
-//! For 1, 50 and 200 conversations at once (each a mention in its own channel, by its own user,
-//! all injected together; several rounds, fresh channels each round) it measures:
-//! - MESSAGE_CREATE → first reply: from the injection to the arrival at FakeDiscord of the
-//!   bot's first successful `POST /channels/{id}/messages` in that channel;
-//! - last token → final edit: from the end of the model's stream (FakeOllama's `finished_at`
-//!   of that conversation's `/api/chat` request) to the arrival of the last successful request
-//!   that wrote the answer (its final edit);
+//! For 20, 50 and 200 users at once (each a mention in its own channel, all injected together;
+//! a few rounds, fresh channels each round) it reports:
+//! - answered, and the 429s FakeDiscord answered (global ones apart);
+//! - Discord requests per answer: every request the bot sent about the round's channels
+//!   (creates, edits, typing, refused ones too) per answer;
+//! - the time from the round's start to the last final message, against the floor: answers ×
+//!   requests per answer / the global limit (and the ideal floor, one request per answer);
+//! - MESSAGE_CREATE → model request: from the injection to the arrival at FakeOllama of that
+//!   conversation's `/api/chat` request (what the bot does before the model: gate, store);
+//! - MESSAGE_CREATE → first reply, and last token → final edit;
 //! - the bot's resident memory (VmRSS of /proc/PID/status): idle after start-up, the largest
 //!   sample (every 20 ms) under load, VmHWM, and again idle after the load.
 //!
 //! Run with `cargo bench -p mcpcord --bench discord_load` (it needs `--bench`: under
-//! `cargo test` it only says so); `DISCORD_LOAD=1,50` runs only those loads. Prints details on
-//! stderr and a table on stdout; nothing is asserted.
+//! `cargo test` it only says so); `DISCORD_LOAD=20,50` runs only those loads;
+//! `DISCORD_GLOBAL_LIMIT=500` raises the global limit in FakeDiscord and in the bot's
+//! configuration (`discord.global_rate_limit`), as Discord does for large bots; `MCPCORD_BIN`
+//! runs another build of the binary (before/after comparisons). Prints details
+//! on stderr and a table on stdout; nothing is asserted.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -28,7 +36,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use mcpcord_testkit::fake_discord::ratelimit::{
-    DEFAULT_BUCKET, MESSAGE_BUCKET, TYPING_BUCKET, WEBHOOK_BUCKET,
+    DEFAULT_BUCKET, GLOBAL_LIMIT, MESSAGE_BUCKET, TYPING_BUCKET, WEBHOOK_BUCKET,
 };
 use mcpcord_testkit::fake_discord::{GuildConfig, MessageCreate, RecordedRequest};
 use mcpcord_testkit::fake_ollama::FakeModel;
@@ -36,7 +44,7 @@ use mcpcord_testkit::{FakeDiscord, FakeOllama};
 use tokio::time::Instant;
 
 /// (conversations at once, rounds): enough rounds for a few hundred samples at most.
-const LOADS: [(usize, usize); 3] = [(1, 20), (50, 3), (200, 2)];
+const LOADS: [(usize, usize); 3] = [(20, 3), (50, 2), (200, 1)];
 /// The longest a round may take before what is missing is reported as incomplete.
 const ROUND_DEADLINE: Duration = Duration::from_secs(180);
 /// The longest start-up (gateway identify, command registration) may take.
@@ -70,13 +78,19 @@ fn main() {
     let only: Option<Vec<usize>> = std::env::var("DISCORD_LOAD")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    let global = std::env::var("DISCORD_GLOBAL_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(GLOBAL_LIMIT);
+    eprintln!("discord_load: global limit {global} requests per rolling second");
     let mut results = Vec::new();
     for (conversations, rounds) in LOADS {
         if only.as_ref().is_some_and(|o| !o.contains(&conversations)) {
             continue;
         }
         eprintln!("discord_load: {conversations} conversation(s) at once, {rounds} round(s)…");
-        match runtime.block_on(measure(conversations, rounds)) {
+        match runtime.block_on(measure(conversations, rounds, global)) {
             Ok(result) => {
                 result.print_details();
                 results.push(result);
@@ -84,7 +98,7 @@ fn main() {
             Err(error) => eprintln!("discord_load: {conversations} at once failed: {error}"),
         }
     }
-    print_table(&results);
+    print_table(&results, global);
 }
 
 // ----- one load ------------------------------------------------------------------------------
@@ -109,6 +123,10 @@ struct Sample {
     post_to_final: Option<Duration>,
     edits: usize,
     complete: bool,
+    /// From the injection to the arrival of the model request.
+    model_request: Option<Duration>,
+    /// From the round's start to the answer's final write.
+    final_write: Option<Duration>,
 }
 
 /// Everything measured for one load.
@@ -129,6 +147,14 @@ struct LoadResult {
     max_model_in_flight: usize,
     bot_warnings: Vec<String>,
     round_spans: Vec<Duration>,
+    /// 429s for the global limit (in `rate_limited` too).
+    global_limited: usize,
+    /// Requests the bot sent about the rounds' channels.
+    requests: usize,
+    /// Per round: answers, and the time from the round's start to its last final write.
+    last_finals: Vec<(usize, Duration)>,
+    /// Requests per rolling second FakeDiscord allowed.
+    global: u32,
 }
 
 /// The bot process; killed when dropped (panics included) and at the end of [`measure`].
@@ -149,13 +175,13 @@ impl Bot {
     }
 }
 
-async fn measure(conversations: usize, rounds: usize) -> Result<LoadResult, String> {
+async fn measure(conversations: usize, rounds: usize, global: u32) -> Result<LoadResult, String> {
     let channels = conversations * rounds + 1;
-    let discord = start_discord(channels).await;
+    let discord = start_discord(channels, global).await;
     let ollama =
         FakeOllama::start_with_models([FakeModel::new(MODEL).capabilities(&["completion"])]).await;
     let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
-    let bot = spawn_bot(&discord, &ollama, dir.path())?;
+    let bot = spawn_bot(&discord, &ollama, dir.path(), global)?;
     let outcome = drive(&discord, &ollama, &bot, conversations, rounds).await;
     let log = bot.log();
     bot.kill().await;
@@ -173,6 +199,7 @@ async fn measure(conversations: usize, rounds: usize) -> Result<LoadResult, Stri
         }
     };
     result.spec_violations = violations;
+    result.global = global;
     result.bot_warnings = log
         .lines()
         .filter(|l| l.contains("WARN") || l.contains("ERROR"))
@@ -181,7 +208,7 @@ async fn measure(conversations: usize, rounds: usize) -> Result<LoadResult, Stri
     Ok(result)
 }
 
-async fn start_discord(channels: usize) -> FakeDiscord {
+async fn start_discord(channels: usize, global: u32) -> FakeDiscord {
     let mut guild = GuildConfig::new(GUILD_ID, "Bench");
     let mut builder = FakeDiscord::builder().wait_timeout(START_DEADLINE);
     for i in 0..channels as u64 {
@@ -190,9 +217,10 @@ async fn start_discord(channels: usize) -> FakeDiscord {
             .member(USER_BASE + i);
         builder = builder.user(USER_BASE + i, format!("user{i}"));
     }
-    // Discord's documented buckets (the fake's defaults, spelled out).
+    // Discord's documented limits (the fake's defaults, spelled out).
     builder
         .guild(guild)
+        .global_rate_limit(Some(global))
         .default_rate_limit(DEFAULT_BUCKET.limit, DEFAULT_BUCKET.window)
         .message_rate_limit(MESSAGE_BUCKET.limit, MESSAGE_BUCKET.window)
         .rate_limit(
@@ -211,12 +239,18 @@ async fn start_discord(channels: usize) -> FakeDiscord {
         .await
 }
 
-fn spawn_bot(discord: &FakeDiscord, ollama: &FakeOllama, dir: &Path) -> Result<Bot, String> {
+fn spawn_bot(
+    discord: &FakeDiscord,
+    ollama: &FakeOllama,
+    dir: &Path,
+    global: u32,
+) -> Result<Bot, String> {
     let config = dir.join("mcpcord.toml");
     let text = format!(
         r#"[discord]
 shards = 1
 shutdown_grace = "5s"
+{global_line}
 
 [[backends]]
 name = "fake"
@@ -240,11 +274,20 @@ user_messages_per_minute = 1000
 "#,
         ollama = ollama.url(),
         dir = dir.display(),
+        // Only when raised: builds from before the setting existed then run too.
+        global_line = if global == GLOBAL_LIMIT {
+            String::new()
+        } else {
+            format!("global_rate_limit = {global}")
+        },
     );
     std::fs::write(&config, text).map_err(|e| format!("cannot write the config: {e}"))?;
     let log = dir.join("stderr.log");
     let stderr = std::fs::File::create(&log).map_err(|e| format!("no log file: {e}"))?;
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    // MCPCORD_BIN runs another build (an earlier commit's, for a before/after comparison).
+    let binary =
+        std::env::var("MCPCORD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcpcord").to_owned());
+    let mut command = tokio::process::Command::new(&binary);
     command
         .arg("run")
         .current_dir(dir)
@@ -260,7 +303,7 @@ user_messages_per_minute = 1000
         .kill_on_drop(true);
     let child = command
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", env!("CARGO_BIN_EXE_mcpcord")))?;
+        .map_err(|e| format!("cannot start {binary}: {e}"))?;
     let pid = child.id().ok_or("the bot exited at once")?;
     Ok(Bot { child, pid, log })
 }
@@ -311,6 +354,13 @@ async fn drive(
         let span = ran?;
         result.round_spans.push(span);
         analyse(discord, ollama, &convs, started, &mut result);
+        let finals: Vec<Duration> = result.samples[result.samples.len() - convs.len()..]
+            .iter()
+            .filter_map(|s| s.final_write)
+            .collect();
+        if let Some(last) = finals.iter().max() {
+            result.last_finals.push((finals.len(), *last));
+        }
         tokio::time::sleep(ROUND_GAP).await;
     }
     result.peak_rss_kb = peak.load(Ordering::SeqCst);
@@ -416,6 +466,16 @@ fn analyse(
             })
             .collect();
         let final_write = writes.iter().map(|r| r.at).max();
+        result.requests += mine.len();
+        let model_request = chats
+            .iter()
+            .filter(|r| {
+                r.json
+                    .as_ref()
+                    .is_some_and(|j| j["messages"].to_string().contains(&c.tag))
+            })
+            .map(|r| Instant::from_std(r.received_at))
+            .min();
         let edits = writes.iter().filter(|r| r.method == "PATCH").count();
         result.typing += mine
             .iter()
@@ -444,11 +504,14 @@ fn analyse(
             },
             edits,
             complete: answered(discord, c),
+            model_request: model_request.map(|at| at.saturating_duration_since(c.injected)),
+            final_write: final_write.map(|at| at.saturating_duration_since(started)),
         });
     }
     let limited = discord.rate_limited();
     let limited: Vec<_> = limited.iter().filter(|h| h.at >= started).collect();
     result.rate_limited += limited.len();
+    result.global_limited += limited.iter().filter(|h| h.global).count();
     for hit in limited {
         let name = format!("{} {}", hit.method, hit.route);
         if !result.rate_limited_routes.contains(&name) {
@@ -526,6 +589,37 @@ impl LoadResult {
         percentiles(self.samples.iter().filter_map(|s| s.last_token_to_final))
     }
 
+    fn model_request(&self) -> Option<(Duration, Duration)> {
+        percentiles(self.samples.iter().filter_map(|s| s.model_request))
+    }
+
+    fn answered(&self) -> usize {
+        self.samples.iter().filter(|s| s.complete).count()
+    }
+
+    fn requests_per_answer(&self) -> f64 {
+        self.requests as f64 / self.answered().max(1) as f64
+    }
+
+    /// The slowest round's last final message against its floor: (time, floor, ideal floor).
+    fn last_final(&self) -> Option<(Duration, Duration, Duration)> {
+        let per_answer = self.requests_per_answer();
+        let global = f64::from(self.global.max(1));
+        self.last_finals
+            .iter()
+            .map(|(answers, last)| {
+                let floor = Duration::from_secs_f64(*answers as f64 * per_answer / global);
+                let ideal = Duration::from_secs_f64(*answers as f64 / global);
+                (*last, floor, ideal)
+            })
+            .max_by(|a, b| {
+                let ratio = |x: &(Duration, Duration, Duration)| {
+                    x.0.as_secs_f64() / x.1.as_secs_f64().max(1e-9)
+                };
+                ratio(a).total_cmp(&ratio(b))
+            })
+    }
+
     fn incomplete(&self) -> usize {
         self.samples.iter().filter(|s| !s.complete).count()
     }
@@ -577,24 +671,40 @@ impl LoadResult {
     }
 }
 
-fn print_table(results: &[LoadResult]) {
+fn print_table(results: &[LoadResult], global: u32) {
+    println!();
+    println!("Global limit: {global} requests per rolling second.");
     println!();
     println!(
-        "| at once | samples | MESSAGE_CREATE → first reply p50 | p99 | last token → final edit p50 | p99 | RSS idle | RSS peak (sampled / VmHWM) | RSS after | 429s |"
+        "| users at once | answered | 429s (global) | Discord requests per answer | last final message / floor (ideal floor) | MESSAGE_CREATE → model request p50 / p99 | → first reply p50 / p99 | last token → final edit p50 / p99 | RSS idle / peak (VmHWM) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in results {
+        let (mp50, mp99) = pair(r.model_request());
         let (fp50, fp99) = pair(r.first_post());
         let (lp50, lp99) = pair(r.to_final());
+        let last = r
+            .last_final()
+            .map_or("-".to_owned(), |(last, floor, ideal)| {
+                format!(
+                    "{} / {} = {:.2}× ({})",
+                    ms(last),
+                    ms(floor),
+                    last.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+                    ms(ideal)
+                )
+            });
         println!(
-            "| {} | {} | {fp50} | {fp99} | {lp50} | {lp99} | {} | {} / {} | {} | {} |",
+            "| {} | {} / {} | {} ({}) | {:.2} | {last} | {mp50} / {mp99} | {fp50} / {fp99} | {lp50} / {lp99} | {} / {} ({}) |",
             r.conversations,
+            r.answered(),
             r.samples.len(),
+            r.rate_limited,
+            r.global_limited,
+            r.requests_per_answer(),
             mib(r.idle_rss_kb),
             mib(r.peak_rss_kb),
             mib(r.hwm_kb),
-            mib(r.after_rss_kb),
-            r.rate_limited
         );
     }
 }

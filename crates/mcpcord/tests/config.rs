@@ -368,3 +368,18 @@ fn the_example_stays_valid_with_its_optional_lines_switched_on() {
     assert_eq!(config.storage.retention.len(), 1);
     assert!(config.storage.retention_default.is_some());
 }
+
+#[test]
+fn the_global_rate_limit_defaults_to_discords_and_may_be_raised() {
+    let config = Config::from_toml("", &Env::new()).unwrap();
+    assert_eq!(config.discord.global_rate_limit.get(), 50);
+    let config = Config::from_toml("[discord]\nglobal_rate_limit = 500\n", &Env::new()).unwrap();
+    assert_eq!(config.discord.global_rate_limit.get(), 500);
+    let problems = errors("[discord]\nglobal_rate_limit = 0\n", &Env::new());
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("discord.global_rate_limit") && p.contains("at least 1")),
+        "{problems:?}"
+    );
+}

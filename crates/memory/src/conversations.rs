@@ -2,6 +2,7 @@
 
 use std::time::SystemTime;
 
+use crate::store::Durability;
 use crate::{ConversationId, ConversationKey, MemoryError, Scope, Store, db};
 
 /// The columns a [`Conversation`] is read from, in [`ConversationRow`]'s order.
@@ -91,7 +92,14 @@ impl Store {
         if let Some(found) = self.find_conversation(key).await? {
             return Ok(found);
         }
-        if let Some(created) = insert(key, scope, owner).fetch_optional(&self.pool).await? {
+        // On the model's path (a first message): committed without waiting for the disk, like
+        // the message itself (see `add_user_message`); the turn's commit syncs both.
+        let mut writer = self.write_connection(Durability::Process).await?;
+        let created = insert(key, scope, owner)
+            .fetch_optional(writer.conn())
+            .await?;
+        writer.finish().await?;
+        if let Some(created) = created {
             return Ok(created.into());
         }
         // Someone created it between the read and the insert: read theirs.

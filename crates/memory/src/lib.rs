@@ -25,7 +25,10 @@
 //! transaction before the answer is shown as final. A crash therefore leaves the history complete
 //! up to the last finished turn plus the user's message, never half a turn. SQLite runs in WAL
 //! mode with a busy timeout and foreign keys on, with full `synchronous`, so a committed turn
-//! survives a crash of the process and of the machine.
+//! survives a crash of the process and of the machine. The two writes on the way to the model
+//! (a new conversation, the user's message) are the exception: they commit with `synchronous =
+//! NORMAL`, durable against a crash of the process without waiting for the disk, so that
+//! concurrent turns do not queue on fsync; the turn's commit syncs the WAL, and with it them.
 
 mod conversations;
 mod db;

@@ -3,9 +3,10 @@
 
 use std::time::SystemTime;
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection};
 
 use crate::conversations::found;
+use crate::store::Durability;
 use crate::{ConversationId, MemoryError, MessageId, Store, db};
 
 /// The columns a [`StoredMessage`] is read from, in [`MessageRow`]'s order.
@@ -280,14 +281,24 @@ impl TryFrom<MessageRow> for StoredMessage {
 
 impl Store {
     /// Writes one message at once, in its own transaction: the user's message, before the model
-    /// answers, so a crash mid-turn still keeps it.
+    /// answers, so a crash of the process mid-turn still keeps it.
+    ///
+    /// It is on the model's path, so on SQLite it commits without waiting for the disk
+    /// (`synchronous = NORMAL` under WAL: durable against a crash of the process, and concurrent
+    /// turns do not queue on fsync). The turn's [`commit_turn`](Self::commit_turn) syncs, and
+    /// with it this message: a turn shown as final survives a power cut whole.
     pub async fn add_user_message(
         &self,
         conversation: ConversationId,
         message: NewMessage,
     ) -> Result<MessageId, MemoryError> {
         let ids = self
-            .write(conversation, std::slice::from_ref(&message), None)
+            .write(
+                conversation,
+                std::slice::from_ref(&message),
+                None,
+                Durability::Process,
+            )
             .await?;
         Ok(ids[0])
     }
@@ -301,7 +312,8 @@ impl Store {
         conversation: ConversationId,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<MessageId>, MemoryError> {
-        self.write(conversation, &messages, None).await
+        self.write(conversation, &messages, None, Durability::Full)
+            .await
     }
 
     /// Like [`commit_turn`](Self::commit_turn), and in the same transaction marks the turn of
@@ -313,7 +325,8 @@ impl Store {
         messages: Vec<NewMessage>,
         replaces: MessageId,
     ) -> Result<Vec<MessageId>, MemoryError> {
-        self.write(conversation, &messages, Some(replaces)).await
+        self.write(conversation, &messages, Some(replaces), Durability::Full)
+            .await
     }
 
     async fn write(
@@ -321,40 +334,57 @@ impl Store {
         conversation: ConversationId,
         messages: &[NewMessage],
         replaces: Option<MessageId>,
+        durability: Durability,
     ) -> Result<Vec<MessageId>, MemoryError> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
         let turn = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin().await?;
-        // The write comes first: on SQLite it takes the write lock (waiting out other writers)
-        // before anything is read, and it tells whether the conversation exists.
-        let touched = sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
-            .bind(conversation.0)
-            .bind(db::now())
-            .execute(&mut *tx)
-            .await?;
-        found(touched.rows_affected(), conversation)?;
-        if let Some(old) = replaces {
-            sqlx::query(
-                "UPDATE messages SET replaced_at = $3 WHERE replaced_at IS NULL \
-                 AND conversation_id = $2 \
-                 AND turn_id = (SELECT turn_id FROM messages WHERE id = $1)",
-            )
-            .bind(old.0)
-            .bind(conversation.0)
-            .bind(db::now())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let mut ids = Vec::with_capacity(messages.len());
-        for message in messages {
-            ids.push(insert(&mut tx, conversation, &turn, message).await?);
-        }
-        tx.commit().await?;
+        let mut writer = self.write_connection(durability).await?;
+        let ids = write_in(writer.conn(), conversation, messages, replaces, &turn).await?;
+        writer.finish().await?;
         Ok(ids)
     }
+}
 
+/// The transaction of [`Store::write`], on `conn`.
+async fn write_in(
+    conn: &mut AnyConnection,
+    conversation: ConversationId,
+    messages: &[NewMessage],
+    replaces: Option<MessageId>,
+    turn: &str,
+) -> Result<Vec<MessageId>, MemoryError> {
+    let mut tx = conn.begin().await?;
+    // The write comes first: on SQLite it takes the write lock (waiting out other writers)
+    // before anything is read, and it tells whether the conversation exists.
+    let touched = sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
+        .bind(conversation.0)
+        .bind(db::now())
+        .execute(&mut *tx)
+        .await?;
+    found(touched.rows_affected(), conversation)?;
+    if let Some(old) = replaces {
+        sqlx::query(
+            "UPDATE messages SET replaced_at = $3 WHERE replaced_at IS NULL \
+             AND conversation_id = $2 \
+             AND turn_id = (SELECT turn_id FROM messages WHERE id = $1)",
+        )
+        .bind(old.0)
+        .bind(conversation.0)
+        .bind(db::now())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut ids = Vec::with_capacity(messages.len());
+    for message in messages {
+        ids.push(insert(&mut tx, conversation, turn, message).await?);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+impl Store {
     /// The newest `limit` messages of a conversation in the order they were written, leaving out
     /// replaced (regenerated) ones. Empty for an unknown conversation.
     pub async fn history(

@@ -175,6 +175,71 @@ impl Store {
     }
 }
 
+/// How far a write must have reached when it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// On the disk: survives a crash of the process and of the machine (SQLite
+    /// `synchronous = FULL`: the WAL is synced at every commit).
+    Full,
+    /// With the operating system: survives a crash of the process, not a power cut (SQLite WAL
+    /// with `synchronous = NORMAL`: no sync at commit). The next [`Full`](Self::Full) commit
+    /// syncs the WAL, and with it every earlier commit. PostgreSQL writes are always full.
+    Process,
+}
+
+/// A pooled connection for writes of a given [`Durability`]; [`finish`](Self::finish) puts
+/// the connection back as it found it (full). One dropped without `finish` (an error, a
+/// cancelled future) is closed instead of going back to the pool relaxed.
+pub(crate) struct WriteConnection {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    relaxed: bool,
+}
+
+impl WriteConnection {
+    /// The connection.
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        self.conn.as_mut().expect("present until finished")
+    }
+
+    /// Restores full durability on the connection and gives it back to the pool.
+    pub(crate) async fn finish(mut self) -> Result<(), MemoryError> {
+        if self.relaxed {
+            self.conn().execute("PRAGMA synchronous = FULL").await?;
+            self.relaxed = false;
+        }
+        drop(self.conn.take());
+        Ok(())
+    }
+}
+
+impl Drop for WriteConnection {
+    fn drop(&mut self) {
+        if self.relaxed
+            && let Some(conn) = &mut self.conn
+        {
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl Store {
+    /// A connection whose commits have `durability`.
+    pub(crate) async fn write_connection(
+        &self,
+        durability: Durability,
+    ) -> Result<WriteConnection, MemoryError> {
+        let mut conn = self.pool.acquire().await?;
+        let relaxed = durability == Durability::Process && self.backend == Backend::Sqlite;
+        if relaxed {
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
+        }
+        Ok(WriteConnection {
+            conn: Some(conn),
+            relaxed,
+        })
+    }
+}
+
 /// Whether PostgreSQL refused the connection because it was not encrypted (pg_hba.conf has only
 /// `hostssl` lines for this client: "… no encryption"). A server that offers no TLS while the
 /// URL requires it fails the handshake instead (see [`is_tls_failure`]).
@@ -244,6 +309,47 @@ pub(crate) fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn level(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+            .fetch_one(conn)
+            .await
+    }
+
+    #[tokio::test]
+    async fn relaxed_writes_give_every_connection_back_full() {
+        use crate::{ConversationKey, NewMessage, Scope};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/bot.sqlite", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        let mut writer = store.write_connection(Durability::Process).await.unwrap();
+        assert_eq!(
+            level(writer.conn()).await.unwrap(),
+            1,
+            "NORMAL while relaxed"
+        );
+        writer.finish().await.unwrap();
+        let conversation = store
+            .conversation(&ConversationKey::new("t"), Scope::default(), None)
+            .await
+            .unwrap();
+        store
+            .add_user_message(conversation.id, NewMessage::user("hi"))
+            .await
+            .unwrap();
+        // One dropped half-way (an error, a cancelled turn) is closed, not given back relaxed.
+        drop(store.write_connection(Durability::Process).await.unwrap());
+        let mut all = Vec::new();
+        for _ in 0..SQLITE_CONNECTIONS {
+            all.push(store.pool.acquire().await.unwrap());
+        }
+        for conn in &mut all {
+            assert_eq!(level(conn).await.unwrap(), 2, "FULL");
+        }
+        drop(all);
+        let history = store.history(conversation.id, 10).await.unwrap();
+        assert_eq!(history.len(), 1);
+    }
 
     #[test]
     fn redaction_hides_passwords_only() {

@@ -724,6 +724,7 @@ async fn rate_limit_headers_and_429() {
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().contains_key("retry-after"));
     assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
+    let bucket = limited.headers()["x-ratelimit-bucket"].clone();
     let body: Value = limited.json().await.unwrap();
     assert_eq!(body["message"], "You are being rate limited.");
     assert_eq!(body["global"], false);
@@ -731,25 +732,59 @@ async fn rate_limit_headers_and_429() {
     assert_eq!(fake.rate_limited().len(), 1);
     assert_eq!(fake.messages_in(FakeDiscord::CHANNEL_ID).len(), 2);
 
-    // Edits of different messages in one channel share a bucket.
-    for (n, id) in ids.iter().enumerate() {
-        let r = client
-            .patch(format!("{url}/{id}"))
-            .header("authorization", auth(&fake))
-            .json(&json!({"content": "edit"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "edit {n}");
-    }
+    // Creating and editing messages in one channel share its bucket, as on Discord: with both
+    // creates spent, an edit is refused too, and both name the same bucket.
     let r = client
         .patch(format!("{url}/{}", ids[0]))
         .header("authorization", auth(&fake))
-        .json(&json!({"content": "edit again"}))
+        .json(&json!({"content": "edit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the edit spends the creates' bucket");
+    assert_eq!(r.headers()["x-ratelimit-bucket"], bucket);
+}
+
+/// The global limit counts any rolling second (not fixed windows), interaction endpoints
+/// excepted, and its 429 says so.
+#[tokio::test]
+async fn the_global_limit_refuses_one_request_too_many_in_a_second() {
+    init();
+    // A lowered limit, so that the requests surely fall within one second.
+    let fake = FakeDiscord::builder()
+        .global_rate_limit(Some(3))
+        .start()
+        .await;
+    let url = format!(
+        "{}/channels/{}/typing",
+        fake.api_base(),
+        FakeDiscord::CHANNEL_ID
+    );
+    let client = reqwest_client();
+    for _ in 0..3 {
+        let r = client
+            .get(format!("{}/users/@me", fake.api_base()))
+            .header("authorization", auth(&fake))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // …then the 4th, within the second of the first.
+    let r = client
+        .post(&url)
+        .header("authorization", auth(&fake))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["x-ratelimit-scope"], "global");
+    assert_eq!(r.headers()["x-ratelimit-global"], "true");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["global"], true);
+    let hits = fake.rate_limited();
+    assert_eq!(hits.len(), 1);
+    assert!(hits[0].global);
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use crate::components::shorten;
 use crate::conversation;
 use crate::mentions::no_pings;
 use crate::middleware::{CommandError, CommandResponse, CommandResult};
+use crate::pacer::Route;
 use crate::split::MESSAGE_LIMIT;
 
 /// `/chat prompt [model] [file]`: the bot opens a thread (or answers inline where threads are
@@ -128,9 +129,12 @@ async fn open_thread(
 ) -> Result<(Channel, Option<Id<MessageMarker>>), Box<dyn std::error::Error + Send + Sync>> {
     let ctx = call.ctx;
     let title = shorten(prompt.lines().next().unwrap_or("chat"), 90);
-    let thread = ctx
+    let request = ctx
         .http
-        .create_thread(parent, &title, ChannelType::PublicThread)
+        .create_thread(parent, &title, ChannelType::PublicThread);
+    let thread = ctx
+        .pacer
+        .send(Route::create_thread(parent), request)
         .await?
         .model()
         .await?;
@@ -139,11 +143,15 @@ async fn open_thread(
         .unwrap_or_else(|e| e.into_inner())
         .insert(thread.id.get());
     let mentions = no_pings();
-    let first = ctx
+    let opening = shorten(asked, MESSAGE_LIMIT);
+    let request = ctx
         .http
         .create_message(thread.id)
-        .content(&shorten(asked, MESSAGE_LIMIT))
-        .allowed_mentions(Some(&mentions))
+        .content(&opening)
+        .allowed_mentions(Some(&mentions));
+    let first = ctx
+        .pacer
+        .send(Route::create_message(thread.id), request)
         .await;
     let first = match first {
         Ok(response) => response.model().await.ok().map(|m| m.id),

@@ -22,6 +22,7 @@ use crate::components::{self, CustomId, Decision};
 use crate::forms;
 use crate::mentions::no_pings;
 use crate::middleware::{CommandError, Invoker};
+use crate::pacer::Route;
 use crate::reply;
 use crate::turns::TurnEntry;
 
@@ -344,10 +345,13 @@ async fn again(
     acknowledge(ctx, interaction).await?;
     // The old answer's buttons go: the new answer carries them.
     if let Some(last) = last {
-        let _ = ctx
+        let request = ctx
             .http
             .update_message(entry.channel, last)
-            .components(Some(&[]))
+            .components(Some(&[]));
+        let _ = ctx
+            .pacer
+            .send(Route::update_message(entry.channel), request)
             .await;
     }
     Ok(())

@@ -119,6 +119,7 @@ pub fn bot_config(config: &Config) -> Result<BotConfig, Failure> {
         .as_ref()
         .map(|names| names.iter().cloned().collect());
     bot.grace = discord.shutdown_grace;
+    bot.global_rate_limit = discord.global_rate_limit;
     Ok(bot)
 }
 

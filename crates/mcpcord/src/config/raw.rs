@@ -60,6 +60,8 @@ pub struct RawDiscord {
     pub shards: Option<u32>,
     /// How long running answers may finish at shutdown (e.g. "30s").
     pub shutdown_grace: Option<String>,
+    /// Requests per second Discord allows the bot (50; larger bots may be granted more).
+    pub global_rate_limit: Option<u32>,
 }
 
 /// One `[[backends]]` entry: a model server.

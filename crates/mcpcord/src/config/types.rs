@@ -95,6 +95,9 @@ pub struct DiscordConfig {
     /// How long running answers may finish at shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Requests per second Discord allows the bot: never more are sent in any rolling second
+    /// (interaction responses aside). 50 unless Discord raised the bot's limit.
+    pub global_rate_limit: NonZeroU32,
 }
 
 /// A gateway intent the bot may ask Discord for.

@@ -177,6 +177,12 @@ fn discord(raw: RawDiscord, env: &Env, report: &mut Report) -> DiscordConfig {
             .shards
             .map(|n| nonzero(Some(n), 1, "discord.shards", report)),
         shutdown_grace: duration(raw.shutdown_grace, "30s", "discord.shutdown_grace", report),
+        global_rate_limit: nonzero(
+            raw.global_rate_limit,
+            50,
+            "discord.global_rate_limit",
+            report,
+        ),
     }
 }
 

@@ -157,18 +157,18 @@ impl FakeDiscordBuilder {
     }
 
     /// Bucket size and window for creating, editing and deleting messages in one channel
-    /// (Discord: 5 per 5 s).
+    /// (Discord: 5 per 5 s). Creating and editing share one bucket, as on Discord.
     pub fn message_rate_limit(mut self, limit: u32, window: Duration) -> Self {
-        for template in [
-            "/channels/{channel_id}/messages",
-            "/channels/{channel_id}/messages/{message_id}",
-        ] {
-            for method in ["POST", "PATCH", "DELETE"] {
-                self.config
-                    .rate_limits
-                    .set(method, template, BucketLimit { limit, window });
-            }
-        }
+        self.config
+            .rate_limits
+            .set_messages(BucketLimit { limit, window });
+        self
+    }
+
+    /// Requests per rolling second the bot may send, interaction endpoints excepted (Discord:
+    /// 50, more for large bots); `None` lifts the global limit.
+    pub fn global_rate_limit(mut self, per_second: Option<u32>) -> Self {
+        self.config.rate_limits.global = per_second;
         self
     }
 

@@ -87,6 +87,8 @@ pub struct RateLimitHit {
     pub bucket: String,
     /// The `retry_after` the fake answered.
     pub retry_after: Duration,
+    /// Refused for the bot's global limit (the bucket is then empty), not the route's.
+    pub global: bool,
     /// When.
     pub at: Instant,
 }

@@ -180,6 +180,34 @@ fn process(
         .and_then(|v| v.to_str().ok());
     let (json_body, problems) = spec::validate_request(&route, query, content_type, raw);
 
+    if let Err(retry) = shared.limiter.check_global(route.template, at) {
+        shared.records().rate_limited.push(RateLimitHit {
+            method: method.to_string(),
+            path: path.to_owned(),
+            route: route.template.to_owned(),
+            bucket: String::new(),
+            retry_after: retry,
+            global: true,
+            at,
+        });
+        // Discord's global 429: no bucket headers, the scope says global.
+        let reply = Reply::with_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({
+                "message": "You are being rate limited.",
+                "retry_after": (retry.as_secs_f64() * 1000.0).round() / 1000.0,
+                "global": true,
+            }),
+        )
+        .header(
+            "retry-after",
+            retry.as_secs_f64().ceil().max(1.0).to_string(),
+        )
+        .header("x-ratelimit-global", "true".to_owned())
+        .header("x-ratelimit-scope", "global".to_owned());
+        return (reply, template, json_body);
+    }
+
     let state = match shared.limiter.check(
         method.as_str(),
         route.template,
@@ -194,6 +222,7 @@ fn process(
                 route: route.template.to_owned(),
                 bucket: state.bucket.clone(),
                 retry_after: retry,
+                global: false,
                 at,
             });
             let mut reply = Reply::with_status(
