@@ -425,27 +425,11 @@ impl Pacer {
         sent_in: &Bucket,
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) {
-        let mut bucket_id = None;
-        let mut remaining = None;
-        let mut reset_after = None;
-        for (name, value) in headers {
-            let value = std::str::from_utf8(value).ok().map(str::trim);
-            match name.to_ascii_lowercase().as_str() {
-                HEADER_BUCKET => bucket_id = value.map(Arc::<str>::from),
-                crate::throttle::HEADER_REMAINING => {
-                    remaining = value.and_then(|v| v.parse::<u32>().ok());
-                }
-                crate::throttle::HEADER_RESET_AFTER => {
-                    reset_after = value
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .filter(|s| s.is_finite() && *s >= 0.0)
-                        .map(|s| {
-                            Duration::from_secs_f64(s.min(crate::throttle::MAX_WAIT.as_secs_f64()))
-                        });
-                }
-                _ => {}
-            }
-        }
+        let Headers {
+            bucket_id,
+            remaining,
+            reset_after,
+        } = Headers::read(headers);
         let now = Instant::now();
         let target = {
             let mut buckets = lock(&self.buckets);
@@ -470,6 +454,45 @@ impl Pacer {
         update(&mut lock(&sent_in.state));
         update(&mut lock(&target.state));
     }
+}
+
+/// What an answer's rate-limit headers say.
+#[derive(Debug, Default)]
+struct Headers {
+    /// `X-RateLimit-Bucket`.
+    bucket_id: Option<Arc<str>>,
+    /// `X-RateLimit-Remaining`.
+    remaining: Option<u32>,
+    /// `X-RateLimit-Reset-After`, capped at [`crate::throttle::MAX_WAIT`].
+    reset_after: Option<Duration>,
+}
+
+impl Headers {
+    fn read<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        let mut read = Self::default();
+        for (name, value) in headers {
+            let value = std::str::from_utf8(value).ok().map(str::trim);
+            match name.to_ascii_lowercase().as_str() {
+                HEADER_BUCKET => read.bucket_id = value.map(Arc::<str>::from),
+                crate::throttle::HEADER_REMAINING => {
+                    read.remaining = value.and_then(|v| v.parse::<u32>().ok());
+                }
+                crate::throttle::HEADER_RESET_AFTER => {
+                    read.reset_after = value.and_then(seconds);
+                }
+                _ => {}
+            }
+        }
+        read
+    }
+}
+
+/// A finite, non-negative number of seconds, capped at [`crate::throttle::MAX_WAIT`].
+fn seconds(text: &str) -> Option<Duration> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(crate::throttle::MAX_WAIT.as_secs_f64())))
 }
 
 #[cfg(test)]

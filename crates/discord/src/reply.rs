@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
-use mcpcord_engine::{Turn, TurnEvent, TurnRequest};
+use mcpcord_engine::{MessageId, Turn, TurnEvent, TurnRequest};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use twilight_model::channel::message::Component;
@@ -121,19 +121,8 @@ async fn render(
     };
     let mut stored = None;
     loop {
-        let ticking = renderer
-            .entry
-            .lock()
-            .answer
-            .tools()
-            .iter()
-            .any(|t| !matches!(t.status, ToolStatus::Finished { .. }));
-        // While the first message is held, wake when it may become due.
-        let first_check = if renderer.shown.is_empty() {
-            renderer.first.next_check(tokio::time::Instant::now())
-        } else {
-            None
-        };
+        let ticking = renderer.ticking();
+        let first_check = renderer.first_check();
         tokio::select! {
             event = turn.next() => match event {
                 Some(event) => {
@@ -162,32 +151,56 @@ async fn render(
         renderer.show(&view).await;
     }
     typing.cancel();
-    let view = {
-        let mut state = renderer.entry.lock();
-        // Events ended without Done or Failed: the turn was cut.
-        state.answer.interrupt();
-        state.answer.view(now())
-    };
-    // Nobody can decide any more: pending approvals deny, pending forms decline.
-    renderer.entry.withdraw_all();
-    let (ctx, entry) = (renderer.ctx.clone(), renderer.entry.clone());
-    let ids = renderer.finish(&view).await;
-    {
-        let mut state = entry.lock();
-        state.messages.clone_from(&ids);
-        state.finished = true;
+    renderer.close(stored).await;
+}
+
+impl Renderer {
+    /// Whether a tool is running (its line shows a growing time).
+    fn ticking(&self) -> bool {
+        self.entry
+            .lock()
+            .answer
+            .tools()
+            .iter()
+            .any(|t| !matches!(t.status, ToolStatus::Finished { .. }))
     }
-    if let Some(stored) = stored
-        && !ids.is_empty()
-    {
+
+    /// While the first message is held, when it may become due.
+    fn first_check(&self) -> Option<tokio::time::Instant> {
+        if self.shown.is_empty() {
+            self.first.next_check(tokio::time::Instant::now())
+        } else {
+            None
+        }
+    }
+
+    /// The turn's events ended: its final edit, its open questions withdrawn, its messages
+    /// remembered, and (for a stored answer) recorded through the engine.
+    async fn close(self, stored: Option<MessageId>) {
+        let view = {
+            let mut state = self.entry.lock();
+            // Events ended without Done or Failed: the turn was cut.
+            state.answer.interrupt();
+            state.answer.view(now())
+        };
+        // Nobody can decide any more: pending approvals deny, pending forms decline.
+        self.entry.withdraw_all();
+        let (ctx, entry) = (self.ctx.clone(), self.entry.clone());
+        let ids = self.finish(&view).await;
+        {
+            let mut state = entry.lock();
+            state.messages.clone_from(&ids);
+            state.finished = true;
+        }
+        let Some(stored) = stored.filter(|_| !ids.is_empty()) else {
+            return;
+        };
         let ids: Vec<u64> = ids.iter().map(|id| id.get()).collect();
         if let Err(error) = ctx.engine.record_posts(stored, &ids).await {
             tracing::warn!(%error, "cannot record the answer's Discord messages");
         }
     }
-}
 
-impl Renderer {
     /// Takes an event into the shared state.
     fn absorb(&mut self, event: TurnEvent) {
         let mut state = self.entry.lock();
