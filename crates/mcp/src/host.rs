@@ -1,5 +1,9 @@
 //! The host: starts every server's supervisors, keeps the tool catalogue current, routes calls
 //! to a healthy replica (after approval when asked), and serves prompts, resources and status.
+//!
+//! Why one long file: it is the host's public API (the handle every caller holds), and each
+//! method is a short routing step over the supervisors and the catalogue; the work itself lives
+//! in `supervisor`, `connection`, `call`, `prompts` and `resources`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

@@ -1,6 +1,10 @@
 //! Builders for what tests inject as if users did it (a message, a slash command, a button
 //! press, a select, a modal submit, an autocomplete request, a new thread) and the code that
 //! turns them into realistic gateway JSON, stores them and dispatches them.
+//!
+//! Why one long file: one builder per kind of thing a person does in Discord, each with the JSON
+//! Discord would send for it; they share the same storing and dispatching, and a test reads
+//! them side by side.
 
 use super::ids::random_token;
 use super::shapes::{self, UserRec};
