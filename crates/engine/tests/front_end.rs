@@ -8,50 +8,23 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{TIMEOUT, config, tool_model};
+use common::{Harness, config, harness, tool_model};
 use mcpcord_engine::{ConversationKey, Engine, EngineError, PreferenceLevel, Scope, Source};
-use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
-use mcpcord_mcp::{Callbacks, HostOptions, McpHost, ServerSpec, StreamConnector, ToolPolicy};
-use mcpcord_memory::Store;
-use mcpcord_testkit::FakeOllama;
-use mcpcord_testkit::mcp_server::{self, README_TEXT, README_URI, TestMcpServer};
+use mcpcord_mcp::ToolPolicy;
+use mcpcord_testkit::mcp_server::{README_TEXT, README_URI};
 
-/// An engine with the fake model server and, with `tools`, one in-process test MCP server
+/// A harness with the fake model server and, with `tools`, the in-process test MCP server
 /// called `test`.
-async fn engine(fake: &FakeOllama, dir: &tempfile::TempDir, tools: bool) -> Engine {
-    let store = Store::connect(&format!("sqlite://{}/engine.sqlite", dir.path().display()))
-        .await
-        .unwrap();
-    let pool = BackendPool::new(
-        vec![BackendSpec::new(
-            "fake",
-            ServerKind::Ollama,
-            fake.url().parse().unwrap(),
-        )],
-        PoolOptions::default(),
-    );
-    let host = tools.then(|| {
-        let server = TestMcpServer::new();
-        let spec = ServerSpec::stream(
-            "test",
-            StreamConnector::new(move || {
-                let pipe = mcp_server::serve_in_process(server.clone());
-                async move { Ok(pipe) }
-            }),
-        )
-        .with_tools(ToolPolicy::default());
-        McpHost::start(vec![spec], HostOptions::default(), Callbacks::default())
-    });
-    if let Some(host) = &host {
-        assert!(
-            host.wait_ready(TIMEOUT).await,
-            "the test MCP server started"
-        );
-    }
-    Engine::new(pool, host, store, config("llama3.2"))
+async fn started(tools: bool) -> Harness {
+    harness(
+        vec![tool_model()],
+        tools.then(ToolPolicy::default),
+        config("llama3.2"),
+    )
+    .await
 }
 
-async fn stop(engine: Engine) {
+async fn stop(engine: &Engine) {
     engine.shutdown(Duration::from_secs(5)).await;
     engine.shutdown(Duration::from_secs(5)).await; // a second stop waits for the first
     assert!(!engine.accepting());
@@ -62,9 +35,8 @@ async fn stop(engine: Engine) {
 
 #[tokio::test]
 async fn tools_prompts_and_resources_are_listed_and_used_by_name() {
-    let fake = FakeOllama::start_with_models(vec![tool_model()]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&fake, &dir, true).await;
+    let h = started(true).await;
+    let engine = &h.engine;
     assert!(engine.has_tools());
     assert_eq!(engine.server_names(), vec!["test".to_owned()]);
     assert!(engine.tool_names().contains(&"test › echo".to_owned()));
@@ -122,9 +94,8 @@ async fn tools_prompts_and_resources_are_listed_and_used_by_name() {
 
 #[tokio::test]
 async fn tools_switch_off_and_on_per_channel_by_any_of_their_names() {
-    let fake = FakeOllama::start_with_models(vec![tool_model()]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&fake, &dir, true).await;
+    let h = started(true).await;
+    let engine = &h.engine;
     let channel = 7;
 
     let off = engine
@@ -174,9 +145,8 @@ async fn tools_switch_off_and_on_per_channel_by_any_of_their_names() {
 
 #[tokio::test]
 async fn without_mcp_servers_listings_are_empty_and_uses_say_why() {
-    let fake = FakeOllama::start_with_models(vec![tool_model()]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&fake, &dir, false).await;
+    let h = started(false).await;
+    let engine = &h.engine;
     assert!(!engine.has_tools());
     assert!(engine.servers().is_empty() && engine.tool_names().is_empty());
     assert!(engine.prompt_names().await.is_empty());
@@ -192,9 +162,8 @@ async fn without_mcp_servers_listings_are_empty_and_uses_say_why() {
 
 #[tokio::test]
 async fn preferences_start_over_and_posts_go_through_the_engine() {
-    let fake = FakeOllama::start_with_models(vec![tool_model()]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&fake, &dir, false).await;
+    let h = started(false).await;
+    let engine = &h.engine;
     let model = tool_model().name().to_owned();
     let scope = Scope {
         guild_id: Some(1),
@@ -232,7 +201,7 @@ async fn preferences_start_over_and_posts_go_through_the_engine() {
 
     // An answer's posts lead back to its conversation; starting over archives it.
     let key = ConversationKey::new("web:room:1");
-    let (_, summary) = common::run(&engine, common::say(key.as_str(), "hello")).await;
+    let (_, summary) = common::run(engine, common::say(key.as_str(), "hello")).await;
     let answer = summary.message_id.expect("the answer was stored");
     engine.record_posts(answer, &[900, 901]).await.unwrap();
     assert_eq!(
