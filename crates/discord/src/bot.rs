@@ -305,25 +305,25 @@ async fn who_we_are(
     http: &twilight_http::Client,
     configured: Option<Id<ApplicationMarker>>,
 ) -> Result<(twilight_model::user::CurrentUser, Id<ApplicationMarker>), BotError> {
-    let connect = |e: Box<dyn std::error::Error + Send + Sync>| BotError::Connect(e);
-    let me = http
-        .current_user()
-        .await
-        .map_err(|e| connect(e.into()))?
-        .model()
-        .await
-        .map_err(|e| connect(e.into()))?;
+    let me = fetch(http.current_user()).await?;
     if let Some(id) = configured {
         return Ok((me, id));
     }
-    let application = http
-        .current_user_application()
-        .await
-        .map_err(|e| connect(e.into()))?
+    let application = fetch(http.current_user_application()).await?;
+    Ok((me, application.id))
+}
+
+/// The body of a start-up request to Discord; any failure is [`BotError::Connect`].
+async fn fetch<T, R>(request: R) -> Result<T, BotError>
+where
+    T: serde::de::DeserializeOwned + Unpin,
+    R: IntoFuture<Output = Result<twilight_http::Response<T>, twilight_http::Error>>,
+{
+    let response = request.await.map_err(|e| BotError::Connect(e.into()))?;
+    response
         .model()
         .await
-        .map_err(|e| connect(e.into()))?;
-    Ok((me, application.id))
+        .map_err(|e| BotError::Connect(e.into()))
 }
 
 /// Forgets, every minute, the people whose quotas are full again (bounds the gate's memory).

@@ -478,21 +478,13 @@ impl Headers {
                     read.remaining = value.and_then(|v| v.parse::<u32>().ok());
                 }
                 crate::throttle::HEADER_RESET_AFTER => {
-                    read.reset_after = value.and_then(seconds);
+                    read.reset_after = value.and_then(crate::throttle::header_seconds);
                 }
                 _ => {}
             }
         }
         read
     }
-}
-
-/// A finite, non-negative number of seconds, capped at [`crate::throttle::MAX_WAIT`].
-fn seconds(text: &str) -> Option<Duration> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(crate::throttle::MAX_WAIT.as_secs_f64())))
 }
 
 #[cfg(test)]

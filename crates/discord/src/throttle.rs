@@ -101,17 +101,10 @@ impl RateLimitFeedback {
         let mut global = false;
         for (name, value) in headers {
             let value = std::str::from_utf8(value).ok().map(str::trim);
-            // A wait longer than an hour is a broken header, not a rate limit: capped.
-            let seconds = || {
-                value
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(|s| Duration::try_from_secs_f64(s).map_or(MAX_WAIT, |d| d.min(MAX_WAIT)))
-            };
             match name.to_ascii_lowercase().as_str() {
                 HEADER_REMAINING => remaining = value.and_then(|v| v.parse::<u32>().ok()),
-                HEADER_RESET_AFTER => reset_after = seconds(),
-                HEADER_RETRY_AFTER => retry_after = seconds(),
+                HEADER_RESET_AFTER => reset_after = value.and_then(header_seconds),
+                HEADER_RETRY_AFTER => retry_after = value.and_then(header_seconds),
                 HEADER_SCOPE => global = value == Some("global"),
                 _ => {}
             }
@@ -494,6 +487,15 @@ impl<T: Clone + PartialEq> Editor<T> {
             }
         }
     }
+}
+
+/// A rate-limit header's seconds: finite and not negative, and capped at [`MAX_WAIT`] (a wait
+/// longer than an hour is a broken header, not a rate limit).
+pub(crate) fn header_seconds(text: &str) -> Option<Duration> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::try_from_secs_f64(s).map_or(MAX_WAIT, |d| d.min(MAX_WAIT)))
 }
 
 #[cfg(test)]

@@ -52,12 +52,7 @@ async fn a_mention_gets_a_streamed_reply_edited_in_place() {
     );
     assert_eq!(answer["message_reference"]["message_id"], user["id"]);
     assert!(has_button(answer, "regen:") && has_button(answer, "cont:"));
-    let edits = bot
-        .discord
-        .requests()
-        .iter()
-        .filter(|r| r.method == "PATCH" && r.path.contains("/messages/"))
-        .count();
+    let edits = bot.message_edits();
     assert!(
         edits >= 2,
         "the answer was edited as it streamed ({edits} edits)"
@@ -228,12 +223,7 @@ async fn a_long_streamed_answer_stays_within_the_channel_bucket() {
     assert!(answers.len() >= 3, "{} messages", answers.len());
     let hits = bot.discord.rate_limited();
     assert!(hits.is_empty(), "no 429: {hits:#?}");
-    let edits = bot
-        .discord
-        .requests()
-        .iter()
-        .filter(|r| r.method == "PATCH" && r.path.contains("/messages/"))
-        .count();
+    let edits = bot.message_edits();
     assert!(edits >= 1, "the answer was streamed ({edits} edits)");
     bot.shutdown().await;
 }

@@ -334,12 +334,7 @@ async fn streamed_answers_at_once_stay_within_the_rate_limits() {
     assert_eq!(answers.len(), CONVERSATIONS, "{answers:#?}");
     let hits = bot.discord.rate_limited();
     assert!(hits.is_empty(), "no request went over the limit: {hits:#?}");
-    let edits = bot
-        .discord
-        .requests()
-        .iter()
-        .filter(|r| r.method == "PATCH" && r.path.contains("/messages/"))
-        .count();
+    let edits = bot.message_edits();
     assert!(
         edits >= CONVERSATIONS * 2,
         "the answers were streamed ({edits} edits)"

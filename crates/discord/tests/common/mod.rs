@@ -179,6 +179,15 @@ impl Bot {
         result
     }
 
+    /// How many message edits (`PATCH …/messages/…`) the bot sent.
+    pub fn message_edits(&self) -> usize {
+        self.discord
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.contains("/messages/"))
+            .count()
+    }
+
     /// Bot messages in `channel`.
     pub fn answers(&self, channel: u64) -> Vec<Value> {
         self.discord
