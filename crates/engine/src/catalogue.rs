@@ -23,7 +23,7 @@ fn item_name(server: &str, item: &str) -> String {
 }
 
 /// Splits `server › item`; without a separator, the server is empty.
-fn split_item(value: &str) -> (&str, &str) {
+pub fn split_item(value: &str) -> (&str, &str) {
     value.split_once(ITEM_SEPARATOR).unwrap_or(("", value))
 }
 

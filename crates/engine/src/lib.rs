@@ -20,7 +20,7 @@ mod template;
 mod tools;
 mod turn;
 
-pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, tools_named};
+pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
 pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};

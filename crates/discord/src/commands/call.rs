@@ -100,9 +100,7 @@ impl Call<'_> {
     /// person who has as many answers in progress as they may (checked before anything visible
     /// is done, such as opening a thread).
     pub fn room(&self) -> Result<(), CommandError> {
-        if !self.ctx.accepting() {
-            return Err(CommandError::Invalid("the bot is shutting down".into()));
-        }
+        self.accepting()?;
         reply::room_for(self.ctx, self.invoker.user).map_err(busy)
     }
 
@@ -113,12 +111,19 @@ impl Call<'_> {
         channel: Id<ChannelMarker>,
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<(), CommandError> {
-        if !self.ctx.accepting() {
-            return Err(CommandError::Invalid("the bot is shutting down".into()));
-        }
+        self.accepting()?;
         reply::start(self.ctx, request, self.invoker.user, channel, reply_to)
             .map(|_| ())
             .map_err(busy)
+    }
+
+    /// Refuses when the bot is shutting down (the engine decides).
+    fn accepting(&self) -> Result<(), CommandError> {
+        if self.ctx.accepting() {
+            Ok(())
+        } else {
+            Err(CommandError::Invalid("the bot is shutting down".into()))
+        }
     }
 
     /// Whether the invoker may pick `model` themselves: admins always; others when it is among

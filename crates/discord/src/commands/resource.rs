@@ -3,7 +3,7 @@
 use twilight_interactions::command::{CommandModel, CreateCommand};
 
 use super::{Category, CommandInfo, Who};
-use mcpcord_engine::{ITEM_SEPARATOR, TurnAction};
+use mcpcord_engine::{TurnAction, split_item};
 
 use crate::commands::Call;
 use crate::middleware::{CommandResponse, CommandResult};
@@ -39,10 +39,7 @@ impl ResourceCommand {
         let (key, channel) = call.here_or_refuse()?;
         let request = call.request(key, TurnAction::Message(message), None);
         call.start(request, channel, None)?;
-        let (_, uri) = self
-            .uri
-            .split_once(ITEM_SEPARATOR)
-            .unwrap_or(("", &self.uri));
+        let (_, uri) = split_item(&self.uri);
         Ok(CommandResponse::Message {
             content: format!("📎 attached `{uri}`"),
             ephemeral: false,

@@ -27,9 +27,6 @@ use crate::gate::{Door, Refusal};
 use crate::mentions::no_pings;
 use crate::middleware::CommandResponse;
 
-pub use crate::commands::prompt::{PendingPrompt, PendingPrompts};
-pub use mcpcord_engine::ITEM_SEPARATOR;
-
 /// Handles one interaction: through the [gate](crate::gate) first, then its handler.
 pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
     if !admitted(&ctx, &interaction).await {
