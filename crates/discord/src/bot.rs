@@ -246,12 +246,14 @@ pub fn http_client(config: &BotConfig) -> twilight_http::Client {
 /// ([`BotError::Gateway`], returned after the same orderly shutdown), then shuts down in order
 /// (see the module docs).
 /// The engine is not shut down beyond its turns: the caller stops MCP servers and the store.
+///
+/// twilight's HTTPS and WebSocket clients use the process's TLS provider: the caller installs
+/// one first (the binary installs ring in `main`, once).
 pub async fn run(
     config: BotConfig,
     engine: Engine,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BotError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = Arc::new(http_client(&config));
     let (me, application_id) = who_we_are(&http, config.application_id).await?;
     register_commands(&http, application_id, config.command_guild).await?;

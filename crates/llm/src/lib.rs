@@ -25,14 +25,36 @@ pub use pool::{
 };
 pub use types::*;
 
-/// An HTTP client for backends. Installs the process's TLS provider (ring) first if none is
-/// installed yet: reqwest is built without a default one.
+/// An HTTP client for backends (and any other HTTPS the bot does), with TLS settings of its
+/// own (see [`tls_config`]): it works whether or not a process-wide TLS provider is installed.
 pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(5))
+        .tls_backend_preconfigured(tls_config())
         .build()
-        .expect("a TLS provider is installed, so the client builds")
+        .expect("a client with preconfigured TLS always builds")
+}
+
+/// TLS for HTTPS clients: rustls with the ring provider given explicitly (not the process
+/// default, which only the binary installs), the operating system's CA certificates as reqwest
+/// uses by default (Mozilla's, from `webpki-roots`, on a system that has none, such as a bare
+/// container), and HTTP/2 offered before HTTP/1.1.
+pub fn tls_config() -> rustls::ClientConfig {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions");
+    let builder = match rustls_platform_verifier::Verifier::new(provider) {
+        Ok(system) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(system)),
+        Err(_) => builder.with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        }),
+    };
+    let mut config = builder.with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
 }
 
 /// A streamed answer.

@@ -110,7 +110,10 @@ impl Connection {
             TransportSpec::Stdio(stdio) => Self::open_stdio(spec, stdio, client, mode).await,
             TransportSpec::Http(http) => {
                 let config = http_config(http).map_err(Failed::Other)?;
-                let transport = rmcp::transport::StreamableHttpClientTransport::from_config(config);
+                let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
+                    crate::tls::http_client(),
+                    config,
+                );
                 let running = serve(client.clone(), transport, mode).await?;
                 Ok(Self::running(spec, client, running, None))
             }
@@ -432,7 +435,6 @@ impl Drop for KillOnDrop {
 /// rmcp's Streamable HTTP client settings for `http`: its URL, and its headers sent with every
 /// request.
 fn http_config(http: &HttpSpec) -> Result<StreamableHttpClientTransportConfig, ConnectError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut headers = std::collections::HashMap::new();
     for (name, value) in &http.headers {
         let invalid = || ConnectError::InvalidHeader { name: name.clone() };

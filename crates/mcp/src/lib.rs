@@ -34,6 +34,7 @@ mod spec;
 mod stats;
 mod status;
 mod supervisor;
+mod tls;
 
 pub use call::{CallOptions, ToolProgress};
 pub use callbacks::{

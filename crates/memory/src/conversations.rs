@@ -34,7 +34,7 @@ pub struct Conversation {
 }
 
 #[derive(sqlx::FromRow)]
-struct ConversationRow {
+pub(crate) struct ConversationRow {
     id: i64,
     key: String,
     guild_id: Option<i64>,
@@ -94,13 +94,8 @@ impl Store {
         }
         // On the model's path (a first message): committed without waiting for the disk, like
         // the message itself (see `add_user_message`); the turn's commit syncs both.
-        let mut writer = self.write_connection(Durability::Process).await?;
-        let created = insert(key, scope, owner)
-            .fetch_optional(writer.conn())
-            .await?;
-        writer.finish().await?;
-        if let Some(created) = created {
-            return Ok(created.into());
+        if let Some(created) = self.create(key, scope, owner).await? {
+            return Ok(created);
         }
         // Someone created it between the read and the insert: read theirs.
         let row = sqlx::query_as::<_, ConversationRow>(FIND_LIVE)
@@ -108,6 +103,25 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.into())
+    }
+
+    /// Creates a live conversation under `key`, or `None` when one exists already; on SQLite
+    /// through the group commit.
+    async fn create(
+        &self,
+        key: &ConversationKey,
+        scope: Scope,
+        owner: Option<u64>,
+    ) -> Result<Option<Conversation>, MemoryError> {
+        if let Some(group) = &self.group {
+            return group.conversation(key.clone(), scope, owner).await;
+        }
+        let mut writer = self.write_connection(Durability::Process).await?;
+        let created = insert_conversation(key, scope, owner)
+            .fetch_optional(writer.conn())
+            .await?;
+        writer.finish().await?;
+        Ok(created.map(Conversation::from))
     }
 
     /// Starts a fresh conversation under `key`, archiving the live one (`/new` in Discord).
@@ -128,7 +142,9 @@ impl Store {
         .bind(db::now())
         .execute(&mut *tx)
         .await?;
-        let row = insert(key, scope, owner).fetch_one(&mut *tx).await?;
+        let row = insert_conversation(key, scope, owner)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(row.into())
     }
@@ -187,7 +203,7 @@ impl Store {
 }
 
 /// The insert of a new live conversation; returns nothing if the key already has one.
-fn insert(
+pub(crate) fn insert_conversation(
     key: &ConversationKey,
     scope: Scope,
     owner: Option<u64>,

@@ -57,4 +57,11 @@ pub enum MemoryError {
     /// Retrying later may work.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// The transaction this write shared with others (SQLite's group commit) failed.
+    #[error("the database could not commit a batch of writes")]
+    GroupCommit {
+        /// Why the batch failed; every write in it gets the same.
+        #[source]
+        source: std::sync::Arc<MemoryError>,
+    },
 }

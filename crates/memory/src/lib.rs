@@ -34,6 +34,7 @@ mod conversations;
 mod db;
 mod directory;
 mod error;
+mod group;
 mod ids;
 mod messages;
 mod preferences;

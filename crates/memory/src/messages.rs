@@ -293,12 +293,7 @@ impl Store {
         message: NewMessage,
     ) -> Result<MessageId, MemoryError> {
         let ids = self
-            .write(
-                conversation,
-                std::slice::from_ref(&message),
-                None,
-                Durability::Process,
-            )
+            .write(conversation, vec![message], None, Durability::Process)
             .await?;
         Ok(ids[0])
     }
@@ -312,7 +307,7 @@ impl Store {
         conversation: ConversationId,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<MessageId>, MemoryError> {
-        self.write(conversation, &messages, None, Durability::Full)
+        self.write(conversation, messages, None, Durability::Full)
             .await
     }
 
@@ -325,14 +320,14 @@ impl Store {
         messages: Vec<NewMessage>,
         replaces: MessageId,
     ) -> Result<Vec<MessageId>, MemoryError> {
-        self.write(conversation, &messages, Some(replaces), Durability::Full)
+        self.write(conversation, messages, Some(replaces), Durability::Full)
             .await
     }
 
     async fn write(
         &self,
         conversation: ConversationId,
-        messages: &[NewMessage],
+        messages: Vec<NewMessage>,
         replaces: Option<MessageId>,
         durability: Durability,
     ) -> Result<Vec<MessageId>, MemoryError> {
@@ -340,28 +335,34 @@ impl Store {
             return Ok(Vec::new());
         }
         let turn = uuid::Uuid::new_v4().to_string();
+        if let Some(group) = &self.group {
+            return group
+                .messages(conversation, messages, replaces, turn, durability)
+                .await;
+        }
         let mut writer = self.write_connection(durability).await?;
-        let ids = write_in(writer.conn(), conversation, messages, replaces, &turn).await?;
+        let mut tx = writer.conn().begin().await?;
+        let ids = write_rows(&mut tx, conversation, &messages, replaces, &turn).await?;
+        tx.commit().await?;
         writer.finish().await?;
         Ok(ids)
     }
 }
 
-/// The transaction of [`Store::write`], on `conn`.
-async fn write_in(
+/// The statements of [`Store::write`], on `conn` (inside the caller's transaction).
+pub(crate) async fn write_rows(
     conn: &mut AnyConnection,
     conversation: ConversationId,
     messages: &[NewMessage],
     replaces: Option<MessageId>,
     turn: &str,
 ) -> Result<Vec<MessageId>, MemoryError> {
-    let mut tx = conn.begin().await?;
     // The write comes first: on SQLite it takes the write lock (waiting out other writers)
     // before anything is read, and it tells whether the conversation exists.
     let touched = sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
         .bind(conversation.0)
         .bind(db::now())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     found(touched.rows_affected(), conversation)?;
     if let Some(old) = replaces {
@@ -373,14 +374,13 @@ async fn write_in(
         .bind(old.0)
         .bind(conversation.0)
         .bind(db::now())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
     let mut ids = Vec::with_capacity(messages.len());
     for message in messages {
-        ids.push(insert(&mut tx, conversation, turn, message).await?);
+        ids.push(insert(&mut *conn, conversation, turn, message).await?);
     }
-    tx.commit().await?;
     Ok(ids)
 }
 

@@ -9,6 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 use crate::MemoryError;
+use crate::group::GroupCommit;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -90,6 +91,8 @@ pub struct Store {
     backend: Backend,
     /// How long conversations outside any guild are kept (see `retention.rs`).
     pub(crate) outside_guilds_retention: Arc<RwLock<Option<Duration>>>,
+    /// SQLite: the task concurrent writes share transactions through (see `group.rs`).
+    pub(crate) group: Option<GroupCommit>,
 }
 
 impl Store {
@@ -157,10 +160,12 @@ impl Store {
             .await
             .map_err(|source| MemoryError::Migrate { source })?;
         tracing::info!(backend = ?backend, url = %redact(&url), "storage ready");
+        let group = (backend == Backend::Sqlite).then(|| GroupCommit::start(pool.clone()));
         Ok(Store {
             pool,
             backend,
             outside_guilds_retention: Arc::default(),
+            group,
         })
     }
 
@@ -228,16 +233,24 @@ impl Store {
         &self,
         durability: Durability,
     ) -> Result<WriteConnection, MemoryError> {
-        let mut conn = self.pool.acquire().await?;
-        let relaxed = durability == Durability::Process && self.backend == Backend::Sqlite;
-        if relaxed {
-            conn.execute("PRAGMA synchronous = NORMAL").await?;
-        }
-        Ok(WriteConnection {
-            conn: Some(conn),
-            relaxed,
-        })
+        write_connection_on(&self.pool, durability).await
     }
+}
+
+/// A connection of `pool` whose commits have `durability` (relaxed only on SQLite).
+pub(crate) async fn write_connection_on(
+    pool: &AnyPool,
+    durability: Durability,
+) -> Result<WriteConnection, MemoryError> {
+    let mut conn = pool.acquire().await?;
+    let relaxed = durability == Durability::Process && conn.backend_name() == "SQLite";
+    if relaxed {
+        conn.execute("PRAGMA synchronous = NORMAL").await?;
+    }
+    Ok(WriteConnection {
+        conn: Some(conn),
+        relaxed,
+    })
 }
 
 /// Whether PostgreSQL refused the connection because it was not encrypted (pg_hba.conf has only

@@ -71,14 +71,18 @@ impl TurnState {
         request: &TurnRequest,
     ) -> Result<(Conversation, Settings, Vec<DisabledTool>), EngineError> {
         let store = &self.inner.store;
-        let conversation = store
-            .conversation(&request.key, request.scope, request.author.id)
-            .await?;
-        let preferences = store.get_preferences(&request.scope).await?;
-        let disabled = match request.scope.channel_id {
-            Some(channel) => store.disabled_tools(channel).await?,
-            None => Vec::new(),
+        // Three independent reads at once: one round trip to the database instead of three.
+        let disabled = async {
+            match request.scope.channel_id {
+                Some(channel) => store.disabled_tools(channel).await,
+                None => Ok(Vec::new()),
+            }
         };
+        let (conversation, preferences, disabled) = futures::try_join!(
+            store.conversation(&request.key, request.scope, request.author.id),
+            store.get_preferences(&request.scope),
+            disabled,
+        )?;
         let settings = resolve(
             &preferences,
             request.model.as_deref(),
