@@ -209,6 +209,8 @@ pub struct Context {
     pub downloads: reqwest::Client,
     /// Gateway events handled at once.
     pub events: Arc<Semaphore>,
+    /// Messages of one channel reach the engine in the order they were sent.
+    pub(crate) order: crate::order::Order,
     content_warned: AtomicBool,
 }
 
@@ -272,6 +274,7 @@ pub async fn run(
             config.command_rate,
         ),
         events: Arc::new(Semaphore::new(config.max_concurrent_events.max(1))),
+        order: crate::order::Order::default(),
         downloads: reqwest::Client::new(),
         http: http.clone(),
         engine,

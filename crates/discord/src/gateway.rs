@@ -181,18 +181,31 @@ async fn shard_loop(
             Event::Ready(ready) => {
                 tracing::info!(shard = shard_id, user = %ready.user.name, "gateway ready");
             }
-            event => {
-                let ctx = ctx.clone();
-                tokio::spawn(async move {
-                    let Ok(_permit) = ctx.events.clone().acquire_owned().await else {
-                        return;
-                    };
-                    handle(ctx, event).await;
-                });
-            }
+            event => spawn_handler(&ctx, event),
         }
     }
     tracing::info!(shard = shard_id, "shard stopped");
+}
+
+/// Handles `event` in a task of its own. A message's place in its channel's line is taken here,
+/// in the order events arrive (see `crate::order`), and waited for before an event permit is
+/// taken, so messages in line never hold the permits the one ahead of them needs.
+fn spawn_handler(ctx: &Arc<Context>, event: Event) {
+    let mut ticket = match &event {
+        Event::MessageCreate(message) => Some(ctx.order.ticket(message.channel_id.get())),
+        _ => None,
+    };
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        if let Some(ticket) = ticket.as_mut() {
+            ticket.wait().await;
+        }
+        let Ok(_permit) = ctx.events.clone().acquire_owned().await else {
+            return;
+        };
+        handle(ctx, event).await;
+        drop(ticket);
+    });
 }
 
 /// Whether a close with `code` is fatal (said on `fatal`, with what to fix); other closes are

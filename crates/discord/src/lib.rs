@@ -34,6 +34,7 @@ pub mod gateway;
 pub mod interactions;
 pub mod mentions;
 pub mod middleware;
+mod order;
 pub mod pacer;
 pub mod render;
 pub mod reply;

@@ -95,29 +95,19 @@ impl RateLimitFeedback {
     pub fn from_headers<'a>(
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Option<Self> {
-        let mut remaining = None;
-        let mut reset_after = None;
-        let mut retry_after = None;
-        let mut global = false;
+        let mut read = HeaderValues::default();
         for (name, value) in headers {
-            let value = std::str::from_utf8(value).ok().map(str::trim);
-            match name.to_ascii_lowercase().as_str() {
-                HEADER_REMAINING => remaining = value.and_then(|v| v.parse::<u32>().ok()),
-                HEADER_RESET_AFTER => reset_after = value.and_then(header_seconds),
-                HEADER_RETRY_AFTER => retry_after = value.and_then(header_seconds),
-                HEADER_SCOPE => global = value == Some("global"),
-                _ => {}
-            }
+            read.take(name, value);
         }
-        if let Some(retry_after) = retry_after {
+        if let Some(retry_after) = read.retry_after {
             return Some(Self::Limited {
                 retry_after,
-                global,
+                global: read.global,
             });
         }
         Some(Self::Bucket {
-            remaining: remaining?,
-            reset_after: reset_after?,
+            remaining: read.remaining?,
+            reset_after: read.reset_after?,
         })
     }
 
@@ -133,6 +123,29 @@ impl RateLimitFeedback {
                 global: limited.global,
             }),
             _ => None,
+        }
+    }
+}
+
+/// The rate-limit headers of one response, as far as they could be read.
+#[derive(Default)]
+struct HeaderValues {
+    remaining: Option<u32>,
+    reset_after: Option<Duration>,
+    retry_after: Option<Duration>,
+    global: bool,
+}
+
+impl HeaderValues {
+    /// Takes in one header (any other header is ignored; an unreadable value counts as absent).
+    fn take(&mut self, name: &str, value: &[u8]) {
+        let value = std::str::from_utf8(value).ok().map(str::trim);
+        match name.to_ascii_lowercase().as_str() {
+            HEADER_REMAINING => self.remaining = value.and_then(|v| v.parse::<u32>().ok()),
+            HEADER_RESET_AFTER => self.reset_after = value.and_then(header_seconds),
+            HEADER_RETRY_AFTER => self.retry_after = value.and_then(header_seconds),
+            HEADER_SCOPE => self.global = value == Some("global"),
+            _ => {}
         }
     }
 }
@@ -417,6 +430,16 @@ struct Editor<T> {
     report: ThrottleReport,
 }
 
+/// What the editor does next.
+enum Next<T> {
+    /// Stop: the final content is shown, or the final edit gave up.
+    Finished,
+    /// Look at the content again (it changed, or a wait ended).
+    Again,
+    /// Send this content; `last` when it is the final one.
+    Edit { content: T, last: bool },
+}
+
 impl<T: Clone + PartialEq> Editor<T> {
     async fn run<F, Fut>(
         mut self,
@@ -430,62 +453,100 @@ impl<T: Clone + PartialEq> Editor<T> {
         let mut closed = false;
         let mut final_attempts = 0;
         loop {
-            let latest = updates.borrow_and_update().clone();
-            let last = latest.last || closed;
-            let pending = latest.content.filter(|content| *content != self.shown);
-            let Some(_) = pending else {
-                if last {
-                    self.report.final_delivered = true;
-                    return self.report;
-                }
-                closed |= updates.changed().await.is_err();
-                continue;
+            let (content, last) = match self.next(&mut updates, &mut closed, final_attempts).await {
+                Next::Finished => return self.report,
+                Next::Again => continue,
+                Next::Edit { content, last } => (content, last),
             };
-            if !last {
-                let due = self.last_edit + self.config.interval.mul_f64(self.budget.stretch());
-                if due > Instant::now() {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(due) => {}
-                        changed = updates.changed() => closed |= changed.is_err(),
-                    }
-                    continue;
-                }
-            } else if final_attempts == self.config.final_attempts.max(1) {
-                return self.report;
-            }
-            self.budget.acquire(self.channel).await;
-            // Whatever is newest now is what goes out.
-            let latest = updates.borrow_and_update().clone();
-            let last = latest.last || closed;
-            let Some(content) = latest.content.filter(|content| *content != self.shown) else {
-                continue;
-            };
-            if last {
-                final_attempts += 1;
-            }
+            final_attempts += u32::from(last);
             let outcome = edit(content.clone()).await;
             self.last_edit = Instant::now();
-            match outcome {
-                EditOutcome::Applied(feedback) => {
-                    self.report.edits += 1;
-                    self.shown = content;
-                    if let Some(feedback) = feedback {
-                        self.budget.observe(self.channel, feedback);
-                    }
-                }
-                EditOutcome::RateLimited(feedback) => {
-                    self.report.rate_limited += 1;
-                    self.budget.observe(self.channel, feedback);
-                }
-                EditOutcome::Failed => {
-                    self.report.failed += 1;
-                    if last {
-                        return self.report;
-                    }
-                    self.shown = content;
-                }
+            if !self.record(content, outcome, last) {
+                return self.report;
             }
         }
+    }
+
+    /// Waits for what to do next: nothing new to show, the edit interval not yet over, the
+    /// channel's or the bot's budget empty.
+    async fn next(
+        &mut self,
+        updates: &mut watch::Receiver<Latest<T>>,
+        closed: &mut bool,
+        final_attempts: u32,
+    ) -> Next<T> {
+        let (pending, last) = self.newest(updates, *closed);
+        if pending.is_none() {
+            if last {
+                self.report.final_delivered = true;
+                return Next::Finished;
+            }
+            *closed |= updates.changed().await.is_err();
+            return Next::Again;
+        }
+        if !last {
+            if self.waited_for_interval(updates, closed).await {
+                return Next::Again;
+            }
+        } else if final_attempts == self.config.final_attempts.max(1) {
+            return Next::Finished;
+        }
+        self.budget.acquire(self.channel).await;
+        // Whatever is newest now is what goes out.
+        let (pending, last) = self.newest(updates, *closed);
+        pending.map_or(Next::Again, |content| Next::Edit { content, last })
+    }
+
+    /// The newest content if the message does not show it yet, and whether it is the last.
+    fn newest(&self, updates: &mut watch::Receiver<Latest<T>>, closed: bool) -> (Option<T>, bool) {
+        let latest = updates.borrow_and_update().clone();
+        let pending = latest.content.filter(|content| *content != self.shown);
+        (pending, latest.last || closed)
+    }
+
+    /// Waits until the edit interval (stretched under global pressure) is over, or the content
+    /// changes; `false` when it was already over.
+    async fn waited_for_interval(
+        &self,
+        updates: &mut watch::Receiver<Latest<T>>,
+        closed: &mut bool,
+    ) -> bool {
+        let due = self.last_edit + self.config.interval.mul_f64(self.budget.stretch());
+        if due <= Instant::now() {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => {}
+            changed = updates.changed() => *closed |= changed.is_err(),
+        }
+        true
+    }
+
+    /// Counts an edit's outcome and follows Discord's feedback; `false` when the editor stops
+    /// (a final edit failed for good).
+    fn record(&mut self, content: T, outcome: EditOutcome, last: bool) -> bool {
+        match outcome {
+            EditOutcome::Applied(feedback) => {
+                self.report.edits += 1;
+                self.shown = content;
+                if let Some(feedback) = feedback {
+                    self.budget.observe(self.channel, feedback);
+                }
+            }
+            EditOutcome::RateLimited(feedback) => {
+                self.report.rate_limited += 1;
+                self.budget.observe(self.channel, feedback);
+            }
+            EditOutcome::Failed if last => {
+                self.report.failed += 1;
+                return false;
+            }
+            EditOutcome::Failed => {
+                self.report.failed += 1;
+                self.shown = content;
+            }
+        }
+        true
     }
 }
 

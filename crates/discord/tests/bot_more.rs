@@ -595,3 +595,66 @@ async fn a_user_over_the_message_rate_gets_a_reaction_not_an_answer() {
     );
     bot.shutdown().await;
 }
+
+/// Two messages sent one after the other in a channel where the bot always answers are answered
+/// in the order they were sent, even when the first takes longer to take in (its attachment
+/// comes from a slow CDN): the second does not overtake it into the conversation.
+#[tokio::test]
+async fn messages_of_one_channel_reach_the_model_in_the_order_sent() {
+    let channel = FakeDiscord::CHANNEL_ID;
+    let mut bot = start_with(
+        Options {
+            discord: FakeDiscord::builder().attachment_latency(Duration::from_millis(400)),
+            ..Options::default()
+        },
+        |config| {
+            config.always_answer_channels.insert(channel);
+        },
+    )
+    .await;
+    bot.ollama
+        .push_scripts([Script::reply("Answer one."), Script::reply("Answer two.")]);
+    bot.discord
+        .inject_message_create(mention("first message").attachment(
+            "notes.txt",
+            "text/plain",
+            "slow to fetch\n",
+        ));
+    bot.discord.inject_message_create(mention("second message"));
+    bot.finished_answer(channel, "Answer two.").await;
+
+    let requests = bot.ollama.chat_requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    let last_user = |request: &Value| {
+        request["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        last_user(&requests[0]).contains("first message"),
+        "the first message is answered first: {:#?}",
+        requests[0]["messages"]
+    );
+    let second: Vec<String> = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let at = |needle: &str| {
+        second
+            .iter()
+            .position(|c| c.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} is in the second turn's context: {second:#?}"))
+    };
+    assert!(
+        at("first message") < at("Answer one.") && at("Answer one.") < at("second message"),
+        "the second turn sees the first one before it: {second:#?}"
+    );
+    bot.shutdown().await;
+}

@@ -140,16 +140,8 @@ impl BackendPool {
         let mut last_error = None;
         while let Some(reservation) = Reservation::best(&mut candidates) {
             let entry = reservation.entry.clone();
-            let request = self.fitted(&entry, request).await?;
-            let lease = reservation.acquire().await;
-            match start(&entry.backend, &request).await {
-                Ok((first, rest)) => {
-                    entry.healthy.store(true, Ordering::SeqCst);
-                    return Ok(PooledStream {
-                        inner: Box::pin(stream::iter(first).chain(rest)),
-                        _lease: lease,
-                    });
-                }
+            match self.start_on(reservation, request).await {
+                Ok(stream) => return Ok(stream),
                 Err(error) if error.is_failover() => {
                     self.failed_over(&entry, &error, !candidates.is_empty())
                         .await;
@@ -158,9 +150,32 @@ impl BackendPool {
                 Err(error) => return Err(error),
             }
         }
+        Err(self.exhausted(last_error, &request.model).await)
+    }
+
+    /// Starts `request` on the reserved backend: the stream once its first event arrived.
+    async fn start_on(
+        &self,
+        reservation: Reservation,
+        request: &ChatRequest,
+    ) -> Result<PooledStream, LlmError> {
+        let entry = reservation.entry.clone();
+        let request = self.fitted(&entry, request).await?;
+        let lease = reservation.acquire().await;
+        let (first, rest) = start(&entry.backend, &request).await?;
+        entry.healthy.store(true, Ordering::SeqCst);
+        Ok(PooledStream {
+            inner: Box::pin(stream::iter(first).chain(rest)),
+            _lease: lease,
+        })
+    }
+
+    /// What to tell the caller when no backend could take a request for `model`: the last
+    /// backend's failure, or that none has the model.
+    async fn exhausted(&self, last_error: Option<LlmError>, model: &str) -> LlmError {
         match last_error {
-            Some(error) => Err(error),
-            None => Err(self.no_backend(&request.model).await),
+            Some(error) => error,
+            None => self.no_backend(model).await,
         }
     }
 
@@ -219,10 +234,7 @@ impl BackendPool {
                 Err(error) => return Err(error),
             }
         }
-        match last_error {
-            Some(error) => Err(error),
-            None => Err(self.no_backend(model).await),
-        }
+        Err(self.exhausted(last_error, model).await)
     }
 
     /// Every backend's models with their details, backends asked concurrently.

@@ -119,33 +119,7 @@ impl Store {
                 reason: error.to_string(),
             })?;
 
-        let mut pool = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
-        pool = match backend {
-            Backend::Sqlite => pool
-                .max_connections(if in_memory { 1 } else { SQLITE_CONNECTIONS })
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        // WAL is a property of the file: set once, it stays. The others are
-                        // per connection (sqlx sets them too; saying so keeps them certain).
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute(
-                            format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str(),
-                        )
-                        .await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        // Every commit reaches the disk: a turn shown as final survives a power
-                        // cut too (whatever default the bundled SQLite was built with).
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        Ok(())
-                    })
-                }),
-            Backend::Postgres => pool.max_connections(POSTGRES_CONNECTIONS),
-        };
-        if in_memory {
-            // The database lives as long as its one connection.
-            pool = pool.idle_timeout(None).max_lifetime(None);
-        }
-        let pool = pool
+        let pool = pool_options(backend, in_memory)
             .connect_with(options)
             .await
             .map_err(|source| MemoryError::Connect {
@@ -178,6 +152,35 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The pool's settings for `backend`. SQLite: WAL, a busy timeout, foreign keys and full
+/// `synchronous` on every connection, and one connection for an in-memory database (which lives
+/// as long as that connection).
+fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
+    let pool = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+    let sqlite = match backend {
+        Backend::Postgres => return pool.max_connections(POSTGRES_CONNECTIONS),
+        Backend::Sqlite if in_memory => pool
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None),
+        Backend::Sqlite => pool.max_connections(SQLITE_CONNECTIONS),
+    };
+    sqlite.after_connect(|conn, _| {
+        Box::pin(async move {
+            // WAL is a property of the file: set once, it stays. The others are per connection
+            // (sqlx sets them too; saying so keeps them certain).
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            conn.execute(format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str())
+                .await?;
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            // Every commit reaches the disk: a turn shown as final survives a power cut too
+            // (whatever default the bundled SQLite was built with).
+            conn.execute("PRAGMA synchronous = FULL").await?;
+            Ok(())
+        })
+    })
 }
 
 /// How far a write must have reached when it returns.

@@ -61,6 +61,7 @@ pub(crate) struct Config {
     pub interaction_deadline: Duration,
     pub allowed_privileged_intents: u64,
     pub wait_timeout: Duration,
+    pub attachment_latency: Duration,
     pub echo_bot_messages: bool,
     pub shards: u64,
 }
@@ -88,6 +89,7 @@ impl Default for Config {
             interaction_deadline: INTERACTION_DEADLINE,
             allowed_privileged_intents: PRIVILEGED_INTENTS,
             wait_timeout: Duration::from_secs(10),
+            attachment_latency: Duration::ZERO,
             echo_bot_messages: true,
             shards: 1,
         }
@@ -203,6 +205,13 @@ impl FakeDiscordBuilder {
     /// How long the `wait_for_*` helpers wait (default 10 s).
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
         self.config.wait_timeout = timeout;
+        self
+    }
+
+    /// How long the fake's CDN takes before it serves an attachment's bytes (default: no
+    /// delay); a real CDN takes tens to hundreds of milliseconds.
+    pub fn attachment_latency(mut self, latency: Duration) -> Self {
+        self.config.attachment_latency = latency;
         self
     }
 

@@ -444,6 +444,10 @@ async fn download_attachment(
     axum::extract::Path((id, filename)): axum::extract::Path<(u64, String)>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let latency = shared.config.attachment_latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let file = {
         let world = shared.world();
         let named = world.channels.values().flat_map(|c| &c.messages).any(|m| {
