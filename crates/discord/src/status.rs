@@ -24,7 +24,10 @@ pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_gauge!(GATEWAY_LATENCY, Unit::Seconds, "Gateway heartbeat latency");
     describe_gauge!(GATEWAY_CONNECTED, "1 while the shard is connected");
-    describe_counter!(DISCORD_REQUESTS, "REST requests to Discord, by route and status");
+    describe_counter!(
+        DISCORD_REQUESTS,
+        "REST requests to Discord, by route and status"
+    );
     describe_histogram!(
         DISCORD_RATELIMIT_WAIT,
         Unit::Seconds,

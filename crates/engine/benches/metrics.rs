@@ -93,13 +93,20 @@ async fn run(switch: &'static Switch) {
     let store = Store::connect(&format!("sqlite://{}/turns.sqlite", dir.display()))
         .await
         .unwrap();
-    let server = ServerSpec::stdio("t", test_mcp_binary().display().to_string(), [] as [&str; 0])
-        .with_tools(ToolPolicy {
-            default_approval: Some(ApprovalPolicy::Auto),
-            ..ToolPolicy::default()
-        });
+    let server = ServerSpec::stdio(
+        "t",
+        test_mcp_binary().display().to_string(),
+        [] as [&str; 0],
+    )
+    .with_tools(ToolPolicy {
+        default_approval: Some(ApprovalPolicy::Auto),
+        ..ToolPolicy::default()
+    });
     let host = McpHost::start(vec![server], HostOptions::default(), Callbacks::default());
-    assert!(host.wait_ready(Duration::from_secs(30)).await, "the test MCP server started");
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "the test MCP server started"
+    );
     let engine = Engine::new(
         pool,
         Some(host.clone()),
@@ -120,7 +127,9 @@ async fn run(switch: &'static Switch) {
     let (mean_off, mean_on) = (mean(&off), mean(&on));
     let (off50, off99) = percentiles(off);
     let (on50, on99) = percentiles(on);
-    println!("turn with a tool call, no recorder:  p50 {off50:?}  p99 {off99:?}  mean {mean_off:?}");
+    println!(
+        "turn with a tool call, no recorder:  p50 {off50:?}  p99 {off99:?}  mean {mean_off:?}"
+    );
     println!("same, Prometheus recorder:           p50 {on50:?}  p99 {on99:?}  mean {mean_on:?}");
     println!(
         "metrics cost per turn:               p50 {:?}  mean {:?} (negative: {:?}, noise)",

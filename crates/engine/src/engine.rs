@@ -281,7 +281,11 @@ impl Engine {
             turns_queued: inner.tracker.len().saturating_sub(running),
             max_concurrent_turns: max,
             backends: inner.pool.loads(),
-            mcp_servers: inner.tools.as_ref().map(McpHost::status).unwrap_or_default(),
+            mcp_servers: inner
+                .tools
+                .as_ref()
+                .map(McpHost::status)
+                .unwrap_or_default(),
             db_pool: inner.store.pool_stats(),
         }
     }

@@ -229,7 +229,10 @@ async fn ready_only_after_identify_and_every_endpoint_but_healthz_wants_the_toke
     }
 
     open.send(true).unwrap();
-    discord.wait_for_identify().await.expect("the bot identified");
+    discord
+        .wait_for_identify()
+        .await
+        .expect("the bot identified");
     let body = bot.wait_ready(200).await;
     assert_eq!(body["gateway"]["ok"], true, "{body}");
 
@@ -249,8 +252,18 @@ async fn ready_only_after_identify_and_every_endpoint_but_healthz_wants_the_toke
     // `mcpcord status` and `mcpcord mcp servers` read the running bot.
     let out = bot.command(&["status"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for part in ["SHARDS", "BACKENDS", "MCP SERVERS", "ollama", "turns: 0 running"] {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for part in [
+        "SHARDS",
+        "BACKENDS",
+        "MCP SERVERS",
+        "ollama",
+        "turns: 0 running",
+    ] {
         assert!(stdout.contains(part), "{part} in\n{stdout}");
     }
     let out = bot.command(&["status", "--json"]).await;
@@ -258,8 +271,15 @@ async fn ready_only_after_identify_and_every_endpoint_but_healthz_wants_the_toke
     assert_eq!(json["pid"], status["pid"]);
     let out = bot.command(&["mcp", "servers"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let row = stdout.lines().find(|l| l.starts_with("t ")).expect("t listed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("t "))
+        .expect("t listed");
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells[1], "ready", "{row}");
     assert_eq!(
@@ -348,7 +368,10 @@ async fn a_turn_with_a_tool_call_shows_in_every_metric_and_in_one_log_line() {
     ]);
     let mut bot = Bot::start(&discord, &discord.gateway_url(), &ollama, TOOLS, None);
     bot.wait_serving().await;
-    discord.wait_for_identify().await.expect("the bot identified");
+    discord
+        .wait_for_identify()
+        .await
+        .expect("the bot identified");
     bot.wait_ready(200).await;
     discord.inject_message_create(MessageCreate::new(format!(
         "<@{}> use the tool",
@@ -368,26 +391,71 @@ async fn a_turn_with_a_tool_call_shows_in_every_metric_and_in_one_log_line() {
     assert_eq!(code, 200);
     let s = samples(&text);
     let model = r#"model="llama3.2""#;
-    assert_eq!(sample(&s, r#"mcpcord_turns_total{outcome="answered"}"#), 1.0);
-    assert_eq!(sample(&s, &format!("mcpcord_turn_duration_seconds_count{{{model}}}")), 1.0);
-    assert!(sample(&s, &format!("mcpcord_turn_duration_seconds_sum{{{model}}}")) > 0.0);
-    assert_eq!(sample(&s, &format!("mcpcord_time_to_first_token_seconds_count{{{model}}}")), 1.0);
-    assert_eq!(sample(&s, &format!(r#"mcpcord_tokens_total{{{model},kind="prompt"}}"#)), 95.0);
-    assert_eq!(sample(&s, &format!(r#"mcpcord_tokens_total{{{model},kind="completion"}}"#)), 9.0);
     assert_eq!(
-        sample(&s, r#"mcpcord_tool_calls_total{server="t",tool="echo",outcome="ok"}"#),
+        sample(&s, r#"mcpcord_turns_total{outcome="answered"}"#),
         1.0
     );
     assert_eq!(
-        sample(&s, r#"mcpcord_tool_call_duration_seconds_count{server="t",tool="echo"}"#),
+        sample(
+            &s,
+            &format!("mcpcord_turn_duration_seconds_count{{{model}}}")
+        ),
+        1.0
+    );
+    assert!(sample(&s, &format!("mcpcord_turn_duration_seconds_sum{{{model}}}")) > 0.0);
+    assert_eq!(
+        sample(
+            &s,
+            &format!("mcpcord_time_to_first_token_seconds_count{{{model}}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &s,
+            &format!(r#"mcpcord_tokens_total{{{model},kind="prompt"}}"#)
+        ),
+        95.0
+    );
+    assert_eq!(
+        sample(
+            &s,
+            &format!(r#"mcpcord_tokens_total{{{model},kind="completion"}}"#)
+        ),
+        9.0
+    );
+    assert_eq!(
+        sample(
+            &s,
+            r#"mcpcord_tool_calls_total{server="t",tool="echo",outcome="ok"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &s,
+            r#"mcpcord_tool_call_duration_seconds_count{server="t",tool="echo"}"#
+        ),
         1.0
     );
     assert_eq!(sample(&s, r#"mcpcord_mcp_server_up{server="t"}"#), 1.0);
-    assert_eq!(sample(&s, r#"mcpcord_mcp_server_restarts_total{server="t"}"#), 0.0);
+    assert_eq!(
+        sample(&s, r#"mcpcord_mcp_server_restarts_total{server="t"}"#),
+        0.0
+    );
     assert!(sample(&s, r#"mcpcord_mcp_server_memory_bytes{server="t"}"#) > 0.0);
-    assert_eq!(sample(&s, r#"mcpcord_backend_in_flight{backend="ollama"}"#), 0.0);
-    assert_eq!(sample(&s, r#"mcpcord_backend_queue_depth{backend="ollama"}"#), 0.0);
-    assert_eq!(sample(&s, r#"mcpcord_db_pool_connections{state="max"}"#), 4.0);
+    assert_eq!(
+        sample(&s, r#"mcpcord_backend_in_flight{backend="ollama"}"#),
+        0.0
+    );
+    assert_eq!(
+        sample(&s, r#"mcpcord_backend_queue_depth{backend="ollama"}"#),
+        0.0
+    );
+    assert_eq!(
+        sample(&s, r#"mcpcord_db_pool_connections{state="max"}"#),
+        4.0
+    );
     assert!(sample(&s, r#"mcpcord_db_pool_connections{state="idle"}"#) >= 1.0);
     assert_eq!(sample(&s, "mcpcord_turns_in_flight"), 0.0);
     assert!(
@@ -421,7 +489,11 @@ async fn a_turn_with_a_tool_call_shows_in_every_metric_and_in_one_log_line() {
     // And the resource line, every second here.
     let resources = bot.records("mcpcord::resources");
     assert!(!resources.is_empty(), "no resource line:\n{}", bot.log());
-    assert!(resources[0]["rss_bytes"].as_u64().unwrap() > 0, "{}", resources[0]);
+    assert!(
+        resources[0]["rss_bytes"].as_u64().unwrap() > 0,
+        "{}",
+        resources[0]
+    );
     eprintln!("sample turn line: {line}");
     eprintln!("sample /metrics:\n{text}");
     bot.child.start_kill().unwrap();
@@ -457,7 +529,10 @@ async fn readyz_is_503_naming_the_database_once_it_is_gone() {
     let url = format!("{}/{name}", postgres_server());
     let mut bot = Bot::start(&discord, &discord.gateway_url(), &ollama, "", Some(&url));
     bot.wait_serving().await;
-    discord.wait_for_identify().await.expect("the bot identified");
+    discord
+        .wait_for_identify()
+        .await
+        .expect("the bot identified");
     bot.wait_ready(200).await;
 
     postgres("postgres", &format!("DROP DATABASE {name} WITH (FORCE)")).await;
@@ -483,9 +558,17 @@ fn a_bare_port_listens_on_loopback_and_the_token_variable_must_be_set() {
     )
     .unwrap();
     assert_eq!(config.admin.listen, Some("127.0.0.1:9464".parse().unwrap()));
-    assert_eq!(config.admin.token.as_ref().unwrap().expose(), "secret-value");
+    assert_eq!(
+        config.admin.token.as_ref().unwrap().expose(),
+        "secret-value"
+    );
     assert!(config.logging.resource_interval.is_zero());
-    assert!(config.secrets().iter().any(|s| s.expose() == "secret-value"));
+    assert!(
+        config
+            .secrets()
+            .iter()
+            .any(|s| s.expose() == "secret-value")
+    );
     let error = mcpcord::config::Config::from_toml("[admin]\ntoken_env = \"T\"\n", &env(&[]))
         .unwrap_err()
         .to_string();

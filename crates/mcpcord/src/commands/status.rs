@@ -149,8 +149,7 @@ fn shard_table(view: &StatusView) -> String {
 }
 
 fn backend_table(view: &StatusView) -> String {
-    let mut rows =
-        vec![["NAME", "HEALTHY", "IN FLIGHT", "QUEUED", "MAX", "URL"].map(String::from)];
+    let mut rows = vec![["NAME", "HEALTHY", "IN FLIGHT", "QUEUED", "MAX", "URL"].map(String::from)];
     for backend in &view.backends {
         rows.push([
             backend.name.clone(),
@@ -166,7 +165,10 @@ fn backend_table(view: &StatusView) -> String {
 
 /// The MCP servers table (`mcpcord status`, `mcpcord mcp servers`); `protocol` may name the
 /// PROTOCOL cell of a server (the configured setting beside the negotiated version).
-pub fn server_table(servers: &[ServerView], protocol: impl Fn(&ServerView) -> Option<String>) -> String {
+pub fn server_table(
+    servers: &[ServerView],
+    protocol: impl Fn(&ServerView) -> Option<String>,
+) -> String {
     let mut rows = vec![
         [
             "NAME",
