@@ -174,9 +174,7 @@ async fn shard_loop(
                 continue;
             }
         };
-        if observe(&ctx.config.status, &shard, &event) {
-            continue;
-        }
+        observe(&ctx.config.status, &shard, &event);
         match event {
             Event::GatewayClose(frame) => {
                 let code = frame.as_ref().map(|f| f.code);
@@ -201,9 +199,9 @@ async fn shard_loop(
     tracing::info!(shard = shard_id, "shard stopped");
 }
 
-/// Notes what `event` says about the shard's connection in `status`; true for events that
-/// only concern the connection (nothing more to do with them).
-fn observe(status: &crate::status::GatewayStatus, shard: &Shard, event: &Event) -> bool {
+/// Notes what `event` says about the shard's connection in `status` (heartbeat
+/// acknowledgements and RESUMED then go on to [`handle`], which ignores them).
+fn observe(status: &crate::status::GatewayStatus, shard: &Shard, event: &Event) {
     let id = shard.id().number();
     match event {
         Event::Ready(_) | Event::Resumed => status.ready(id),
@@ -212,11 +210,9 @@ fn observe(status: &crate::status::GatewayStatus, shard: &Shard, event: &Event) 
             if let Some(latency) = shard.latency().recent().first() {
                 status.heartbeat(id, *latency);
             }
-            return true;
         }
         _ => {}
     }
-    matches!(event, Event::Resumed)
 }
 
 /// Whether a close with `code` is fatal (said on `fatal`, with what to fix); other closes are

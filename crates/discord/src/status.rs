@@ -50,6 +50,19 @@ pub struct ShardStatus {
     pub latency: Option<Duration>,
 }
 
+impl ShardStatus {
+    /// Shard `id`, started and not connected yet.
+    fn new(id: u32) -> Self {
+        Self {
+            id,
+            connected: false,
+            since: None,
+            reconnects: 0,
+            latency: None,
+        }
+    }
+}
+
 /// The shards' states, shared between the shard loops and whoever reports them.
 #[derive(Clone, Default)]
 pub struct GatewayStatus {
@@ -76,26 +89,16 @@ impl GatewayStatus {
 
     /// A shard started (not connected yet).
     pub fn started(&self, id: u32) {
-        self.lock().entry(id).or_insert(ShardStatus {
-            id,
-            connected: false,
-            since: None,
-            reconnects: 0,
-            latency: None,
-        });
+        self.lock()
+            .entry(id)
+            .or_insert_with(|| ShardStatus::new(id));
         metrics::gauge!(GATEWAY_CONNECTED, "shard" => id.to_string()).set(0.0);
     }
 
     /// A shard received READY or RESUMED.
     pub fn ready(&self, id: u32) {
         let mut shards = self.lock();
-        let shard = shards.entry(id).or_insert_with(|| ShardStatus {
-            id,
-            connected: false,
-            since: None,
-            reconnects: 0,
-            latency: None,
-        });
+        let shard = shards.entry(id).or_insert_with(|| ShardStatus::new(id));
         if shard.since.is_some() && !shard.connected {
             shard.reconnects += 1;
         }

@@ -152,6 +152,19 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    /// How a turn that ended with `result` ended; `timed_out` when the turn timeout stopped it.
+    pub(crate) fn of(
+        result: &Result<crate::events::TurnSummary, crate::error::EngineError>,
+        timed_out: bool,
+    ) -> Self {
+        match result {
+            Ok(_) if timed_out => Outcome::TimedOut,
+            Ok(summary) if summary.interrupted => Outcome::Interrupted,
+            Ok(_) => Outcome::Answered,
+            Err(_) => Outcome::Failed,
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Outcome::Answered => "answered",
@@ -250,6 +263,16 @@ impl TurnFacts {
 /// Whole milliseconds of `duration`, for log lines.
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The outcome label of a tool call that ended with `result`: `ok`, `error` (the tool said so)
+/// or `failed` (no answer: timeout, crash, cancel).
+pub(crate) fn tool_outcome<E>(result: &Result<mcpcord_mcp::ToolOutput, E>) -> &'static str {
+    match result {
+        Ok(output) if output.is_error => "error",
+        Ok(_) => "ok",
+        Err(_) => "failed",
+    }
 }
 
 /// Records one finished tool call.

@@ -105,11 +105,7 @@ impl ToolRun {
             .call_tool(&call.name, call.arguments.clone(), options)
             .await;
         let _ = forward.await;
-        let label = match &outcome {
-            Ok(output) if output.is_error => "error",
-            Ok(_) => "ok",
-            Err(_) => "failed",
-        };
+        let label = crate::telemetry::tool_outcome(&outcome);
         crate::telemetry::tool_call(&server, &tool, label, started.elapsed());
         let (ok, content, images) = match outcome {
             Ok(output) if output.is_error => (false, format!("Error: {}", output.text), Vec::new()),

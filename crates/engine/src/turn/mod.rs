@@ -50,12 +50,7 @@ pub(crate) async fn run(
     let mut turn = TurnState::new(inner, events, cancel, slot, facts);
     let outcome = turn.run(request).await;
     timer.abort();
-    let ended = match &outcome {
-        Ok(_) if timed_out.is_cancelled() => Outcome::TimedOut,
-        Ok(summary) if summary.interrupted => Outcome::Interrupted,
-        Ok(_) => Outcome::Answered,
-        Err(_) => Outcome::Failed,
-    };
+    let ended = Outcome::of(&outcome, timed_out.is_cancelled());
     turn.facts.finish(ended);
     match outcome {
         Ok(summary) => {
