@@ -139,6 +139,43 @@ async fn run(switch: &'static Switch) {
     );
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
+    recording_alone(switch);
+}
+
+/// The recording a turn with one tool call does (the same metrics and labels as the engine),
+/// without the turn: what the whole-turn figures above lose in noise.
+fn recording_alone(switch: &Switch) {
+    use mcpcord_engine::telemetry::*;
+    const ROUNDS: u32 = 100_000;
+    let record = || {
+        metrics::gauge!(TURNS_IN_FLIGHT).increment(1.0);
+        metrics::counter!(TOOL_CALLS_TOTAL, "server" => "t".to_string(), "tool" => "echo".to_string(), "outcome" => "ok")
+            .increment(1);
+        metrics::histogram!(TOOL_CALL_DURATION, "server" => "t".to_string(), "tool" => "echo".to_string())
+            .record(Duration::from_millis(3));
+        let model = "bench".to_string();
+        metrics::counter!(TURNS_TOTAL, "outcome" => "answered").increment(1);
+        metrics::histogram!(TURN_DURATION, "model" => model.clone())
+            .record(Duration::from_millis(20));
+        metrics::histogram!(TIME_TO_FIRST_TOKEN, "model" => model.clone())
+            .record(Duration::from_millis(5));
+        metrics::counter!(TOKENS_TOTAL, "model" => model.clone(), "kind" => "prompt").increment(95);
+        metrics::counter!(TOKENS_TOTAL, "model" => model, "kind" => "completion").increment(9);
+        metrics::gauge!(TURNS_IN_FLIGHT).decrement(1.0);
+    };
+    let mut per_turn = [Duration::ZERO; 2];
+    for (slot, on) in [(0, false), (1, true), (0, false), (1, true)] {
+        switch.on.store(on, Ordering::Relaxed);
+        let started = Instant::now();
+        for _ in 0..ROUNDS {
+            record();
+        }
+        per_turn[slot] += started.elapsed() / ROUNDS / 2;
+    }
+    println!(
+        "one turn's recording alone:          no recorder {:?}  Prometheus {:?}",
+        per_turn[0], per_turn[1]
+    );
 }
 
 /// One turn: the model calls `echo`, then answers; how long until Done.
