@@ -111,6 +111,9 @@ pub struct BotConfig {
     /// How long a tool call waits for a person (an approval, a form) before it is denied or
     /// declined.
     pub approval_timeout: Duration,
+    /// Where the shards report their state (connected, latency): the caller keeps a clone to
+    /// read it (health checks, status pages).
+    pub status: crate::status::GatewayStatus,
 }
 
 impl BotConfig {
@@ -148,6 +151,7 @@ impl BotConfig {
             max_concurrent_events: 256,
             grace: Duration::from_secs(30),
             approval_timeout: Duration::from_secs(300),
+            status: crate::status::GatewayStatus::default(),
         }
     }
 }

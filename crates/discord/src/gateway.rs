@@ -134,6 +134,7 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
     let mut tasks = Vec::new();
     for id in twilight_gateway::bucket(0, 1, total) {
         let shard = Shard::with_config(id, config.clone());
+        ctx.config.status.started(id.number());
         senders.push(shard.sender());
         tasks.push(tokio::spawn(shard_loop(
             shard,
@@ -161,7 +162,9 @@ async fn shard_loop(
         | EventTypeFlags::INTERACTION_CREATE
         | EventTypeFlags::THREAD_CREATE
         | EventTypeFlags::GUILD_CREATE
-        | EventTypeFlags::READY;
+        | EventTypeFlags::READY
+        | EventTypeFlags::RESUMED
+        | EventTypeFlags::GATEWAY_HEARTBEAT_ACK;
     let shard_id = shard.id().number();
     while let Some(item) = shard.next_event(wanted).await {
         let event = match item {
@@ -171,6 +174,7 @@ async fn shard_loop(
                 continue;
             }
         };
+        observe(&ctx.config.status, &shard, &event);
         match event {
             Event::GatewayClose(frame) => {
                 let code = frame.as_ref().map(|f| f.code);
@@ -206,6 +210,22 @@ fn spawn_handler(ctx: &Arc<Context>, event: Event) {
         handle(ctx, event).await;
         drop(ticket);
     });
+}
+
+/// Notes what `event` says about the shard's connection in `status` (heartbeat
+/// acknowledgements and RESUMED then go on to [`handle`], which ignores them).
+fn observe(status: &crate::status::GatewayStatus, shard: &Shard, event: &Event) {
+    let id = shard.id().number();
+    match event {
+        Event::Ready(_) | Event::Resumed => status.ready(id),
+        Event::GatewayClose(_) => status.closed(id),
+        Event::GatewayHeartbeatAck => {
+            if let Some(latency) = shard.latency().recent().first() {
+                status.heartbeat(id, *latency);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Whether a close with `code` is fatal (said on `fatal`, with what to fix); other closes are

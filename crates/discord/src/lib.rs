@@ -20,7 +20,8 @@
 //! - [`conversation`]: which conversation a message belongs to;
 //! - [`attachments`]: images, text files and other files for the model;
 //! - [`reply`]: one turn rendered as streamed, edited messages;
-//! - [`interactions`]: commands, autocomplete, buttons, menus and modals.
+//! - [`interactions`]: commands, autocomplete, buttons, menus and modals;
+//! - [`status`]: the shards' state and the adapter's metrics, for operators.
 
 pub mod attachments;
 pub mod bot;
@@ -39,6 +40,7 @@ pub mod pacer;
 pub mod render;
 pub mod reply;
 pub mod split;
+pub mod status;
 pub mod throttle;
 pub mod triggers;
 pub mod turns;

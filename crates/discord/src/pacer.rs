@@ -377,6 +377,7 @@ impl Pacer {
     where
         R: IntoFuture<Output = Result<twilight_http::Response<T>, twilight_http::Error>>,
     {
+        let asked = Instant::now();
         let (bucket, _turn) = self.turn(&route).await;
         loop {
             let until = lock(&bucket.state).blocked_until(Instant::now());
@@ -394,7 +395,10 @@ impl Pacer {
             let mut state = lock(&bucket.state);
             state.remaining = state.remaining.map(|r| r.saturating_sub(1));
         }
+        metrics::histogram!(crate::status::DISCORD_RATELIMIT_WAIT).record(asked.elapsed());
         let result = request.into_future().await;
+        metrics::counter!(crate::status::DISCORD_REQUESTS, "route" => route.kind, "status" => status_label(&result))
+            .increment(1);
         if let Ok(response) = &result {
             self.learn(&route, &bucket, response.headers());
         }
@@ -453,6 +457,17 @@ impl Pacer {
         // out to spend; often the same.
         update(&mut lock(&sent_in.state));
         update(&mut lock(&target.state));
+    }
+}
+
+/// The HTTP status of a REST answer as a metric label; `error` when none came back.
+fn status_label<T>(result: &Result<twilight_http::Response<T>, twilight_http::Error>) -> String {
+    match result {
+        Ok(response) => response.status().get().to_string(),
+        Err(error) => match error.kind() {
+            twilight_http::error::ErrorType::Response { status, .. } => status.get().to_string(),
+            _ => "error".to_string(),
+        },
     }
 }
 

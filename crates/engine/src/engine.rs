@@ -244,6 +244,7 @@ impl Engine {
             let _ = sender.try_send(TurnEvent::Failed(EngineError::ShuttingDown));
             return turn;
         }
+        let requested = Instant::now();
         let lock = self.conversation_lock(request.key.as_str());
         let inner = self.inner.clone();
         let span = tracing::info_span!(
@@ -260,11 +261,39 @@ impl Engine {
                 // Wait in line: first for this conversation, then for a turn slot.
                 let _order = lock.lock_owned().await;
                 let slot = Slot::acquire(inner.turns.clone()).await;
-                turn::run(inner, request, sender, cancel, slot).await;
+                let facts = crate::telemetry::TurnFacts::new(requested, &request);
+                turn::run(inner, request, sender, cancel, slot, facts).await;
             },
             span,
         ));
         turn
+    }
+
+    /// Everything the engine runs, now: turns, backends, MCP servers, the database pool. No
+    /// request is made; for status pages, metrics and resource log lines.
+    pub fn status(&self) -> crate::telemetry::EngineStatus {
+        let inner = &self.inner;
+        let max = inner.config.max_concurrent_turns.max(1);
+        let running = max.saturating_sub(inner.turns.available_permits());
+        crate::telemetry::EngineStatus {
+            accepting: self.accepting(),
+            turns_in_flight: running,
+            turns_queued: inner.tracker.len().saturating_sub(running),
+            max_concurrent_turns: max,
+            backends: inner.pool.loads(),
+            mcp_servers: inner
+                .tools
+                .as_ref()
+                .map(McpHost::status)
+                .unwrap_or_default(),
+            db_pool: inner.store.pool_stats(),
+        }
+    }
+
+    /// Whether the database answers within `timeout` (readiness checks); the error says why
+    /// not.
+    pub async fn database_reachable(&self, timeout: Duration) -> Result<(), EngineError> {
+        Ok(self.inner.store.ping(timeout).await?)
     }
 
     /// Whether the engine takes new turns: the one answer to "are we shutting down?" for every

@@ -16,6 +16,7 @@ mod preferences;
 mod request;
 mod settings;
 mod slot;
+pub mod telemetry;
 mod template;
 mod tools;
 mod turn;
@@ -28,12 +29,13 @@ pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};
 pub use settings::{Settings, Source};
+pub use telemetry::{EngineStatus, TURN_LOG_TARGET};
 pub use template::{Place, render, resolve_mentions};
 
 // The types the engine's API and events carry, so a front end depends on the engine alone.
-pub use mcpcord_llm::BackendModels;
+pub use mcpcord_llm::{BackendLoad, BackendModels};
 pub use mcpcord_mcp::{
     Catalogue, InputAnswer, InputMode, InputRequest, PromptDescriptor, ServerState, ServerStatus,
     ToolDescriptor,
 };
-pub use mcpcord_memory::{ConversationKey, MessageId, PreferenceLevel, Scope};
+pub use mcpcord_memory::{ConversationKey, MessageId, PoolStats, PreferenceLevel, Scope};

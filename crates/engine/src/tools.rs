@@ -105,6 +105,8 @@ impl ToolRun {
             .call_tool(&call.name, call.arguments.clone(), options)
             .await;
         let _ = forward.await;
+        let label = crate::telemetry::tool_outcome(&outcome);
+        crate::telemetry::tool_call(&server, &tool, label, started.elapsed());
         let (ok, content, images) = match outcome {
             Ok(output) if output.is_error => (false, format!("Error: {}", output.text), Vec::new()),
             Ok(output) => {
@@ -146,6 +148,7 @@ impl ToolRun {
         tool: String,
         call: &ToolCall,
     ) -> CallResult {
+        crate::telemetry::tool_call(&server, &tool, "refused", std::time::Duration::ZERO);
         let _ = self
             .events
             .send(TurnEvent::ToolStarted {

@@ -21,7 +21,8 @@ use futures::{Stream, StreamExt};
 pub use backend::{Backend, BackendSpec};
 pub use error::{LlmError, ServerKind};
 pub use pool::{
-    BackendHealth, BackendModels, BackendPool, HEALTH_LOG_TARGET, PoolOptions, PooledStream,
+    BackendHealth, BackendLoad, BackendModels, BackendPool, HEALTH_LOG_TARGET, PoolOptions,
+    PooledStream,
 };
 pub use types::*;
 

@@ -78,6 +78,23 @@ pub struct BackendHealth {
     pub result: Result<String, LlmError>,
 }
 
+/// One backend's load and health right now, for status pages and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendLoad {
+    /// The backend's name.
+    pub name: String,
+    /// Its URL, credentials redacted.
+    pub url: String,
+    /// Whether its latest request or health check succeeded.
+    pub healthy: bool,
+    /// Requests holding one of its concurrency permits (streaming now).
+    pub in_flight: usize,
+    /// Requests waiting for a permit.
+    pub queued: usize,
+    /// Its `max_concurrency`.
+    pub max_concurrency: usize,
+}
+
 /// One backend's models, for `mcpcord models`.
 #[derive(Debug, Clone)]
 pub struct BackendModels {
@@ -133,6 +150,27 @@ impl BackendPool {
             .map_or(0, |e| e.load.load(Ordering::SeqCst))
     }
 
+    /// Every backend's load and health, in configuration order (no request is made).
+    pub fn loads(&self) -> Vec<BackendLoad> {
+        self.inner
+            .entries
+            .iter()
+            .map(|e| {
+                let spec = e.backend.spec();
+                let max = spec.max_concurrency.max(1);
+                let in_flight = max.saturating_sub(e.permits.available_permits());
+                BackendLoad {
+                    name: spec.name.clone(),
+                    url: crate::redact::redact_url(spec.url.as_str()),
+                    healthy: e.healthy.load(Ordering::SeqCst),
+                    in_flight,
+                    queued: e.load.load(Ordering::SeqCst).saturating_sub(in_flight),
+                    max_concurrency: max,
+                }
+            })
+            .collect()
+    }
+
     /// Streams the answer to `request` from the best backend that has the model. When a backend
     /// fails before its first event, the next one is tried.
     pub async fn chat(&self, request: &ChatRequest) -> Result<PooledStream, LlmError> {
@@ -166,6 +204,7 @@ impl BackendPool {
         entry.healthy.store(true, Ordering::SeqCst);
         Ok(PooledStream {
             inner: Box::pin(stream::iter(first).chain(rest)),
+            backend: entry.backend.spec().name.clone(),
             _lease: lease,
         })
     }
@@ -541,7 +580,15 @@ struct Lease {
 /// A streamed answer holding its backend's permit until dropped.
 pub struct PooledStream {
     inner: ChatStream,
+    backend: String,
     _lease: Lease,
+}
+
+impl PooledStream {
+    /// The name of the backend answering.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
 }
 
 impl Stream for PooledStream {

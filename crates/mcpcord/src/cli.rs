@@ -48,6 +48,9 @@ pub enum Command {
     Check,
     /// List the models of every backend with their capabilities.
     Models,
+    /// Show the running bot's state (shards, backends, MCP servers, turns, memory) from its
+    /// admin endpoint (`admin.listen`).
+    Status(StatusArgs),
     /// Inspect and use the configured MCP servers.
     #[command(subcommand)]
     Mcp(McpCommand),
@@ -69,11 +72,34 @@ pub struct ChatArgs {
     pub prompt: Option<String>,
 }
 
+/// `mcpcord status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the JSON document of the bot's `/status` instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// The admin endpoint's base URL [default: from admin.listen].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+/// `mcpcord mcp servers`
+#[derive(Debug, Args)]
+pub struct ServersArgs {
+    /// Start copies of the servers here instead of asking the running bot about its own.
+    #[arg(long)]
+    pub standalone: bool,
+    /// The running bot's admin endpoint [default: from admin.listen].
+    #[arg(long, value_name = "URL", conflicts_with = "standalone")]
+    pub url: Option<String>,
+}
+
 /// `mcpcord mcp …`
 #[derive(Debug, Subcommand)]
 pub enum McpCommand {
-    /// List the MCP servers with state, pid, uptime, restarts, tool count and memory.
-    Servers,
+    /// List the running bot's MCP servers (through its admin endpoint) with state, pid, uptime,
+    /// restarts, tool count and memory; `--standalone` starts copies here instead.
+    Servers(ServersArgs),
     /// List the tools of every server, or of one.
     Tools {
         /// Only this server's tools.

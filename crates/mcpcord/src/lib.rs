@@ -3,12 +3,14 @@
 //! `main` parses the command line and calls [`main_with`]; everything it does is reachable
 //! from tests through this crate.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod protect;
+pub mod resources;
 pub mod wiring;
 
 use std::process::ExitCode;

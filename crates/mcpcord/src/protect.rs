@@ -77,6 +77,7 @@ pub fn secret_variables(config: &Config) -> BTreeSet<String> {
     .map(String::from)
     .into();
     names.extend(config.backends.iter().filter_map(|b| b.api_key_env.clone()));
+    names.extend(config.admin.token_env.clone());
     for (name, _) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
         let upper = name.to_ascii_uppercase();

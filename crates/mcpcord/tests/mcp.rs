@@ -56,7 +56,7 @@ disabled = true
 #[tokio::test]
 async fn mcp_servers_lists_each_server_with_state_pid_and_tools() {
     let dir = configured(TEST_SERVER);
-    let out = mcpcord(dir.path(), &["mcp", "servers"], &[]).await;
+    let out = mcpcord(dir.path(), &["mcp", "servers", "--standalone"], &[]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("NAME"), "{stdout}");
@@ -171,7 +171,7 @@ async fn mcp_prompts_and_resources_list_what_the_servers_offer() {
 #[tokio::test]
 async fn mcp_servers_without_configuration_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mcpcord(dir.path(), &["mcp", "servers"], &[]).await;
+    let out = mcpcord(dir.path(), &["mcp", "servers", "--standalone"], &[]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("no MCP servers configured"));
 }
@@ -473,7 +473,7 @@ command = "TEST_MCP"
         text(&out.stdout)
     );
 
-    let out = mcpcord(dir.path(), &["mcp", "servers"], &[]).await;
+    let out = mcpcord(dir.path(), &["mcp", "servers", "--standalone"], &[]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(

@@ -48,5 +48,5 @@ pub use error::MemoryError;
 pub use ids::{ConversationId, ConversationKey, MessageId, Scope};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
-pub use store::{Backend, Store};
+pub use store::{Backend, PoolStats, Store};
 pub use tools::DisabledTool;

@@ -84,6 +84,17 @@ impl Backend {
     }
 }
 
+/// The connection pool at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (in use or idle).
+    pub open: u32,
+    /// Open connections nobody is using.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 /// The handle to mcpcord's database; cheap to clone (clones share one connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -146,6 +157,25 @@ impl Store {
     /// Which database this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The connection pool's size and idle connections now, for metrics and status pages.
+    pub fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    /// Whether the database answers a trivial query within `timeout` (readiness checks): the
+    /// error says why not.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), MemoryError> {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(timeout, query).await {
+            Ok(result) => result.map(|_| ()).map_err(MemoryError::from),
+            Err(_) => Err(MemoryError::Database(sqlx::Error::PoolTimedOut)),
+        }
     }
 
     /// Closes every connection, waiting for statements in flight (SQLite checkpoints its WAL).

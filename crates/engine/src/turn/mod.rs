@@ -17,6 +17,7 @@ use crate::events::{TurnEvent, TurnSummary};
 use crate::loop_breaker::LoopBreaker;
 use crate::request::TurnRequest;
 use crate::slot::Slot;
+use crate::telemetry::{InFlight, Outcome, TurnFacts};
 use crate::tools::ToolRun;
 
 mod prepare;
@@ -25,14 +26,17 @@ mod prepare;
 const CONTINUE_PROMPT: &str =
     "Continue your previous answer exactly where it stopped, without repeating it.";
 
-/// Runs a turn to its end, reporting on `events`. Never panics on a failure: reports it.
+/// Runs a turn to its end, reporting on `events`. Never panics on a failure: reports it. Its
+/// metrics and log line are recorded from `facts` when it ends.
 pub(crate) async fn run(
     inner: Arc<Inner>,
     request: TurnRequest,
     events: mpsc::Sender<TurnEvent>,
     cancel: CancellationToken,
     slot: Slot,
+    facts: TurnFacts,
 ) {
+    let _running = InFlight::start();
     let timed_out = CancellationToken::new();
     let timer = {
         let (cancel, timed_out, limit) =
@@ -43,12 +47,14 @@ pub(crate) async fn run(
             cancel.cancel();
         })
     };
-    let mut turn = TurnState::new(inner, events, cancel, slot);
+    let mut turn = TurnState::new(inner, events, cancel, slot, facts);
     let outcome = turn.run(request).await;
     timer.abort();
+    let ended = Outcome::of(&outcome, timed_out.is_cancelled());
+    turn.facts.finish(ended);
     match outcome {
         Ok(summary) => {
-            if timed_out.is_cancelled() {
+            if ended == Outcome::TimedOut {
                 turn.notice(format!(
                     "stopped: the answer took longer than {:?}",
                     turn.inner.config.turn_timeout
@@ -83,6 +89,8 @@ struct TurnState {
     author: Option<u64>,
     /// Regenerate: the answer being replaced, and its turn (left out of the context).
     replaces: Option<(mcpcord_memory::MessageId, String)>,
+    /// What operators are told when the turn ends.
+    facts: TurnFacts,
 }
 
 /// A turn ready for its first model round.
@@ -133,12 +141,14 @@ impl TurnState {
         events: mpsc::Sender<TurnEvent>,
         cancel: CancellationToken,
         slot: Slot,
+        facts: TurnFacts,
     ) -> Self {
         Self {
             inner,
             events,
             cancel,
             slot,
+            facts,
             author: None,
             pending: Vec::new(),
             text: String::new(),
@@ -163,6 +173,7 @@ impl TurnState {
     /// The turn: prepare its context, take model and tool rounds, then save the answer.
     async fn run(&mut self, request: TurnRequest) -> Result<TurnSummary, EngineError> {
         let mut prepared = self.prepare(&request).await?;
+        self.facts.model = Some(prepared.model.clone());
         let interrupted = self.take_rounds(&mut prepared).await?;
         let message_id = self
             .save(&prepared.conversation, &prepared.model, interrupted)
@@ -290,6 +301,7 @@ impl TurnState {
         let Some(mut stream) = self.open_stream(&mut request, offered).await? else {
             return Ok(stopped);
         };
+        self.facts.backend = Some(stream.backend().to_string());
         let mut round = Round::default();
         loop {
             let event = tokio::select! {
@@ -337,11 +349,13 @@ impl TurnState {
     async fn absorb(&mut self, round: &mut Round, event: ChatEvent, model: &str, chars: usize) {
         match event {
             ChatEvent::Text(delta) => {
+                self.facts.token();
                 round.text.push_str(&delta);
                 self.text.push_str(&delta);
                 self.send(TurnEvent::Text(delta)).await;
             }
             ChatEvent::Thinking(delta) => {
+                self.facts.token();
                 self.thinking.push_str(&delta);
                 self.send(TurnEvent::Thinking(delta)).await;
             }
@@ -350,8 +364,11 @@ impl TurnState {
                 if let Some(tokens) = usage.prompt_tokens {
                     self.inner.estimator.calibrate(model, chars, tokens);
                     self.prompt_tokens = Some(tokens);
+                    self.facts.prompt_tokens += u64::from(tokens);
                 }
-                self.completion_tokens += usage.completion_tokens.unwrap_or(0);
+                let answered = usage.completion_tokens.unwrap_or(0);
+                self.completion_tokens += answered;
+                self.facts.completion_tokens += u64::from(answered);
                 round.usage = Some(usage);
             }
         }
@@ -370,6 +387,9 @@ impl TurnState {
     ) -> usize {
         let first = self.tool_calls;
         self.tool_calls += round.calls.len();
+        self.facts
+            .tools
+            .extend(round.calls.iter().map(|c| c.name.clone()));
         let calls_json = serde_json::to_value(&round.calls).unwrap_or_default();
         messages.push(Message::assistant_tool_calls(
             round.text.clone(),

@@ -4,20 +4,20 @@
 use std::time::Duration;
 
 use anyhow::anyhow;
-use mcpcord_mcp::{
-    Approval, CallOptions, Callbacks, McpHost, ServerState, ServerStatus, format_bytes,
-};
+use mcpcord_mcp::{Approval, CallOptions, Callbacks, McpHost, ServerState, ServerStatus};
 
 use super::Failure;
 use super::models::table;
-use crate::cli::McpCommand;
+use super::status::server_table;
+use crate::admin::view::ServerView;
+use crate::cli::{McpCommand, ServersArgs};
 use crate::config::{Config, McpProtocolVersion, McpServerConfig};
 use crate::wiring::{mcp_host_options, mcp_server_spec};
 
 /// Runs one `mcp` subcommand.
 pub async fn run(config: &Config, command: McpCommand) -> Result<(), Failure> {
     match command {
-        McpCommand::Servers => servers(config).await,
+        McpCommand::Servers(args) => servers(config, args).await,
         McpCommand::Tools { server } => tools(config, server.as_deref()).await,
         McpCommand::Call { server, tool, json } => call(config, &server, &tool, &json).await,
         McpCommand::Prompts => prompts(config).await,
@@ -93,78 +93,99 @@ fn not_ready(statuses: &[ServerStatus]) -> Result<(), Failure> {
     }
 }
 
-async fn servers(config: &Config) -> Result<(), Failure> {
+/// What `mcp servers` adds to a failure to reach the running bot.
+const STANDALONE_HINT: &str =
+    "`mcpcord mcp servers --standalone` starts copies of the servers here instead";
+
+async fn servers(config: &Config, args: ServersArgs) -> Result<(), Failure> {
     if config.mcp.servers.is_empty() {
         println!("no MCP servers configured (see `mcpcord config example`, [mcp.servers.NAME])");
         return Ok(());
     }
+    if !args.standalone {
+        let status = super::status::fetch_status(config, args.url.as_deref())
+            .await
+            .map_err(|failure| match failure {
+                Failure::Usage(text) => Failure::Usage(format!("{text}; {STANDALONE_HINT}")),
+                Failure::Runtime(error) => Failure::Runtime(error.context(STANDALONE_HINT)),
+                other => other,
+            })?;
+        print!("{}", servers_table(config, &status.mcp_servers));
+        return not_ready_views(&status.mcp_servers);
+    }
     let host = start(config, &enabled(config)).await;
     let statuses = host.status();
-    let mut rows = vec![
-        [
-            "NAME",
-            "STATE",
-            "TRANSPORT",
-            "PID",
-            "UPTIME",
-            "RESTARTS",
-            "TOOLS",
-            "MEMORY",
-            "CPU",
-            "PROTOCOL",
-        ]
-        .map(String::from),
-    ];
-    for server in &config.mcp.servers {
-        let Some(status) = statuses.iter().find(|s| s.name == server.name) else {
-            let transport = match server.transport {
-                crate::config::McpTransport::Stdio { .. } => "stdio",
-                crate::config::McpTransport::Http { .. } => "http",
-            };
-            rows.push(
-                [
-                    &server.name,
-                    "disabled",
-                    transport,
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                    server.protocol_version.name(),
-                ]
-                .map(String::from),
-            );
-            continue;
-        };
-        let pids: Vec<String> = status
-            .replicas
-            .iter()
-            .filter_map(|r| r.pid.map(|p| p.to_string()))
-            .collect();
-        let uptime = status.replicas.iter().filter_map(|r| r.uptime).max();
-        let cpu = status
-            .replicas
-            .iter()
-            .filter_map(|r| r.stats.map(|s| s.cpu_time))
-            .reduce(|a, b| a + b);
-        rows.push([
-            status.name.clone(),
-            status.state.to_string(),
-            status.transport.to_owned(),
-            dash_if_empty(pids.join(",")),
-            uptime.map_or_else(|| "-".into(), |u| format!("{}s", u.as_secs())),
-            status.restarts().to_string(),
-            status.tools.to_string(),
-            status.rss_bytes().map_or_else(|| "-".into(), format_bytes),
-            cpu.map_or_else(|| "-".into(), |c| format!("{:.2}s", c.as_secs_f64())),
-            protocol_cell(server.protocol_version, status.protocol.as_deref()),
-        ]);
-    }
-    print!("{}", table(&rows));
+    let views: Vec<ServerView> = statuses.iter().map(ServerView::from).collect();
+    print!("{}", servers_table(config, &views));
     host.shutdown().await;
     not_ready(&statuses)
+}
+
+/// Every configured server in configuration order: as `running` shows it, or as disabled.
+fn servers_table(config: &Config, running: &[ServerView]) -> String {
+    let rows: Vec<ServerView> = config
+        .mcp
+        .servers
+        .iter()
+        .map(|server| {
+            running
+                .iter()
+                .find(|s| s.name == server.name)
+                .cloned()
+                .unwrap_or_else(|| disabled_view(server))
+        })
+        .collect();
+    server_table(&rows, |view| {
+        let server = config.mcp.servers.iter().find(|s| s.name == view.name)?;
+        Some(protocol_cell(
+            server.protocol_version,
+            view.protocol.as_deref(),
+        ))
+    })
+}
+
+/// A row for a server the bot does not run.
+fn disabled_view(server: &McpServerConfig) -> ServerView {
+    ServerView {
+        name: server.name.clone(),
+        state: "disabled".into(),
+        transport: match server.transport {
+            crate::config::McpTransport::Stdio { .. } => "stdio",
+            crate::config::McpTransport::Http { .. } => "http",
+        }
+        .into(),
+        pids: Vec::new(),
+        uptime_seconds: None,
+        restarts: 0,
+        tools: 0,
+        rss_bytes: None,
+        cpu_seconds: None,
+        calls: 0,
+        in_flight: 0,
+        protocol: None,
+        last_error: None,
+    }
+}
+
+/// Like [`not_ready`], for the running bot's servers.
+fn not_ready_views(servers: &[ServerView]) -> Result<(), Failure> {
+    let failed: Vec<&ServerView> = servers.iter().filter(|s| s.state != "ready").collect();
+    for server in &failed {
+        eprintln!(
+            "mcpcord: MCP server {} is {}: {}",
+            server.name,
+            server.state,
+            server.last_error.as_deref().unwrap_or("no error recorded")
+        );
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Runtime(anyhow!(
+            "{} MCP server(s) not ready",
+            failed.len()
+        )))
+    }
 }
 
 /// The PROTOCOL cell: the setting, with the version negotiated under `auto`

@@ -6,6 +6,7 @@ mod config;
 mod mcp;
 mod models;
 mod run;
+mod status;
 mod version;
 
 use std::process::ExitCode;
@@ -87,6 +88,7 @@ fn with_config(command: Command, config: &Config, source: &Source) -> Result<(),
         Command::Chat(args) => block_on(chat::run(config, args)),
         Command::Models => block_on(models::run(config)),
         Command::Mcp(command) => block_on(mcp::run(config, command)),
+        Command::Status(args) => block_on(status::run(config, args)),
     }
 }
 

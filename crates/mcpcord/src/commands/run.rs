@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
 use super::Failure;
+use crate::admin::Operations;
 use crate::app::App;
 use crate::config::Config;
 
@@ -41,10 +42,6 @@ async fn serve(config: &Config) -> Result<(), Failure> {
         Failure::Runtime(anyhow::Error::new(error).context("cannot listen for signals"))
     })?;
     let bot = bot_config(config)?;
-    if let Some(listen) = config.admin.listen {
-        // Accepted so configurations stay valid, but nothing serves it yet: say so plainly.
-        tracing::warn!(%listen, "admin.listen is set, but the health and metrics endpoint is not built yet; nothing listens there");
-    }
     let Some(app) = App::start_until(config, &stop)
         .await
         .map_err(Failure::Runtime)?
@@ -52,7 +49,16 @@ async fn serve(config: &Config) -> Result<(), Failure> {
         tracing::info!("stopped during start-up");
         return Ok(());
     };
+    // Health, metrics and status (admin.listen), and the resource line.
+    let operations = match Operations::start(config, &app.engine, bot.status.clone()).await {
+        Ok(operations) => operations,
+        Err(error) => {
+            app.stop(config.discord.shutdown_grace).await;
+            return Err(Failure::Runtime(error));
+        }
+    };
     let result = mcpcord_discord::run(bot, app.engine.clone(), stop.cancelled_owned()).await;
+    operations.stop().await;
     // The adapter drained the turns already; this stops the MCP servers and the database.
     app.stop(config.discord.shutdown_grace).await;
     result.map_err(|e| Failure::Runtime(anyhow::Error::new(e)))?;

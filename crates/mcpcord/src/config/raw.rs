@@ -188,14 +188,21 @@ pub struct RawLogging {
     pub format: Option<String>,
     /// A level or a tracing filter such as `info,mcpcord=debug`.
     pub level: Option<String>,
+    /// How often a resource line (memory, turns, database pool, backend queues) is logged,
+    /// e.g. `60s`; `0` turns it off.
+    pub resource_interval: Option<String>,
 }
 
 /// `[admin]`: the operator's HTTP endpoint (health, metrics).
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct RawAdmin {
-    /// Address to listen on, e.g. `127.0.0.1:9464`; unset means off.
+    /// Address to listen on, e.g. `127.0.0.1:9464` (a bare port listens on 127.0.0.1);
+    /// unset means off.
     pub listen: Option<String>,
+    /// The environment variable holding the bearer token every request (but `/healthz`) must
+    /// carry; unset: no token asked.
+    pub token_env: Option<String>,
 }
 
 /// `[limits]`: bounds on work.

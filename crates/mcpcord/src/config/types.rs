@@ -43,6 +43,7 @@ impl Config {
     pub fn secrets(&self) -> Vec<Secret> {
         let mut out: Vec<Secret> = self.discord.token.iter().cloned().collect();
         out.extend(self.backends.iter().filter_map(|b| b.api_key.clone()));
+        out.extend(self.admin.token.clone());
         for server in &self.mcp.servers {
             match &server.transport {
                 McpTransport::Stdio { env, .. } => out.extend(env.values().cloned()),
@@ -472,6 +473,9 @@ pub struct LoggingConfig {
     pub format: LogFormat,
     /// A tracing filter (`info`, `info,mcpcord=debug`).
     pub level: String,
+    /// How often `run` logs a resource line; zero: never.
+    #[serde(with = "humantime_serde")]
+    pub resource_interval: Duration,
 }
 
 /// How log lines look.
@@ -491,6 +495,10 @@ pub enum LogFormat {
 pub struct AdminConfig {
     /// Where health and metrics are served; off when unset.
     pub listen: Option<SocketAddr>,
+    /// The bearer token requests must carry (read from `token_env`).
+    pub token: Option<Secret>,
+    /// The variable the token came from.
+    pub token_env: Option<String>,
 }
 
 /// `[limits]`

@@ -50,7 +50,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
             .collect(),
     };
     let logging = logging(raw.logging, report);
-    let admin = admin(raw.admin, report);
+    let admin = admin(raw.admin, env, report);
     let limits = limits(raw.limits, report);
     let permissions = permissions(raw.permissions, report);
     report.is_empty().then_some(Config {
@@ -300,23 +300,54 @@ fn logging(raw: RawLogging, report: &mut Report) -> LoggingConfig {
             format!("{level:?} is not a level or filter ({error}); e.g. \"info\" or \"info,mcpcord=debug\""),
         );
     }
-    LoggingConfig { format, level }
+    let resource_interval = duration(
+        raw.resource_interval,
+        "60s",
+        "logging.resource_interval",
+        report,
+    );
+    LoggingConfig {
+        format,
+        level,
+        resource_interval,
+    }
 }
 
-fn admin(raw: RawAdmin, report: &mut Report) -> AdminConfig {
-    let listen = raw
-        .listen
-        .and_then(|text| match text.parse::<SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                report.error(
-                    "admin.listen",
-                    format!("{text:?} is not an address; e.g. \"127.0.0.1:9464\""),
-                );
-                None
-            }
-        });
-    AdminConfig { listen }
+fn admin(raw: RawAdmin, env: &Env, report: &mut Report) -> AdminConfig {
+    let listen = raw.listen.and_then(|text| match listen_address(&text) {
+        Some(addr) => Some(addr),
+        None => {
+            report.error(
+                "admin.listen",
+                format!("{text:?} is not an address; e.g. \"127.0.0.1:9464\" or \"9464\""),
+            );
+            None
+        }
+    });
+    let token = raw.token_env.as_deref().and_then(|var| match env.get(var) {
+        Some(token) if !token.is_empty() => Some(Secret::new(token.clone())),
+        _ => {
+            report.error(
+                "admin.token_env",
+                format!("the environment variable {var} is not set"),
+            );
+            None
+        }
+    });
+    AdminConfig {
+        listen,
+        token,
+        token_env: raw.token_env,
+    }
+}
+
+/// `host:port`, or a bare port (`9464`, `:9464`), which listens on loopback only.
+fn listen_address(text: &str) -> Option<SocketAddr> {
+    let port = text.strip_prefix(':').unwrap_or(text);
+    match port.parse::<u16>() {
+        Ok(port) => Some(SocketAddr::from(([127, 0, 0, 1], port))),
+        Err(_) => text.parse().ok(),
+    }
 }
 
 fn limits(raw: RawLimits, report: &mut Report) -> LimitsConfig {
