@@ -9,6 +9,8 @@ pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod protect;
+pub mod reload;
+pub mod service;
 pub mod wiring;
 
 use std::process::ExitCode;

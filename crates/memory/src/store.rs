@@ -20,6 +20,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const SQLITE_CONNECTIONS: u32 = 4;
 /// PostgreSQL connections per process (several shard processes may share one server).
 const POSTGRES_CONNECTIONS: u32 = 10;
+/// PostgreSQL connections holding conversation locks (turns running, or waiting in line behind
+/// another process's turn of the same conversation).
+const LOCK_CONNECTIONS: u32 = 32;
 /// How long a SQLite writer waits for another to finish before failing.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
@@ -93,6 +96,10 @@ pub struct Store {
     pub(crate) outside_guilds_retention: Arc<RwLock<Option<Duration>>>,
     /// SQLite: the task concurrent writes share transactions through (see `group.rs`).
     pub(crate) group: Option<GroupCommit>,
+    /// PostgreSQL: the connections conversation locks are held on (see `locks.rs`).
+    pub(crate) lock_pool: Option<AnyPool>,
+    /// SQLite: conversation locks within this process (see `locks.rs`).
+    pub(crate) local_locks: crate::locks::LocalLocks,
 }
 
 impl Store {
@@ -145,6 +152,14 @@ impl Store {
             // The database lives as long as its one connection.
             pool = pool.idle_timeout(None).max_lifetime(None);
         }
+        let lock_pool = (backend == Backend::Postgres).then(|| {
+            AnyPoolOptions::new()
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .max_connections(LOCK_CONNECTIONS)
+                .min_connections(0)
+                .idle_timeout(Some(Duration::from_secs(60)))
+                .connect_lazy_with(options.clone())
+        });
         let pool = pool
             .connect_with(options)
             .await
@@ -166,6 +181,8 @@ impl Store {
             backend,
             outside_guilds_retention: Arc::default(),
             group,
+            lock_pool,
+            local_locks: Default::default(),
         })
     }
 
@@ -176,6 +193,9 @@ impl Store {
 
     /// Closes every connection, waiting for statements in flight (SQLite checkpoints its WAL).
     pub async fn close(&self) {
+        if let Some(locks) = &self.lock_pool {
+            locks.close().await;
+        }
         self.pool.close().await;
     }
 }
