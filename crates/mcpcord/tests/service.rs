@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mcpcord_testkit::fake_discord::MessageCreate;
@@ -36,8 +37,7 @@ impl Bot {
         env: &[(&str, String)],
     ) -> Bot {
         let dir = tempfile::tempdir().unwrap();
-        let bot = Bot::start_in(dir, discord, ollama, config, extra, env);
-        bot
+        Bot::start_in(dir, discord, ollama, config, extra, env)
     }
 
     fn start_in(
@@ -91,7 +91,7 @@ impl Bot {
     }
 
     /// SIGTERM, then the exit status.
-    async fn stop(mut self) -> std::process::ExitStatus {
+    async fn stop(&mut self) -> std::process::ExitStatus {
         signal(self.pid(), "TERM");
         let status = tokio::time::timeout(WAIT, self.child.wait())
             .await
@@ -166,12 +166,13 @@ fn bot_messages(discord: &FakeDiscord, channel: u64) -> Vec<Value> {
         .collect()
 }
 
-/// Waits for a bot message in `channel` whose content is `text` (its final edit).
+/// Waits for a bot message in `channel` whose content ends with `text` (its final edit; tool
+/// progress comes before the answer).
 async fn answered(discord: &FakeDiscord, channel: u64, text: &str, bot: &Bot) {
     let waited = tokio::time::timeout(WAIT, async {
         while !bot_messages(discord, channel)
             .iter()
-            .any(|m| m["content"] == text)
+            .any(|m| m["content"].as_str().is_some_and(|c| c.ends_with(text)))
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -232,7 +233,7 @@ async fn sighup_changes_the_system_prompt_of_the_next_turn_and_an_invalid_reload
         Script::reply("second"),
         Script::reply("third"),
     ]);
-    let bot = Bot::start(
+    let mut bot = Bot::start(
         &discord,
         &ollama,
         &prompt_config("You are Alpha."),
@@ -280,7 +281,7 @@ async fn mcpcord_reload_signals_the_bot_named_by_its_pid_file() {
     let discord = FakeDiscord::start().await;
     let ollama = fake_ollama().await;
     ollama.push_scripts([Script::reply("after")]);
-    let bot = Bot::start(
+    let mut bot = Bot::start(
         &discord,
         &ollama,
         &prompt_config("You are Alpha."),
@@ -314,6 +315,7 @@ async fn mcpcord_reload_signals_the_bot_named_by_its_pid_file() {
     );
     let dir = bot.dir.path().to_path_buf();
     bot.stop().await;
+    assert!(dir.is_dir());
     assert!(!pid_file.exists(), "the PID file is removed at exit");
     // No bot: the command says so and fails.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
@@ -351,7 +353,7 @@ async fn a_reload_adds_and_removes_mcp_servers_while_a_tool_call_runs_and_drops_
             .text("said it slept."),
         Script::reply("beta here"),
     ]);
-    let bot = Bot::start(
+    let mut bot = Bot::start(
         &discord,
         &ollama,
         &servers_config(&[("alpha", "sleep")]),
@@ -433,7 +435,7 @@ async fn a_reload_adds_and_removes_mcp_servers_while_a_tool_call_runs_and_drops_
 async fn a_second_bot_with_the_same_pid_file_refuses_to_start() {
     let discord = FakeDiscord::start().await;
     let ollama = fake_ollama().await;
-    let bot = Bot::start(&discord, &ollama, "", &["--pid-file", "run/bot.pid"], &[]);
+    let mut bot = Bot::start(&discord, &ollama, "", &["--pid-file", "run/bot.pid"], &[]);
     identified(&discord, &bot).await;
     let pid_file = bot.path("run/bot.pid");
     assert_eq!(
@@ -457,22 +459,32 @@ async fn a_second_bot_with_the_same_pid_file_refuses_to_start() {
     bot.stop().await;
 }
 
-/// Reads notifications from a datagram socket until `until` says enough.
-async fn notifications(
-    socket: &tokio::net::UnixDatagram,
-    until: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
-    let mut seen = Vec::new();
-    let mut buffer = vec![0u8; 4096];
-    let read = tokio::time::timeout(WAIT, async {
-        while !until(&seen) {
-            let n = socket.recv(&mut buffer).await.unwrap();
-            seen.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+/// Every notification received on `socket`, read in the background (as a service manager
+/// does: a socket nobody reads fills up).
+fn collect(socket: tokio::net::UnixDatagram) -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    tokio::spawn(async move {
+        let mut buffer = vec![0u8; 4096];
+        while let Ok(n) = socket.recv(&mut buffer).await {
+            let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            sink.lock().unwrap().push(message);
+        }
+    });
+    seen
+}
+
+/// Waits until `line` has been said `times` times; returns everything said so far.
+async fn heard(seen: &Arc<Mutex<Vec<String>>>, line: &str, times: usize) -> Vec<String> {
+    let waited = tokio::time::timeout(WAIT, async {
+        while said(&seen.lock().unwrap(), line) < times {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await;
-    assert!(read.is_ok(), "notifications so far: {seen:#?}");
-    seen
+    let all = seen.lock().unwrap().clone();
+    assert!(waited.is_ok(), "{line} x{times} never came: {all:#?}");
+    all
 }
 
 fn said(seen: &[String], line: &str) -> usize {
@@ -487,8 +499,8 @@ async fn systemd_hears_ready_watchdog_reloading_and_stopping_on_its_socket() {
     let ollama = fake_ollama().await;
     let dir = tempfile::tempdir().unwrap();
     let socket_path = dir.path().join("notify.sock");
-    let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
-    let bot = Bot::start_in(
+    let seen = collect(tokio::net::UnixDatagram::bind(&socket_path).unwrap());
+    let mut bot = Bot::start_in(
         dir,
         &discord,
         &ollama,
@@ -500,30 +512,25 @@ async fn systemd_hears_ready_watchdog_reloading_and_stopping_on_its_socket() {
             ("WATCHDOG_USEC", "200000".to_owned()),
         ],
     );
-    let seen = notifications(&socket, |seen| said(seen, "READY=1") >= 1).await;
-    assert!(
-        discord.identifies().len() == 1,
-        "READY comes after the gateway session: {seen:#?}"
+    let all = heard(&seen, "READY=1", 1).await;
+    assert_eq!(
+        discord.identifies().len(),
+        1,
+        "READY comes after the gateway session: {all:#?}"
     );
-    let seen = notifications(&socket, |more| said(more, "WATCHDOG=1") >= 3).await;
-    assert!(said(&seen, "STOPPING=1") == 0, "{seen:#?}");
+    let all = heard(&seen, "WATCHDOG=1", 3).await;
+    assert_eq!(said(&all, "STOPPING=1"), 0, "{all:#?}");
+    assert_eq!(said(&all, "RELOADING=1"), 0, "{all:#?}");
     signal(bot.pid(), "HUP");
-    let seen = notifications(&socket, |more| said(more, "READY=1") >= 1).await;
-    assert!(said(&seen, "RELOADING=1") >= 1, "{seen:#?}");
-    assert!(
-        seen.iter().any(|m| m.contains("MONOTONIC_USEC=")),
-        "RELOADING carries the time: {seen:#?}"
-    );
-    let pid = bot.pid();
-    signal(pid, "TERM");
-    let seen = notifications(&socket, |more| said(more, "STOPPING=1") >= 1).await;
-    assert!(!seen.is_empty());
-    let mut bot = bot;
-    let status = tokio::time::timeout(WAIT, bot.child.wait())
-        .await
-        .expect("stopped")
-        .unwrap();
-    assert!(status.success(), "{}", bot.log());
+    let all = heard(&seen, "READY=1", 2).await;
+    let reloading = all
+        .iter()
+        .find(|m| m.lines().any(|l| l == "RELOADING=1"))
+        .unwrap_or_else(|| panic!("RELOADING before the second READY: {all:#?}"));
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    bot.stop().await;
+    let all = heard(&seen, "STOPPING=1", 1).await;
+    assert!(said(&all, "STOPPING=1") >= 1);
 }
 
 #[tokio::test]

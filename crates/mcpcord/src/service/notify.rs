@@ -9,8 +9,45 @@ use tokio_util::sync::CancellationToken;
 
 /// Says `states` to the service manager; a failure is logged, never fatal (the bot runs on).
 fn say(states: &[NotifyState]) {
-    if let Err(error) = sd_notify::notify(states) {
+    if let Err(error) = send(states) {
         tracing::warn!(%error, "cannot notify the service manager");
+    }
+}
+
+/// `sd_notify` without ever blocking: `sd_notify::notify` sends on a blocking socket, which
+/// stalls a runtime thread when the manager's queue is full (a manager that stopped reading).
+/// Here a full queue drops the message instead (the next watchdog ping comes soon).
+fn send(states: &[NotifyState]) -> std::io::Result<()> {
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return Ok(());
+    };
+    let message: String = states.iter().map(|state| format!("{state}\n")).collect();
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+    let address = match bytes.strip_prefix(b"@") {
+        // An abstract socket (Linux): `@name`.
+        Some(name) => {
+            #[cfg(target_os = "linux")]
+            {
+                <SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(name)?
+            }
+            #[cfg(not(target_os = "linux"))]
+            {
+                let _ = name;
+                return Ok(());
+            }
+        }
+        None => SocketAddr::from_pathname(&path)?,
+    };
+    let socket = UnixDatagram::unbound()?;
+    socket.set_nonblocking(true)?;
+    match socket.send_to_addr(message.as_bytes(), &address) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+            tracing::debug!("the service manager's queue is full: notification dropped");
+            Ok(())
+        }
+        Err(error) => Err(error),
     }
 }
 
