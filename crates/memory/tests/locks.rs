@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mcpcord_memory::{ConversationKey, Store};
 
+#[macro_use]
 mod common;
 use common::{Kind, TestDb};
 
@@ -45,15 +46,20 @@ async fn take_in_turn(stores: [Store; 3], key: &ConversationKey) -> Vec<String> 
             .expect("every waiter got the lock")
             .unwrap();
     }
-    let record = log.lock().unwrap().clone();
-    record
+    log.lock().unwrap().clone()
 }
 
-#[tokio::test]
-async fn postgres_turns_of_one_conversation_run_one_at_a_time_across_processes_in_order() {
-    let db = TestDb::new(Kind::Postgres).await;
-    // Three stores: as good as three processes (each lock is held on a session of its own).
-    let stores = [db.connect().await, db.connect().await, db.connect().await];
+on_both!(turns_of_one_conversation_run_one_at_a_time_in_order_across_stores);
+
+/// Three stores on one database: as good as three processes on PostgreSQL (each lock is held
+/// on a session of its own); one process's in-process locks on SQLite (a single-process
+/// database: each store here has its own locks, so one store serves all three).
+async fn turns_of_one_conversation_run_one_at_a_time_in_order_across_stores(db: TestDb) {
+    let one = db.connect().await;
+    let stores = match db.kind {
+        Kind::Postgres => [one, db.connect().await, db.connect().await],
+        Kind::Sqlite => [one.clone(), one.clone(), one],
+    };
     let key = fresh_key();
     let record = take_in_turn(stores.clone(), &key).await;
     assert_eq!(record, ["0 in", "0 out", "1 in", "1 out", "2 in", "2 out"]);
@@ -67,18 +73,10 @@ async fn postgres_turns_of_one_conversation_run_one_at_a_time_across_processes_i
     .expect("another conversation's lock is free")
     .unwrap();
     drop((held, other));
-    // Released on drop: the next one gets it at once.
-    tokio::time::timeout(Duration::from_secs(5), stores[2].conversation_lock(&key))
+    // Released on drop: the next one gets it.
+    let next = tokio::time::timeout(Duration::from_secs(5), stores[2].conversation_lock(&key))
         .await
         .expect("released")
         .unwrap();
-}
-
-#[tokio::test]
-async fn sqlite_turns_of_one_conversation_run_one_at_a_time_in_order() {
-    let db = TestDb::new(Kind::Sqlite).await;
-    let store = db.connect().await;
-    let key = fresh_key();
-    let record = take_in_turn([store.clone(), store.clone(), store.clone()], &key).await;
-    assert_eq!(record, ["0 in", "0 out", "1 in", "1 out", "2 in", "2 out"]);
+    drop(next);
 }
