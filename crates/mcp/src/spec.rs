@@ -178,14 +178,22 @@ impl ServerSpec {
     pub fn same_definition(&self, other: &ServerSpec) -> bool {
         self.name == other.name
             && self.transport.same_as(&other.transport)
-            && self.call_timeout == other.call_timeout
+            && self.same_timing(other)
+            && self.same_behaviour(other)
+    }
+
+    fn same_timing(&self, other: &ServerSpec) -> bool {
+        self.call_timeout == other.call_timeout
             && self.start_timeout == other.start_timeout
-            && self.tools == other.tools
+            && self.health == other.health
+    }
+
+    fn same_behaviour(&self, other: &ServerSpec) -> bool {
+        self.tools == other.tools
             && self.restart == other.restart
             && self.memory_limit == other.memory_limit
             && self.replicas == other.replicas
             && self.allow_sampling == other.allow_sampling
-            && self.health == other.health
             && self.lifecycle == other.lifecycle
     }
 }

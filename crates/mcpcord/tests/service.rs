@@ -582,3 +582,38 @@ async fn daemon_mode_detaches_writes_its_pid_and_logs_to_a_file() {
     assert!(log.contains("gateway ready"), "{log}");
     assert!(!pid_file.exists());
 }
+
+fn uids(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn user_drops_root_once_the_database_and_pid_file_are_open() {
+    if !nix::unistd::Uid::effective().is_root() {
+        panic!("this test starts the bot as root to see it drop to `nobody`: run the tests as root");
+    }
+    let discord = FakeDiscord::start().await;
+    let ollama = fake_ollama().await;
+    let mut bot = Bot::start(&discord, &ollama, "", &["--user", "nobody"], &[]);
+    identified(&discord, &bot).await;
+    bot.wait_log("privileges dropped", 1).await;
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("a `nobody` user")
+        .uid
+        .as_raw()
+        .to_string();
+    // Real, effective, saved and file-system ids: all of them, for good.
+    assert_eq!(uids(bot.pid()), [nobody.as_str(); 4].join(" "));
+    assert!(bot.path("data/mcpcord.pid").exists(), "the PID file stays locked");
+    bot.child.start_kill().unwrap();
+    bot.child.wait().await.unwrap();
+}

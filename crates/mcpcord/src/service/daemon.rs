@@ -34,15 +34,7 @@ impl Detached {
 /// original process exits 0 once the daemon says it started (its pid on stdout), 1 if it
 /// died first. Must be called while the process has one thread.
 pub fn detach(log_file: &Path) -> anyhow::Result<Detached> {
-    if let Some(parent) = log_file.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create the log folder {}", parent.display()))?;
-    }
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_file)
-        .with_context(|| format!("cannot open the log file {}", log_file.display()))?;
+    let log = open_log(log_file)?;
     let null = File::open("/dev/null").context("cannot open /dev/null")?;
     let (mut waiting, daemon) = UnixStream::pair().context("cannot create a pipe")?;
     // SAFETY: one thread (the runtime starts later): the child may run any code.
@@ -53,18 +45,43 @@ pub fn detach(log_file: &Path) -> anyhow::Result<Detached> {
         }
         ForkResult::Child => {
             drop(waiting);
-            setsid().context("cannot start a new session")?;
-            // SAFETY: still one thread.
-            if let ForkResult::Parent { .. } = unsafe { fork() }.context("cannot fork")? {
-                // The session leader goes; the daemon can never get a terminal back.
-                std::process::exit(0);
-            }
-            nix::unistd::dup2_stdin(&null).context("cannot redirect standard input")?;
-            nix::unistd::dup2_stdout(&log).context("cannot redirect standard output")?;
-            nix::unistd::dup2_stderr(&log).context("cannot redirect standard error")?;
+            leave_the_session()?;
+            redirect(&null, &log)?;
             Ok(Detached(daemon))
         }
     }
+}
+
+/// Opens (creates, appends to) the log file, its folder too.
+fn open_log(log_file: &Path) -> anyhow::Result<File> {
+    if let Some(parent) = log_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the log folder {}", parent.display()))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file)
+        .with_context(|| format!("cannot open the log file {}", log_file.display()))
+}
+
+/// A new session, then a second fork: the session leader exits, so the daemon (not a leader)
+/// can never get a controlling terminal back.
+fn leave_the_session() -> anyhow::Result<()> {
+    setsid().context("cannot start a new session")?;
+    // SAFETY: still one thread.
+    if let ForkResult::Parent { .. } = unsafe { fork() }.context("cannot fork")? {
+        std::process::exit(0);
+    }
+    Ok(())
+}
+
+/// Standard input from `null`, standard output and error to `log`.
+fn redirect(null: &File, log: &File) -> anyhow::Result<()> {
+    nix::unistd::dup2_stdin(null).context("cannot redirect standard input")?;
+    nix::unistd::dup2_stdout(log).context("cannot redirect standard output")?;
+    nix::unistd::dup2_stderr(log).context("cannot redirect standard error")?;
+    Ok(())
 }
 
 /// The parent's side: prints the daemon's pid and exits 0, or exits 1 if it died first.
@@ -89,24 +106,8 @@ fn wait_for_start(waiting: &mut UnixStream, log_file: &Path) -> ! {
 /// Becomes `user` (and `group`, else the user's own group), for good. Nothing to do when
 /// neither is given.
 pub fn drop_privileges(user: Option<&str>, group: Option<&str>) -> anyhow::Result<()> {
-    let user = match user {
-        Some(name) => Some(
-            User::from_name(name)
-                .with_context(|| format!("cannot look up the user {name}"))?
-                .with_context(|| format!("--user {name}: no such user"))?,
-        ),
-        None => None,
-    };
-    let gid = match (group, &user) {
-        (Some(name), _) => Some(
-            Group::from_name(name)
-                .with_context(|| format!("cannot look up the group {name}"))?
-                .with_context(|| format!("--group {name}: no such group"))?
-                .gid,
-        ),
-        (None, Some(user)) => Some(user.gid),
-        (None, None) => None,
-    };
+    let user = user.map(lookup_user).transpose()?;
+    let gid = the_group(group, user.as_ref())?;
     if let Some(gid) = gid {
         become_group(gid)?;
     }
@@ -115,6 +116,28 @@ pub fn drop_privileges(user: Option<&str>, group: Option<&str>) -> anyhow::Resul
         tracing::info!(user = %user.name, uid = user.uid.as_raw(), gid = gid.map(Gid::as_raw), "privileges dropped");
     }
     Ok(())
+}
+
+/// `group`'s id, else `user`'s own group, else none.
+fn the_group(group: Option<&str>, user: Option<&User>) -> anyhow::Result<Option<Gid>> {
+    match (group, user) {
+        (Some(name), _) => lookup_group(name).map(Some),
+        (None, Some(user)) => Ok(Some(user.gid)),
+        (None, None) => Ok(None),
+    }
+}
+
+fn lookup_user(name: &str) -> anyhow::Result<User> {
+    User::from_name(name)
+        .with_context(|| format!("cannot look up the user {name}"))?
+        .with_context(|| format!("--user {name}: no such user"))
+}
+
+fn lookup_group(name: &str) -> anyhow::Result<Gid> {
+    let group = Group::from_name(name)
+        .with_context(|| format!("cannot look up the group {name}"))?
+        .with_context(|| format!("--group {name}: no such group"))?;
+    Ok(group.gid)
 }
 
 fn become_group(gid: Gid) -> anyhow::Result<()> {

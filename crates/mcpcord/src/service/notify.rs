@@ -18,27 +18,12 @@ fn say(states: &[NotifyState]) {
 /// stalls a runtime thread when the manager's queue is full (a manager that stopped reading).
 /// Here a full queue drops the message instead (the next watchdog ping comes soon).
 fn send(states: &[NotifyState]) -> std::io::Result<()> {
-    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    use std::os::unix::net::UnixDatagram;
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return Ok(());
     };
     let message: String = states.iter().map(|state| format!("{state}\n")).collect();
-    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
-    let address = match bytes.strip_prefix(b"@") {
-        // An abstract socket (Linux): `@name`.
-        Some(name) => {
-            #[cfg(target_os = "linux")]
-            {
-                <SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(name)?
-            }
-            #[cfg(not(target_os = "linux"))]
-            {
-                let _ = name;
-                return Ok(());
-            }
-        }
-        None => SocketAddr::from_pathname(&path)?,
-    };
+    let address = notify_address(&path)?;
     let socket = UnixDatagram::unbound()?;
     socket.set_nonblocking(true)?;
     match socket.send_to_addr(message.as_bytes(), &address) {
@@ -70,6 +55,19 @@ pub fn reloading() {
 /// A reload ended (applied or refused: the bot runs either way).
 pub fn reloaded(status: &str) {
     say(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// The address `NOTIFY_SOCKET` names: a path, or `@name` for an abstract socket (Linux).
+fn notify_address(path: &std::ffi::OsStr) -> std::io::Result<std::os::unix::net::SocketAddr> {
+    use std::os::unix::net::SocketAddr;
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path);
+    match bytes.strip_prefix(b"@") {
+        #[cfg(target_os = "linux")]
+        Some(name) => <SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(name),
+        #[cfg(not(target_os = "linux"))]
+        Some(_) => Err(std::io::Error::other("abstract sockets need Linux")),
+        None => SocketAddr::from_pathname(path),
+    }
 }
 
 /// Shutdown begins.
