@@ -598,7 +598,9 @@ fn uids(pid: u32) -> String {
 #[tokio::test]
 async fn user_drops_root_once_the_database_and_pid_file_are_open() {
     if !nix::unistd::Uid::effective().is_root() {
-        panic!("this test starts the bot as root to see it drop to `nobody`: run the tests as root");
+        panic!(
+            "this test starts the bot as root to see it drop to `nobody`: run the tests as root"
+        );
     }
     let discord = FakeDiscord::start().await;
     let ollama = fake_ollama().await;
@@ -613,7 +615,10 @@ async fn user_drops_root_once_the_database_and_pid_file_are_open() {
         .to_string();
     // Real, effective, saved and file-system ids: all of them, for good.
     assert_eq!(uids(bot.pid()), [nobody.as_str(); 4].join(" "));
-    assert!(bot.path("data/mcpcord.pid").exists(), "the PID file stays locked");
+    assert!(
+        bot.path("data/mcpcord.pid").exists(),
+        "the PID file stays locked"
+    );
     bot.child.start_kill().unwrap();
     bot.child.wait().await.unwrap();
 }
