@@ -10,10 +10,12 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::num::NonZeroU32;
+use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use mcpcord_engine::Engine;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
@@ -76,6 +78,9 @@ pub struct BotConfig {
     pub command_guild: Option<Id<GuildMarker>>,
     /// Total shards; Discord's recommendation when unset.
     pub shard_count: Option<NonZeroU32>,
+    /// The shards this process runs (ids from 0), when it runs part of them; all when unset.
+    /// Needs `shard_count`: several processes split one total between them.
+    pub shard_ids: Option<RangeInclusive<u32>>,
     /// Who the bot serves.
     pub audience: Audience,
     /// Channels where every message is answered.
@@ -130,6 +135,7 @@ impl BotConfig {
             gateway_url: None,
             command_guild: None,
             shard_count: None,
+            shard_ids: None,
             audience: Audience {
                 allow_dms: true,
                 ..Audience::default()
@@ -166,6 +172,18 @@ pub enum BotError {
     /// The slash commands could not be registered.
     #[error("cannot register the slash commands: {0}")]
     Commands(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The shards to run are not among the total.
+    #[error(
+        "discord.shard_ids {first}-{last} is not within the {total} shards (ids 0 to {total} - 1)"
+    )]
+    Shards {
+        /// The first shard asked for.
+        first: u32,
+        /// The last one.
+        last: u32,
+        /// The total.
+        total: u32,
+    },
     /// Discord closed the gateway for good; the hint says what to fix.
     #[error("Discord closed the gateway (code {code}): {hint}")]
     Gateway {
@@ -183,8 +201,10 @@ pub struct Context {
     pub http: Arc<twilight_http::Client>,
     /// The engine.
     pub engine: Engine,
-    /// The configuration.
-    pub config: BotConfig,
+    /// The configuration; a reload swaps it (see [`Hooks::updates`]).
+    config: ArcSwap<BotConfig>,
+    /// Said once, when the first shard is ready.
+    ready: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// The bot's own user.
     pub bot_id: Id<UserMarker>,
     /// The application, for interactions.
@@ -219,6 +239,46 @@ pub struct Context {
 }
 
 impl Context {
+    /// The configuration in force now.
+    pub fn config(&self) -> Arc<BotConfig> {
+        self.config.load_full()
+    }
+
+    /// Runs the ready hook, the first time a shard is ready.
+    pub(crate) fn shard_ready(&self) {
+        let hook = self.ready.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+
+    /// Applies a reloaded configuration: who is served, admins, rates, models people may pick,
+    /// always-answer channels, attachment size and open answers per person change at once.
+    /// What the connection was made with (token, intents, URLs, shards, command guild) stays.
+    pub fn reconfigure(&self, new: BotConfig) {
+        let old = self.config();
+        let kept = BotConfig {
+            token: old.token.clone(),
+            application_id: old.application_id,
+            intents: old.intents,
+            rest_proxy: old.rest_proxy.clone(),
+            gateway_url: old.gateway_url.clone(),
+            command_guild: old.command_guild,
+            shard_count: old.shard_count,
+            shard_ids: old.shard_ids.clone(),
+            global_rate_limit: old.global_rate_limit,
+            edits_per_second: old.edits_per_second,
+            max_concurrent_events: old.max_concurrent_events,
+            // The shards' states, which the admin endpoint reads, live on.
+            status: old.status.clone(),
+            ..new
+        };
+        self.gate
+            .reconfigure(kept.audience.clone(), kept.messages_per_minute);
+        self.config.store(Arc::new(kept));
+        tracing::info!("Discord settings reloaded");
+    }
+
     /// Whether new turns are taken (false once shutdown began): the engine decides.
     pub fn accepting(&self) -> bool {
         self.engine.accepting()
@@ -260,6 +320,26 @@ pub async fn run(
     engine: Engine,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BotError> {
+    run_with(config, engine, shutdown, Hooks::default()).await
+}
+
+/// What the process around the adapter wants to hear of it, and to tell it while it runs.
+#[derive(Default)]
+pub struct Hooks {
+    /// Called once, when the first shard's session is ready (service managers are told the
+    /// bot is up then).
+    pub ready: Option<Box<dyn FnOnce() + Send>>,
+    /// Reloaded configurations, applied as they come ([`Context::reconfigure`]).
+    pub updates: Option<tokio::sync::watch::Receiver<BotConfig>>,
+}
+
+/// [`run`], with [`Hooks`].
+pub async fn run_with(
+    config: BotConfig,
+    engine: Engine,
+    shutdown: impl Future<Output = ()> + Send,
+    hooks: Hooks,
+) -> Result<(), BotError> {
     let http = Arc::new(http_client(&config));
     let (me, application_id) = who_we_are(&http, config.application_id).await?;
     register_commands(&http, application_id, config.command_guild).await?;
@@ -292,8 +372,12 @@ pub async fn run(
         recent: crate::conversation::RecentAnswers::default(),
         guild_names: Mutex::new(HashMap::new()),
         content_warned: AtomicBool::new(!config.intents.contains(Intents::MESSAGE_CONTENT)),
-        config,
+        config: ArcSwap::from_pointee(config),
+        ready: Mutex::new(hooks.ready),
     });
+    let reloads = hooks
+        .updates
+        .map(|updates| tokio::spawn(apply_updates(ctx.clone(), updates)));
     tracing::info!(bot = %me.name, id = me.id.get(), "connected to Discord's REST API");
     let mut shards = gateway::start(ctx.clone()).await?;
     let forget = tokio::spawn(forget_quotas(ctx.clone()));
@@ -302,11 +386,22 @@ pub async fn run(
         error = shards.fatal() => Some(error),
     };
     forget.abort();
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
     if let Some(error) = &fatal {
         tracing::error!(%error, "stopping: the bot cannot run without Discord's gateway");
     }
     stop(&ctx, shards).await;
     fatal.map_or(Ok(()), Err)
+}
+
+/// Applies each configuration that arrives on `updates` until the sender goes away.
+async fn apply_updates(ctx: Arc<Context>, mut updates: tokio::sync::watch::Receiver<BotConfig>) {
+    while updates.changed().await.is_ok() {
+        let new = updates.borrow_and_update().clone();
+        ctx.reconfigure(new);
+    }
 }
 
 /// The bot's user, and its application id (from the configuration, or asked of Discord).
@@ -349,9 +444,9 @@ async fn forget_quotas(ctx: Arc<Context>) {
 async fn stop(ctx: &Context, shards: gateway::Shards) {
     tracing::info!(
         "shutting down: no new turns; running ones get {:?}",
-        ctx.config.grace
+        ctx.config().grace
     );
-    ctx.engine.shutdown(ctx.config.grace).await;
+    ctx.engine.shutdown(ctx.config().grace).await;
     ctx.renders.close();
     if tokio::time::timeout(FINAL_EDIT_GRACE, ctx.renders.wait())
         .await

@@ -12,6 +12,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -97,8 +98,11 @@ impl Refusal {
 /// Who is let in, and how often; see the [module docs](self).
 #[derive(Debug)]
 pub struct Gate {
-    audience: Audience,
-    messages: DefaultKeyedRateLimiter<u64>,
+    /// Swapped by [`Gate::reconfigure`] (a configuration reload).
+    audience: ArcSwap<Audience>,
+    /// The message quota, with the rate it was made for (a reload replaces it when that
+    /// changes).
+    messages: ArcSwap<(NonZeroU32, DefaultKeyedRateLimiter<u64>)>,
     actions: DefaultKeyedRateLimiter<u64>,
     autocomplete: DefaultKeyedRateLimiter<u64>,
 }
@@ -112,8 +116,8 @@ impl Gate {
         actions: UserRateLimit,
     ) -> Self {
         Self {
-            audience,
-            messages: RateLimiter::keyed(Quota::per_minute(messages_per_minute)),
+            audience: ArcSwap::from_pointee(audience),
+            messages: ArcSwap::from_pointee(message_limiter(messages_per_minute)),
             actions: RateLimiter::keyed(actions.quota()),
             autocomplete: RateLimiter::keyed(
                 Quota::per_minute(AUTOCOMPLETE_PER_MINUTE).allow_burst(AUTOCOMPLETE_BURST),
@@ -121,12 +125,23 @@ impl Gate {
         }
     }
 
+    /// Applies a reloaded configuration: the audience at once; a new message rate starts
+    /// every person's quota afresh (an unchanged one keeps their counts).
+    pub fn reconfigure(&self, audience: Audience, messages_per_minute: NonZeroU32) {
+        self.audience.store(std::sync::Arc::new(audience));
+        if self.messages.load().0 != messages_per_minute {
+            self.messages
+                .store(std::sync::Arc::new(message_limiter(messages_per_minute)));
+        }
+    }
+
     /// Whether `user` may come in through `door` in `guild` (`None`: a DM). A refusal for
     /// who or where uses none of the person's rate.
     pub fn check(&self, door: Door, user: u64, guild: Option<u64>) -> Result<(), Refusal> {
         self.serves(user, guild)?;
+        let messages = self.messages.load();
         let limiter = match door {
-            Door::Message => &self.messages,
+            Door::Message => &messages.1,
             Door::Autocomplete => &self.autocomplete,
             Door::Command | Door::Press | Door::Form => &self.actions,
         };
@@ -139,14 +154,15 @@ impl Gate {
 
     /// The audience rules alone.
     pub fn serves(&self, user: u64, guild: Option<u64>) -> Result<(), Refusal> {
-        if self.audience.blocked_users.contains(&user) {
+        let audience = self.audience.load();
+        if audience.blocked_users.contains(&user) {
             return Err(Refusal::Blocked);
         }
         match guild {
-            None if !self.audience.allow_dms => Err(Refusal::NoDms),
+            None if !audience.allow_dms => Err(Refusal::NoDms),
             Some(guild)
-                if !self.audience.allowed_guilds.is_empty()
-                    && !self.audience.allowed_guilds.contains(&guild) =>
+                if !audience.allowed_guilds.is_empty()
+                    && !audience.allowed_guilds.contains(&guild) =>
             {
                 Err(Refusal::ServerNotServed)
             }
@@ -156,10 +172,17 @@ impl Gate {
 
     /// Forgets users whose quotas are full again; call now and then to bound memory.
     pub fn retain_recent(&self) {
-        self.messages.retain_recent();
+        self.messages.load().1.retain_recent();
         self.actions.retain_recent();
         self.autocomplete.retain_recent();
     }
+}
+
+fn message_limiter(per_minute: NonZeroU32) -> (NonZeroU32, DefaultKeyedRateLimiter<u64>) {
+    (
+        per_minute,
+        RateLimiter::keyed(Quota::per_minute(per_minute)),
+    )
 }
 
 #[cfg(test)]
@@ -237,5 +260,34 @@ mod tests {
         assert!(gate.check(Door::Autocomplete, 7, Some(1)).is_ok());
         // Another person is not affected.
         assert!(gate.check(Door::Press, 8, Some(1)).is_ok());
+    }
+
+    #[test]
+    fn a_reload_changes_who_is_served_and_the_message_rate() {
+        let gate = gate(Audience {
+            allow_dms: true,
+            ..Audience::default()
+        });
+        assert_eq!(gate.serves(5, Some(9)), Ok(()));
+        assert!(gate.check(Door::Message, 5, Some(9)).is_ok());
+        assert!(gate.check(Door::Message, 5, Some(9)).is_ok());
+        assert!(gate.check(Door::Message, 5, Some(9)).is_err(), "2 a minute");
+        gate.reconfigure(
+            Audience {
+                allowed_guilds: HashSet::from([1]),
+                allow_dms: false,
+                blocked_users: HashSet::new(),
+            },
+            NonZeroU32::new(5).unwrap(),
+        );
+        assert_eq!(gate.serves(5, Some(9)), Err(Refusal::ServerNotServed));
+        assert_eq!(gate.serves(5, None), Err(Refusal::NoDms));
+        for _ in 0..5 {
+            assert!(
+                gate.check(Door::Message, 5, Some(1)).is_ok(),
+                "5 a minute now"
+            );
+        }
+        assert!(gate.check(Door::Message, 5, Some(1)).is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! INTERACTION_CREATE goes to [`crate::interactions`].
 
 use crate::pacer::Route;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{
-    CloseFrame, ConfigBuilder, Event, EventTypeFlags, MessageSender, Shard, StreamExt as _,
+    CloseFrame, ConfigBuilder, Event, EventTypeFlags, MessageSender, Shard, ShardId, StreamExt as _,
 };
 use twilight_http::request::channel::reaction::RequestReactionType;
 use twilight_model::channel::{ChannelType, Message};
@@ -108,7 +109,7 @@ impl Shards {
 
 /// Starts the shards (the configured count, or Discord's recommendation) and their loops.
 pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
-    let total = match ctx.config.shard_count {
+    let total = match ctx.config().shard_count {
         Some(count) => count.get(),
         None => {
             let gateway = ctx
@@ -123,8 +124,9 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
             gateway.shards.max(1)
         }
     };
-    let mut builder = ConfigBuilder::new(ctx.config.token.clone(), ctx.config.intents);
-    if let Some(url) = &ctx.config.gateway_url {
+    let ids = shard_ids(ctx.config().shard_ids.clone(), total)?;
+    let mut builder = ConfigBuilder::new(ctx.config().token.clone(), ctx.config().intents);
+    if let Some(url) = &ctx.config().gateway_url {
         builder = builder.proxy_url(url.clone());
     }
     let config = builder.build();
@@ -132,9 +134,9 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
     let (fatal_sender, fatal) = mpsc::channel(1);
     let mut senders = Vec::new();
     let mut tasks = Vec::new();
-    for id in twilight_gateway::bucket(0, 1, total) {
-        let shard = Shard::with_config(id, config.clone());
-        ctx.config.status.started(id.number());
+    for id in ids.clone() {
+        let shard = Shard::with_config(ShardId::new(id, total), config.clone());
+        ctx.config().status.started(id);
         senders.push(shard.sender());
         tasks.push(tokio::spawn(shard_loop(
             shard,
@@ -143,13 +145,36 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
             fatal_sender.clone(),
         )));
     }
-    tracing::info!(shards = total, "gateway shards started");
+    tracing::info!(
+        shards = total,
+        first = ids.start(),
+        last = ids.end(),
+        "gateway shards started"
+    );
     Ok(Shards {
         senders,
         tasks,
         closing,
         fatal,
     })
+}
+
+/// The shards this process runs: `wanted` (checked against `total`), or all of them.
+pub fn shard_ids(
+    wanted: Option<RangeInclusive<u32>>,
+    total: u32,
+) -> Result<RangeInclusive<u32>, BotError> {
+    let Some(ids) = wanted else {
+        return Ok(0..=total.saturating_sub(1));
+    };
+    if ids.is_empty() || *ids.end() >= total {
+        return Err(BotError::Shards {
+            first: *ids.start(),
+            last: *ids.end(),
+            total,
+        });
+    }
+    Ok(ids)
 }
 
 async fn shard_loop(
@@ -174,7 +199,7 @@ async fn shard_loop(
                 continue;
             }
         };
-        observe(&ctx.config.status, &shard, &event);
+        observe(&ctx.config().status, &shard, &event);
         match event {
             Event::GatewayClose(frame) => {
                 let code = frame.as_ref().map(|f| f.code);
@@ -184,6 +209,7 @@ async fn shard_loop(
             }
             Event::Ready(ready) => {
                 tracing::info!(shard = shard_id, user = %ready.user.name, "gateway ready");
+                ctx.shard_ready();
             }
             event => spawn_handler(&ctx, event),
         }
@@ -424,7 +450,7 @@ fn facts_of(ctx: &Context, message: &Message, info: &ChannelInfo) -> Facts {
             .as_ref()
             .is_some_and(|r| r.author.id == bot),
         in_bot_thread,
-        in_always_channel: ctx.config.always_answer_channels.contains(&channel) && !info.thread,
+        in_always_channel: ctx.config().always_answer_channels.contains(&channel) && !info.thread,
         has_content: !message.content.trim().is_empty() || !message.attachments.is_empty(),
     };
     if !facts.has_content && !info.dm && (facts.in_bot_thread || facts.in_always_channel) {
@@ -476,7 +502,7 @@ async fn request_for(
     crate::attachments::read_into(
         &ctx.downloads,
         &message.attachments,
-        ctx.config.max_attachment_bytes,
+        ctx.config().max_attachment_bytes,
         &mut user_message,
     )
     .await;

@@ -45,4 +45,4 @@ pub mod throttle;
 pub mod triggers;
 pub mod turns;
 
-pub use bot::{BotConfig, BotError, RestProxy, run};
+pub use bot::{BotConfig, BotError, Hooks, RestProxy, run, run_with};

@@ -109,7 +109,7 @@ async fn render(
     let _typing = typing.clone().drop_guard();
     let first = FirstPost::new(
         tokio::time::Instant::now(),
-        ctx.config.first_post_window,
+        ctx.config().first_post_window,
         ctx.budget.stretch(),
     );
     let mut renderer = Renderer {
@@ -211,7 +211,7 @@ impl Renderer {
             state.answer.tag_failure(&id);
         }
         drop(state);
-        let timeout = self.ctx.config.approval_timeout;
+        let timeout = self.ctx.config().approval_timeout;
         match event {
             TurnEvent::ApprovalNeeded(request) => {
                 let call = u32::try_from(request.call).unwrap_or(u32::MAX);
@@ -310,7 +310,7 @@ impl Renderer {
         let throttle = EditThrottle::spawn(
             channel.get(),
             content,
-            self.ctx.config.throttle,
+            self.ctx.config().throttle,
             self.ctx.budget.clone(),
             move |(text, components): Content| {
                 let (http, pacer) = (http.clone(), pacer.clone());

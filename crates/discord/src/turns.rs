@@ -230,7 +230,7 @@ impl Registry {
 /// (open a thread, download attachments) before starting the turn.
 pub fn room_for(ctx: &Context, owner: Id<UserMarker>) -> Result<(), Busy> {
     let open = ctx.turns.open_for(owner);
-    if open >= ctx.config.open_turns_per_user {
+    if open >= ctx.config().open_turns_per_user {
         return Err(Busy { open });
     }
     Ok(())

@@ -57,7 +57,8 @@ impl Engine {
 
     /// Whether MCP servers are configured (so there are tools, prompts and resources).
     pub fn has_tools(&self) -> bool {
-        self.tools().is_some()
+        self.tools()
+            .is_some_and(|host| !host.server_names().is_empty())
     }
 
     /// Every backend with its models (or why they cannot be listed).

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use mcpcord_llm::BackendPool;
 use mcpcord_mcp::McpHost;
 use mcpcord_memory::{ConversationId, ConversationKey, MessageId, Store};
@@ -89,7 +90,11 @@ pub(crate) struct Inner {
     pub(crate) pool: BackendPool,
     pub(crate) tools: Option<McpHost>,
     pub(crate) store: Store,
-    pub(crate) config: EngineConfig,
+    /// The live settings: read when a turn starts (the turn keeps that copy to its end) and
+    /// swapped whole by [`Engine::reconfigure`].
+    pub(crate) config: ArcSwap<EngineConfig>,
+    /// The turn slots `turns` was last sized for (`max_concurrent_turns`).
+    turn_slots: Mutex<usize>,
     pub(crate) estimator: TokenEstimator,
     /// Tools a person allowed for the rest of a conversation ("Always in this conversation"):
     /// by conversation and person, `server/tool`. Another person's turn in the same
@@ -143,10 +148,11 @@ impl Engine {
         Self {
             inner: Arc::new(Inner {
                 turns: Arc::new(Semaphore::new(config.max_concurrent_turns.max(1))),
+                turn_slots: Mutex::new(config.max_concurrent_turns.max(1)),
                 pool,
                 tools,
                 store,
-                config,
+                config: ArcSwap::from_pointee(config),
                 estimator: TokenEstimator::default(),
                 always_allowed: Mutex::new(HashMap::new()),
                 conversations: Mutex::new(HashMap::new()),
@@ -219,14 +225,55 @@ impl Engine {
             return Ok(None);
         };
         let history = store
-            .history(conversation.id, self.inner.config.history_limit as usize)
+            .history(
+                conversation.id,
+                self.inner.config.load().history_limit as usize,
+            )
             .await?;
         Ok(crate::turn::last_answer(&history).map(|m| m.id))
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &EngineConfig {
-        &self.inner.config
+    /// The settings in force now (a reload may replace them; a running turn keeps its own).
+    pub fn config(&self) -> Arc<EngineConfig> {
+        self.inner.config.load_full()
+    }
+
+    /// Replaces the settings (a configuration reload): the next turn uses `config`; running
+    /// turns finish with the settings they started with. A change of `max_concurrent_turns`
+    /// resizes the turn slots (a smaller number takes effect as running turns end).
+    pub fn reconfigure(&self, config: EngineConfig) {
+        self.resize_turn_slots(config.max_concurrent_turns.max(1));
+        self.inner.config.store(Arc::new(config));
+        self.inner
+            .model_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+
+    fn resize_turn_slots(&self, wanted: usize) {
+        let mut slots = self
+            .inner
+            .turn_slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if wanted > *slots {
+            self.inner.turns.add_permits(wanted - *slots);
+        } else if wanted < *slots {
+            let surplus = *slots - wanted;
+            let forgotten = self.inner.turns.forget_permits(surplus);
+            if forgotten < surplus {
+                // The rest are held by running turns: take them as those turns end.
+                let turns = self.inner.turns.clone();
+                let rest = u32::try_from(surplus - forgotten).unwrap_or(u32::MAX);
+                tokio::spawn(async move {
+                    if let Ok(permits) = turns.acquire_many_owned(rest).await {
+                        permits.forget();
+                    }
+                });
+            }
+        }
+        *slots = wanted;
     }
 
     /// Starts a turn. Turns of one conversation run one at a time, in the order started; turns
@@ -258,8 +305,12 @@ impl Engine {
         );
         self.inner.tracker.spawn(tracing::Instrument::instrument(
             async move {
-                // Wait in line: first for this conversation, then for a turn slot.
+                // Wait in line: first for this conversation (here, then in every process
+                // sharing the database), then for a turn slot.
                 let _order = lock.lock_owned().await;
+                let _across = inner.store.conversation_lock(&request.key).await.map_err(
+                    |error| tracing::warn!(%error, "cannot take the conversation's lock; running the turn without it"),
+                );
                 let slot = Slot::acquire(inner.turns.clone()).await;
                 let facts = crate::telemetry::TurnFacts::new(requested, &request);
                 turn::run(inner, request, sender, cancel, slot, facts).await;
@@ -273,7 +324,7 @@ impl Engine {
     /// request is made; for status pages, metrics and resource log lines.
     pub fn status(&self) -> crate::telemetry::EngineStatus {
         let inner = &self.inner;
-        let max = inner.config.max_concurrent_turns.max(1);
+        let max = inner.config.load().max_concurrent_turns.max(1);
         let running = max.saturating_sub(inner.turns.available_permits());
         crate::telemetry::EngineStatus {
             accepting: self.accepting(),

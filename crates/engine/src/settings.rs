@@ -106,7 +106,7 @@ impl Engine {
             &preferences,
             None,
             conversation.as_deref(),
-            self.config(),
+            &self.config(),
         ))
     }
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use futures::{Stream, StreamExt, stream};
 use tokio::sync::{OwnedSemaphorePermit, RwLock, Semaphore};
 use tokio::time::Instant;
@@ -52,9 +53,14 @@ pub struct BackendPool {
 }
 
 struct Inner {
-    entries: Vec<Arc<Entry>>,
+    /// The backends; swapped whole by [`BackendPool::reconfigure`] (a running request keeps
+    /// the entry it holds).
+    entries: ArcSwap<Vec<Arc<Entry>>>,
     info: moka::future::Cache<(usize, String), ModelInfo>,
-    options: PoolOptions,
+    options: ArcSwap<PoolOptions>,
+    /// The next entry's index: an entry keeps its index (its cache key) for its whole life.
+    next_index: AtomicUsize,
+    http: reqwest::Client,
 }
 
 struct Entry {
@@ -65,6 +71,30 @@ struct Entry {
     load: AtomicUsize,
     healthy: AtomicBool,
     models: RwLock<Option<(Instant, Vec<String>)>>,
+}
+
+impl Entry {
+    fn new(index: usize, spec: BackendSpec, http: &reqwest::Client) -> Arc<Self> {
+        Arc::new(Entry {
+            index,
+            permits: Arc::new(Semaphore::new(spec.max_concurrency.max(1))),
+            backend: Backend::new(spec, http.clone()),
+            load: AtomicUsize::new(0),
+            healthy: AtomicBool::new(true),
+            models: RwLock::new(None),
+        })
+    }
+}
+
+/// Whether two specs describe the same backend in every respect.
+fn same_spec(a: &BackendSpec, b: &BackendSpec) -> bool {
+    a.name == b.name
+        && a.kind == b.kind
+        && a.url == b.url
+        && a.api_key == b.api_key
+        && a.max_concurrency == b.max_concurrency
+        && a.request_timeout == b.request_timeout
+        && a.stall_timeout == b.stall_timeout
 }
 
 /// What a health check found for one backend.
@@ -108,19 +138,11 @@ impl BackendPool {
     /// A pool over `specs`, in order of preference when loads are equal.
     pub fn new(specs: Vec<BackendSpec>, options: PoolOptions) -> Self {
         let http = crate::http_client();
+        let count = specs.len();
         let entries = specs
             .into_iter()
             .enumerate()
-            .map(|(index, spec)| {
-                Arc::new(Entry {
-                    index,
-                    permits: Arc::new(Semaphore::new(spec.max_concurrency.max(1))),
-                    backend: Backend::new(spec, http.clone()),
-                    load: AtomicUsize::new(0),
-                    healthy: AtomicBool::new(true),
-                    models: RwLock::new(None),
-                })
-            })
+            .map(|(index, spec)| Entry::new(index, spec, &http))
             .collect();
         let info = moka::future::Cache::builder()
             .max_capacity(1024)
@@ -128,19 +150,52 @@ impl BackendPool {
             .build();
         Self {
             inner: Arc::new(Inner {
-                entries,
+                entries: ArcSwap::from_pointee(entries),
                 info,
-                options,
+                options: ArcSwap::from_pointee(options),
+                next_index: AtomicUsize::new(count),
+                http,
             }),
         }
     }
 
-    /// The backends' specs, in configuration order.
-    pub fn specs(&self) -> Vec<&BackendSpec> {
-        self.inner
-            .entries
+    /// Replaces the backends with `specs` and the options with `options` (a configuration
+    /// reload). A backend whose spec did not change keeps its state (requests in flight, model
+    /// list, health); the others start afresh. Requests already running finish where they are.
+    pub fn reconfigure(&self, specs: Vec<BackendSpec>, options: PoolOptions) {
+        let old = self.entries();
+        let entries: Vec<Arc<Entry>> = specs
+            .into_iter()
+            .map(
+                |spec| match old.iter().find(|e| same_spec(e.backend.spec(), &spec)) {
+                    Some(kept) => kept.clone(),
+                    None => {
+                        let index = self.inner.next_index.fetch_add(1, Ordering::SeqCst);
+                        tracing::info!(backend = %spec.name, "backend added or changed");
+                        Entry::new(index, spec, &self.inner.http)
+                    }
+                },
+            )
+            .collect();
+        for gone in old
             .iter()
-            .map(|e| e.backend.spec())
+            .filter(|e| !entries.iter().any(|n| Arc::ptr_eq(n, e)))
+        {
+            tracing::info!(backend = %gone.backend.spec().name, "backend removed or changed");
+        }
+        self.inner.entries.store(Arc::new(entries));
+        self.inner.options.store(Arc::new(options));
+    }
+
+    fn entries(&self) -> Arc<Vec<Arc<Entry>>> {
+        self.inner.entries.load_full()
+    }
+
+    /// The backends' specs, in configuration order.
+    pub fn specs(&self) -> Vec<BackendSpec> {
+        self.entries()
+            .iter()
+            .map(|e| e.backend.spec().clone())
             .collect()
     }
 
@@ -152,8 +207,7 @@ impl BackendPool {
 
     /// Every backend's load and health, in configuration order (no request is made).
     pub fn loads(&self) -> Vec<BackendLoad> {
-        self.inner
-            .entries
+        self.entries()
             .iter()
             .map(|e| {
                 let spec = e.backend.spec();
@@ -227,7 +281,7 @@ impl BackendPool {
         }
         let mut request = request.clone();
         if request.options.num_ctx.is_none() {
-            request.options.num_ctx = num_ctx(info.as_ref(), self.inner.options.max_context);
+            request.options.num_ctx = num_ctx(info.as_ref(), self.inner.options.load().max_context);
         }
         Ok(request)
     }
@@ -278,7 +332,8 @@ impl BackendPool {
 
     /// Every backend's models with their details, backends asked concurrently.
     pub async fn list_models(&self) -> Vec<BackendModels> {
-        let lists = self.inner.entries.iter().map(|entry| async move {
+        let entries = self.entries();
+        let lists = entries.iter().map(|entry| async move {
             let models = match entry.backend.list_models().await {
                 Ok(models) => {
                     self.remember_models(entry, &models).await;
@@ -306,7 +361,8 @@ impl BackendPool {
 
     /// Probes every backend, updates their health, and refreshes their model lists.
     pub async fn refresh(&self) -> Vec<BackendHealth> {
-        let checks = self.inner.entries.iter().map(|entry| async move {
+        let entries = self.entries();
+        let checks = entries.iter().map(|entry| async move {
             let result = entry.backend.health().await;
             entry.healthy.store(result.is_ok(), Ordering::SeqCst);
             if result.is_ok()
@@ -352,11 +408,11 @@ impl BackendPool {
         })
     }
 
-    fn entry_named(&self, name: &str) -> Option<&Arc<Entry>> {
-        self.inner
-            .entries
+    fn entry_named(&self, name: &str) -> Option<Arc<Entry>> {
+        self.entries()
             .iter()
             .find(|e| e.backend.spec().name == name)
+            .cloned()
     }
 
     /// Backends that have `model` (refreshing the lists once if none seems to).
@@ -373,7 +429,8 @@ impl BackendPool {
     }
 
     async fn having(&self, model: &str, fresh: bool) -> Vec<Arc<Entry>> {
-        let checks = self.inner.entries.iter().map(|entry| async move {
+        let entries = self.entries();
+        let checks = entries.iter().map(|entry| async move {
             let names = self.models_of(entry, fresh).await;
             // A backend whose list cannot be read is still a candidate: it may have the model.
             let has = names.is_none_or(|names| names.iter().any(|n| same_model(n, model)));
@@ -389,7 +446,7 @@ impl BackendPool {
     async fn models_of(&self, entry: &Entry, fresh: bool) -> Option<Vec<String>> {
         if !fresh
             && let Some((at, names)) = entry.models.read().await.as_ref()
-            && at.elapsed() < self.inner.options.models_ttl
+            && at.elapsed() < self.inner.options.load().models_ttl
         {
             return Some(names.clone());
         }
@@ -433,7 +490,8 @@ impl BackendPool {
     /// The error for a model no backend has: with one backend, that backend's "not found"; with
     /// several, their names, whether it can be pulled, and the closest names they have.
     async fn no_backend(&self, model: &str) -> LlmError {
-        let entries = self.inner.entries.as_slice();
+        let entries = self.entries();
+        let entries = entries.as_slice();
         if let [only] = entries {
             return LlmError::ModelNotFound {
                 model: model.to_string(),

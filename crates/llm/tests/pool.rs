@@ -195,3 +195,45 @@ async fn lists_models_with_capabilities_and_reports_health() {
     let health = pool.refresh().await;
     assert!(health[0].result.is_ok() && health[1].result.is_err());
 }
+
+#[tokio::test]
+async fn a_reload_swaps_the_backends_and_a_running_stream_finishes_where_it_started() {
+    let a = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
+    let b = FakeOllama::start_with_models([FakeModel::new("llama3.2")]).await;
+    a.push_script(
+        Script::new()
+            .text("old ")
+            .delay(Duration::from_millis(400))
+            .text("backend"),
+    );
+    b.push_script(Script::reply("new backend"));
+    let pool = BackendPool::new(vec![spec("a", &a, 1)], PoolOptions::default());
+    let running = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.complete(&request("llama3.2")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(pool.load("a"), 1);
+    pool.reconfigure(vec![spec("b", &b, 1)], PoolOptions::default());
+    let names: Vec<String> = pool.specs().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["b"]);
+    let answer = pool.complete(&request("llama3.2")).await.unwrap();
+    assert_eq!(answer.text, "new backend");
+    let old = running.await.unwrap().unwrap();
+    assert_eq!(old.text, "old backend", "the running stream was not cut");
+    assert_eq!((a.chat_requests().len(), b.chat_requests().len()), (1, 1));
+
+    // An unchanged backend keeps its state (its requests in flight count); a changed one
+    // (another concurrency) starts afresh.
+    b.push_script(Script::new().delay(Duration::from_millis(300)).text("slow"));
+    let held = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.complete(&request("llama3.2")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    pool.reconfigure(vec![spec("b", &b, 1)], PoolOptions::default());
+    assert_eq!(pool.load("b"), 1, "same spec: same backend state");
+    pool.reconfigure(vec![spec("b", &b, 2)], PoolOptions::default());
+    assert_eq!(pool.load("b"), 0, "changed spec: a fresh backend");
+    held.await.unwrap().unwrap();
+}

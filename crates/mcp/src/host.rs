@@ -5,7 +5,9 @@
 //! method is a short routing step over the supervisors and the catalogue; the work itself lives
 //! in `supervisor`, `connection`, `call`, `prompts` and `resources`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use arc_swap::ArcSwap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -40,11 +42,25 @@ pub struct Listing<T> {
     pub errors: Vec<(String, HostError)>,
 }
 
+/// What a [`McpHost::reconfigure`] changed, by server name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reconfigured {
+    /// Servers started because the new configuration names them.
+    pub added: Vec<String>,
+    /// Servers stopped because it no longer does.
+    pub removed: Vec<String>,
+    /// Servers restarted because their definition changed.
+    pub restarted: Vec<String>,
+    /// Servers left running as they were.
+    pub unchanged: Vec<String>,
+}
+
 /// State shared by the host's handle, its supervisors and its connections' handlers.
 pub(crate) struct Shared {
-    pub options: HostOptions,
+    options: ArcSwap<HostOptions>,
     pub callbacks: Callbacks,
-    pub servers: BTreeMap<String, Arc<Server>>,
+    /// The servers by name; a reload adds, removes and replaces entries.
+    servers: RwLock<BTreeMap<String, Arc<Server>>>,
     pub shutdown: CancellationToken,
     tasks: TaskTracker,
     listings: Mutex<BTreeMap<String, (ToolPolicy, Vec<Tool>)>>,
@@ -53,9 +69,60 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The host-wide settings in force.
+    pub(crate) fn options(&self) -> Arc<HostOptions> {
+        self.options.load_full()
+    }
+
+    /// The servers now (a snapshot).
+    pub(crate) fn servers(&self) -> BTreeMap<String, Arc<Server>> {
+        self.servers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The server named `name` now.
+    pub(crate) fn server(&self, name: &str) -> Option<Arc<Server>> {
+        self.servers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// Starts the supervisors of every replica of `server`.
+    fn supervise(self: &Arc<Self>, server: &Arc<Server>) {
+        for replica in &server.replicas {
+            self.tasks.spawn(supervisor::supervise(
+                self.clone(),
+                server.clone(),
+                replica.clone(),
+            ));
+        }
+    }
+
+    /// Stops a server a reload removed or replaced: its tools leave the catalogue at once (no
+    /// new calls), calls in flight get up to its call timeout to finish, then it stops.
+    fn retire(self: &Arc<Self>, server: Arc<Server>) {
+        {
+            let mut listings = self.listings.lock().unwrap_or_else(PoisonError::into_inner);
+            if listings.remove(&server.spec.name).is_some() {
+                self.rebuild(&listings);
+            }
+        }
+        self.tasks.spawn(async move {
+            let deadline = tokio::time::Instant::now() + server.spec.call_timeout;
+            while server.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            server.stop.cancel();
+        });
+    }
+
     /// Stores a server's tool list and rebuilds the catalogue.
     pub(crate) fn set_tools(&self, server: &str, tools: Vec<Tool>) {
-        let Some(entry) = self.servers.get(server) else {
+        let Some(entry) = self.server(server) else {
             return;
         };
         let mut listings = self.listings.lock().unwrap_or_else(PoisonError::into_inner);
@@ -90,7 +157,7 @@ impl Shared {
 
     /// Lists `server`'s tools again through `peer` (after `tools/list_changed`).
     pub(crate) fn refresh_tools(self: &Arc<Self>, server: &str, peer: Peer<RoleClient>) {
-        let Some(entry) = self.servers.get(server) else {
+        let Some(entry) = self.server(server) else {
             return;
         };
         let shared = self.clone();
@@ -131,7 +198,7 @@ pub struct McpHost {
 impl std::fmt::Debug for McpHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("McpHost")
-            .field("servers", &self.shared.servers.keys().collect::<Vec<_>>())
+            .field("servers", &self.server_names())
             .finish()
     }
 }
@@ -145,31 +212,85 @@ impl McpHost {
         let shutdown = CancellationToken::new();
         let servers: BTreeMap<String, Arc<Server>> = servers
             .into_iter()
-            .map(|spec| (spec.name.clone(), Arc::new(Server::new(spec))))
+            .map(|spec| {
+                let stop = shutdown.child_token();
+                (spec.name.clone(), Arc::new(Server::new(spec, stop)))
+            })
             .collect();
         let shared = Arc::new(Shared {
-            options,
+            options: ArcSwap::from_pointee(options),
             callbacks,
-            servers,
+            servers: RwLock::new(servers),
             shutdown: shutdown.clone(),
             tasks: TaskTracker::new(),
             listings: Mutex::new(BTreeMap::new()),
             catalogue: RwLock::new(Arc::new(Catalogue::default())),
             version: watch::Sender::new(0),
         });
-        for server in shared.servers.values() {
-            for replica in &server.replicas {
-                shared.tasks.spawn(supervisor::supervise(
-                    shared.clone(),
-                    server.clone(),
-                    replica.clone(),
-                ));
-            }
+        for server in shared.servers().values() {
+            shared.supervise(server);
         }
         Self {
             shared,
             _guard: Arc::new(DropGuard(shutdown)),
         }
+    }
+
+    /// Applies a new configuration (a reload): servers no longer named stop, new ones start,
+    /// and those whose definition changed ([`ServerSpec::same_definition`]) restart; the others
+    /// keep running untouched. A stopping server's calls in flight finish first (up to its
+    /// call timeout); new calls see the new set at once. `options` replaces the host-wide
+    /// settings (output limit, disabled servers) for calls made from now on.
+    pub fn reconfigure(&self, specs: Vec<ServerSpec>, options: HostOptions) -> Reconfigured {
+        self.shared.options.store(Arc::new(options));
+        let mut report = Reconfigured::default();
+        let mut retired = Vec::new();
+        let mut started = Vec::new();
+        {
+            let mut servers = self
+                .shared
+                .servers
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let wanted: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            let gone: Vec<String> = servers
+                .keys()
+                .filter(|name| !wanted.contains(name.as_str()))
+                .cloned()
+                .collect();
+            for name in gone {
+                retired.extend(servers.remove(&name));
+                report.removed.push(name);
+            }
+            for spec in specs {
+                let name = spec.name.clone();
+                let list = match servers.get(&name) {
+                    Some(old) if old.spec.same_definition(&spec) => {
+                        report.unchanged.push(name);
+                        continue;
+                    }
+                    Some(_) => &mut report.restarted,
+                    None => &mut report.added,
+                };
+                list.push(name.clone());
+                let server = Arc::new(Server::new(spec, self.shared.shutdown.child_token()));
+                retired.extend(servers.insert(name, server.clone()));
+                started.push(server);
+            }
+        }
+        for server in retired {
+            self.shared.retire(server);
+        }
+        for server in &started {
+            self.shared.supervise(server);
+        }
+        tracing::info!(
+            added = ?report.added,
+            removed = ?report.removed,
+            restarted = ?report.restarted,
+            "MCP servers reconfigured"
+        );
+        report
     }
 
     /// Connects to one server and waits until it is ready: the simple way in for tools and
@@ -179,7 +300,7 @@ impl McpHost {
         let name = spec.name.clone();
         let host = Self::start(vec![spec], HostOptions::default(), callbacks);
         host.wait_ready(wait).await;
-        let server = &host.shared.servers[&name];
+        let server = host.shared.server(&name).expect("the server just started");
         if server.state() == ServerState::Ready {
             return Ok(host);
         }
@@ -198,14 +319,15 @@ impl McpHost {
     pub async fn wait_ready(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let settled = self.shared.servers.values().all(|server| {
+            let servers = self.shared.servers();
+            let settled = servers.values().all(|server| {
                 server.replicas.iter().all(|r| {
                     let state = r.state.borrow();
                     state.settled || state.phase == ServerState::Stopped
                 })
             });
             if settled || tokio::time::Instant::now() >= deadline {
-                return self.shared.servers.values().all(|server| {
+                return servers.values().all(|server| {
                     server
                         .replicas
                         .iter()
@@ -237,7 +359,7 @@ impl McpHost {
 
     /// The configured server names.
     pub fn server_names(&self) -> Vec<String> {
-        self.shared.servers.keys().cloned().collect()
+        self.shared.servers().keys().cloned().collect()
     }
 
     /// Calls the tool the model knows as `name` with `arguments` (a JSON object, or null).
@@ -322,7 +444,7 @@ impl McpHost {
         log_call(descriptor, replica.index, started.elapsed(), &result);
         Ok(ToolOutput::from_result(
             result?,
-            self.shared.options.max_output_bytes,
+            self.shared.options().max_output_bytes,
         ))
     }
 
@@ -359,8 +481,8 @@ impl McpHost {
     }
 
     fn server(&self, name: &str) -> Result<Arc<Server>, HostError> {
-        self.shared.servers.get(name).cloned().ok_or_else(|| {
-            if self.shared.options.disabled_servers.contains(name) {
+        self.shared.server(name).ok_or_else(|| {
+            if self.shared.options().disabled_servers.contains(name) {
                 HostError::Disabled {
                     server: name.to_owned(),
                 }
@@ -442,7 +564,7 @@ impl McpHost {
         cap_texts(
             &mut content.messages,
             |message| &mut message.text,
-            self.shared.options.max_output_bytes,
+            self.shared.options().max_output_bytes,
         );
         Ok(content)
     }
@@ -515,7 +637,7 @@ impl McpHost {
             .into_iter()
             .map(resources::content)
             .collect();
-        let max = self.shared.options.max_output_bytes;
+        let max = self.shared.options().max_output_bytes;
         let mut left = max;
         for part in &mut contents {
             if let Some(text) = &mut part.text {
@@ -545,7 +667,8 @@ impl McpHost {
         F: Fn(Arc<Connection>, Duration) -> Fut,
         Fut: Future<Output = Result<Vec<T>, HostError>>,
     {
-        let asks = self.shared.servers.values().map(|server| {
+        let servers = self.shared.servers();
+        let asks = servers.values().map(|server| {
             let ask = &ask;
             async move {
                 let name = server.spec.name.clone();
@@ -573,7 +696,7 @@ impl McpHost {
     pub fn status(&self) -> Vec<ServerStatus> {
         let catalogue = self.catalogue();
         self.shared
-            .servers
+            .servers()
             .values()
             .map(|server| server_status(server, &catalogue))
             .collect()

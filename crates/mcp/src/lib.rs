@@ -43,7 +43,7 @@ pub use callbacks::{
 };
 pub use catalogue::{Catalogue, ToolDescriptor};
 pub use error::{ConnectError, HostError};
-pub use host::{Listing, McpHost};
+pub use host::{Listing, McpHost, Reconfigured};
 pub use output::{ResourceRef, ToolImage, ToolOutput, Truncation};
 pub use process::INHERITED_ENV;
 pub use prompts::{PromptArgumentInfo, PromptContent, PromptDescriptor, PromptMessageText};

@@ -171,6 +171,49 @@ impl ServerSpec {
     }
 }
 
+impl ServerSpec {
+    /// Whether `other` defines the same server: same transport (command, arguments,
+    /// environment, working directory; URL and headers; the same connector) and the same
+    /// settings. A reload restarts a server only when this is false.
+    pub fn same_definition(&self, other: &ServerSpec) -> bool {
+        self.name == other.name
+            && self.transport.same_as(&other.transport)
+            && self.same_timing(other)
+            && self.same_behaviour(other)
+    }
+
+    fn same_timing(&self, other: &ServerSpec) -> bool {
+        self.call_timeout == other.call_timeout
+            && self.start_timeout == other.start_timeout
+            && self.health == other.health
+    }
+
+    fn same_behaviour(&self, other: &ServerSpec) -> bool {
+        self.tools == other.tools
+            && self.restart == other.restart
+            && self.memory_limit == other.memory_limit
+            && self.replicas == other.replicas
+            && self.allow_sampling == other.allow_sampling
+            && self.lifecycle == other.lifecycle
+    }
+}
+
+impl TransportSpec {
+    /// Whether both reach the server the same way (secrets compared too).
+    fn same_as(&self, other: &TransportSpec) -> bool {
+        match (self, other) {
+            (TransportSpec::Stdio(a), TransportSpec::Stdio(b)) => {
+                a.command == b.command && a.args == b.args && a.env == b.env && a.cwd == b.cwd
+            }
+            (TransportSpec::Http(a), TransportSpec::Http(b)) => {
+                a.url == b.url && a.headers == b.headers
+            }
+            (TransportSpec::Stream(a), TransportSpec::Stream(b)) => Arc::ptr_eq(&a.0, &b.0),
+            _ => false,
+        }
+    }
+}
+
 /// How a server is reached.
 #[derive(Clone, Debug)]
 pub enum TransportSpec {
@@ -304,7 +347,7 @@ impl ApprovalPolicy {
 ///    needs a person's approval ([`ApprovalPolicy::Ask`]);
 /// 5. otherwise — read-only and unannotated tools — [`ApprovalPolicy::Auto`], as before
 ///    annotations were read.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ToolPolicy {
     /// When set, only these tools are offered.
     pub allowed: Option<BTreeSet<String>>,
@@ -481,7 +524,7 @@ pub enum RestartPolicy {
 }
 
 /// The health probe: `ping` on `initialize` sessions, `server/discover` on 2026-07-28 ones.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthCheck {
     /// Time between probes.
     pub interval: Duration,

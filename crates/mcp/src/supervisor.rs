@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::backoff::{BackoffState, FailureWindow};
@@ -26,6 +27,9 @@ pub(crate) struct Server {
     /// Woken on every replica state change (callers waiting for a ready replica).
     pub changed: Notify,
     next: AtomicUsize,
+    /// Stops this server's supervisors (a child of the host's shutdown; cancelled alone when a
+    /// reload removes or replaces the server).
+    pub stop: CancellationToken,
     /// The lifecycle the server's latest successful start used, under [`Lifecycle::Auto`]
     /// (shared by its replicas; see [`Server::lifecycle`]).
     learned: Mutex<Option<Lifecycle>>,
@@ -56,7 +60,7 @@ pub(crate) struct ReplicaState {
 }
 
 impl Server {
-    pub(crate) fn new(spec: ServerSpec) -> Self {
+    pub(crate) fn new(spec: ServerSpec, stop: CancellationToken) -> Self {
         let replicas = (0..spec.replicas.max(1))
             .map(|index| {
                 Arc::new(Replica {
@@ -79,6 +83,7 @@ impl Server {
             spec: Arc::new(spec),
             replicas,
             changed: Notify::new(),
+            stop,
             next: AtomicUsize::new(0),
             learned: Mutex::new(None),
         }
@@ -141,6 +146,15 @@ impl Server {
             }
         }
         best.map(|(_, replica, connection)| (replica, connection))
+    }
+
+    /// Calls in flight on every replica's connection.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.replicas
+            .iter()
+            .filter_map(|r| r.state.borrow().connection.clone())
+            .map(|c| c.in_flight.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The best state among the replicas.
@@ -220,7 +234,7 @@ struct Supervisor {
 
 impl Supervisor {
     fn new(shared: Arc<Shared>, server: Arc<Server>, replica: Arc<Replica>) -> Self {
-        let options = &shared.options;
+        let options = shared.options();
         Self {
             backoff: BackoffState::new(options.backoff),
             failures: FailureWindow::new(options.circuit),
@@ -237,7 +251,7 @@ impl Supervisor {
 
     /// Start, run, and restart after a delay, until shutdown or the restart policy says stop.
     async fn keep_running(&mut self) {
-        while !self.shared.shutdown.is_cancelled() {
+        while !self.server.stop.is_cancelled() {
             let (reason, clean_exit) = match self.start_and_run().await {
                 Step::Shutdown => return,
                 Step::Again => continue,
@@ -268,7 +282,7 @@ impl Supervisor {
             result = tokio::time::timeout(timeout, start(&self.shared, &self.server)) => {
                 result.unwrap_or(Err(ConnectError::Timeout { after: timeout }))
             }
-            () = self.shared.shutdown.cancelled() => return Step::Shutdown,
+            () = self.server.stop.cancelled() => return Step::Shutdown,
         };
         match attempt {
             Ok(connection) => self.run_until_end(Arc::new(connection)).await,
@@ -301,12 +315,12 @@ impl Supervisor {
             s.settled = true;
             s.start_error = None;
         });
-        let end = monitor(&self.shared, &self.spec, &self.replica, &connection).await;
+        let end = monitor(&self.shared, &self.server, &self.replica, &connection).await;
         self.set(|s| {
             s.connection = None;
             s.phase = ServerState::Restarting;
         });
-        if connection.started.elapsed() >= self.shared.options.stable_after {
+        if connection.started.elapsed() >= self.shared.options().stable_after {
             self.backoff.reset();
             self.failures.clear();
         }
@@ -315,7 +329,7 @@ impl Supervisor {
 
     /// Ends a connection the way its end calls for.
     async fn close(&self, connection: &Connection, end: End) -> Step {
-        let grace = self.shared.options.shutdown_grace;
+        let grace = self.shared.options().shutdown_grace;
         match end {
             End::Shutdown => {
                 connection.shutdown(grace).await;
@@ -386,7 +400,7 @@ impl Supervisor {
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = self.replica.restart.notified() => {}
-            () = self.shared.shutdown.cancelled() => return false,
+            () = self.server.stop.cancelled() => return false,
         }
         self.set(|s| s.restarts += 1);
         true
@@ -429,22 +443,24 @@ fn host_client(shared: &Arc<Shared>, spec: &ServerSpec) -> HostClient {
 /// Watches a ready connection until it ends or must end.
 async fn monitor(
     shared: &Shared,
-    spec: &ServerSpec,
+    server: &Server,
     replica: &Replica,
     connection: &Connection,
 ) -> End {
+    let spec = &server.spec;
+    let options = shared.options();
     let now = tokio::time::Instant::now();
     let mut health = tokio::time::interval_at(now + spec.health.interval, spec.health.interval);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let every = shared.options.stats_interval.max(Duration::from_millis(10));
+    let every = options.stats_interval.max(Duration::from_millis(10));
     let mut sampling = tokio::time::interval_at(now + every, every);
     sampling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            () = shared.shutdown.cancelled() => return End::Shutdown,
+            () = server.stop.cancelled() => return End::Shutdown,
             () = connection.closed() => {
                 let how = connection
-                    .exit_description(shared.options.shutdown_grace)
+                    .exit_description(options.shutdown_grace)
                     .await
                     .unwrap_or_else(|| "the connection closed".to_owned());
                 return End::Exited(how);

@@ -44,21 +44,35 @@ impl App {
         config: &Config,
         stop: &CancellationToken,
     ) -> anyhow::Result<Option<App>> {
+        Self::start_as(config, stop, || Ok(())).await
+    }
+
+    /// [`App::start_until`], calling `opened` once the database is open and before any MCP
+    /// server starts (the service drops its privileges there, so servers run unprivileged).
+    /// The MCP host always exists, with no servers when none are configured, so that a reload
+    /// can add some.
+    pub async fn start_as(
+        config: &Config,
+        stop: &CancellationToken,
+        opened: impl FnOnce() -> anyhow::Result<()>,
+    ) -> anyhow::Result<Option<App>> {
         let connect = Store::connect(config.storage.url.expose().as_str());
         let store = tokio::select! {
             store = connect => store
                 .with_context(|| format!("cannot open the database at {}", config.storage.url))?,
             () = stop.cancelled() => return Ok(None),
         };
+        if let Err(error) = opened() {
+            store.close().await;
+            return Err(error);
+        }
         apply_retention(&store, &config.storage).await?;
         let background = CancellationToken::new();
         store.spawn_sweeper(SWEEP_EVERY, background.clone());
         let pool = wiring::backend_pool(config);
         // Model lists and health, refreshed in the background (and after any failure).
         pool.spawn_refresher(POOL_REFRESH_EVERY, background.clone());
-        let host = if wiring::mcp_server_specs(config).is_empty() {
-            None
-        } else {
+        let host = {
             let host = wiring::mcp_host(config, Callbacks::default());
             let wait = config
                 .mcp

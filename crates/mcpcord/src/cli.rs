@@ -39,8 +39,11 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the Discord bot in the foreground until SIGINT / SIGTERM.
-    Run,
+    /// Run the Discord bot (in the foreground unless --daemon) until SIGINT / SIGTERM; SIGHUP
+    /// reloads the configuration.
+    Run(RunArgs),
+    /// Tell the running bot (found through its PID file) to reload its configuration.
+    Reload(ReloadArgs),
     /// Talk to the bot's engine in the terminal (no Discord needed).
     Chat(ChatArgs),
     /// Validate the configuration and reach every configured part (backends, MCP servers,
@@ -59,6 +62,36 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print the version, git revision and enabled features.
     Version,
+}
+
+/// `mcpcord run`
+#[derive(Debug, Default, Args)]
+pub struct RunArgs {
+    /// Detach from the terminal (double fork, new session) and log to --log-file; for hosts
+    /// without a service manager (under systemd, run in the foreground: Type=notify).
+    #[arg(long)]
+    pub daemon: bool,
+    /// The PID file, locked while the bot runs: a second bot with the same file refuses to
+    /// start [default: <storage.data_dir>/mcpcord.pid].
+    #[arg(long, value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// Where --daemon writes the log [default: <storage.data_dir>/mcpcord.log].
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Run as this user once the database and the PID file are open (started as root).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Run as this group once the database and the PID file are open [default: the user's].
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+}
+
+/// `mcpcord reload`
+#[derive(Debug, Default, Args)]
+pub struct ReloadArgs {
+    /// The running bot's PID file [default: <storage.data_dir>/mcpcord.pid].
+    #[arg(long, value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
 }
 
 /// `mcpcord chat`

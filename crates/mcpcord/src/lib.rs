@@ -10,7 +10,9 @@ pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod protect;
+pub mod reload;
 pub mod resources;
+pub mod service;
 pub mod wiring;
 
 use std::process::ExitCode;

@@ -15,7 +15,20 @@ use crate::config::{
 
 /// The backend pool for the configured backends.
 pub fn backend_pool(config: &Config) -> BackendPool {
-    let specs = config
+    BackendPool::new(backend_specs(config), pool_options(config))
+}
+
+/// The pool's options from the configuration.
+pub fn pool_options(config: &Config) -> PoolOptions {
+    PoolOptions {
+        max_context: Some(config.models.max_context.get()),
+        ..PoolOptions::default()
+    }
+}
+
+/// The pool's spec of every configured backend.
+pub fn backend_specs(config: &Config) -> Vec<BackendSpec> {
+    config
         .backends
         .iter()
         .map(|b| BackendSpec {
@@ -30,14 +43,7 @@ pub fn backend_pool(config: &Config) -> BackendPool {
             request_timeout: b.request_timeout,
             stall_timeout: b.stall_timeout,
         })
-        .collect();
-    BackendPool::new(
-        specs,
-        PoolOptions {
-            max_context: Some(config.models.max_context.get()),
-            ..PoolOptions::default()
-        },
-    )
+        .collect()
 }
 
 /// Installs the process-wide TLS provider (ring); HTTPS clients panic without one.

@@ -383,3 +383,36 @@ fn the_global_rate_limit_defaults_to_discords_and_may_be_raised() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn shard_ids_are_a_range_within_the_shards() {
+    let config = Config::from_toml("[discord]\nshards = 8\nshard_ids = \"4-7\"\n", &Env::new())
+        .expect("valid");
+    let range = config.discord.shard_ids.expect("set");
+    assert_eq!((range.first, range.last), (4, 7));
+    assert!(config.to_redacted_toml().contains("shard_ids = \"4-7\""));
+    let one = Config::from_toml(
+        "[discord]\nshards = 2\n",
+        &env(&[("MCPCORD__DISCORD__SHARD_IDS", "1")]),
+    )
+    .expect("valid");
+    let range = one.discord.shard_ids.expect("set");
+    assert_eq!((range.first, range.last), (1, 1));
+    for (text, says) in [
+        ("shard_ids = \"0-1\"\n", "needs discord.shards"),
+        (
+            "shards = 4\nshard_ids = \"2-4\"\n",
+            "not within discord.shards = 4",
+        ),
+        ("shards = 4\nshard_ids = \"3-1\"\n", "starts after it ends"),
+        ("shards = 4\nshard_ids = \"one\"\n", "not a shard range"),
+    ] {
+        let problems = errors(&format!("[discord]\n{text}"), &Env::new());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("discord.shard_ids") && p.contains(says)),
+            "{text}: {problems:?}"
+        );
+    }
+}

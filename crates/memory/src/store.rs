@@ -20,6 +20,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const SQLITE_CONNECTIONS: u32 = 4;
 /// PostgreSQL connections per process (several shard processes may share one server).
 const POSTGRES_CONNECTIONS: u32 = 10;
+/// PostgreSQL connections holding conversation locks (turns running, or waiting in line behind
+/// another process's turn of the same conversation).
+const LOCK_CONNECTIONS: u32 = 32;
 /// How long a SQLite writer waits for another to finish before failing.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
@@ -104,6 +107,10 @@ pub struct Store {
     pub(crate) outside_guilds_retention: Arc<RwLock<Option<Duration>>>,
     /// SQLite: the task concurrent writes share transactions through (see `group.rs`).
     pub(crate) group: Option<GroupCommit>,
+    /// PostgreSQL: the connections conversation locks are held on (see `locks.rs`).
+    pub(crate) lock_pool: Option<AnyPool>,
+    /// SQLite: conversation locks within this process (see `locks.rs`).
+    pub(crate) local_locks: crate::locks::LocalLocks,
 }
 
 impl Store {
@@ -130,6 +137,7 @@ impl Store {
                 reason: error.to_string(),
             })?;
 
+        let lock_pool = lock_pool(backend, &options);
         let pool = pool_options(backend, in_memory)
             .connect_with(options)
             .await
@@ -151,6 +159,8 @@ impl Store {
             backend,
             outside_guilds_retention: Arc::default(),
             group,
+            lock_pool,
+            local_locks: Default::default(),
         })
     }
 
@@ -180,8 +190,24 @@ impl Store {
 
     /// Closes every connection, waiting for statements in flight (SQLite checkpoints its WAL).
     pub async fn close(&self) {
+        if let Some(locks) = &self.lock_pool {
+            locks.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+/// On PostgreSQL, the pool whose connections hold conversations' advisory locks (apart from the
+/// query pool, so turns waiting in line take no query connection); opened lazily.
+fn lock_pool(backend: Backend, options: &AnyConnectOptions) -> Option<AnyPool> {
+    (backend == Backend::Postgres).then(|| {
+        AnyPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .max_connections(LOCK_CONNECTIONS)
+            .min_connections(0)
+            .idle_timeout(Some(Duration::from_secs(60)))
+            .connect_lazy_with(options.clone())
+    })
 }
 
 /// The pool's settings for `backend`. SQLite: WAL, a busy timeout, foreign keys and full

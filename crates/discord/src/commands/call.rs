@@ -183,10 +183,10 @@ pub fn scope_words(scope: Option<ScopeChoice>) -> &'static str {
 
 /// Whether `invoker` may pick `model` themselves (see [`Call::may_pick`]).
 pub fn may_pick(ctx: &Context, invoker: &Invoker, model: &str) -> Result<(), CommandError> {
-    if ctx.config.admins.allows(invoker) {
+    if ctx.config().admins.allows(invoker) {
         return Ok(());
     }
-    match &ctx.config.allowed_models {
+    match &ctx.config().allowed_models {
         Some(allowed) if allowed.contains(model) => Ok(()),
         Some(allowed) if !allowed.is_empty() => {
             let mut names: Vec<&str> = allowed.iter().map(String::as_str).collect();

@@ -101,7 +101,7 @@ impl ChatCommand {
             crate::attachments::read_into(
                 &call.ctx.downloads,
                 std::slice::from_ref(file),
-                call.ctx.config.max_attachment_bytes,
+                call.ctx.config().max_attachment_bytes,
                 &mut message,
             )
             .await;

@@ -120,7 +120,7 @@ fn may_act(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) -> bool 
     let Some(invoker) = Invoker::from_interaction(interaction) else {
         return false;
     };
-    invoker.user == entry.owner || ctx.config.admins.allows(&invoker)
+    invoker.user == entry.owner || ctx.config().admins.allows(&invoker)
 }
 
 /// Who control `id` belongs to — the asker and admins (`true`), or the person whose turn it is
@@ -280,7 +280,7 @@ async fn choose_model(
     choice: ScopeChoice,
     model: &str,
 ) -> Result<(), String> {
-    if choice != ScopeChoice::User && !ctx.config.admins.allows(invoker) {
+    if choice != ScopeChoice::User && !ctx.config().admins.allows(invoker) {
         return Err("🔒 Only the bot's admins choose for a channel or server.".into());
     }
     may_pick(ctx, invoker, model).map_err(|error| format!("🔒 {error}"))?;

@@ -11,7 +11,7 @@ use mcpcord_memory::{Conversation, DisabledTool, NewMessage, Role as StoredRole,
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Inner;
+use crate::engine::{EngineConfig, Inner};
 use crate::error::EngineError;
 use crate::events::{TurnEvent, TurnSummary};
 use crate::loop_breaker::LoopBreaker;
@@ -38,16 +38,17 @@ pub(crate) async fn run(
 ) {
     let _running = InFlight::start();
     let timed_out = CancellationToken::new();
+    // The settings in force now are this turn's to the end, whatever a reload changes.
+    let config = inner.config.load_full();
     let timer = {
-        let (cancel, timed_out, limit) =
-            (cancel.clone(), timed_out.clone(), inner.config.turn_timeout);
+        let (cancel, timed_out, limit) = (cancel.clone(), timed_out.clone(), config.turn_timeout);
         tokio::spawn(async move {
             tokio::time::sleep(limit).await;
             timed_out.cancel();
             cancel.cancel();
         })
     };
-    let mut turn = TurnState::new(inner, events, cancel, slot, facts);
+    let mut turn = TurnState::new(inner, config, events, cancel, slot, facts);
     let outcome = turn.run(request).await;
     timer.abort();
     let ended = Outcome::of(&outcome, timed_out.is_cancelled());
@@ -57,7 +58,7 @@ pub(crate) async fn run(
             if ended == Outcome::TimedOut {
                 turn.notice(format!(
                     "stopped: the answer took longer than {:?}",
-                    turn.inner.config.turn_timeout
+                    turn.config.turn_timeout
                 ))
                 .await;
             }
@@ -73,6 +74,8 @@ pub(crate) async fn run(
 /// Everything one turn accumulates.
 struct TurnState {
     inner: Arc<Inner>,
+    /// The engine's settings when the turn started.
+    config: Arc<EngineConfig>,
     events: mpsc::Sender<TurnEvent>,
     cancel: CancellationToken,
     /// Assistant tool-call messages and tool results, stored with the answer.
@@ -138,6 +141,7 @@ struct Round {
 impl TurnState {
     fn new(
         inner: Arc<Inner>,
+        config: Arc<EngineConfig>,
         events: mpsc::Sender<TurnEvent>,
         cancel: CancellationToken,
         slot: Slot,
@@ -145,6 +149,7 @@ impl TurnState {
     ) -> Self {
         Self {
             inner,
+            config,
             events,
             cancel,
             slot,
@@ -210,7 +215,7 @@ impl TurnState {
         turn: &mut Prepared,
         breaker: &mut LoopBreaker,
     ) -> Result<Step, EngineError> {
-        let max_rounds = self.inner.config.max_tool_rounds.max(1);
+        let max_rounds = self.config.max_tool_rounds.max(1);
         let last_round = self.rounds >= max_rounds;
         if last_round && !turn.offered.is_empty() {
             self.notice(format!("stopped calling tools after {max_rounds} rounds"))
@@ -288,7 +293,7 @@ impl TurnState {
         messages: &[Message],
         offered: &mut Vec<ToolSpec>,
     ) -> Result<Round, LlmError> {
-        let config = &self.inner.config;
+        let config = self.config.clone();
         let mut request = ChatRequest::new(model, messages.to_vec());
         request.tools = offered.clone();
         request.options.temperature = config.temperature;

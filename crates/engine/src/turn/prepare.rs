@@ -87,7 +87,7 @@ impl TurnState {
             &preferences,
             request.model.as_deref(),
             conversation.model.as_deref(),
-            &self.inner.config,
+            &self.config,
         );
         if let Some(chosen) = &request.model
             && conversation.model.as_ref() != Some(chosen)
@@ -163,7 +163,7 @@ impl TurnState {
         &self,
         conversation: &Conversation,
     ) -> Result<Vec<StoredMessage>, EngineError> {
-        let limit = self.inner.config.history_limit as usize;
+        let limit = self.config.history_limit as usize;
         Ok(self.inner.store.history(conversation.id, limit).await?)
     }
 
@@ -178,7 +178,7 @@ impl TurnState {
         if images.is_empty() {
             return (model, info, images);
         }
-        match vision_route(&info, self.inner.config.vision_model.as_deref()) {
+        match vision_route(&info, self.config.vision_model.as_deref()) {
             VisionRoute::Keep => (model, info, images),
             VisionRoute::Switch(vision) => {
                 self.notice(format!(
@@ -217,7 +217,7 @@ impl TurnState {
         history: Vec<StoredMessage>,
         images: Vec<String>,
     ) -> Vec<Message> {
-        let config = &self.inner.config;
+        let config = self.config.clone();
         let system = Message::system(render(template, &request.place, SystemTime::now()));
         // In a shared channel the model must know who says what; alone with one person the
         // names are noise (small models even start imitating them).

@@ -5,6 +5,7 @@ mod check;
 mod config;
 mod mcp;
 mod models;
+mod reload;
 mod run;
 mod status;
 mod version;
@@ -12,8 +13,10 @@ mod version;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, ConfigCommand};
-use crate::config::{Config, InvalidConfig, Source, process_env};
+use crate::config::{Config, Env, InvalidConfig, Source, process_env};
+
 use crate::logging::Audience;
+pub use run::bot_config;
 
 /// Why a command did not succeed, and so which exit code it ends with.
 #[derive(Debug, thiserror::Error)]
@@ -56,34 +59,42 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Config(ConfigCommand::Example) => config::example(),
         command => {
             let audience = match command {
-                Command::Run => Audience::Service,
+                Command::Run(_) => Audience::Service,
                 _ => Audience::Terminal,
             };
-            let config = load(&source, audience, cli.verbose)?;
-            with_config(command, &config, &source)
+            let (config, env) = load(&source, audience, cli.verbose)?;
+            with_config(command, &config, &source, env)
         }
     }
 }
 
 /// Reads and validates the configuration, takes its secrets out of the environment block and
-/// starts logging.
-fn load(source: &Source, audience: Audience, verbose: u8) -> Result<Config, Failure> {
-    let config = Config::load(source, &process_env())?;
+/// starts logging. The environment it was read with is returned too (a reload reads the file
+/// again with it: the live block has its secrets wiped by then).
+fn load(source: &Source, audience: Audience, verbose: u8) -> Result<(Config, Env), Failure> {
+    let env = process_env();
+    let config = Config::load(source, &env)?;
     // Still one thread (the runtime starts later): the secrets leave the environment
     // block, where MCP children could read them through /proc.
     crate::protect::scrub_env(&crate::protect::secret_variables(&config));
     crate::logging::init(&config.logging, &config.secrets(), audience, verbose);
-    Ok(config)
+    Ok((config, env))
 }
 
 /// Runs a command that needs the configuration.
-fn with_config(command: Command, config: &Config, source: &Source) -> Result<(), Failure> {
+fn with_config(
+    command: Command,
+    config: &Config,
+    source: &Source,
+    env: Env,
+) -> Result<(), Failure> {
     match command {
         Command::Version => version::run(),
         Command::Config(ConfigCommand::Example) => config::example(),
         Command::Config(ConfigCommand::Show) => config::show(config),
         Command::Config(ConfigCommand::Validate) => config::validate(config, source),
-        Command::Run => run::run(config),
+        Command::Run(args) => run::run(config, source, env, &args),
+        Command::Reload(args) => reload::run(config, &args),
         Command::Check => block_on(check::run(config, source)),
         Command::Chat(args) => block_on(chat::run(config, args)),
         Command::Models => block_on(models::run(config)),

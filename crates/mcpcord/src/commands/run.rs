@@ -1,7 +1,13 @@
-//! `mcpcord run`: the Discord bot in the foreground, until SIGINT or SIGTERM.
+//! `mcpcord run`: the Discord bot, until SIGINT or SIGTERM; SIGHUP reloads the configuration
+//! ([`crate::reload`]).
 //!
-//! The signal handlers are installed first, so a signal during start-up (database, MCP servers)
-//! stops what had started and exits 0; a second SIGINT exits at once with 130.
+//! Before anything else the PID file is locked (a second bot with the same file refuses to
+//! start); `--daemon` then detaches ([`crate::service::daemon`]) and the pid is written. The
+//! signal handlers are installed next, so a signal during start-up (database, MCP servers)
+//! stops what had started and exits 0; a second SIGINT exits at once with 130. `--user` /
+//! `--group` take effect once the database is open, before any MCP server starts. Under
+//! systemd the service manager hears READY once the gateway is ready, STOPPING when shutdown
+//! begins, and WATCHDOG pings ([`crate::service::notify`]).
 //!
 //! Shutdown order: the adapter stops taking turns, lets running ones finish for
 //! `discord.shutdown_grace` (marking any it cuts as interrupted, in Discord and in the
@@ -12,17 +18,22 @@ use std::collections::HashSet;
 use mcpcord_discord::bot::Intents;
 use mcpcord_discord::middleware::{AdminPolicy, UserRateLimit};
 use mcpcord_discord::triggers::Audience;
-use mcpcord_discord::{BotConfig, RestProxy};
+use mcpcord_discord::{BotConfig, Hooks, RestProxy};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
 use super::Failure;
 use crate::admin::Operations;
 use crate::app::App;
-use crate::config::Config;
+use crate::cli::RunArgs;
+use crate::config::{Config, Env, Source};
+use crate::reload::Reloader;
+use crate::service::{self, daemon, notify, pidfile::PidFile};
 
-/// Checks what `run` needs, then runs the bot.
-pub fn run(config: &Config) -> Result<(), Failure> {
+/// Checks what `run` needs, takes the PID file (detaching first with `--daemon`), then runs the
+/// bot.
+pub fn run(config: &Config, source: &Source, env: Env, args: &RunArgs) -> Result<(), Failure> {
     if config.discord.token.is_none() {
         return Err(Failure::Usage(
             "discord.token is not set: set the DISCORD_TOKEN environment variable, or better \
@@ -32,17 +43,54 @@ pub fn run(config: &Config) -> Result<(), Failure> {
                 .into(),
         ));
     }
-    super::block_on(serve(config))
+    let bot = bot_config(config)?;
+    let data_dir = &config.storage.data_dir;
+    let pid_path = service::path_or_default(args.pid_file.as_deref(), data_dir, service::PID_FILE);
+    let mut pid_file = PidFile::lock(&pid_path).map_err(|e| Failure::Runtime(e.into()))?;
+    let detached = if args.daemon {
+        let log = service::path_or_default(args.log_file.as_deref(), data_dir, service::LOG_FILE);
+        Some(daemon::detach(&log).map_err(Failure::Runtime)?)
+    } else {
+        None
+    };
+    pid_file
+        .write_pid()
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    if let Some(detached) = detached {
+        detached.started();
+    }
+    let reloads = Reloads {
+        source: source.clone(),
+        env,
+    };
+    let result = super::block_on(serve(config, bot, reloads, args));
+    drop(pid_file);
+    result
 }
 
-async fn serve(config: &Config) -> Result<(), Failure> {
+/// Where a reload reads the configuration from.
+struct Reloads {
+    source: Source,
+    env: Env,
+}
+
+async fn serve(
+    config: &Config,
+    bot: BotConfig,
+    reloads: Reloads,
+    args: &RunArgs,
+) -> Result<(), Failure> {
     // First of all, so a signal during start-up (database, MCP servers) still cleans up.
     let stop = CancellationToken::new();
-    listen_for_signals(stop.clone()).map_err(|error| {
+    let hangups = listen_for_signals(stop.clone()).map_err(|error| {
         Failure::Runtime(anyhow::Error::new(error).context("cannot listen for signals"))
     })?;
-    let bot = bot_config(config)?;
-    let Some(app) = App::start_until(config, &stop)
+    // Pinged until the process ends, shutdown included.
+    let alive = CancellationToken::new();
+    notify::spawn_watchdog(alive.clone());
+    let (user, group) = (args.user.clone(), args.group.clone());
+    let drop_privileges = move || daemon::drop_privileges(user.as_deref(), group.as_deref());
+    let Some(app) = App::start_as(config, &stop, drop_privileges)
         .await
         .map_err(Failure::Runtime)?
     else {
@@ -57,10 +105,30 @@ async fn serve(config: &Config) -> Result<(), Failure> {
             return Err(Failure::Runtime(error));
         }
     };
-    let result = mcpcord_discord::run(bot, app.engine.clone(), stop.cancelled_owned()).await;
+    let (updates, receiver) = watch::channel(bot.clone());
+    let reloader = Reloader::new(
+        reloads.source,
+        reloads.env,
+        config.clone(),
+        app.engine.clone(),
+        updates,
+    );
+    let reloading = spawn_reloads(hangups, reloader);
+    let hooks = Hooks {
+        ready: Some(Box::new(notify::ready)),
+        updates: Some(receiver),
+    };
+    let shutdown = async move {
+        stop.cancelled().await;
+        notify::stopping();
+    };
+    let result = mcpcord_discord::run_with(bot, app.engine.clone(), shutdown, hooks).await;
+    notify::stopping();
+    reloading.abort();
     operations.stop().await;
     // The adapter drained the turns already; this stops the MCP servers and the database.
     app.stop(config.discord.shutdown_grace).await;
+    alive.cancel();
     result.map_err(|e| Failure::Runtime(anyhow::Error::new(e)))?;
     tracing::info!("stopped");
     Ok(())
@@ -91,6 +159,7 @@ pub fn bot_config(config: &Config) -> Result<BotConfig, Failure> {
         .map(|u| u.as_str().trim_end_matches('/').to_owned());
     bot.command_guild = discord.command_guild_id.map(|id| Id::new(id.get()));
     bot.shard_count = discord.shards;
+    bot.shard_ids = discord.shard_ids.map(|range| range.first..=range.last);
     bot.always_answer_channels = discord
         .always_answer_channels
         .iter()
@@ -136,13 +205,35 @@ fn ids(list: &[std::num::NonZeroU64]) -> HashSet<u64> {
 /// Exit code after a second SIGINT: 128 + SIGINT, what shells report for Ctrl-C.
 const FORCED_EXIT: i32 = 130;
 
-/// Installs the SIGINT and SIGTERM handlers now and watches them: the first of either cancels
-/// `stop` (a clean shutdown: answers finish, MCP servers stop, exit 0); a second SIGINT while
-/// that runs exits at once with code 130 (MCP children die with the bot: PR_SET_PDEATHSIG).
-fn listen_for_signals(stop: CancellationToken) -> std::io::Result<()> {
-    #[cfg(unix)]
+/// SIGHUPs, caught from start-up on (the default action would end the process).
+type Hangups = tokio::signal::unix::Signal;
+
+/// Reloads the configuration on every SIGHUP (one at a time; several arriving during one
+/// reload make one more).
+fn spawn_reloads(mut hangups: Hangups, mut reloader: Reloader) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            notify::reloading();
+            let status = match reloader.reload().await {
+                crate::reload::Outcome::Applied => "configuration reloaded".to_owned(),
+                crate::reload::Outcome::Refused(problems) => {
+                    format!("reload refused ({problems} problems): the previous configuration runs")
+                }
+            };
+            notify::reloaded(&status);
+        }
+    })
+}
+
+/// Installs the SIGINT, SIGTERM and SIGHUP handlers now and watches the first two: the first of
+/// either cancels `stop` (a clean shutdown: answers finish, MCP servers stop, exit 0); a second
+/// SIGINT while that runs exits at once with code 130 (MCP children die with the bot:
+/// PR_SET_PDEATHSIG). SIGHUPs are returned, for the reloads once the bot runs.
+fn listen_for_signals(stop: CancellationToken) -> std::io::Result<Hangups> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let hangups = signal(SignalKind::hangup())?;
     {
-        use tokio::signal::unix::{SignalKind, signal};
         // Created here, not in the task: the handlers are in place when this returns.
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
@@ -158,15 +249,5 @@ fn listen_for_signals(stop: CancellationToken) -> std::io::Result<()> {
             }
         });
     }
-    #[cfg(not(unix))]
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("Ctrl-C: shutting down (again to exit at once)");
-            stop.cancel();
-        }
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(FORCED_EXIT);
-        }
-    });
-    Ok(())
+    Ok(hangups)
 }

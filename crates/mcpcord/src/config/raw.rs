@@ -58,6 +58,8 @@ pub struct RawDiscord {
     pub always_answer_channels: Vec<RawId>,
     /// Total gateway shards; Discord's recommendation when unset.
     pub shards: Option<u32>,
+    /// The shards this process runs, e.g. "0-3" or "4" (needs `shards`); all when unset.
+    pub shard_ids: Option<String>,
     /// How long running answers may finish at shutdown (e.g. "30s").
     pub shutdown_grace: Option<String>,
     /// Requests per second Discord allows the bot (50; larger bots may be granted more).

@@ -93,12 +93,54 @@ pub struct DiscordConfig {
     pub always_answer_channels: Vec<NonZeroU64>,
     /// Total gateway shards; Discord's recommendation when unset.
     pub shards: Option<NonZeroU32>,
+    /// The shards this process runs, when several processes share the total.
+    pub shard_ids: Option<ShardRange>,
     /// How long running answers may finish at shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Requests per second Discord allows the bot: never more are sent in any rolling second
     /// (interaction responses aside). 50 unless Discord raised the bot's limit.
     pub global_rate_limit: NonZeroU32,
+}
+
+/// A range of shard ids, `first` to `last` included (`"0-3"`, or `"2"` for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    /// The first shard this process runs.
+    pub first: u32,
+    /// The last one.
+    pub last: u32,
+}
+
+impl fmt::Display for ShardRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+impl Serialize for ShardRange {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl ShardRange {
+    /// Reads `"0-3"` or `"2"`; the problem in words otherwise.
+    pub fn parse(text: &str) -> Result<ShardRange, String> {
+        let number = |part: &str| {
+            part.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{text:?} is not a shard range: write \"0-3\" or \"2\""))
+        };
+        let (first, last) = match text.split_once('-') {
+            Some((first, last)) => (number(first)?, number(last)?),
+            None => (number(text)?, number(text)?),
+        };
+        if first > last {
+            return Err(format!("{text:?} starts after it ends"));
+        }
+        Ok(ShardRange { first, last })
+    }
 }
 
 /// A gateway intent the bot may ask Discord for.

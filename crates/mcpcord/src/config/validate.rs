@@ -176,6 +176,7 @@ fn discord(raw: RawDiscord, env: &Env, report: &mut Report) -> DiscordConfig {
         shards: raw
             .shards
             .map(|n| nonzero(Some(n), 1, "discord.shards", report)),
+        shard_ids: shard_ids(raw.shard_ids.as_deref(), raw.shards, report),
         shutdown_grace: duration(raw.shutdown_grace, "30s", "discord.shutdown_grace", report),
         global_rate_limit: nonzero(
             raw.global_rate_limit,
@@ -429,6 +430,26 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
             "{text:?} is not a duration; e.g. \"30s\", \"5m\", \"1h 30m\""
         )),
     }
+}
+
+/// `discord.shard_ids`: a range within `discord.shards`, which must be set with it.
+fn shard_ids(text: Option<&str>, total: Option<u32>, report: &mut Report) -> Option<ShardRange> {
+    let path = "discord.shard_ids";
+    let range = ShardRange::parse(text?)
+        .map_err(|problem| report.error(path, problem))
+        .ok()?;
+    match total {
+        None => report.error(
+            path,
+            "needs discord.shards (the total across every process), e.g. shards = 8 with shard_ids = \"0-3\"",
+        ),
+        Some(total) if range.last >= total => report.error(
+            path,
+            format!("{range} is not within discord.shards = {total} (ids 0 to {})", total.saturating_sub(1)),
+        ),
+        Some(_) => return Some(range),
+    }
+    None
 }
 
 fn nonzero(value: Option<u32>, default: u32, path: &str, report: &mut Report) -> NonZeroU32 {
