@@ -119,6 +119,23 @@ impl Bot {
             .collect()
     }
 
+    /// The JSON log records of `target`, waiting (up to `WAIT`) for the first one.
+    async fn wait_records(&self, target: &str) -> Vec<Value> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let records = self.records(target);
+            if !records.is_empty() {
+                return records;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "no {target} line within {WAIT:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// GET `path` of the admin endpoint, with `token` if any: the status and the body.
     async fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
         let mut request = reqwest::Client::new().get(format!("{}{path}", self.admin));
@@ -487,8 +504,7 @@ async fn a_turn_with_a_tool_call_shows_in_every_metric_and_in_one_log_line() {
     assert!(line["ttft_ms"].as_u64().unwrap() <= line["duration_ms"].as_u64().unwrap());
     assert!(!line["conversation"].as_str().unwrap().is_empty(), "{line}");
     // And the resource line, every second here.
-    let resources = bot.records("mcpcord::resources");
-    assert!(!resources.is_empty(), "no resource line:\n{}", bot.log());
+    let resources = bot.wait_records("mcpcord::resources").await;
     assert!(
         resources[0]["rss_bytes"].as_u64().unwrap() > 0,
         "{}",
