@@ -1,5 +1,6 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
-//! and guilds the bot has seen, tools turned off per channel, and retention.
+//! and guilds the bot has seen, tools turned off per channel, retention, message embeddings
+//! with an in-process vector index ([`vectors`]), and hybrid recall of earlier conversations.
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -33,20 +34,25 @@
 mod conversations;
 mod db;
 mod directory;
+mod embeddings;
 mod error;
 mod group;
 mod ids;
 mod messages;
 mod preferences;
+mod recall;
 mod retention;
 mod store;
 mod tools;
+pub mod vectors;
 
 pub use conversations::Conversation;
 pub use directory::{Guild, User};
+pub use embeddings::{PendingMessage, StoredEmbedding};
 pub use error::MemoryError;
 pub use ids::{ConversationId, ConversationKey, MessageId, Scope};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
+pub use recall::{RecallQuery, Snippet, ranked};
 pub use store::{Backend, Store};
 pub use tools::DisabledTool;
