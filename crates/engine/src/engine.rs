@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use mcpcord_llm::BackendPool;
 use mcpcord_mcp::McpHost;
+use mcpcord_memory::vectors::VectorIndex;
 use mcpcord_memory::{ConversationId, ConversationKey, MessageId, Store};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::context::TokenEstimator;
+use crate::memory::{MemoryConfig, index_for};
 use crate::error::EngineError;
 use crate::events::TurnEvent;
 use crate::request::TurnRequest;
@@ -53,6 +55,8 @@ pub struct EngineConfig {
     pub temperature: Option<f64>,
     /// How long Ollama keeps the model loaded.
     pub keep_alive: Option<Duration>,
+    /// Long-term memory: the embedding model, the background indexer, recall.
+    pub memory: MemoryConfig,
 }
 
 impl Default for EngineConfig {
@@ -71,6 +75,7 @@ impl Default for EngineConfig {
             history_limit: 400,
             temperature: None,
             keep_alive: None,
+            memory: MemoryConfig::default(),
         }
     }
 }
@@ -78,7 +83,7 @@ impl Default for EngineConfig {
 /// The conversation engine. Cheap to clone; every clone drives the same engine.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// Whose "Always" it is: a conversation and a person.
@@ -105,6 +110,12 @@ pub(crate) struct Inner {
     drained: tokio::sync::OnceCell<()>,
     /// Cancelled when the engine gives up on running turns at the end of a drain.
     stop_all: CancellationToken,
+    /// The in-process vector index of the embedding model's vectors (none without one).
+    pub(crate) vectors: Option<Arc<VectorIndex>>,
+    /// The background indexer's task, while it runs.
+    pub(crate) indexer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Cancelled to stop the background indexer (at shutdown).
+    pub(crate) indexer_stop: CancellationToken,
 }
 
 /// A running turn: its events, and a way to stop it.
@@ -146,7 +157,6 @@ impl Engine {
                 pool,
                 tools,
                 store,
-                config,
                 estimator: TokenEstimator::default(),
                 always_allowed: Mutex::new(HashMap::new()),
                 conversations: Mutex::new(HashMap::new()),
@@ -155,6 +165,10 @@ impl Engine {
                 accepting: AtomicBool::new(true),
                 drained: tokio::sync::OnceCell::new(),
                 stop_all: CancellationToken::new(),
+                vectors: index_for(&config),
+                indexer: Mutex::new(None),
+                indexer_stop: CancellationToken::new(),
+                config,
             }),
         }
     }
@@ -282,6 +296,7 @@ impl Engine {
 
     async fn drain(&self, grace: Duration) {
         self.inner.accepting.store(false, Ordering::SeqCst);
+        self.stop_indexer().await;
         self.inner.tracker.close();
         if tokio::time::timeout(grace, self.inner.tracker.wait())
             .await
