@@ -15,6 +15,7 @@ pub mod ask_message;
 mod call;
 pub mod chat;
 pub mod help;
+pub mod memory;
 pub mod model;
 pub mod models;
 pub mod new;
@@ -46,6 +47,7 @@ use crate::middleware::{Access, CommandError, CommandResult};
 pub use self::call::{Call, invoker_name, level, may_pick, scope_words};
 pub use self::chat::ChatCommand;
 pub use self::help::HelpCommand;
+pub use self::memory::MemoryCommand;
 pub use self::model::ModelCommand;
 pub use self::models::ModelsCommand;
 pub use self::new::NewCommand;
@@ -177,6 +179,7 @@ pub fn catalogue() -> Vec<CommandInfo> {
         prompt::info(),
         resource::info(),
         system::info(),
+        memory::info(),
         help::info(),
         status::info(),
     ]
@@ -222,6 +225,8 @@ pub enum BotCommand {
     Models(ModelsCommand),
     /// `/system`.
     System(SystemCommand),
+    /// `/memory`.
+    Memory(MemoryCommand),
     /// `/tools`.
     Tools(ToolsCommand),
     /// `/prompt`.
@@ -262,6 +267,7 @@ impl BotCommand {
             "model" => Self::Model(ModelCommand::from_interaction(input)?),
             "models" => Self::Models(ModelsCommand::from_interaction(input)?),
             "system" => Self::System(SystemCommand::from_interaction(input)?),
+            "memory" => Self::Memory(MemoryCommand::from_interaction(input)?),
             "tools" => Self::Tools(ToolsCommand::from_interaction(input)?),
             "prompt" => Self::Prompt(PromptCommand::from_interaction(input)?),
             "resource" => Self::Resource(ResourceCommand::from_interaction(input)?),
@@ -273,7 +279,7 @@ impl BotCommand {
     }
 
     /// Who may run this invocation: admins for `/status`, `/tools enable|disable`, and
-    /// channel- or server-wide `/model set`, `/system set|clear`.
+    /// channel- or server-wide `/model set`, `/system set|clear`, `/memory recall`.
     pub fn access(&self) -> Access {
         let wide = |scope: Option<ScopeChoice>| {
             matches!(scope, Some(ScopeChoice::Channel | ScopeChoice::Server))
@@ -284,6 +290,7 @@ impl BotCommand {
             Self::Model(ModelCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Clear(clear)) => wide(clear.scope),
+            Self::Memory(memory) => memory.wide(),
             _ => false,
         };
         if admins {
@@ -300,6 +307,7 @@ impl BotCommand {
             Self::Model(model) => model.run(call).await,
             Self::Models(models) => models.run(call).await,
             Self::System(system) => system.run(call).await,
+            Self::Memory(memory) => memory.run(call).await,
             Self::Tools(tools) => tools.run(call).await,
             Self::Prompt(prompt) => prompt.run(call).await,
             Self::Resource(resource) => resource.run(call).await,
@@ -335,6 +343,7 @@ impl BotCommand {
             Self::System(SystemCommand::Set(_)) => "system set",
             Self::System(SystemCommand::Show(_)) => "system show",
             Self::System(SystemCommand::Clear(_)) => "system clear",
+            Self::Memory(_) => "memory recall",
             Self::Tools(ToolsCommand::List(_)) => "tools list",
             Self::Tools(ToolsCommand::Enable(_)) => "tools enable",
             Self::Tools(ToolsCommand::Disable(_)) => "tools disable",
@@ -446,7 +455,7 @@ mod tests {
     #[test]
     fn every_declaration_is_valid_for_discord() {
         let commands = all_commands();
-        assert_eq!(commands.len(), 11);
+        assert_eq!(commands.len(), 12);
         for command in &commands {
             twilight_validate::command::command(command)
                 .unwrap_or_else(|e| panic!("{}: {e}", command.name));
@@ -506,6 +515,21 @@ mod tests {
             (tools.path().as_str(), tools.access()),
             ("tools disable", Access::Admins)
         );
+
+        let recall = |scope: Option<&str>| {
+            let mut options = vec![json!({"name": "state", "type": 3, "value": "off"})];
+            if let Some(scope) = scope {
+                options.push(json!({"name": "scope", "type": 3, "value": scope}));
+            }
+            BotCommand::parse(data(json!({
+                "id": "1", "name": "memory", "type": 1,
+                "options": [{"name": "recall", "type": 1, "options": options}]
+            })))
+            .unwrap()
+        };
+        assert_eq!(recall(None).access(), Access::Everyone);
+        assert_eq!(recall(Some("user")).path(), "memory recall");
+        assert_eq!(recall(Some("server")).access(), Access::Admins);
 
         let status =
             BotCommand::parse(data(json!({"id": "1", "name": "status", "type": 1}))).unwrap();
