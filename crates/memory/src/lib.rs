@@ -1,5 +1,6 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
-//! and guilds the bot has seen, tools turned off per channel, and retention.
+//! and guilds the bot has seen, tools turned off per channel, retention, and search (a keyword
+//! index, scope, rank fusion).
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -39,6 +40,7 @@ mod ids;
 mod messages;
 mod preferences;
 mod retention;
+mod search;
 mod store;
 mod tools;
 
@@ -48,5 +50,9 @@ pub use error::MemoryError;
 pub use ids::{ConversationId, ConversationKey, MessageId, Scope};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
+pub use search::{
+    DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, SearchHit, SearchQuery, SearchScope,
+    SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
+};
 pub use store::{Backend, Store};
 pub use tools::DisabledTool;
