@@ -14,6 +14,7 @@ mod loop_breaker;
 mod posts;
 mod preferences;
 mod request;
+mod search;
 mod settings;
 mod slot;
 mod template;
@@ -36,4 +37,7 @@ pub use mcpcord_mcp::{
     Catalogue, InputAnswer, InputMode, InputRequest, PromptDescriptor, ServerState, ServerStatus,
     ToolDescriptor,
 };
-pub use mcpcord_memory::{ConversationKey, MessageId, PreferenceLevel, Scope};
+pub use mcpcord_memory::{
+    Author, ConversationId, ConversationKey, MessageId, PreferenceLevel, Role, Scope, SearchHit,
+    SearchQuery, SearchScope, SearchStats, Viewer,
+};

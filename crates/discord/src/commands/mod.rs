@@ -20,6 +20,7 @@ pub mod models;
 pub mod new;
 pub mod prompt;
 pub mod resource;
+pub mod search;
 pub mod status;
 pub mod system;
 pub mod tools;
@@ -51,6 +52,7 @@ pub use self::models::ModelsCommand;
 pub use self::new::NewCommand;
 pub use self::prompt::PromptCommand;
 pub use self::resource::ResourceCommand;
+pub use self::search::SearchCommand;
 pub use self::status::StatusCommand;
 pub use self::system::SystemCommand;
 pub use self::tools::ToolsCommand;
@@ -171,6 +173,7 @@ pub fn catalogue() -> Vec<CommandInfo> {
         chat::info(),
         new::info(),
         ask_message::info(),
+        search::info(),
         model::info(),
         models::info(),
         tools::info(),
@@ -230,6 +233,8 @@ pub enum BotCommand {
     Resource(ResourceCommand),
     /// `/new`.
     New(NewCommand),
+    /// `/search`.
+    Search(SearchCommand),
     /// `/help`.
     Help(HelpCommand),
     /// `/status`.
@@ -266,6 +271,7 @@ impl BotCommand {
             "prompt" => Self::Prompt(PromptCommand::from_interaction(input)?),
             "resource" => Self::Resource(ResourceCommand::from_interaction(input)?),
             "new" => Self::New(NewCommand::from_interaction(input)?),
+            "search" => Self::Search(SearchCommand::from_interaction(input)?),
             "help" => Self::Help(HelpCommand::from_interaction(input)?),
             "status" => Self::Status(StatusCommand::from_interaction(input)?),
             _ => Self::Unknown(name),
@@ -304,6 +310,7 @@ impl BotCommand {
             Self::Prompt(prompt) => prompt.run(call).await,
             Self::Resource(resource) => resource.run(call).await,
             Self::New(new) => new.run(call).await,
+            Self::Search(search) => search.run(call).await,
             Self::Help(help) => help.run(call),
             Self::Status(status) => status.run(call).await,
             Self::AskAboutMessage { message } => ask_message::run(message, call).await,
@@ -343,6 +350,7 @@ impl BotCommand {
             Self::Prompt(_) => "prompt",
             Self::Resource(_) => "resource",
             Self::New(_) => "new",
+            Self::Search(_) => "search",
             Self::Help(_) => "help",
             Self::Status(_) => "status",
             Self::AskAboutMessage { .. } => ask_message::NAME,
@@ -446,7 +454,7 @@ mod tests {
     #[test]
     fn every_declaration_is_valid_for_discord() {
         let commands = all_commands();
-        assert_eq!(commands.len(), 11);
+        assert_eq!(commands.len(), 12);
         for command in &commands {
             twilight_validate::command::command(command)
                 .unwrap_or_else(|e| panic!("{}: {e}", command.name));
