@@ -17,6 +17,7 @@ mod posts;
 mod preferences;
 mod recall;
 mod request;
+mod search;
 mod settings;
 mod slot;
 mod template;
@@ -41,4 +42,7 @@ pub use mcpcord_mcp::{
     Catalogue, InputAnswer, InputMode, InputRequest, PromptDescriptor, ServerState, ServerStatus,
     ToolDescriptor,
 };
-pub use mcpcord_memory::{ConversationKey, MessageId, PreferenceLevel, Scope};
+pub use mcpcord_memory::{
+    Author, ConversationId, ConversationKey, MessageId, PreferenceLevel, Role, Scope, SearchHit,
+    SearchQuery, SearchScope, SearchStats, Viewer,
+};

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mcpcord_memory::{ConversationId, RecallQuery, Role, Snippet};
+use mcpcord_memory::{ConversationId, RecallQuery, Role, SearchQuery, SearchScope, Snippet};
 
 use crate::context::TokenEstimator;
 use crate::engine::Inner;
@@ -56,7 +56,7 @@ pub(crate) async fn gather(
     }
 }
 
-/// Scope and the query's vector at once, then the hybrid search.
+/// Scope, the query's vector and its keyword hits at once, then the hybrid search.
 async fn search(
     inner: &Inner,
     user: u64,
@@ -76,12 +76,16 @@ async fn search(
         }
     };
     let scope = inner.store.recall_scope(user, guild, Some(conversation));
-    let (conversations, vector) = tokio::join!(scope, vector);
+    let keywords = SearchQuery::new(text, SearchScope::person(user, guild))
+        .with_limit(config.recall_snippets.max(1) * 4);
+    let keywords = inner.store.keyword_search(&keywords);
+    let (conversations, vector, keywords) = tokio::join!(scope, vector, keywords);
     let conversations = conversations?;
+    let keyword_hits = keywords?.into_iter().map(|hit| hit.message_id).collect();
     let query = RecallQuery {
         conversations: &conversations,
         vector: vector.as_deref(),
-        lists: Vec::new(),
+        lists: vec![keyword_hits],
         limit: config.recall_snippets,
         min_similarity: config.min_similarity,
         half_life: config.recency_half_life,

@@ -1,6 +1,7 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
-//! and guilds the bot has seen, tools turned off per channel, retention, message embeddings
-//! with an in-process vector index ([`vectors`]), and hybrid recall of earlier conversations.
+//! and guilds the bot has seen, tools turned off per channel, retention, search (a keyword
+//! index, scope, rank fusion), message embeddings with an in-process vector index
+//! ([`vectors`]), and hybrid recall of earlier conversations.
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -42,6 +43,7 @@ mod messages;
 mod preferences;
 mod recall;
 mod retention;
+mod search;
 mod store;
 mod tools;
 pub mod vectors;
@@ -53,6 +55,10 @@ pub use error::MemoryError;
 pub use ids::{ConversationId, ConversationKey, MessageId, Scope};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
-pub use recall::{RecallQuery, Snippet, ranked};
+pub use recall::{RecallQuery, Snippet};
+pub use search::{
+    DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, SearchHit, SearchQuery, SearchScope,
+    SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
+};
 pub use store::{Backend, Store};
 pub use tools::DisabledTool;

@@ -1,20 +1,23 @@
 //! Hybrid recall: the messages of earlier conversations most related to a text, from several
-//! ranked lists (vectors from the in-process index, keywords) fused by reciprocal rank, weighted
-//! by age, and read back as snippets.
+//! ranked lists (vectors from the in-process index, keyword hits) fused by reciprocal rank
+//! ([`fuse`]), weighted by age ([`recency_weight`]), and read back as snippets.
 //!
-//! Scope comes in as the conversations the query may see (the caller has left out the current
-//! one): the vector scan compares nothing outside them, and the snippets are read only from
-//! them, so nothing outside the scope can be returned or even displace a hit.
+//! Scope comes in as the conversations the query may see ([`Store::recall_scope`]: a person's
+//! [`SearchScope`] without the current conversation): the vector scan compares nothing outside
+//! them, and the snippets are read only from them, so nothing outside the scope can be returned
+//! or even displace a hit.
+//!
+//! Keyword hits re-rank the vector hits; they are recalled on their own only when there is no
+//! query vector (the embedding model did not answer): a sentence's words AND-ed rarely match,
+//! and any-of-them matches are too loose to put into a prompt beside meaning-based hits.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use crate::embeddings::placeholders;
+use crate::search::{DEFAULT_RRF_K, SearchScope, fuse, recency_weight};
 use crate::vectors::{DEFAULT_CANDIDATES, VectorIndex, rerank};
 use crate::{ConversationId, MemoryError, MessageId, Role, Store, db};
-
-/// Reciprocal rank fusion's constant: how much the first ranks count more than the later ones.
-pub const RECALL_RRF_K: f64 = 60.0;
 
 /// What to recall.
 #[derive(Clone, Debug)]
@@ -23,8 +26,8 @@ pub struct RecallQuery<'a> {
     pub conversations: &'a [ConversationId],
     /// The text's embedding, when the embedding model answered.
     pub vector: Option<&'a [f32]>,
-    /// Other ranked lists to fuse with the vector hits (keyword hits), best first; ids outside
-    /// `conversations` are ignored.
+    /// Other ranked lists (keyword hits), best first: they re-rank the vector hits, and stand
+    /// alone only without a `vector`; ids outside `conversations` are ignored.
     pub lists: Vec<Vec<MessageId>>,
     /// Most snippets returned.
     pub limit: usize,
@@ -75,11 +78,11 @@ impl Store {
         if query.conversations.is_empty() || query.limit == 0 {
             return Ok(Vec::new());
         }
-        let mut lists = query.lists.clone();
-        if let (Some(index), Some(vector)) = (index, query.vector) {
-            lists.push(self.vector_hits(index, vector, query).await?);
-        }
-        let fused = ranked(&lists);
+        let vector_hits = match (index, query.vector) {
+            (Some(index), Some(vector)) => Some(self.vector_hits(index, vector, query).await?),
+            _ => None,
+        };
+        let fused = ranked(vector_hits.as_deref(), &query.lists);
         let ids: Vec<MessageId> = fused.iter().map(|(id, _)| *id).take(64).collect();
         let mut snippets = self.snippets(&ids, query.conversations).await?;
         for snippet in &mut snippets {
@@ -160,54 +163,36 @@ impl TryFrom<SnippetRow> for Snippet {
     }
 }
 
-/// Several ranked lists (best first) fused by reciprocal rank: each id scores the sum of
-/// `1 / (k + rank)` over the lists it appears in. Best first.
-pub fn ranked(lists: &[Vec<MessageId>]) -> Vec<(MessageId, f64)> {
-    let mut scores: std::collections::HashMap<MessageId, f64> = std::collections::HashMap::new();
-    for list in lists {
-        for (rank, id) in list.iter().enumerate() {
-            *scores.entry(*id).or_default() += 1.0 / (RECALL_RRF_K + rank as f64 + 1.0);
-        }
+/// The vector hits (when there are any) re-ranked with the other lists by reciprocal rank
+/// fusion, or the other lists alone without vector hits. Best first.
+fn ranked(vector: Option<&[MessageId]>, others: &[Vec<MessageId>]) -> Vec<(MessageId, f64)> {
+    let mut lists: Vec<&[MessageId]> = others.iter().map(Vec::as_slice).collect();
+    lists.extend(vector);
+    let fused = fuse(&lists, DEFAULT_RRF_K);
+    match vector {
+        Some(vector) => fused
+            .into_iter()
+            .filter(|(id, _)| vector.contains(id))
+            .collect(),
+        None => fused,
     }
-    let mut fused: Vec<(MessageId, f64)> = scores.into_iter().collect();
-    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
-    fused
-}
-
-/// How much a hit of this age counts: 1 now, ½ at `half_life`, ¼ at twice that.
-pub fn recency_weight(age: Duration, half_life: Duration) -> f64 {
-    if half_life.is_zero() {
-        return 1.0;
-    }
-    0.5_f64.powf(age.as_secs_f64() / half_life.as_secs_f64())
 }
 
 impl Store {
-    /// The conversations a person's recall covers: where they took part in this guild, or, in
-    /// a DM (`guild` `None`), their own DMs; never `exclude` (the current conversation).
+    /// The conversations a person's recall covers ([`SearchScope::person`]: where they took
+    /// part in this guild, or in a DM (`guild` `None`) their own DMs; retention respected),
+    /// never `exclude` (the current conversation).
     pub async fn recall_scope(
         &self,
         user: u64,
         guild: Option<u64>,
         exclude: Option<ConversationId>,
     ) -> Result<Vec<ConversationId>, MemoryError> {
-        let place = if guild.is_some() {
-            "c.guild_id = $2"
-        } else {
-            "c.guild_id IS NULL AND $2 IS NULL"
-        };
-        let sql = format!(
-            "SELECT c.id FROM conversations c WHERE {place} AND c.id <> $3 \
-             AND (c.owner_id = $1 OR c.user_id = $1 OR EXISTS \
-                  (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.author_id = $1))"
-        );
-        let ids: Vec<i64> = sqlx::query_scalar(&sql)
-            .bind(db::id(user))
-            .bind(db::opt_id(guild))
-            .bind(exclude.map_or(-1, |c| c.0))
-            .fetch_all(&self.pool)
+        let mut ids = self
+            .conversations_in_scope(&SearchScope::person(user, guild))
             .await?;
-        Ok(ids.into_iter().map(ConversationId).collect())
+        ids.retain(|id| Some(*id) != exclude);
+        Ok(ids)
     }
 }
 
@@ -216,21 +201,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fusion_favours_ids_in_several_lists() {
-        let a = vec![MessageId(1), MessageId(2), MessageId(3)];
-        let b = vec![MessageId(3), MessageId(4)];
-        let fused = ranked(&[a, b]);
-        assert_eq!(fused[0].0, MessageId(3));
-        assert_eq!(fused.len(), 4);
-        assert!(ranked(&[]).is_empty());
-    }
-
-    #[test]
-    fn recency_halves_at_the_half_life() {
-        let day = Duration::from_secs(86_400);
-        assert!((recency_weight(Duration::ZERO, day) - 1.0).abs() < 1e-9);
-        assert!((recency_weight(day, day) - 0.5).abs() < 1e-9);
-        assert!((recency_weight(day * 2, day) - 0.25).abs() < 1e-9);
-        assert_eq!(recency_weight(day, Duration::ZERO), 1.0);
+    fn keyword_hits_rerank_vector_hits_and_stand_alone_without_them() {
+        let vector = [MessageId(1), MessageId(2), MessageId(3)];
+        let keyword = vec![vec![MessageId(3), MessageId(9)]];
+        let fused = ranked(Some(&vector), &keyword);
+        assert_eq!(fused[0].0, MessageId(3), "in both lists");
+        assert_eq!(fused.len(), 3, "no keyword-only hit beside vector hits");
+        let alone = ranked(None, &keyword);
+        assert_eq!(alone.len(), 2);
+        assert!(ranked(None, &[]).is_empty());
     }
 }

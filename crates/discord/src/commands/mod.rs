@@ -21,6 +21,7 @@ pub mod models;
 pub mod new;
 pub mod prompt;
 pub mod resource;
+pub mod search;
 pub mod status;
 pub mod system;
 pub mod tools;
@@ -53,6 +54,7 @@ pub use self::models::ModelsCommand;
 pub use self::new::NewCommand;
 pub use self::prompt::PromptCommand;
 pub use self::resource::ResourceCommand;
+pub use self::search::SearchCommand;
 pub use self::status::StatusCommand;
 pub use self::system::SystemCommand;
 pub use self::tools::ToolsCommand;
@@ -173,6 +175,7 @@ pub fn catalogue() -> Vec<CommandInfo> {
         chat::info(),
         new::info(),
         ask_message::info(),
+        search::info(),
         model::info(),
         models::info(),
         tools::info(),
@@ -235,6 +238,8 @@ pub enum BotCommand {
     Resource(ResourceCommand),
     /// `/new`.
     New(NewCommand),
+    /// `/search`.
+    Search(SearchCommand),
     /// `/help`.
     Help(HelpCommand),
     /// `/status`.
@@ -272,6 +277,7 @@ impl BotCommand {
             "prompt" => Self::Prompt(PromptCommand::from_interaction(input)?),
             "resource" => Self::Resource(ResourceCommand::from_interaction(input)?),
             "new" => Self::New(NewCommand::from_interaction(input)?),
+            "search" => Self::Search(SearchCommand::from_interaction(input)?),
             "help" => Self::Help(HelpCommand::from_interaction(input)?),
             "status" => Self::Status(StatusCommand::from_interaction(input)?),
             _ => Self::Unknown(name),
@@ -312,6 +318,7 @@ impl BotCommand {
             Self::Prompt(prompt) => prompt.run(call).await,
             Self::Resource(resource) => resource.run(call).await,
             Self::New(new) => new.run(call).await,
+            Self::Search(search) => search.run(call).await,
             Self::Help(help) => help.run(call),
             Self::Status(status) => status.run(call).await,
             Self::AskAboutMessage { message } => ask_message::run(message, call).await,
@@ -352,6 +359,7 @@ impl BotCommand {
             Self::Prompt(_) => "prompt",
             Self::Resource(_) => "resource",
             Self::New(_) => "new",
+            Self::Search(_) => "search",
             Self::Help(_) => "help",
             Self::Status(_) => "status",
             Self::AskAboutMessage { .. } => ask_message::NAME,
