@@ -642,7 +642,11 @@ async fn memory_recall_is_switched_by_people_and_by_admins_for_the_server() {
             .subcommand("recall")
             .option("state", "default"),
     );
-    assert!(deferred_answer(&bot, &default).await.contains("back to the default"));
+    assert!(
+        deferred_answer(&bot, &default)
+            .await
+            .contains("back to the default")
+    );
     let preferences = bot.engine.store().get_preferences(&scope).await.unwrap();
     assert_eq!(preferences.user.recall, None);
     bot.shutdown().await;

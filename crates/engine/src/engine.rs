@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::context::TokenEstimator;
-use crate::memory::{MemoryConfig, index_for};
 use crate::error::EngineError;
 use crate::events::TurnEvent;
+use crate::memory::{MemoryConfig, index_for};
 use crate::request::TurnRequest;
 use crate::slot::Slot;
 use crate::turn;

@@ -160,8 +160,7 @@ impl Indexer {
         pending: &[PendingMessage],
         vectors: Vec<Vec<f32>>,
     ) -> Result<(), EngineError> {
-        let pairs: Vec<(MessageId, Vec<f32>)> =
-            pending.iter().map(|m| m.id).zip(vectors).collect();
+        let pairs: Vec<(MessageId, Vec<f32>)> = pending.iter().map(|m| m.id).zip(vectors).collect();
         self.store.save_embeddings(model, &pairs).await?;
         for (message, (_, vector)) in pending.iter().zip(&pairs) {
             self.index.insert(message.id, message.conversation, vector);

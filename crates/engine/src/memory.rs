@@ -78,11 +78,7 @@ impl Engine {
         let Some(index) = self.inner.vectors.clone() else {
             return false;
         };
-        let mut running = self
-            .inner
-            .indexer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut running = self.inner.indexer.lock().unwrap_or_else(|e| e.into_inner());
         if running.as_ref().is_some_and(|task| !task.is_finished()) {
             return false;
         }

@@ -169,7 +169,10 @@ mod tests {
         ];
         let text = block(&snippets, &estimator, "m", 10_000).unwrap();
         assert!(text.starts_with(RECALL_HEADER) && text.ends_with(RECALL_FOOTER));
-        assert!(text.contains("- 2026-09-21, alice: my car is a crimson Volvo"), "{text}");
+        assert!(
+            text.contains("- 2026-09-21, alice: my car is a crimson Volvo"),
+            "{text}"
+        );
         assert!(text.contains("you (the assistant): xxx"));
         assert!(text.contains('…'));
         let small = block(&snippets, &estimator, "m", 60).unwrap();

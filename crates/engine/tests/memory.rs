@@ -179,7 +179,11 @@ async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db:
     let engine = engine(&fake, store.clone(), memory_config(8));
     assert!(engine.start_indexer());
     // Alice told the bot something in one conversation; Bob said the same of his, beside her.
-    run(&engine, say("chat:earlier", "My favourite automobile is a crimson Volvo")).await;
+    run(
+        &engine,
+        say("chat:earlier", "My favourite automobile is a crimson Volvo"),
+    )
+    .await;
     let mut bob = say("chat:bob", "My favourite automobile is a crimson Ferrari");
     bob.author = Speaker {
         id: Some(43),
@@ -195,10 +199,19 @@ async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db:
     let system = last_system(&fake);
     assert!(system.contains(RECALL_HEADER), "{system}");
     assert!(system.contains(RECALL_FOOTER));
-    assert!(system.contains("alice: My favourite automobile is a crimson Volvo"), "{system}");
+    assert!(
+        system.contains("alice: My favourite automobile is a crimson Volvo"),
+        "{system}"
+    );
     let today = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    assert!(system.contains(&format!("- {}, ", &today[..10])), "dated: {system}");
-    assert!(!system.contains("Ferrari"), "never another person's conversation");
+    assert!(
+        system.contains(&format!("- {}, ", &today[..10])),
+        "dated: {system}"
+    );
+    assert!(
+        !system.contains("Ferrari"),
+        "never another person's conversation"
+    );
     // The query embedding was asked of the embedding model.
     assert!(fake.count("/api/embed") >= 2);
 
@@ -278,7 +291,10 @@ async fn the_indexer_resumes_where_it_was_stopped(db: Db) {
     let second = engine(&fake, store.clone(), memory_config(BATCH));
     second.start_indexer();
     until("the rest", async || second.indexed_vectors() == MESSAGES).await;
-    assert_eq!(store.embedded_count(EMBED).await.unwrap() as usize, MESSAGES);
+    assert_eq!(
+        store.embedded_count(EMBED).await.unwrap() as usize,
+        MESSAGES
+    );
     let sent_after = embedded_inputs(&fake);
     assert!(
         sent_after <= MESSAGES - stopped_at,
@@ -317,7 +333,10 @@ async fn the_indexer_waits_out_a_backend_that_is_down(db: Db) {
     run(&engine, say("chat:b", "and the red window")).await;
 
     fake.set_embeddings_down(false);
-    until("the backend's return", async || engine.indexed_vectors() == 4).await;
+    until("the backend's return", async || {
+        engine.indexed_vectors() == 4
+    })
+    .await;
     assert_eq!(store.embedded_count(EMBED).await.unwrap(), 4);
     engine.shutdown(Duration::from_secs(5)).await;
 }

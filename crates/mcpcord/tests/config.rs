@@ -389,7 +389,10 @@ fn memory_settings_have_defaults_and_are_checked() {
     let config = Config::from_toml("", &Env::new()).unwrap();
     assert!(config.memory.recall);
     assert_eq!(config.memory.recall_snippets.get(), 3);
-    assert_eq!(config.memory.index_interval, std::time::Duration::from_secs(2));
+    assert_eq!(
+        config.memory.index_interval,
+        std::time::Duration::from_secs(2)
+    );
     let config = Config::from_toml(
         "[memory]\nrecall = false\nindex_batch = 16\nrecall_timeout = \"200ms\"",
         &Env::new(),

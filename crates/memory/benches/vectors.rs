@@ -91,7 +91,10 @@ fn exact(data: &[Vec<f32>], query: &[f32]) -> Vec<MessageId> {
         .collect();
     scored.select_nth_unstable_by(TOP, |a, b| b.1.total_cmp(&a.1));
     scored.truncate(TOP);
-    scored.into_iter().map(|(i, _)| MessageId(i as i64)).collect()
+    scored
+        .into_iter()
+        .map(|(i, _)| MessageId(i as i64))
+        .collect()
 }
 
 fn run(n: usize, criterion: &mut Criterion) {
@@ -160,7 +163,9 @@ async fn load_from_sqlite(n: usize) {
     let mut rng = Rng(42);
     let topics: Vec<Vec<f32>> = (0..TOPICS).map(|_| normalized(rng.vector())).collect();
     for _ in 0..n / 1_000 {
-        let messages = (0..1_000).map(|i| NewMessage::user(format!("m{i}"))).collect();
+        let messages = (0..1_000)
+            .map(|i| NewMessage::user(format!("m{i}")))
+            .collect();
         let ids = store.commit_turn(conversation.id, messages).await.unwrap();
         let data = vectors(ids.len(), &mut rng, &topics);
         let pairs: Vec<(MessageId, Vec<f32>)> = ids.into_iter().zip(data).collect();
@@ -170,7 +175,10 @@ async fn load_from_sqlite(n: usize) {
     let index = VectorIndex::new("bench");
     let mut after = MessageId(0);
     loop {
-        let page = store.embeddings_after("bench", after, 10_000).await.unwrap();
+        let page = store
+            .embeddings_after("bench", after, 10_000)
+            .await
+            .unwrap();
         let Some(last) = page.last() else { break };
         after = last.id;
         for e in &page {

@@ -35,7 +35,13 @@ const FACT: &str = "My favourite automobile is a crimson Volvo";
 const QUERY: &str = "Which car do I like? Red?";
 
 /// Stores `text` by `user` in a conversation `key` in `guild` (a DM without one).
-async fn say(store: &Store, key: &str, guild: Option<u64>, user: u64, text: &str) -> ConversationId {
+async fn say(
+    store: &Store,
+    key: &str,
+    guild: Option<u64>,
+    user: u64,
+    text: &str,
+) -> ConversationId {
     let scope = Scope {
         guild_id: guild,
         channel_id: Some(7),
@@ -46,7 +52,10 @@ async fn say(store: &Store, key: &str, guild: Option<u64>, user: u64, text: &str
         .await
         .unwrap();
     store
-        .add_user_message(conversation.id, NewMessage::user(text).with_author(user, "someone"))
+        .add_user_message(
+            conversation.id,
+            NewMessage::user(text).with_author(user, "someone"),
+        )
         .await
         .unwrap();
     conversation.id
@@ -115,12 +124,47 @@ fn texts(snippets: &[Snippet]) -> Vec<&str> {
 async fn meaning_only_hits_are_recalled_and_scope_holds(db: TestDb) {
     let store = db.connect().await;
     let mine = say(&store, "a:1", Some(GUILD), ALICE, FACT).await;
-    say(&store, "a:1", Some(GUILD), ALICE, "The weather in Paris is rainy").await;
-    say(&store, "a:2", Some(GUILD), ALICE, "Quantum chromodynamics lecture notes").await;
+    say(
+        &store,
+        "a:1",
+        Some(GUILD),
+        ALICE,
+        "The weather in Paris is rainy",
+    )
+    .await;
+    say(
+        &store,
+        "a:2",
+        Some(GUILD),
+        ALICE,
+        "Quantum chromodynamics lecture notes",
+    )
+    .await;
     // The same fact where Alice must not see it: Bob's conversation, another guild, her DMs.
-    say(&store, "b:1", Some(GUILD), BOB, "My favourite automobile is a crimson Ferrari").await;
-    say(&store, "a:other", Some(OTHER_GUILD), ALICE, "My favourite automobile is a crimson Fiat").await;
-    say(&store, "a:dm", None, ALICE, "My favourite automobile is a crimson Saab").await;
+    say(
+        &store,
+        "b:1",
+        Some(GUILD),
+        BOB,
+        "My favourite automobile is a crimson Ferrari",
+    )
+    .await;
+    say(
+        &store,
+        "a:other",
+        Some(OTHER_GUILD),
+        ALICE,
+        "My favourite automobile is a crimson Fiat",
+    )
+    .await;
+    say(
+        &store,
+        "a:dm",
+        None,
+        ALICE,
+        "My favourite automobile is a crimson Saab",
+    )
+    .await;
     let current = say(&store, "a:now", Some(GUILD), ALICE, QUERY).await;
     let index = embed_all(&store).await;
     assert_eq!(index.len(), 7);
@@ -136,7 +180,11 @@ async fn meaning_only_hits_are_recalled_and_scope_holds(db: TestDb) {
         "the fact and the query share no word"
     );
     let found = recall(&store, &index, Some(GUILD), Some(current), QUERY).await;
-    assert_eq!(texts(&found), [FACT], "only Alice's guild conversation, by meaning");
+    assert_eq!(
+        texts(&found),
+        [FACT],
+        "only Alice's guild conversation, by meaning"
+    );
     assert_eq!(found[0].conversation, mine);
     assert_eq!(found[0].author.as_deref(), Some("someone"));
 
@@ -167,7 +215,11 @@ async fn replaced_and_expired_messages_are_never_recalled(db: TestDb) {
     // Regenerated away: kept, but out of the history, and out of recall.
     let fact = store.history(old, 10).await.unwrap()[0].id;
     store.mark_replaced(fact).await.unwrap();
-    assert!(recall(&store, &index, Some(GUILD), Some(current), QUERY).await.is_empty());
+    assert!(
+        recall(&store, &index, Some(GUILD), Some(current), QUERY)
+            .await
+            .is_empty()
+    );
 
     // Retention: the conversation goes, with its vectors, though the index still has the code.
     let again = say(&store, "a:2", Some(GUILD), ALICE, FACT).await;
@@ -184,7 +236,9 @@ async fn replaced_and_expired_messages_are_never_recalled(db: TestDb) {
     assert!(store.sweep_expired(later).await.unwrap() >= 2);
     assert_eq!(store.embedded_count(MODEL).await.unwrap(), 0);
     assert!(
-        recall(&store, &index, Some(GUILD), None, QUERY).await.is_empty(),
+        recall(&store, &index, Some(GUILD), None, QUERY)
+            .await
+            .is_empty(),
         "deleted messages are never recalled"
     );
 }
@@ -192,7 +246,14 @@ async fn replaced_and_expired_messages_are_never_recalled(db: TestDb) {
 async fn pending_embeddings_resume_and_a_new_model_starts_over(db: TestDb) {
     let store = db.connect().await;
     for i in 0..5 {
-        say(&store, "a:1", Some(GUILD), ALICE, &format!("message number {i}")).await;
+        say(
+            &store,
+            "a:1",
+            Some(GUILD),
+            ALICE,
+            &format!("message number {i}"),
+        )
+        .await;
     }
     let conversation = say(&store, "a:1", Some(GUILD), ALICE, "last").await;
     // Tool results and empty messages are not embedded.

@@ -82,18 +82,8 @@ impl MemoryCommand {
     /// Runs `/memory recall`.
     pub async fn run(self, call: Call<'_>) -> CommandResult {
         let Self::Recall(recall) = self;
-        let (level, whose) = match recall.scope.unwrap_or(RecallScope::User) {
-            RecallScope::User => (PreferenceLevel::User(call.invoker.user.get()), "for you"),
-            RecallScope::Server => match call.invoker.guild {
-                Some(guild) => (PreferenceLevel::Guild(guild.get()), "in this server"),
-                None => return Err(CommandError::Invalid("this is not a server".into())),
-            },
-        };
-        let on = match recall.state {
-            RecallState::On => Some(true),
-            RecallState::Off => Some(false),
-            RecallState::Default => None,
-        };
+        let (level, whose) = recall_level(recall.scope, &call)?;
+        let on = recall.state.switch();
         let engine = &call.ctx.engine;
         engine.set_recall(level, on).await?;
         let now = if engine.recall_enabled(&call.scope()).await? {
@@ -101,14 +91,44 @@ impl MemoryCommand {
         } else {
             "off"
         };
-        let what = match on {
-            Some(true) => "switched on",
-            Some(false) => "switched off",
-            None => "back to the default",
-        };
         Ok(CommandResponse::private(format!(
-            "🧠 Recall of earlier conversations {what} {whose}. For your messages here it is now \
-             {now}."
+            "🧠 Recall of earlier conversations {} {whose}. For your messages here it is now \
+             {now}.",
+            recall.state.done()
         )))
+    }
+}
+
+impl RecallState {
+    /// The preference it stores: on, off, or none (the next level decides).
+    fn switch(self) -> Option<bool> {
+        match self {
+            Self::On => Some(true),
+            Self::Off => Some(false),
+            Self::Default => None,
+        }
+    }
+
+    /// What was done, in words.
+    fn done(self) -> &'static str {
+        match self {
+            Self::On => "switched on",
+            Self::Off => "switched off",
+            Self::Default => "back to the default",
+        }
+    }
+}
+
+/// The preference level `scope` names for the invoker, and words for it.
+fn recall_level(
+    scope: Option<RecallScope>,
+    call: &Call<'_>,
+) -> Result<(PreferenceLevel, &'static str), CommandError> {
+    match scope.unwrap_or(RecallScope::User) {
+        RecallScope::User => Ok((PreferenceLevel::User(call.invoker.user.get()), "for you")),
+        RecallScope::Server => match call.invoker.guild {
+            Some(guild) => Ok((PreferenceLevel::Guild(guild.get()), "in this server")),
+            None => Err(CommandError::Invalid("this is not a server".into())),
+        },
     }
 }

@@ -246,8 +246,7 @@ impl TurnState {
             .unwrap_or(config.fallback_context_length)
             .min(config.max_context);
         let memory_budget = (config.memory.recall_tokens as usize).min(length as usize / 8);
-        if let Some(block) = recall::block(recalled, &self.inner.estimator, model, memory_budget)
-        {
+        if let Some(block) = recall::block(recalled, &self.inner.estimator, model, memory_budget) {
             system.push_str("\n\n");
             system.push_str(&block);
         }

@@ -65,7 +65,15 @@ pub const CONCEPTS: &[&[&str]] = &[
     &["car", "automobile", "vehicle", "cars", "auto", "sedan"],
     &["red", "crimson", "scarlet", "ruby"],
     &["colour", "color", "hue", "shade"],
-    &["like", "love", "favourite", "favorite", "enjoy", "prefer", "fond"],
+    &[
+        "like",
+        "love",
+        "favourite",
+        "favorite",
+        "enjoy",
+        "prefer",
+        "fond",
+    ],
     &["dog", "puppy", "hound", "canine", "dogs"],
     &["cat", "kitten", "feline", "cats"],
     &["pet", "pets", "animal", "companion"],
@@ -182,8 +190,11 @@ fn prepare(
 pub(crate) async fn api_embed(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     const PATH: &str = "/api/embed";
     if shared.lock().embeddings_down {
-        return Reject::new(StatusCode::SERVICE_UNAVAILABLE, "server busy, please try again")
-            .native(&shared, PATH);
+        return Reject::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server busy, please try again",
+        )
+        .native(&shared, PATH);
     }
     match prepare(&shared, &body, "input") {
         Err(reject) => reject.native(&shared, PATH),
@@ -218,8 +229,11 @@ pub(crate) async fn api_embeddings(State(shared): State<Arc<Shared>>, body: Byte
 pub(crate) async fn openai_embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     const PATH: &str = "/v1/embeddings";
     if shared.lock().embeddings_down {
-        return Reject::new(StatusCode::SERVICE_UNAVAILABLE, "server busy, please try again")
-            .openai(&shared, PATH);
+        return Reject::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server busy, please try again",
+        )
+        .openai(&shared, PATH);
     }
     let (req, model, texts, dims) = match prepare(&shared, &body, "input") {
         Ok(ok) if ok.2.is_empty() => {
