@@ -463,7 +463,7 @@ mod tests {
     #[test]
     fn every_declaration_is_valid_for_discord() {
         let commands = all_commands();
-        assert_eq!(commands.len(), 12);
+        assert_eq!(commands.len(), 13);
         for command in &commands {
             twilight_validate::command::command(command)
                 .unwrap_or_else(|e| panic!("{}: {e}", command.name));
