@@ -267,3 +267,26 @@ pub(crate) async fn openai_embeddings(State(shared): State<Arc<Shared>>, body: B
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[test]
+    fn texts_sharing_only_a_meaning_are_close_and_unrelated_ones_are_not() {
+        let fact = embedding_vector("My favourite automobile is a crimson Volvo", 384);
+        let question = embedding_vector("Which car do I like? Red?", 384);
+        let unrelated = embedding_vector("Quantum chromodynamics lecture notes", 384);
+        assert!(
+            cosine(&fact, &question) > 0.6,
+            "{}",
+            cosine(&fact, &question)
+        );
+        assert!(cosine(&fact, &unrelated).abs() < 0.2);
+        assert!(cosine(&question, &unrelated).abs() < 0.2);
+    }
+}
