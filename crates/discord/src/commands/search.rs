@@ -187,15 +187,26 @@ pub fn parse_when(text: &str, now: SystemTime) -> Result<SystemTime, String> {
 
 /// `YYYY-MM-DD` as the start of that day, UTC.
 fn parse_day(text: &str) -> Option<SystemTime> {
-    let mut parts = text.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
-    if !(1970..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    let (year, month, day) = date_parts(text)?;
+    let valid =
+        (1970..=9999).contains(&year) && (1..=12).contains(&month) && (1..=31).contains(&day);
+    if !valid {
         return None;
     }
     let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
     Some(UNIX_EPOCH + Duration::from_secs(days * 86_400))
+}
+
+/// The three numbers of `YYYY-MM-DD`.
+fn date_parts(text: &str) -> Option<(i64, i64, i64)> {
+    let parts: Vec<i64> = text
+        .splitn(3, '-')
+        .map(|part| part.parse().ok())
+        .collect::<Option<_>>()?;
+    match parts[..] {
+        [year, month, day] => Some((year, month, day)),
+        _ => None,
+    }
 }
 
 /// Days since 1970-01-01 of a date in the proleptic Gregorian calendar (Howard Hinnant's

@@ -4,6 +4,7 @@ mod chat;
 mod check;
 mod config;
 mod mcp;
+mod memory;
 mod models;
 mod run;
 mod version;
@@ -87,6 +88,7 @@ fn with_config(command: Command, config: &Config, source: &Source) -> Result<(),
         Command::Chat(args) => block_on(chat::run(config, args)),
         Command::Models => block_on(models::run(config)),
         Command::Mcp(command) => block_on(mcp::run(config, command)),
+        Command::Memory(command) => block_on(memory::run(config, command)),
     }
 }
 

@@ -22,9 +22,6 @@ pub struct SearchStats {
 impl Store {
     /// Counts of stored, indexed and embedded messages, and the keyword index's size.
     pub async fn search_stats(&self) -> Result<SearchStats, MemoryError> {
-        let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
-            .fetch_one(&self.pool)
-            .await?;
         let (indexed_sql, size_sql) = match self.backend() {
             Backend::Sqlite => (
                 "SELECT COUNT(*) FROM messages_fts_docsize",
@@ -35,16 +32,20 @@ impl Store {
                 "SELECT pg_relation_size('messages_search')",
             ),
         };
-        let indexed: i64 = sqlx::query_scalar(indexed_sql)
-            .fetch_one(&self.pool)
-            .await?;
-        let index_bytes: i64 = sqlx::query_scalar(size_sql).fetch_one(&self.pool).await?;
         Ok(SearchStats {
-            messages: db::stored_count(messages, "messages")?,
-            indexed: db::stored_count(indexed, "indexed messages")?,
+            messages: self
+                .count("SELECT COUNT(*) FROM messages", "messages")
+                .await?,
+            indexed: self.count(indexed_sql, "indexed messages").await?,
             embedded: db::stored_count(self.embedded_messages().await?, "embedded messages")?,
-            index_bytes: db::stored_count(index_bytes, "index size")?,
+            index_bytes: self.count(size_sql, "index size").await?,
         })
+    }
+
+    /// The one number `sql` answers; `what` names it in the error.
+    async fn count(&self, sql: &str, what: &str) -> Result<u64, MemoryError> {
+        let value: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+        db::stored_count(value, what)
     }
 
     /// Messages with a vector of any model in [`EMBEDDINGS_TABLE`], or 0 when it does not
