@@ -643,7 +643,7 @@ fn one_line(text: &str) -> String {
 
 /// Escapes Discord markdown, so names and summaries show as written (and a backtick can never
 /// open a code block across the answer).
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']') {

@@ -658,3 +658,59 @@ async fn messages_of_one_channel_reach_the_model_in_the_order_sent() {
     );
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn memory_recall_is_switched_by_people_and_by_admins_for_the_server() {
+    let mut bot = start(None, |c| {
+        c.admins.server_managers = false;
+        c.admins.users = [twilight_model::id::Id::new(FakeDiscord::USER_ID)].into();
+    })
+    .await;
+    let scope = mcpcord_engine::Scope {
+        guild_id: Some(FakeDiscord::GUILD_ID),
+        channel_id: Some(FakeDiscord::CHANNEL_ID),
+        user_id: Some(FakeDiscord::USER_ID),
+    };
+    let off = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("memory")
+            .subcommand("recall")
+            .option("state", "off"),
+    );
+    let answer = deferred_answer(&bot, &off).await;
+    assert!(answer.contains("switched off for you"), "{answer}");
+    let preferences = bot.engine.store().get_preferences(&scope).await.unwrap();
+    assert_eq!(preferences.user.recall, Some(false));
+
+    // The server-wide switch: an admin may, someone else is refused by the gate.
+    let server_on = || {
+        InteractionCreate::slash_command("memory")
+            .subcommand("recall")
+            .option("state", "on")
+            .option("scope", "server")
+    };
+    let by_admin = bot.discord.inject_interaction_create(server_on());
+    let answer = deferred_answer(&bot, &by_admin).await;
+    assert!(answer.contains("in this server"), "{answer}");
+    let by_other = bot
+        .discord
+        .inject_interaction_create(server_on().user(1_200_000_000_000_000_999, "someone"));
+    let answer = deferred_answer(&bot, &by_other).await;
+    assert!(answer.contains("🔒"), "{answer}");
+    let preferences = bot.engine.store().get_preferences(&scope).await.unwrap();
+    assert_eq!(preferences.guild.recall, Some(true));
+    assert_eq!(preferences.user.recall, Some(false));
+
+    let default = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("memory")
+            .subcommand("recall")
+            .option("state", "default"),
+    );
+    assert!(
+        deferred_answer(&bot, &default)
+            .await
+            .contains("back to the default")
+    );
+    let preferences = bot.engine.store().get_preferences(&scope).await.unwrap();
+    assert_eq!(preferences.user.recall, None);
+    bot.shutdown().await;
+}

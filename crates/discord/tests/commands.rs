@@ -125,7 +125,7 @@ async fn help_autocomplete_and_modals_answer_within_the_spec() {
     );
     let choices = autocomplete_choices(commands::help::topics(&catalogue()), &focus.typed);
     let names: Vec<&str> = choices.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["model", "models"]);
+    assert_eq!(names, ["model", "models", "memory"], "prefixes first");
     ic.create_response(typing.id, &typing.token, &autocomplete_response(choices))
         .await
         .unwrap();

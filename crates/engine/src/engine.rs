@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use mcpcord_llm::BackendPool;
 use mcpcord_mcp::McpHost;
+use mcpcord_memory::vectors::VectorIndex;
 use mcpcord_memory::{ConversationId, ConversationKey, MessageId, Store};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::context::TokenEstimator;
 use crate::error::EngineError;
 use crate::events::TurnEvent;
+use crate::memory::{MemoryConfig, index_for};
 use crate::request::TurnRequest;
 use crate::slot::Slot;
 use crate::turn;
@@ -54,6 +56,8 @@ pub struct EngineConfig {
     pub temperature: Option<f64>,
     /// How long Ollama keeps the model loaded.
     pub keep_alive: Option<Duration>,
+    /// Long-term memory: the embedding model, the background indexer, recall.
+    pub memory: MemoryConfig,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +76,7 @@ impl Default for EngineConfig {
             history_limit: 400,
             temperature: None,
             keep_alive: None,
+            memory: MemoryConfig::default(),
         }
     }
 }
@@ -79,7 +84,7 @@ impl Default for EngineConfig {
 /// The conversation engine. Cheap to clone; every clone drives the same engine.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// Whose "Always" it is: a conversation and a person.
@@ -110,6 +115,12 @@ pub(crate) struct Inner {
     drained: tokio::sync::OnceCell<()>,
     /// Cancelled when the engine gives up on running turns at the end of a drain.
     stop_all: CancellationToken,
+    /// The in-process vector index of the embedding model's vectors (none without one).
+    pub(crate) vectors: Option<Arc<VectorIndex>>,
+    /// The background indexer's task, while it runs.
+    pub(crate) indexer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Cancelled to stop the background indexer (at shutdown).
+    pub(crate) indexer_stop: CancellationToken,
 }
 
 /// A running turn: its events, and a way to stop it.
@@ -152,7 +163,6 @@ impl Engine {
                 pool,
                 tools,
                 store,
-                config: ArcSwap::from_pointee(config),
                 estimator: TokenEstimator::default(),
                 always_allowed: Mutex::new(HashMap::new()),
                 conversations: Mutex::new(HashMap::new()),
@@ -161,6 +171,10 @@ impl Engine {
                 accepting: AtomicBool::new(true),
                 drained: tokio::sync::OnceCell::new(),
                 stop_all: CancellationToken::new(),
+                vectors: index_for(&config),
+                indexer: Mutex::new(None),
+                indexer_stop: CancellationToken::new(),
+                config: ArcSwap::from_pointee(config),
             }),
         }
     }
@@ -362,6 +376,7 @@ impl Engine {
 
     async fn drain(&self, grace: Duration) {
         self.inner.accepting.store(false, Ordering::SeqCst);
+        self.stop_indexer().await;
         self.inner.tracker.close();
         if tokio::time::timeout(grace, self.inner.tracker.wait())
             .await

@@ -50,6 +50,12 @@ pub enum EngineError {
         /// `regenerate` or `continue`.
         action: &'static str,
     },
+    /// A request the engine cannot do as asked; the text says what works instead.
+    #[error("{detail}")]
+    Invalid {
+        /// What was wrong, and what to do instead.
+        detail: String,
+    },
     /// The engine is shutting down and takes no new turns.
     #[error("the bot is shutting down; try again in a moment")]
     ShuttingDown,

@@ -10,10 +10,14 @@ mod context;
 mod engine;
 mod error;
 mod events;
+mod indexer;
 mod loop_breaker;
+mod memory;
 mod posts;
 mod preferences;
+mod recall;
 mod request;
+mod search;
 mod settings;
 mod slot;
 pub mod telemetry;
@@ -27,6 +31,8 @@ pub use context::TokenEstimator;
 pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
+pub use memory::MemoryConfig;
+pub use recall::{RECALL_FOOTER, RECALL_HEADER};
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};
 pub use settings::{Settings, Source};
 pub use telemetry::{EngineStatus, TURN_LOG_TARGET};
@@ -38,4 +44,7 @@ pub use mcpcord_mcp::{
     Catalogue, InputAnswer, InputMode, InputRequest, PromptDescriptor, ServerState, ServerStatus,
     ToolDescriptor,
 };
-pub use mcpcord_memory::{ConversationKey, MessageId, PoolStats, PreferenceLevel, Scope};
+pub use mcpcord_memory::{
+    Author, ConversationId, ConversationKey, MessageId, PoolStats, PreferenceLevel, Role, Scope,
+    SearchHit, SearchQuery, SearchScope, SearchStats, Viewer,
+};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mcpcord_engine::{Engine, EngineConfig};
+use mcpcord_engine::{Engine, EngineConfig, MemoryConfig};
 use mcpcord_mcp::Callbacks;
 use mcpcord_memory::{MemoryError, Store};
 use tokio_util::sync::CancellationToken;
@@ -99,6 +99,9 @@ impl App {
             Some(host)
         };
         let engine = Engine::new(pool, host, store, engine_config(config));
+        // Embeds new messages in the background (with `models.embedding` set); stopped by the
+        // engine's shutdown.
+        engine.start_indexer();
         Ok(Some(App { engine, background }))
     }
 
@@ -128,6 +131,22 @@ pub async fn apply_retention(store: &Store, storage: &StorageConfig) -> Result<(
     Ok(())
 }
 
+/// The engine's memory settings from `[memory]` and `models.embedding`.
+fn memory_config(config: &Config) -> MemoryConfig {
+    let memory = &config.memory;
+    MemoryConfig {
+        embedding_model: config.models.embedding.clone(),
+        recall: memory.recall,
+        recall_snippets: memory.recall_snippets.get() as usize,
+        recall_tokens: memory.recall_tokens.get(),
+        recall_timeout: memory.recall_timeout,
+        min_similarity: memory.min_similarity,
+        recency_half_life: memory.recency_half_life,
+        index_batch: memory.index_batch.get() as usize,
+        index_interval: memory.index_interval,
+    }
+}
+
 /// The engine's settings from the configuration.
 pub fn engine_config(config: &Config) -> EngineConfig {
     EngineConfig {
@@ -140,6 +159,7 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         max_context: config.models.max_context.get(),
         temperature: config.models.temperature,
         keep_alive: config.models.keep_alive,
+        memory: memory_config(config),
         ..EngineConfig::default()
     }
 }

@@ -57,6 +57,9 @@ pub enum Command {
     /// Inspect and use the configured MCP servers.
     #[command(subcommand)]
     Mcp(McpCommand),
+    /// Search the stored conversations, count them, rebuild their search index.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
     /// Print an example configuration, show the effective one, or validate it.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -152,6 +155,37 @@ pub enum McpCommand {
     Prompts,
     /// List the resources of every server.
     Resources,
+}
+
+/// `mcpcord memory …`
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Search every stored conversation (or one guild's, or one user's) for words; best first.
+    Search(MemorySearchArgs),
+    /// Rebuild the keyword index from the stored messages.
+    Reindex,
+    /// Count the stored, indexed and embedded messages; show the index's size.
+    Stats,
+}
+
+/// `mcpcord memory search`
+#[derive(Debug, Args)]
+pub struct MemorySearchArgs {
+    /// The words to look for (several arguments are joined).
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Only conversations this Discord user took part in.
+    #[arg(long, value_name = "ID")]
+    pub user: Option<u64>,
+    /// Only this Discord guild's conversations.
+    #[arg(long, value_name = "ID")]
+    pub guild: Option<u64>,
+    /// How many hits to show (at most 100).
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    /// Print the hits as a JSON array instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `mcpcord config …`

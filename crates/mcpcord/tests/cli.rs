@@ -33,7 +33,9 @@ fn help_lists_every_command() {
     let out = mcpcord(dir.path(), &["--help"], &[]);
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for command in ["run", "chat", "check", "models", "mcp", "config", "version"] {
+    for command in [
+        "run", "chat", "check", "models", "mcp", "memory", "config", "version",
+    ] {
         assert!(
             help.contains(&format!("\n  {command} ")),
             "--help lacks {command}:\n{help}"

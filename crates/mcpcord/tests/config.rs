@@ -416,3 +416,33 @@ fn shard_ids_are_a_range_within_the_shards() {
         );
     }
 }
+
+#[test]
+fn memory_settings_have_defaults_and_are_checked() {
+    let config = Config::from_toml("", &Env::new()).unwrap();
+    assert!(config.memory.recall);
+    assert_eq!(config.memory.recall_snippets.get(), 3);
+    assert_eq!(
+        config.memory.index_interval,
+        std::time::Duration::from_secs(2)
+    );
+    let config = Config::from_toml(
+        "[memory]\nrecall = false\nindex_batch = 16\nrecall_timeout = \"200ms\"",
+        &Env::new(),
+    )
+    .unwrap();
+    assert!(!config.memory.recall);
+    assert_eq!(config.memory.index_batch.get(), 16);
+    assert_eq!(
+        config.memory.recall_timeout,
+        std::time::Duration::from_millis(200)
+    );
+    let problems = errors(
+        "[memory]\nmin_similarity = 2.0\nrecall_snippets = 0\nrecal = true",
+        &Env::new(),
+    );
+    let joined = problems.join("\n");
+    assert!(joined.contains("memory.min_similarity"), "{joined}");
+    assert!(joined.contains("memory.recall_snippets"), "{joined}");
+    assert!(joined.contains("did you mean `recall`"), "{joined}");
+}

@@ -1,5 +1,7 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
-//! and guilds the bot has seen, tools turned off per channel, and retention.
+//! and guilds the bot has seen, tools turned off per channel, retention, search (a keyword
+//! index, scope, rank fusion), message embeddings with an in-process vector index
+//! ([`vectors`]), and hybrid recall of earlier conversations.
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -33,22 +35,32 @@
 mod conversations;
 mod db;
 mod directory;
+mod embeddings;
 mod error;
 mod group;
 mod ids;
 mod locks;
 mod messages;
 mod preferences;
+mod recall;
 mod retention;
+mod search;
 mod store;
 mod tools;
+pub mod vectors;
 
 pub use conversations::Conversation;
 pub use directory::{Guild, User};
+pub use embeddings::{PendingMessage, StoredEmbedding};
 pub use error::MemoryError;
 pub use ids::{ConversationId, ConversationKey, MessageId, Scope};
 pub use locks::{ConversationLock, advisory_id};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
+pub use recall::{RecallQuery, Snippet};
+pub use search::{
+    DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, SearchHit, SearchQuery, SearchScope,
+    SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
+};
 pub use store::{Backend, PoolStats, Store};
 pub use tools::DisabledTool;

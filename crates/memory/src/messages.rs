@@ -42,7 +42,7 @@ impl Role {
         }
     }
 
-    fn parse(stored: &str) -> Result<Self, MemoryError> {
+    pub(crate) fn parse(stored: &str) -> Result<Self, MemoryError> {
         Ok(match stored {
             "system" => Self::System,
             "user" => Self::User,

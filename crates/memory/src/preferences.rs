@@ -32,6 +32,8 @@ pub struct Preference {
     pub model: Option<String>,
     /// The system prompt to use.
     pub system_prompt: Option<String>,
+    /// Whether earlier conversations are recalled into the context (user and guild levels).
+    pub recall: Option<bool>,
 }
 
 /// The preferences that apply to a scope, level by level (empty where the scope has no such
@@ -51,13 +53,14 @@ struct PreferenceRow {
     level: String,
     model: Option<String>,
     system_prompt: Option<String>,
+    recall: Option<i64>,
 }
 
 impl Store {
     /// The user's, channel's and guild's preferences for `scope`, in one query.
     pub async fn get_preferences(&self, scope: &Scope) -> Result<Preferences, MemoryError> {
         let rows = sqlx::query_as::<_, PreferenceRow>(
-            "SELECT level, model, system_prompt FROM preferences \
+            "SELECT level, model, system_prompt, recall FROM preferences \
              WHERE (level = 'user' AND target_id = $1) \
              OR (level = 'channel' AND target_id = $2) \
              OR (level = 'guild' AND target_id = $3)",
@@ -82,6 +85,7 @@ impl Store {
             *slot = Preference {
                 model: row.model,
                 system_prompt: row.system_prompt,
+                recall: row.recall.map(|on| on != 0),
             };
         }
         Ok(preferences)
@@ -109,6 +113,28 @@ impl Store {
     /// Clears the system prompt at `level` (the next level's applies again).
     pub async fn clear_system_prompt(&self, level: PreferenceLevel) -> Result<(), MemoryError> {
         self.set_preference(level, "system_prompt", None).await
+    }
+
+    /// Switches recall of earlier conversations at `level` (`None`: the next level or the
+    /// configuration decides again).
+    pub async fn set_recall(
+        &self,
+        level: PreferenceLevel,
+        on: Option<bool>,
+    ) -> Result<(), MemoryError> {
+        let (kind, target) = level.parts();
+        sqlx::query(
+            "INSERT INTO preferences (level, target_id, recall, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (level, target_id) \
+             DO UPDATE SET recall = excluded.recall, updated_at = excluded.updated_at",
+        )
+        .bind(kind)
+        .bind(target)
+        .bind(on.map(i64::from))
+        .bind(db::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Upserts one column of a level's row; `column` is one of ours, never user input.

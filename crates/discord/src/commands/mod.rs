@@ -15,11 +15,13 @@ pub mod ask_message;
 mod call;
 pub mod chat;
 pub mod help;
+pub mod memory;
 pub mod model;
 pub mod models;
 pub mod new;
 pub mod prompt;
 pub mod resource;
+pub mod search;
 pub mod status;
 pub mod system;
 pub mod tools;
@@ -46,11 +48,13 @@ use crate::middleware::{Access, CommandError, CommandResult};
 pub use self::call::{Call, invoker_name, level, may_pick, scope_words};
 pub use self::chat::ChatCommand;
 pub use self::help::HelpCommand;
+pub use self::memory::MemoryCommand;
 pub use self::model::ModelCommand;
 pub use self::models::ModelsCommand;
 pub use self::new::NewCommand;
 pub use self::prompt::PromptCommand;
 pub use self::resource::ResourceCommand;
+pub use self::search::SearchCommand;
 pub use self::status::StatusCommand;
 pub use self::system::SystemCommand;
 pub use self::tools::ToolsCommand;
@@ -171,12 +175,14 @@ pub fn catalogue() -> Vec<CommandInfo> {
         chat::info(),
         new::info(),
         ask_message::info(),
+        search::info(),
         model::info(),
         models::info(),
         tools::info(),
         prompt::info(),
         resource::info(),
         system::info(),
+        memory::info(),
         help::info(),
         status::info(),
     ]
@@ -222,6 +228,8 @@ pub enum BotCommand {
     Models(ModelsCommand),
     /// `/system`.
     System(SystemCommand),
+    /// `/memory`.
+    Memory(MemoryCommand),
     /// `/tools`.
     Tools(ToolsCommand),
     /// `/prompt`.
@@ -230,6 +238,8 @@ pub enum BotCommand {
     Resource(ResourceCommand),
     /// `/new`.
     New(NewCommand),
+    /// `/search`.
+    Search(SearchCommand),
     /// `/help`.
     Help(HelpCommand),
     /// `/status`.
@@ -262,10 +272,12 @@ impl BotCommand {
             "model" => Self::Model(ModelCommand::from_interaction(input)?),
             "models" => Self::Models(ModelsCommand::from_interaction(input)?),
             "system" => Self::System(SystemCommand::from_interaction(input)?),
+            "memory" => Self::Memory(MemoryCommand::from_interaction(input)?),
             "tools" => Self::Tools(ToolsCommand::from_interaction(input)?),
             "prompt" => Self::Prompt(PromptCommand::from_interaction(input)?),
             "resource" => Self::Resource(ResourceCommand::from_interaction(input)?),
             "new" => Self::New(NewCommand::from_interaction(input)?),
+            "search" => Self::Search(SearchCommand::from_interaction(input)?),
             "help" => Self::Help(HelpCommand::from_interaction(input)?),
             "status" => Self::Status(StatusCommand::from_interaction(input)?),
             _ => Self::Unknown(name),
@@ -273,7 +285,7 @@ impl BotCommand {
     }
 
     /// Who may run this invocation: admins for `/status`, `/tools enable|disable`, and
-    /// channel- or server-wide `/model set`, `/system set|clear`.
+    /// channel- or server-wide `/model set`, `/system set|clear`, `/memory recall`.
     pub fn access(&self) -> Access {
         let wide = |scope: Option<ScopeChoice>| {
             matches!(scope, Some(ScopeChoice::Channel | ScopeChoice::Server))
@@ -284,6 +296,7 @@ impl BotCommand {
             Self::Model(ModelCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Clear(clear)) => wide(clear.scope),
+            Self::Memory(memory) => memory.wide(),
             _ => false,
         };
         if admins {
@@ -300,10 +313,12 @@ impl BotCommand {
             Self::Model(model) => model.run(call).await,
             Self::Models(models) => models.run(call).await,
             Self::System(system) => system.run(call).await,
+            Self::Memory(memory) => memory.run(call).await,
             Self::Tools(tools) => tools.run(call).await,
             Self::Prompt(prompt) => prompt.run(call).await,
             Self::Resource(resource) => resource.run(call).await,
             Self::New(new) => new.run(call).await,
+            Self::Search(search) => search.run(call).await,
             Self::Help(help) => help.run(call),
             Self::Status(status) => status.run(call).await,
             Self::AskAboutMessage { message } => ask_message::run(message, call).await,
@@ -335,6 +350,7 @@ impl BotCommand {
             Self::System(SystemCommand::Set(_)) => "system set",
             Self::System(SystemCommand::Show(_)) => "system show",
             Self::System(SystemCommand::Clear(_)) => "system clear",
+            Self::Memory(_) => "memory recall",
             Self::Tools(ToolsCommand::List(_)) => "tools list",
             Self::Tools(ToolsCommand::Enable(_)) => "tools enable",
             Self::Tools(ToolsCommand::Disable(_)) => "tools disable",
@@ -343,6 +359,7 @@ impl BotCommand {
             Self::Prompt(_) => "prompt",
             Self::Resource(_) => "resource",
             Self::New(_) => "new",
+            Self::Search(_) => "search",
             Self::Help(_) => "help",
             Self::Status(_) => "status",
             Self::AskAboutMessage { .. } => ask_message::NAME,
@@ -446,7 +463,7 @@ mod tests {
     #[test]
     fn every_declaration_is_valid_for_discord() {
         let commands = all_commands();
-        assert_eq!(commands.len(), 11);
+        assert_eq!(commands.len(), 13);
         for command in &commands {
             twilight_validate::command::command(command)
                 .unwrap_or_else(|e| panic!("{}: {e}", command.name));
@@ -506,6 +523,21 @@ mod tests {
             (tools.path().as_str(), tools.access()),
             ("tools disable", Access::Admins)
         );
+
+        let recall = |scope: Option<&str>| {
+            let mut options = vec![json!({"name": "state", "type": 3, "value": "off"})];
+            if let Some(scope) = scope {
+                options.push(json!({"name": "scope", "type": 3, "value": scope}));
+            }
+            BotCommand::parse(data(json!({
+                "id": "1", "name": "memory", "type": 1,
+                "options": [{"name": "recall", "type": 1, "options": options}]
+            })))
+            .unwrap()
+        };
+        assert_eq!(recall(None).access(), Access::Everyone);
+        assert_eq!(recall(Some("user")).path(), "memory recall");
+        assert_eq!(recall(Some("server")).access(), Access::Admins);
 
         let status =
             BotCommand::parse(data(json!({"id": "1", "name": "status", "type": 1}))).unwrap();

@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use mcpcord_llm::{Message, ModelInfo, ToolSpec};
-use mcpcord_memory::{Conversation, DisabledTool, NewMessage, StoredMessage};
+use mcpcord_memory::{Conversation, DisabledTool, NewMessage, Snippet, StoredMessage};
 use serde_json::json;
 
 use super::{Action, CONTINUE_PROMPT, Prepared, TurnState, target, to_model_message, unanswered};
@@ -13,6 +13,8 @@ use crate::choice::{VisionRoute, vision_route};
 use crate::context::{self, Context};
 use crate::error::EngineError;
 use crate::events::TurnEvent;
+use crate::memory::recall_on;
+use crate::recall;
 use crate::request::{TurnAction, TurnRequest};
 use crate::settings::{Settings, resolve};
 use crate::template::render;
@@ -24,9 +26,14 @@ impl TurnState {
     /// and the context.
     pub(super) async fn prepare(&mut self, request: &TurnRequest) -> Result<Prepared, EngineError> {
         self.author = request.author.id;
-        let (conversation, settings, disabled) = self.load(request).await?;
-        let action = self.take_action(request, &conversation).await?;
-        let (model, info, images) = self.pick_model(settings.model, action.images).await;
+        let (conversation, settings, disabled, recall_on) = self.load(request).await?;
+        // Recall runs while the message is stored and the model picked (bounded by its timeout).
+        let recall = recall::gather(self.inner.clone(), request, conversation.id, recall_on);
+        let (ready, snippets) = tokio::join!(
+            self.act_and_pick(request, &conversation, settings.model),
+            recall
+        );
+        let (action, model, info, images) = ready?;
         tracing::Span::current().record("model", model.as_str());
         self.send(TurnEvent::Started {
             model: model.clone(),
@@ -45,11 +52,11 @@ impl TurnState {
             .context(
                 request,
                 &settings.system_prompt,
-                &model,
-                &info,
+                (&model, &info),
                 &offered,
                 history,
                 images,
+                &snippets,
             )
             .await;
         messages.extend(action.extra);
@@ -63,13 +70,26 @@ impl TurnState {
         })
     }
 
+    /// Does what the request asks before the model runs, then picks the model that can answer.
+    async fn act_and_pick(
+        &mut self,
+        request: &TurnRequest,
+        conversation: &Conversation,
+        model: String,
+    ) -> Result<(Action, String, ModelInfo, Vec<String>), EngineError> {
+        let mut action = self.take_action(request, conversation).await?;
+        let images = std::mem::take(&mut action.images);
+        let (model, info, images) = self.pick_model(model, images).await;
+        Ok((action, model, info, images))
+    }
+
     /// The conversation (created on its first turn), the settings in effect and the tools
     /// switched off where it happens. A model chosen for a turn (`/chat model:`) becomes the
     /// conversation's.
     async fn load(
         &self,
         request: &TurnRequest,
-    ) -> Result<(Conversation, Settings, Vec<DisabledTool>), EngineError> {
+    ) -> Result<(Conversation, Settings, Vec<DisabledTool>, bool), EngineError> {
         let store = &self.inner.store;
         // Three independent reads at once: one round trip to the database instead of three.
         let disabled = async {
@@ -83,6 +103,7 @@ impl TurnState {
             store.get_preferences(&request.scope),
             disabled,
         )?;
+        let recall_on = recall_on(&preferences, &self.config.memory);
         let settings = resolve(
             &preferences,
             request.model.as_deref(),
@@ -94,7 +115,7 @@ impl TurnState {
         {
             store.set_model(conversation.id, Some(chosen)).await?;
         }
-        Ok((conversation, settings, disabled))
+        Ok((conversation, settings, disabled, recall_on))
     }
 
     /// Does what the request asks before the model runs: stores a new message, or finds the
@@ -205,20 +226,31 @@ impl TurnState {
             .unwrap_or_else(|_| ModelInfo::named(model))
     }
 
-    /// The messages for the first round: system prompt and as much history as fits.
+    /// The messages for the first round: system prompt (with what was recalled from other
+    /// conversations) and as much history as fits.
     #[allow(clippy::too_many_arguments)]
     async fn context(
         &self,
         request: &TurnRequest,
         template: &str,
-        model: &str,
-        info: &ModelInfo,
+        (model, info): (&str, &ModelInfo),
         offered: &[ToolSpec],
         history: Vec<StoredMessage>,
         images: Vec<String>,
+        recalled: &[Snippet],
     ) -> Vec<Message> {
         let config = self.config.clone();
-        let system = Message::system(render(template, &request.place, SystemTime::now()));
+        let mut system = render(template, &request.place, SystemTime::now());
+        let length = info
+            .context_length
+            .unwrap_or(config.fallback_context_length)
+            .min(config.max_context);
+        let memory_budget = (config.memory.recall_tokens as usize).min(length as usize / 8);
+        if let Some(block) = recall::block(recalled, &self.inner.estimator, model, memory_budget) {
+            system.push_str("\n\n");
+            system.push_str(&block);
+        }
+        let system = Message::system(system);
         // In a shared channel the model must know who says what; alone with one person the
         // names are noise (small models even start imitating them).
         let attribute = request.scope.guild_id.is_some();
@@ -232,10 +264,6 @@ impl TurnState {
         {
             last.images = images;
         }
-        let length = info
-            .context_length
-            .unwrap_or(config.fallback_context_length)
-            .min(config.max_context);
         let budget = (length as usize)
             .saturating_sub(config.reserved_answer_tokens as usize)
             .saturating_sub(self.inner.estimator.tools_tokens(model, offered));

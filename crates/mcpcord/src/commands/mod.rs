@@ -4,6 +4,7 @@ mod chat;
 mod check;
 mod config;
 mod mcp;
+mod memory;
 mod models;
 mod reload;
 mod run;
@@ -100,6 +101,7 @@ fn with_config(
         Command::Models => block_on(models::run(config)),
         Command::Mcp(command) => block_on(mcp::run(config, command)),
         Command::Status(args) => block_on(status::run(config, args)),
+        Command::Memory(command) => block_on(memory::run(config, command)),
     }
 }
 

@@ -33,6 +33,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     /// `[permissions]`
     pub permissions: RawPermissions,
+    /// `[memory]`
+    pub memory: RawMemory,
 }
 
 /// `[discord]`: how the bot reaches Discord.
@@ -225,6 +227,28 @@ pub struct RawLimits {
     pub max_attachment_bytes: Option<u64>,
     /// Unfinished answers one person may have at once.
     pub open_turns_per_user: Option<u32>,
+}
+
+/// `[memory]`: embedding messages in the background and recalling earlier conversations.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawMemory {
+    /// Whether recall is on where nobody switched it (it needs `models.embedding`).
+    pub recall: Option<bool>,
+    /// Most snippets recalled into one turn.
+    pub recall_snippets: Option<u32>,
+    /// Most tokens the recalled block may take.
+    pub recall_tokens: Option<u32>,
+    /// Longest recall may delay a turn.
+    pub recall_timeout: Option<String>,
+    /// Least cosine similarity of a recalled message to the new one (-1 to 1).
+    pub min_similarity: Option<f64>,
+    /// Age at which a recalled message counts half as much.
+    pub recency_half_life: Option<String>,
+    /// Messages embedded per request by the background indexer.
+    pub index_batch: Option<u32>,
+    /// How often the indexer looks for new messages once it has caught up.
+    pub index_interval: Option<String>,
 }
 
 /// `[permissions]`: who may do what.

@@ -36,6 +36,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Who may do what.
     pub permissions: PermissionsConfig,
+    /// Background embedding and recall.
+    pub memory: MemoryConfig,
 }
 
 impl Config {
@@ -561,6 +563,30 @@ pub struct LimitsConfig {
     pub max_attachment_bytes: u64,
     /// Unfinished answers one person may have at once.
     pub open_turns_per_user: NonZeroU32,
+}
+
+/// `[memory]`
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryConfig {
+    /// Whether recall is on where nobody switched it (with `models.embedding` set).
+    pub recall: bool,
+    /// Most snippets recalled into one turn.
+    pub recall_snippets: NonZeroU32,
+    /// Most tokens the recalled block may take.
+    pub recall_tokens: NonZeroU32,
+    /// Longest recall may delay a turn.
+    #[serde(with = "humantime_serde")]
+    pub recall_timeout: Duration,
+    /// Least cosine similarity of a recalled message to the new one.
+    pub min_similarity: f32,
+    /// Age at which a recalled message counts half as much.
+    #[serde(with = "humantime_serde")]
+    pub recency_half_life: Duration,
+    /// Messages embedded per request.
+    pub index_batch: NonZeroU32,
+    /// How often the indexer looks for new messages once caught up.
+    #[serde(with = "humantime_serde")]
+    pub index_interval: Duration,
 }
 
 /// `[permissions]`

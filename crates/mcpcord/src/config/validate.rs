@@ -13,7 +13,8 @@ use url::Url;
 
 use super::env::{self, Env};
 use super::raw::{
-    RawAdmin, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawModels, RawPermissions,
+    RawAdmin, RawConfig, RawDiscord, RawId, RawLimits, RawLogging, RawMemory, RawModels,
+    RawPermissions,
 };
 use super::report::Report;
 use super::secret::Secret;
@@ -53,6 +54,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
     let admin = admin(raw.admin, env, report);
     let limits = limits(raw.limits, report);
     let permissions = permissions(raw.permissions, report);
+    let memory = memory(raw.memory, report);
     report.is_empty().then_some(Config {
         discord,
         backends,
@@ -63,6 +65,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
         admin,
         limits,
         permissions,
+        memory,
     })
 }
 
@@ -375,6 +378,31 @@ fn limits(raw: RawLimits, report: &mut Report) -> LimitsConfig {
             "limits.open_turns_per_user",
             report,
         ),
+    }
+}
+
+fn memory(raw: RawMemory, report: &mut Report) -> MemoryConfig {
+    let min_similarity = raw.min_similarity.unwrap_or(0.5);
+    if !(-1.0..=1.0).contains(&min_similarity) {
+        report.error(
+            "memory.min_similarity",
+            "must be between -1 and 1 (a cosine similarity)",
+        );
+    }
+    MemoryConfig {
+        recall: raw.recall.unwrap_or(true),
+        recall_snippets: nonzero(raw.recall_snippets, 3, "memory.recall_snippets", report),
+        recall_tokens: nonzero(raw.recall_tokens, 600, "memory.recall_tokens", report),
+        recall_timeout: duration(raw.recall_timeout, "750ms", "memory.recall_timeout", report),
+        min_similarity: min_similarity as f32,
+        recency_half_life: duration(
+            raw.recency_half_life,
+            "30d",
+            "memory.recency_half_life",
+            report,
+        ),
+        index_batch: nonzero(raw.index_batch, 64, "memory.index_batch", report),
+        index_interval: duration(raw.index_interval, "2s", "memory.index_interval", report),
     }
 }
 

@@ -1,9 +1,13 @@
 //! Embeddings: deterministic vectors and the three endpoints that serve them
 //! (`/api/embed`, the legacy `/api/embeddings`, and `/v1/embeddings`).
 //!
-//! A vector is a bag of words: every lower-cased word seeds a pseudo-random vector, they are
-//! summed with a little of the whole text's own vector, and the sum is normalized. So the same
-//! text always gives the same vector, and texts sharing words are close (cosine > 0).
+//! A vector is a bag of concepts: every lower-cased word that is not a stop word ("the", "is",
+//! …) is mapped to its concept ([`CONCEPTS`]: "car", "automobile" and "vehicle" are one), each
+//! concept seeds a pseudo-random vector, they are summed with a little of the whole text's own
+//! vector, and the sum is normalized. So the same text always gives the same vector, texts
+//! sharing words are close (cosine > 0), and so are texts that share only a meaning ("my
+//! automobile is crimson" and "what colour is the red car"): what a real embedding model does,
+//! well enough for tests of semantic search. Unrelated texts are nearly orthogonal.
 
 use std::sync::Arc;
 
@@ -56,14 +60,64 @@ fn normalize(v: &mut [f32]) {
     }
 }
 
+/// Groups of words with one meaning; a word maps to its group's first word.
+pub const CONCEPTS: &[&[&str]] = &[
+    &["car", "automobile", "vehicle", "cars", "auto", "sedan"],
+    &["red", "crimson", "scarlet", "ruby"],
+    &["colour", "color", "hue", "shade"],
+    &[
+        "like",
+        "love",
+        "favourite",
+        "favorite",
+        "enjoy",
+        "prefer",
+        "fond",
+    ],
+    &["dog", "puppy", "hound", "canine", "dogs"],
+    &["cat", "kitten", "feline", "cats"],
+    &["pet", "pets", "animal", "companion"],
+    &["name", "named", "called"],
+    &["birthday", "born", "birth"],
+    &["food", "meal", "dish", "cuisine", "eat", "eating"],
+    &["pizza", "margherita", "calzone"],
+    &["holiday", "vacation", "trip", "travel", "journey"],
+    &["japan", "tokyo", "kyoto", "japanese"],
+    &["work", "job", "employer", "career", "occupation"],
+    &["doctor", "physician", "medic", "surgeon"],
+    &["music", "song", "songs", "melody", "tune"],
+    &["guitar", "bass", "ukulele"],
+    &["house", "home", "flat", "apartment"],
+    &["city", "town", "village"],
+    &["allergy", "allergic", "intolerant"],
+    &["peanut", "peanuts", "groundnut"],
+];
+
+/// Words that carry no meaning of their own: left out, as real models mostly ignore them.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "the", "is", "are", "was", "were", "be", "my", "your", "i", "you", "me", "do",
+    "does", "did", "of", "to", "in", "on", "at", "and", "or", "it", "its", "what", "which", "who",
+    "that", "this", "for", "with", "we", "our", "have", "has", "had", "so", "very",
+];
+
+/// The seed of `word`: its concept's, or its own.
+fn concept_seed(word: &str) -> u64 {
+    let concept = CONCEPTS
+        .iter()
+        .find(|group| group.contains(&word))
+        .map_or(word, |group| group[0]);
+    fnv1a(concept.as_bytes())
+}
+
 /// The deterministic, normalized vector of `text`, with `dims` dimensions.
 pub fn embedding_vector(text: &str, dims: usize) -> Vec<f32> {
     let mut v = vec![0.0_f32; dims];
-    let words = text
+    let lower = text.to_lowercase();
+    let words = lower
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty());
+        .filter(|w| !w.is_empty() && !STOP_WORDS.contains(w));
     for word in words {
-        add_seeded(&mut v, fnv1a(word.to_lowercase().as_bytes()), 1.0);
+        add_seeded(&mut v, concept_seed(word), 1.0);
     }
     add_seeded(&mut v, fnv1a(text.as_bytes()), 0.1);
     normalize(&mut v);
@@ -135,6 +189,13 @@ fn prepare(
 /// `POST /api/embed`.
 pub(crate) async fn api_embed(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     const PATH: &str = "/api/embed";
+    if shared.lock().embeddings_down {
+        return Reject::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server busy, please try again",
+        )
+        .native(&shared, PATH);
+    }
     match prepare(&shared, &body, "input") {
         Err(reject) => reject.native(&shared, PATH),
         Ok((req, model, texts, dims)) => json_response(
@@ -167,6 +228,13 @@ pub(crate) async fn api_embeddings(State(shared): State<Arc<Shared>>, body: Byte
 /// `POST /v1/embeddings`.
 pub(crate) async fn openai_embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     const PATH: &str = "/v1/embeddings";
+    if shared.lock().embeddings_down {
+        return Reject::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server busy, please try again",
+        )
+        .openai(&shared, PATH);
+    }
     let (req, model, texts, dims) = match prepare(&shared, &body, "input") {
         Ok(ok) if ok.2.is_empty() => {
             return Reject::bad_request("invalid input").openai(&shared, PATH);
@@ -198,4 +266,27 @@ pub(crate) async fn openai_embeddings(State(shared): State<Arc<Shared>>, body: B
             "usage": { "prompt_tokens": tokens, "total_tokens": tokens },
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[test]
+    fn texts_sharing_only_a_meaning_are_close_and_unrelated_ones_are_not() {
+        let fact = embedding_vector("My favourite automobile is a crimson Volvo", 384);
+        let question = embedding_vector("Which car do I like? Red?", 384);
+        let unrelated = embedding_vector("Quantum chromodynamics lecture notes", 384);
+        assert!(
+            cosine(&fact, &question) > 0.6,
+            "{}",
+            cosine(&fact, &question)
+        );
+        assert!(cosine(&fact, &unrelated).abs() < 0.2);
+        assert!(cosine(&question, &unrelated).abs() < 0.2);
+    }
 }

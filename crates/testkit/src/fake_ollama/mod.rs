@@ -55,7 +55,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use embed::embedding_vector;
+pub use embed::{CONCEPTS, embedding_vector};
 pub use model::FakeModel;
 pub use schema::ALLOWED_SCHEMA_KEYWORDS;
 pub use script::{DoneReason, FakeToolCall, Script, Step};
@@ -167,6 +167,12 @@ impl FakeOllama {
     /// How many queued scripts no request has taken yet.
     pub fn pending_scripts(&self) -> usize {
         self.shared.lock().scripts.len()
+    }
+
+    /// Makes the embedding endpoints answer `503 Service Unavailable` (`down`) or serve again:
+    /// an embedding backend that goes away and comes back.
+    pub fn set_embeddings_down(&self, down: bool) {
+        self.shared.lock().embeddings_down = down;
     }
 
     /// Requires `Authorization: Bearer KEY` on every request; others get 401.

@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     pub api_key: Option<String>,
     pub version: String,
     pub next_id: u64,
+    /// Embedding requests answer 503 while set (a backend that is down, then up again).
+    pub embeddings_down: bool,
 }
 
 impl Inner {
@@ -103,6 +105,7 @@ impl Shared {
                 api_key: None,
                 version: "0.12.6".to_owned(),
                 next_id: 0,
+                embeddings_down: false,
             }),
             shutdown: CancellationToken::new(),
             in_flight: AtomicUsize::new(0),

@@ -1,0 +1,140 @@
+//! Long-term memory, the engine's side: its configuration, the vector index it holds, the
+//! background indexer's start and stop, and the recall switch for front ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpcord_memory::vectors::VectorIndex;
+use mcpcord_memory::{PreferenceLevel, Preferences, Scope};
+
+use crate::engine::{Engine, EngineConfig};
+use crate::error::EngineError;
+use crate::indexer::Indexer;
+
+/// How memory behaves (`[memory]` in the configuration, and `models.embedding`).
+#[derive(Debug, Clone)]
+pub struct MemoryConfig {
+    /// The embedding model; without one nothing is embedded and nothing recalled.
+    pub embedding_model: Option<String>,
+    /// Whether recall is on where nobody switched it (on when an embedding model is set).
+    pub recall: bool,
+    /// Most snippets recalled into one turn's context.
+    pub recall_snippets: usize,
+    /// Most tokens the recalled block may take (and never more than an eighth of the model's
+    /// context window).
+    pub recall_tokens: u32,
+    /// Longest recall may delay a turn; past it the turn goes on without.
+    pub recall_timeout: Duration,
+    /// Vector hits less similar than this (cosine) are not recalled.
+    pub min_similarity: f32,
+    /// Age at which a recalled message counts half as much.
+    pub recency_half_life: Duration,
+    /// Messages embedded per request by the background indexer.
+    pub index_batch: usize,
+    /// How often the indexer looks for new messages when it has caught up.
+    pub index_interval: Duration,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            embedding_model: None,
+            recall: true,
+            recall_snippets: 3,
+            recall_tokens: 600,
+            recall_timeout: Duration::from_millis(750),
+            min_similarity: 0.5,
+            recency_half_life: Duration::from_secs(30 * 86_400),
+            index_batch: 64,
+            index_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The in-memory index for the configured embedding model, if there is one.
+pub(crate) fn index_for(config: &EngineConfig) -> Option<Arc<VectorIndex>> {
+    config
+        .memory
+        .embedding_model
+        .as_ref()
+        .map(|model| Arc::new(VectorIndex::new(model.clone())))
+}
+
+/// Whether recall is on: the person's choice, else the guild's, else the configuration's.
+pub(crate) fn recall_on(preferences: &Preferences, config: &MemoryConfig) -> bool {
+    config.embedding_model.is_some()
+        && preferences
+            .user
+            .recall
+            .or(preferences.guild.recall)
+            .unwrap_or(config.recall)
+}
+
+impl Engine {
+    /// Starts the background indexer, which loads the stored vectors into the in-process index
+    /// and then embeds new messages in batches, until [`shutdown`](Engine::shutdown). Does
+    /// nothing without an embedding model, or when it runs already. Returns whether it started.
+    pub fn start_indexer(&self) -> bool {
+        let Some(index) = self.inner.vectors.clone() else {
+            return false;
+        };
+        let mut running = self.inner.indexer.lock().unwrap_or_else(|e| e.into_inner());
+        if running.as_ref().is_some_and(|task| !task.is_finished()) {
+            return false;
+        }
+        let indexer = Indexer::new(
+            self.inner.store.clone(),
+            self.inner.pool.clone(),
+            index,
+            &self.inner.config.load().memory,
+        );
+        let stop = self.inner.indexer_stop.clone();
+        *running = Some(tokio::spawn(indexer.run(stop)));
+        true
+    }
+
+    /// Stops the background indexer and waits for it (a batch being embedded is abandoned; it
+    /// is embedded again at the next start).
+    pub async fn stop_indexer(&self) {
+        self.inner.indexer_stop.cancel();
+        let task = self
+            .inner
+            .indexer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    /// How many messages the in-process vector index holds (0 without an embedding model).
+    pub fn indexed_vectors(&self) -> usize {
+        self.inner.vectors.as_ref().map_or(0, |index| index.len())
+    }
+
+    /// Switches recall of earlier conversations at `level` (a person's or a guild's): `Some`
+    /// on or off, `None` back to the next level's choice or the configuration's.
+    pub async fn set_recall(
+        &self,
+        level: PreferenceLevel,
+        on: Option<bool>,
+    ) -> Result<(), EngineError> {
+        if let PreferenceLevel::Channel(_) = level {
+            return Err(EngineError::Invalid {
+                detail: "recall is switched for a person or a server, not a channel".into(),
+            });
+        }
+        self.inner
+            .store
+            .set_recall(level, on)
+            .await
+            .map_err(EngineError::from)
+    }
+
+    /// Whether recall is on for turns in `scope`.
+    pub async fn recall_enabled(&self, scope: &Scope) -> Result<bool, EngineError> {
+        let preferences = self.inner.store.get_preferences(scope).await?;
+        Ok(recall_on(&preferences, &self.inner.config.load().memory))
+    }
+}

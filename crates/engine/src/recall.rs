@@ -1,0 +1,185 @@
+//! Recall into the context: on a person's new message, the few most related snippets of their
+//! *other* conversations in scope, put before the history as a clearly marked block with dates.
+//!
+//! It runs while the turn stores the message and picks its model, and gives up after
+//! `memory.recall_timeout`, so it never delays a turn by more than that. Failures (the
+//! embedding model down, a slow database) leave the turn without recall, never fail it.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use mcpcord_memory::{ConversationId, RecallQuery, Role, SearchQuery, SearchScope, Snippet};
+
+use crate::context::TokenEstimator;
+use crate::engine::Inner;
+use crate::request::{TurnAction, TurnRequest};
+
+/// The first line of the recalled block.
+pub const RECALL_HEADER: &str = "[Memory: excerpts from earlier conversations with this person; \
+     use them only if they help, they may be out of date]";
+/// The last line of the recalled block.
+pub const RECALL_FOOTER: &str = "[End of memory]";
+/// Characters of one snippet shown to the model.
+const SNIPPET_CHARS: usize = 400;
+
+/// The snippets to recall for `request` in `conversation`, or none (recall off, no person, not
+/// a new message, nothing related, or too slow).
+pub(crate) async fn gather(
+    inner: Arc<Inner>,
+    request: &TurnRequest,
+    conversation: ConversationId,
+    on: bool,
+) -> Vec<Snippet> {
+    let (Some(user), TurnAction::Message(message)) = (request.author.id, &request.action) else {
+        return Vec::new();
+    };
+    if !on {
+        return Vec::new();
+    }
+    let text = message.model_text();
+    let live = inner.config.load_full();
+    let config = &live.memory;
+    let found = tokio::time::timeout(
+        config.recall_timeout,
+        search(&inner, user, request.scope.guild_id, conversation, &text),
+    )
+    .await;
+    match found {
+        Ok(Ok(snippets)) => snippets,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "recall failed; the turn goes on without it");
+            Vec::new()
+        }
+        Err(_) => {
+            tracing::debug!(timeout = ?config.recall_timeout, "recall took too long; the turn goes on without it");
+            Vec::new()
+        }
+    }
+}
+
+/// Scope, the query's vector and its keyword hits at once, then the hybrid search.
+async fn search(
+    inner: &Inner,
+    user: u64,
+    guild: Option<u64>,
+    conversation: ConversationId,
+    text: &str,
+) -> Result<Vec<Snippet>, crate::EngineError> {
+    let live = inner.config.load_full();
+    let config = &live.memory;
+    let vector = async {
+        let model = config.embedding_model.as_deref()?;
+        match inner.pool.embed(model, &[text.to_owned()]).await {
+            Ok(mut vectors) => vectors.pop(),
+            Err(error) => {
+                tracing::debug!(%error, "could not embed the message for recall");
+                None
+            }
+        }
+    };
+    let scope = inner.store.recall_scope(user, guild, Some(conversation));
+    let keywords = SearchQuery::new(text, SearchScope::person(user, guild))
+        .with_limit(config.recall_snippets.max(1) * 4);
+    let keywords = inner.store.keyword_search(&keywords);
+    let (conversations, vector, keywords) = tokio::join!(scope, vector, keywords);
+    let conversations = conversations?;
+    let keyword_hits = keywords?.into_iter().map(|hit| hit.message_id).collect();
+    let query = RecallQuery {
+        conversations: &conversations,
+        vector: vector.as_deref(),
+        lists: vec![keyword_hits],
+        limit: config.recall_snippets,
+        min_similarity: config.min_similarity,
+        half_life: config.recency_half_life,
+        now: SystemTime::now(),
+    };
+    Ok(inner.store.recall(inner.vectors.as_deref(), &query).await?)
+}
+
+/// The recalled block for `model`, within `budget` tokens (snippets that do not fit are left
+/// out); `None` when nothing fits.
+pub(crate) fn block(
+    snippets: &[Snippet],
+    estimator: &TokenEstimator,
+    model: &str,
+    budget: usize,
+) -> Option<String> {
+    let mut text = String::from(RECALL_HEADER);
+    let frame = estimator.tokens(model, RECALL_HEADER) + estimator.tokens(model, RECALL_FOOTER);
+    let mut used = frame;
+    let mut any = false;
+    for snippet in snippets {
+        let line = line(snippet);
+        let cost = estimator.tokens(model, &line) + 1;
+        if used + cost > budget {
+            continue;
+        }
+        used += cost;
+        any = true;
+        text.push('\n');
+        text.push_str(&line);
+    }
+    any.then(|| format!("{text}\n{RECALL_FOOTER}"))
+}
+
+/// One snippet as a line: `- 2026-11-02, alice: text`.
+fn line(snippet: &Snippet) -> String {
+    let date = humantime::format_rfc3339_seconds(snippet.created_at).to_string();
+    let day = date.get(..10).unwrap_or(&date);
+    let who = match snippet.role {
+        Role::User => snippet.author.as_deref().unwrap_or("them"),
+        _ => "you (the assistant)",
+    };
+    let content: String = snippet.content.chars().take(SNIPPET_CHARS).collect();
+    let more = if content.len() < snippet.content.len() {
+        "…"
+    } else {
+        ""
+    };
+    format!(
+        "- {day}, {who}: {}{more}",
+        content.replace(['\n', '\r'], " ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use mcpcord_memory::MessageId;
+
+    use super::*;
+
+    fn snippet(id: i64, role: Role, content: &str) -> Snippet {
+        Snippet {
+            id: MessageId(id),
+            conversation: ConversationId(1),
+            role,
+            author: Some("alice".into()),
+            content: content.into(),
+            created_at: UNIX_EPOCH + Duration::from_secs(1_790_000_000),
+            score: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_block_is_marked_dated_and_within_budget() {
+        let estimator = TokenEstimator::default();
+        let snippets = vec![
+            snippet(1, Role::User, "my car is a crimson Volvo"),
+            snippet(2, Role::Assistant, &"x".repeat(5_000)),
+        ];
+        let text = block(&snippets, &estimator, "m", 10_000).unwrap();
+        assert!(text.starts_with(RECALL_HEADER) && text.ends_with(RECALL_FOOTER));
+        assert!(
+            text.contains("- 2026-09-21, alice: my car is a crimson Volvo"),
+            "{text}"
+        );
+        assert!(text.contains("you (the assistant): xxx"));
+        assert!(text.contains('…'));
+        let small = block(&snippets, &estimator, "m", 60).unwrap();
+        assert!(small.contains("Volvo") && !small.contains("xxx"), "{small}");
+        assert_eq!(block(&snippets, &estimator, "m", 5), None);
+        assert_eq!(block(&[], &estimator, "m", 10_000), None);
+    }
+}

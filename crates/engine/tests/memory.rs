@@ -1,0 +1,342 @@
+//! Long-term memory through the real engine, on SQLite and PostgreSQL: the background indexer
+//! (embedding through FakeOllama's `/api/embed`, resuming after being stopped mid-way,
+//! surviving the embedding backend being down), and recall into a new conversation's context
+//! (present, dated, never the current conversation's own messages nor another person's, absent
+//! when switched off).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TIMEOUT, run, say};
+use mcpcord_engine::{
+    Engine, EngineConfig, MemoryConfig, PreferenceLevel, RECALL_FOOTER, RECALL_HEADER, Speaker,
+};
+use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
+use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
+use mcpcord_testkit::FakeOllama;
+use mcpcord_testkit::fake_ollama::FakeModel;
+use sqlx::Connection;
+
+const EMBED: &str = "minilm";
+
+/// Declares a `sqlite` and a `postgres` test running `$test(kind)`.
+macro_rules! on_both {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$test(super::Db::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$test(super::Db::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    recall_brings_other_conversations_into_a_new_one_until_switched_off,
+    the_indexer_resumes_where_it_was_stopped,
+    the_indexer_waits_out_a_backend_that_is_down,
+);
+
+/// A database for one test: a SQLite file, or a schema of its own on the local PostgreSQL
+/// (`TEST_DATABASE_URL`), dropped at the end.
+struct Db {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl Db {
+    fn sqlite() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        Db {
+            url: format!("sqlite://{}/memory.sqlite", dir.path().display()),
+            _dir: Some(dir),
+            schema: None,
+        }
+    }
+
+    async fn postgres() -> Db {
+        let server = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("mcpcord_engine_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&server)
+            .await
+            .expect("these tests need PostgreSQL on 127.0.0.1:5432 (or TEST_DATABASE_URL)");
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.ok();
+        let separator = if server.contains('?') { '&' } else { '?' };
+        Db {
+            url: format!("{server}{separator}options[search_path]={name}"),
+            _dir: None,
+            schema: Some((server, name)),
+        }
+    }
+
+    async fn store(&self) -> Store {
+        Store::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.schema.take() else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&server).await?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+    }
+}
+
+fn fake_models() -> Vec<FakeModel> {
+    vec![
+        FakeModel::new("llama3.2")
+            .capabilities(&["completion"])
+            .context_length(8_192),
+        FakeModel::embedding(EMBED),
+    ]
+}
+
+fn memory_config(batch: usize) -> EngineConfig {
+    EngineConfig {
+        default_model: "llama3.2".into(),
+        memory: MemoryConfig {
+            embedding_model: Some(EMBED.into()),
+            index_batch: batch,
+            index_interval: Duration::from_millis(20),
+            recall_timeout: Duration::from_secs(5),
+            // Room for the fact beside the questions asked again and again below.
+            recall_snippets: 10,
+            ..MemoryConfig::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+fn engine(fake: &FakeOllama, store: Store, config: EngineConfig) -> Engine {
+    let pool = BackendPool::new(
+        vec![BackendSpec::new(
+            "fake",
+            ServerKind::Ollama,
+            fake.url().parse().unwrap(),
+        )],
+        PoolOptions::default(),
+    );
+    Engine::new(pool, None, store, config)
+}
+
+/// Waits until `done` holds, polling.
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < TIMEOUT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The system message of the latest chat request.
+fn last_system(fake: &FakeOllama) -> String {
+    let request = fake.last_chat_request().expect("a chat request");
+    request["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// How many texts the embedding requests carried in all.
+fn embedded_inputs(fake: &FakeOllama) -> usize {
+    fake.requests_to("/api/embed")
+        .iter()
+        .filter(|r| r.status.map(|s| s.as_u16()) == Some(200))
+        .filter_map(|r| r.json.as_ref())
+        .map(|body| body["input"].as_array().map_or(1, Vec::len))
+        .sum()
+}
+
+async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db: Db) {
+    let fake = FakeOllama::start_with_models(fake_models()).await;
+    let store = db.store().await;
+    let engine = engine(&fake, store.clone(), memory_config(8));
+    assert!(engine.start_indexer());
+    // Alice told the bot something in one conversation; Bob said the same of his, beside her.
+    run(
+        &engine,
+        say("chat:earlier", "My favourite automobile is a crimson Volvo"),
+    )
+    .await;
+    let mut bob = say("chat:bob", "My favourite automobile is a crimson Ferrari");
+    bob.author = Speaker {
+        id: Some(43),
+        name: "bob".into(),
+    };
+    bob.scope.user_id = Some(43);
+    run(&engine, bob).await;
+    // Each turn stores the message and the echoed answer: four messages to embed.
+    until("the indexer", async || engine.indexed_vectors() == 4).await;
+
+    // A new conversation, sharing no word with the fact: the fact comes back, marked and dated.
+    run(&engine, say("chat:new", "Which car do I like? Red?")).await;
+    let system = last_system(&fake);
+    assert!(system.contains(RECALL_HEADER), "{system}");
+    assert!(system.contains(RECALL_FOOTER));
+    assert!(
+        system.contains("alice: My favourite automobile is a crimson Volvo"),
+        "{system}"
+    );
+    let today = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    assert!(
+        system.contains(&format!("- {}, ", &today[..10])),
+        "dated: {system}"
+    );
+    assert!(
+        !system.contains("Ferrari"),
+        "never another person's conversation"
+    );
+    // The query embedding was asked of the embedding model.
+    assert!(fake.count("/api/embed") >= 2);
+
+    // Back in the first conversation: its own messages never come back as memory.
+    until("the indexer", async || engine.indexed_vectors() == 6).await;
+    run(&engine, say("chat:earlier", "Which car do I like? Red?")).await;
+    let system = last_system(&fake);
+    let block = system.split(RECALL_HEADER).nth(1).unwrap_or_default();
+    assert!(!block.contains("Volvo"), "{system}");
+
+    // Switched off for Alice: a new conversation starts knowing nothing.
+    engine
+        .set_recall(PreferenceLevel::User(42), Some(false))
+        .await
+        .unwrap();
+    let scope = Scope {
+        guild_id: Some(1),
+        channel_id: Some(2),
+        user_id: Some(42),
+    };
+    assert!(!engine.recall_enabled(&scope).await.unwrap());
+    run(&engine, say("chat:newer", "Which car do I like? Red?")).await;
+    assert!(!last_system(&fake).contains(RECALL_HEADER));
+    // Off for the guild, on for her: hers wins.
+    engine
+        .set_recall(PreferenceLevel::Guild(1), Some(false))
+        .await
+        .unwrap();
+    engine
+        .set_recall(PreferenceLevel::User(42), Some(true))
+        .await
+        .unwrap();
+    assert!(engine.recall_enabled(&scope).await.unwrap());
+    run(&engine, say("chat:newest", "Which car do I like? Red?")).await;
+    assert!(last_system(&fake).contains("crimson Volvo"));
+    // A channel is not a level recall is switched at.
+    assert!(
+        engine
+            .set_recall(PreferenceLevel::Channel(2), Some(false))
+            .await
+            .is_err()
+    );
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn the_indexer_resumes_where_it_was_stopped(db: Db) {
+    const MESSAGES: usize = 300;
+    const BATCH: usize = 2;
+    let store = db.store().await;
+    let conversation = store
+        .conversation(&ConversationKey::new("bulk"), Scope::default(), Some(42))
+        .await
+        .unwrap();
+    let messages = (0..MESSAGES)
+        .map(|i| NewMessage::user(format!("note {i} about topic {}", i * 7)))
+        .collect();
+    store.commit_turn(conversation.id, messages).await.unwrap();
+
+    let fake = FakeOllama::start_with_models(fake_models()).await;
+    let first = engine(&fake, store.clone(), memory_config(BATCH));
+    first.start_indexer();
+    until("a few batches", async || {
+        store.embedded_count(EMBED).await.unwrap() >= 4
+    })
+    .await;
+    first.stop_indexer().await;
+    let stopped_at = store.embedded_count(EMBED).await.unwrap() as usize;
+    assert!(
+        stopped_at < MESSAGES,
+        "stopped mid-way ({stopped_at} of {MESSAGES})"
+    );
+    let sent_before = embedded_inputs(&fake);
+    assert!(sent_before <= stopped_at + BATCH, "{sent_before} sent");
+
+    // A new process: it loads what was stored, and embeds only the rest.
+    fake.clear_requests();
+    let second = engine(&fake, store.clone(), memory_config(BATCH));
+    second.start_indexer();
+    until("the rest", async || second.indexed_vectors() == MESSAGES).await;
+    assert_eq!(
+        store.embedded_count(EMBED).await.unwrap() as usize,
+        MESSAGES
+    );
+    let sent_after = embedded_inputs(&fake);
+    assert!(
+        sent_after <= MESSAGES - stopped_at,
+        "only what was missing was embedded again: {sent_after} for {} missing",
+        MESSAGES - stopped_at
+    );
+    // A third start embeds nothing at all.
+    second.shutdown(Duration::from_secs(5)).await;
+    fake.clear_requests();
+    let third = engine(&fake, store.clone(), memory_config(BATCH));
+    third.start_indexer();
+    until("the load", async || third.indexed_vectors() == MESSAGES).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(embedded_inputs(&fake), 0);
+    third.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn the_indexer_waits_out_a_backend_that_is_down(db: Db) {
+    let store = db.store().await;
+    let fake = FakeOllama::start_with_models(fake_models()).await;
+    fake.set_embeddings_down(true);
+    let engine = engine(&fake, store.clone(), memory_config(16));
+    engine.start_indexer();
+    run(&engine, say("chat:a", "remember the blue door")).await;
+    until("two failed attempts", async || {
+        fake.requests_to("/api/embed")
+            .iter()
+            .filter(|r| r.status.map(|s| s.as_u16()) == Some(503))
+            .count()
+            >= 2
+    })
+    .await;
+    assert_eq!(store.embedded_count(EMBED).await.unwrap(), 0);
+    assert_eq!(engine.indexed_vectors(), 0);
+    // While it is down, turns still run (recall just finds nothing).
+    run(&engine, say("chat:b", "and the red window")).await;
+
+    fake.set_embeddings_down(false);
+    until("the backend's return", async || {
+        engine.indexed_vectors() == 4
+    })
+    .await;
+    assert_eq!(store.embedded_count(EMBED).await.unwrap(), 4);
+    engine.shutdown(Duration::from_secs(5)).await;
+}

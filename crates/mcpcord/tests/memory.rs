@@ -1,0 +1,181 @@
+//! `mcpcord memory …` through the real binary, on a SQLite database written by the store:
+//! the operator's search (every guild and DM, one guild's, one user's; lines or JSON), stats,
+//! and reindex.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
+use serde_json::Value;
+
+const GUILD: u64 = 1_300_000_000_000_000_001;
+const OTHER_GUILD: u64 = 1_300_000_000_000_000_002;
+const ALICE: u64 = 1_300_000_000_000_000_003;
+const BOB: u64 = 1_300_000_000_000_000_004;
+
+fn mcpcord(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .output()
+        .expect("the mcpcord binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Three conversations in the default database file of `dir`: Alice's in a guild (with the
+/// model's answer and a tool result), Bob's in another guild, Alice's DM.
+async fn populate(dir: &Path) {
+    let url = format!("sqlite://{}/mcpcord.sqlite", dir.display());
+    let store = Store::connect(&url).await.unwrap();
+    let talks = [
+        ("a", Some(GUILD), ALICE, "the aurora was green tonight"),
+        ("b", Some(OTHER_GUILD), BOB, "aurora over the fjord"),
+        ("c", None, ALICE, "aurora photos in my dm"),
+    ];
+    for (key, guild, user, words) in talks {
+        let scope = Scope {
+            guild_id: guild,
+            channel_id: Some(77),
+            user_id: Some(user),
+        };
+        let conversation = store
+            .conversation(&ConversationKey::new(key), scope, Some(user))
+            .await
+            .unwrap();
+        store
+            .add_user_message(
+                conversation.id,
+                NewMessage::user(words).with_author(user, "someone"),
+            )
+            .await
+            .unwrap();
+        if key == "a" {
+            store
+                .commit_turn(
+                    conversation.id,
+                    vec![
+                        NewMessage::tool_result("weather", "aurora forecast tool output"),
+                        NewMessage::assistant("An aurora is charged particles meeting the air."),
+                    ],
+                )
+                .await
+                .unwrap();
+        }
+    }
+    store.close().await;
+}
+
+fn json_hits(out: &Output) -> Vec<Value> {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}", text(&out.stdout)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn memory_search_stats_and_reindex_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    populate(dir.path()).await;
+    let dir = dir.path();
+
+    // The operator sees every guild and DM; tool output is not indexed.
+    let all = json_hits(&mcpcord(dir, &["memory", "search", "aurora", "--json"]));
+    assert_eq!(all.len(), 4, "{all:#?}");
+    assert!(all.iter().all(|hit| hit["role"] != "tool"));
+    let dm = all.iter().find(|hit| hit["guild_id"].is_null()).unwrap();
+    assert_eq!(dm["content"], "aurora photos in my dm");
+    assert_eq!(dm["author_id"], ALICE.to_string());
+
+    // One guild; one user; a limit; several words.
+    let guild = json_hits(&mcpcord(
+        dir,
+        &[
+            "memory",
+            "search",
+            "aurora",
+            "--guild",
+            &GUILD.to_string(),
+            "--json",
+        ],
+    ));
+    assert_eq!(guild.len(), 2, "{guild:#?}");
+    let guild_id = GUILD.to_string();
+    assert!(guild.iter().all(|hit| hit["guild_id"] == guild_id.as_str()));
+    let bob = json_hits(&mcpcord(
+        dir,
+        &[
+            "memory",
+            "search",
+            "aurora",
+            "--user",
+            &BOB.to_string(),
+            "--json",
+        ],
+    ));
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0]["content"], "aurora over the fjord");
+    let one = json_hits(&mcpcord(
+        dir,
+        &["memory", "search", "aurora", "-n", "1", "--json"],
+    ));
+    assert_eq!(one.len(), 1);
+    let words = json_hits(&mcpcord(
+        dir,
+        &["memory", "search", "charged", "particles", "--json"],
+    ));
+    assert_eq!(words.len(), 1);
+    assert_eq!(words[0]["role"], "assistant");
+
+    // Lines for people.
+    let out = mcpcord(dir, &["memory", "search", "fjord"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("WHEN"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("guild {OTHER_GUILD} #77")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("aurora over the fjord"), "{stdout}");
+    let out = mcpcord(dir, &["memory", "search", "nowhere"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "");
+    assert!(text(&out.stderr).contains("nothing found"));
+
+    // Stats and reindex.
+    let out = mcpcord(dir, &["memory", "stats"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stats = text(&out.stdout);
+    let value = |name: &str| {
+        stats
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split("  ").filter(|s| !s.is_empty()).nth(1))
+            .unwrap_or_else(|| panic!("no {name} in {stats}"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(value("messages"), "5");
+    assert_eq!(value("indexed"), "4");
+    assert_eq!(value("embedded"), "0");
+    assert!(value("index size").ends_with('B'), "{stats}");
+    let out = mcpcord(dir, &["memory", "reindex"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "reindexed: 4 messages in the keyword index\n"
+    );
+    assert_eq!(
+        json_hits(&mcpcord(dir, &["memory", "search", "aurora", "--json"])).len(),
+        4
+    );
+
+    // A search needs words.
+    let out = mcpcord(dir, &["memory", "search"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,214 @@
+//! Hybrid recall: the messages of earlier conversations most related to a text, from several
+//! ranked lists (vectors from the in-process index, keyword hits) fused by reciprocal rank
+//! ([`fuse`]), weighted by age ([`recency_weight`]), and read back as snippets.
+//!
+//! Scope comes in as the conversations the query may see ([`Store::recall_scope`]: a person's
+//! [`SearchScope`] without the current conversation): the vector scan compares nothing outside
+//! them, and the snippets are read only from them, so nothing outside the scope can be returned
+//! or even displace a hit.
+//!
+//! Keyword hits re-rank the vector hits; they are recalled on their own only when there is no
+//! query vector (the embedding model did not answer): a sentence's words AND-ed rarely match,
+//! and any-of-them matches are too loose to put into a prompt beside meaning-based hits.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+use crate::embeddings::placeholders;
+use crate::search::{DEFAULT_RRF_K, SearchScope, fuse, recency_weight};
+use crate::vectors::{DEFAULT_CANDIDATES, VectorIndex, rerank};
+use crate::{ConversationId, MemoryError, MessageId, Role, Store, db};
+
+/// What to recall.
+#[derive(Clone, Debug)]
+pub struct RecallQuery<'a> {
+    /// The conversations that may be recalled from (scope, without the current conversation).
+    pub conversations: &'a [ConversationId],
+    /// The text's embedding, when the embedding model answered.
+    pub vector: Option<&'a [f32]>,
+    /// Other ranked lists (keyword hits), best first: they re-rank the vector hits, and stand
+    /// alone only without a `vector`; ids outside `conversations` are ignored.
+    pub lists: Vec<Vec<MessageId>>,
+    /// Most snippets returned.
+    pub limit: usize,
+    /// Vector hits below this cosine similarity are not related enough to recall.
+    pub min_similarity: f32,
+    /// Age at which a hit's score is halved.
+    pub half_life: Duration,
+    /// The time ages are counted from.
+    pub now: SystemTime,
+}
+
+/// A recalled message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snippet {
+    /// The message.
+    pub id: MessageId,
+    /// Its conversation.
+    pub conversation: ConversationId,
+    /// Who spoke.
+    pub role: Role,
+    /// The person's name, for user messages.
+    pub author: Option<String>,
+    /// The text.
+    pub content: String,
+    /// When it was written.
+    pub created_at: SystemTime,
+    /// Fused score (higher is better).
+    pub score: f64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SnippetRow {
+    id: i64,
+    conversation_id: i64,
+    role: String,
+    author_name: Option<String>,
+    content: String,
+    created_at: i64,
+}
+
+impl Store {
+    /// The snippets best matching `query`, best first.
+    pub async fn recall(
+        &self,
+        index: Option<&VectorIndex>,
+        query: &RecallQuery<'_>,
+    ) -> Result<Vec<Snippet>, MemoryError> {
+        if query.conversations.is_empty() || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let vector_hits = match (index, query.vector) {
+            (Some(index), Some(vector)) => Some(self.vector_hits(index, vector, query).await?),
+            _ => None,
+        };
+        let fused = ranked(vector_hits.as_deref(), &query.lists);
+        let ids: Vec<MessageId> = fused.iter().map(|(id, _)| *id).take(64).collect();
+        let mut snippets = self.snippets(&ids, query.conversations).await?;
+        for snippet in &mut snippets {
+            let rank = fused.iter().find(|(id, _)| *id == snippet.id);
+            let age = query
+                .now
+                .duration_since(snippet.created_at)
+                .unwrap_or_default();
+            snippet.score = rank.map_or(0.0, |(_, s)| *s) * recency_weight(age, query.half_life);
+        }
+        snippets.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.id.cmp(&a.id)));
+        snippets.truncate(query.limit);
+        Ok(snippets)
+    }
+
+    /// Vector hits in scope, most similar first, at least `min_similarity` similar.
+    async fn vector_hits(
+        &self,
+        index: &VectorIndex,
+        vector: &[f32],
+        query: &RecallQuery<'_>,
+    ) -> Result<Vec<MessageId>, MemoryError> {
+        let candidates = index.candidates(vector, Some(query.conversations), DEFAULT_CANDIDATES);
+        let stored = self.embeddings_of(index.model(), &candidates).await?;
+        let pairs: Vec<(MessageId, Vec<f32>)> =
+            stored.into_iter().map(|e| (e.id, e.vector)).collect();
+        Ok(rerank(vector, &pairs, query.limit.max(10) * 4)
+            .into_iter()
+            .filter(|(_, similarity)| *similarity >= query.min_similarity)
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// The live (not replaced) user and assistant messages among `ids` in `conversations`.
+    async fn snippets(
+        &self,
+        ids: &[MessageId],
+        conversations: &[ConversationId],
+    ) -> Result<Vec<Snippet>, MemoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, conversation_id, role, author_name, content, created_at FROM messages \
+             WHERE id IN ({}) AND replaced_at IS NULL AND role IN ('user', 'assistant')",
+            placeholders(1, ids.len())
+        );
+        let mut select = sqlx::query_as::<_, SnippetRow>(&sql);
+        for id in ids {
+            select = select.bind(id.0);
+        }
+        let allowed: HashSet<i64> = conversations.iter().map(|c| c.0).collect();
+        let rows = select.fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .filter(|row| allowed.contains(&row.conversation_id))
+            .map(Snippet::try_from)
+            .collect()
+    }
+}
+
+impl TryFrom<SnippetRow> for Snippet {
+    type Error = MemoryError;
+
+    fn try_from(row: SnippetRow) -> Result<Self, MemoryError> {
+        let role = match row.role.as_str() {
+            "user" => Role::User,
+            _ => Role::Assistant,
+        };
+        Ok(Self {
+            id: MessageId(row.id),
+            conversation: ConversationId(row.conversation_id),
+            role,
+            author: row.author_name,
+            content: row.content,
+            created_at: db::time(row.created_at),
+            score: 0.0,
+        })
+    }
+}
+
+/// The vector hits (when there are any) re-ranked with the other lists by reciprocal rank
+/// fusion, or the other lists alone without vector hits. Best first.
+fn ranked(vector: Option<&[MessageId]>, others: &[Vec<MessageId>]) -> Vec<(MessageId, f64)> {
+    let mut lists: Vec<&[MessageId]> = others.iter().map(Vec::as_slice).collect();
+    lists.extend(vector);
+    let fused = fuse(&lists, DEFAULT_RRF_K);
+    match vector {
+        Some(vector) => fused
+            .into_iter()
+            .filter(|(id, _)| vector.contains(id))
+            .collect(),
+        None => fused,
+    }
+}
+
+impl Store {
+    /// The conversations a person's recall covers ([`SearchScope::person`]: where they took
+    /// part in this guild, or in a DM (`guild` `None`) their own DMs; retention respected),
+    /// never `exclude` (the current conversation).
+    pub async fn recall_scope(
+        &self,
+        user: u64,
+        guild: Option<u64>,
+        exclude: Option<ConversationId>,
+    ) -> Result<Vec<ConversationId>, MemoryError> {
+        let mut ids = self
+            .conversations_in_scope(&SearchScope::person(user, guild))
+            .await?;
+        ids.retain(|id| Some(*id) != exclude);
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyword_hits_rerank_vector_hits_and_stand_alone_without_them() {
+        let vector = [MessageId(1), MessageId(2), MessageId(3)];
+        let keyword = vec![vec![MessageId(3), MessageId(9)]];
+        let fused = ranked(Some(&vector), &keyword);
+        assert_eq!(fused[0].0, MessageId(3), "in both lists");
+        assert_eq!(fused.len(), 3, "no keyword-only hit beside vector hits");
+        let alone = ranked(None, &keyword);
+        assert_eq!(alone.len(), 2);
+        assert!(ranked(None, &[]).is_empty());
+    }
+}

@@ -1,0 +1,250 @@
+//! Keyword search: SQLite FTS5 (bm25) or PostgreSQL `tsvector` (`ts_rank`), within a
+//! [`SearchScope`], ranked by relevance weighed with recency.
+//!
+//! The query's words are AND-ed first (fast on both indexes, and what a person means by a few
+//! words); when that finds nothing, any of them will do. The index returns its best
+//! `CANDIDATES` in scope; each scores `1 / (k + rank)` (reciprocal rank, like [`fuse`]) times
+//! a recency factor between ½ and 1 (`½ + ½ · recency_weight`), so among equally relevant
+//! messages the newest comes first while an old, far better match still beats a new, poor one.
+
+use std::time::{Duration, SystemTime};
+
+use super::fusion::{DEFAULT_HALF_LIFE, DEFAULT_RRF_K, recency_weight};
+use super::params::Params;
+use super::scope::SearchScope;
+use super::snippet::{snippet, terms};
+use crate::{Author, Backend, ConversationId, MemoryError, MessageId, Role, Store, db};
+
+#[allow(unused_imports)] // for the docs
+use super::fusion::fuse;
+
+/// How many hits a search returns unless told otherwise.
+pub const DEFAULT_LIMIT: usize = 10;
+/// The most hits a search returns.
+pub const MAX_LIMIT: usize = 100;
+/// How many of the index's best matches are re-ranked with recency, at least.
+const CANDIDATES: usize = 50;
+/// How long a snippet is, in characters.
+const SNIPPET_CHARS: usize = 160;
+
+/// A keyword search: words, within a scope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchQuery {
+    /// What the person typed: its words are looked for (operators and punctuation are not
+    /// interpreted).
+    pub text: String,
+    /// What may be found.
+    pub scope: SearchScope,
+    /// How many hits to return (at most [`MAX_LIMIT`]).
+    pub limit: usize,
+    /// How fast a message's recency bonus fades.
+    pub half_life: Duration,
+}
+
+impl SearchQuery {
+    /// A search for `text` within `scope`, [`DEFAULT_LIMIT`] hits, default half-life.
+    pub fn new(text: impl Into<String>, scope: SearchScope) -> Self {
+        Self {
+            text: text.into(),
+            scope,
+            limit: DEFAULT_LIMIT,
+            half_life: DEFAULT_HALF_LIFE,
+        }
+    }
+
+    /// With at most `limit` hits.
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+/// One message found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchHit {
+    /// The message.
+    pub message_id: MessageId,
+    /// Its conversation.
+    pub conversation_id: ConversationId,
+    /// A person's message or the model's answer.
+    pub role: Role,
+    /// Who wrote it (for a person's message).
+    pub author: Option<Author>,
+    /// Its whole text.
+    pub content: String,
+    /// The part of its text around the first word found, on one line.
+    pub snippet: String,
+    /// When it was written.
+    pub created_at: SystemTime,
+    /// The guild of its conversation (`None`: a DM or the terminal).
+    pub guild_id: Option<u64>,
+    /// The channel or thread of its conversation.
+    pub channel_id: Option<u64>,
+    /// The (first) Discord message that shows it, when recorded: for a jump link.
+    pub discord_message_id: Option<u64>,
+    /// Relevance with recency; higher is better (only comparable within one search).
+    pub score: f64,
+}
+
+#[derive(sqlx::FromRow)]
+struct HitRow {
+    id: i64,
+    conversation_id: i64,
+    role: String,
+    author_id: Option<i64>,
+    author_name: Option<String>,
+    content: String,
+    created_at: i64,
+    guild_id: Option<i64>,
+    channel_id: Option<i64>,
+    discord_message_id: Option<i64>,
+}
+
+/// How the words are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Combine {
+    All,
+    Any,
+}
+
+impl Store {
+    /// The messages matching `query`'s words within its scope, best first (see the module's
+    /// documentation for the ranking). Empty when the query has no words.
+    pub async fn keyword_search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, MemoryError> {
+        let terms = terms(&query.text);
+        if terms.is_empty() || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = query.limit.min(MAX_LIMIT);
+        let candidates = (limit * 4).max(CANDIDATES);
+        let mut rows = self
+            .keyword_rows(query, &terms, Combine::All, candidates)
+            .await?;
+        if rows.is_empty() && terms.len() > 1 {
+            rows = self
+                .keyword_rows(query, &terms, Combine::Any, candidates)
+                .await?;
+        }
+        let now = SystemTime::now();
+        let mut hits = rows
+            .into_iter()
+            .enumerate()
+            .map(|(index, row)| hit(row, index, &terms, now, query.half_life))
+            .collect::<Result<Vec<_>, _>>()?;
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// The index's best `candidates` matches in scope, best first.
+    async fn keyword_rows(
+        &self,
+        query: &SearchQuery,
+        terms: &[String],
+        combine: Combine,
+        candidates: usize,
+    ) -> Result<Vec<HitRow>, MemoryError> {
+        let (now, cutoff) = self.retention_bounds(SystemTime::now());
+        let mut params = Params::default();
+        let (from, matches, rank) = match self.backend() {
+            Backend::Postgres => {
+                let q = params.text(tsquery(terms, combine));
+                (
+                    "messages m".to_owned(),
+                    format!("m.search @@ to_tsquery('simple', {q})"),
+                    format!("ts_rank(m.search, to_tsquery('simple', {q})) DESC"),
+                )
+            }
+            Backend::Sqlite => {
+                let q = params.text(fts5_query(terms, combine));
+                (
+                    "messages_fts JOIN messages m ON m.id = messages_fts.rowid".to_owned(),
+                    format!("messages_fts MATCH {q}"),
+                    "bm25(messages_fts)".to_owned(),
+                )
+            }
+        };
+        let messages = query.scope.message_condition(&mut params);
+        let scope = query.scope.conversation_condition(&mut params, now, cutoff);
+        let limit = params.int(db::count(candidates as u64));
+        // The scope is decided once per conversation (materialised first), not once per
+        // matching message: a frequent word matches many messages of few conversations.
+        let sql = format!(
+            "WITH scope AS MATERIALIZED (SELECT c.id, c.guild_id, c.channel_id \
+             FROM conversations c WHERE {scope}) \
+             SELECT m.id, m.conversation_id, m.role, m.author_id, m.author_name, m.content, \
+             m.created_at, s.guild_id, s.channel_id, \
+             (SELECT d.discord_message_id FROM message_discord_ids d WHERE d.message_id = m.id \
+              ORDER BY d.position LIMIT 1) AS discord_message_id \
+             FROM {from} JOIN scope s ON s.id = m.conversation_id \
+             WHERE {matches} AND {messages} \
+             ORDER BY {rank}, m.created_at DESC, m.id DESC LIMIT {limit}"
+        );
+        Ok(params
+            .bind_as(sqlx::query_as::<_, HitRow>(&sql))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+/// A row at `index` in the index's order, scored and with its snippet.
+fn hit(
+    row: HitRow,
+    index: usize,
+    terms: &[String],
+    now: SystemTime,
+    half_life: Duration,
+) -> Result<SearchHit, MemoryError> {
+    let created_at = db::time(row.created_at);
+    let age = now.duration_since(created_at).unwrap_or_default();
+    let relevance = 1.0 / (DEFAULT_RRF_K + index as f64 + 1.0);
+    let score = relevance * (0.5 + 0.5 * recency_weight(age, half_life));
+    Ok(SearchHit {
+        message_id: MessageId(row.id),
+        conversation_id: ConversationId(row.conversation_id),
+        role: Role::parse(&row.role)?,
+        author: row.author_id.map(|id| Author {
+            id: db::discord_id(id),
+            name: row.author_name.unwrap_or_default(),
+        }),
+        snippet: snippet(&row.content, terms, SNIPPET_CHARS),
+        content: row.content,
+        created_at,
+        guild_id: db::opt_discord_id(row.guild_id),
+        channel_id: db::opt_discord_id(row.channel_id),
+        discord_message_id: db::opt_discord_id(row.discord_message_id),
+        score,
+    })
+}
+
+/// An FTS5 query: each term quoted (a literal word, never an operator), all or any.
+fn fts5_query(terms: &[String], combine: Combine) -> String {
+    let quoted: Vec<String> = terms.iter().map(|term| format!("\"{term}\"")).collect();
+    match combine {
+        Combine::All => quoted.join(" "),
+        Combine::Any => quoted.join(" OR "),
+    }
+}
+
+/// A `to_tsquery` text: each term quoted as a lexeme, all (`&`) or any (`|`).
+fn tsquery(terms: &[String], combine: Combine) -> String {
+    let quoted: Vec<String> = terms.iter().map(|term| format!("'{term}'")).collect();
+    match combine {
+        Combine::All => quoted.join(" & "),
+        Combine::Any => quoted.join(" | "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_quote_every_term() {
+        let terms = vec!["pasta".to_owned(), "or".to_owned()];
+        assert_eq!(fts5_query(&terms, Combine::All), "\"pasta\" \"or\"");
+        assert_eq!(fts5_query(&terms, Combine::Any), "\"pasta\" OR \"or\"");
+        assert_eq!(tsquery(&terms, Combine::All), "'pasta' & 'or'");
+        assert_eq!(tsquery(&terms, Combine::Any), "'pasta' | 'or'");
+    }
+}
