@@ -24,7 +24,7 @@ const GUILDS: u64 = 8;
 const PEOPLE: u64 = 50;
 const VOCABULARY: usize = 5_000;
 /// Queries per kind for the percentiles.
-const QUERIES: usize = 200;
+const QUERIES: usize = 50;
 /// Rows per insert transaction.
 const BATCH: usize = 5_000;
 

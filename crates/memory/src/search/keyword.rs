@@ -167,17 +167,13 @@ impl Store {
         let messages = query.scope.message_condition(&mut params);
         let scope = query.scope.conversation_condition(&mut params, now, cutoff);
         let limit = params.int(db::count(candidates as u64));
-        // The scope is decided once per conversation (materialised first), not once per
-        // matching message: a frequent word matches many messages of few conversations.
         let sql = format!(
-            "WITH scope AS MATERIALIZED (SELECT c.id, c.guild_id, c.channel_id \
-             FROM conversations c WHERE {scope}) \
-             SELECT m.id, m.conversation_id, m.role, m.author_id, m.author_name, m.content, \
-             m.created_at, s.guild_id, s.channel_id, \
+            "SELECT m.id, m.conversation_id, m.role, m.author_id, m.author_name, m.content, \
+             m.created_at, c.guild_id, c.channel_id, \
              (SELECT d.discord_message_id FROM message_discord_ids d WHERE d.message_id = m.id \
               ORDER BY d.position LIMIT 1) AS discord_message_id \
-             FROM {from} JOIN scope s ON s.id = m.conversation_id \
-             WHERE {matches} AND {messages} \
+             FROM {from} JOIN conversations c ON c.id = m.conversation_id \
+             WHERE {matches} AND {messages} AND {scope} \
              ORDER BY {rank}, m.created_at DESC, m.id DESC LIMIT {limit}"
         );
         Ok(params
