@@ -74,7 +74,8 @@ impl Operations {
                 local_addr: None,
             });
         };
-        let handle = metrics::install().context("cannot install the metrics recorder")?;
+        let shards = config.discord.shard_ids.map(|range| range.to_string());
+        let handle = metrics::install(shards).context("cannot install the metrics recorder")?;
         spawn_upkeep(handle.clone(), stop.clone());
         let shared = Arc::new(Shared {
             engine: engine.clone(),
