@@ -207,14 +207,24 @@ async fn shard_loop(
                     break;
                 }
             }
-            Event::Ready(ready) => {
-                tracing::info!(shard = shard_id, user = %ready.user.name, "gateway ready");
-                ctx.shard_ready();
-            }
-            event => spawn_handler(&ctx, event),
+            event => dispatch(&ctx, shard_id, event),
         }
     }
     tracing::info!(shard = shard_id, "shard stopped");
+}
+
+/// What the shard loop does with an event other than a close: Ready is logged (and said to the
+/// ready hook), heartbeat acknowledgements and RESUMED were said to the status already, the rest
+/// is handled in a task of its own.
+fn dispatch(ctx: &Arc<Context>, shard_id: u32, event: Event) {
+    match event {
+        Event::Ready(ready) => {
+            tracing::info!(shard = shard_id, user = %ready.user.name, "gateway ready");
+            ctx.shard_ready();
+        }
+        Event::GatewayHeartbeatAck | Event::Resumed => {}
+        event => spawn_handler(ctx, event),
+    }
 }
 
 /// Handles `event` in a task of its own. A message's place in its channel's line is taken here,
@@ -238,8 +248,7 @@ fn spawn_handler(ctx: &Arc<Context>, event: Event) {
     });
 }
 
-/// Notes what `event` says about the shard's connection in `status` (heartbeat
-/// acknowledgements and RESUMED then go on to [`handle`], which ignores them).
+/// Notes what `event` says about the shard's connection in `status`.
 fn observe(status: &crate::status::GatewayStatus, shard: &Shard, event: &Event) {
     let id = shard.id().number();
     match event {
