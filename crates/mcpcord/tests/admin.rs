@@ -15,6 +15,8 @@ use mcpcord_testkit::{FakeDiscord, FakeOllama};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+mod common;
+
 const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "admin-test-token-123";
 
@@ -80,10 +82,9 @@ impl Bot {
             || format!("sqlite://{}/bot.sqlite", dir.path().display()),
             str::to_owned,
         );
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+        let child = common::mcpcord_async()
             .arg("run")
             .current_dir(dir.path())
-            .env_clear()
             .env("ADMIN_TOKEN", TOKEN)
             .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
             .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
@@ -191,10 +192,9 @@ impl Bot {
     async fn command(&self, args: &[&str]) -> std::process::Output {
         tokio::time::timeout(
             WAIT,
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+            common::mcpcord_async()
                 .args(args)
                 .current_dir(self.dir.path())
-                .env_clear()
                 .env("ADMIN_TOKEN", TOKEN)
                 .env("MCPCORD__LOGGING__LEVEL", "warn")
                 .output(),
@@ -318,10 +318,9 @@ async fn without_a_running_bot_status_and_mcp_servers_say_how_to_do_without() {
     )
     .unwrap();
     let run = |args: &'static [&'static str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+        common::mcpcord()
             .args(args)
             .current_dir(dir.path())
-            .env_clear()
             .output()
             .unwrap()
     };

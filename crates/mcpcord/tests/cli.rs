@@ -1,13 +1,15 @@
 //! The real `mcpcord` binary, run as a user would, in an empty directory with a clean environment.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 const TOKEN: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.test-token-never-logged";
 
 fn mcpcord(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mcpcord"));
-    command.args(args).current_dir(dir).env_clear();
+    let mut command = common::mcpcord();
+    command.args(args).current_dir(dir);
     for (key, value) in env {
         command.env(key, value);
     }
@@ -151,8 +153,8 @@ mod against_fake_ollama {
     use super::*;
 
     async fn mcpcord_async(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
-        command.args(args).current_dir(dir).env_clear();
+        let mut command = common::mcpcord_async();
+        command.args(args).current_dir(dir);
         for (key, value) in env {
             command.env(key, value);
         }
@@ -268,11 +270,10 @@ mod chat {
     use super::*;
 
     async fn chat(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+        let mut command = common::mcpcord_async();
         command
             .args(args)
             .current_dir(dir)
-            .env_clear()
             .stdin(std::process::Stdio::null());
         for (key, value) in env {
             command.env(key, value);
@@ -341,10 +342,9 @@ mod chat {
             Script::new().text("fresh start"),
         ]);
         let dir = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+        let mut child = common::mcpcord_async()
             .arg("chat")
             .current_dir(dir.path())
-            .env_clear()
             .env("OLLAMA_HOST", fake.url())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

@@ -13,11 +13,10 @@ mod common;
 use common::{alive, children_of};
 
 async fn mcpcord(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    let mut command = common::mcpcord_async();
     command
         .args(args)
         .current_dir(dir)
-        .env_clear()
         .env("MCPCORD__LOGGING__LEVEL", "warn");
     for (key, value) in env {
         command.env(key, value);
@@ -374,10 +373,9 @@ fn memory_limits_are_read_in_the_usual_units() {
 #[tokio::test]
 async fn killing_the_bot_takes_its_mcp_servers_down() {
     let dir = configured(TEST_SERVER);
-    let mut bot = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+    let mut bot = common::mcpcord_async()
         .args(["mcp", "call", "t", "sleep", r#"{"ms": 60000}"#])
         .current_dir(dir.path())
-        .env_clear()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

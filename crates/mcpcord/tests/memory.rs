@@ -3,10 +3,12 @@
 //! and reindex.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
 use serde_json::Value;
+
+mod common;
 
 const GUILD: u64 = 1_300_000_000_000_000_001;
 const OTHER_GUILD: u64 = 1_300_000_000_000_000_002;
@@ -14,10 +16,9 @@ const ALICE: u64 = 1_300_000_000_000_000_003;
 const BOB: u64 = 1_300_000_000_000_000_004;
 
 fn mcpcord(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+    common::mcpcord()
         .args(args)
         .current_dir(dir)
-        .env_clear()
         .output()
         .expect("the mcpcord binary runs")
 }

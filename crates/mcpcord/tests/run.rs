@@ -20,11 +20,10 @@ fn spawn_bot(
     dir: &std::path::Path,
     grace: &str,
 ) -> tokio::process::Child {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    let mut command = common::mcpcord_async();
     command
         .arg("run")
         .current_dir(dir)
-        .env_clear()
         .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
         .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
         .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
@@ -49,11 +48,10 @@ async fn a_refused_token_exits_1_with_the_reason() {
     let ollama = FakeOllama::start().await;
     let dir = tempfile::tempdir().unwrap();
     // The fake accepts only its own token.
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    let mut command = common::mcpcord_async();
     command
         .arg("run")
         .current_dir(dir.path())
-        .env_clear()
         .env("DISCORD_TOKEN", "not-the-token")
         .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
         .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
@@ -180,11 +178,10 @@ async fn bot_stuck_in_start_up(
         ),
     )
     .unwrap();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    let mut command = common::mcpcord_async();
     command
         .arg("run")
         .current_dir(dir)
-        .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
         // Nothing listens there: start-up never gets that far.

@@ -8,16 +8,17 @@ use std::process::{Command, Output};
 use mcpcord::config::{Config, Env};
 use serde_json::Value;
 
+mod common;
+
 const TOKEN: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.trust-boundary-token";
 const DB_PASSWORD: &str = "db-pass-never-shown";
 const API_KEY: &str = "sk-backend-key-never-shown";
 
 fn mcpcord(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    let mut command = common::mcpcord();
     command
         .args(args)
         .current_dir(dir)
-        .env_clear()
         .env("MCPCORD__LOGGING__LEVEL", "warn");
     for (key, value) in env {
         command.env(key, value);

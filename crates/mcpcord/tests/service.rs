@@ -103,11 +103,10 @@ impl Bot {
 }
 
 fn bot_command(dir: &Path, discord: &FakeDiscord, ollama: &FakeOllama) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    let mut command = common::mcpcord_async();
     command
         .args(["--config", "mcpcord.toml", "run"])
         .current_dir(dir)
-        .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
         .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
@@ -290,10 +289,9 @@ async fn mcpcord_reload_signals_the_bot_named_by_its_pid_file() {
     );
     identified(&discord, &bot).await;
     bot.configure(&prompt_config("You are Delta."));
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+    let out = common::mcpcord_async()
         .args(["--config", "mcpcord.toml", "reload"])
         .current_dir(bot.dir.path())
-        .env_clear()
         .output()
         .await
         .unwrap();
@@ -318,10 +316,9 @@ async fn mcpcord_reload_signals_the_bot_named_by_its_pid_file() {
     assert!(dir.is_dir());
     assert!(!pid_file.exists(), "the PID file is removed at exit");
     // No bot: the command says so and fails.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"))
+    let out = common::mcpcord()
         .args(["--config", "mcpcord.toml", "reload"])
         .current_dir(&dir)
-        .env_clear()
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

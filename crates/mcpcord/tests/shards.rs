@@ -14,6 +14,8 @@ use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 use mcpcord_testkit::{FakeDiscord, FakeOllama};
 use serde_json::Value;
 
+mod common;
+
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A guild on shard 0 of 2 (`(id >> 22) % 2`); the default guild is on shard 1.
@@ -92,11 +94,10 @@ fn spawn(
         ),
     )
     .unwrap();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    let mut command = common::mcpcord_async();
     command
         .arg("run")
         .current_dir(dir)
-        .env_clear()
         .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
         .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
         .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())

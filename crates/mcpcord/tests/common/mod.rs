@@ -1,6 +1,29 @@
-//! Helpers shared by the tests that run the real binary: its child processes, seen in /proc.
+//! Helpers shared by the tests that run the real binary: the command that starts it, and its
+//! child processes, seen in /proc.
 
 #![allow(dead_code)]
+
+/// The variable that tells an instrumented (coverage) build where to write its profile.
+const PROFILE_VARIABLE: &str = "LLVM_PROFILE_FILE";
+
+/// The real `mcpcord` binary, with a cleared environment, as a user would start it in a clean
+/// shell: a test adds the variables it means. One exception: under coverage (cargo-tarpaulin
+/// sets `LLVM_PROFILE_FILE` for the test binary, a pattern with `%p` and `%m` in its profile
+/// folder) the binary gets the same variable, so what runs only in the binary is counted too;
+/// each process expands the pattern to a file of its own. A plain `cargo test` sets nothing.
+pub fn mcpcord() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mcpcord"));
+    command.env_clear();
+    if let Some(profile) = std::env::var_os(PROFILE_VARIABLE) {
+        command.env(PROFILE_VARIABLE, profile);
+    }
+    command
+}
+
+/// [`mcpcord`] for a test on tokio (`kill_on_drop`, `output().await`).
+pub fn mcpcord_async() -> tokio::process::Command {
+    tokio::process::Command::from(mcpcord())
+}
 
 /// The pids of the processes whose parent is `parent`.
 pub fn children_of(parent: u32) -> Vec<u32> {
