@@ -111,6 +111,9 @@ pub struct Store {
     pub(crate) lock_pool: Option<AnyPool>,
     /// SQLite: conversation locks within this process (see `locks.rs`).
     pub(crate) local_locks: crate::locks::LocalLocks,
+    /// SQLite: preferences, disabled tools and live conversations kept in memory (see
+    /// `hot.rs`); `None` on PostgreSQL.
+    pub(crate) hot: Option<Arc<crate::hot::Hot>>,
 }
 
 impl Store {
@@ -153,7 +156,10 @@ impl Store {
             .await
             .map_err(|source| MemoryError::Migrate { source })?;
         tracing::info!(backend = ?backend, url = %redact(&url), "storage ready");
-        let group = (backend == Backend::Sqlite).then(|| GroupCommit::start(pool.clone()));
+        let group = match backend {
+            Backend::Sqlite => Some(GroupCommit::start(pool.clone(), sqlite_file(&pool).await?)),
+            Backend::Postgres => None,
+        };
         Ok(Store {
             pool,
             backend,
@@ -161,7 +167,25 @@ impl Store {
             group,
             lock_pool,
             local_locks: Default::default(),
+            hot: (backend == Backend::Sqlite).then(Arc::default),
         })
+    }
+
+    /// Says whether other processes write to this database too (several processes on one
+    /// SQLite file, each running part of the shards). A SQLite store keeps preferences,
+    /// disabled tools and live conversations in memory, which is right only while this process
+    /// is the only writer; shared, it reads them from the database every time, as on
+    /// PostgreSQL (which keeps nothing in memory anyway).
+    pub fn set_shared(&self, shared: bool) {
+        if let Some(hot) = &self.hot {
+            hot.set_off(shared);
+        }
+    }
+
+    /// What is kept in memory: SQLite's, unless the database is shared (see
+    /// [`set_shared`](Self::set_shared)).
+    pub(crate) fn hot(&self) -> Option<&crate::hot::Hot> {
+        self.hot.as_deref().filter(|hot| !hot.is_off())
     }
 
     /// Which database this store runs on.
@@ -237,6 +261,17 @@ fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
             Ok(())
         })
     })
+}
+
+/// The file of a SQLite database (`None` in memory), as SQLite names it.
+async fn sqlite_file(pool: &AnyPool) -> Result<Option<std::path::PathBuf>, MemoryError> {
+    let file: Option<String> =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_optional(pool)
+            .await?;
+    Ok(file
+        .filter(|file| !file.is_empty())
+        .map(std::path::PathBuf::from))
 }
 
 /// How far a write must have reached when it returns.
