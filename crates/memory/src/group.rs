@@ -54,7 +54,7 @@ enum Job {
         key: ConversationKey,
         scope: Scope,
         owner: Option<u64>,
-        message: NewMessage,
+        message: Box<NewMessage>,
         turn: String,
         done: Done<Started>,
     },
@@ -70,7 +70,7 @@ enum Job {
 /// A write done, its result held until the transaction's fate is known.
 enum Reply {
     Messages(Done<Vec<MessageId>>, Result<Vec<MessageId>, MemoryError>),
-    ConversationWithMessage(Done<Started>, Result<Started, MemoryError>),
+    ConversationWithMessage(Done<Started>, Box<Result<Started, MemoryError>>),
     Conversation(
         Done<Option<Conversation>>,
         Result<Option<Conversation>, MemoryError>,
@@ -83,7 +83,7 @@ impl Reply {
         // A writer that stopped waiting (a cancelled turn) no longer needs it.
         let _ = match self {
             Self::Messages(done, result) => done.send(result).is_ok(),
-            Self::ConversationWithMessage(done, result) => done.send(result).is_ok(),
+            Self::ConversationWithMessage(done, result) => done.send(*result).is_ok(),
             Self::Conversation(done, result) => done.send(result).is_ok(),
         };
     }
@@ -154,7 +154,7 @@ impl GroupCommit {
             key,
             scope,
             owner,
-            message,
+            message: Box::new(message),
             turn,
             done,
         };
@@ -312,9 +312,9 @@ async fn one(conn: &mut AnyConnection, job: Job) -> Result<Reply, MemoryError> {
             turn,
             done,
         } => {
-            let result = with_message(&mut savepoint, &key, scope, owner, message, turn).await;
+            let result = with_message(&mut savepoint, &key, scope, owner, *message, turn).await;
             let ok = result.is_ok();
-            (Reply::ConversationWithMessage(done, result), ok)
+            (Reply::ConversationWithMessage(done, Box::new(result)), ok)
         }
         Job::Conversation {
             key,

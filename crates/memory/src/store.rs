@@ -134,11 +134,7 @@ impl Store {
             Backend::Sqlite if !in_memory => create_if_missing(url),
             _ => url.to_owned(),
         };
-        let options =
-            AnyConnectOptions::from_str(&url).map_err(|error| MemoryError::InvalidUrl {
-                url: redact(&url),
-                reason: error.to_string(),
-            })?;
+        let options = connect_options(&url)?;
 
         let lock_pool = lock_pool(backend, &options);
         let pool = pool_options(backend, in_memory)
@@ -156,9 +152,20 @@ impl Store {
             .await
             .map_err(|source| MemoryError::Migrate { source })?;
         tracing::info!(backend = ?backend, url = %redact(&url), "storage ready");
-        let group = match backend {
-            Backend::Sqlite => Some(GroupCommit::start(pool.clone(), sqlite_file(&pool).await?)),
-            Backend::Postgres => None,
+        Self::assemble(pool, backend, lock_pool).await
+    }
+
+    /// The store over an open, migrated `pool`, with what `backend` needs beside it.
+    async fn assemble(
+        pool: AnyPool,
+        backend: Backend,
+        lock_pool: Option<AnyPool>,
+    ) -> Result<Store, MemoryError> {
+        let sqlite = backend == Backend::Sqlite;
+        let group = if sqlite {
+            Some(GroupCommit::start(pool.clone(), sqlite_file(&pool).await?))
+        } else {
+            None
         };
         Ok(Store {
             pool,
@@ -167,7 +174,7 @@ impl Store {
             group,
             lock_pool,
             local_locks: Default::default(),
-            hot: (backend == Backend::Sqlite).then(Arc::default),
+            hot: sqlite.then(Arc::default),
         })
     }
 
@@ -260,6 +267,14 @@ fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
             conn.execute("PRAGMA synchronous = FULL").await?;
             Ok(())
         })
+    })
+}
+
+/// The driver's options for `url`, or why it cannot be used.
+fn connect_options(url: &str) -> Result<AnyConnectOptions, MemoryError> {
+    AnyConnectOptions::from_str(url).map_err(|error| MemoryError::InvalidUrl {
+        url: redact(url),
+        reason: error.to_string(),
     })
 }
 

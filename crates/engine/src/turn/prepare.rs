@@ -106,23 +106,8 @@ impl TurnState {
                 None => Ok(Vec::new()),
             }
         };
-        let (key, scope, owner) = (&request.key, request.scope, request.author.id);
-        let conversation = async {
-            match &request.action {
-                TurnAction::Message(message) => {
-                    let message = stored_message(request, message);
-                    let started = store
-                        .conversation_with_message(key, scope, owner, message)
-                        .await?;
-                    // A conversation created with the message has it alone for history.
-                    let fresh = started.created.then(|| vec![started.message]);
-                    Ok((started.conversation, fresh))
-                }
-                _ => Ok::<_, MemoryError>((store.conversation(key, scope, owner).await?, None)),
-            }
-        };
         let ((conversation, fresh), preferences, disabled) = futures::try_join!(
-            conversation,
+            conversation_of(store, request),
             store.get_preferences(&request.scope),
             disabled,
         )?;
@@ -293,4 +278,22 @@ fn stored_message(request: &TurnRequest, message: &crate::request::UserMessage) 
         stored = stored.with_attachments(json!({ "images": message.images.len() }));
     }
     stored
+}
+
+/// The request's conversation (created if new); for a new message, stored with it, and the
+/// history when the conversation was created with it (that message alone).
+async fn conversation_of(
+    store: &mcpcord_memory::Store,
+    request: &TurnRequest,
+) -> Result<(Conversation, Option<Vec<StoredMessage>>), MemoryError> {
+    let (key, scope, owner) = (&request.key, request.scope, request.author.id);
+    let TurnAction::Message(message) = &request.action else {
+        return Ok((store.conversation(key, scope, owner).await?, None));
+    };
+    let message = stored_message(request, message);
+    let started = store
+        .conversation_with_message(key, scope, owner, message)
+        .await?;
+    let fresh = started.created.then(|| vec![started.message]);
+    Ok((started.conversation, fresh))
 }
