@@ -232,7 +232,10 @@ fn dispatch(ctx: &Arc<Context>, shard_id: u32, event: Event) {
 /// taken, so messages in line never hold the permits the one ahead of them needs.
 fn spawn_handler(ctx: &Arc<Context>, event: Event) {
     let mut ticket = match &event {
-        Event::MessageCreate(message) => Some(ctx.order.ticket(message.channel_id.get())),
+        Event::MessageCreate(message) => {
+            mark("received", message.id.get());
+            Some(ctx.order.ticket(message.channel_id.get()))
+        }
         _ => None,
     };
     let ctx = ctx.clone();
@@ -243,6 +246,9 @@ fn spawn_handler(ctx: &Arc<Context>, event: Event) {
         let Ok(_permit) = ctx.events.clone().acquire_owned().await else {
             return;
         };
+        if let Event::MessageCreate(message) = &event {
+            mark("permit", message.id.get());
+        }
         handle(ctx, event).await;
         drop(ticket);
     });
@@ -406,6 +412,7 @@ async fn on_message(ctx: Arc<Context>, message: Message, kind: Option<ChannelTyp
     .await;
     tracing::debug!(?why, conversation = key.as_str(), "answering a message");
     let request = request_for(&ctx, &message, &info, key).await;
+    mark("gated", message.id.get());
     let started = crate::reply::start(
         &ctx,
         request,
@@ -555,6 +562,11 @@ async fn slow_down(ctx: &Context, message: &Message) {
     if let Err(error) = ctx.pacer.send(route, request).await {
         tracing::debug!(%error, "cannot react to a message over the rate");
     }
+}
+
+/// A pre-model latency mark for message `id` (see `mcpcord_engine::telemetry::LATENCY_TARGET`).
+fn mark(stage: &'static str, id: u64) {
+    mcpcord_engine::telemetry::latency_mark(stage, id);
 }
 
 #[cfg(test)]

@@ -306,6 +306,7 @@ impl Engine {
             return turn;
         }
         let requested = Instant::now();
+        crate::telemetry::latency_mark("start_turn", request.key.as_str());
         let lock = self.conversation_lock(request.key.as_str());
         let inner = self.inner.clone();
         let span = tracing::info_span!(
@@ -325,6 +326,7 @@ impl Engine {
                 let _across = inner.store.conversation_lock(&request.key).await.map_err(
                     |error| tracing::warn!(%error, "cannot take the conversation's lock; running the turn without it"),
                 );
+                crate::telemetry::latency_mark("locked", request.key.as_str());
                 let slot = Slot::acquire(inner.turns.clone()).await;
                 let facts = crate::telemetry::TurnFacts::new(requested, &request);
                 turn::run(inner, request, sender, cancel, slot, facts).await;

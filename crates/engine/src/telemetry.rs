@@ -282,3 +282,20 @@ pub(crate) fn tool_call(server: &str, tool: &str, outcome: &'static str, took: D
         .increment(1);
     metrics::histogram!(TOOL_CALL_DURATION, "server" => server, "tool" => tool).record(took);
 }
+
+/// The target of the pre-model latency marks (`RUST_LOG`-style `mcpcord_latency=trace` shows
+/// them): one event per stage of a turn on its way to the model, with the wall clock in
+/// microseconds, so stages can be lined up with the front end's own marks.
+pub const LATENCY_TARGET: &str = "mcpcord_latency";
+
+/// Marks that the turn of conversation `key` reached `stage` (see [`LATENCY_TARGET`]).
+pub fn latency_mark(stage: &'static str, key: impl std::fmt::Display) {
+    tracing::trace!(target: LATENCY_TARGET, stage, key = %key, at_us = wall_us());
+}
+
+/// The wall clock in microseconds since 1970 (comparable between processes).
+pub fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}

@@ -26,8 +26,11 @@
 //! `cargo test` it only says so); `DISCORD_LOAD=20,50` runs only those loads;
 //! `DISCORD_GLOBAL_LIMIT=500` raises the global limit in FakeDiscord and in the bot's
 //! configuration (`discord.global_rate_limit`), as Discord does for large bots; `MCPCORD_BIN`
-//! runs another build of the binary (before/after comparisons). Prints details
-//! on stderr and a table on stdout; nothing is asserted.
+//! runs another build of the binary (before/after comparisons); `DISCORD_LOAD_LOG=DIR` keeps
+//! the bot's log of each load there (`DIR/load-N.log`), at the level of `DISCORD_LOAD_LEVEL`
+//! (default `warn`; `warn,mcpcord_latency=trace` adds a line per stage of each turn on its way
+//! to the model, which `scripts/latency-stages` turns into a table). Prints details on stderr
+//! and a table on stdout; nothing is asserted.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -185,6 +188,15 @@ async fn measure(conversations: usize, rounds: usize, global: u32) -> Result<Loa
     let outcome = drive(&discord, &ollama, &bot, conversations, rounds).await;
     let log = bot.log();
     bot.kill().await;
+    if let Ok(keep) = std::env::var("DISCORD_LOAD_LOG") {
+        let path = Path::new(&keep).join(format!("load-{conversations}.log"));
+        if let Err(error) = std::fs::write(&path, &log) {
+            eprintln!(
+                "discord_load: cannot keep the log at {}: {error}",
+                path.display()
+            );
+        }
+    }
     let violations: Vec<String> = discord
         .take_spec_violations()
         .iter()
@@ -265,7 +277,7 @@ default = "{MODEL}"
 url = "sqlite://{dir}/bot.sqlite?mode=rwc"
 
 [logging]
-level = "warn"
+level = "{level}"
 format = "compact"
 
 [limits]
@@ -274,6 +286,7 @@ user_messages_per_minute = 1000
 "#,
         ollama = ollama.url(),
         dir = dir.display(),
+        level = std::env::var("DISCORD_LOAD_LEVEL").unwrap_or_else(|_| "warn".into()),
         // Only when raised: builds from before the setting existed then run too.
         global_line = if global == GLOBAL_LIMIT {
             String::new()

@@ -66,6 +66,9 @@ impl App {
             store.close().await;
             return Err(error);
         }
+        // A process running part of the shards shares the database with the others: on SQLite
+        // it then keeps no preferences or conversations in memory (see `Store::set_shared`).
+        store.set_shared(config.discord.shard_ids.is_some());
         apply_retention(&store, &config.storage).await?;
         let background = CancellationToken::new();
         store.spawn_sweeper(SWEEP_EVERY, background.clone());

@@ -3,7 +3,9 @@
 use std::time::SystemTime;
 
 use crate::store::Durability;
-use crate::{ConversationId, ConversationKey, MemoryError, Scope, Store, db};
+use crate::{
+    ConversationId, ConversationKey, MemoryError, NewMessage, Scope, Store, StoredMessage, db,
+};
 
 /// The columns a [`Conversation`] is read from, in [`ConversationRow`]'s order.
 macro_rules! conversation_columns {
@@ -31,6 +33,18 @@ pub struct Conversation {
     pub created_at: SystemTime,
     /// When a message was last written to it; retention counts from here.
     pub updated_at: SystemTime,
+}
+
+/// A conversation with a person's new message written to it
+/// ([`Store::conversation_with_message`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Started {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// The message as stored.
+    pub message: StoredMessage,
+    /// The conversation was created with this message: its history is this message alone.
+    pub created: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -72,7 +86,7 @@ const INSERT: &str = concat!(
     conversation_columns!()
 );
 
-const FIND_LIVE: &str = concat!(
+pub(crate) const FIND_LIVE: &str = concat!(
     "SELECT ",
     conversation_columns!(),
     " FROM conversations WHERE key = $1 AND archived_at IS NULL"
@@ -82,7 +96,82 @@ impl Store {
     /// The live conversation under `key`, created (with `scope` and `owner`) if there is none.
     ///
     /// `scope` and `owner` are used only when creating: the conversation keeps the first ones.
+    /// On SQLite a conversation used recently comes from memory (see `hot.rs`), and its
+    /// `updated_at` may then be older than its last message.
     pub async fn conversation(
+        &self,
+        key: &ConversationKey,
+        scope: Scope,
+        owner: Option<u64>,
+    ) -> Result<Conversation, MemoryError> {
+        let Some(hot) = self.hot() else {
+            return self.find_or_create(key, scope, owner).await;
+        };
+        let generation = match hot.conversation(key.as_str()) {
+            Ok(kept) => return Ok(kept),
+            Err(generation) => generation,
+        };
+        let conversation = self.find_or_create(key, scope, owner).await?;
+        hot.keep(generation, &conversation);
+        Ok(conversation)
+    }
+
+    /// The live conversation under `key` (created, with `scope` and `owner`, if there is none)
+    /// with a person's `message` written to it, as [`add_user_message`](Self::add_user_message)
+    /// writes it. On SQLite this is one write through the group commit and no read (a
+    /// conversation used recently comes from memory, see `hot.rs`).
+    pub async fn conversation_with_message(
+        &self,
+        key: &ConversationKey,
+        scope: Scope,
+        owner: Option<u64>,
+        message: NewMessage,
+    ) -> Result<Started, MemoryError> {
+        let Some(group) = &self.group else {
+            let conversation = self.conversation(key, scope, owner).await?;
+            return self.started(conversation, message).await;
+        };
+        let hot = self.hot();
+        let generation = match hot.map(|hot| hot.conversation(key.as_str())) {
+            Some(Ok(kept)) => return self.started(kept, message).await,
+            Some(Err(generation)) => Some(generation),
+            None => None,
+        };
+        let turn = uuid::Uuid::new_v4().to_string();
+        let started = group
+            .conversation_with_message(key.clone(), scope, owner, message, turn)
+            .await?;
+        if let (Some(hot), Some(generation)) = (hot, generation) {
+            hot.keep(generation, &started.conversation);
+        }
+        Ok(started)
+    }
+
+    /// `message` written to `conversation`, which existed before (as
+    /// [`add_user_message`](Self::add_user_message) writes it).
+    async fn started(
+        &self,
+        conversation: Conversation,
+        message: NewMessage,
+    ) -> Result<Started, MemoryError> {
+        let turn = uuid::Uuid::new_v4().to_string();
+        let ids = self
+            .write_turn(
+                conversation.id,
+                vec![message.clone()],
+                None,
+                turn.clone(),
+                Durability::Process,
+            )
+            .await?;
+        Ok(Started {
+            message: StoredMessage::written(ids[0], conversation.id, turn, message),
+            conversation,
+            created: false,
+        })
+    }
+
+    async fn find_or_create(
         &self,
         key: &ConversationKey,
         scope: Scope,
@@ -134,6 +223,9 @@ impl Store {
         scope: Scope,
         owner: Option<u64>,
     ) -> Result<Conversation, MemoryError> {
+        if let Some(hot) = &self.hot {
+            hot.forget_key(key.as_str());
+        }
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE conversations SET archived_at = $2 WHERE key = $1 AND archived_at IS NULL",
@@ -145,7 +237,12 @@ impl Store {
         let row = insert_conversation(key, scope, owner)
             .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
+        let committed = tx.commit().await;
+        // Whatever the outcome (a failure may still have committed), the old one goes.
+        if let Some(hot) = &self.hot {
+            hot.forget_key(key.as_str());
+        }
+        committed?;
         Ok(row.into())
     }
 
@@ -183,8 +280,11 @@ impl Store {
             .bind(id.0)
             .bind(title)
             .execute(&self.pool)
-            .await?;
-        found(done.rows_affected(), id)
+            .await;
+        if let Some(hot) = &self.hot {
+            hot.forget_id(id);
+        }
+        found(done?.rows_affected(), id)
     }
 
     /// Sets (or, with `None`, clears) the model chosen for this conversation.
@@ -197,8 +297,11 @@ impl Store {
             .bind(id.0)
             .bind(model)
             .execute(&self.pool)
-            .await?;
-        found(done.rows_affected(), id)
+            .await;
+        if let Some(hot) = &self.hot {
+            hot.forget_id(id);
+        }
+        found(done?.rows_affected(), id)
     }
 }
 

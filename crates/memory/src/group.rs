@@ -5,21 +5,32 @@
 //! for its own fsync: under a burst a turn's first write waited hundreds of milliseconds. Here
 //! one task writes for everybody. It takes every write waiting, runs them in one transaction
 //! (each in a savepoint, so a failing write is rolled back alone and the others still commit),
-//! commits once and answers each writer. Writes that need not wait for the disk (on the way to
-//! the model, see [`Durability::Process`]) go in a batch of their own ahead of the durable
-//! ones, so they never wait for an fsync they do not need. PostgreSQL takes concurrent writers
-//! as they come and does not use this.
+//! commits once and answers each writer. PostgreSQL takes concurrent writers as they come and
+//! does not use this.
+//!
+//! The disk is waited for apart from the writing, so that writes which need not wait for it
+//! (on the way to the model, see [`Durability::Process`]) never queue behind an fsync: every
+//! batch commits with `synchronous = NORMAL` (the WAL is written to the operating system, not
+//! synced) and its writers of [`Durability::Process`] are answered at once; those of
+//! [`Durability::Full`] are handed to a second task that syncs the WAL file (one fsync for
+//! every batch committed by then) and answers them after it. That is what `synchronous =
+//! FULL` does at each commit, without holding SQLite's write lock during the fsync: a commit
+//! is in the WAL file once it returns, and if a checkpoint has since moved it into the
+//! database file and the WAL started over, that checkpoint synced the database file first
+//! (WAL mode with `synchronous = NORMAL` syncs before and after each checkpoint).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::conversations::{ConversationRow, insert_conversation};
-use crate::messages::write_rows;
+use crate::conversations::{ConversationRow, FIND_LIVE, insert_conversation};
+use crate::messages::{insert, write_rows};
 use crate::store::{Durability, write_connection_on};
 use crate::{
     Conversation, ConversationId, ConversationKey, MemoryError, MessageId, NewMessage, Scope,
+    Started, StoredMessage,
 };
 
 /// The most writes one transaction takes; more wait for the next.
@@ -37,6 +48,16 @@ enum Job {
         turn: String,
         done: Done<Vec<MessageId>>,
     },
+    /// The live conversation under a key (created if there is none) and a person's message
+    /// written to it; both back.
+    ConversationWithMessage {
+        key: ConversationKey,
+        scope: Scope,
+        owner: Option<u64>,
+        message: Box<NewMessage>,
+        turn: String,
+        done: Done<Started>,
+    },
     /// A new conversation; `None` back when another took the key first.
     Conversation {
         key: ConversationKey,
@@ -49,6 +70,7 @@ enum Job {
 /// A write done, its result held until the transaction's fate is known.
 enum Reply {
     Messages(Done<Vec<MessageId>>, Result<Vec<MessageId>, MemoryError>),
+    ConversationWithMessage(Done<Started>, Box<Result<Started, MemoryError>>),
     Conversation(
         Done<Option<Conversation>>,
         Result<Option<Conversation>, MemoryError>,
@@ -61,6 +83,7 @@ impl Reply {
         // A writer that stopped waiting (a cancelled turn) no longer needs it.
         let _ = match self {
             Self::Messages(done, result) => done.send(result).is_ok(),
+            Self::ConversationWithMessage(done, result) => done.send(*result).is_ok(),
             Self::Conversation(done, result) => done.send(result).is_ok(),
         };
     }
@@ -72,6 +95,7 @@ impl Reply {
         };
         let _ = match self {
             Self::Messages(done, _) => done.send(Err(error())).is_ok(),
+            Self::ConversationWithMessage(done, _) => done.send(Err(error())).is_ok(),
             Self::Conversation(done, _) => done.send(Err(error())).is_ok(),
         };
     }
@@ -84,10 +108,13 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writing task on `pool`.
-    pub(crate) fn start(pool: AnyPool) -> Self {
+    /// Starts the writing task on `pool`, and the syncing task for the WAL file of the database
+    /// at `file` (`None` for an in-memory database, which has nothing to sync).
+    pub(crate) fn start(pool: AnyPool, file: Option<PathBuf>) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
+        let (synced, to_sync) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, queue, synced));
+        tokio::spawn(sync(file.map(wal_of), to_sync));
         Self { jobs }
     }
 
@@ -110,6 +137,28 @@ impl GroupCommit {
             done,
         };
         self.send(job, durability, answer).await
+    }
+
+    /// The live conversation under `key`, created if there is none, and `message` written to it
+    /// (relaxed durability, as on the model's path); both once committed.
+    pub(crate) async fn conversation_with_message(
+        &self,
+        key: ConversationKey,
+        scope: Scope,
+        owner: Option<u64>,
+        message: NewMessage,
+        turn: String,
+    ) -> Result<Started, MemoryError> {
+        let (done, answer) = oneshot::channel();
+        let job = Job::ConversationWithMessage {
+            key,
+            scope,
+            owner,
+            message: Box::new(message),
+            turn,
+            done,
+        };
+        self.send(job, Durability::Process, answer).await
     }
 
     /// Creates a live conversation under `key` (relaxed durability, as on the model's path);
@@ -141,42 +190,102 @@ impl GroupCommit {
     }
 }
 
-/// The writing task: batches of what is waiting, the relaxed ones first.
-async fn run(pool: AnyPool, mut queue: mpsc::UnboundedReceiver<(Job, Durability)>) {
+/// Writes of [`Durability::Full`] committed, waiting for the WAL to be synced.
+type Unsynced = Vec<Reply>;
+
+/// The writing task: a batch of what is waiting at a time; the durable writes of each batch
+/// go to the syncing task once committed.
+async fn run(
+    pool: AnyPool,
+    mut queue: mpsc::UnboundedReceiver<(Job, Durability)>,
+    synced: mpsc::UnboundedSender<Unsynced>,
+) {
     let mut waiting = Vec::new();
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let (relaxed, durable): (Vec<_>, Vec<_>) = waiting
-            .drain(..)
-            .partition(|(_, durability)| *durability == Durability::Process);
-        for (batch, durability) in [(relaxed, Durability::Process), (durable, Durability::Full)] {
-            if !batch.is_empty() {
-                commit(&pool, batch.into_iter().map(|(job, _)| job), durability).await;
-            }
+        if let Some(durable) = commit(&pool, waiting.drain(..)).await {
+            // The syncing task ends only when this one does.
+            let _ = synced.send(durable);
         }
     }
 }
 
-/// Writes `batch` in one transaction and answers each job: its own result once the
-/// transaction is committed, or the commit's failure.
-async fn commit(pool: &AnyPool, batch: impl Iterator<Item = Job>, durability: Durability) {
+/// Writes `batch` in one transaction (not synced) and answers each job of
+/// [`Durability::Process`]: its own result once the transaction is committed, or the commit's
+/// failure. Gives the durable jobs' results to answer once the WAL is synced (`None` when
+/// there are none, or the transaction failed and they were answered so).
+async fn commit(
+    pool: &AnyPool,
+    batch: impl Iterator<Item = (Job, Durability)>,
+) -> Option<Unsynced> {
     let mut replies = Vec::new();
     let outcome: Result<(), MemoryError> = async {
-        let mut writer = write_connection_on(pool, durability).await?;
+        let mut writer = write_connection_on(pool, Durability::Process).await?;
         let mut tx = writer.conn().begin().await?;
-        for job in batch {
-            replies.push(one(&mut tx, job).await?);
+        for (job, durability) in batch {
+            replies.push((one(&mut tx, job).await?, durability));
         }
         tx.commit().await?;
         writer.finish().await
     }
     .await;
     match outcome {
-        Ok(()) => replies.into_iter().for_each(Reply::send),
+        Ok(()) => {
+            let (relaxed, durable): (Vec<_>, Vec<_>) = replies
+                .into_iter()
+                .partition(|(_, durability)| *durability == Durability::Process);
+            relaxed.into_iter().for_each(|(reply, _)| reply.send());
+            let durable: Unsynced = durable.into_iter().map(|(reply, _)| reply).collect();
+            (!durable.is_empty()).then_some(durable)
+        }
         Err(error) => {
             let source = Arc::new(error);
-            replies.into_iter().for_each(|reply| reply.fail(&source));
+            replies
+                .into_iter()
+                .for_each(|(reply, _)| reply.fail(&source));
+            None
         }
     }
+}
+
+/// The syncing task: one fsync of the WAL file for every committed batch waiting, then their
+/// durable writers are answered (or told the sync failed).
+async fn sync(wal: Option<PathBuf>, mut queue: mpsc::UnboundedReceiver<Unsynced>) {
+    let mut waiting = Vec::new();
+    while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        let outcome = match wal.clone() {
+            Some(wal) => tokio::task::spawn_blocking(move || sync_file(&wal))
+                .await
+                .unwrap_or_else(|join| Err(std::io::Error::other(join.to_string()))),
+            None => Ok(()),
+        };
+        let replies = waiting.drain(..).flatten();
+        match outcome {
+            Ok(()) => replies.for_each(Reply::send),
+            Err(error) => {
+                tracing::error!(%error, "cannot sync the database's WAL file to the disk");
+                let source = Arc::new(MemoryError::Database(sqlx::Error::Io(error)));
+                replies.for_each(|reply| reply.fail(&source));
+            }
+        }
+    }
+}
+
+/// Syncs the WAL file at `wal` (opened anew each time: SQLite may have removed and created it
+/// again). A WAL that is not there has nothing unsynced: SQLite removes it only after a
+/// checkpoint, which synced the database file.
+fn sync_file(wal: &Path) -> std::io::Result<()> {
+    match std::fs::OpenOptions::new().write(true).open(wal) {
+        Ok(file) => file.sync_data(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// The WAL file of the database file `file`.
+fn wal_of(file: PathBuf) -> PathBuf {
+    let mut name = file.into_os_string();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 /// One write in its own savepoint, rolled back alone when it fails. An error here (the
@@ -194,6 +303,18 @@ async fn one(conn: &mut AnyConnection, job: Job) -> Result<Reply, MemoryError> {
             let result = write_rows(&mut savepoint, conversation, &messages, replaces, &turn).await;
             let ok = result.is_ok();
             (Reply::Messages(done, result), ok)
+        }
+        Job::ConversationWithMessage {
+            key,
+            scope,
+            owner,
+            message,
+            turn,
+            done,
+        } => {
+            let result = with_message(&mut savepoint, &key, scope, owner, *message, turn).await;
+            let ok = result.is_ok();
+            (Reply::ConversationWithMessage(done, Box::new(result)), ok)
         }
         Job::Conversation {
             key,
@@ -216,6 +337,50 @@ async fn one(conn: &mut AnyConnection, job: Job) -> Result<Reply, MemoryError> {
         savepoint.rollback().await?;
     }
     Ok(reply)
+}
+
+/// The live conversation under `key`, created if there is none (tried first: on the model's
+/// path a conversation not kept in memory is usually new), and `message` written to it.
+async fn with_message(
+    conn: &mut AnyConnection,
+    key: &ConversationKey,
+    scope: Scope,
+    owner: Option<u64>,
+    message: NewMessage,
+    turn: String,
+) -> Result<Started, MemoryError> {
+    let created = insert_conversation(key, scope, owner)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (conversation, id, created) = match created {
+        // Just created, so it exists and its update time is now: the message alone.
+        Some(row) => {
+            let conversation = Conversation::from(row);
+            let id = insert(conn, conversation.id, &turn, &message).await?;
+            (conversation, id, true)
+        }
+        None => {
+            let row = sqlx::query_as::<_, ConversationRow>(FIND_LIVE)
+                .bind(key.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+            let conversation = Conversation::from(row);
+            let ids = write_rows(
+                conn,
+                conversation.id,
+                std::slice::from_ref(&message),
+                None,
+                &turn,
+            )
+            .await?;
+            (conversation, ids[0], false)
+        }
+    };
+    Ok(Started {
+        message: StoredMessage::written(id, conversation.id, turn, message),
+        conversation,
+        created,
+    })
 }
 
 fn stopped() -> MemoryError {

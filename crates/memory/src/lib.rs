@@ -31,6 +31,14 @@
 //! (a new conversation, the user's message) are the exception: they commit with `synchronous =
 //! NORMAL`, durable against a crash of the process without waiting for the disk, so that
 //! concurrent turns do not queue on fsync; the turn's commit syncs the WAL, and with it them.
+//! The group commit (`group.rs`) syncs the WAL apart from SQLite's write lock, so a turn on
+//! its way to the model never waits behind another turn's fsync either.
+//!
+//! # Hot state
+//!
+//! On SQLite, preferences, tools turned off and recently used conversations are kept in memory
+//! and changed with every write through the store (`hot.rs`), so a turn reads nothing from the
+//! disk before the model; PostgreSQL (shared by several processes) keeps nothing.
 
 mod conversations;
 mod db;
@@ -38,6 +46,7 @@ mod directory;
 mod embeddings;
 mod error;
 mod group;
+mod hot;
 mod ids;
 mod locks;
 mod messages;
@@ -49,7 +58,7 @@ mod store;
 mod tools;
 pub mod vectors;
 
-pub use conversations::Conversation;
+pub use conversations::{Conversation, Started};
 pub use directory::{Guild, User};
 pub use embeddings::{PendingMessage, StoredEmbedding};
 pub use error::MemoryError;

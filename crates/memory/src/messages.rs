@@ -223,6 +223,36 @@ pub struct StoredMessage {
     pub turn: String,
 }
 
+impl StoredMessage {
+    /// `message` as it reads back once written with `id` in `conversation` and `turn` (its
+    /// time to the millisecond, as stored).
+    pub(crate) fn written(
+        id: MessageId,
+        conversation: ConversationId,
+        turn: String,
+        message: NewMessage,
+    ) -> Self {
+        Self {
+            id,
+            conversation_id: conversation,
+            role: message.role,
+            author: message.author,
+            content: message.content,
+            attachments: message.attachments,
+            tool_calls: message.tool_calls,
+            tool_name: message.tool_name,
+            tool_call_id: message.tool_call_id,
+            model: message.model,
+            prompt_tokens: message.prompt_tokens,
+            completion_tokens: message.completion_tokens,
+            interrupted: message.interrupted,
+            replaced: false,
+            created_at: db::time(db::millis(message.created_at)),
+            turn,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct MessageRow {
     id: i64,
@@ -335,6 +365,19 @@ impl Store {
             return Ok(Vec::new());
         }
         let turn = uuid::Uuid::new_v4().to_string();
+        self.write_turn(conversation, messages, replaces, turn, durability)
+            .await
+    }
+
+    /// [`write`](Self::write) with the turn id given.
+    pub(crate) async fn write_turn(
+        &self,
+        conversation: ConversationId,
+        messages: Vec<NewMessage>,
+        replaces: Option<MessageId>,
+        turn: String,
+        durability: Durability,
+    ) -> Result<Vec<MessageId>, MemoryError> {
         if let Some(group) = &self.group {
             return group
                 .messages(conversation, messages, replaces, turn, durability)
@@ -504,7 +547,7 @@ impl Store {
     }
 }
 
-async fn insert(
+pub(crate) async fn insert(
     conn: &mut AnyConnection,
     conversation: ConversationId,
     turn: &str,

@@ -51,16 +51,52 @@ pub struct Preferences {
 #[derive(sqlx::FromRow)]
 struct PreferenceRow {
     level: String,
+    target_id: i64,
     model: Option<String>,
     system_prompt: Option<String>,
     recall: Option<i64>,
 }
 
+impl PreferenceRow {
+    /// The row's level (as spelled in the table), target and choices.
+    fn parse(self) -> Result<(&'static str, i64, Preference), MemoryError> {
+        let level = match self.level.as_str() {
+            "user" => "user",
+            "channel" => "channel",
+            "guild" => "guild",
+            other => {
+                return Err(MemoryError::Corrupt {
+                    detail: format!("unknown preference level {other:?}"),
+                });
+            }
+        };
+        let preference = Preference {
+            model: self.model,
+            system_prompt: self.system_prompt,
+            recall: self.recall.map(|on| on != 0),
+        };
+        Ok((level, self.target_id, preference))
+    }
+}
+
 impl Store {
-    /// The user's, channel's and guild's preferences for `scope`, in one query.
+    /// The user's, channel's and guild's preferences for `scope`, in one query (on SQLite from
+    /// the copy kept in memory, see `hot.rs`).
     pub async fn get_preferences(&self, scope: &Scope) -> Result<Preferences, MemoryError> {
+        if let Some(hot) = self.hot() {
+            let table = hot.preferences.get(|| self.preference_table()).await?;
+            let level = |kind: &'static str, id: Option<u64>| {
+                id.and_then(|id| table.get(&(kind, db::id(id))).cloned())
+                    .unwrap_or_default()
+            };
+            return Ok(Preferences {
+                user: level("user", scope.user_id),
+                channel: level("channel", scope.channel_id),
+                guild: level("guild", scope.guild_id),
+            });
+        }
         let rows = sqlx::query_as::<_, PreferenceRow>(
-            "SELECT level, model, system_prompt, recall FROM preferences \
+            "SELECT level, target_id, model, system_prompt, recall FROM preferences \
              WHERE (level = 'user' AND target_id = $1) \
              OR (level = 'channel' AND target_id = $2) \
              OR (level = 'guild' AND target_id = $3)",
@@ -72,23 +108,37 @@ impl Store {
         .await?;
         let mut preferences = Preferences::default();
         for row in rows {
-            let slot = match row.level.as_str() {
+            let (level, _, preference) = row.parse()?;
+            let slot = match level {
                 "user" => &mut preferences.user,
                 "channel" => &mut preferences.channel,
-                "guild" => &mut preferences.guild,
-                other => {
-                    return Err(MemoryError::Corrupt {
-                        detail: format!("unknown preference level {other:?}"),
-                    });
-                }
+                _ => &mut preferences.guild,
             };
-            *slot = Preference {
-                model: row.model,
-                system_prompt: row.system_prompt,
-                recall: row.recall.map(|on| on != 0),
-            };
+            *slot = preference;
         }
         Ok(preferences)
+    }
+
+    /// Every level's preferences (the copy SQLite keeps in memory).
+    async fn preference_table(&self) -> Result<crate::hot::PreferenceTable, MemoryError> {
+        let rows = sqlx::query_as::<_, PreferenceRow>(
+            "SELECT level, target_id, model, system_prompt, recall FROM preferences",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let (level, target, preference) = row.parse()?;
+                Ok(((level, target), preference))
+            })
+            .collect()
+    }
+
+    /// A write to the preferences is committed: the copy in memory is stale.
+    fn preferences_changed(&self) {
+        if let Some(hot) = &self.hot {
+            hot.preferences.changed();
+        }
     }
 
     /// Sets (or, with `None`, clears) the model chosen at `level`.
@@ -123,7 +173,7 @@ impl Store {
         on: Option<bool>,
     ) -> Result<(), MemoryError> {
         let (kind, target) = level.parts();
-        sqlx::query(
+        let result = sqlx::query(
             "INSERT INTO preferences (level, target_id, recall, updated_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (level, target_id) \
              DO UPDATE SET recall = excluded.recall, updated_at = excluded.updated_at",
@@ -133,7 +183,10 @@ impl Store {
         .bind(on.map(i64::from))
         .bind(db::now())
         .execute(&self.pool)
-        .await?;
+        .await;
+        // Whatever the outcome (a failure may still have committed), the copy goes.
+        self.preferences_changed();
+        result?;
         Ok(())
     }
 
@@ -150,13 +203,15 @@ impl Store {
              VALUES ($1, $2, $3, $4) ON CONFLICT (level, target_id) \
              DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
         );
-        sqlx::query(&sql)
+        let result = sqlx::query(&sql)
             .bind(kind)
             .bind(target)
             .bind(value)
             .bind(db::now())
             .execute(&self.pool)
-            .await?;
+            .await;
+        self.preferences_changed();
+        result?;
         Ok(())
     }
 }

@@ -90,7 +90,17 @@ impl Store {
     /// terminal) older than [`retention_outside_guilds`](Self::retention_outside_guilds), if
     /// set. Returns how many conversations were deleted.
     pub async fn sweep_expired(&self, now: SystemTime) -> Result<usize, MemoryError> {
-        let now = db::millis(now);
+        let swept = self.sweep(db::millis(now)).await;
+        // Conversations kept in memory may be gone (see `hot.rs`).
+        if let Some(hot) = &self.hot
+            && swept.as_ref().map_or(true, |deleted| *deleted > 0)
+        {
+            hot.forget_conversations();
+        }
+        swept
+    }
+
+    async fn sweep(&self, now: i64) -> Result<usize, MemoryError> {
         let in_guilds = sqlx::query(
             "DELETE FROM conversations WHERE id IN (\
              SELECT c.id FROM conversations c JOIN guilds g ON g.id = c.guild_id \

@@ -111,6 +111,9 @@ pub struct Store {
     pub(crate) lock_pool: Option<AnyPool>,
     /// SQLite: conversation locks within this process (see `locks.rs`).
     pub(crate) local_locks: crate::locks::LocalLocks,
+    /// SQLite: preferences, disabled tools and live conversations kept in memory (see
+    /// `hot.rs`); `None` on PostgreSQL.
+    pub(crate) hot: Option<Arc<crate::hot::Hot>>,
 }
 
 impl Store {
@@ -131,11 +134,7 @@ impl Store {
             Backend::Sqlite if !in_memory => create_if_missing(url),
             _ => url.to_owned(),
         };
-        let options =
-            AnyConnectOptions::from_str(&url).map_err(|error| MemoryError::InvalidUrl {
-                url: redact(&url),
-                reason: error.to_string(),
-            })?;
+        let options = connect_options(&url)?;
 
         let lock_pool = lock_pool(backend, &options);
         let pool = pool_options(backend, in_memory)
@@ -153,7 +152,21 @@ impl Store {
             .await
             .map_err(|source| MemoryError::Migrate { source })?;
         tracing::info!(backend = ?backend, url = %redact(&url), "storage ready");
-        let group = (backend == Backend::Sqlite).then(|| GroupCommit::start(pool.clone()));
+        Self::assemble(pool, backend, lock_pool).await
+    }
+
+    /// The store over an open, migrated `pool`, with what `backend` needs beside it.
+    async fn assemble(
+        pool: AnyPool,
+        backend: Backend,
+        lock_pool: Option<AnyPool>,
+    ) -> Result<Store, MemoryError> {
+        let sqlite = backend == Backend::Sqlite;
+        let group = if sqlite {
+            Some(GroupCommit::start(pool.clone(), sqlite_file(&pool).await?))
+        } else {
+            None
+        };
         Ok(Store {
             pool,
             backend,
@@ -161,7 +174,25 @@ impl Store {
             group,
             lock_pool,
             local_locks: Default::default(),
+            hot: sqlite.then(Arc::default),
         })
+    }
+
+    /// Says whether other processes write to this database too (several processes on one
+    /// SQLite file, each running part of the shards). A SQLite store keeps preferences,
+    /// disabled tools and live conversations in memory, which is right only while this process
+    /// is the only writer; shared, it reads them from the database every time, as on
+    /// PostgreSQL (which keeps nothing in memory anyway).
+    pub fn set_shared(&self, shared: bool) {
+        if let Some(hot) = &self.hot {
+            hot.set_off(shared);
+        }
+    }
+
+    /// What is kept in memory: SQLite's, unless the database is shared (see
+    /// [`set_shared`](Self::set_shared)).
+    pub(crate) fn hot(&self) -> Option<&crate::hot::Hot> {
+        self.hot.as_deref().filter(|hot| !hot.is_off())
     }
 
     /// Which database this store runs on.
@@ -237,6 +268,25 @@ fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
             Ok(())
         })
     })
+}
+
+/// The driver's options for `url`, or why it cannot be used.
+fn connect_options(url: &str) -> Result<AnyConnectOptions, MemoryError> {
+    AnyConnectOptions::from_str(url).map_err(|error| MemoryError::InvalidUrl {
+        url: redact(url),
+        reason: error.to_string(),
+    })
+}
+
+/// The file of a SQLite database (`None` in memory), as SQLite names it.
+async fn sqlite_file(pool: &AnyPool) -> Result<Option<std::path::PathBuf>, MemoryError> {
+    let file: Option<String> =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_optional(pool)
+            .await?;
+    Ok(file
+        .filter(|file| !file.is_empty())
+        .map(std::path::PathBuf::from))
 }
 
 /// How far a write must have reached when it returns.

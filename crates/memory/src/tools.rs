@@ -36,7 +36,7 @@ impl Store {
         tool: &str,
         by: Option<u64>,
     ) -> Result<(), MemoryError> {
-        sqlx::query(
+        let result = sqlx::query(
             "INSERT INTO disabled_tools (channel_id, server, tool, disabled_by, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel_id, server, tool) DO NOTHING",
         )
@@ -46,7 +46,10 @@ impl Store {
         .bind(db::opt_id(by))
         .bind(db::now())
         .execute(&self.pool)
-        .await?;
+        .await;
+        // Whatever the outcome (a failure may still have committed), the copy goes.
+        self.disabled_changed();
+        result?;
         Ok(())
     }
 
@@ -66,13 +69,19 @@ impl Store {
         .bind(server)
         .bind(tool)
         .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() > 0)
+        .await;
+        self.disabled_changed();
+        Ok(result?.rows_affected() > 0)
     }
 
     /// The tools turned off in `channel_id`, sorted by server then tool (bytewise, the same on
-    /// both databases whatever PostgreSQL's collation).
+    /// both databases whatever PostgreSQL's collation). On SQLite from the copy kept in memory
+    /// (see `hot.rs`).
     pub async fn disabled_tools(&self, channel_id: u64) -> Result<Vec<DisabledTool>, MemoryError> {
+        if let Some(hot) = self.hot() {
+            let table = hot.disabled.get(|| self.disabled_table()).await?;
+            return Ok(table.get(&db::id(channel_id)).cloned().unwrap_or_default());
+        }
         let rows = sqlx::query_as::<_, (String, String)>(
             "SELECT server, tool FROM disabled_tools WHERE channel_id = $1",
         )
@@ -85,6 +94,31 @@ impl Store {
             .collect();
         tools.sort();
         Ok(tools)
+    }
+
+    /// Every channel's tools turned off, each channel's sorted (the copy SQLite keeps).
+    async fn disabled_table(&self) -> Result<crate::hot::DisabledTable, MemoryError> {
+        let rows = sqlx::query_as::<_, (i64, String, String)>(
+            "SELECT channel_id, server, tool FROM disabled_tools",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut table = crate::hot::DisabledTable::new();
+        for (channel, server, tool) in rows {
+            table
+                .entry(channel)
+                .or_default()
+                .push(DisabledTool { server, tool });
+        }
+        table.values_mut().for_each(|tools| tools.sort());
+        Ok(table)
+    }
+
+    /// A write to the disabled tools is committed: the copy in memory is stale.
+    fn disabled_changed(&self) {
+        if let Some(hot) = &self.hot {
+            hot.disabled.changed();
+        }
     }
 }
 

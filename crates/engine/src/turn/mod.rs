@@ -94,6 +94,9 @@ struct TurnState {
     replaces: Option<(mcpcord_memory::MessageId, String)>,
     /// What operators are told when the turn ends.
     facts: TurnFacts,
+    /// The history of a conversation created with this turn's message (that message alone),
+    /// known without reading it.
+    fresh: Option<Vec<StoredMessage>>,
 }
 
 /// A turn ready for its first model round.
@@ -163,6 +166,7 @@ impl TurnState {
             tool_calls: 0,
             rounds: 0,
             replaces: None,
+            fresh: None,
         }
     }
 
@@ -236,6 +240,7 @@ impl TurnState {
     /// One model round; when it fails, what was said is kept (but a failed regenerate keeps
     /// the old answer rather than a broken new one).
     async fn model_step(&mut self, turn: &mut Prepared) -> Result<Round, EngineError> {
+        crate::telemetry::latency_mark("request", turn.conversation.key.as_str());
         let result = self
             .model_round(&turn.model, &turn.messages, &mut turn.offered)
             .await;

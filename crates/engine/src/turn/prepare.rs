@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use mcpcord_llm::{Message, ModelInfo, ToolSpec};
-use mcpcord_memory::{Conversation, DisabledTool, NewMessage, Snippet, StoredMessage};
+use mcpcord_memory::{Conversation, DisabledTool, MemoryError, NewMessage, Snippet, StoredMessage};
 use serde_json::json;
 
 use super::{Action, CONTINUE_PROMPT, Prepared, TurnState, target, to_model_message, unanswered};
@@ -26,14 +26,19 @@ impl TurnState {
     /// and the context.
     pub(super) async fn prepare(&mut self, request: &TurnRequest) -> Result<Prepared, EngineError> {
         self.author = request.author.id;
+        let mark = |stage| crate::telemetry::latency_mark(stage, request.key.as_str());
+        mark("slot");
         let (conversation, settings, disabled, recall_on) = self.load(request).await?;
-        // Recall runs while the message is stored and the model picked (bounded by its timeout).
+        mark("loaded");
+        // Recall runs while the request's action is done and the model picked (bounded by its
+        // timeout).
         let recall = recall::gather(self.inner.clone(), request, conversation.id, recall_on);
         let (ready, snippets) = tokio::join!(
             self.act_and_pick(request, &conversation, settings.model),
             recall
         );
         let (action, model, info, images) = ready?;
+        mark("stored");
         tracing::Span::current().record("model", model.as_str());
         self.send(TurnEvent::Started {
             model: model.clone(),
@@ -44,6 +49,7 @@ impl TurnState {
             Some(history) => history,
             None => self.history(&conversation).await?,
         };
+        mark("history");
         if let Some((_, replaced)) = &self.replaces {
             // The answer being written again is not part of what the model sees.
             history.retain(|m| &m.turn != replaced);
@@ -60,6 +66,7 @@ impl TurnState {
             )
             .await;
         messages.extend(action.extra);
+        mark("context");
         Ok(Prepared {
             conversation,
             model,
@@ -83,26 +90,28 @@ impl TurnState {
         Ok((action, model, info, images))
     }
 
-    /// The conversation (created on its first turn), the settings in effect and the tools
-    /// switched off where it happens. A model chosen for a turn (`/chat model:`) becomes the
-    /// conversation's.
+    /// The conversation (created on its first turn) with a new message of the person's stored
+    /// in it, the settings in effect and the tools switched off where it happens. A model
+    /// chosen for a turn (`/chat model:`) becomes the conversation's.
     async fn load(
-        &self,
+        &mut self,
         request: &TurnRequest,
     ) -> Result<(Conversation, Settings, Vec<DisabledTool>, bool), EngineError> {
         let store = &self.inner.store;
-        // Three independent reads at once: one round trip to the database instead of three.
+        // Independent at once (on SQLite preferences and disabled tools come from memory, and
+        // the conversation with the message is one write).
         let disabled = async {
             match request.scope.channel_id {
                 Some(channel) => store.disabled_tools(channel).await,
                 None => Ok(Vec::new()),
             }
         };
-        let (conversation, preferences, disabled) = futures::try_join!(
-            store.conversation(&request.key, request.scope, request.author.id),
+        let ((conversation, fresh), preferences, disabled) = futures::try_join!(
+            conversation_of(store, request),
             store.get_preferences(&request.scope),
             disabled,
         )?;
+        self.fresh = fresh;
         let recall_on = recall_on(&preferences, &self.config.memory);
         let settings = resolve(
             &preferences,
@@ -118,8 +127,9 @@ impl TurnState {
         Ok((conversation, settings, disabled, recall_on))
     }
 
-    /// Does what the request asks before the model runs: stores a new message, or finds the
-    /// answer a Regenerate or Continue acts on (reading the history once, kept for the context).
+    /// Does what the request asks before the model runs (a new message was stored with the
+    /// conversation): finds the answer a Regenerate or Continue acts on (reading the history
+    /// once, kept for the context).
     async fn take_action(
         &mut self,
         request: &TurnRequest,
@@ -129,7 +139,7 @@ impl TurnState {
         match &request.action {
             TurnAction::Message(message) => {
                 action.images = message.images.clone();
-                self.store_message(request, conversation, message).await?;
+                action.history = self.fresh.take();
             }
             TurnAction::Regenerate { answer } => {
                 action.history = Some(self.find_regenerated(conversation, *answer).await?);
@@ -158,25 +168,6 @@ impl TurnState {
             self.replaces = Some((old.id, old.turn.clone()));
         }
         Ok(history)
-    }
-
-    /// Stores the person's message (how many images it had, not the images).
-    async fn store_message(
-        &self,
-        request: &TurnRequest,
-        conversation: &Conversation,
-        message: &crate::request::UserMessage,
-    ) -> Result<(), EngineError> {
-        let mut stored = NewMessage::user(message.model_text())
-            .with_author(request.author.id.unwrap_or(0), &request.author.name);
-        if !message.images.is_empty() {
-            stored = stored.with_attachments(json!({ "images": message.images.len() }));
-        }
-        self.inner
-            .store
-            .add_user_message(conversation.id, stored)
-            .await?;
-        Ok(())
     }
 
     /// The conversation's history, up to `history_limit` messages.
@@ -277,4 +268,32 @@ impl TurnState {
         }
         messages
     }
+}
+
+/// The person's message as stored (how many images it had, not the images).
+fn stored_message(request: &TurnRequest, message: &crate::request::UserMessage) -> NewMessage {
+    let mut stored = NewMessage::user(message.model_text())
+        .with_author(request.author.id.unwrap_or(0), &request.author.name);
+    if !message.images.is_empty() {
+        stored = stored.with_attachments(json!({ "images": message.images.len() }));
+    }
+    stored
+}
+
+/// The request's conversation (created if new); for a new message, stored with it, and the
+/// history when the conversation was created with it (that message alone).
+async fn conversation_of(
+    store: &mcpcord_memory::Store,
+    request: &TurnRequest,
+) -> Result<(Conversation, Option<Vec<StoredMessage>>), MemoryError> {
+    let (key, scope, owner) = (&request.key, request.scope, request.author.id);
+    let TurnAction::Message(message) = &request.action else {
+        return Ok((store.conversation(key, scope, owner).await?, None));
+    };
+    let message = stored_message(request, message);
+    let started = store
+        .conversation_with_message(key, scope, owner, message)
+        .await?;
+    let fresh = started.created.then(|| vec![started.message]);
+    Ok((started.conversation, fresh))
 }
