@@ -164,6 +164,12 @@ pub enum CustomId {
         /// The pending prompt run.
         request: u64,
     },
+    /// "Continue this conversation" on a `/search` result: the stored conversation, brought
+    /// back where the button is pressed.
+    Resume {
+        /// The stored conversation's id.
+        conversation: u64,
+    },
     /// A custom id this version does not know (an old message, a changed format).
     Unknown(String),
 }
@@ -184,7 +190,10 @@ impl CustomId {
             | Self::Approval { turn, .. }
             | Self::Elicit { turn, .. }
             | Self::ElicitForm { turn, .. } => Some(*turn),
-            Self::ModelMenu { .. } | Self::PromptForm { .. } | Self::Unknown(_) => None,
+            Self::ModelMenu { .. }
+            | Self::PromptForm { .. }
+            | Self::Resume { .. }
+            | Self::Unknown(_) => None,
         }
     }
 
@@ -222,6 +231,9 @@ impl CustomId {
             ("prompt", 1) => Self::PromptForm {
                 request: number(0)?,
             },
+            ("resume", 1) => Self::Resume {
+                conversation: number(0)?,
+            },
             _ => return None,
         };
         // Only the canonical spelling is ours ("stop:01" is not).
@@ -245,6 +257,7 @@ impl fmt::Display for CustomId {
             Self::Elicit { turn, call } => write!(f, "elicit:{turn}:{call}"),
             Self::ElicitForm { turn, call } => write!(f, "form:{turn}:{call}"),
             Self::PromptForm { request } => write!(f, "prompt:{request}"),
+            Self::Resume { conversation } => write!(f, "resume:{conversation}"),
             Self::Unknown(raw) => f.write_str(raw),
         }
     }
@@ -637,6 +650,7 @@ mod tests {
             },
             CustomId::ElicitForm { turn: 5, call: 1 },
             CustomId::PromptForm { request: 6 },
+            CustomId::Resume { conversation: big },
         ]
     }
 
@@ -651,7 +665,7 @@ mod tests {
 
         /// Every id this version writes, with any numbers, parses back to itself.
         #[test]
-        fn written_ids_round_trip(turn in proptest::num::u64::ANY, call in proptest::num::u32::ANY, which in 0usize..8) {
+        fn written_ids_round_trip(turn in proptest::num::u64::ANY, call in proptest::num::u32::ANY, which in 0usize..9) {
             let id = match which {
                 0 => CustomId::Stop { turn },
                 1 => CustomId::Regenerate { turn },
@@ -660,6 +674,7 @@ mod tests {
                 4 => CustomId::Approval { turn, call, decision: Decision::Always },
                 5 => CustomId::Elicit { turn, call },
                 6 => CustomId::ElicitForm { turn, call },
+                7 => CustomId::Resume { conversation: turn },
                 _ => CustomId::PromptForm { request: turn },
             };
             let raw = id.encode();

@@ -141,3 +141,143 @@ async fn search_finds_the_persons_own_conversations_of_the_place() {
     assert_no_pings(&bot.discord);
     bot.shutdown().await;
 }
+
+/// The `resume:` button of a search answer, for the conversation whose first entry is `n`.
+fn continue_button(body: &Value) -> String {
+    custom_ids(body)
+        .into_iter()
+        .find(|id| id.starts_with("resume:"))
+        .unwrap_or_else(|| panic!("no Continue button: {body:#}"))
+}
+
+/// What the private answer to a press says (deferred privately, then edited).
+async fn pressed(bot: &Bot, press: &InjectedInteraction) -> String {
+    let body = private_answer(bot, press).await;
+    body["content"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn continue_this_conversation_brings_it_back_where_it_is_pressed() {
+    let mut bot = start(None, |_| {}).await;
+    let channel = FakeDiscord::CHANNEL_ID;
+
+    // In the guild channel, a reply chain about the zeppelin keys.
+    bot.ollama
+        .push_script(Script::reply("The zeppelin keys are in hangar nine."));
+    bot.discord
+        .inject_message_create(mention("where did I leave the zeppelin keys?"));
+    bot.finished_answer(channel, "hangar nine").await;
+
+    // Found again by /search, with a button that continues it.
+    let search = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("search").option("query", "zeppelin"),
+    );
+    let body = private_answer(&bot, &search).await;
+    let resume = continue_button(&body);
+    assert!(description(&body).starts_with("`1.` "), "{body:#}");
+
+    // Bob presses it (a forwarded screenshot, a forged id): not his, and nothing is posted.
+    let anchors = |bot: &Bot| {
+        bot.answers(channel)
+            .iter()
+            .filter(|m| {
+                m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("picks up an earlier conversation"))
+            })
+            .count()
+    };
+    let press = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::button(resume.clone(), 1).user(BOB, "bob"));
+    let says = pressed(&bot, &press).await;
+    assert!(says.contains("not one of yours"), "{says}");
+    assert_eq!(anchors(&bot), 0);
+
+    // Alice presses it: a message to reply to appears in the channel, and she is told so.
+    let press = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::button(resume, 1));
+    let says = pressed(&bot, &press).await;
+    assert_eq!(anchors(&bot), 1);
+    let anchor = bot
+        .wait_answers(channel, "the message to reply to", |answers| {
+            answers
+                .iter()
+                .find(|m| {
+                    m["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("picks up an earlier conversation"))
+                })
+                .cloned()
+        })
+        .await;
+    let anchor_id = id_of(&anchor);
+    assert!(
+        says.contains(&format!(
+            "https://discord.com/channels/{}/{channel}/{anchor_id}",
+            FakeDiscord::GUILD_ID
+        )),
+        "{says}"
+    );
+
+    // Replying to it goes on with the old conversation: the model sees its history.
+    bot.ollama
+        .push_script(Script::reply("Still in hangar nine."));
+    bot.discord
+        .inject_message_create(mention("and the spare ones?").reply_to(anchor_id));
+    bot.finished_answer(channel, "Still in hangar nine.").await;
+    let prompt = last_prompt(&bot.ollama).join("\n");
+    assert!(
+        prompt.contains("where did I leave the zeppelin keys?"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("The zeppelin keys are in hangar nine."));
+    assert!(prompt.contains("and the spare ones?"));
+
+    // In her DM: a conversation put aside by /new comes back there.
+    bot.ollama.push_script(Script::reply("Noted in the diary."));
+    let sent = bot
+        .discord
+        .inject_message_create(MessageCreate::new("my zeppelin diary begins").dm());
+    let dm: u64 = sent["channel_id"].as_str().unwrap().parse().unwrap();
+    bot.finished_answer(dm, "Noted in the diary.").await;
+    let new = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::slash_command("new").dm());
+    let body = private_answer(&bot, &new).await;
+    assert!(
+        body["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Fresh start"),
+        "{body:#}"
+    );
+    bot.ollama.push_script(Script::reply("Pancakes, then."));
+    bot.discord
+        .inject_message_create(MessageCreate::new("something else: pancakes").dm());
+    bot.finished_answer(dm, "Pancakes, then.").await;
+
+    let search = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("search")
+            .option("query", "diary")
+            .dm(),
+    );
+    let body = private_answer(&bot, &search).await;
+    let press = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::button(continue_button(&body), 1).dm());
+    let says = pressed(&bot, &press).await;
+    assert!(says.contains("this DM goes on"), "{says}");
+    bot.ollama.push_script(Script::reply("Diary, page two."));
+    bot.discord
+        .inject_message_create(MessageCreate::new("next entry").dm());
+    bot.finished_answer(dm, "Diary, page two.").await;
+    let prompt = last_prompt(&bot.ollama).join("\n");
+    assert!(prompt.contains("my zeppelin diary begins"), "{prompt}");
+    assert!(!prompt.contains("pancakes"), "put aside: {prompt}");
+
+    assert!(bot.discord.late_interactions().is_empty());
+    assert_no_pings(&bot.discord);
+    bot.shutdown().await;
+}

@@ -45,6 +45,6 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    Author, ConversationId, ConversationKey, MessageId, PoolStats, PreferenceLevel, Role, Scope,
-    SearchHit, SearchQuery, SearchScope, SearchStats, Viewer,
+    Author, Conversation, ConversationId, ConversationKey, MessageId, PoolStats, PreferenceLevel,
+    Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, Viewer,
 };

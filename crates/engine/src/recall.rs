@@ -8,10 +8,12 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mcpcord_memory::{ConversationId, RecallQuery, Role, SearchQuery, SearchScope, Snippet};
+use mcpcord_memory::{
+    ConversationId, RecallQuery, Role, SearchQuery, SearchScope, Snippet, StoredMessage,
+};
 
 use crate::context::TokenEstimator;
-use crate::engine::Inner;
+use crate::engine::{EngineConfig, Inner};
 use crate::request::{TurnAction, TurnRequest};
 
 /// The first line of the recalled block.
@@ -22,78 +24,112 @@ pub const RECALL_FOOTER: &str = "[End of memory]";
 /// Characters of one snippet shown to the model.
 const SNIPPET_CHARS: usize = 400;
 
-/// The snippets to recall for `request` in `conversation`, or none (recall off, no person, not
-/// a new message, nothing related, or too slow).
-pub(crate) async fn gather(
+/// Who recall searches for, where, and with which settings: the turn's own, taken when it
+/// started, whatever a reload changes meanwhile.
+pub(crate) struct Recaller {
     inner: Arc<Inner>,
-    request: &TurnRequest,
+    config: Arc<EngineConfig>,
+    /// The person, or none when recall is off or nobody is known.
+    user: Option<u64>,
+    guild: Option<u64>,
+    /// The conversation the turn is in: its own messages are never recalled.
     conversation: ConversationId,
-    on: bool,
-) -> Vec<Snippet> {
-    let (Some(user), TurnAction::Message(message)) = (request.author.id, &request.action) else {
-        return Vec::new();
-    };
-    if !on {
-        return Vec::new();
+}
+
+impl Recaller {
+    /// Recall for `request` in `conversation`, with the turn's `config`; `on` as the person's
+    /// and the guild's preferences resolve.
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        config: Arc<EngineConfig>,
+        request: &TurnRequest,
+        conversation: ConversationId,
+        on: bool,
+    ) -> Self {
+        Self {
+            inner,
+            config,
+            user: request.author.id.filter(|_| on),
+            guild: request.scope.guild_id,
+            conversation,
+        }
     }
-    let text = message.model_text();
-    let live = inner.config.load_full();
-    let config = &live.memory;
-    let found = tokio::time::timeout(
-        config.recall_timeout,
-        search(&inner, user, request.scope.guild_id, conversation, &text),
-    )
-    .await;
-    match found {
-        Ok(Ok(snippets)) => snippets,
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "recall failed; the turn goes on without it");
-            Vec::new()
+
+    /// The snippets related to `text` (what the person said), or none: recall off, no person,
+    /// no text, nothing related, or too slow.
+    pub(crate) async fn gather(self, text: Option<String>) -> Vec<Snippet> {
+        let (Some(user), Some(text)) = (self.user, text) else {
+            return Vec::new();
+        };
+        let timeout = self.config.memory.recall_timeout;
+        match tokio::time::timeout(timeout, self.search(user, &text)).await {
+            Ok(Ok(snippets)) => snippets,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "recall failed; the turn goes on without it");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::debug!(
+                    ?timeout,
+                    "recall took too long; the turn goes on without it"
+                );
+                Vec::new()
+            }
         }
-        Err(_) => {
-            tracing::debug!(timeout = ?config.recall_timeout, "recall took too long; the turn goes on without it");
-            Vec::new()
-        }
+    }
+
+    /// Scope, the query's vector and its keyword hits at once, then the hybrid search.
+    async fn search(&self, user: u64, text: &str) -> Result<Vec<Snippet>, crate::EngineError> {
+        let (inner, config) = (&self.inner, &self.config.memory);
+        let vector = async {
+            let model = config.embedding_model.as_deref()?;
+            match inner.pool.embed(model, &[text.to_owned()]).await {
+                Ok(mut vectors) => vectors.pop(),
+                Err(error) => {
+                    tracing::debug!(%error, "could not embed the message for recall");
+                    None
+                }
+            }
+        };
+        let scope = inner
+            .store
+            .recall_scope(user, self.guild, Some(self.conversation));
+        let keywords = SearchQuery::new(text, SearchScope::person(user, self.guild))
+            .with_limit(config.recall_snippets.max(1) * 4);
+        let keywords = inner.store.keyword_search(&keywords);
+        let (conversations, vector, keywords) = tokio::join!(scope, vector, keywords);
+        let conversations = conversations?;
+        let keyword_hits = keywords?.into_iter().map(|hit| hit.message_id).collect();
+        let query = RecallQuery {
+            conversations: &conversations,
+            vector: vector.as_deref(),
+            lists: vec![keyword_hits],
+            limit: config.recall_snippets,
+            min_similarity: config.min_similarity,
+            half_life: config.recency_half_life,
+            now: SystemTime::now(),
+        };
+        Ok(inner.store.recall(inner.vectors.as_deref(), &query).await?)
     }
 }
 
-/// Scope, the query's vector and its keyword hits at once, then the hybrid search.
-async fn search(
-    inner: &Inner,
-    user: u64,
-    guild: Option<u64>,
-    conversation: ConversationId,
-    text: &str,
-) -> Result<Vec<Snippet>, crate::EngineError> {
-    let live = inner.config.load_full();
-    let config = &live.memory;
-    let vector = async {
-        let model = config.embedding_model.as_deref()?;
-        match inner.pool.embed(model, &[text.to_owned()]).await {
-            Ok(mut vectors) => vectors.pop(),
-            Err(error) => {
-                tracing::debug!(%error, "could not embed the message for recall");
-                None
-            }
-        }
-    };
-    let scope = inner.store.recall_scope(user, guild, Some(conversation));
-    let keywords = SearchQuery::new(text, SearchScope::person(user, guild))
-        .with_limit(config.recall_snippets.max(1) * 4);
-    let keywords = inner.store.keyword_search(&keywords);
-    let (conversations, vector, keywords) = tokio::join!(scope, vector, keywords);
-    let conversations = conversations?;
-    let keyword_hits = keywords?.into_iter().map(|hit| hit.message_id).collect();
-    let query = RecallQuery {
-        conversations: &conversations,
-        vector: vector.as_deref(),
-        lists: vec![keyword_hits],
-        limit: config.recall_snippets,
-        min_similarity: config.min_similarity,
-        half_life: config.recency_half_life,
-        now: SystemTime::now(),
-    };
-    Ok(inner.store.recall(inner.vectors.as_deref(), &query).await?)
+/// What a new message says, the text recall looks for; none for a Regenerate or Continue
+/// (see [`answered_text`]).
+pub(crate) fn message_text(request: &TurnRequest) -> Option<String> {
+    match &request.action {
+        TurnAction::Message(message) => Some(message.model_text()),
+        TurnAction::Regenerate { .. } | TurnAction::Continue { .. } => None,
+    }
+}
+
+/// For a Regenerate or Continue: the person's latest message in `history`, the one the answer
+/// being redone or extended answers.
+pub(crate) fn answered_text(history: &[StoredMessage]) -> Option<String> {
+    history
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.content.clone())
 }
 
 /// The recalled block for `model`, within `budget` tokens (snippets that do not fit are left

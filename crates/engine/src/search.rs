@@ -4,7 +4,9 @@
 //! so that no front end reaches the store.
 
 use crate::{Engine, EngineError};
-use mcpcord_memory::{SearchHit, SearchQuery, SearchStats};
+use mcpcord_memory::{
+    Conversation, ConversationId, ConversationKey, SearchHit, SearchQuery, SearchStats,
+};
 
 impl Engine {
     /// The stored messages matching `query`'s words within its scope, best first.
@@ -20,5 +22,44 @@ impl Engine {
     /// Rebuilds the keyword index from the stored messages; returns how many are indexed.
     pub async fn reindex_memory(&self) -> Result<u64, EngineError> {
         Ok(self.store().reindex().await?)
+    }
+
+    /// "Continue this conversation" from a search: brings conversation `id` back as the live
+    /// conversation under `key` (where `person` goes on with it, from `guild` or, `None`, a DM),
+    /// when their own search from there may find it: a conversation they took part in, in this
+    /// guild, or one of their DMs in a DM. The conversation live under `key` until now is put
+    /// aside, like `/new` does (search still finds it). Returns the conversation.
+    pub async fn reopen(
+        &self,
+        id: ConversationId,
+        key: &ConversationKey,
+        person: u64,
+        guild: Option<u64>,
+    ) -> Result<Conversation, EngineError> {
+        self.may_reopen(id, person, guild).await?;
+        Ok(self.store().reopen_conversation(id, key).await?)
+    }
+
+    /// Whether `person` may [`reopen`](Self::reopen) conversation `id` from `guild` (`None`: a
+    /// DM): an error saying why not, if they may not.
+    pub async fn may_reopen(
+        &self,
+        id: ConversationId,
+        person: u64,
+        guild: Option<u64>,
+    ) -> Result<(), EngineError> {
+        if self
+            .store()
+            .recall_scope(person, guild, None)
+            .await?
+            .contains(&id)
+        {
+            return Ok(());
+        }
+        Err(EngineError::Invalid {
+            detail: "that conversation is not one of yours here (or it expired); search again \
+                     from where it took place"
+                .into(),
+        })
     }
 }

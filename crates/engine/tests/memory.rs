@@ -8,9 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TIMEOUT, run, say};
+use common::{TIMEOUT, request, run, say};
 use mcpcord_engine::{
     Engine, EngineConfig, MemoryConfig, PreferenceLevel, RECALL_FOOTER, RECALL_HEADER, Speaker,
+    TurnAction,
 };
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
@@ -39,6 +40,7 @@ macro_rules! on_both {
 
 on_both!(
     recall_brings_other_conversations_into_a_new_one_until_switched_off,
+    recall_comes_back_on_regenerate_and_continue,
     the_indexer_resumes_where_it_was_stopped,
     the_indexer_waits_out_a_backend_that_is_down,
 );
@@ -254,6 +256,47 @@ async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db:
             .await
             .is_err()
     );
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn recall_comes_back_on_regenerate_and_continue(db: Db) {
+    let fake = FakeOllama::start_with_models(fake_models()).await;
+    let store = db.store().await;
+    let engine = engine(&fake, store.clone(), memory_config(8));
+    assert!(engine.start_indexer());
+    run(
+        &engine,
+        say("chat:earlier", "My favourite automobile is a crimson Volvo"),
+    )
+    .await;
+    until("the indexer", async || engine.indexed_vectors() == 2).await;
+    run(&engine, say("chat:new", "Which car do I like? Red?")).await;
+    assert!(last_system(&fake).contains("crimson Volvo"));
+
+    // The answer written again, then extended: the same memory, found from the message the
+    // answer answers (the conversation's own messages still never recalled).
+    for action in [TurnAction::REGENERATE_LATEST, TurnAction::CONTINUE_LATEST] {
+        fake.clear_requests();
+        run(&engine, request("chat:new", action.clone())).await;
+        let system = last_system(&fake);
+        assert!(system.contains(RECALL_HEADER), "{action:?}: {system}");
+        assert!(
+            system.contains("alice: My favourite automobile is a crimson Volvo"),
+            "{action:?}: {system}"
+        );
+        let block = system.split(RECALL_HEADER).nth(1).unwrap_or_default();
+        assert!(!block.contains("Which car"), "{action:?}: {system}");
+    }
+
+    // Switched off for her: neither brings it back.
+    engine
+        .set_recall(PreferenceLevel::User(42), Some(false))
+        .await
+        .unwrap();
+    for action in [TurnAction::REGENERATE_LATEST, TurnAction::CONTINUE_LATEST] {
+        run(&engine, request("chat:new", action.clone())).await;
+        assert!(!last_system(&fake).contains(RECALL_HEADER), "{action:?}");
+    }
     engine.shutdown(Duration::from_secs(5)).await;
 }
 

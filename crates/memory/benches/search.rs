@@ -1,20 +1,33 @@
-//! Keyword search latency at 100k messages (1M with `MCPCORD_BENCH_MESSAGES=1000000`), on SQLite
-//! and PostgreSQL (`TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`; a
-//! schema of its own, dropped at the end).
+//! Hybrid search at 100k messages (1M with `MCPCORD_BENCH_MESSAGES=1000000`), on SQLite and
+//! PostgreSQL (`TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`; a schema
+//! of its own, dropped at the end).
 //!
 //! The corpus is synthetic chat: words drawn from a 5,000-word vocabulary with Zipf
 //! frequencies, 5–30 words a message, 100 messages a conversation, conversations spread over
-//! 8 guilds (a tenth outside any guild) and 50 people. Queries run from a person's scope (their
-//! conversations in one guild) and the operator's (everything): two mid-frequency words (AND),
-//! and one frequent word (the slow case of both indexes).
+//! 8 guilds (a tenth outside any guild) and 50 people; every message has a 384-dimension vector
+//! clustered like real embeddings (a thousand topics of twenty subtopics, as in the `vectors`
+//! bench). Per database it reports:
 //!
-//! Run with `cargo bench -p mcpcord-memory --bench search`. Prints p50 / p95 per query kind,
-//! then criterion's own report of the person's two-word query.
+//! - writing the corpus (the keyword index kept by the triggers / generated column) and its
+//!   vectors;
+//! - loading the in-process vector index from the database, as the indexer does at start, and
+//!   the RSS it added per million messages;
+//! - keyword search p50 / p95 from a person's scope and the operator's (two mid-frequency words,
+//!   and one frequent word: the slow case of both indexes);
+//! - the hybrid recall query p50 / p95, as a turn runs it: the person's scope and the keyword
+//!   hits at once, then the vector candidates re-ranked exactly from the database, fused by
+//!   reciprocal rank with recency decay (`Store::recall`);
+//! - recall@10 of the vector part (binary codes, Hamming top-400, exact re-ranking from the
+//!   database) against exact search over every stored vector.
+//!
+//! Run with `cargo bench -p mcpcord-memory --bench search`; criterion then times the person's
+//! hybrid query.
 
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use mcpcord_memory::{SearchQuery, SearchScope, Store};
+use mcpcord_memory::vectors::{DEFAULT_CANDIDATES, VectorIndex, cosine, rerank};
+use mcpcord_memory::{MessageId, RecallQuery, SearchQuery, SearchScope, Store};
 use sqlx::Connection;
 
 /// Messages in the corpus unless `MCPCORD_BENCH_MESSAGES` says otherwise.
@@ -24,9 +37,21 @@ const GUILDS: u64 = 8;
 const PEOPLE: u64 = 50;
 const VOCABULARY: usize = 5_000;
 /// Queries per kind for the percentiles.
-const QUERIES: usize = 50;
+const QUERIES: usize = 100;
 /// Rows per insert transaction.
 const BATCH: usize = 5_000;
+/// The embedding model the vectors are stored under.
+const MODEL: &str = "bench";
+const DIMS: usize = 384;
+const TOPICS: usize = 1_000;
+const SUBTOPICS: usize = 20;
+/// Queries compared with exact search for recall@10 (each reads every vector once).
+const EXACT_QUERIES: usize = 30;
+const TOP: usize = 10;
+/// The vectors' generator's seed: the same corpus on every run and database.
+const VECTOR_SEED: u64 = 0x2545_F491_4F6C_DD1D;
+/// The query vectors' seed.
+const QUERY_SEED: u64 = 0x9E37_79B9;
 
 fn main() {
     let messages = std::env::var("MCPCORD_BENCH_MESSAGES")
@@ -39,10 +64,11 @@ fn main() {
         .sample_size(50)
         .measurement_time(Duration::from_secs(5));
 
+    let space = Space::new(&mut Rng(42));
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}/bench.sqlite", dir.path().display());
-    runtime.block_on(populate(&sqlite, messages));
-    bench("SQLite", &sqlite, &runtime, &mut criterion);
+    runtime.block_on(populate(&sqlite, messages, &space));
+    bench("SQLite", &sqlite, &runtime, &mut criterion, &space);
 
     let server = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -50,8 +76,8 @@ fn main() {
     runtime.block_on(admin(&server, &format!("CREATE SCHEMA {schema}")));
     let separator = if server.contains('?') { '&' } else { '?' };
     let postgres = format!("{server}{separator}options[search_path]={schema}");
-    runtime.block_on(populate(&postgres, messages));
-    bench("PostgreSQL", &postgres, &runtime, &mut criterion);
+    runtime.block_on(populate(&postgres, messages, &space));
+    bench("PostgreSQL", &postgres, &runtime, &mut criterion, &space);
     runtime.block_on(admin(&server, &format!("DROP SCHEMA {schema} CASCADE")));
     criterion.final_summary();
 }
@@ -117,17 +143,18 @@ fn person_of(conversation: u64) -> u64 {
 }
 
 /// Writes the corpus through plain SQL in batches (the triggers and the generated column index
-/// it as the store's writes would), after the store created the schema.
-async fn populate(url: &str, messages: usize) {
+/// it as the store's writes would), after the store created the schema; then its vectors
+/// through the store, as the indexer saves them. Message `i` gets id `i + 1`.
+async fn populate(url: &str, messages: usize, space: &Space) {
     let store = Store::connect(url).await.unwrap();
     store.close().await;
     sqlx::any::install_default_drivers();
-    let url = if url.starts_with("sqlite") {
+    let any_url = if url.starts_with("sqlite") {
         format!("{url}?mode=rwc")
     } else {
         url.to_owned()
     };
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let pool = sqlx::AnyPool::connect(&any_url).await.unwrap();
     let started = Instant::now();
     let now = 1_760_000_000_000_i64;
     let conversations = messages.div_ceil(PER_CONVERSATION) as u64;
@@ -171,11 +198,99 @@ async fn populate(url: &str, messages: usize) {
         tx.commit().await.unwrap();
         written = (written + BATCH).min(messages);
     }
+    let last: i64 = sqlx::query_scalar("SELECT MAX(id) FROM messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(last, messages as i64, "message ids are 1..=N");
     pool.close().await;
-    eprintln!(
-        "{url}: {messages} messages written and indexed in {:.1} s",
+    println!(
+        "{}: {messages} messages written and keyword-indexed in {:.1} s",
+        backend(url),
         started.elapsed().as_secs_f64()
     );
+    let started = Instant::now();
+    let store = Store::connect(url).await.unwrap();
+    let mut rng = Rng(VECTOR_SEED);
+    let mut written = 0;
+    while written < messages {
+        let end = (written + BATCH).min(messages);
+        let batch: Vec<(MessageId, Vec<f32>)> = (written..end)
+            .map(|i| (MessageId(i as i64 + 1), space.vector(&mut rng)))
+            .collect();
+        store.save_embeddings(MODEL, &batch).await.unwrap();
+        written = end;
+    }
+    store.close().await;
+    println!(
+        "{}: {messages} vectors stored in {:.1} s",
+        backend(url),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn backend(url: &str) -> &'static str {
+    if url.starts_with("sqlite") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    }
+}
+
+/// A small deterministic generator (xorshift), values in [-1, 1).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    fn raw(&mut self) -> Vec<f32> {
+        (0..DIMS).map(|_| self.next()).collect()
+    }
+}
+
+fn normalized(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+/// Unit vectors: topics, and subtopic directions; a vector is its topic, plus its subtopic's
+/// direction (weight 0.6), plus noise (weight 0.4), normalized.
+struct Space {
+    topics: Vec<Vec<f32>>,
+    subtopics: Vec<Vec<f32>>,
+}
+
+impl Space {
+    fn new(rng: &mut Rng) -> Self {
+        Self {
+            topics: (0..TOPICS).map(|_| normalized(rng.raw())).collect(),
+            subtopics: (0..TOPICS * SUBTOPICS)
+                .map(|_| normalized(rng.raw()))
+                .collect(),
+        }
+    }
+
+    fn vector(&self, rng: &mut Rng) -> Vec<f32> {
+        let pick = (rng.next().abs() * (TOPICS * SUBTOPICS) as f32) as usize;
+        let sub = pick % (TOPICS * SUBTOPICS);
+        let topic = &self.topics[sub / SUBTOPICS];
+        let direction = &self.subtopics[sub];
+        let noise = normalized(rng.raw());
+        normalized(
+            topic
+                .iter()
+                .zip(direction)
+                .zip(&noise)
+                .map(|((t, d), e)| t + 0.6 * d + 0.4 * e)
+                .collect(),
+        )
+    }
 }
 
 /// The query kinds: a name, the words, the scope.
@@ -203,23 +318,21 @@ fn queries() -> Vec<(&'static str, String, SearchScope)> {
     ]
 }
 
-fn bench(name: &str, url: &str, runtime: &tokio::runtime::Runtime, criterion: &mut Criterion) {
+fn bench(
+    name: &str,
+    url: &str,
+    runtime: &tokio::runtime::Runtime,
+    criterion: &mut Criterion,
+    space: &Space,
+) {
     let store = runtime.block_on(Store::connect(url)).unwrap();
+    let index = runtime.block_on(load(name, &store));
+    let (store, index) = (&store, &index);
     for (kind, words, scope) in queries() {
-        let query = SearchQuery::new(words, scope);
-        let mut samples = Vec::with_capacity(QUERIES);
-        let mut found = 0;
-        runtime.block_on(async {
-            // Warm the caches first.
-            for _ in 0..10 {
-                store.keyword_search(&query).await.unwrap();
-            }
-            for _ in 0..QUERIES {
-                let started = Instant::now();
-                found = store.keyword_search(&query).await.unwrap().len();
-                samples.push(started.elapsed());
-            }
-        });
+        let query = &SearchQuery::new(words, scope);
+        let (samples, found) = runtime.block_on(sample(move || async move {
+            store.keyword_search(query).await.unwrap().len()
+        }));
         let (p50, p95) = percentiles(samples);
         println!(
             "{name}: keyword search, {kind}: p50 {:.2} ms, p95 {:.2} ms ({found} hits)",
@@ -227,13 +340,168 @@ fn bench(name: &str, url: &str, runtime: &tokio::runtime::Runtime, criterion: &m
             ms(p95)
         );
     }
-    let (_, words, scope) = queries().remove(0);
-    let query = SearchQuery::new(words, scope);
-    criterion.bench_function(&format!("{name} keyword search, person, two words"), |b| {
-        b.to_async(runtime)
-            .iter(|| async { store.keyword_search(&query).await.unwrap() })
+
+    let mut rng = Rng(QUERY_SEED);
+    let vectors: Vec<Vec<f32>> = (0..QUERIES).map(|_| space.vector(&mut rng)).collect();
+    let mut next = vectors.iter().cycle();
+    let (samples, found) = runtime.block_on(sample(move || {
+        let vector = next.next().unwrap();
+        hybrid(store, index, vector)
+    }));
+    let (p50, p95) = percentiles(samples);
+    println!(
+        "{name}: hybrid recall, person, a sentence: p50 {:.2} ms, p95 {:.2} ms ({found} snippets)",
+        ms(p50),
+        ms(p95)
+    );
+
+    let recall = runtime.block_on(vector_recall(
+        store,
+        index,
+        space,
+        &vectors[..EXACT_QUERIES],
+    ));
+    println!("{name}: vector part recall@{TOP} against exact search: {recall:.3}");
+
+    let vector = vectors[0].clone();
+    criterion.bench_function(&format!("{name} hybrid recall, person"), |b| {
+        b.to_async(runtime).iter(|| hybrid(store, index, &vector))
     });
     runtime.block_on(store.close());
+}
+
+/// Times `run` `QUERIES` times, after ten runs to warm the caches; with what the last gave.
+async fn sample<F: std::future::Future<Output = usize>>(
+    mut run: impl FnMut() -> F,
+) -> (Vec<Duration>, usize) {
+    for _ in 0..10 {
+        run().await;
+    }
+    let mut samples = Vec::with_capacity(QUERIES);
+    let mut last = 0;
+    for _ in 0..QUERIES {
+        let started = Instant::now();
+        last = run().await;
+        samples.push(started.elapsed());
+    }
+    (samples, last)
+}
+
+/// Loads the in-process index from the database in pages, as the indexer does at start;
+/// prints the time and the RSS it added.
+async fn load(name: &str, store: &Store) -> VectorIndex {
+    let before = rss_bytes();
+    let started = Instant::now();
+    let index = VectorIndex::new(MODEL);
+    let mut after = MessageId(0);
+    loop {
+        let page = store.embeddings_after(MODEL, after, 10_000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for e in &page {
+            index.insert(e.id, e.conversation, &e.vector);
+        }
+    }
+    index.shrink_to_fit();
+    let elapsed = started.elapsed();
+    let per_million = |bytes: usize| bytes as f64 / index.len().max(1) as f64 * 1e6 / 1_048_576.0;
+    println!(
+        "{name}: {} vectors loaded into the index in {:.2} s; RSS added {:.1} MB per million \
+         ({:.1} MB per million counted by the index)",
+        index.len(),
+        elapsed.as_secs_f64(),
+        per_million(rss_bytes().saturating_sub(before)),
+        per_million(index.heap_bytes()),
+    );
+    index
+}
+
+/// The person's hybrid recall, as a turn runs it: scope and keyword hits at once, then the
+/// vector candidates re-ranked from the database, fused with recency. How many snippets.
+async fn hybrid(store: &Store, index: &VectorIndex, vector: &[f32]) -> usize {
+    let person = person_of(1);
+    let guild = guild_of(1);
+    let text = format!("{} {}", word(40), word(90));
+    let keywords = SearchQuery::new(text, SearchScope::person(person, guild)).with_limit(12);
+    let (scope, keywords) = tokio::join!(
+        store.recall_scope(person, guild, None),
+        store.keyword_search(&keywords)
+    );
+    let conversations = scope.unwrap();
+    let query = RecallQuery {
+        conversations: &conversations,
+        vector: Some(vector),
+        lists: vec![
+            keywords
+                .unwrap()
+                .into_iter()
+                .map(|hit| hit.message_id)
+                .collect(),
+        ],
+        limit: 3,
+        min_similarity: 0.0,
+        half_life: Duration::from_secs(30 * 86_400),
+        now: std::time::SystemTime::now(),
+    };
+    store.recall(Some(index), &query).await.unwrap().len()
+}
+
+/// Recall@10 of the vector part over every stored vector: Hamming candidates re-ranked exactly
+/// from the database, against the exact top 10 (the vectors generated again, in one pass for
+/// all queries).
+async fn vector_recall(
+    store: &Store,
+    index: &VectorIndex,
+    space: &Space,
+    queries: &[Vec<f32>],
+) -> f64 {
+    let mut found = Vec::with_capacity(queries.len());
+    for query in queries {
+        let candidates = index.candidates(query, None, DEFAULT_CANDIDATES);
+        let stored = store.embeddings_of(MODEL, &candidates).await.unwrap();
+        let pairs: Vec<(MessageId, Vec<f32>)> =
+            stored.into_iter().map(|e| (e.id, e.vector)).collect();
+        found.push(
+            rerank(query, &pairs, TOP)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let mut best: Vec<Vec<(f32, MessageId)>> = vec![Vec::with_capacity(TOP + 1); queries.len()];
+    let mut rng = Rng(VECTOR_SEED);
+    for i in 0..index.len() {
+        let vector = space.vector(&mut rng);
+        let id = MessageId(i as i64 + 1);
+        for (query, top) in queries.iter().zip(&mut best) {
+            let similarity = cosine(query, &vector);
+            if top.len() < TOP || similarity > top[TOP - 1].0 {
+                top.push((similarity, id));
+                top.sort_by(|a, b| b.0.total_cmp(&a.0));
+                top.truncate(TOP);
+            }
+        }
+    }
+    let hits: usize = found
+        .iter()
+        .zip(&best)
+        .map(|(got, truth)| {
+            got.iter()
+                .filter(|id| truth.iter().any(|(_, t)| t == *id))
+                .count()
+        })
+        .sum();
+    hits as f64 / (queries.len() * TOP) as f64
+}
+
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {

@@ -246,6 +246,43 @@ impl Store {
         Ok(row.into())
     }
 
+    /// Brings conversation `id` (live elsewhere, or archived) back as the live conversation
+    /// under `key`, archiving the one live there now: "Continue this conversation" from a
+    /// search. Its messages, scope and owner stay; it counts as updated now. Returns it.
+    pub async fn reopen_conversation(
+        &self,
+        id: ConversationId,
+        key: &ConversationKey,
+    ) -> Result<Conversation, MemoryError> {
+        let now = db::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE conversations SET archived_at = $3 \
+             WHERE key = $1 AND archived_at IS NULL AND id <> $2",
+        )
+        .bind(key.as_str())
+        .bind(id.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query_as::<_, ConversationRow>(concat!(
+            "UPDATE conversations SET key = $2, archived_at = NULL, updated_at = $3 \
+             WHERE id = $1 RETURNING ",
+            conversation_columns!()
+        ))
+        .bind(id.0)
+        .bind(key.as_str())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(MemoryError::NotFound {
+            what: "conversation",
+            id: id.0,
+        })?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
     /// The live conversation under `key`, if there is one.
     pub async fn find_conversation(
         &self,

@@ -13,9 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use common::TestDb;
 use mcpcord_memory::vectors::VectorIndex;
-use mcpcord_memory::{
-    ConversationId, ConversationKey, MessageId, NewMessage, RecallQuery, Scope, Snippet, Store,
-};
+use mcpcord_memory::{ConversationId, MessageId, NewMessage, RecallQuery, Scope, Snippet, Store};
 use mcpcord_testkit::fake_ollama::embedding_vector;
 
 on_both!(
@@ -47,18 +45,7 @@ async fn say(
         channel_id: Some(7),
         user_id: Some(user),
     };
-    let conversation = store
-        .conversation(&ConversationKey::new(key), scope, Some(user))
-        .await
-        .unwrap();
-    store
-        .add_user_message(
-            conversation.id,
-            NewMessage::user(text).with_author(user, "someone"),
-        )
-        .await
-        .unwrap();
-    conversation.id
+    common::talk(store, key, scope, user, text, &[]).await
 }
 
 /// Embeds every pending message (as the indexer does) and loads them into a fresh index.

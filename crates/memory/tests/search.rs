@@ -57,22 +57,7 @@ async fn talk(
     text: &str,
     answer: &str,
 ) -> ConversationId {
-    let conversation = store
-        .conversation(&ConversationKey::new(key), scope, Some(user))
-        .await
-        .unwrap();
-    store
-        .add_user_message(
-            conversation.id,
-            NewMessage::user(text).with_author(user, "someone"),
-        )
-        .await
-        .unwrap();
-    store
-        .commit_turn(conversation.id, vec![NewMessage::assistant(answer)])
-        .await
-        .unwrap();
-    conversation.id
+    common::talk(store, key, scope, user, text, &[answer]).await
 }
 
 async fn search(store: &Store, text: &str, scope: SearchScope) -> Vec<String> {

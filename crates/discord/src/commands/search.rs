@@ -1,16 +1,21 @@
 //! `/search`: a person searches their own past conversations of the place they are in (the
 //! engine's scope: their conversations in this server, or their DMs in a DM), optionally by
 //! user, channel and time; the best hits come back privately with a snippet, who, when and a
-//! jump link.
+//! jump link, and a "Continue this conversation" button for each conversation shown (handled
+//! in `interactions::resume`).
 //!
-//! [`view`] is a pure function of the hits (Discord renders the times in each reader's own time
+//! [`view`] and [`continue_buttons`] are pure functions of the hits (Discord renders the times in each reader's own time
 //! zone with `<t:…>` markup), so every state is a unit test.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpcord_engine::{Role, SearchHit, SearchQuery, SearchScope};
 use twilight_interactions::command::{CommandModel, CreateCommand};
-use twilight_model::channel::message::Embed;
+use twilight_model::channel::message::component::{ButtonStyle, Component};
+use twilight_model::channel::message::{Embed, MessageFlags};
+use twilight_model::http::interaction::{
+    InteractionResponse, InteractionResponseData, InteractionResponseType,
+};
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, UserMarker};
 use twilight_util::builder::embed::EmbedBuilder;
@@ -18,7 +23,8 @@ use twilight_util::builder::embed::EmbedBuilder;
 use super::help::{DESCRIPTION_LIMIT, HELP_COLOR, TITLE_LIMIT};
 use super::{Category, CommandInfo, Who};
 use crate::commands::Call;
-use crate::components::shorten;
+use crate::components::{CustomId, MAX_BUTTONS_PER_ROW, MAX_ROWS, button, button_rows, shorten};
+use crate::mentions::no_pings;
 use crate::middleware::{CommandError, CommandResponse, CommandResult};
 use crate::render::escape;
 
@@ -41,11 +47,11 @@ pub struct SearchCommand {
     pub user: Option<Id<UserMarker>>,
     /// Only this channel or thread
     pub channel: Option<Id<ChannelMarker>>,
-    /// Only messages before this day (YYYY-MM-DD) or this long ago (7d, 2w, 12h)
-    #[command(max_length = 20)]
+    /// Only messages before this day (YYYY-MM-DD, UTC) or this long ago (7d, 2w, 12h, 3 days)
+    #[command(max_length = 25)]
     pub before: Option<String>,
-    /// Only messages since this day (YYYY-MM-DD) or this long ago (7d, 2w, 12h)
-    #[command(max_length = 20)]
+    /// Only messages since this day (YYYY-MM-DD, UTC) or this long ago (7d, 2w, 12h, 3 days)
+    #[command(max_length = 25)]
     pub after: Option<String>,
 }
 
@@ -67,10 +73,18 @@ impl SearchCommand {
         let scope = self.scope(&call, SystemTime::now())?;
         let query = SearchQuery::new(self.query.clone(), scope).with_limit(SEARCH_HITS);
         let hits = call.ctx.engine.search(&query).await?;
-        Ok(CommandResponse::Embed {
-            embed: Box::new(view(&self.query, &hits)),
-            ephemeral: true,
-        })
+        let (embed, shown) = view(&self.query, &hits);
+        let data = InteractionResponseData {
+            embeds: Some(vec![embed]),
+            components: Some(continue_buttons(&hits[..shown])),
+            flags: Some(MessageFlags::EPHEMERAL),
+            allowed_mentions: Some(no_pings()),
+            ..InteractionResponseData::default()
+        };
+        Ok(CommandResponse::Raw(Box::new(InteractionResponse {
+            kind: InteractionResponseType::ChannelMessageWithSource,
+            data: Some(data),
+        })))
     }
 
     /// The scope of this search for the invoker of `call`, times read at `now`.
@@ -93,25 +107,63 @@ impl SearchCommand {
     }
 }
 
-/// The results embed: one entry per hit (who, when, jump link, snippet), whole entries only,
-/// within Discord's description limit.
-pub fn view(query: &str, hits: &[SearchHit]) -> Embed {
+/// The results embed: one numbered entry per hit (who, when, jump link, snippet), whole
+/// entries only, within Discord's description limit; and how many hits it shows.
+pub fn view(query: &str, hits: &[SearchHit]) -> (Embed, usize) {
     let title = shorten(&format!("🔎 {}", query.trim()), TITLE_LIMIT);
-    let description = if hits.is_empty() {
-        "Nothing found in your conversations here. Try other words, or fewer.".to_owned()
+    let (description, shown) = if hits.is_empty() {
+        (
+            "Nothing found in your conversations here. Try other words, or fewer.".to_owned(),
+            0,
+        )
     } else {
-        fit(hits.iter().map(entry))
+        fit(hits
+            .iter()
+            .enumerate()
+            .map(|(n, hit)| format!("`{}.` {}", n + 1, entry(hit))))
     };
-    EmbedBuilder::new()
+    let embed = EmbedBuilder::new()
         .title(title)
         .color(HELP_COLOR)
         .description(description)
-        .build()
+        .build();
+    (embed, shown)
 }
 
-/// Entries joined by blank lines, as many whole ones as fit.
-fn fit(entries: impl Iterator<Item = String>) -> String {
+/// A "Continue this conversation" button for each conversation among the hits shown, in
+/// order, numbered after its first entry (one conversation: no number).
+pub fn continue_buttons(shown: &[SearchHit]) -> Vec<Component> {
+    let mut seen = Vec::new();
+    let mut firsts = Vec::new();
+    for (n, hit) in shown.iter().enumerate() {
+        if !seen.contains(&hit.conversation_id) {
+            seen.push(hit.conversation_id);
+            firsts.push((n + 1, hit.conversation_id));
+        }
+    }
+    let single = firsts.len() == 1;
+    let buttons = firsts
+        .into_iter()
+        .take(MAX_ROWS * MAX_BUTTONS_PER_ROW)
+        .filter_map(|(n, conversation)| {
+            let id = CustomId::Resume {
+                conversation: u64::try_from(conversation.0).ok()?,
+            };
+            let label = if single {
+                "Continue this conversation".to_owned()
+            } else {
+                format!("Continue {n}")
+            };
+            Some(button(id, &label, ButtonStyle::Secondary, "↪️"))
+        })
+        .collect();
+    button_rows(buttons)
+}
+
+/// Entries joined by blank lines, as many whole ones as fit, and how many.
+fn fit(entries: impl Iterator<Item = String>) -> (String, usize) {
     let mut out = String::new();
+    let mut count = 0;
     for entry in entries {
         let needed = out.chars().count() + entry.chars().count() + 2;
         if needed > DESCRIPTION_LIMIT {
@@ -121,8 +173,9 @@ fn fit(entries: impl Iterator<Item = String>) -> String {
             out.push_str("\n\n");
         }
         out.push_str(&entry);
+        count += 1;
     }
-    out
+    (out, count)
 }
 
 /// One hit: `**who** · <t:…:f> · [jump](link)` and the snippet quoted.
@@ -159,8 +212,9 @@ pub fn jump_link(hit: &SearchHit) -> Option<String> {
     })
 }
 
-/// A time a person typed: a day `YYYY-MM-DD` (its start, UTC) or an age (`7d`, `2w`, `12h`,
-/// `1y`, `3 days`) counted back from `now`.
+/// A time a person typed: a day `YYYY-MM-DD` (its start, UTC), a moment `YYYY-MM-DD HH:MM[:SS]`
+/// (UTC), or an age counted back from `now` in humantime's units, alone or combined (`7d`,
+/// `2w`, `12h`, `3 days`, `1y`, `6months`, `1w 2d`).
 pub fn parse_when(text: &str, now: SystemTime) -> Result<SystemTime, String> {
     let text = text.trim();
     let unclear = || {
@@ -168,61 +222,29 @@ pub fn parse_when(text: &str, now: SystemTime) -> Result<SystemTime, String> {
             "`{text}` is not a time: write a day as YYYY-MM-DD, or an age such as 7d, 2w or 12h"
         )
     };
-    if let Some(day) = parse_day(text) {
-        return Ok(day);
+    if text.starts_with(|c: char| c.is_ascii_digit())
+        && let Ok(age) = humantime::parse_duration(text)
+    {
+        return now.checked_sub(age).ok_or_else(unclear);
     }
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    let count: u64 = digits.parse().map_err(|_| unclear())?;
-    let unit = text[digits.len()..].trim().to_ascii_lowercase();
-    let seconds = match unit.as_str() {
-        "h" | "hour" | "hours" => 3_600,
-        "d" | "day" | "days" => 86_400,
-        "w" | "week" | "weeks" => 7 * 86_400,
-        "y" | "year" | "years" => 365 * 86_400,
-        _ => return Err(unclear()),
+    // A day alone is its first second, a minute its first second; humantime reads the rest.
+    let moment = match text.len() {
+        DAY_LEN => format!("{text} 00:00:00"),
+        MINUTE_LEN => format!("{text}:00"),
+        _ => text.to_owned(),
     };
-    let age = Duration::from_secs(count.saturating_mul(seconds));
-    now.checked_sub(age).ok_or_else(unclear)
+    humantime::parse_rfc3339_weak(&moment).map_err(|_| unclear())
 }
 
-/// `YYYY-MM-DD` as the start of that day, UTC.
-fn parse_day(text: &str) -> Option<SystemTime> {
-    let (year, month, day) = date_parts(text)?;
-    let valid =
-        (1970..=9999).contains(&year) && (1..=12).contains(&month) && (1..=31).contains(&day);
-    if !valid {
-        return None;
-    }
-    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400))
-}
-
-/// The three numbers of `YYYY-MM-DD`.
-fn date_parts(text: &str) -> Option<(i64, i64, i64)> {
-    let parts: Vec<i64> = text
-        .splitn(3, '-')
-        .map(|part| part.parse().ok())
-        .collect::<Option<_>>()?;
-    match parts[..] {
-        [year, month, day] => Some((year, month, day)),
-        _ => None,
-    }
-}
-
-/// Days since 1970-01-01 of a date in the proleptic Gregorian calendar (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
+/// The length of `YYYY-MM-DD`.
+const DAY_LEN: usize = 10;
+/// The length of `YYYY-MM-DD HH:MM`.
+const MINUTE_LEN: usize = 16;
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use mcpcord_engine::{Author, ConversationId, MessageId};
 
@@ -247,7 +269,7 @@ mod tests {
 
     #[test]
     fn an_entry_says_who_when_where_and_what() {
-        let embed = view(
+        let (embed, shown) = view(
             "pasta",
             &[
                 hit(Role::User, "*pasta* please", None, Some(10)),
@@ -268,17 +290,73 @@ mod tests {
             "{text}"
         );
         assert_eq!(embed.title.as_deref(), Some("🔎 pasta"));
+        assert_eq!(shown, 2);
+        assert!(text.starts_with("`1.` **ada"), "{text}");
+        assert!(text.contains("\n\n`2.` **🤖"), "{text}");
+    }
+
+    /// The buttons' (custom id, label) pairs, row by row.
+    fn buttons(rows: &[Component]) -> Vec<Vec<(String, String)>> {
+        rows.iter()
+            .map(|row| match row {
+                Component::ActionRow(row) => row
+                    .components
+                    .iter()
+                    .map(|c| match c {
+                        Component::Button(b) => (
+                            b.custom_id.clone().unwrap_or_default(),
+                            b.label.clone().unwrap_or_default(),
+                        ),
+                        other => panic!("a button: {other:?}"),
+                    })
+                    .collect(),
+                other => panic!("an action row: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_conversation_shown_gets_one_continue_button() {
+        let in_conversation = |id: i64| SearchHit {
+            conversation_id: ConversationId(id),
+            ..hit(Role::User, "x", None, Some(1))
+        };
+        let hits: Vec<SearchHit> = [5, 5, 9, 5, 11, 12, 13, 14]
+            .into_iter()
+            .map(in_conversation)
+            .collect();
+        let rows = buttons(&continue_buttons(&hits));
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0].len(), MAX_BUTTONS_PER_ROW);
+        assert_eq!(rows[0][0], ("resume:5".to_owned(), "Continue 1".to_owned()));
+        assert_eq!(rows[0][1], ("resume:9".to_owned(), "Continue 3".to_owned()));
+        assert_eq!(
+            rows[1][0],
+            ("resume:14".to_owned(), "Continue 8".to_owned())
+        );
+        let one = buttons(&continue_buttons(&hits[..2]));
+        assert_eq!(
+            one,
+            vec![vec![(
+                "resume:5".to_owned(),
+                "Continue this conversation".to_owned()
+            )]]
+        );
+        assert!(continue_buttons(&[]).is_empty());
     }
 
     #[test]
     fn nothing_found_says_so_and_many_hits_fit_the_limit() {
-        let empty = view("x", &[]);
+        let (empty, none) = view("x", &[]);
+        assert_eq!(none, 0);
         assert!(empty.description.unwrap().contains("Nothing found"));
         let long = "w".repeat(400);
         let hits: Vec<SearchHit> = (0..40)
             .map(|_| hit(Role::User, &long, Some(1), Some(2)))
             .collect();
-        let text = view("x", &hits).description.unwrap();
+        let (embed, shown) = view("x", &hits);
+        let text = embed.description.unwrap();
+        assert!(shown < hits.len() && shown > 0);
         assert!(text.chars().count() <= DESCRIPTION_LIMIT);
         assert!(text.ends_with('…'), "whole entries only");
     }
@@ -303,7 +381,22 @@ mod tests {
             parse_when(" 12h ", now).unwrap(),
             now - Duration::from_secs(12 * 3_600)
         );
-        for bad in ["yesterday", "2024-13-01", "7 parsecs", "", "-3d"] {
+        assert_eq!(
+            parse_when("2024-02-29 13:00", now).unwrap(),
+            UNIX_EPOCH + Duration::from_secs(1_709_164_800 + 13 * 3_600)
+        );
+        assert_eq!(
+            parse_when("1w 2d", now).unwrap(),
+            now - Duration::from_secs(9 * 86_400)
+        );
+        for bad in [
+            "yesterday",
+            "2024-13-01",
+            "2023-02-29",
+            "7 parsecs",
+            "",
+            "-3d",
+        ] {
             assert!(parse_when(bad, now).is_err(), "{bad}");
         }
     }

@@ -15,7 +15,7 @@ use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
 };
 
-use super::{Reply, acknowledge, message_response, private, respond};
+use super::{Reply, acknowledge, message_response, private, respond, resume};
 use crate::bot::Context;
 use crate::commands::{ScopeChoice, invoker_name, level, may_pick, scope_words};
 use crate::components::{self, CustomId, Decision};
@@ -39,8 +39,12 @@ pub(super) async fn on_component(ctx: &Arc<Context>, interaction: &Interaction) 
         return Ok(());
     };
     let id = CustomId::parse(&data.custom_id);
-    if let CustomId::ModelMenu { scope } = id {
-        return model_menu(ctx, interaction, data, scope).await;
+    match id {
+        CustomId::ModelMenu { scope } => return model_menu(ctx, interaction, data, scope).await,
+        CustomId::Resume { conversation } => {
+            return resume::on_resume(ctx, interaction, conversation).await;
+        }
+        _ => {}
     }
     let entry = match pressed(ctx, interaction, &id) {
         Ok(entry) => entry,
@@ -147,7 +151,10 @@ fn owner_of(id: &CustomId) -> Option<(bool, &'static str)> {
         CustomId::Elicit { .. } | CustomId::ElicitForm { .. } => {
             (false, "Only the person whose turn it is can answer.")
         }
-        CustomId::ModelMenu { .. } | CustomId::PromptForm { .. } | CustomId::Unknown(_) => {
+        CustomId::ModelMenu { .. }
+        | CustomId::PromptForm { .. }
+        | CustomId::Resume { .. }
+        | CustomId::Unknown(_) => {
             return None;
         }
     })

@@ -14,11 +14,22 @@ use crate::context::{self, Context};
 use crate::error::EngineError;
 use crate::events::TurnEvent;
 use crate::memory::recall_on;
-use crate::recall;
+use crate::recall::{self, Recaller};
 use crate::request::{TurnAction, TurnRequest};
 use crate::settings::{Settings, resolve};
 use crate::template::render;
 use crate::tools;
+
+/// A turn with its action done, its model picked and its memories recalled.
+struct Ready {
+    action: Action,
+    model: String,
+    info: ModelInfo,
+    /// The images the model gets.
+    images: Vec<String>,
+    /// What was recalled from the person's other conversations.
+    snippets: Vec<Snippet>,
+}
 
 impl TurnState {
     /// Everything before the first model round: the conversation and its settings, the
@@ -30,14 +41,22 @@ impl TurnState {
         mark("slot");
         let (conversation, settings, disabled, recall_on) = self.load(request).await?;
         mark("loaded");
-        // Recall runs while the request's action is done and the model picked (bounded by its
-        // timeout).
-        let recall = recall::gather(self.inner.clone(), request, conversation.id, recall_on);
-        let (ready, snippets) = tokio::join!(
-            self.act_and_pick(request, &conversation, settings.model),
-            recall
+        let recaller = Recaller::new(
+            self.inner.clone(),
+            self.config.clone(),
+            request,
+            conversation.id,
+            recall_on,
         );
-        let (action, model, info, images) = ready?;
+        let Ready {
+            action,
+            model,
+            info,
+            images,
+            snippets,
+        } = self
+            .act_pick_and_recall(request, &conversation, settings.model, recaller)
+            .await?;
         mark("stored");
         tracing::Span::current().record("model", model.as_str());
         self.send(TurnEvent::Started {
@@ -77,17 +96,55 @@ impl TurnState {
         })
     }
 
+    /// Does what the request asks before the model runs, picks the model that can answer, and
+    /// recalls what the person said elsewhere. Recall runs beside the rest (bounded by its
+    /// timeout): for a new message from the start; for a Regenerate or Continue once the
+    /// history names the message being answered.
+    async fn act_pick_and_recall(
+        &mut self,
+        request: &TurnRequest,
+        conversation: &Conversation,
+        model: String,
+        recaller: Recaller,
+    ) -> Result<Ready, EngineError> {
+        if let Some(text) = recall::message_text(request) {
+            let (ready, snippets) = tokio::join!(
+                self.act_and_pick(request, conversation, model),
+                recaller.gather(Some(text))
+            );
+            return Ok(Ready { snippets, ..ready? });
+        }
+        let mut action = self.take_action(request, conversation).await?;
+        let text = recall::answered_text(action.history.as_deref().unwrap_or_default());
+        let images = std::mem::take(&mut action.images);
+        let ((model, info, images), snippets) =
+            tokio::join!(self.pick_model(model, images), recaller.gather(text));
+        Ok(Ready {
+            action,
+            model,
+            info,
+            images,
+            snippets,
+        })
+    }
+
     /// Does what the request asks before the model runs, then picks the model that can answer.
     async fn act_and_pick(
         &mut self,
         request: &TurnRequest,
         conversation: &Conversation,
         model: String,
-    ) -> Result<(Action, String, ModelInfo, Vec<String>), EngineError> {
+    ) -> Result<Ready, EngineError> {
         let mut action = self.take_action(request, conversation).await?;
         let images = std::mem::take(&mut action.images);
         let (model, info, images) = self.pick_model(model, images).await;
-        Ok((action, model, info, images))
+        Ok(Ready {
+            action,
+            model,
+            info,
+            images,
+            snippets: Vec::new(),
+        })
     }
 
     /// The conversation (created on its first turn) with a new message of the person's stored

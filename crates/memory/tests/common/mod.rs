@@ -159,3 +159,32 @@ macro_rules! on_both {
         }
     )*};
 }
+
+/// Seeds a conversation: under `key` (created with `scope` and `user` as owner if new), `user`
+/// says `text`, then the model's `answers` follow as one turn. Returns the conversation.
+pub async fn talk(
+    store: &Store,
+    key: &str,
+    scope: mcpcord_memory::Scope,
+    user: u64,
+    text: &str,
+    answers: &[&str],
+) -> mcpcord_memory::ConversationId {
+    use mcpcord_memory::{ConversationKey, NewMessage};
+    let conversation = store
+        .conversation(&ConversationKey::new(key), scope, Some(user))
+        .await
+        .unwrap();
+    store
+        .add_user_message(
+            conversation.id,
+            NewMessage::user(text).with_author(user, "someone"),
+        )
+        .await
+        .unwrap();
+    if !answers.is_empty() {
+        let turn = answers.iter().map(|a| NewMessage::assistant(*a)).collect();
+        store.commit_turn(conversation.id, turn).await.unwrap();
+    }
+    conversation.id
+}
