@@ -108,7 +108,7 @@ async fn smollm2_answers_from_a_recalled_fact() {
                 NewMessage::user("My cat is called Pimpernel.")
                     .with_author(ALICE, "alice")
                     .at(then),
-                NewMessage::assistant("Pimpernel is a lovely name for a cat!").at(then),
+                NewMessage::assistant("What a lovely name!").at(then),
             ],
         )
         .await
