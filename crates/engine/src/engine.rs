@@ -10,7 +10,9 @@ use arc_swap::ArcSwap;
 use mcpcord_llm::BackendPool;
 use mcpcord_mcp::McpHost;
 use mcpcord_memory::vectors::VectorIndex;
-use mcpcord_memory::{ConversationId, ConversationKey, MessageId, Store};
+use mcpcord_memory::{
+    ChannelId, ConversationId, ConversationKey, GuildId, MessageId, Store, UserId,
+};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -88,7 +90,7 @@ pub struct Engine {
 }
 
 /// Whose "Always" it is: a conversation and a person.
-pub(crate) type AlwaysKey = (ConversationId, Option<u64>);
+pub(crate) type AlwaysKey = (ConversationId, Option<UserId>);
 
 /// What every turn shares.
 pub(crate) struct Inner {
@@ -312,9 +314,9 @@ impl Engine {
             "turn",
             turn = %id,
             conversation = %request.key.as_str(),
-            user = request.author.id,
-            guild = request.scope.guild_id,
-            channel = request.scope.channel_id,
+            user = request.author.id.map(UserId::get),
+            guild = request.scope.guild_id.map(GuildId::get),
+            channel = request.scope.channel_id.map(ChannelId::get),
             model = tracing::field::Empty,
         );
         self.inner.tracker.spawn(tracing::Instrument::instrument(

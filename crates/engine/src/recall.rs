@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mcpcord_memory::{ConversationId, RecallQuery, Role, SearchQuery, SearchScope, Snippet};
+use mcpcord_memory::{
+    ConversationId, GuildId, RecallQuery, Role, SearchQuery, SearchScope, Snippet, UserId,
+};
 
 use crate::context::TokenEstimator;
 use crate::engine::Inner;
@@ -60,8 +62,8 @@ pub(crate) async fn gather(
 /// Scope, the query's vector and its keyword hits at once, then the hybrid search.
 async fn search(
     inner: &Inner,
-    user: u64,
-    guild: Option<u64>,
+    user: UserId,
+    guild: Option<GuildId>,
     conversation: ConversationId,
     text: &str,
 ) -> Result<Vec<Snippet>, crate::EngineError> {

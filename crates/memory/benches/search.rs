@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use mcpcord_memory::{SearchQuery, SearchScope, Store};
+use mcpcord_memory::{GuildId, SearchQuery, SearchScope, Store, UserId};
 use sqlx::Connection;
 
 /// Messages in the corpus unless `MCPCORD_BENCH_MESSAGES` says otherwise.
@@ -187,13 +187,13 @@ fn queries() -> Vec<(&'static str, String, SearchScope)> {
         (
             "person, two words",
             pair.clone(),
-            SearchScope::guild(person, guild),
+            SearchScope::guild(UserId::new(person), GuildId::new(guild)),
         ),
         ("operator, two words", pair, SearchScope::operator(None)),
         (
             "person, a frequent word",
             word(0),
-            SearchScope::guild(person, guild),
+            SearchScope::guild(UserId::new(person), GuildId::new(guild)),
         ),
         (
             "operator, a frequent word",

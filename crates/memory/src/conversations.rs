@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use crate::store::Durability;
-use crate::{ConversationId, ConversationKey, MemoryError, Scope, Store, db};
+use crate::{ConversationId, ConversationKey, MemoryError, Scope, Store, UserId, db};
 
 /// The columns a [`Conversation`] is read from, in [`ConversationRow`]'s order.
 macro_rules! conversation_columns {
@@ -22,7 +22,7 @@ pub struct Conversation {
     /// Where it happens.
     pub scope: Scope,
     /// Who started it, if known.
-    pub owner: Option<u64>,
+    pub owner: Option<UserId>,
     /// A short title, once one is chosen.
     pub title: Option<String>,
     /// The model chosen for this conversation, overriding preferences.
@@ -86,7 +86,7 @@ impl Store {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Conversation, MemoryError> {
         // Usually it exists: one read, no write (and no identity value spent on PostgreSQL).
         if let Some(found) = self.find_conversation(key).await? {
@@ -111,7 +111,7 @@ impl Store {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Option<Conversation>, MemoryError> {
         if let Some(group) = &self.group {
             return group.conversation(key.clone(), scope, owner).await;
@@ -132,7 +132,7 @@ impl Store {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Conversation, MemoryError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -206,7 +206,7 @@ impl Store {
 pub(crate) fn insert_conversation(
     key: &ConversationKey,
     scope: Scope,
-    owner: Option<u64>,
+    owner: Option<UserId>,
 ) -> sqlx::query::QueryAs<'_, sqlx::Any, ConversationRow, sqlx::any::AnyArguments<'_>> {
     sqlx::query_as::<_, ConversationRow>(INSERT)
         .bind(key.as_str())

@@ -20,6 +20,7 @@ use crate::messages::write_rows;
 use crate::store::{Durability, write_connection_on};
 use crate::{
     Conversation, ConversationId, ConversationKey, MemoryError, MessageId, NewMessage, Scope,
+    UserId,
 };
 
 /// The most writes one transaction takes; more wait for the next.
@@ -41,7 +42,7 @@ enum Job {
     Conversation {
         key: ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
         done: Done<Option<Conversation>>,
     },
 }
@@ -118,7 +119,7 @@ impl GroupCommit {
         &self,
         key: ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Option<Conversation>, MemoryError> {
         let (done, answer) = oneshot::channel();
         let job = Job::Conversation {
@@ -226,7 +227,7 @@ fn stopped() -> MemoryError {
 mod tests {
     use futures::future::join_all;
 
-    use crate::{ConversationId, ConversationKey, MemoryError, NewMessage, Scope, Store};
+    use crate::{ConversationId, ConversationKey, MemoryError, NewMessage, Scope, Store, UserId};
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -242,7 +243,9 @@ mod tests {
             let store = store.clone();
             async move {
                 let key = ConversationKey::new(format!("c{n}"));
-                store.conversation(&key, Scope::default(), Some(n)).await
+                store
+                    .conversation(&key, Scope::default(), Some(UserId::new(n)))
+                    .await
             }
         }))
         .await;

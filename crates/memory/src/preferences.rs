@@ -2,17 +2,17 @@
 //!
 //! The store keeps each level apart; the engine decides which level wins.
 
-use crate::{MemoryError, Scope, Store, db};
+use crate::{ChannelId, GuildId, MemoryError, Scope, Store, UserId, db};
 
 /// Whose preference: a user's (everywhere), a channel's, or a guild's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PreferenceLevel {
     /// A Discord user, wherever they talk to the bot.
-    User(u64),
+    User(UserId),
     /// A Discord channel or thread.
-    Channel(u64),
+    Channel(ChannelId),
     /// A Discord guild.
-    Guild(u64),
+    Guild(GuildId),
 }
 
 impl PreferenceLevel {

@@ -7,7 +7,7 @@
 //! Rows written before migration 0003 may have an empty server: they mean the tool of that name
 //! on any server (see `migrations/*/0003_disabled_tools_by_server.sql`).
 
-use crate::{MemoryError, Store, db};
+use crate::{ChannelId, MemoryError, Store, UserId, db};
 
 /// A tool turned off in a channel.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,10 +31,10 @@ impl Store {
     /// that is already off changes nothing.
     pub async fn disable_tool(
         &self,
-        channel_id: u64,
+        channel_id: ChannelId,
         server: &str,
         tool: &str,
-        by: Option<u64>,
+        by: Option<UserId>,
     ) -> Result<(), MemoryError> {
         sqlx::query(
             "INSERT INTO disabled_tools (channel_id, server, tool, disabled_by, created_at) \
@@ -54,7 +54,7 @@ impl Store {
     /// same tool name, goes too); `false` if it was not off there.
     pub async fn enable_tool(
         &self,
-        channel_id: u64,
+        channel_id: ChannelId,
         server: &str,
         tool: &str,
     ) -> Result<bool, MemoryError> {
@@ -72,7 +72,10 @@ impl Store {
 
     /// The tools turned off in `channel_id`, sorted by server then tool (bytewise, the same on
     /// both databases whatever PostgreSQL's collation).
-    pub async fn disabled_tools(&self, channel_id: u64) -> Result<Vec<DisabledTool>, MemoryError> {
+    pub async fn disabled_tools(
+        &self,
+        channel_id: ChannelId,
+    ) -> Result<Vec<DisabledTool>, MemoryError> {
         let rows = sqlx::query_as::<_, (String, String)>(
             "SELECT server, tool FROM disabled_tools WHERE channel_id = $1",
         )

@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use mcpcord_llm::{Message, ModelInfo, ToolSpec};
-use mcpcord_memory::{Conversation, DisabledTool, NewMessage, Snippet, StoredMessage};
+use mcpcord_memory::{Conversation, DisabledTool, NewMessage, Snippet, StoredMessage, UserId};
 use serde_json::json;
 
 use super::{Action, CONTINUE_PROMPT, Prepared, TurnState, target, to_model_message, unanswered};
@@ -167,8 +167,10 @@ impl TurnState {
         conversation: &Conversation,
         message: &crate::request::UserMessage,
     ) -> Result<(), EngineError> {
-        let mut stored = NewMessage::user(message.model_text())
-            .with_author(request.author.id.unwrap_or(0), &request.author.name);
+        let mut stored = NewMessage::user(message.model_text()).with_author(
+            request.author.id.unwrap_or(UserId::new(0)),
+            &request.author.name,
+        );
         if !message.images.is_empty() {
             stored = stored.with_attachments(json!({ "images": message.images.len() }));
         }
