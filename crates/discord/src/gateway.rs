@@ -28,6 +28,7 @@ use twilight_model::id::marker::ChannelMarker;
 use crate::bot::{BotError, Context};
 use crate::conversation::{self, Whereabouts};
 use crate::gate::{Door, Refusal};
+use crate::ids::ToEngine;
 use crate::mentions::{ResolvedNames, mention_names};
 use crate::triggers::{Facts, trigger};
 
@@ -391,16 +392,12 @@ async fn on_message(ctx: Arc<Context>, message: Message, kind: Option<ChannelTyp
         &ctx.engine,
         &ctx.recent,
         &Whereabouts {
-            message: message.id.get(),
-            channel: message.channel_id.get(),
+            message: message.id,
+            channel: message.channel_id,
             dm: info.dm,
             thread: info.thread,
             always: facts.in_always_channel,
-            reply_to: message
-                .reference
-                .as_ref()
-                .and_then(|r| r.message_id)
-                .map(Id::get),
+            reply_to: message.reference.as_ref().and_then(|r| r.message_id),
         },
     )
     .await;
@@ -526,12 +523,12 @@ async fn request_for(
     TurnRequest {
         key,
         scope: Scope {
-            guild_id: message.guild_id.map(Id::get),
-            channel_id: Some(message.channel_id.get()),
-            user_id: Some(message.author.id.get()),
+            guild_id: message.guild_id.map(ToEngine::to_engine),
+            channel_id: Some(message.channel_id.to_engine()),
+            user_id: Some(message.author.id.to_engine()),
         },
         author: Speaker {
-            id: Some(message.author.id.get()),
+            id: Some(message.author.id.to_engine()),
             name: name.clone(),
         },
         place: Place {

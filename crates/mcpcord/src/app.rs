@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mcpcord_engine::{Engine, EngineConfig, MemoryConfig};
 use mcpcord_mcp::Callbacks;
-use mcpcord_memory::{MemoryError, Store};
+use mcpcord_memory::{GuildId, MemoryError, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, StorageConfig};
@@ -124,7 +124,7 @@ pub async fn apply_retention(store: &Store, storage: &StorageConfig) -> Result<(
     let rules = storage
         .retention
         .iter()
-        .map(|(guild, ttl)| (guild.get(), *ttl))
+        .map(|(guild, ttl)| (GuildId::new(guild.get()), *ttl))
         .collect();
     store.replace_retention(&rules).await?;
     store.set_retention_outside_guilds(storage.retention_default);
