@@ -108,8 +108,9 @@ impl Shards {
     }
 }
 
-/// Starts the shards (the configured count, or Discord's recommendation) and their loops.
-pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
+/// Starts the shards (the configured count, or Discord's recommendation) and their loops; their
+/// token is a child of `parent`, which closes them when cancelled.
+pub async fn start(ctx: Arc<Context>, parent: &CancellationToken) -> Result<Shards, BotError> {
     let total = match ctx.config().shard_count {
         Some(count) => count.get(),
         None => {
@@ -131,7 +132,7 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
         builder = builder.proxy_url(url.clone());
     }
     let config = builder.build();
-    let closing = CancellationToken::new();
+    let closing = parent.child_token();
     let (fatal_sender, fatal) = mpsc::channel(1);
     let mut senders = Vec::new();
     let mut tasks = Vec::new();

@@ -158,6 +158,19 @@ impl Engine {
         store: Store,
         config: EngineConfig,
     ) -> Self {
+        Self::new_under(pool, tools, store, config, &CancellationToken::new())
+    }
+
+    /// [`Engine::new`], as a part of a larger process: the engine's tokens (the one every turn
+    /// is a child of, the indexer's) are children of `parent`, so cancelling `parent` stops
+    /// every turn and the indexer at once. The orderly stop is [`Engine::shutdown`].
+    pub fn new_under(
+        pool: BackendPool,
+        tools: Option<McpHost>,
+        store: Store,
+        config: EngineConfig,
+        parent: &CancellationToken,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 turns: Arc::new(Semaphore::new(config.max_concurrent_turns.max(1))),
@@ -172,10 +185,10 @@ impl Engine {
                 tracker: TaskTracker::new(),
                 accepting: AtomicBool::new(true),
                 drained: tokio::sync::OnceCell::new(),
-                stop_all: CancellationToken::new(),
+                stop_all: parent.child_token(),
                 vectors: index_for(&config),
                 indexer: Mutex::new(None),
-                indexer_stop: CancellationToken::new(),
+                indexer_stop: parent.child_token(),
                 config: ArcSwap::from_pointee(config),
             }),
         }
