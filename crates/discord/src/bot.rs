@@ -18,6 +18,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use mcpcord_engine::Engine;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 pub use twilight_gateway::Intents;
 use twilight_model::id::Id;
@@ -331,6 +332,9 @@ pub struct Hooks {
     pub ready: Option<Box<dyn FnOnce() + Send>>,
     /// Reloaded configurations, applied as they come ([`Context::reconfigure`]).
     pub updates: Option<tokio::sync::watch::Receiver<BotConfig>>,
+    /// The process's token: the shards' own token is a child of it, so cancelling it closes
+    /// them at once (the orderly stop is the `shutdown` future). A fresh token by default.
+    pub parent: CancellationToken,
 }
 
 /// [`run`], with [`Hooks`].
@@ -379,7 +383,7 @@ pub async fn run_with(
         .updates
         .map(|updates| tokio::spawn(apply_updates(ctx.clone(), updates)));
     tracing::info!(bot = %me.name, id = me.id.get(), "connected to Discord's REST API");
-    let mut shards = gateway::start(ctx.clone()).await?;
+    let mut shards = gateway::start(ctx.clone(), &hooks.parent).await?;
     let forget = tokio::spawn(forget_quotas(ctx.clone()));
     let fatal = tokio::select! {
         () = shutdown => None,

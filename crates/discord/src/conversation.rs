@@ -8,14 +8,18 @@
 //! chain of its own.
 
 use mcpcord_engine::{ConversationKey, Engine};
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ChannelMarker, MessageMarker};
+
+use crate::ids::ToEngine;
 
 /// Where a message was written, as far as conversation identity cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Whereabouts {
     /// The message's id.
-    pub message: u64,
+    pub message: Id<MessageMarker>,
     /// Its channel (or thread).
-    pub channel: u64,
+    pub channel: Id<ChannelMarker>,
     /// Whether the channel is a DM.
     pub dm: bool,
     /// Whether the channel is a thread.
@@ -23,7 +27,7 @@ pub struct Whereabouts {
     /// Whether the bot answers everything in this channel.
     pub always: bool,
     /// The message it replies to, if any.
-    pub reply_to: Option<u64>,
+    pub reply_to: Option<Id<MessageMarker>>,
 }
 
 /// The conversation of a DM channel.
@@ -56,23 +60,23 @@ pub async fn identify(
     at: &Whereabouts,
 ) -> ConversationKey {
     if at.dm {
-        return dm_key(at.channel);
+        return dm_key(at.channel.get());
     }
     if at.thread {
-        return thread_key(at.channel);
+        return thread_key(at.channel.get());
     }
     if let Some(parent) = at.reply_to {
         if let Some(key) = answered_in(engine, recent, parent).await {
             return key;
         }
         if !at.always {
-            return chain_key(parent);
+            return chain_key(parent.get());
         }
     }
     if at.always {
-        return channel_key(at.channel);
+        return channel_key(at.channel.get());
     }
-    chain_key(at.message)
+    chain_key(at.message.get())
 }
 
 /// The conversation of the answer posted as message `post`, if it is one: remembered from a
@@ -80,13 +84,13 @@ pub async fn identify(
 async fn answered_in(
     engine: &Engine,
     recent: &RecentAnswers,
-    post: u64,
+    post: Id<MessageMarker>,
 ) -> Option<ConversationKey> {
     if let Some(key) = recent.get(post) {
         return Some(key);
     }
     engine
-        .conversation_of_post(post)
+        .conversation_of_post(post.to_engine())
         .await
         .unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot look up the replied-to message");
@@ -99,8 +103,8 @@ async fn answered_in(
 #[derive(Debug, Default)]
 pub struct RecentAnswers {
     inner: std::sync::Mutex<(
-        std::collections::HashMap<u64, ConversationKey>,
-        std::collections::VecDeque<u64>,
+        std::collections::HashMap<Id<MessageMarker>, ConversationKey>,
+        std::collections::VecDeque<Id<MessageMarker>>,
     )>,
 }
 
@@ -109,7 +113,7 @@ impl RecentAnswers {
     pub const CAPACITY: usize = 10_000;
 
     /// Remembers that Discord message `message` belongs to conversation `key`.
-    pub fn remember(&self, message: u64, key: ConversationKey) {
+    pub fn remember(&self, message: Id<MessageMarker>, key: ConversationKey) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let (map, order) = &mut *inner;
         if map.insert(message, key).is_none() {
@@ -123,7 +127,7 @@ impl RecentAnswers {
     }
 
     /// The conversation of a recently posted message.
-    pub fn get(&self, message: u64) -> Option<ConversationKey> {
+    pub fn get(&self, message: Id<MessageMarker>) -> Option<ConversationKey> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.0.get(&message).cloned()
     }
@@ -136,11 +140,11 @@ mod tests {
     #[test]
     fn recent_answers_forget_the_oldest_past_capacity() {
         let recent = RecentAnswers::default();
-        for message in 0..(RecentAnswers::CAPACITY as u64 + 5) {
-            recent.remember(message, chain_key(message));
+        for message in 1..=(RecentAnswers::CAPACITY as u64 + 5) {
+            recent.remember(Id::new(message), chain_key(message));
         }
-        assert_eq!(recent.get(0), None);
-        assert_eq!(recent.get(4), None);
-        assert_eq!(recent.get(5), Some(chain_key(5)));
+        assert_eq!(recent.get(Id::new(1)), None);
+        assert_eq!(recent.get(Id::new(5)), None);
+        assert_eq!(recent.get(Id::new(6)), Some(chain_key(6)));
     }
 }

@@ -28,6 +28,7 @@ use twilight_model::id::marker::ChannelMarker;
 use crate::bot::{BotError, Context};
 use crate::conversation::{self, Whereabouts};
 use crate::gate::{Door, Refusal};
+use crate::ids::ToEngine;
 use crate::mentions::{ResolvedNames, mention_names};
 use crate::triggers::{Facts, trigger};
 
@@ -107,8 +108,9 @@ impl Shards {
     }
 }
 
-/// Starts the shards (the configured count, or Discord's recommendation) and their loops.
-pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
+/// Starts the shards (the configured count, or Discord's recommendation) and their loops; their
+/// token is a child of `parent`, which closes them when cancelled.
+pub async fn start(ctx: Arc<Context>, parent: &CancellationToken) -> Result<Shards, BotError> {
     let total = match ctx.config().shard_count {
         Some(count) => count.get(),
         None => {
@@ -130,7 +132,7 @@ pub async fn start(ctx: Arc<Context>) -> Result<Shards, BotError> {
         builder = builder.proxy_url(url.clone());
     }
     let config = builder.build();
-    let closing = CancellationToken::new();
+    let closing = parent.child_token();
     let (fatal_sender, fatal) = mpsc::channel(1);
     let mut senders = Vec::new();
     let mut tasks = Vec::new();
@@ -397,16 +399,12 @@ async fn on_message(ctx: Arc<Context>, message: Message, kind: Option<ChannelTyp
         &ctx.engine,
         &ctx.recent,
         &Whereabouts {
-            message: message.id.get(),
-            channel: message.channel_id.get(),
+            message: message.id,
+            channel: message.channel_id,
             dm: info.dm,
             thread: info.thread,
             always: facts.in_always_channel,
-            reply_to: message
-                .reference
-                .as_ref()
-                .and_then(|r| r.message_id)
-                .map(Id::get),
+            reply_to: message.reference.as_ref().and_then(|r| r.message_id),
         },
     )
     .await;
@@ -533,12 +531,12 @@ async fn request_for(
     TurnRequest {
         key,
         scope: Scope {
-            guild_id: message.guild_id.map(Id::get),
-            channel_id: Some(message.channel_id.get()),
-            user_id: Some(message.author.id.get()),
+            guild_id: message.guild_id.map(ToEngine::to_engine),
+            channel_id: Some(message.channel_id.to_engine()),
+            user_id: Some(message.author.id.to_engine()),
         },
         author: Speaker {
-            id: Some(message.author.id.get()),
+            id: Some(message.author.id.to_engine()),
             name: name.clone(),
         },
         place: Place {

@@ -9,6 +9,7 @@
 //! - [`components`]: buttons, menus, modals and the typed custom ids that come back;
 //! - [`forms`]: MCP form requests as modals, and the typed answers back;
 //! - [`mentions`]: outgoing messages never ping; incoming mention tokens become names;
+//! - [`ids`]: twilight's typed ids as the engine's, the one place they convert;
 //! - [`commands`]: the slash and context-menu commands, parsing, autocomplete and `/help`;
 //! - [`middleware`]: the tower layers every command runs through.
 //!
@@ -32,6 +33,7 @@ pub mod first_post;
 pub mod forms;
 pub mod gate;
 pub mod gateway;
+pub mod ids;
 pub mod interactions;
 pub mod mentions;
 pub mod middleware;

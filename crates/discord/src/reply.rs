@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
-use mcpcord_engine::{MessageId, Turn, TurnEvent, TurnRequest};
+use mcpcord_engine::{MessageId, PostId, Turn, TurnEvent, TurnRequest};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use twilight_model::channel::message::Component;
@@ -21,6 +21,7 @@ use twilight_model::id::marker::{ChannelMarker, MessageMarker, UserMarker};
 
 use crate::bot::Context;
 use crate::first_post::FirstPost;
+use crate::ids::ToEngine;
 use crate::mentions::no_pings;
 use crate::pacer::Route;
 use crate::render::{ToolStatus, View};
@@ -195,7 +196,7 @@ impl Renderer {
         let Some(stored) = stored.filter(|_| !ids.is_empty()) else {
             return;
         };
-        let ids: Vec<u64> = ids.iter().map(|id| id.get()).collect();
+        let ids: Vec<PostId> = ids.iter().map(|id| id.to_engine()).collect();
         if let Err(error) = ctx.engine.record_posts(stored, &ids).await {
             tracing::warn!(%error, "cannot record the answer's Discord messages");
         }
@@ -304,9 +305,7 @@ impl Renderer {
         };
         let (http, pacer) = (self.ctx.http.clone(), self.ctx.pacer.clone());
         let id = message.id;
-        self.ctx
-            .recent
-            .remember(id.get(), self.entry.origin.key.clone());
+        self.ctx.recent.remember(id, self.entry.origin.key.clone());
         let throttle = EditThrottle::spawn(
             channel.get(),
             content,

@@ -455,7 +455,7 @@ async fn help_lists_every_command_and_autocomplete_offers_models() {
         .engine
         .store()
         .get_preferences(&mcpcord_memory::Scope {
-            user_id: Some(FakeDiscord::USER_ID),
+            user_id: Some(mcpcord_memory::UserId::new(FakeDiscord::USER_ID)),
             ..Default::default()
         })
         .await

@@ -473,7 +473,11 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
         "{answer}"
     );
     assert_eq!(
-        bot.engine.store().disabled_tools(channel).await.unwrap(),
+        bot.engine
+            .store()
+            .disabled_tools(mcpcord_engine::ChannelId::new(channel))
+            .await
+            .unwrap(),
         [mcpcord_memory::DisabledTool {
             server: "test".into(),
             tool: "echo".into()
@@ -536,7 +540,7 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
     assert!(
         bot.engine
             .store()
-            .disabled_tools(channel)
+            .disabled_tools(mcpcord_engine::ChannelId::new(channel))
             .await
             .unwrap()
             .is_empty()
@@ -667,9 +671,9 @@ async fn memory_recall_is_switched_by_people_and_by_admins_for_the_server() {
     })
     .await;
     let scope = mcpcord_engine::Scope {
-        guild_id: Some(FakeDiscord::GUILD_ID),
-        channel_id: Some(FakeDiscord::CHANNEL_ID),
-        user_id: Some(FakeDiscord::USER_ID),
+        guild_id: Some(mcpcord_engine::GuildId::new(FakeDiscord::GUILD_ID)),
+        channel_id: Some(mcpcord_engine::ChannelId::new(FakeDiscord::CHANNEL_ID)),
+        user_id: Some(mcpcord_engine::UserId::new(FakeDiscord::USER_ID)),
     };
     let off = bot.discord.inject_interaction_create(
         InteractionCreate::slash_command("memory")

@@ -5,11 +5,12 @@ use mcpcord_discord::conversation::{
     RecentAnswers, Whereabouts, chain_key, channel_key, dm_key, identify, thread_key,
 };
 use mcpcord_engine::Engine;
+use twilight_model::id::Id;
 
 fn at(message: u64) -> Whereabouts {
     Whereabouts {
-        message,
-        channel: 10,
+        message: Id::new(message),
+        channel: Id::new(10),
         dm: false,
         thread: false,
         always: false,
@@ -49,7 +50,7 @@ async fn places_map_to_keys() {
         thread_key(10)
     );
     let reply = Whereabouts {
-        reply_to: Some(3),
+        reply_to: Some(Id::new(3)),
         ..at(5)
     };
     assert_eq!(
@@ -71,9 +72,9 @@ async fn a_reply_to_an_answer_not_yet_stored_continues_its_conversation() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&dir).await;
     let recent = RecentAnswers::default();
-    recent.remember(3, dm_key(99));
+    recent.remember(Id::new(3), dm_key(99));
     let reply = Whereabouts {
-        reply_to: Some(3),
+        reply_to: Some(Id::new(3)),
         ..at(5)
     };
     assert_eq!(identify(&engine, &recent, &reply).await, dm_key(99));

@@ -337,7 +337,7 @@ async fn tools_cannot_be_switched_in_another_servers_channel() {
     assert!(
         bot.engine
             .store()
-            .disabled_tools(OTHER_CHANNEL)
+            .disabled_tools(mcpcord_engine::ChannelId::new(OTHER_CHANNEL))
             .await
             .unwrap()
             .is_empty()

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mcpcord_engine::{
-    Engine, EngineConfig, Place, Speaker, TurnAction, TurnEvent, TurnRequest, UserMessage,
+    Engine, EngineConfig, Place, Speaker, TurnAction, TurnEvent, TurnRequest, UserId, UserMessage,
 };
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_mcp::{ApprovalPolicy, Callbacks, HostOptions, McpHost, ServerSpec, ToolPolicy};
@@ -189,7 +189,7 @@ async fn turn(engine: &Engine, fake: &FakeOllama, i: usize) -> Duration {
         key: ConversationKey::new(format!("bench:{}", i % 10)),
         scope: Scope::default(),
         author: Speaker {
-            id: Some(1),
+            id: Some(UserId::new(1)),
             name: "bench".into(),
         },
         place: Place::default(),

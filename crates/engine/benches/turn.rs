@@ -14,7 +14,7 @@ use mcpcord_engine::{
     Engine, EngineConfig, Place, Speaker, TurnAction, TurnEvent, TurnRequest, UserMessage,
 };
 use mcpcord_llm::{BackendPool, BackendSpec, ChatRequest, Message, PoolOptions, ServerKind};
-use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
+use mcpcord_memory::{ConversationKey, GuildId, NewMessage, Scope, Store, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::FakeModel;
 
@@ -83,7 +83,7 @@ async fn turn_overhead() {
             key: ConversationKey::new(format!("bench:{}", i % 10)),
             scope: Scope::default(),
             author: Speaker {
-                id: Some(1),
+                id: Some(UserId::new(1)),
                 name: "bench".into(),
             },
             place: Place::default(),
@@ -122,7 +122,7 @@ async fn history_load(name: &str, url: &str) {
             return;
         }
     };
-    let guild = 900_000_000_000_000_000 + u64::from(std::process::id());
+    let guild = GuildId::new(900_000_000_000_000_000 + u64::from(std::process::id()));
     let key = ConversationKey::new(format!("bench:history:{}", std::process::id()));
     let conversation = store
         .conversation(
@@ -142,7 +142,7 @@ async fn history_load(name: &str, url: &str) {
             .map(|i| {
                 let text = format!("message {} {}", batch * 100 + i, "lorem ipsum ".repeat(8));
                 if i % 2 == 0 {
-                    NewMessage::user(text).with_author(1, "bench")
+                    NewMessage::user(text).with_author(UserId::new(1), "bench")
                 } else {
                     NewMessage::assistant(text)
                 }

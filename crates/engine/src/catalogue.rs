@@ -8,7 +8,7 @@ use mcpcord_llm::BackendModels;
 use mcpcord_mcp::{
     Catalogue, McpHost, PromptDescriptor, ResourceDescriptor, ServerStatus, ToolDescriptor,
 };
-use mcpcord_memory::DisabledTool;
+use mcpcord_memory::{ChannelId, DisabledTool, UserId};
 
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -115,7 +115,7 @@ impl Engine {
     /// `channel`.
     pub async fn tool_listing(
         &self,
-        channel: Option<u64>,
+        channel: Option<ChannelId>,
         server: Option<&str>,
     ) -> Result<Vec<ToolListing>, EngineError> {
         let host = self.host()?;
@@ -143,10 +143,10 @@ impl Engine {
     /// switched back on by name.
     pub async fn switch_tools(
         &self,
-        channel: u64,
+        channel: ChannelId,
         typed: &str,
         on: bool,
-        by: Option<u64>,
+        by: Option<UserId>,
     ) -> Result<ToolSwitch, EngineError> {
         let store = self.store();
         let already_off = store.disabled_tools(channel).await?;

@@ -10,7 +10,9 @@ use arc_swap::ArcSwap;
 use mcpcord_llm::BackendPool;
 use mcpcord_mcp::McpHost;
 use mcpcord_memory::vectors::VectorIndex;
-use mcpcord_memory::{ConversationId, ConversationKey, MessageId, Store};
+use mcpcord_memory::{
+    ChannelId, ConversationId, ConversationKey, GuildId, MessageId, Store, UserId,
+};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -88,7 +90,7 @@ pub struct Engine {
 }
 
 /// Whose "Always" it is: a conversation and a person.
-pub(crate) type AlwaysKey = (ConversationId, Option<u64>);
+pub(crate) type AlwaysKey = (ConversationId, Option<UserId>);
 
 /// What every turn shares.
 pub(crate) struct Inner {
@@ -156,6 +158,19 @@ impl Engine {
         store: Store,
         config: EngineConfig,
     ) -> Self {
+        Self::new_under(pool, tools, store, config, &CancellationToken::new())
+    }
+
+    /// [`Engine::new`], as a part of a larger process: the engine's tokens (the one every turn
+    /// is a child of, the indexer's) are children of `parent`, so cancelling `parent` stops
+    /// every turn and the indexer at once. The orderly stop is [`Engine::shutdown`].
+    pub fn new_under(
+        pool: BackendPool,
+        tools: Option<McpHost>,
+        store: Store,
+        config: EngineConfig,
+        parent: &CancellationToken,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 turns: Arc::new(Semaphore::new(config.max_concurrent_turns.max(1))),
@@ -170,10 +185,10 @@ impl Engine {
                 tracker: TaskTracker::new(),
                 accepting: AtomicBool::new(true),
                 drained: tokio::sync::OnceCell::new(),
-                stop_all: CancellationToken::new(),
+                stop_all: parent.child_token(),
                 vectors: index_for(&config),
                 indexer: Mutex::new(None),
-                indexer_stop: CancellationToken::new(),
+                indexer_stop: parent.child_token(),
                 config: ArcSwap::from_pointee(config),
             }),
         }
@@ -313,9 +328,9 @@ impl Engine {
             "turn",
             turn = %id,
             conversation = %request.key.as_str(),
-            user = request.author.id,
-            guild = request.scope.guild_id,
-            channel = request.scope.channel_id,
+            user = request.author.id.map(UserId::get),
+            guild = request.scope.guild_id.map(GuildId::get),
+            channel = request.scope.channel_id.map(ChannelId::get),
             model = tracing::field::Empty,
         );
         self.inner.tracker.spawn(tracing::Instrument::instrument(

@@ -45,6 +45,6 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    Author, Conversation, ConversationId, ConversationKey, MessageId, PoolStats, PreferenceLevel,
-    Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, Viewer,
+    Author, ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PoolStats, PostId,
+    PreferenceLevel, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, UserId, Viewer,
 };

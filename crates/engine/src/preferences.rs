@@ -4,7 +4,7 @@
 //! Who may change what is the front end's decision (it knows who is an admin); the engine checks
 //! what it knows itself: that a model exists.
 
-use mcpcord_memory::{ConversationKey, PreferenceLevel, Scope};
+use mcpcord_memory::{ConversationKey, PreferenceLevel, Scope, UserId};
 
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -55,7 +55,7 @@ impl Engine {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        by: Option<u64>,
+        by: Option<UserId>,
     ) -> Result<(), EngineError> {
         self.store()
             .new_conversation(key, scope, by)

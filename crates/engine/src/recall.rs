@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use mcpcord_memory::{
-    ConversationId, RecallQuery, Role, SearchQuery, SearchScope, Snippet, StoredMessage,
+    ConversationId, GuildId, RecallQuery, Role, SearchQuery, SearchScope, Snippet, StoredMessage,
+    UserId,
 };
 
 use crate::context::TokenEstimator;
@@ -30,8 +31,8 @@ pub(crate) struct Recaller {
     inner: Arc<Inner>,
     config: Arc<EngineConfig>,
     /// The person, or none when recall is off or nobody is known.
-    user: Option<u64>,
-    guild: Option<u64>,
+    user: Option<UserId>,
+    guild: Option<GuildId>,
     /// The conversation the turn is in: its own messages are never recalled.
     conversation: ConversationId,
 }
@@ -79,7 +80,7 @@ impl Recaller {
     }
 
     /// Scope, the query's vector and its keyword hits at once, then the hybrid search.
-    async fn search(&self, user: u64, text: &str) -> Result<Vec<Snippet>, crate::EngineError> {
+    async fn search(&self, user: UserId, text: &str) -> Result<Vec<Snippet>, crate::EngineError> {
         let (inner, config) = (&self.inner, &self.config.memory);
         let vector = async {
             let model = config.embedding_model.as_deref()?;

@@ -1,6 +1,6 @@
 //! What a front end asks of the engine.
 
-use mcpcord_memory::{ConversationKey, MessageId, Scope};
+use mcpcord_memory::{ConversationKey, MessageId, Scope, UserId};
 
 use crate::template::Place;
 
@@ -25,7 +25,7 @@ pub struct TurnRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Speaker {
     /// Their id (Discord user id), if they have one.
-    pub id: Option<u64>,
+    pub id: Option<UserId>,
     /// Their display name, shown to the model.
     pub name: String,
 }

@@ -5,7 +5,8 @@
 
 use crate::{Engine, EngineError};
 use mcpcord_memory::{
-    Conversation, ConversationId, ConversationKey, SearchHit, SearchQuery, SearchStats,
+    Conversation, ConversationId, ConversationKey, GuildId, SearchHit, SearchQuery, SearchStats,
+    UserId,
 };
 
 impl Engine {
@@ -33,8 +34,8 @@ impl Engine {
         &self,
         id: ConversationId,
         key: &ConversationKey,
-        person: u64,
-        guild: Option<u64>,
+        person: UserId,
+        guild: Option<GuildId>,
     ) -> Result<Conversation, EngineError> {
         self.may_reopen(id, person, guild).await?;
         Ok(self.store().reopen_conversation(id, key).await?)
@@ -45,8 +46,8 @@ impl Engine {
     pub async fn may_reopen(
         &self,
         id: ConversationId,
-        person: u64,
-        guild: Option<u64>,
+        person: UserId,
+        guild: Option<GuildId>,
     ) -> Result<(), EngineError> {
         if self
             .store()

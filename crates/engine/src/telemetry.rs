@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mcpcord_llm::BackendLoad;
 use mcpcord_mcp::ServerStatus;
-use mcpcord_memory::PoolStats;
+use mcpcord_memory::{GuildId, PoolStats, UserId};
 
 /// The tracing target of the per-turn line.
 pub const TURN_LOG_TARGET: &str = "mcpcord::turn";
@@ -195,9 +195,9 @@ pub(crate) struct TurnFacts {
     /// The conversation key.
     pub(crate) conversation: String,
     /// Who asked.
-    pub(crate) user: Option<u64>,
+    pub(crate) user: Option<UserId>,
     /// Where.
-    pub(crate) guild: Option<u64>,
+    pub(crate) guild: Option<GuildId>,
 }
 
 impl TurnFacts {
@@ -253,8 +253,8 @@ impl TurnFacts {
             tools = self.tools.join(","),
             tool_calls = self.tools.len(),
             conversation = %self.conversation,
-            user = self.user,
-            guild = self.guild,
+            user = self.user.map(UserId::get),
+            guild = self.guild.map(GuildId::get),
             "turn finished"
         );
     }

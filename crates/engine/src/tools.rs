@@ -10,7 +10,7 @@ use mcpcord_mcp::{
     Approval as HostApproval, ApprovalRequest as HostApprovalRequest, CallOptions, InputAnswer,
     InputRequest, McpHost, ToolProgress,
 };
-use mcpcord_memory::{ConversationId, DisabledTool};
+use mcpcord_memory::{ConversationId, DisabledTool, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -62,7 +62,7 @@ pub(crate) struct ToolRun {
     pub(crate) inner: Arc<Inner>,
     pub(crate) conversation: ConversationId,
     /// Whose turn it is.
-    pub(crate) user: Option<u64>,
+    pub(crate) user: Option<UserId>,
     /// Given back while a person is asked.
     pub(crate) slot: Slot,
     pub(crate) vision: bool,

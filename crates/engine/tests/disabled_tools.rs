@@ -10,7 +10,7 @@ use common::{TIMEOUT, config, run, say, tool_model};
 use mcpcord_engine::Engine;
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_mcp::{Callbacks, HostOptions, McpHost, ServerSpec, StreamConnector, ToolPolicy};
-use mcpcord_memory::Store;
+use mcpcord_memory::{ChannelId, Store, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::Script;
 use mcpcord_testkit::mcp_server::{self, TestMcpServer};
@@ -78,7 +78,7 @@ async fn a_disabled_tool_stays_disabled_when_another_server_adds_one_of_the_same
     // (where `say` speaks).
     let one = engine(&fake, store.clone(), &["test"]).await;
     store
-        .disable_tool(2, "test", "echo", Some(42))
+        .disable_tool(ChannelId::new(2), "test", "echo", Some(UserId::new(42)))
         .await
         .unwrap();
     fake.push_script(Script::reply("ok"));
@@ -115,7 +115,12 @@ async fn a_disabled_tool_stays_disabled_when_another_server_adds_one_of_the_same
     );
 
     // Enabling it by server and tool brings it back under its new name.
-    assert!(store.enable_tool(2, "test", "echo").await.unwrap());
+    assert!(
+        store
+            .enable_tool(ChannelId::new(2), "test", "echo")
+            .await
+            .unwrap()
+    );
     fake.push_script(Script::reply("back"));
     run(&two, say("c1", "again")).await;
     let names = offered(&fake.last_chat_request().unwrap());

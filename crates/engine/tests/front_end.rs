@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{Harness, config, harness, tool_model};
-use mcpcord_engine::{ConversationKey, Engine, EngineError, PreferenceLevel, Scope, Source};
+use mcpcord_engine::{
+    ChannelId, ConversationKey, Engine, EngineError, GuildId, PostId, PreferenceLevel, Scope,
+    Source, UserId,
+};
 use mcpcord_mcp::ToolPolicy;
 use mcpcord_testkit::mcp_server::{README_TEXT, README_URI};
 
@@ -96,16 +99,16 @@ async fn tools_prompts_and_resources_are_listed_and_used_by_name() {
 async fn tools_switch_off_and_on_per_channel_by_any_of_their_names() {
     let h = started(true).await;
     let engine = &h.engine;
-    let channel = 7;
+    let channel = ChannelId::new(7);
 
     let off = engine
-        .switch_tools(channel, "test › echo", false, Some(42))
+        .switch_tools(channel, "test › echo", false, Some(UserId::new(42)))
         .await
         .unwrap();
     assert_eq!(off.changed, vec!["test › echo".to_owned()]);
     assert!(off.unchanged.is_empty());
     let again = engine
-        .switch_tools(channel, "echo", false, Some(42))
+        .switch_tools(channel, "echo", false, Some(UserId::new(42)))
         .await
         .unwrap();
     assert_eq!(again.unchanged, vec!["test › echo".to_owned()], "{again:?}");
@@ -122,7 +125,10 @@ async fn tools_switch_off_and_on_per_channel_by_any_of_their_names() {
             .filter(|t| t.tool != "echo")
             .all(|t| !t.off_here)
     );
-    let elsewhere = engine.tool_listing(Some(8), None).await.unwrap();
+    let elsewhere = engine
+        .tool_listing(Some(ChannelId::new(8)), None)
+        .await
+        .unwrap();
     assert!(elsewhere.iter().all(|t| !t.off_here), "only channel 7");
 
     // A whole server by its name.
@@ -166,14 +172,14 @@ async fn preferences_start_over_and_posts_go_through_the_engine() {
     let engine = &h.engine;
     let model = tool_model().name().to_owned();
     let scope = Scope {
-        guild_id: Some(1),
-        channel_id: Some(2),
-        user_id: Some(3),
+        guild_id: Some(GuildId::new(1)),
+        channel_id: Some(ChannelId::new(2)),
+        user_id: Some(UserId::new(3)),
     };
 
     // Only models a backend offers can be chosen.
     let unknown = engine
-        .set_model_preference(PreferenceLevel::User(3), "no-such-model")
+        .set_model_preference(PreferenceLevel::User(UserId::new(3)), "no-such-model")
         .await
         .unwrap_err();
     assert!(matches!(
@@ -181,11 +187,11 @@ async fn preferences_start_over_and_posts_go_through_the_engine() {
         EngineError::NotFound { kind: "model", .. }
     ));
     engine
-        .set_model_preference(PreferenceLevel::Channel(2), &model)
+        .set_model_preference(PreferenceLevel::Channel(ChannelId::new(2)), &model)
         .await
         .unwrap();
     engine
-        .set_system_prompt(PreferenceLevel::User(3), "be brief")
+        .set_system_prompt(PreferenceLevel::User(UserId::new(3)), "be brief")
         .await
         .unwrap();
     let settings = engine.settings(&scope, None).await.unwrap();
@@ -193,7 +199,7 @@ async fn preferences_start_over_and_posts_go_through_the_engine() {
     assert_eq!(settings.model_source, Source::Channel);
     assert_eq!(settings.system_prompt, "be brief");
     engine
-        .clear_system_prompt(PreferenceLevel::User(3))
+        .clear_system_prompt(PreferenceLevel::User(UserId::new(3)))
         .await
         .unwrap();
     let settings = engine.settings(&scope, None).await.unwrap();
@@ -203,14 +209,23 @@ async fn preferences_start_over_and_posts_go_through_the_engine() {
     let key = ConversationKey::new("web:room:1");
     let (_, summary) = common::run(engine, common::say(key.as_str(), "hello")).await;
     let answer = summary.message_id.expect("the answer was stored");
-    engine.record_posts(answer, &[900, 901]).await.unwrap();
+    engine
+        .record_posts(answer, &[PostId::new(900), PostId::new(901)])
+        .await
+        .unwrap();
     assert_eq!(
-        engine.conversation_of_post(901).await.unwrap(),
+        engine.conversation_of_post(PostId::new(901)).await.unwrap(),
         Some(key.clone())
     );
-    assert_eq!(engine.conversation_of_post(902).await.unwrap(), None);
+    assert_eq!(
+        engine.conversation_of_post(PostId::new(902)).await.unwrap(),
+        None
+    );
     assert_eq!(engine.latest_answer(&key).await.unwrap(), Some(answer));
-    engine.start_over(&key, scope, Some(3)).await.unwrap();
+    engine
+        .start_over(&key, scope, Some(UserId::new(3)))
+        .await
+        .unwrap();
     assert_eq!(engine.latest_answer(&key).await.unwrap(), None);
     stop(engine).await;
 }

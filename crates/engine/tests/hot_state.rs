@@ -4,7 +4,7 @@
 mod common;
 
 use common::{config, harness, request, run, say, tool_model};
-use mcpcord_engine::{PreferenceLevel, TurnAction, UserMessage};
+use mcpcord_engine::{ChannelId, PreferenceLevel, TurnAction, UserId, UserMessage};
 use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 
 /// The tool names offered in a chat request.
@@ -43,11 +43,14 @@ async fn changes_through_the_engine_reach_the_next_turn() {
 
     // A channel's model and system prompt.
     h.engine
-        .set_model_preference(PreferenceLevel::Channel(2), "qwen3")
+        .set_model_preference(PreferenceLevel::Channel(ChannelId::new(2)), "qwen3")
         .await
         .unwrap();
     h.engine
-        .set_system_prompt(PreferenceLevel::Channel(2), "You are Zed, in {channel}.")
+        .set_system_prompt(
+            PreferenceLevel::Channel(ChannelId::new(2)),
+            "You are Zed, in {channel}.",
+        )
         .await
         .unwrap();
     turn("second").await;
@@ -58,7 +61,7 @@ async fn changes_through_the_engine_reach_the_next_turn() {
 
     // A tool switched off in the channel.
     h.engine
-        .switch_tools(2, "echo", false, Some(42))
+        .switch_tools(ChannelId::new(2), "echo", false, Some(UserId::new(42)))
         .await
         .unwrap();
     turn("third").await;
@@ -76,7 +79,10 @@ async fn changes_through_the_engine_reach_the_next_turn() {
     // Starting over: the next turn sees none of the earlier messages.
     let key = mcpcord_engine::ConversationKey::new("c1");
     let scope = request("c1", TurnAction::Message(UserMessage::text(""))).scope;
-    h.engine.start_over(&key, scope, Some(42)).await.unwrap();
+    h.engine
+        .start_over(&key, scope, Some(UserId::new(42)))
+        .await
+        .unwrap();
     turn("sixth").await;
     let sent = h.fake.last_chat_request().unwrap();
     let messages = sent["messages"].as_array().unwrap();

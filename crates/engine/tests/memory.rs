@@ -14,7 +14,7 @@ use mcpcord_engine::{
     TurnAction,
 };
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
-use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
+use mcpcord_memory::{ChannelId, ConversationKey, GuildId, NewMessage, Scope, Store, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::FakeModel;
 use sqlx::Connection;
@@ -188,10 +188,10 @@ async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db:
     .await;
     let mut bob = say("chat:bob", "My favourite automobile is a crimson Ferrari");
     bob.author = Speaker {
-        id: Some(43),
+        id: Some(UserId::new(43)),
         name: "bob".into(),
     };
-    bob.scope.user_id = Some(43);
+    bob.scope.user_id = Some(UserId::new(43));
     run(&engine, bob).await;
     // Each turn stores the message and the echoed answer: four messages to embed.
     until("the indexer", async || engine.indexed_vectors() == 4).await;
@@ -226,24 +226,24 @@ async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db:
 
     // Switched off for Alice: a new conversation starts knowing nothing.
     engine
-        .set_recall(PreferenceLevel::User(42), Some(false))
+        .set_recall(PreferenceLevel::User(UserId::new(42)), Some(false))
         .await
         .unwrap();
     let scope = Scope {
-        guild_id: Some(1),
-        channel_id: Some(2),
-        user_id: Some(42),
+        guild_id: Some(GuildId::new(1)),
+        channel_id: Some(ChannelId::new(2)),
+        user_id: Some(UserId::new(42)),
     };
     assert!(!engine.recall_enabled(&scope).await.unwrap());
     run(&engine, say("chat:newer", "Which car do I like? Red?")).await;
     assert!(!last_system(&fake).contains(RECALL_HEADER));
     // Off for the guild, on for her: hers wins.
     engine
-        .set_recall(PreferenceLevel::Guild(1), Some(false))
+        .set_recall(PreferenceLevel::Guild(GuildId::new(1)), Some(false))
         .await
         .unwrap();
     engine
-        .set_recall(PreferenceLevel::User(42), Some(true))
+        .set_recall(PreferenceLevel::User(UserId::new(42)), Some(true))
         .await
         .unwrap();
     assert!(engine.recall_enabled(&scope).await.unwrap());
@@ -252,7 +252,7 @@ async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db:
     // A channel is not a level recall is switched at.
     assert!(
         engine
-            .set_recall(PreferenceLevel::Channel(2), Some(false))
+            .set_recall(PreferenceLevel::Channel(ChannelId::new(2)), Some(false))
             .await
             .is_err()
     );
@@ -290,7 +290,7 @@ async fn recall_comes_back_on_regenerate_and_continue(db: Db) {
 
     // Switched off for her: neither brings it back.
     engine
-        .set_recall(PreferenceLevel::User(42), Some(false))
+        .set_recall(PreferenceLevel::User(UserId::new(42)), Some(false))
         .await
         .unwrap();
     for action in [TurnAction::REGENERATE_LATEST, TurnAction::CONTINUE_LATEST] {
@@ -305,7 +305,11 @@ async fn the_indexer_resumes_where_it_was_stopped(db: Db) {
     const BATCH: usize = 2;
     let store = db.store().await;
     let conversation = store
-        .conversation(&ConversationKey::new("bulk"), Scope::default(), Some(42))
+        .conversation(
+            &ConversationKey::new("bulk"),
+            Scope::default(),
+            Some(UserId::new(42)),
+        )
         .await
         .unwrap();
     let messages = (0..MESSAGES)

@@ -11,14 +11,14 @@ use mcpcord_engine::{
     TurnRequest, UserMessage,
 };
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
-use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
+use mcpcord_memory::{ChannelId, ConversationKey, NewMessage, Scope, Store, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::FakeModel;
 use mcpcord_testkit::llama::{LlamaServer, MODEL};
 
 const EMBED: &str = "minilm";
 /// Alice, in a DM with the bot.
-const ALICE: u64 = 42;
+const ALICE: UserId = UserId::new(42);
 /// Longest one answer of the real model may take on a busy machine.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -47,7 +47,7 @@ fn dm(key: &str, text: &str) -> TurnRequest {
         key: ConversationKey::new(key),
         scope: Scope {
             guild_id: None,
-            channel_id: Some(7),
+            channel_id: Some(ChannelId::new(7)),
             user_id: Some(ALICE),
         },
         author: Speaker {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use mcpcord_engine::{Approval, EngineConfig, EngineError, TurnAction, TurnEvent};
-use mcpcord_memory::Role;
+use mcpcord_memory::{Role, UserId};
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::json;
 
@@ -113,7 +113,7 @@ async fn always_belongs_to_the_person_who_said_it() {
 
     // Bob, in the same conversation, is asked: alice's "Always" is not his.
     let mut bob = say("c1", "echo for me");
-    bob.author.id = Some(43);
+    bob.author.id = Some(UserId::new(43));
     bob.author.name = "bob".into();
     h.fake
         .push_script(Script::new().tool_call("echo", json!({"text": "two"})));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use mcpcord_engine::{Approval, EngineConfig, TurnAction, TurnEvent, UserMessage};
-use mcpcord_memory::Role;
+use mcpcord_memory::{ChannelId, Role, UserId};
 use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 use serde_json::json;
 
@@ -543,7 +543,7 @@ async fn a_tool_disabled_in_the_channel_is_not_offered_and_a_call_to_it_is_refus
     // Channel 2 is where `say` speaks.
     h.engine
         .store()
-        .disable_tool(2, "test", "echo", Some(42))
+        .disable_tool(ChannelId::new(2), "test", "echo", Some(UserId::new(42)))
         .await
         .unwrap();
 
@@ -587,7 +587,7 @@ async fn a_tool_disabled_in_the_channel_is_not_offered_and_a_call_to_it_is_refus
 
     // Another channel still has it; enabling it again offers it here too.
     let mut elsewhere = say("c2", "hi");
-    elsewhere.scope.channel_id = Some(3);
+    elsewhere.scope.channel_id = Some(ChannelId::new(3));
     h.fake.push_script(Script::reply("hello"));
     run(&h.engine, elsewhere).await;
     let offers_echo = |request: &serde_json::Value| {
@@ -599,7 +599,7 @@ async fn a_tool_disabled_in_the_channel_is_not_offered_and_a_call_to_it_is_refus
     assert!(
         h.engine
             .store()
-            .enable_tool(2, "test", "echo")
+            .enable_tool(ChannelId::new(2), "test", "echo")
             .await
             .unwrap()
     );

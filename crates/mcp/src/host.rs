@@ -209,7 +209,19 @@ impl McpHost {
     ///
     /// Server names must be unique; a later duplicate replaces an earlier one.
     pub fn start(servers: Vec<ServerSpec>, options: HostOptions, callbacks: Callbacks) -> Self {
-        let shutdown = CancellationToken::new();
+        Self::start_under(servers, options, callbacks, &CancellationToken::new())
+    }
+
+    /// [`McpHost::start`], as a part of a larger process: the host's own token is a child of
+    /// `parent`, so cancelling `parent` stops the servers too (without waiting for them; call
+    /// [`McpHost::shutdown`] for the graceful stop).
+    pub fn start_under(
+        servers: Vec<ServerSpec>,
+        options: HostOptions,
+        callbacks: Callbacks,
+        parent: &CancellationToken,
+    ) -> Self {
+        let shutdown = parent.child_token();
         let servers: BTreeMap<String, Arc<Server>> = servers
             .into_iter()
             .map(|spec| {

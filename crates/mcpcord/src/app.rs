@@ -6,10 +6,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mcpcord_engine::{Engine, EngineConfig, MemoryConfig};
 use mcpcord_mcp::Callbacks;
-use mcpcord_memory::{MemoryError, Store};
+use mcpcord_memory::{GuildId, MemoryError, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, StorageConfig};
+use crate::lifecycle::Lifecycle;
 use crate::wiring;
 
 /// How long running turns get to finish when the application stops.
@@ -33,29 +34,23 @@ impl App {
     /// Opens the database, starts the MCP servers (waiting up to their start timeout) and
     /// builds the engine.
     pub async fn start(config: &Config) -> anyhow::Result<App> {
-        Self::start_until(config, &CancellationToken::new())
+        Self::start_as(config, &Lifecycle::new(), || Ok(()))
             .await?
             .ok_or_else(|| anyhow::anyhow!("start-up was cancelled"))
     }
 
-    /// [`App::start`], given up when `stop` is cancelled (a signal during start-up): whatever
-    /// had started is stopped again (MCP servers, database) and the result is `None`.
-    pub async fn start_until(
-        config: &Config,
-        stop: &CancellationToken,
-    ) -> anyhow::Result<Option<App>> {
-        Self::start_as(config, stop, || Ok(())).await
-    }
-
-    /// [`App::start_until`], calling `opened` once the database is open and before any MCP
-    /// server starts (the service drops its privileges there, so servers run unprivileged).
-    /// The MCP host always exists, with no servers when none are configured, so that a reload
-    /// can add some.
+    /// [`App::start`] as a part of `life`: every part's token is a child of its root. Given up
+    /// when [`Lifecycle::stopping`] is cancelled (a signal during start-up): whatever had
+    /// started is stopped again (MCP servers, database) and the result is `None`. Calls
+    /// `opened` once the database is open and before any MCP server starts (the service drops
+    /// its privileges there, so servers run unprivileged). The MCP host always exists, with no
+    /// servers when none are configured, so that a reload can add some.
     pub async fn start_as(
         config: &Config,
-        stop: &CancellationToken,
+        life: &Lifecycle,
         opened: impl FnOnce() -> anyhow::Result<()>,
     ) -> anyhow::Result<Option<App>> {
+        let stop = life.stopping();
         let connect = Store::connect(config.storage.url.expose().as_str());
         let store = tokio::select! {
             store = connect => store
@@ -70,13 +65,13 @@ impl App {
         // it then keeps no preferences or conversations in memory (see `Store::set_shared`).
         store.set_shared(config.discord.shard_ids.is_some());
         apply_retention(&store, &config.storage).await?;
-        let background = CancellationToken::new();
+        let background = life.child();
         store.spawn_sweeper(SWEEP_EVERY, background.clone());
         let pool = wiring::backend_pool(config);
         // Model lists and health, refreshed in the background (and after any failure).
         pool.spawn_refresher(POOL_REFRESH_EVERY, background.clone());
         let host = {
-            let host = wiring::mcp_host(config, Callbacks::default());
+            let host = wiring::mcp_host(config, Callbacks::default(), life.root());
             let wait = config
                 .mcp
                 .servers
@@ -101,7 +96,7 @@ impl App {
             }
             Some(host)
         };
-        let engine = Engine::new(pool, host, store, engine_config(config));
+        let engine = Engine::new_under(pool, host, store, engine_config(config), life.root());
         // Embeds new messages in the background (with `models.embedding` set); stopped by the
         // engine's shutdown.
         engine.start_indexer();
@@ -109,7 +104,9 @@ impl App {
     }
 
     /// Lets running turns finish (up to `grace`), then stops the MCP servers and closes the
-    /// database.
+    /// database. The engine drains once: when the front end drained it already (the Discord
+    /// adapter does, before closing its shards), this waits for that drain instead of starting
+    /// another ([`Engine::shutdown`]).
     pub async fn stop(self, grace: Duration) {
         self.background.cancel();
         self.engine.shutdown(grace).await;
@@ -127,7 +124,7 @@ pub async fn apply_retention(store: &Store, storage: &StorageConfig) -> Result<(
     let rules = storage
         .retention
         .iter()
-        .map(|(guild, ttl)| (guild.get(), *ttl))
+        .map(|(guild, ttl)| (GuildId::new(guild.get()), *ttl))
         .collect();
     store.replace_retention(&rules).await?;
     store.set_retention_outside_guilds(storage.retention_default);

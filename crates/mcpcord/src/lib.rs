@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod lifecycle;
 pub mod logging;
 pub mod protect;
 pub mod reload;

@@ -7,6 +7,7 @@ use mcpcord_mcp::{
     ApprovalPolicy, Callbacks, HostOptions, HttpSpec, Lifecycle, McpHost, RestartPolicy,
     ServerSpec, StdioSpec, ToolPolicy, TransportSpec,
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{
     BackendKind, Config, McpProtocolVersion, McpRestart, McpServerConfig, McpTransport,
@@ -150,11 +151,13 @@ pub fn mcp_host_options(config: &Config) -> HostOptions {
 }
 
 /// Starts the MCP host with every enabled server (inside a Tokio runtime); the engine supplies
-/// the callbacks (approval, input requests, sampling).
-pub fn mcp_host(config: &Config, callbacks: Callbacks) -> McpHost {
-    McpHost::start(
+/// the callbacks (approval, input requests, sampling). Cancelling `parent` stops the servers
+/// too (the host's own token is a child of it).
+pub fn mcp_host(config: &Config, callbacks: Callbacks, parent: &CancellationToken) -> McpHost {
+    McpHost::start_under(
         mcp_server_specs(config),
         mcp_host_options(config),
         callbacks,
+        parent,
     )
 }

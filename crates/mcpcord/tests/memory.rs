@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use mcpcord_memory::{ConversationKey, NewMessage, Scope, Store};
+use mcpcord_memory::{ChannelId, ConversationKey, GuildId, NewMessage, Scope, Store, UserId};
 use serde_json::Value;
 
 mod common;
@@ -39,18 +39,18 @@ async fn populate(dir: &Path) {
     ];
     for (key, guild, user, words) in talks {
         let scope = Scope {
-            guild_id: guild,
-            channel_id: Some(77),
-            user_id: Some(user),
+            guild_id: guild.map(GuildId::new),
+            channel_id: Some(ChannelId::new(77)),
+            user_id: Some(UserId::new(user)),
         };
         let conversation = store
-            .conversation(&ConversationKey::new(key), scope, Some(user))
+            .conversation(&ConversationKey::new(key), scope, Some(UserId::new(user)))
             .await
             .unwrap();
         store
             .add_user_message(
                 conversation.id,
-                NewMessage::user(words).with_author(user, "someone"),
+                NewMessage::user(words).with_author(UserId::new(user), "someone"),
             )
             .await
             .unwrap();

@@ -14,6 +14,7 @@ use mcpcord::reload::{Outcome, Reloader, needs_restart};
 use mcpcord_discord::status::GatewayStatus;
 use mcpcord_testkit::FakeOllama;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "ops-test-admin-token";
 
@@ -69,7 +70,13 @@ async fn a_reload_applies_a_valid_file_in_place_and_refuses_a_wrong_one() {
     assert_eq!(engine.system_prompt, "You are Beta.");
     assert_eq!(engine.max_tool_rounds, 3);
     assert!(!bot.borrow().audience.allow_dms, "the adapter heard of it");
-    let guild = app.engine.store().guild(42).await.unwrap().unwrap();
+    let guild = app
+        .engine
+        .store()
+        .guild(mcpcord_engine::GuildId::new(42))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(guild.retention, Some(Duration::from_secs(86_400)));
 
     // Two problems: both counted, and the running configuration stays.
@@ -141,9 +148,14 @@ async fn operations_serve_the_admin_endpoint_only_when_asked_and_stop() {
     let app = App::start(&config).await.unwrap();
 
     // No admin.listen: nothing listens.
-    let quiet = Operations::start(&config, &app.engine, GatewayStatus::default())
-        .await
-        .unwrap();
+    let quiet = Operations::start(
+        &config,
+        &app.engine,
+        GatewayStatus::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(quiet.local_addr, None);
     quiet.stop().await;
 
@@ -151,9 +163,14 @@ async fn operations_serve_the_admin_endpoint_only_when_asked_and_stop() {
     let open = "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"OPS_ADMIN_TOKEN\"\n";
     write_config(dir.path(), &ollama, "You are Alpha.", open);
     let config = Config::load(&source, &env()).unwrap();
-    let operations = Operations::start(&config, &app.engine, GatewayStatus::default())
-        .await
-        .unwrap();
+    let operations = Operations::start(
+        &config,
+        &app.engine,
+        GatewayStatus::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let base = format!("http://{}", operations.local_addr.expect("it listens"));
     assert_eq!(get(&base, "/healthz", None).await, (200, "ok\n".into()));
     assert_eq!(get(&base, "/status", None).await.0, 401);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mcpcord::app::apply_retention;
 use mcpcord::config::{Config, Env};
-use mcpcord_memory::Store;
+use mcpcord_memory::{GuildId, Store};
 
 fn storage(toml: &str) -> mcpcord::config::StorageConfig {
     Config::from_toml(toml, &Env::new()).unwrap().storage
@@ -27,11 +27,21 @@ async fn retention_follows_the_configuration_at_each_start() {
     );
     apply_retention(&store, &first).await.unwrap();
     assert_eq!(
-        store.guild(111).await.unwrap().unwrap().retention,
+        store
+            .guild(GuildId::new(111))
+            .await
+            .unwrap()
+            .unwrap()
+            .retention,
         Some(day)
     );
     assert_eq!(
-        store.guild(222).await.unwrap().unwrap().retention,
+        store
+            .guild(GuildId::new(222))
+            .await
+            .unwrap()
+            .unwrap()
+            .retention,
         Some(2 * day)
     );
     assert_eq!(store.retention_outside_guilds(), Some(7 * day));
@@ -40,10 +50,23 @@ async fn retention_follows_the_configuration_at_each_start() {
     let second = storage("[storage]\nretention = { \"111\" = \"3d\" }\n");
     apply_retention(&store, &second).await.unwrap();
     assert_eq!(
-        store.guild(111).await.unwrap().unwrap().retention,
+        store
+            .guild(GuildId::new(111))
+            .await
+            .unwrap()
+            .unwrap()
+            .retention,
         Some(3 * day)
     );
-    assert_eq!(store.guild(222).await.unwrap().unwrap().retention, None);
+    assert_eq!(
+        store
+            .guild(GuildId::new(222))
+            .await
+            .unwrap()
+            .unwrap()
+            .retention,
+        None
+    );
     assert_eq!(store.retention_outside_guilds(), None);
     store.close().await;
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use mcpcord_memory::vectors::{DEFAULT_CANDIDATES, VectorIndex, cosine, rerank};
-use mcpcord_memory::{MessageId, RecallQuery, SearchQuery, SearchScope, Store};
+use mcpcord_memory::{GuildId, MessageId, RecallQuery, SearchQuery, SearchScope, Store, UserId};
 use sqlx::Connection;
 
 /// Messages in the corpus unless `MCPCORD_BENCH_MESSAGES` says otherwise.
@@ -302,13 +302,13 @@ fn queries() -> Vec<(&'static str, String, SearchScope)> {
         (
             "person, two words",
             pair.clone(),
-            SearchScope::guild(person, guild),
+            SearchScope::guild(UserId::new(person), GuildId::new(guild)),
         ),
         ("operator, two words", pair, SearchScope::operator(None)),
         (
             "person, a frequent word",
             word(0),
-            SearchScope::guild(person, guild),
+            SearchScope::guild(UserId::new(person), GuildId::new(guild)),
         ),
         (
             "operator, a frequent word",
@@ -419,8 +419,8 @@ async fn load(name: &str, store: &Store) -> VectorIndex {
 /// The person's hybrid recall, as a turn runs it: scope and keyword hits at once, then the
 /// vector candidates re-ranked from the database, fused with recency. How many snippets.
 async fn hybrid(store: &Store, index: &VectorIndex, vector: &[f32]) -> usize {
-    let person = person_of(1);
-    let guild = guild_of(1);
+    let person = UserId::new(person_of(1));
+    let guild = guild_of(1).map(GuildId::new);
     let text = format!("{} {}", word(40), word(90));
     let keywords = SearchQuery::new(text, SearchScope::person(person, guild)).with_limit(12);
     let (scope, keywords) = tokio::join!(

@@ -4,7 +4,8 @@ use std::time::SystemTime;
 
 use crate::store::Durability;
 use crate::{
-    ConversationId, ConversationKey, MemoryError, NewMessage, Scope, Store, StoredMessage, db,
+    ConversationId, ConversationKey, MemoryError, NewMessage, Scope, Store, StoredMessage, UserId,
+    db,
 };
 
 /// The columns a [`Conversation`] is read from, in [`ConversationRow`]'s order.
@@ -24,7 +25,7 @@ pub struct Conversation {
     /// Where it happens.
     pub scope: Scope,
     /// Who started it, if known.
-    pub owner: Option<u64>,
+    pub owner: Option<UserId>,
     /// A short title, once one is chosen.
     pub title: Option<String>,
     /// The model chosen for this conversation, overriding preferences.
@@ -102,7 +103,7 @@ impl Store {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Conversation, MemoryError> {
         let Some(hot) = self.hot() else {
             return self.find_or_create(key, scope, owner).await;
@@ -124,7 +125,7 @@ impl Store {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
         message: NewMessage,
     ) -> Result<Started, MemoryError> {
         let Some(group) = &self.group else {
@@ -175,7 +176,7 @@ impl Store {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Conversation, MemoryError> {
         // Usually it exists: one read, no write (and no identity value spent on PostgreSQL).
         if let Some(found) = self.find_conversation(key).await? {
@@ -200,7 +201,7 @@ impl Store {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Option<Conversation>, MemoryError> {
         if let Some(group) = &self.group {
             return group.conversation(key.clone(), scope, owner).await;
@@ -221,7 +222,7 @@ impl Store {
         &self,
         key: &ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Conversation, MemoryError> {
         if let Some(hot) = &self.hot {
             hot.forget_key(key.as_str());
@@ -254,6 +255,13 @@ impl Store {
         id: ConversationId,
         key: &ConversationKey,
     ) -> Result<Conversation, MemoryError> {
+        let forget = || {
+            if let Some(hot) = &self.hot {
+                hot.forget_key(key.as_str());
+                hot.forget_id(id);
+            }
+        };
+        forget();
         let now = db::now();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -279,7 +287,10 @@ impl Store {
             what: "conversation",
             id: id.0,
         })?;
-        tx.commit().await?;
+        let committed = tx.commit().await;
+        // Whatever the outcome (a failure may still have committed), both are read afresh.
+        forget();
+        committed?;
         Ok(row.into())
     }
 
@@ -346,7 +357,7 @@ impl Store {
 pub(crate) fn insert_conversation(
     key: &ConversationKey,
     scope: Scope,
-    owner: Option<u64>,
+    owner: Option<UserId>,
 ) -> sqlx::query::QueryAs<'_, sqlx::Any, ConversationRow, sqlx::any::AnyArguments<'_>> {
     sqlx::query_as::<_, ConversationRow>(INSERT)
         .bind(key.as_str())

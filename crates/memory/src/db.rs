@@ -1,27 +1,29 @@
-//! The one place where Rust values become column values and back: Discord ids (`u64`) as `i64`,
+//! The one place where Rust values become column values and back: front-end ids (`UserId`,
+//! `GuildId`, `ChannelId`, `PostId`: Discord's `u64` snowflakes) as `i64`,
 //! times as unix milliseconds, durations as milliseconds, JSON as text.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::MemoryError;
+use crate::ids::FrontEndId;
 
-/// A Discord id as stored. Snowflakes fit in 63 bits; any `u64` round-trips bit for bit.
-pub(crate) fn id(id: u64) -> i64 {
-    i64::from_ne_bytes(id.to_ne_bytes())
+/// A front end's id as stored. Snowflakes fit in 63 bits; any `u64` round-trips bit for bit.
+pub(crate) fn id(id: impl FrontEndId) -> i64 {
+    i64::from_ne_bytes(id.raw().to_ne_bytes())
 }
 
-/// A stored Discord id, back as Discord's `u64`.
-pub(crate) fn discord_id(stored: i64) -> u64 {
-    u64::from_ne_bytes(stored.to_ne_bytes())
+/// A stored id, back as the front end's typed id (the type says which kind it is).
+pub(crate) fn discord_id<T: FrontEndId>(stored: i64) -> T {
+    T::from_raw(u64::from_ne_bytes(stored.to_ne_bytes()))
 }
 
-/// An optional Discord id as stored.
-pub(crate) fn opt_id(value: Option<u64>) -> Option<i64> {
+/// An optional front end's id as stored.
+pub(crate) fn opt_id(value: Option<impl FrontEndId>) -> Option<i64> {
     value.map(id)
 }
 
-/// An optional stored Discord id, back as `u64`.
-pub(crate) fn opt_discord_id(stored: Option<i64>) -> Option<u64> {
+/// An optional stored id, back as the front end's typed id.
+pub(crate) fn opt_discord_id<T: FrontEndId>(stored: Option<i64>) -> Option<T> {
     stored.map(discord_id)
 }
 
@@ -91,13 +93,29 @@ pub(crate) fn stored_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ChannelId, GuildId, PostId, UserId};
 
     #[test]
     fn discord_ids_round_trip() {
         for value in [0, 1, 175_928_847_299_117_063, u64::MAX >> 1, u64::MAX] {
-            assert_eq!(discord_id(id(value)), value);
+            assert_eq!(
+                discord_id::<UserId>(id(UserId::new(value))),
+                UserId::new(value)
+            );
+            assert_eq!(
+                discord_id::<PostId>(id(PostId::new(value))),
+                PostId::new(value)
+            );
         }
-        assert_eq!(id(175_928_847_299_117_063), 175_928_847_299_117_063);
+        assert_eq!(
+            id(GuildId::new(175_928_847_299_117_063)),
+            175_928_847_299_117_063
+        );
+        assert_eq!(
+            opt_discord_id::<ChannelId>(opt_id(Some(ChannelId::new(7)))),
+            Some(ChannelId::new(7))
+        );
+        assert_eq!(opt_id(None::<ChannelId>), None);
     }
 
     #[test]

@@ -2,13 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::{MemoryError, Store, db};
+use crate::{GuildId, MemoryError, Store, UserId, db};
 
 /// A Discord user the bot has seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// Their Discord id.
-    pub id: u64,
+    pub id: UserId,
     /// Their name when last seen.
     pub name: String,
     /// When first seen.
@@ -21,7 +21,7 @@ pub struct User {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Guild {
     /// Its Discord id.
-    pub id: u64,
+    pub id: GuildId,
     /// Its name when last seen (`None` if only configured, never seen).
     pub name: Option<String>,
     /// How long its conversations are kept after their last message (`None`: forever).
@@ -51,7 +51,7 @@ struct GuildRow {
 
 impl Store {
     /// Records a user seen under `name`; writes only if they are new or their name changed.
-    pub async fn upsert_user(&self, id: u64, name: &str) -> Result<(), MemoryError> {
+    pub async fn upsert_user(&self, id: UserId, name: &str) -> Result<(), MemoryError> {
         sqlx::query(
             "INSERT INTO users (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at \
@@ -66,7 +66,7 @@ impl Store {
     }
 
     /// The user with this id, if seen.
-    pub async fn user(&self, id: u64) -> Result<Option<User>, MemoryError> {
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, MemoryError> {
         let row = sqlx::query_as::<_, UserRow>(
             "SELECT id, name, created_at, updated_at FROM users WHERE id = $1",
         )
@@ -82,7 +82,7 @@ impl Store {
     }
 
     /// Records a guild seen under `name`; writes only if it is new or its name changed.
-    pub async fn upsert_guild(&self, id: u64, name: &str) -> Result<(), MemoryError> {
+    pub async fn upsert_guild(&self, id: GuildId, name: &str) -> Result<(), MemoryError> {
         sqlx::query(
             "INSERT INTO guilds (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at \
@@ -97,7 +97,7 @@ impl Store {
     }
 
     /// The guild with this id, if seen or configured.
-    pub async fn guild(&self, id: u64) -> Result<Option<Guild>, MemoryError> {
+    pub async fn guild(&self, id: GuildId) -> Result<Option<Guild>, MemoryError> {
         let row = sqlx::query_as::<_, GuildRow>(
             "SELECT id, name, retention_ms, created_at, updated_at FROM guilds WHERE id = $1",
         )

@@ -30,7 +30,7 @@ use crate::messages::{insert, write_rows};
 use crate::store::{Durability, write_connection_on};
 use crate::{
     Conversation, ConversationId, ConversationKey, MemoryError, MessageId, NewMessage, Scope,
-    Started, StoredMessage,
+    Started, StoredMessage, UserId,
 };
 
 /// The most writes one transaction takes; more wait for the next.
@@ -53,7 +53,7 @@ enum Job {
     ConversationWithMessage {
         key: ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
         message: Box<NewMessage>,
         turn: String,
         done: Done<Started>,
@@ -62,7 +62,7 @@ enum Job {
     Conversation {
         key: ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
         done: Done<Option<Conversation>>,
     },
 }
@@ -145,7 +145,7 @@ impl GroupCommit {
         &self,
         key: ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
         message: NewMessage,
         turn: String,
     ) -> Result<Started, MemoryError> {
@@ -167,7 +167,7 @@ impl GroupCommit {
         &self,
         key: ConversationKey,
         scope: Scope,
-        owner: Option<u64>,
+        owner: Option<UserId>,
     ) -> Result<Option<Conversation>, MemoryError> {
         let (done, answer) = oneshot::channel();
         let job = Job::Conversation {
@@ -345,7 +345,7 @@ async fn with_message(
     conn: &mut AnyConnection,
     key: &ConversationKey,
     scope: Scope,
-    owner: Option<u64>,
+    owner: Option<UserId>,
     message: NewMessage,
     turn: String,
 ) -> Result<Started, MemoryError> {
@@ -391,7 +391,7 @@ fn stopped() -> MemoryError {
 mod tests {
     use futures::future::join_all;
 
-    use crate::{ConversationId, ConversationKey, MemoryError, NewMessage, Scope, Store};
+    use crate::{ConversationId, ConversationKey, MemoryError, NewMessage, Scope, Store, UserId};
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -407,7 +407,9 @@ mod tests {
             let store = store.clone();
             async move {
                 let key = ConversationKey::new(format!("c{n}"));
-                store.conversation(&key, Scope::default(), Some(n)).await
+                store
+                    .conversation(&key, Scope::default(), Some(UserId::new(n)))
+                    .await
             }
         }))
         .await;

@@ -5,8 +5,9 @@
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
-//! place where Discord's `u64` ids become `i64`, times become unix milliseconds and JSON becomes
-//! text). The engine talks to a [`Store`]; nothing above this crate writes SQL.
+//! place where the front end's typed ids ([`UserId`], [`GuildId`], [`ChannelId`], [`PostId`])
+//! become `i64`, times become unix milliseconds and JSON becomes text). The engine talks to a
+//! [`Store`]; nothing above this crate writes SQL.
 //!
 //! # One code path over two databases
 //!
@@ -62,7 +63,9 @@ pub use conversations::{Conversation, Started};
 pub use directory::{Guild, User};
 pub use embeddings::{PendingMessage, StoredEmbedding};
 pub use error::MemoryError;
-pub use ids::{ConversationId, ConversationKey, MessageId, Scope};
+pub use ids::{
+    ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PostId, Scope, UserId,
+};
 pub use locks::{ConversationLock, advisory_id};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};

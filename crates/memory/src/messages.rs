@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Connection};
 
 use crate::conversations::found;
 use crate::store::Durability;
-use crate::{ConversationId, MemoryError, MessageId, Store, db};
+use crate::{ConversationId, MemoryError, MessageId, PostId, Store, UserId, db};
 
 /// The columns a [`StoredMessage`] is read from, in [`MessageRow`]'s order.
 macro_rules! message_columns {
@@ -61,7 +61,7 @@ impl Role {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Author {
     /// Their Discord user id.
-    pub id: u64,
+    pub id: UserId,
     /// Their display name when they wrote it (shown to the model in shared channels).
     pub name: String,
 }
@@ -133,7 +133,7 @@ impl NewMessage {
     }
 
     /// With the person who wrote it.
-    pub fn with_author(mut self, id: u64, name: impl Into<String>) -> Self {
+    pub fn with_author(mut self, id: UserId, name: impl Into<String>) -> Self {
         self.author = Some(Author {
             id,
             name: name.into(),
@@ -487,7 +487,7 @@ impl Store {
     pub async fn set_discord_message_ids(
         &self,
         id: MessageId,
-        discord_ids: &[u64],
+        discord_ids: &[PostId],
     ) -> Result<(), MemoryError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM message_discord_ids WHERE message_id = $1")
@@ -518,7 +518,7 @@ impl Store {
     }
 
     /// The Discord messages showing a stored message, in order.
-    pub async fn discord_message_ids(&self, id: MessageId) -> Result<Vec<u64>, MemoryError> {
+    pub async fn discord_message_ids(&self, id: MessageId) -> Result<Vec<PostId>, MemoryError> {
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT discord_message_id FROM message_discord_ids WHERE message_id = $1 \
              ORDER BY position",
@@ -532,7 +532,7 @@ impl Store {
     /// The stored message a Discord message shows (for a button press or an edit), if any.
     pub async fn message_by_discord_id(
         &self,
-        discord_id: u64,
+        discord_id: PostId,
     ) -> Result<Option<StoredMessage>, MemoryError> {
         let row = sqlx::query_as::<_, MessageRow>(concat!(
             "SELECT ",

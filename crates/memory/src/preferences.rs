@@ -2,17 +2,17 @@
 //!
 //! The store keeps each level apart; the engine decides which level wins.
 
-use crate::{MemoryError, Scope, Store, db};
+use crate::{ChannelId, GuildId, MemoryError, Scope, Store, UserId, db};
 
 /// Whose preference: a user's (everywhere), a channel's, or a guild's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PreferenceLevel {
     /// A Discord user, wherever they talk to the bot.
-    User(u64),
+    User(UserId),
     /// A Discord channel or thread.
-    Channel(u64),
+    Channel(ChannelId),
     /// A Discord guild.
-    Guild(u64),
+    Guild(GuildId),
 }
 
 impl PreferenceLevel {
@@ -85,14 +85,14 @@ impl Store {
     pub async fn get_preferences(&self, scope: &Scope) -> Result<Preferences, MemoryError> {
         if let Some(hot) = self.hot() {
             let table = hot.preferences.get(|| self.preference_table()).await?;
-            let level = |kind: &'static str, id: Option<u64>| {
-                id.and_then(|id| table.get(&(kind, db::id(id))).cloned())
+            let level = |kind: &'static str, id: Option<i64>| {
+                id.and_then(|id| table.get(&(kind, id)).cloned())
                     .unwrap_or_default()
             };
             return Ok(Preferences {
-                user: level("user", scope.user_id),
-                channel: level("channel", scope.channel_id),
-                guild: level("guild", scope.guild_id),
+                user: level("user", scope.user_id.map(db::id)),
+                channel: level("channel", scope.channel_id.map(db::id)),
+                guild: level("guild", scope.guild_id.map(db::id)),
             });
         }
         let rows = sqlx::query_as::<_, PreferenceRow>(

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use crate::embeddings::placeholders;
 use crate::search::{DEFAULT_RRF_K, SearchScope, fuse, recency_weight};
 use crate::vectors::{DEFAULT_CANDIDATES, VectorIndex, rerank};
-use crate::{ConversationId, MemoryError, MessageId, Role, Store, db};
+use crate::{ConversationId, GuildId, MemoryError, MessageId, Role, Store, UserId, db};
 
 /// What to recall.
 #[derive(Clone, Debug)]
@@ -184,8 +184,8 @@ impl Store {
     /// never `exclude` (the current conversation).
     pub async fn recall_scope(
         &self,
-        user: u64,
-        guild: Option<u64>,
+        user: UserId,
+        guild: Option<GuildId>,
         exclude: Option<ConversationId>,
     ) -> Result<Vec<ConversationId>, MemoryError> {
         let mut ids = self

@@ -13,14 +13,14 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::{MemoryError, Store, db};
+use crate::{GuildId, MemoryError, Store, db};
 
 impl Store {
     /// Sets how long a guild's conversations are kept after their last message (`None`:
     /// forever, the default). The guild need not have been seen yet.
     pub async fn set_retention(
         &self,
-        guild_id: u64,
+        guild_id: GuildId,
         retention: Option<Duration>,
     ) -> Result<(), MemoryError> {
         sqlx::query(
@@ -41,7 +41,7 @@ impl Store {
     /// configuration is removed here too). One transaction: a failure changes nothing.
     pub async fn replace_retention(
         &self,
-        rules: &BTreeMap<u64, Duration>,
+        rules: &BTreeMap<GuildId, Duration>,
     ) -> Result<(), MemoryError> {
         let now = db::now();
         let mut tx = self.pool.begin().await?;

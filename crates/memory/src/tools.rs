@@ -7,7 +7,7 @@
 //! Rows written before migration 0003 may have an empty server: they mean the tool of that name
 //! on any server (see `migrations/*/0003_disabled_tools_by_server.sql`).
 
-use crate::{MemoryError, Store, db};
+use crate::{ChannelId, MemoryError, Store, UserId, db};
 
 /// A tool turned off in a channel.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,10 +31,10 @@ impl Store {
     /// that is already off changes nothing.
     pub async fn disable_tool(
         &self,
-        channel_id: u64,
+        channel_id: ChannelId,
         server: &str,
         tool: &str,
-        by: Option<u64>,
+        by: Option<UserId>,
     ) -> Result<(), MemoryError> {
         let result = sqlx::query(
             "INSERT INTO disabled_tools (channel_id, server, tool, disabled_by, created_at) \
@@ -57,7 +57,7 @@ impl Store {
     /// same tool name, goes too); `false` if it was not off there.
     pub async fn enable_tool(
         &self,
-        channel_id: u64,
+        channel_id: ChannelId,
         server: &str,
         tool: &str,
     ) -> Result<bool, MemoryError> {
@@ -77,7 +77,10 @@ impl Store {
     /// The tools turned off in `channel_id`, sorted by server then tool (bytewise, the same on
     /// both databases whatever PostgreSQL's collation). On SQLite from the copy kept in memory
     /// (see `hot.rs`).
-    pub async fn disabled_tools(&self, channel_id: u64) -> Result<Vec<DisabledTool>, MemoryError> {
+    pub async fn disabled_tools(
+        &self,
+        channel_id: ChannelId,
+    ) -> Result<Vec<DisabledTool>, MemoryError> {
         if let Some(hot) = self.hot() {
             let table = hot.disabled.get(|| self.disabled_table()).await?;
             return Ok(table.get(&db::id(channel_id)).cloned().unwrap_or_default());

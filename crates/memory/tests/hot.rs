@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use common::{Kind, TestDb};
 use futures::future::join_all;
 use mcpcord_memory::{
-    ConversationKey, DisabledTool, NewMessage, PreferenceLevel, Role, Scope, Store,
+    ChannelId, ConversationKey, DisabledTool, GuildId, NewMessage, PreferenceLevel, Role, Scope,
+    Store, UserId,
 };
 
 on_both!(
@@ -20,9 +21,9 @@ on_both!(
     a_conversation_and_its_first_message_are_written_together,
 );
 
-const GUILD: u64 = 1_200_000_000_000_000_001;
-const CHANNEL: u64 = 1_200_000_000_000_000_002;
-const ALICE: u64 = 1_200_000_000_000_000_003;
+const GUILD: GuildId = GuildId::new(1_200_000_000_000_000_001);
+const CHANNEL: ChannelId = ChannelId::new(1_200_000_000_000_000_002);
+const ALICE: UserId = UserId::new(1_200_000_000_000_000_003);
 
 fn scope() -> Scope {
     Scope {
@@ -70,7 +71,7 @@ async fn preference_changes_are_seen_by_the_next_read(db: TestDb) {
     assert_eq!(seen.guild.recall, Some(false));
     // Another scope is not confused with this one.
     let other = Scope {
-        user_id: Some(ALICE + 10),
+        user_id: Some(UserId::new(ALICE.get() + 10)),
         ..scope()
     };
     assert_eq!(
@@ -133,7 +134,7 @@ async fn disabled_tool_changes_are_seen_by_the_next_read(db: TestDb) {
         .await
         .unwrap();
     store
-        .disable_tool(CHANNEL + 1, "a", "one", None)
+        .disable_tool(ChannelId::new(CHANNEL.get() + 1), "a", "one", None)
         .await
         .unwrap();
     let off = store.disabled_tools(CHANNEL).await.unwrap();
@@ -150,7 +151,14 @@ async fn disabled_tool_changes_are_seen_by_the_next_read(db: TestDb) {
     let off = store.disabled_tools(CHANNEL).await.unwrap();
     assert_eq!(off.len(), 1);
     assert_eq!(off[0].tool, "two");
-    assert_eq!(store.disabled_tools(CHANNEL + 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .disabled_tools(ChannelId::new(CHANNEL.get() + 1))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store.close().await;
 }
 
@@ -191,7 +199,7 @@ async fn conversation_changes_are_seen_by_the_next_turn(db: TestDb) {
     let dm = ConversationKey::new("discord:dm:9");
     let dm_scope = Scope {
         guild_id: None,
-        channel_id: Some(9),
+        channel_id: Some(ChannelId::new(9)),
         user_id: Some(ALICE),
     };
     let old = store.conversation(&dm, dm_scope, None).await.unwrap();

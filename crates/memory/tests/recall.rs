@@ -13,7 +13,10 @@ use std::time::{Duration, SystemTime};
 
 use common::TestDb;
 use mcpcord_memory::vectors::VectorIndex;
-use mcpcord_memory::{ConversationId, MessageId, NewMessage, RecallQuery, Scope, Snippet, Store};
+use mcpcord_memory::{
+    ChannelId, ConversationId, GuildId, MessageId, NewMessage, RecallQuery, Scope, Snippet, Store,
+    UserId,
+};
 use mcpcord_testkit::fake_ollama::embedding_vector;
 
 on_both!(
@@ -22,10 +25,10 @@ on_both!(
     pending_embeddings_resume_and_a_new_model_starts_over,
 );
 
-const GUILD: u64 = 1_200_000_000_000_000_001;
-const OTHER_GUILD: u64 = 1_200_000_000_000_000_002;
-const ALICE: u64 = 1_200_000_000_000_000_003;
-const BOB: u64 = 1_200_000_000_000_000_004;
+const GUILD: GuildId = GuildId::new(1_200_000_000_000_000_001);
+const OTHER_GUILD: GuildId = GuildId::new(1_200_000_000_000_000_002);
+const ALICE: UserId = UserId::new(1_200_000_000_000_000_003);
+const BOB: UserId = UserId::new(1_200_000_000_000_000_004);
 const MODEL: &str = "embed";
 const DIMS: usize = 384;
 
@@ -36,13 +39,13 @@ const QUERY: &str = "Which car do I like? Red?";
 async fn say(
     store: &Store,
     key: &str,
-    guild: Option<u64>,
-    user: u64,
+    guild: Option<GuildId>,
+    user: UserId,
     text: &str,
 ) -> ConversationId {
     let scope = Scope {
         guild_id: guild,
-        channel_id: Some(7),
+        channel_id: Some(ChannelId::new(7)),
         user_id: Some(user),
     };
     common::talk(store, key, scope, user, text, &[]).await
@@ -81,7 +84,7 @@ async fn embed_all(store: &Store) -> VectorIndex {
 async fn recall(
     store: &Store,
     index: &VectorIndex,
-    guild: Option<u64>,
+    guild: Option<GuildId>,
     current: Option<ConversationId>,
     text: &str,
 ) -> Vec<Snippet> {

@@ -6,17 +6,19 @@
 mod common;
 
 use common::{TestDb, talk};
-use mcpcord_memory::{ConversationId, ConversationKey, MemoryError, Scope};
+use mcpcord_memory::{
+    ChannelId, ConversationId, ConversationKey, GuildId, MemoryError, Scope, UserId,
+};
 
 on_both!(reopening_moves_a_conversation_to_a_new_place);
 
-const GUILD: u64 = 1_300_000_000_000_000_001;
-const ALICE: u64 = 1_300_000_000_000_000_002;
+const GUILD: GuildId = GuildId::new(1_300_000_000_000_000_001);
+const ALICE: UserId = UserId::new(1_300_000_000_000_000_002);
 
 fn scope() -> Scope {
     Scope {
         guild_id: Some(GUILD),
-        channel_id: Some(7),
+        channel_id: Some(ChannelId::new(7)),
         user_id: Some(ALICE),
     }
 }

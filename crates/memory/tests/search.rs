@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use common::{Kind, TestDb};
 use mcpcord_memory::{
-    ConversationId, ConversationKey, MessageId, NewMessage, Role, Scope, SearchQuery, SearchScope,
-    Store,
+    ChannelId, ConversationId, ConversationKey, GuildId, MessageId, NewMessage, Role, Scope,
+    SearchQuery, SearchScope, Store, UserId,
 };
 
 on_both!(
@@ -24,15 +24,15 @@ on_both!(
     stats_count_and_reindex_rebuilds,
 );
 
-const GUILD: u64 = 1_200_000_000_000_000_001;
-const OTHER_GUILD: u64 = 1_200_000_000_000_000_002;
-const CHANNEL: u64 = 1_200_000_000_000_000_003;
-const OTHER_CHANNEL: u64 = 1_200_000_000_000_000_004;
-const ALICE: u64 = 1_200_000_000_000_000_005;
-const BOB: u64 = 1_200_000_000_000_000_006;
+const GUILD: GuildId = GuildId::new(1_200_000_000_000_000_001);
+const OTHER_GUILD: GuildId = GuildId::new(1_200_000_000_000_000_002);
+const CHANNEL: ChannelId = ChannelId::new(1_200_000_000_000_000_003);
+const OTHER_CHANNEL: ChannelId = ChannelId::new(1_200_000_000_000_000_004);
+const ALICE: UserId = UserId::new(1_200_000_000_000_000_005);
+const BOB: UserId = UserId::new(1_200_000_000_000_000_006);
 const DAY: Duration = Duration::from_secs(86_400);
 
-fn in_guild(guild: u64, channel: u64, user: u64) -> Scope {
+fn in_guild(guild: GuildId, channel: ChannelId, user: UserId) -> Scope {
     Scope {
         guild_id: Some(guild),
         channel_id: Some(channel),
@@ -40,10 +40,10 @@ fn in_guild(guild: u64, channel: u64, user: u64) -> Scope {
     }
 }
 
-fn dm(user: u64) -> Scope {
+fn dm(user: UserId) -> Scope {
     Scope {
         guild_id: None,
-        channel_id: Some(user ^ 0xff),
+        channel_id: Some(ChannelId::new(user.get() ^ 0xff)),
         user_id: Some(user),
     }
 }
@@ -53,7 +53,7 @@ async fn talk(
     store: &Store,
     key: &str,
     scope: Scope,
-    user: u64,
+    user: UserId,
     text: &str,
     answer: &str,
 ) -> ConversationId {
@@ -333,7 +333,7 @@ async fn a_person_finds_only_their_own_conversations_of_the_place(db: TestDb) {
     );
 
     // A stranger finds nothing anywhere.
-    let stranger = 1_200_000_000_000_000_099;
+    let stranger = UserId::new(1_200_000_000_000_000_099);
     assert!(
         found_in(&store, SearchScope::guild(stranger, GUILD))
             .await
@@ -588,8 +588,8 @@ async fn messages_stored_before_the_index_are_backfilled(db: TestDb) {
         .await
         .unwrap();
     let now = 1_700_000_000_000_i64;
-    let alice = i64::from_ne_bytes(ALICE.to_ne_bytes());
-    let guild = i64::from_ne_bytes(GUILD.to_ne_bytes());
+    let alice = i64::from_ne_bytes(ALICE.get().to_ne_bytes());
+    let guild = i64::from_ne_bytes(GUILD.get().to_ne_bytes());
     sqlx::query(
         "INSERT INTO conversations (key, guild_id, channel_id, user_id, owner_id, created_at, \
          updated_at) VALUES ('old', $1, 7, $2, $2, $3, $3)",

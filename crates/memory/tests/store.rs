@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use common::{TestDb, chain};
 use mcpcord_memory::{
-    Backend, ConversationId, ConversationKey, DisabledTool, MemoryError, MessageId, NewMessage,
-    PreferenceLevel, Role, Scope, Store,
+    Backend, ChannelId, ConversationId, ConversationKey, DisabledTool, GuildId, MemoryError,
+    MessageId, NewMessage, PostId, PreferenceLevel, Role, Scope, Store, UserId,
 };
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -34,10 +34,10 @@ on_both!(
     concurrent_writers_do_not_fail,
 );
 
-const GUILD: u64 = 1_100_000_000_000_000_001;
-const CHANNEL: u64 = 1_100_000_000_000_000_002;
-const ALICE: u64 = 1_100_000_000_000_000_003;
-const BOB: u64 = 1_100_000_000_000_000_004;
+const GUILD: GuildId = GuildId::new(1_100_000_000_000_000_001);
+const CHANNEL: ChannelId = ChannelId::new(1_100_000_000_000_000_002);
+const ALICE: UserId = UserId::new(1_100_000_000_000_000_003);
+const BOB: UserId = UserId::new(1_100_000_000_000_000_004);
 
 fn scope() -> Scope {
     Scope {
@@ -449,13 +449,13 @@ async fn regenerate_replaces_the_whole_turn(db: TestDb) {
         .await
         .unwrap();
     store
-        .set_discord_message_ids(first[2], &[777])
+        .set_discord_message_ids(first[2], &[PostId::new(777)])
         .await
         .unwrap();
 
     // Regenerate: the button's message leads to the answer; its whole turn is replaced.
     let pressed = store
-        .message_by_discord_id(777)
+        .message_by_discord_id(PostId::new(777))
         .await
         .unwrap()
         .expect("the answer");
@@ -485,7 +485,7 @@ async fn regenerate_replaces_the_whole_turn(db: TestDb) {
     assert_eq!(old.content, "5");
     assert!(
         store
-            .message_by_discord_id(777)
+            .message_by_discord_id(PostId::new(777))
             .await
             .unwrap()
             .unwrap()
@@ -518,13 +518,13 @@ async fn discord_message_ids_find_their_message(db: TestDb) {
 
     // Snowflakes use the high bits: the largest ones must survive the trip through i64.
     let parts = [
-        1_300_000_000_000_000_003_u64,
-        1_300_000_000_000_000_001,
-        u64::MAX - 1,
+        PostId::new(1_300_000_000_000_000_003),
+        PostId::new(1_300_000_000_000_000_001),
+        PostId::new(u64::MAX - 1),
     ];
     store.set_discord_message_ids(answer, &parts).await.unwrap();
     store
-        .set_discord_message_ids(question, &[42])
+        .set_discord_message_ids(question, &[PostId::new(42)])
         .await
         .unwrap();
     assert_eq!(store.discord_message_ids(answer).await.unwrap(), parts);
@@ -535,10 +535,18 @@ async fn discord_message_ids_find_their_message(db: TestDb) {
         );
     }
     assert_eq!(
-        store.message_by_discord_id(42).await.unwrap().unwrap().id,
+        store
+            .message_by_discord_id(PostId::new(42))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         question
     );
-    assert_eq!(store.message_by_discord_id(43).await.unwrap(), None);
+    assert_eq!(
+        store.message_by_discord_id(PostId::new(43)).await.unwrap(),
+        None
+    );
 
     // Recording again replaces the old set (an answer re-split after an edit).
     store
@@ -549,14 +557,17 @@ async fn discord_message_ids_find_their_message(db: TestDb) {
     assert_eq!(store.message_by_discord_id(parts[1]).await.unwrap(), None);
     assert!(matches!(
         store
-            .set_discord_message_ids(MessageId(987_654), &[1])
+            .set_discord_message_ids(MessageId(987_654), &[PostId::new(1)])
             .await,
         Err(MemoryError::NotFound {
             what: "message",
             id: 987_654
         })
     ));
-    assert_eq!(store.message_by_discord_id(1).await.unwrap(), None);
+    assert_eq!(
+        store.message_by_discord_id(PostId::new(1)).await.unwrap(),
+        None
+    );
     store.close().await;
 }
 
@@ -587,7 +598,10 @@ async fn preferences_are_kept_per_level(db: TestDb) {
         .await
         .unwrap();
     store
-        .set_system_prompt(PreferenceLevel::Guild(GUILD + 10), "Other guild.")
+        .set_system_prompt(
+            PreferenceLevel::Guild(GuildId::new(GUILD.get() + 10)),
+            "Other guild.",
+        )
         .await
         .unwrap();
 
@@ -667,11 +681,16 @@ async fn tools_are_disabled_and_enabled_per_channel(db: TestDb) {
         .unwrap();
     // Another channel, to be left out; a channel id above i64::MAX round-trips.
     store
-        .disable_tool(CHANNEL + 1, "sh", "shell", Some(ALICE))
+        .disable_tool(
+            ChannelId::new(CHANNEL.get() + 1),
+            "sh",
+            "shell",
+            Some(ALICE),
+        )
         .await
         .unwrap();
     store
-        .disable_tool(u64::MAX, "test", "echo", None)
+        .disable_tool(ChannelId::new(u64::MAX), "test", "echo", None)
         .await
         .unwrap();
 
@@ -684,11 +703,17 @@ async fn tools_are_disabled_and_enabled_per_channel(db: TestDb) {
         ]
     );
     assert_eq!(
-        store.disabled_tools(CHANNEL + 1).await.unwrap(),
+        store
+            .disabled_tools(ChannelId::new(CHANNEL.get() + 1))
+            .await
+            .unwrap(),
         [off("sh", "shell")]
     );
     assert_eq!(
-        store.disabled_tools(u64::MAX).await.unwrap(),
+        store
+            .disabled_tools(ChannelId::new(u64::MAX))
+            .await
+            .unwrap(),
         [off("test", "echo")]
     );
 
@@ -710,7 +735,10 @@ async fn tools_are_disabled_and_enabled_per_channel(db: TestDb) {
         [off("other", "echo"), off("web", "fetch")]
     );
     assert_eq!(
-        store.disabled_tools(CHANNEL + 1).await.unwrap(),
+        store
+            .disabled_tools(ChannelId::new(CHANNEL.get() + 1))
+            .await
+            .unwrap(),
         [off("sh", "shell")]
     );
 
@@ -754,13 +782,13 @@ async fn tools_disabled_before_0003_keep_their_meaning(db: TestDb) {
         (CHANNEL, "web__fetch"),
         (CHANNEL, "__odd"),
         (CHANNEL, "odd__"),
-        (u64::MAX, "a__b__c"),
+        (ChannelId::new(u64::MAX), "a__b__c"),
     ] {
         sqlx::query(
             "INSERT INTO disabled_tools (channel_id, tool, disabled_by, created_at) \
              VALUES ($1, $2, NULL, 0)",
         )
-        .bind(i64::from_ne_bytes(channel.to_ne_bytes()))
+        .bind(i64::from_ne_bytes(channel.get().to_ne_bytes()))
         .bind(tool)
         .execute(&pool)
         .await
@@ -779,7 +807,10 @@ async fn tools_disabled_before_0003_keep_their_meaning(db: TestDb) {
         ]
     );
     assert_eq!(
-        store.disabled_tools(u64::MAX).await.unwrap(),
+        store
+            .disabled_tools(ChannelId::new(u64::MAX))
+            .await
+            .unwrap(),
         [off("a", "b__c")]
     );
     // An old entry without a server matches the tool on any server, and enabling the tool of
@@ -817,14 +848,17 @@ async fn users_and_guilds_are_upserted(db: TestDb) {
     let guild = store.guild(GUILD).await.unwrap().unwrap();
     assert_eq!(guild.name.as_deref(), Some("Rustaceans"));
     assert_eq!(guild.retention, Some(Duration::from_secs(86_400)));
-    assert_eq!(store.guild(GUILD + 1).await.unwrap(), None);
+    assert_eq!(
+        store.guild(GuildId::new(GUILD.get() + 1)).await.unwrap(),
+        None
+    );
     store.close().await;
 }
 
 async fn retention_deletes_expired_conversations_of_a_guild(db: TestDb) {
     let store = db.connect().await;
     let short = GUILD;
-    let forever = GUILD + 1;
+    let forever = GuildId::new(GUILD.get() + 1);
     store
         .set_retention(short, Some(Duration::from_secs(3600)))
         .await
@@ -878,7 +912,7 @@ async fn retention_deletes_expired_conversations_of_a_guild(db: TestDb) {
             .unwrap()[0]
     };
     store
-        .set_discord_message_ids(answer, &[5_000])
+        .set_discord_message_ids(answer, &[PostId::new(5_000)])
         .await
         .unwrap();
 
@@ -903,7 +937,13 @@ async fn retention_deletes_expired_conversations_of_a_guild(db: TestDb) {
         store.message(answer).await,
         Err(MemoryError::NotFound { .. })
     ));
-    assert_eq!(store.message_by_discord_id(5_000).await.unwrap(), None);
+    assert_eq!(
+        store
+            .message_by_discord_id(PostId::new(5_000))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store.find_conversation(&key("discord:b")).await.unwrap(),
         None
@@ -933,7 +973,12 @@ async fn retention_deletes_expired_conversations_of_a_guild(db: TestDb) {
 
 async fn retention_rules_removed_from_the_configuration_are_removed(db: TestDb) {
     let store = db.connect().await;
-    let (kept, dropped, changed, added) = (GUILD, GUILD + 1, GUILD + 2, GUILD + 3);
+    let (kept, dropped, changed, added) = (
+        GUILD,
+        GuildId::new(GUILD.get() + 1),
+        GuildId::new(GUILD.get() + 2),
+        GuildId::new(GUILD.get() + 3),
+    );
     let day = Duration::from_secs(86_400);
     // Last start's configuration: three guilds with rules, one of them also seen by the bot.
     store.upsert_guild(dropped, "Dropped").await.unwrap();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use mcpcord_memory::{MemoryError, Store};
+use mcpcord_memory::{GuildId, MemoryError, Store};
 
 /// The first PostgreSQL `bin` folder found: `PG_BIN`, else the newest /usr/lib/postgresql/*/bin.
 fn pg_bin() -> PathBuf {
@@ -301,7 +301,7 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-const GUILD: u64 = 1;
+const GUILD: GuildId = GuildId::new(1);
 
 async fn retention(store: &Store) -> Option<Duration> {
     store.guild(GUILD).await.unwrap().unwrap().retention

@@ -13,6 +13,7 @@ use twilight_model::id::marker::{ChannelMarker, MessageMarker};
 use crate::bot::Context;
 use crate::commands::ScopeChoice;
 use crate::conversation;
+use crate::ids::ToEngine;
 use crate::middleware::{CommandError, Invoker};
 use crate::reply;
 
@@ -36,9 +37,9 @@ impl Call<'_> {
     /// Where the command was run, for settings.
     pub fn scope(&self) -> Scope {
         Scope {
-            guild_id: self.interaction.guild_id.map(Id::get),
-            channel_id: self.invoker.channel.map(Id::get),
-            user_id: Some(self.invoker.user.get()),
+            guild_id: self.interaction.guild_id.map(ToEngine::to_engine),
+            channel_id: self.invoker.channel.map(ToEngine::to_engine),
+            user_id: Some(self.invoker.user.to_engine()),
         }
     }
 
@@ -79,7 +80,7 @@ impl Call<'_> {
             key,
             scope: self.scope(),
             author: Speaker {
-                id: Some(self.invoker.user.get()),
+                id: Some(self.invoker.user.to_engine()),
                 name: name.clone(),
             },
             place: Place {
@@ -160,14 +161,14 @@ pub fn level(
     invoker: &Invoker,
 ) -> Result<PreferenceLevel, CommandError> {
     match scope.unwrap_or(ScopeChoice::User) {
-        ScopeChoice::User => Ok(PreferenceLevel::User(invoker.user.get())),
+        ScopeChoice::User => Ok(PreferenceLevel::User(invoker.user.to_engine())),
         ScopeChoice::Channel => invoker
             .channel
-            .map(|c| PreferenceLevel::Channel(c.get()))
+            .map(|c| PreferenceLevel::Channel(c.to_engine()))
             .ok_or_else(|| CommandError::Invalid("there is no channel here".into())),
         ScopeChoice::Server => invoker
             .guild
-            .map(|g| PreferenceLevel::Guild(g.get()))
+            .map(|g| PreferenceLevel::Guild(g.to_engine()))
             .ok_or_else(|| CommandError::Invalid("this is not a server".into())),
     }
 }

@@ -12,6 +12,7 @@ use twilight_model::id::marker::{ChannelMarker, MessageMarker};
 use crate::commands::Call;
 use crate::components::shorten;
 use crate::conversation;
+use crate::ids::ToEngine;
 use crate::mentions::no_pings;
 use crate::middleware::{CommandError, CommandResponse, CommandResult};
 use crate::pacer::Route;
@@ -71,7 +72,7 @@ impl ChatCommand {
                         TurnAction::Message(message),
                         self.model,
                     );
-                    request.scope.channel_id = Some(thread.id.get());
+                    request.scope.channel_id = Some(thread.id.to_engine());
                     request.place.channel = thread.name.clone();
                     call.start(request, thread.id, first)?;
                     return Ok(CommandResponse::Message {

@@ -5,6 +5,7 @@ use twilight_interactions::command::{CommandModel, CommandOption, CreateCommand,
 
 use super::{Category, CommandInfo, Who};
 use crate::commands::Call;
+use crate::ids::ToEngine;
 use crate::middleware::{CommandError, CommandResponse, CommandResult};
 use mcpcord_engine::PreferenceLevel;
 
@@ -125,9 +126,12 @@ fn recall_level(
     call: &Call<'_>,
 ) -> Result<(PreferenceLevel, &'static str), CommandError> {
     match scope.unwrap_or(RecallScope::User) {
-        RecallScope::User => Ok((PreferenceLevel::User(call.invoker.user.get()), "for you")),
+        RecallScope::User => Ok((
+            PreferenceLevel::User(call.invoker.user.to_engine()),
+            "for you",
+        )),
         RecallScope::Server => match call.invoker.guild {
-            Some(guild) => Ok((PreferenceLevel::Guild(guild.get()), "in this server")),
+            Some(guild) => Ok((PreferenceLevel::Guild(guild.to_engine()), "in this server")),
             None => Err(CommandError::Invalid("this is not a server".into())),
         },
     }

@@ -4,6 +4,7 @@ use twilight_interactions::command::{CommandModel, CreateCommand};
 
 use super::{Category, CommandInfo, Who};
 use crate::commands::Call;
+use crate::ids::ToEngine;
 use crate::middleware::{CommandError, CommandResponse, CommandResult};
 
 /// `/new`: the next message here starts a new conversation (the old one stays stored).
@@ -31,7 +32,7 @@ impl NewCommand {
         };
         call.ctx
             .engine
-            .start_over(&key, call.scope(), Some(call.invoker.user.get()))
+            .start_over(&key, call.scope(), Some(call.invoker.user.to_engine()))
             .await?;
         Ok(CommandResponse::private(
             "🆕 Fresh start: the model forgets the conversation here. (Reply chains keep theirs.)",

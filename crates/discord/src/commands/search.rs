@@ -24,6 +24,7 @@ use super::help::{DESCRIPTION_LIMIT, HELP_COLOR, TITLE_LIMIT};
 use super::{Category, CommandInfo, Who};
 use crate::commands::Call;
 use crate::components::{CustomId, MAX_BUTTONS_PER_ROW, MAX_ROWS, button, button_rows, shorten};
+use crate::ids::ToEngine;
 use crate::mentions::no_pings;
 use crate::middleware::{CommandError, CommandResponse, CommandResult};
 use crate::render::escape;
@@ -90,12 +91,12 @@ impl SearchCommand {
     /// The scope of this search for the invoker of `call`, times read at `now`.
     fn scope(&self, call: &Call<'_>, now: SystemTime) -> Result<SearchScope, CommandError> {
         let place = call.scope();
-        let mut scope = SearchScope::person(call.invoker.user.get(), place.guild_id);
+        let mut scope = SearchScope::person(call.invoker.user.to_engine(), place.guild_id);
         if let Some(user) = self.user {
-            scope = scope.with_user(user.get());
+            scope = scope.with_user(user.to_engine());
         }
         if let Some(channel) = self.channel {
-            scope = scope.in_channel(channel.get());
+            scope = scope.in_channel(channel.to_engine());
         }
         if let Some(before) = &self.before {
             scope = scope.before(parse_when(before, now).map_err(CommandError::Invalid)?);
@@ -246,7 +247,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use mcpcord_engine::{Author, ConversationId, MessageId};
+    use mcpcord_engine::{Author, ChannelId, ConversationId, GuildId, MessageId, PostId, UserId};
 
     fn hit(role: Role, snippet: &str, message: Option<u64>, guild: Option<u64>) -> SearchHit {
         SearchHit {
@@ -254,15 +255,15 @@ mod tests {
             conversation_id: ConversationId(1),
             role,
             author: (role == Role::User).then(|| Author {
-                id: 7,
+                id: UserId::new(7),
                 name: "ada_l".into(),
             }),
             content: snippet.into(),
             snippet: snippet.into(),
             created_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            guild_id: guild,
-            channel_id: Some(20),
-            discord_message_id: message,
+            guild_id: guild.map(GuildId::new),
+            channel_id: Some(ChannelId::new(20)),
+            discord_message_id: message.map(PostId::new),
             score: 1.0,
         }
     }

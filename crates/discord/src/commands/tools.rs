@@ -9,6 +9,7 @@ use mcpcord_engine::{ITEM_SEPARATOR, ToolSwitch};
 
 use crate::commands::Call;
 use crate::components::shorten;
+use crate::ids::ToEngine;
 use crate::middleware::{CommandError, CommandResponse, CommandResult};
 
 /// `/tools list`, `/tools enable tool [channel]`, `/tools disable tool [channel]`.
@@ -93,7 +94,7 @@ impl ToolsList {
         if !engine.has_tools() {
             return Ok(CommandResponse::private("No MCP servers are configured."));
         }
-        let channel = call.invoker.channel.map(Id::get);
+        let channel = call.invoker.channel.map(ToEngine::to_engine);
         let tools = engine.tool_listing(channel, self.server.as_deref()).await?;
         let mut lines: Vec<String> = tools
             .iter()
@@ -130,7 +131,12 @@ async fn switch(
     let switch = call
         .ctx
         .engine
-        .switch_tools(channel.get(), typed, on, Some(call.invoker.user.get()))
+        .switch_tools(
+            channel.to_engine(),
+            typed,
+            on,
+            Some(call.invoker.user.to_engine()),
+        )
         .await?;
     Ok(CommandResponse::private(switched(&switch, channel, on)))
 }

@@ -20,6 +20,7 @@ use crate::bot::Context;
 use crate::commands::{ScopeChoice, invoker_name, level, may_pick, scope_words};
 use crate::components::{self, CustomId, Decision};
 use crate::forms;
+use crate::ids::ToEngine;
 use crate::mentions::no_pings;
 use crate::middleware::{CommandError, Invoker};
 use crate::pacer::Route;
@@ -342,7 +343,7 @@ async fn again(
         Again::Continue => TurnAction::Continue { answer: stored },
     };
     let author = Speaker {
-        id: Some(invoker.user.get()),
+        id: Some(invoker.user.to_engine()),
         name: invoker_name(interaction),
     };
     let request = entry.origin.request(author, action);

@@ -20,6 +20,7 @@ use super::{Reply, defer, deliver};
 use crate::bot::Context;
 use crate::commands::invoker_name;
 use crate::conversation;
+use crate::ids::ToEngine;
 use crate::mentions::no_pings;
 use crate::middleware::{CommandError, CommandResponse};
 use crate::pacer::Route;
@@ -88,10 +89,23 @@ async fn reopen(
         .map_err(|_| CommandError::Invalid("that is not a conversation".into()))?;
     let guild = interaction.guild_id.map(Id::get);
     // Allowed first: nothing is posted for a conversation the person may not reopen.
-    ctx.engine.may_reopen(id, user.get(), guild).await?;
+    ctx.engine
+        .may_reopen(
+            id,
+            user.to_engine(),
+            interaction.guild_id.map(ToEngine::to_engine),
+        )
+        .await?;
     let place = place_of(ctx, channel.kind, guild, channel.id);
     let (key, link) = key_at(ctx, interaction, place, channel.id).await?;
-    ctx.engine.reopen(id, &key, user.get(), guild).await?;
+    ctx.engine
+        .reopen(
+            id,
+            &key,
+            user.to_engine(),
+            interaction.guild_id.map(ToEngine::to_engine),
+        )
+        .await?;
     Ok(place.says(link.as_deref()))
 }
 

@@ -7,7 +7,9 @@ use futures::StreamExt;
 use mcpcord_llm::{
     ChatEvent, ChatRequest, LlmError, Message, ModelInfo, PooledStream, ToolCall, ToolSpec, Usage,
 };
-use mcpcord_memory::{Conversation, DisabledTool, NewMessage, Role as StoredRole, StoredMessage};
+use mcpcord_memory::{
+    Conversation, DisabledTool, NewMessage, Role as StoredRole, StoredMessage, UserId,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -89,7 +91,7 @@ struct TurnState {
     /// The turn's place among the turns running at once.
     slot: Slot,
     /// Who asked (approvals they give with "Always" are theirs).
-    author: Option<u64>,
+    author: Option<UserId>,
     /// Regenerate: the answer being replaced, and its turn (left out of the context).
     replaces: Option<(mcpcord_memory::MessageId, String)>,
     /// What operators are told when the turn ends.

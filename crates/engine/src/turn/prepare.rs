@@ -5,7 +5,9 @@
 use std::time::SystemTime;
 
 use mcpcord_llm::{Message, ModelInfo, ToolSpec};
-use mcpcord_memory::{Conversation, DisabledTool, MemoryError, NewMessage, Snippet, StoredMessage};
+use mcpcord_memory::{
+    Conversation, DisabledTool, MemoryError, NewMessage, Snippet, StoredMessage, UserId,
+};
 use serde_json::json;
 
 use super::{Action, CONTINUE_PROMPT, Prepared, TurnState, target, to_model_message, unanswered};
@@ -329,8 +331,10 @@ impl TurnState {
 
 /// The person's message as stored (how many images it had, not the images).
 fn stored_message(request: &TurnRequest, message: &crate::request::UserMessage) -> NewMessage {
-    let mut stored = NewMessage::user(message.model_text())
-        .with_author(request.author.id.unwrap_or(0), &request.author.name);
+    let mut stored = NewMessage::user(message.model_text()).with_author(
+        request.author.id.unwrap_or(UserId::new(0)),
+        &request.author.name,
+    );
     if !message.images.is_empty() {
         stored = stored.with_attachments(json!({ "images": message.images.len() }));
     }

@@ -12,7 +12,7 @@ use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_mcp::{
     ApprovalPolicy, Callbacks, HostOptions, McpHost, ServerSpec, StreamConnector, ToolPolicy,
 };
-use mcpcord_memory::{ConversationKey, Scope, Store};
+use mcpcord_memory::{ChannelId, ConversationKey, GuildId, Scope, Store, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::FakeModel;
 use mcpcord_testkit::mcp_server::{self, TestMcpServer};
@@ -121,12 +121,12 @@ pub fn request(key: &str, action: TurnAction) -> TurnRequest {
     TurnRequest {
         key: ConversationKey::new(key),
         scope: Scope {
-            guild_id: Some(1),
-            channel_id: Some(2),
-            user_id: Some(42),
+            guild_id: Some(GuildId::new(1)),
+            channel_id: Some(ChannelId::new(2)),
+            user_id: Some(UserId::new(42)),
         },
         author: Speaker {
-            id: Some(42),
+            id: Some(UserId::new(42)),
             name: "alice".into(),
         },
         place: Place {

@@ -55,13 +55,15 @@ pub struct Operations {
 impl Operations {
     /// Starts what `config` asks for: the resource line every `logging.resource_interval`
     /// and, with `admin.listen`, the metrics recorder and the endpoint (bound before this
-    /// returns, so a wrong address fails start-up).
+    /// returns, so a wrong address fails start-up). Their token is a child of `parent`:
+    /// cancelling it stops them too.
     pub async fn start(
         config: &Config,
         engine: &Engine,
         gateway: GatewayStatus,
+        parent: &CancellationToken,
     ) -> anyhow::Result<Operations> {
-        let stop = CancellationToken::new();
+        let stop = parent.child_token();
         crate::resources::spawn_resource_line(
             engine.clone(),
             config.logging.resource_interval,

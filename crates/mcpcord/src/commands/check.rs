@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use mcpcord_mcp::{Callbacks, ServerState};
+use tokio_util::sync::CancellationToken;
 
 use super::Failure;
 use super::models::table;
@@ -68,7 +69,8 @@ fn row(part: &str, status: &str, name: &str, detail: &str) -> [String; 4] {
 /// Starts every enabled MCP server, waits for each, and adds one row per server; returns how
 /// many failed.
 async fn check_mcp(config: &Config, rows: &mut Vec<[String; 4]>) -> usize {
-    let host = mcp_host(config, Callbacks::default());
+    // Its own short life: the host is the only part running.
+    let host = mcp_host(config, Callbacks::default(), &CancellationToken::new());
     let wait = config
         .mcp
         .servers

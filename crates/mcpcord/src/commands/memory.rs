@@ -8,7 +8,9 @@
 use std::time::SystemTime;
 
 use anyhow::Context as _;
-use mcpcord_engine::{Engine, Role, SearchHit, SearchQuery, SearchScope, SearchStats};
+use mcpcord_engine::{
+    Engine, GuildId, Role, SearchHit, SearchQuery, SearchScope, SearchStats, UserId,
+};
 use mcpcord_memory::Store;
 use serde_json::{Value, json};
 
@@ -48,9 +50,9 @@ async fn open(config: &Config) -> Result<Engine, Failure> {
 }
 
 async fn search(engine: &Engine, args: &MemorySearchArgs) -> Result<(), Failure> {
-    let mut scope = SearchScope::operator(args.guild);
+    let mut scope = SearchScope::operator(args.guild.map(GuildId::new));
     if let Some(user) = args.user {
-        scope = scope.with_user(user);
+        scope = scope.with_user(UserId::new(user));
     }
     let query = SearchQuery::new(args.query.join(" "), scope).with_limit(args.limit);
     let hits = engine.search(&query).await.context("the search failed")?;

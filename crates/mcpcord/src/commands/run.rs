@@ -20,7 +20,6 @@ use mcpcord_discord::middleware::{AdminPolicy, UserRateLimit};
 use mcpcord_discord::triggers::Audience;
 use mcpcord_discord::{BotConfig, Hooks, RestProxy};
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
 use super::Failure;
@@ -28,6 +27,7 @@ use crate::admin::Operations;
 use crate::app::App;
 use crate::cli::RunArgs;
 use crate::config::{Config, Env, Source};
+use crate::lifecycle::Lifecycle;
 use crate::reload::Reloader;
 use crate::service::{self, daemon, notify, pidfile::PidFile};
 
@@ -80,17 +80,31 @@ async fn serve(
     reloads: Reloads,
     args: &RunArgs,
 ) -> Result<(), Failure> {
+    // The one cancellation tree; every part below gets a child of its root.
+    let life = Lifecycle::new();
+    let result = serve_in(&life, config, bot, reloads, args).await;
+    // Whatever still runs (the watchdog, a part that failed half-way) stops with the root.
+    life.end();
+    result
+}
+
+/// [`serve`] within `life`.
+async fn serve_in(
+    life: &Lifecycle,
+    config: &Config,
+    bot: BotConfig,
+    reloads: Reloads,
+    args: &RunArgs,
+) -> Result<(), Failure> {
     // First of all, so a signal during start-up (database, MCP servers) still cleans up.
-    let stop = CancellationToken::new();
-    let hangups = listen_for_signals(stop.clone()).map_err(|error| {
+    let hangups = listen_for_signals(life.clone()).map_err(|error| {
         Failure::Runtime(anyhow::Error::new(error).context("cannot listen for signals"))
     })?;
     // Pinged until the process ends, shutdown included.
-    let alive = CancellationToken::new();
-    notify::spawn_watchdog(alive.clone());
+    notify::spawn_watchdog(life.child());
     let (user, group) = (args.user.clone(), args.group.clone());
     let drop_privileges = move || daemon::drop_privileges(user.as_deref(), group.as_deref());
-    let Some(app) = App::start_as(config, &stop, drop_privileges)
+    let Some(app) = App::start_as(config, life, drop_privileges)
         .await
         .map_err(Failure::Runtime)?
     else {
@@ -98,7 +112,8 @@ async fn serve(
         return Ok(());
     };
     // Health, metrics and status (admin.listen), and the resource line.
-    let operations = match Operations::start(config, &app.engine, bot.status.clone()).await {
+    let started = Operations::start(config, &app.engine, bot.status.clone(), life.root()).await;
+    let operations = match started {
         Ok(operations) => operations,
         Err(error) => {
             app.stop(config.discord.shutdown_grace).await;
@@ -117,9 +132,11 @@ async fn serve(
     let hooks = Hooks {
         ready: Some(Box::new(notify::ready)),
         updates: Some(receiver),
+        parent: life.root().clone(),
     };
+    let stopping = life.stopping().clone();
     let shutdown = async move {
-        stop.cancelled().await;
+        stopping.cancelled().await;
         notify::stopping();
     };
     let result = mcpcord_discord::run_with(bot, app.engine.clone(), shutdown, hooks).await;
@@ -128,7 +145,6 @@ async fn serve(
     operations.stop().await;
     // The adapter drained the turns already; this stops the MCP servers and the database.
     app.stop(config.discord.shutdown_grace).await;
-    alive.cancel();
     result.map_err(|e| Failure::Runtime(anyhow::Error::new(e)))?;
     tracing::info!("stopped");
     Ok(())
@@ -227,10 +243,10 @@ fn spawn_reloads(mut hangups: Hangups, mut reloader: Reloader) -> tokio::task::J
 }
 
 /// Installs the SIGINT, SIGTERM and SIGHUP handlers now and watches the first two: the first of
-/// either cancels `stop` (a clean shutdown: answers finish, MCP servers stop, exit 0); a second
+/// either asks `life` to stop (a clean shutdown: answers finish, MCP servers stop, exit 0); a second
 /// SIGINT while that runs exits at once with code 130 (MCP children die with the bot:
 /// PR_SET_PDEATHSIG). SIGHUPs are returned, for the reloads once the bot runs.
-fn listen_for_signals(stop: CancellationToken) -> std::io::Result<Hangups> {
+fn listen_for_signals(life: Lifecycle) -> std::io::Result<Hangups> {
     use tokio::signal::unix::{SignalKind, signal};
     let hangups = signal(SignalKind::hangup())?;
     {
@@ -242,7 +258,7 @@ fn listen_for_signals(stop: CancellationToken) -> std::io::Result<Hangups> {
                 _ = interrupt.recv() => tracing::info!("SIGINT: shutting down (again to exit at once)"),
                 _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
             }
-            stop.cancel();
+            life.request_stop();
             if interrupt.recv().await.is_some() {
                 eprintln!("mcpcord: second SIGINT: exiting at once");
                 std::process::exit(FORCED_EXIT);

@@ -13,7 +13,10 @@ use super::fusion::{DEFAULT_HALF_LIFE, DEFAULT_RRF_K, recency_weight};
 use super::params::Params;
 use super::scope::SearchScope;
 use super::snippet::{snippet, terms};
-use crate::{Author, Backend, ConversationId, MemoryError, MessageId, Role, Store, db};
+use crate::{
+    Author, Backend, ChannelId, ConversationId, GuildId, MemoryError, MessageId, PostId, Role,
+    Store, db,
+};
 
 #[allow(unused_imports)] // for the docs
 use super::fusion::fuse;
@@ -77,11 +80,11 @@ pub struct SearchHit {
     /// When it was written.
     pub created_at: SystemTime,
     /// The guild of its conversation (`None`: a DM or the terminal).
-    pub guild_id: Option<u64>,
+    pub guild_id: Option<GuildId>,
     /// The channel or thread of its conversation.
-    pub channel_id: Option<u64>,
+    pub channel_id: Option<ChannelId>,
     /// The (first) Discord message that shows it, when recorded: for a jump link.
-    pub discord_message_id: Option<u64>,
+    pub discord_message_id: Option<PostId>,
     /// Relevance with recency; higher is better (only comparable within one search).
     pub score: f64,
 }

@@ -9,7 +9,7 @@
 use std::time::SystemTime;
 
 use super::params::Params;
-use crate::{ConversationId, MemoryError, MessageId, Store, db};
+use crate::{ChannelId, ConversationId, GuildId, MemoryError, MessageId, Store, UserId, db};
 
 /// Whose search it is, and where they are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,19 +17,19 @@ pub enum Viewer {
     /// A person in a guild: the conversations of that guild they took part in. Never a DM.
     Guild {
         /// The person searching.
-        user_id: u64,
+        user_id: UserId,
         /// The guild they search from.
-        guild_id: u64,
+        guild_id: GuildId,
     },
     /// A person in a DM: their own conversations outside any guild (their DMs) only.
     Direct {
         /// The person searching.
-        user_id: u64,
+        user_id: UserId,
     },
     /// The operator (the `mcpcord memory` CLI): every conversation, or one guild's.
     Operator {
         /// Only this guild's conversations; `None`: every guild and every DM.
-        guild_id: Option<u64>,
+        guild_id: Option<GuildId>,
     },
 }
 
@@ -42,9 +42,9 @@ pub struct SearchScope {
     /// Whose search, from where.
     pub viewer: Viewer,
     /// Only conversations this user took part in (for a person: shared with them).
-    pub user: Option<u64>,
+    pub user: Option<UserId>,
     /// Only this channel or thread.
-    pub channel: Option<u64>,
+    pub channel: Option<ChannelId>,
     /// Only messages written before this time.
     pub before: Option<SystemTime>,
     /// Only messages written at or after this time.
@@ -53,17 +53,17 @@ pub struct SearchScope {
 
 impl SearchScope {
     /// A person's scope from a guild: their conversations in that guild.
-    pub fn guild(user_id: u64, guild_id: u64) -> Self {
+    pub fn guild(user_id: UserId, guild_id: GuildId) -> Self {
         Self::of(Viewer::Guild { user_id, guild_id })
     }
 
     /// A person's scope from a DM: their own DMs.
-    pub fn direct(user_id: u64) -> Self {
+    pub fn direct(user_id: UserId) -> Self {
         Self::of(Viewer::Direct { user_id })
     }
 
     /// A person's scope from where they are: a guild's if `guild_id` is set, else their DMs.
-    pub fn person(user_id: u64, guild_id: Option<u64>) -> Self {
+    pub fn person(user_id: UserId, guild_id: Option<GuildId>) -> Self {
         match guild_id {
             Some(guild_id) => Self::guild(user_id, guild_id),
             None => Self::direct(user_id),
@@ -71,7 +71,7 @@ impl SearchScope {
     }
 
     /// The operator's scope: every conversation, or one guild's.
-    pub fn operator(guild_id: Option<u64>) -> Self {
+    pub fn operator(guild_id: Option<GuildId>) -> Self {
         Self::of(Viewer::Operator { guild_id })
     }
 
@@ -86,13 +86,13 @@ impl SearchScope {
     }
 
     /// Narrowed to conversations `user` took part in.
-    pub fn with_user(mut self, user: u64) -> Self {
+    pub fn with_user(mut self, user: UserId) -> Self {
         self.user = Some(user);
         self
     }
 
     /// Narrowed to one channel or thread.
-    pub fn in_channel(mut self, channel: u64) -> Self {
+    pub fn in_channel(mut self, channel: ChannelId) -> Self {
         self.channel = Some(channel);
         self
     }
@@ -190,7 +190,7 @@ fn viewer_condition(viewer: Viewer, params: &mut Params) -> String {
 }
 
 /// `user` took part in conversation `c`: started it, owns it, or wrote in it.
-fn took_part(user: u64, params: &mut Params) -> String {
+fn took_part(user: UserId, params: &mut Params) -> String {
     let user = params.int(db::id(user));
     format!(
         "(c.owner_id = {user} OR c.user_id = {user} OR EXISTS (SELECT 1 FROM messages p \

@@ -166,7 +166,7 @@ pub async fn talk(
     store: &Store,
     key: &str,
     scope: mcpcord_memory::Scope,
-    user: u64,
+    user: mcpcord_memory::UserId,
     text: &str,
     answers: &[&str],
 ) -> mcpcord_memory::ConversationId {
