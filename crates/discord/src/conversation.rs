@@ -102,11 +102,14 @@ async fn answered_in(
 /// reach the database only when the answer is complete; a reply to it may come sooner.
 #[derive(Debug, Default)]
 pub struct RecentAnswers {
-    inner: std::sync::Mutex<(
-        std::collections::HashMap<Id<MessageMarker>, ConversationKey>,
-        std::collections::VecDeque<Id<MessageMarker>>,
-    )>,
+    inner: std::sync::Mutex<Remembered>,
 }
+
+/// The conversation of each remembered message, and the messages oldest first.
+type Remembered = (
+    std::collections::HashMap<Id<MessageMarker>, ConversationKey>,
+    std::collections::VecDeque<Id<MessageMarker>>,
+);
 
 impl RecentAnswers {
     /// Messages remembered at most; the oldest are forgotten first (the database has them).
