@@ -4,6 +4,10 @@
 //!
 //! Each backend's model list is cached and refreshed on a timer ([`BackendPool::refresh`]) and
 //! after a failure; model details (capabilities, context length) are cached with moka.
+//!
+//! Why one long file: routing, failover, the per-backend concurrency slots and the model caches
+//! share the pool's private state and change together; the wire clients live in `ollama` and
+//! `openai`. About 150 of its lines are doc comments of the public API.
 
 use std::pin::Pin;
 use std::sync::Arc;

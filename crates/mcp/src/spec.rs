@@ -1,6 +1,9 @@
 //! What the host is told: how to reach each server and how to treat it ([`ServerSpec`]), and the
 //! host-wide knobs ([`HostOptions`]). These are the crate's own types; the binary converts its
 //! configuration into them, so this crate never depends on it.
+//!
+//! Why one long file: the types are declarations with their doc comments (what each knob means)
+//! plus the approval policy's resolution and its tests, which read best beside the policy types.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -2,6 +2,10 @@
 //!
 //! Built only by [`super::validate`], so holding a [`Config`] means it was checked. `Serialize`
 //! produces what `mcpcord config show` prints, with every secret redacted.
+//!
+//! Why one long file: it is the configuration's shape, one type per section of the file, and
+//! mostly their doc comments (what each setting means, its default); read together they are the
+//! reference `config show` and the example config follow. No logic lives here.
 
 use std::collections::BTreeMap;
 use std::fmt;
