@@ -410,6 +410,11 @@ async fn on_message(ctx: Arc<Context>, message: Message, kind: Option<ChannelTyp
     .await;
     tracing::debug!(?why, conversation = key.as_str(), "answering a message");
     let request = request_for(&ctx, &message, &info, key).await;
+    if let Err(refused) = ctx.engine.check_input(&request).await {
+        let says = format!("🚫 {}", capitalized(&refused.to_string()));
+        crate::reply::refuse(&ctx, message.channel_id, message.id, &says).await;
+        return;
+    }
     mark("gated", message.id.get());
     let started = crate::reply::start(
         &ctx,
@@ -560,6 +565,15 @@ async fn slow_down(ctx: &Context, message: &Message) {
     if let Err(error) = ctx.pacer.send(route, request).await {
         tracing::debug!(%error, "cannot react to a message over the rate");
     }
+}
+
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// A pre-model latency mark for message `id` (see `mcpcord_engine::telemetry::LATENCY_TARGET`).

@@ -212,6 +212,7 @@ impl Answer {
         match event {
             TurnEvent::Started { model } => self.model = Some(model.clone()),
             TurnEvent::Text(delta) => self.text(delta),
+            TurnEvent::Rewritten(text) => self.rewrite(text),
             TurnEvent::Thinking(delta) => self.thinking.push_str(delta),
             TurnEvent::ToolStarted {
                 call, server, tool, ..
@@ -244,6 +245,14 @@ impl Answer {
         match self.blocks.last_mut() {
             Some(Block::Text(text)) => text.push_str(delta),
             _ => self.blocks.push(Block::Text(delta.to_owned())),
+        }
+    }
+
+    /// The text since the last tool, whole again (the content policy changed it).
+    fn rewrite(&mut self, text: &str) {
+        match self.blocks.last_mut() {
+            Some(Block::Text(shown)) => text.clone_into(shown),
+            _ => self.blocks.push(Block::Text(text.to_owned())),
         }
     }
 

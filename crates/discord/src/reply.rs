@@ -71,6 +71,29 @@ pub fn start(
     Ok(entry)
 }
 
+/// Answers a message the bot will not take up (the content policy refused it) with a short
+/// reply saying why: a message has no ephemeral form, and a reaction alone would not say
+/// which rule to mind. The reply names the rule, never the words that matched, and pings
+/// nobody.
+pub async fn refuse(
+    ctx: &Context,
+    channel: Id<ChannelMarker>,
+    message: Id<MessageMarker>,
+    says: &str,
+) {
+    let mentions = no_pings();
+    let request = ctx
+        .http
+        .create_message(channel)
+        .content(says)
+        .allowed_mentions(Some(&mentions))
+        .reply(message)
+        .fail_if_not_exists(false);
+    if let Err(error) = ctx.pacer.send(Route::create_message(channel), request).await {
+        tracing::warn!(%error, "cannot say why a message was refused");
+    }
+}
+
 /// One message of the answer as shown.
 struct Shown {
     id: Id<MessageMarker>,

@@ -21,6 +21,7 @@ use crate::context::TokenEstimator;
 use crate::error::EngineError;
 use crate::events::TurnEvent;
 use crate::memory::{MemoryConfig, index_for};
+use crate::policy::{ContentPolicy, Direction};
 use crate::request::TurnRequest;
 use crate::slot::Slot;
 use crate::turn;
@@ -60,6 +61,8 @@ pub struct EngineConfig {
     pub keep_alive: Option<Duration>,
     /// Long-term memory: the embedding model, the background indexer, recall.
     pub memory: MemoryConfig,
+    /// The content policy, compiled (a reload compiles the new one before swapping it in).
+    pub policy: ContentPolicy,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +82,7 @@ impl Default for EngineConfig {
             temperature: None,
             keep_alive: None,
             memory: MemoryConfig::default(),
+            policy: ContentPolicy::default(),
         }
     }
 }
@@ -349,6 +353,20 @@ impl Engine {
             span,
         ));
         turn
+    }
+
+    /// Checks a new message against the input rules of its place, for a front end that wants to
+    /// refuse it in its own way before starting a turn (an ephemeral reply, no thread opened):
+    /// [`EngineError::ContentRefused`] (recorded) when a block rule matches. Redact and warn
+    /// rules act in the turn, which also checks again whoever started it.
+    pub async fn check_input(&self, request: &TurnRequest) -> Result<(), EngineError> {
+        let place = self.inner.config.load().policy.place(request.scope.guild_id);
+        let Some(hit) = crate::turn::refusal(&place, request) else {
+            return Ok(());
+        };
+        let subject = crate::policy::audit::Subject::of(request);
+        crate::policy::audit::record(&self.inner, &subject, Direction::Input, &hit).await;
+        Err(EngineError::ContentRefused { rule: hit.rule })
     }
 
     /// Everything the engine runs, now: turns, backends, MCP servers, the database pool. No

@@ -56,6 +56,15 @@ pub enum EngineError {
         /// What was wrong, and what to do instead.
         detail: String,
     },
+    /// The content policy refused the person's message: it was neither stored nor sent to the
+    /// model. Names the rule (its category), never the text it matched.
+    #[error(
+        "your message was not sent to the model: it breaks the content policy ({rule}); rephrase it and try again"
+    )]
+    ContentRefused {
+        /// The name of the block rule that matched.
+        rule: String,
+    },
     /// The engine is shutting down and takes no new turns.
     #[error("the bot is shutting down; try again in a moment")]
     ShuttingDown,

@@ -17,6 +17,11 @@ pub enum TurnEvent {
     },
     /// More of the answer.
     Text(String),
+    /// The answer's text since the last tool call (or since it began), whole, as it must now
+    /// read: replaces what the `Text` deltas of this stretch showed. Sent when the content
+    /// policy redacts a match completed across deltas that had already been shown, or withholds
+    /// the answer (the text is then a notice).
+    Rewritten(String),
     /// More of the model's reasoning (never part of the answer).
     Thinking(String),
     /// A tool call began.

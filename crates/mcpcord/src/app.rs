@@ -160,6 +160,7 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         temperature: config.models.temperature,
         keep_alive: config.models.keep_alive,
         memory: memory_config(config),
+        policy: config.policy.compiled.clone(),
         ..EngineConfig::default()
     }
 }

@@ -69,6 +69,7 @@ pub async fn run(message: Id<MessageMarker>, call: Call<'_>) -> CommandResult {
         TurnAction::Message(UserMessage::text(text)),
         None,
     );
+    call.screen(&request).await?;
     call.start(request, channel, Some(target.id))?;
     Ok(CommandResponse::Message {
         content: format!("🔎 Looking at {}'s message…", target.author.name),

@@ -105,6 +105,12 @@ impl Call<'_> {
         reply::room_for(self.ctx, self.invoker.user).map_err(busy)
     }
 
+    /// Refuses a message the content policy blocks, before anything visible is done (the
+    /// invoker alone is told why, ephemerally).
+    pub async fn screen(&self, request: &TurnRequest) -> Result<(), CommandError> {
+        Ok(self.ctx.engine.check_input(request).await?)
+    }
+
     /// Starts answering `request` in `channel` (replying to `reply_to`).
     pub fn start(
         &self,

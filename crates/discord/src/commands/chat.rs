@@ -63,6 +63,12 @@ impl ChatCommand {
             return Err(CommandError::Invalid("there is no channel here".into()));
         };
         let message = self.message(call).await;
+        call.screen(&call.request(
+            conversation::chain_key(call.interaction.id.get()),
+            TurnAction::Message(message.clone()),
+            self.model.clone(),
+        ))
+        .await?;
         let asked = format!("**{}** asked:\n>>> {}", call.name(), self.prompt);
         if can_thread(call, channel.kind) {
             match open_thread(call, channel.id, &self.prompt, &asked).await {

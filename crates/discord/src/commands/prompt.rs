@@ -146,11 +146,9 @@ pub async fn run_prompt(
     } else {
         key
     };
-    call.start(
-        call.request(key, TurnAction::Message(message), None),
-        channel,
-        None,
-    )?;
+    let request = call.request(key, TurnAction::Message(message), None);
+    call.screen(&request).await?;
+    call.start(request, channel, None)?;
     Ok(CommandResponse::Message {
         content: format!(
             "▶️ **{}** ran the prompt `{server}{ITEM_SEPARATOR}{name}`",

@@ -38,6 +38,7 @@ impl ResourceCommand {
         let message = call.ctx.engine.resource_message(&self.uri).await?;
         let (key, channel) = call.here_or_refuse()?;
         let request = call.request(key, TurnAction::Message(message), None);
+        call.screen(&request).await?;
         call.start(request, channel, None)?;
         let (_, uri) = split_item(&self.uri);
         Ok(CommandResponse::Message {

@@ -23,6 +23,9 @@ use crate::telemetry::{InFlight, Outcome, TurnFacts};
 use crate::tools::ToolRun;
 
 mod prepare;
+mod screen;
+
+pub(crate) use screen::refusal;
 
 /// Tells a model to pick up where its last answer stopped (Continue); never stored.
 const CONTINUE_PROMPT: &str =
@@ -99,6 +102,8 @@ struct TurnState {
     /// The history of a conversation created with this turn's message (that message alone),
     /// known without reading it.
     fresh: Option<Vec<StoredMessage>>,
+    /// The content policy's hold on the answer.
+    output: screen::OutputFilter,
 }
 
 /// A turn ready for its first model round.
@@ -169,6 +174,7 @@ impl TurnState {
             rounds: 0,
             replaces: None,
             fresh: None,
+            output: screen::OutputFilter::none(),
         }
     }
 
@@ -182,7 +188,8 @@ impl TurnState {
     }
 
     /// The turn: prepare its context, take model and tool rounds, then save the answer.
-    async fn run(&mut self, request: TurnRequest) -> Result<TurnSummary, EngineError> {
+    async fn run(&mut self, mut request: TurnRequest) -> Result<TurnSummary, EngineError> {
+        self.screen_input(&mut request).await?;
         let mut prepared = self.prepare(&request).await?;
         self.facts.model = Some(prepared.model.clone());
         let interrupted = self.take_rounds(&mut prepared).await?;
@@ -230,6 +237,10 @@ impl TurnState {
         }
         let round = self.model_step(turn).await?;
         self.rounds += 1;
+        if self.output.withheld.is_some() {
+            self.withhold().await;
+            return Ok(Step::Answered);
+        }
         if round.stopped {
             return Ok(Step::Interrupted);
         }
@@ -315,6 +326,7 @@ impl TurnState {
         };
         self.facts.backend = Some(stream.backend().to_string());
         let mut round = Round::default();
+        self.round_begins();
         loop {
             let event = tokio::select! {
                 biased;
@@ -328,7 +340,11 @@ impl TurnState {
                 break;
             };
             self.absorb(&mut round, event?, model, chars).await;
+            if self.output.withheld.is_some() {
+                break;
+            }
         }
+        self.round_ends().await;
         Ok(round)
     }
 
@@ -363,8 +379,7 @@ impl TurnState {
             ChatEvent::Text(delta) => {
                 self.facts.token();
                 round.text.push_str(&delta);
-                self.text.push_str(&delta);
-                self.send(TurnEvent::Text(delta)).await;
+                self.answer_grows(&round.text, delta).await;
             }
             ChatEvent::Thinking(delta) => {
                 self.facts.token();
@@ -403,12 +418,13 @@ impl TurnState {
             .tools
             .extend(round.calls.iter().map(|c| c.name.clone()));
         let calls_json = serde_json::to_value(&round.calls).unwrap_or_default();
+        let said = self.screened(&round.text);
         messages.push(Message::assistant_tool_calls(
-            round.text.clone(),
+            said.clone(),
             round.calls.clone(),
         ));
         self.pending.push(
-            NewMessage::assistant(round.text.clone())
+            NewMessage::assistant(said)
                 .with_tool_calls(calls_json)
                 .with_model(model),
         );

@@ -185,6 +185,7 @@ pub fn describe(event: &TurnEvent) -> String {
     match event {
         TurnEvent::Started { model } => format!("started {model}"),
         TurnEvent::Text(t) => format!("text {t}"),
+        TurnEvent::Rewritten(t) => format!("rewritten {t}"),
         TurnEvent::Thinking(t) => format!("thinking {t}"),
         TurnEvent::ToolStarted { server, tool, .. } => format!("tool {server}/{tool}"),
         TurnEvent::ToolProgress { .. } => "progress".into(),

@@ -218,6 +218,11 @@ fn show(event: TurnEvent) {
             let _ = stdout.write_all(text.as_bytes());
             let _ = stdout.flush();
         }
+        TurnEvent::Rewritten(text) => {
+            // What was printed cannot be taken back: say so, and print what it now reads.
+            eprintln!("\n(the content policy changed the answer above; it now reads:)");
+            println!("{text}");
+        }
         TurnEvent::ToolStarted { server, tool, .. } => eprintln!("\n🔧 {server} › {tool} …"),
         TurnEvent::ToolProgress {
             progress,

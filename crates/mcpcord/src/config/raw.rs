@@ -35,6 +35,8 @@ pub struct RawConfig {
     pub permissions: RawPermissions,
     /// `[memory]`
     pub memory: RawMemory,
+    /// `[policy]`
+    pub policy: RawPolicy,
 }
 
 /// `[discord]`: how the bot reaches Discord.
@@ -265,6 +267,44 @@ pub struct RawPermissions {
     pub allow_dms: Option<bool>,
     /// Users (ids) the bot ignores.
     pub blocked_users: Vec<RawId>,
+}
+
+/// `[policy]`: the content policy, rules on what people send to the model (`input`) and what
+/// it answers (`output`); the default for every place, and per guild.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawPolicy {
+    /// `[[policy.input]]`: rules on what people send, checked before it is stored or sent.
+    pub input: Vec<RawPolicyRule>,
+    /// `[[policy.output]]`: rules on the model's answers, checked as they stream.
+    pub output: Vec<RawPolicyRule>,
+    /// Rules of a guild, by guild id: its `input` and `output` lists replace the default ones
+    /// (a list it leaves out is the default's).
+    pub guilds: BTreeMap<String, RawGuildPolicy>,
+}
+
+/// `[policy.guilds."ID"]`: one guild's rules.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawGuildPolicy {
+    /// Replaces `policy.input` in this guild (`[]`: no input rules here).
+    pub input: Option<Vec<RawPolicyRule>>,
+    /// Replaces `policy.output` in this guild (`[]`: no output rules here).
+    pub output: Option<Vec<RawPolicyRule>>,
+}
+
+/// One content-policy rule.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawPolicyRule {
+    /// The rule's name: the category people are told when it acts (never the matched text).
+    pub name: Option<String>,
+    /// `block`, `redact` or `warn`.
+    pub action: Option<String>,
+    /// Words or phrases, matched whole and in any case.
+    pub words: Vec<String>,
+    /// Regular expressions (Rust `regex` syntax), matched as written; `(?i)` for any case.
+    pub regexes: Vec<String>,
 }
 
 /// A Discord id as written: a number (`123456789012345678`) or a string of digits

@@ -42,6 +42,8 @@ pub struct Config {
     pub permissions: PermissionsConfig,
     /// Background embedding and recall.
     pub memory: MemoryConfig,
+    /// The content policy.
+    pub policy: PolicyConfig,
 }
 
 impl Config {
@@ -606,4 +608,52 @@ pub struct PermissionsConfig {
     pub allow_dms: bool,
     /// Users ignored.
     pub blocked_users: Vec<NonZeroU64>,
+}
+
+/// `[policy]`: the content policy as configured, and compiled (by validation, once per load).
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyConfig {
+    /// The rules wherever a guild has none of its own (DMs and the terminal included).
+    pub default: PolicyRulesConfig,
+    /// Each guild's rules (its lists replace the default's; a list it left out is the
+    /// default's, already filled in).
+    #[serde(serialize_with = "guild_policies")]
+    pub guilds: BTreeMap<NonZeroU64, PolicyRulesConfig>,
+    /// The same rules compiled, handed to the engine.
+    #[serde(skip)]
+    pub compiled: mcpcord_engine::ContentPolicy,
+}
+
+/// One place's rules.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PolicyRulesConfig {
+    /// Rules on what people send.
+    pub input: Vec<PolicyRuleConfig>,
+    /// Rules on what the model answers.
+    pub output: Vec<PolicyRuleConfig>,
+}
+
+/// One rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRuleConfig {
+    /// The category people are told.
+    pub name: String,
+    /// `block`, `redact` or `warn`.
+    pub action: &'static str,
+    /// Words or phrases, whole and in any case.
+    pub words: Vec<String>,
+    /// Regular expressions, as written.
+    pub regexes: Vec<String>,
+}
+
+fn guild_policies<S: Serializer>(
+    map: &BTreeMap<NonZeroU64, PolicyRulesConfig>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut out = serializer.serialize_map(Some(map.len()))?;
+    for (guild, rules) in map {
+        out.serialize_entry(&guild.to_string(), rules)?;
+    }
+    out.end()
 }

@@ -2,6 +2,7 @@
 
 mod backends;
 mod mcp;
+mod policy;
 mod storage;
 
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
     let limits = limits(raw.limits, report);
     let permissions = permissions(raw.permissions, report);
     let memory = memory(raw.memory, report);
+    let policy = policy::policy(raw.policy, report);
     report.is_empty().then_some(Config {
         discord,
         backends,
@@ -66,6 +68,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
         limits,
         permissions,
         memory,
+        policy,
     })
 }
 
