@@ -119,6 +119,20 @@ impl CommandResponse {
         }
     }
 
+    /// Whether only the invoker sees it.
+    pub fn is_private(&self) -> bool {
+        matches!(
+            self,
+            Self::Message {
+                ephemeral: true,
+                ..
+            } | Self::Embed {
+                ephemeral: true,
+                ..
+            }
+        )
+    }
+
     /// The interaction response to send, if any; mentions never ping.
     pub fn into_interaction_response(self) -> Option<InteractionResponse> {
         let flags = |ephemeral: bool| ephemeral.then_some(MessageFlags::EPHEMERAL);

@@ -357,10 +357,10 @@ async fn only_allowed_models_are_picked_by_people_who_are_not_admins() {
             .option("prompt", "hi")
             .option("model", "llava"),
     );
-    let responses = bot.responses(&chat, 2).await;
+    let responses = bot.responses(&chat, 3).await;
     let said = responses
         .iter()
-        .find(|r| r.kind == ResponseKind::EditOriginal)
+        .find(|r| r.kind == ResponseKind::Followup)
         .and_then(|r| r.body.as_ref())
         .and_then(|b| b["content"].as_str())
         .unwrap_or_default()

@@ -59,8 +59,9 @@ pub(super) async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> 
         return Ok(());
     };
     let now = command.immediate();
+    let public = command.public();
     if !now {
-        defer(ctx, &interaction, !command.public()).await?;
+        defer(ctx, &interaction, !public).await?;
     }
     let request = CommandRequest {
         command: command.path(),
@@ -73,7 +74,36 @@ pub(super) async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> 
         Ok(response) => response,
         Err(never) => match never {},
     };
+    if !now && public && response.is_private() {
+        // A refusal of a public command (the content policy, a model not allowed) is the
+        // invoker's alone: the public "thinking…" goes, the reason comes ephemerally.
+        return private_after_public(ctx, &interaction, response).await;
+    }
     answer(ctx, &interaction, response, now).await
+}
+
+/// Replaces a public deferral by an ephemeral followup carrying `response`.
+async fn private_after_public(
+    ctx: &Context,
+    interaction: &Interaction,
+    response: CommandResponse,
+) -> Reply {
+    let CommandResponse::Message { content, .. } = response else {
+        return deliver(ctx, interaction, response).await;
+    };
+    let client = ctx.http.interaction(ctx.application_id);
+    if let Err(error) = client.delete_response(&interaction.token).await {
+        tracing::debug!(%error, "cannot delete a deferred answer");
+    }
+    let mentions = crate::mentions::no_pings();
+    let content = crate::components::shorten(&content, crate::split::MESSAGE_LIMIT);
+    client
+        .create_followup(&interaction.token)
+        .content(&content)
+        .flags(twilight_model::channel::message::MessageFlags::EPHEMERAL)
+        .allowed_mentions(Some(&mentions))
+        .await
+        .map(|_| ())
 }
 
 /// The command `interaction` carries (`None` when it carries none), or what to tell a person
