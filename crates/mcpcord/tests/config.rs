@@ -446,3 +446,97 @@ fn memory_settings_have_defaults_and_are_checked() {
     assert!(joined.contains("memory.recall_snippets"), "{joined}");
     assert!(joined.contains("did you mean `recall`"), "{joined}");
 }
+
+#[test]
+fn content_policy_rules_are_checked_and_an_invalid_regex_names_its_rule() {
+    let file = r#"
+        [[policy.input]]
+        name = "insults"
+        action = "block"
+        words = ["nitwit"]
+
+        [[policy.output]]
+        name = "keys"
+        action = "redact"
+        regexes = ['sk-[a-z0-9]{8,}', '(unclosed']
+
+        [[policy.output]]
+        action = "shout"
+        words = ["x"]
+
+        [policy.guilds."123456789012345678"]
+        output = []
+
+        [policy.guilds.general]
+        input = []
+    "#;
+    let found = errors(file, &Env::new());
+    assert!(
+        found.iter().any(|e| e.starts_with("policy.output[0]")
+            && e.contains("\"keys\"")
+            && e.contains("(unclosed")
+            && e.contains("does not compile")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with("policy.output[1].name: is missing")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|e| e.starts_with("policy.output[1].action")
+            && e.contains("allowed: block, redact, warn")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with("policy.guilds.general: keys are guild ids")),
+        "{found:#?}"
+    );
+    // The bad regex is the default's: not reported again for a guild that takes its list.
+    assert!(
+        !found.iter().any(|e| e.starts_with("policy.guilds.123")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn content_policy_per_guild_replaces_the_lists_it_names() {
+    let file = r#"
+        [[policy.input]]
+        name = "insults"
+        action = "block"
+        words = ["nitwit"]
+
+        [[policy.output]]
+        name = "keys"
+        action = "redact"
+        regexes = ['sk-[a-z0-9]{8,}']
+
+        [[policy.guilds."123456789012345678".input]]
+        name = "mild"
+        action = "warn"
+        words = ["nitwit"]
+    "#;
+    let config = Config::from_toml(file, &Env::new()).unwrap();
+    let guild = std::num::NonZeroU64::new(123_456_789_012_345_678).unwrap();
+    let own = &config.policy.guilds[&guild];
+    assert_eq!(own.input[0].name, "mild");
+    assert_eq!(own.output[0].name, "keys", "the output list is the default's");
+
+    let policy = mcpcord::app::engine_config(&config).policy;
+    let here = policy.place(Some(mcpcord_engine::GuildId::new(guild.get())));
+    let elsewhere = policy.place(Some(mcpcord_engine::GuildId::new(5)));
+    assert!(elsewhere.input.screen("you nitwit").blocked().is_some());
+    let screened = here.input.screen("you nitwit");
+    assert!(screened.blocked().is_none());
+    assert_eq!(screened.hits[0].rule, "mild");
+    assert_eq!(
+        here.output.screen("key sk-abcdef1234").text,
+        "key [redacted]"
+    );
+    let shown = config.to_redacted_toml();
+    assert!(shown.contains("[[policy.input]]"), "{shown}");
+}

@@ -613,7 +613,9 @@ pub struct PermissionsConfig {
 /// `[policy]`: the content policy as configured, and compiled (by validation, once per load).
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyConfig {
-    /// The rules wherever a guild has none of its own (DMs and the terminal included).
+    /// The rules wherever a guild has none of its own (DMs and the terminal included); shown
+    /// as `input` and `output`, as written.
+    #[serde(flatten)]
     pub default: PolicyRulesConfig,
     /// Each guild's rules (its lists replace the default's; a list it left out is the
     /// default's, already filled in).
