@@ -11,6 +11,7 @@ mod engine;
 mod error;
 mod events;
 mod indexer;
+mod locks;
 mod loop_breaker;
 mod memory;
 mod policy;

@@ -71,8 +71,8 @@ pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
 pub use recall::{RecallQuery, Snippet};
 pub use search::{
-    DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, SearchHit, SearchQuery, SearchScope,
-    SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
+    DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, Meaning, SearchHit, SearchQuery,
+    SearchScope, SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
 };
 pub use store::{Backend, PoolStats, Store};
 pub use tools::DisabledTool;
