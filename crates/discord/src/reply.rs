@@ -89,7 +89,11 @@ pub async fn refuse(
         .allowed_mentions(Some(&mentions))
         .reply(message)
         .fail_if_not_exists(false);
-    if let Err(error) = ctx.pacer.send(Route::create_message(channel), request).await {
+    if let Err(error) = ctx
+        .pacer
+        .send(Route::create_message(channel), request)
+        .await
+    {
         tracing::warn!(%error, "cannot say why a message was refused");
     }
 }

@@ -90,11 +90,16 @@ async fn a_blocked_chat_command_is_refused_ephemerally_before_a_thread_opens() {
     assert!(says.contains("content policy (insults)"), "{says}");
     assert_eq!(followup["flags"].as_u64().unwrap() & 64, 64, "ephemeral");
     assert!(
-        responses.iter().any(|r| r.kind == ResponseKind::DeleteOriginal),
+        responses
+            .iter()
+            .any(|r| r.kind == ResponseKind::DeleteOriginal),
         "the public deferral went: {responses:#?}"
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(bot.discord.threads_in(CHANNEL).is_empty(), "no thread opened");
+    assert!(
+        bot.discord.threads_in(CHANNEL).is_empty(),
+        "no thread opened"
+    );
     assert!(bot.ollama.chat_requests().is_empty(), "the model was asked");
     bot.shutdown().await;
 }
@@ -119,11 +124,22 @@ async fn a_word_redacted_on_output_never_reaches_discord_even_split_across_delta
     let answer = bot
         .finished_answer(CHANNEL, "The password is [redacted], keep it safe. Done.")
         .await;
-    assert!(bot.message_edits() >= 1, "the answer was edited as it streamed");
+    assert!(
+        bot.message_edits() >= 1,
+        "the answer was edited as it streamed"
+    );
     for content in everything_posted(&bot) {
         assert!(!content.to_lowercase().contains("hunter2"), "{content:?}");
-        assert!(!content.contains("hun\n") && !content.ends_with("hun"), "{content:?}");
+        assert!(
+            !content.contains("hun\n") && !content.ends_with("hun"),
+            "{content:?}"
+        );
     }
-    assert!(answer[0]["content"].as_str().unwrap().contains("[redacted]"));
+    assert!(
+        answer[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("[redacted]")
+    );
     bot.shutdown().await;
 }

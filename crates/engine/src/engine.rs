@@ -360,7 +360,12 @@ impl Engine {
     /// [`EngineError::ContentRefused`] (recorded) when a block rule matches. Redact and warn
     /// rules act in the turn, which also checks again whoever started it.
     pub async fn check_input(&self, request: &TurnRequest) -> Result<(), EngineError> {
-        let place = self.inner.config.load().policy.place(request.scope.guild_id);
+        let place = self
+            .inner
+            .config
+            .load()
+            .policy
+            .place(request.scope.guild_id);
         let Some(hit) = crate::turn::refusal(&place, request) else {
             return Ok(());
         };

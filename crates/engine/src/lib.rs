@@ -34,11 +34,11 @@ pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
 pub use memory::MemoryConfig;
+pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
 pub use policy::{
     ContentPolicy, Direction, Hit, PlacePolicy, PolicyAction, PolicyError, PolicyRule, PolicyRules,
     REDACTED, RuleSet, Screened,
 };
-pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
 pub use recall::{RECALL_FOOTER, RECALL_HEADER};
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};
 pub use settings::{Settings, Source};

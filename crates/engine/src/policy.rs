@@ -199,22 +199,8 @@ impl RuleSet {
     /// Compiles `rules`; every problem is reported, with the rule it is in.
     fn compile(rules: &[PolicyRule], at: Problems) -> Result<Self, Vec<PolicyError>> {
         let mut errors = Vec::new();
-        let mut sources = Vec::new();
+        let sources = sources(rules, at, &mut errors);
         let mut patterns = Vec::new();
-        for (index, rule) in rules.iter().enumerate() {
-            let blame = |problem: String| at.error(index, &rule.name, problem);
-            if rule.words.is_empty() && rule.regexes.is_empty() {
-                errors.push(blame("has neither words nor regexes: give it some".into()));
-            }
-            let words = rule.words.iter().map(|w| word_pattern(w).ok_or(w));
-            for word in words {
-                match word {
-                    Ok(source) => sources.push((index, source)),
-                    Err(w) => errors.push(blame(format!("word {w:?} is empty: remove it"))),
-                }
-            }
-            sources.extend(rule.regexes.iter().map(|r| (index, r.clone())));
-        }
         for (index, source) in sources {
             match pattern(&source) {
                 Ok(regex) => patterns.push((index, regex)),
@@ -235,6 +221,30 @@ impl RuleSet {
             rules: rules.iter().map(|r| (r.name.clone(), r.action)).collect(),
         })
     }
+}
+
+/// The pattern source of every word and regex of `rules`, with the index of its rule; a rule
+/// with nothing to match and an empty word are reported in `errors`.
+fn sources(
+    rules: &[PolicyRule],
+    at: Problems,
+    errors: &mut Vec<PolicyError>,
+) -> Vec<(usize, String)> {
+    let mut sources = Vec::new();
+    for (index, rule) in rules.iter().enumerate() {
+        let blame = |problem: String| at.error(index, &rule.name, problem);
+        if rule.words.is_empty() && rule.regexes.is_empty() {
+            errors.push(blame("has neither words nor regexes: give it some".into()));
+        }
+        for word in &rule.words {
+            match word_pattern(word) {
+                Some(source) => sources.push((index, source)),
+                None => errors.push(blame(format!("word {word:?} is empty: remove it"))),
+            }
+        }
+        sources.extend(rule.regexes.iter().map(|r| (index, r.clone())));
+    }
+    sources
 }
 
 /// Where the rules being compiled are, to name them in errors.
@@ -262,7 +272,13 @@ fn word_pattern(word: &str) -> Option<String> {
     let word = word.trim();
     let first = word.chars().next()?;
     let last = word.chars().last()?;
-    let edge = |c: char| if c.is_alphanumeric() || c == '_' { r"\b" } else { "" };
+    let edge = |c: char| {
+        if c.is_alphanumeric() || c == '_' {
+            r"\b"
+        } else {
+            ""
+        }
+    };
     Some(format!(
         "(?i){}{}{}",
         edge(first),

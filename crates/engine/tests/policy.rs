@@ -49,7 +49,10 @@ fn output_rules(rules: Vec<PolicyRule>) -> PolicyRules {
 async fn outcome(
     h: &Harness,
     request: TurnRequest,
-) -> (Vec<String>, Result<mcpcord_engine::TurnSummary, EngineError>) {
+) -> (
+    Vec<String>,
+    Result<mcpcord_engine::TurnSummary, EngineError>,
+) {
     let mut turn = h.engine.start_turn(request);
     let mut seen = Vec::new();
     tokio::time::timeout(TIMEOUT, async {
@@ -87,7 +90,12 @@ fn shown(events: &[String]) -> (String, Vec<String>) {
 #[tokio::test]
 async fn a_blocked_word_is_refused_before_anything_is_stored_or_sent() {
     let policy = input_rules(vec![rule("insults", PolicyAction::Block, &["nitwit"], &[])]);
-    let h = harness(vec![tool_model()], None, with_policy(policy, BTreeMap::new())).await;
+    let h = harness(
+        vec![tool_model()],
+        None,
+        with_policy(policy, BTreeMap::new()),
+    )
+    .await;
     let request = say("c1", "you absolute NITWIT");
 
     // A front end can ask first, to refuse in its own way.
@@ -99,8 +107,14 @@ async fn a_blocked_word_is_refused_before_anything_is_stored_or_sent() {
     let says = error.to_string();
     assert!(says.contains("content policy (insults)"), "{says}");
     assert!(!says.to_lowercase().contains("nitwit"), "{says}");
-    assert!(events.is_empty(), "nothing happened before the refusal: {events:?}");
-    assert!(h.fake.chat_requests().is_empty(), "the model was never asked");
+    assert!(
+        events.is_empty(),
+        "nothing happened before the refusal: {events:?}"
+    );
+    assert!(
+        h.fake.chat_requests().is_empty(),
+        "the model was never asked"
+    );
     let stored = h
         .engine
         .store()
@@ -123,11 +137,18 @@ async fn a_redacted_input_reaches_neither_the_model_nor_the_database() {
         &[],
         &[r"sk-[A-Za-z0-9]{8,}"],
     )]);
-    let h = harness(vec![tool_model()], None, with_policy(policy, BTreeMap::new())).await;
+    let h = harness(
+        vec![tool_model()],
+        None,
+        with_policy(policy, BTreeMap::new()),
+    )
+    .await;
     h.fake.push_script(Script::reply("Noted."));
     let (events, _) = run(&h.engine, say("c1", "my key is sk-abcdef123456, keep it")).await;
     assert!(
-        events.iter().any(|e| e.starts_with("notice") && e.contains("redacted")),
+        events
+            .iter()
+            .any(|e| e.starts_with("notice") && e.contains("redacted")),
         "{events:?}"
     );
     let sent = h.fake.last_chat_request().unwrap().to_string();
@@ -140,7 +161,12 @@ async fn a_redacted_input_reaches_neither_the_model_nor_the_database() {
 #[tokio::test]
 async fn a_warn_rule_lets_the_turn_through_and_tells_the_person() {
     let policy = input_rules(vec![rule("medical", PolicyAction::Warn, &["dosage"], &[])]);
-    let h = harness(vec![tool_model()], None, with_policy(policy, BTreeMap::new())).await;
+    let h = harness(
+        vec![tool_model()],
+        None,
+        with_policy(policy, BTreeMap::new()),
+    )
+    .await;
     h.fake.push_script(Script::reply("Ask a doctor."));
     let (events, summary) = run(&h.engine, say("c1", "what dosage of aspirin?")).await;
     assert_eq!(summary.text, "Ask a doctor.");
@@ -156,8 +182,18 @@ async fn a_warn_rule_lets_the_turn_through_and_tells_the_person() {
 
 #[tokio::test]
 async fn a_word_redacted_on_output_never_shows_even_split_across_deltas() {
-    let policy = output_rules(vec![rule("passwords", PolicyAction::Redact, &["hunter2"], &[])]);
-    let h = harness(vec![tool_model()], None, with_policy(policy, BTreeMap::new())).await;
+    let policy = output_rules(vec![rule(
+        "passwords",
+        PolicyAction::Redact,
+        &["hunter2"],
+        &[],
+    )]);
+    let h = harness(
+        vec![tool_model()],
+        None,
+        with_policy(policy, BTreeMap::new()),
+    )
+    .await;
     h.fake.push_script(
         Script::new()
             .text("The password is hun")
@@ -168,8 +204,14 @@ async fn a_word_redacted_on_output_never_shows_even_split_across_deltas() {
     let (events, summary) = run(&h.engine, say("c1", "what is the password?")).await;
     let (text, states) = shown(&events);
     for state in &states {
-        assert!(!state.to_lowercase().contains("hunter2"), "shown: {state:?}");
-        assert!(!state.ends_with("hun"), "a partial match was shown: {state:?}");
+        assert!(
+            !state.to_lowercase().contains("hunter2"),
+            "shown: {state:?}"
+        );
+        assert!(
+            !state.ends_with("hun"),
+            "a partial match was shown: {state:?}"
+        );
     }
     let expected = "The password is [redacted], and [redacted] again.";
     assert_eq!(text, expected);
@@ -193,12 +235,20 @@ async fn a_pattern_spanning_words_rewrites_what_was_shown() {
         &[],
         &[r"launch code \d+"],
     )]);
-    let h = harness(vec![tool_model()], None, with_policy(policy, BTreeMap::new())).await;
+    let h = harness(
+        vec![tool_model()],
+        None,
+        with_policy(policy, BTreeMap::new()),
+    )
+    .await;
     h.fake
         .push_script(Script::new().text("The launch ").text("code 1234 is set."));
     let (events, summary) = run(&h.engine, say("c1", "the code?")).await;
     let (text, states) = shown(&events);
-    assert!(events.iter().any(|e| e.starts_with("rewritten")), "{events:?}");
+    assert!(
+        events.iter().any(|e| e.starts_with("rewritten")),
+        "{events:?}"
+    );
     for state in &states {
         assert!(!state.contains("1234"), "shown: {state:?}");
     }
@@ -208,8 +258,18 @@ async fn a_pattern_spanning_words_rewrites_what_was_shown() {
 
 #[tokio::test]
 async fn a_blocked_answer_is_replaced_by_a_notice() {
-    let policy = output_rules(vec![rule("weapons", PolicyAction::Block, &["nerve agent"], &[])]);
-    let h = harness(vec![tool_model()], None, with_policy(policy, BTreeMap::new())).await;
+    let policy = output_rules(vec![rule(
+        "weapons",
+        PolicyAction::Block,
+        &["nerve agent"],
+        &[],
+    )]);
+    let h = harness(
+        vec![tool_model()],
+        None,
+        with_policy(policy, BTreeMap::new()),
+    )
+    .await;
     h.fake.push_script(
         Script::new()
             .text("Sure. A nerve ")
@@ -221,16 +281,29 @@ async fn a_blocked_answer_is_replaced_by_a_notice() {
     for state in &states {
         assert!(!state.contains("nerve agent"), "shown: {state:?}");
     }
-    assert!(text.contains("withheld") && text.contains("(weapons)"), "{text}");
+    assert!(
+        text.contains("withheld") && text.contains("(weapons)"),
+        "{text}"
+    );
     assert_eq!(summary.text, text);
     assert_eq!(h.history("c1").await[1].content, text);
 }
 
 #[tokio::test]
 async fn a_guild_with_its_own_rules_does_not_use_the_default() {
-    let default = input_rules(vec![rule("default-block", PolicyAction::Block, &["alpha"], &[])]);
+    let default = input_rules(vec![rule(
+        "default-block",
+        PolicyAction::Block,
+        &["alpha"],
+        &[],
+    )]);
     let relaxed = GuildId::new(9);
-    let own = input_rules(vec![rule("guild-warn", PolicyAction::Warn, &["alpha"], &[])]);
+    let own = input_rules(vec![rule(
+        "guild-warn",
+        PolicyAction::Warn,
+        &["alpha"],
+        &[],
+    )]);
     let h = harness(
         vec![tool_model()],
         None,
@@ -257,7 +330,12 @@ async fn a_reload_replaces_the_rules() {
     let h = harness(vec![tool_model()], None, config("llama3.2")).await;
     h.fake.push_script(Script::reply("fine"));
     run(&h.engine, say("c1", "alpha")).await;
-    let policy = input_rules(vec![rule("now-banned", PolicyAction::Block, &["alpha"], &[])]);
+    let policy = input_rules(vec![rule(
+        "now-banned",
+        PolicyAction::Block,
+        &["alpha"],
+        &[],
+    )]);
     h.engine.reconfigure(with_policy(policy, BTreeMap::new()));
     let (_, ended) = outcome(&h, say("c1", "alpha")).await;
     assert!(matches!(ended, Err(EngineError::ContentRefused { rule }) if rule == "now-banned"));

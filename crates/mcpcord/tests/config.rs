@@ -485,8 +485,10 @@ fn content_policy_rules_are_checked_and_an_invalid_regex_names_its_rule() {
         "{found:#?}"
     );
     assert!(
-        found.iter().any(|e| e.starts_with("policy.output[1].action")
-            && e.contains("allowed: block, redact, warn")),
+        found
+            .iter()
+            .any(|e| e.starts_with("policy.output[1].action")
+                && e.contains("allowed: block, redact, warn")),
         "{found:#?}"
     );
     assert!(
@@ -524,7 +526,10 @@ fn content_policy_per_guild_replaces_the_lists_it_names() {
     let guild = std::num::NonZeroU64::new(123_456_789_012_345_678).unwrap();
     let own = &config.policy.guilds[&guild];
     assert_eq!(own.input[0].name, "mild");
-    assert_eq!(own.output[0].name, "keys", "the output list is the default's");
+    assert_eq!(
+        own.output[0].name, "keys",
+        "the output list is the default's"
+    );
 
     let policy = mcpcord::app::engine_config(&config).policy;
     let here = policy.place(Some(mcpcord_engine::GuildId::new(guild.get())));

@@ -55,20 +55,10 @@ impl ChatCommand {
     /// (the question posted first in it); elsewhere, or when no thread can be made, it is
     /// answered inline as a chain of its own.
     pub async fn run(self, call: Call<'_>) -> CommandResult {
-        if let Some(model) = &self.model {
-            call.may_pick(model)?;
-        }
-        call.room()?;
         let Some(channel) = call.interaction.channel.as_ref() else {
             return Err(CommandError::Invalid("there is no channel here".into()));
         };
-        let message = self.message(call).await;
-        call.screen(&call.request(
-            conversation::chain_key(call.interaction.id.get()),
-            TurnAction::Message(message.clone()),
-            self.model.clone(),
-        ))
-        .await?;
+        let message = self.checked_message(call).await?;
         let asked = format!("**{}** asked:\n>>> {}", call.name(), self.prompt);
         if can_thread(call, channel.kind) {
             match open_thread(call, channel.id, &self.prompt, &asked).await {
@@ -99,6 +89,24 @@ impl ChatCommand {
             content: shorten(&asked, MESSAGE_LIMIT),
             ephemeral: false,
         })
+    }
+
+    /// The prompt with the attached file read in, after the checks made before anything
+    /// visible is done: the model may be picked by the invoker, who has room for one more
+    /// answer, and the content policy lets the prompt through.
+    async fn checked_message(&self, call: Call<'_>) -> Result<UserMessage, CommandError> {
+        if let Some(model) = &self.model {
+            call.may_pick(model)?;
+        }
+        call.room()?;
+        let message = self.message(call).await;
+        let request = call.request(
+            conversation::chain_key(call.interaction.id.get()),
+            TurnAction::Message(message.clone()),
+            self.model.clone(),
+        );
+        call.screen(&request).await?;
+        Ok(message)
     }
 
     /// The prompt, with the attached file read in.

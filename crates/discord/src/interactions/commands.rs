@@ -74,12 +74,7 @@ pub(super) async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> 
         Ok(response) => response,
         Err(never) => match never {},
     };
-    if !now && public && response.is_private() {
-        // A refusal of a public command (the content policy, a model not allowed) is the
-        // invoker's alone: the public "thinking…" goes, the reason comes ephemerally.
-        return private_after_public(ctx, &interaction, response).await;
-    }
-    answer(ctx, &interaction, response, now).await
+    answer(ctx, &interaction, response, now, public).await
 }
 
 /// Replaces a public deferral by an ephemeral followup carrying `response`.
@@ -118,13 +113,20 @@ fn parse(interaction: &Interaction) -> Result<Option<BotCommand>, &'static str> 
     })
 }
 
-/// Sends a command's `response`: at once, or as the edit of the deferred answer.
+/// Sends a command's `response`: at once, or as the edit of the deferred answer (`public`:
+/// deferred visibly).
 async fn answer(
     ctx: &Context,
     interaction: &Interaction,
     response: CommandResponse,
     now: bool,
+    public: bool,
 ) -> Reply {
+    if !now && public && response.is_private() {
+        // A refusal of a public command (the content policy, a model not allowed) is the
+        // invoker's alone: the public "thinking…" goes, the reason comes ephemerally.
+        return private_after_public(ctx, interaction, response).await;
+    }
     if !now {
         return deliver(ctx, interaction, response).await;
     }

@@ -80,7 +80,11 @@ fn an_invalid_regex_names_its_rule() {
     assert_eq!(errors[0].rule, "broken");
     assert_eq!(errors[0].index, 1);
     assert_eq!(errors[0].direction, Direction::Output);
-    assert!(errors[0].problem.contains("does not compile"), "{}", errors[0]);
+    assert!(
+        errors[0].problem.contains("does not compile"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
@@ -119,14 +123,27 @@ fn a_guild_with_rules_of_its_own_uses_them_instead_of_the_default() {
             .blocked()
             .is_some()
     );
-    assert!(policy.place(Some(guild)).input.screen("alpha").hits.is_empty());
-    assert_eq!(policy.place(Some(guild)).input.screen("beta").hits[0].rule, "own");
+    assert!(
+        policy
+            .place(Some(guild))
+            .input
+            .screen("alpha")
+            .hits
+            .is_empty()
+    );
+    assert_eq!(
+        policy.place(Some(guild)).input.screen("beta").hits[0].rule,
+        "own"
+    );
 }
 
 #[test]
 fn no_rules_match_nothing() {
     let policy = ContentPolicy::default();
-    let screened = policy.place(None).rules(Direction::Output).screen("anything");
+    let screened = policy
+        .place(None)
+        .rules(Direction::Output)
+        .screen("anything");
     assert!(screened.hits.is_empty());
     assert_eq!(screened.text, "anything");
 }

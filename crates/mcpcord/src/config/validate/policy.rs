@@ -29,13 +29,11 @@ pub(super) fn policy(raw: RawPolicy, report: &mut Report) -> PolicyConfig {
             );
             continue;
         };
-        let mut list = |own: Option<Vec<RawPolicyRule>>, direction: &str, default: &[_]| {
-            match own {
-                Some(own) => rules(own, &format!("{at}.{direction}"), report),
-                None => {
-                    inherited.push(format!("{at}.{direction}"));
-                    default.to_vec()
-                }
+        let mut list = |own: Option<Vec<RawPolicyRule>>, direction: &str, default: &[_]| match own {
+            Some(own) => rules(own, &format!("{at}.{direction}"), report),
+            None => {
+                inherited.push(format!("{at}.{direction}"));
+                default.to_vec()
             }
         };
         let input = list(own.input, "input", &default.input);
