@@ -76,6 +76,9 @@ impl Reloader {
                 return Outcome::Refused(invalid.errors.len());
             }
         };
+        // Before anything is applied: a log line about the new configuration keeps its
+        // secrets out too.
+        crate::logging::learn_secrets(&new.secrets());
         let bot = match crate::commands::bot_config(&new) {
             Ok(bot) => bot,
             Err(problem) => {
