@@ -279,9 +279,12 @@ where
         .service(handler)
 }
 
+/// What [`OnForbidden`] calls: who was refused, and the command as typed.
+type ForbiddenReport = dyn Fn(&Invoker, &str) + Send + Sync;
+
 /// Told of each admin-only command refused: who, where, and the command (as typed).
 #[derive(Clone, Default)]
-pub struct OnForbidden(Option<Arc<dyn Fn(&Invoker, &str) + Send + Sync>>);
+pub struct OnForbidden(Option<Arc<ForbiddenReport>>);
 
 impl OnForbidden {
     /// Calls `report` for each refusal.
