@@ -123,6 +123,22 @@ async fn a_blocked_word_is_refused_before_anything_is_stored_or_sent() {
         .unwrap();
     assert!(stored.is_none(), "nothing was stored");
 
+    // Both refusals (the front end's check, the turn's) are in the audit log, by rule.
+    h.engine.audit_flush().await;
+    let log = h
+        .engine
+        .audit_log(&mcpcord_engine::AuditFilter::default())
+        .await
+        .unwrap();
+    let refusals: Vec<_> = log
+        .iter()
+        .filter(|r| r.entry.action == "content_policy")
+        .collect();
+    assert_eq!(refusals.len(), 2, "{log:#?}");
+    assert_eq!(refusals[0].entry.detail["rule"], "insults");
+    assert_eq!(refusals[0].entry.detail["action"], "block");
+    assert!(!format!("{log:?}").to_lowercase().contains("nitwit"));
+
     // A message without the word goes through.
     h.fake.push_script(Script::reply("Hello."));
     let (_, summary) = run(&h.engine, say("c1", "you absolute star")).await;

@@ -2,12 +2,13 @@
 //! a structured log line (target [`POLICY_LOG_TARGET`]) and a counter
 //! ([`POLICY_ACTIONS_TOTAL`]). Never the text that matched: only who, where, which rule.
 //!
-//! The audit log (issue 16, item 1) is built beside this: once it exists, [`record`] is the one
-//! function that writes each action to it.
+//! Each action is also an entry of the audit log ([`crate::Engine::audit`]): kind `refusal`,
+//! action `content_policy`, with the direction, the rule's action and name, the channel and the
+//! conversation in its detail.
 
 use std::sync::Arc;
 
-use mcpcord_memory::{ChannelId, ConversationKey, GuildId, Scope, UserId};
+use mcpcord_memory::{AuditEntry, ChannelId, ConversationKey, GuildId, Scope, UserId};
 
 use super::{Direction, Hit};
 use crate::engine::Inner;
@@ -43,12 +44,7 @@ impl Subject {
 }
 
 /// Records that rule `hit` acted on the `direction` text of `subject`'s turn.
-pub(crate) async fn record(
-    _inner: &Arc<Inner>,
-    subject: &Subject,
-    direction: Direction,
-    hit: &Hit,
-) {
+pub(crate) async fn record(inner: &Arc<Inner>, subject: &Subject, direction: Direction, hit: &Hit) {
     metrics::counter!(
         POLICY_ACTIONS_TOTAL,
         "direction" => direction.as_str(),
@@ -66,4 +62,16 @@ pub(crate) async fn record(
         conversation = subject.key.as_str(),
         "content policy acted"
     );
+    let mut entry = AuditEntry::refusal(subject.user, subject.scope.guild_id, "content_policy")
+        .with_detail("direction", direction.as_str())
+        .with_detail("action", hit.action.as_str())
+        .with_detail("rule", hit.rule.clone())
+        .with_detail("conversation", subject.key.as_str());
+    if let Some(channel) = subject.scope.channel_id {
+        entry = entry.with_detail("channel", channel.get().to_string());
+    }
+    let engine = crate::Engine {
+        inner: inner.clone(),
+    };
+    engine.audit(entry);
 }
