@@ -15,6 +15,7 @@ mod loop_breaker;
 mod memory;
 mod posts;
 mod preferences;
+mod privacy;
 mod recall;
 mod request;
 mod search;
@@ -32,6 +33,7 @@ pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
 pub use memory::MemoryConfig;
+pub use privacy::DataRightsRequest;
 pub use recall::{RECALL_FOOTER, RECALL_HEADER};
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};
 pub use settings::{Settings, Source};
@@ -45,6 +47,8 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    Author, ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PoolStats, PostId,
-    PreferenceLevel, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, UserId, Viewer,
+    Author, ChannelId, ConversationData, ConversationId, ConversationKey, ForgetReport, GuildId,
+    MessageData, MessageId, PersonalData, PoolStats, PostId, PreferenceData, PreferenceLevel,
+    Profile, REMOVED_NOTE, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats,
+    ToolSwitchData, UserId, Viewer,
 };
