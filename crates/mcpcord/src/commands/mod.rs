@@ -6,6 +6,7 @@ mod config;
 mod mcp;
 mod memory;
 mod models;
+mod privacy;
 mod reload;
 mod run;
 mod status;
@@ -102,6 +103,7 @@ fn with_config(
         Command::Mcp(command) => block_on(mcp::run(config, command)),
         Command::Status(args) => block_on(status::run(config, args)),
         Command::Memory(command) => block_on(memory::run(config, command)),
+        Command::Privacy(command) => block_on(privacy::run(config, command)),
     }
 }
 
