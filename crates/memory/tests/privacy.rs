@@ -3,7 +3,8 @@
 //! nobody else's; forgetting them leaves no trace in any table that holds a user id or their
 //! text (messages, embeddings, keyword index, preferences, conversations, users, tool switches,
 //! Discord post ids), keeps the other person's data whole, marks the answers they got in shared
-//! conversations, and leaves nothing of theirs in what SQLite keeps in memory.
+//! conversations, and leaves nothing of theirs in what SQLite keeps in memory. And retention:
+//! the default plus the guild rules leave no conversation kept forever.
 
 #[macro_use]
 mod common;
@@ -18,6 +19,7 @@ on_both!(
     the_export_holds_exactly_that_persons_data,
     forgetting_leaves_no_trace_and_keeps_the_others_data,
     forgetting_someone_unknown_changes_nothing,
+    the_default_retention_covers_every_conversation,
 );
 
 const GUILD: GuildId = GuildId::new(1_300_000_000_000_000_001);
@@ -417,5 +419,46 @@ async fn forgetting_someone_unknown_changes_nothing(db: TestDb) {
     assert!(report.messages.is_empty());
     assert_eq!(store.search_stats().await.unwrap(), before);
     assert!(store.personal_data(BOB).await.unwrap().profile.is_some());
+    store.close().await;
+}
+
+async fn the_default_retention_covers_every_conversation(db: TestDb) {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, SystemTime};
+    const DAY: Duration = Duration::from_secs(86_400);
+    let store = db.connect().await;
+    let ruled = GuildId::new(11);
+    let unruled = GuildId::new(12);
+    let never_seen = GuildId::new(13);
+    store.upsert_guild(unruled, "no rule").await.unwrap();
+    store
+        .replace_retention(&BTreeMap::from([(ruled, DAY)]))
+        .await
+        .unwrap();
+    let place = |guild: Option<GuildId>| Scope {
+        guild_id: guild,
+        channel_id: Some(CHANNEL),
+        user_id: Some(ALICE),
+    };
+    for (key, guild) in [
+        ("ruled", Some(ruled)),
+        ("unruled", Some(unruled)),
+        ("never-seen", Some(never_seen)),
+        ("dm", None),
+    ] {
+        common::talk(&store, key, place(guild), ALICE, "hello", &["hi"]).await;
+    }
+    let now = SystemTime::now();
+    // Without a default, only the guild with a rule loses its conversation.
+    assert_eq!(store.sweep_expired(now + 3 * DAY).await.unwrap(), 1);
+    // With one, every other conversation has a limit too: DMs and guilds without a rule.
+    store.set_retention_outside_guilds(Some(2 * DAY));
+    store.set_retention_other_guilds(Some(2 * DAY));
+    assert_eq!(store.retention_other_guilds(), Some(2 * DAY));
+    assert_eq!(store.sweep_expired(now + DAY).await.unwrap(), 0);
+    assert_eq!(store.sweep_expired(now + 3 * DAY).await.unwrap(), 3);
+    for key in ["ruled", "unruled", "never-seen", "dm"] {
+        assert!(store.find_conversation(&key.into()).await.unwrap().is_none(), "{key}");
+    }
     store.close().await;
 }
