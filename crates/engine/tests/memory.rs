@@ -410,13 +410,23 @@ async fn a_persons_export_and_forgetting_through_the_engine(db: Db) {
     run(&engine, say("chat:alice", "alice alone with a wombatcello")).await;
     run(&engine, bob_says("chat:bob", "bob alone with a yakharp")).await;
     run(&engine, say("chat:shared", "alice asks about the emuoboe")).await;
-    run(&engine, bob_says("chat:shared", "bob asks about the gnukazoo")).await;
+    run(
+        &engine,
+        bob_says("chat:shared", "bob asks about the gnukazoo"),
+    )
+    .await;
     until("the indexer", async || engine.indexed_vectors() == 8).await;
 
     let data = engine.privacy_export(alice).await.unwrap();
     let json = serde_json::to_string(&data).unwrap();
-    assert!(json.contains("wombatcello") && json.contains("emuoboe"), "{json}");
-    assert!(!json.contains("yakharp") && !json.contains("gnukazoo"), "{json}");
+    assert!(
+        json.contains("wombatcello") && json.contains("emuoboe"),
+        "{json}"
+    );
+    assert!(
+        !json.contains("yakharp") && !json.contains("gnukazoo"),
+        "{json}"
+    );
     assert_eq!(data.conversations.len(), 2);
 
     let report = engine.privacy_forget(alice).await.unwrap();
@@ -442,7 +452,10 @@ async fn a_persons_export_and_forgetting_through_the_engine(db: Db) {
     );
     let bob = engine.privacy_export(UserId::new(43)).await.unwrap();
     let json = serde_json::to_string(&bob).unwrap();
-    assert!(json.contains("yakharp") && json.contains("gnukazoo"), "{json}");
+    assert!(
+        json.contains("yakharp") && json.contains("gnukazoo"),
+        "{json}"
+    );
     // The indexer runs on and finds nothing of hers to embed again.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(engine.indexed_vectors(), 5);

@@ -31,7 +31,10 @@ fn text(bytes: &[u8]) -> String {
 async fn populate(dir: &Path) {
     let url = format!("sqlite://{}/mcpcord.sqlite", dir.display());
     let store = Store::connect(&url).await.unwrap();
-    store.upsert_user(UserId::new(ALICE), "alice").await.unwrap();
+    store
+        .upsert_user(UserId::new(ALICE), "alice")
+        .await
+        .unwrap();
     store.upsert_user(UserId::new(BOB), "bob").await.unwrap();
     let channel = Scope {
         guild_id: Some(GuildId::new(GUILD)),
@@ -39,7 +42,11 @@ async fn populate(dir: &Path) {
         user_id: Some(UserId::new(ALICE)),
     };
     let shared = store
-        .conversation(&ConversationKey::new("shared"), channel, Some(UserId::new(ALICE)))
+        .conversation(
+            &ConversationKey::new("shared"),
+            channel,
+            Some(UserId::new(ALICE)),
+        )
         .await
         .unwrap()
         .id;
@@ -50,7 +57,10 @@ async fn populate(dir: &Path) {
             .await
             .unwrap();
         store
-            .commit_turn(shared, vec![NewMessage::assistant(format!("answer to {name}"))])
+            .commit_turn(
+                shared,
+                vec![NewMessage::assistant(format!("answer to {name}"))],
+            )
             .await
             .unwrap();
         let dm = Scope {
@@ -58,7 +68,14 @@ async fn populate(dir: &Path) {
             channel_id: Some(ChannelId::new(who ^ 1)),
             user_id: Some(user),
         };
-        common_talk(&store, &format!("dm-{name}"), dm, user, &format!("{name} private")).await;
+        common_talk(
+            &store,
+            &format!("dm-{name}"),
+            dm,
+            user,
+            &format!("{name} private"),
+        )
+        .await;
     }
     store.close().await;
 }
@@ -69,7 +86,10 @@ async fn common_talk(store: &Store, key: &str, scope: Scope, user: UserId, words
         .await
         .unwrap();
     store
-        .add_user_message(conversation.id, NewMessage::user(words).with_author(user, "x"))
+        .add_user_message(
+            conversation.id,
+            NewMessage::user(words).with_author(user, "x"),
+        )
         .await
         .unwrap();
 }
@@ -101,10 +121,20 @@ async fn privacy_export_and_forget_through_the_binary() {
     // Nobody at a terminal to ask: refused, nothing changed.
     let refused = mcpcord(dir, &["privacy", "forget", "--user", &ALICE.to_string()]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(text(&refused.stderr).contains("--yes"), "{}", text(&refused.stderr));
-    assert_eq!(export(dir, ALICE).0["conversations"], alice["conversations"]);
+    assert!(
+        text(&refused.stderr).contains("--yes"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(
+        export(dir, ALICE).0["conversations"],
+        alice["conversations"]
+    );
 
-    let forgot = mcpcord(dir, &["privacy", "forget", "--user", &ALICE.to_string(), "--yes"]);
+    let forgot = mcpcord(
+        dir,
+        &["privacy", "forget", "--user", &ALICE.to_string(), "--yes"],
+    );
     assert!(forgot.status.success(), "{}", text(&forgot.stderr));
     let said = text(&forgot.stdout);
     assert!(said.contains("conversations deleted: 1"), "{said}");
@@ -120,9 +150,14 @@ async fn privacy_export_and_forget_through_the_binary() {
 
     let (bob, raw) = export(dir, BOB);
     assert_eq!(bob["conversations"].as_array().unwrap().len(), 2, "{raw}");
-    assert!(raw.contains("ibisdrum") && raw.contains("answer to bob") && raw.contains("bob private"));
+    assert!(
+        raw.contains("ibisdrum") && raw.contains("answer to bob") && raw.contains("bob private")
+    );
 
     // Forgetting again finds nothing.
-    let again = mcpcord(dir, &["privacy", "forget", "--user", &ALICE.to_string(), "--yes"]);
+    let again = mcpcord(
+        dir,
+        &["privacy", "forget", "--user", &ALICE.to_string(), "--yes"],
+    );
     assert!(text(&again.stdout).contains("nothing was stored"));
 }

@@ -104,17 +104,32 @@ async fn seed(store: &Store) -> World {
     .await;
 
     let alice = PreferenceLevel::User(ALICE);
-    store.set_preferred_model(alice, Some("alice-model")).await.unwrap();
-    store.set_system_prompt(alice, "talk like alicesecret").await.unwrap();
+    store
+        .set_preferred_model(alice, Some("alice-model"))
+        .await
+        .unwrap();
+    store
+        .set_system_prompt(alice, "talk like alicesecret")
+        .await
+        .unwrap();
     store.set_recall(alice, Some(false)).await.unwrap();
     let bob = PreferenceLevel::User(BOB);
-    store.set_preferred_model(bob, Some("bob-model")).await.unwrap();
+    store
+        .set_preferred_model(bob, Some("bob-model"))
+        .await
+        .unwrap();
     store
         .set_preferred_model(PreferenceLevel::Channel(CHANNEL), Some("channel-model"))
         .await
         .unwrap();
-    store.disable_tool(CHANNEL, "srv", "alice-tool", Some(ALICE)).await.unwrap();
-    store.disable_tool(CHANNEL, "srv", "bob-tool", Some(BOB)).await.unwrap();
+    store
+        .disable_tool(CHANNEL, "srv", "alice-tool", Some(ALICE))
+        .await
+        .unwrap();
+    store
+        .disable_tool(CHANNEL, "srv", "bob-tool", Some(BOB))
+        .await
+        .unwrap();
     store
         .set_discord_message_ids(alice_message, &[PostId::new(900)])
         .await
@@ -228,9 +243,9 @@ async fn traces(pool: &sqlx::AnyPool, kind: Kind, user: UserId, words: &[&str]) 
                 // The index's own storage, not only what a query finds.
                 "SELECT COUNT(*) FROM messages_fts_data WHERE instr(block, CAST($1 AS BLOB)) > 0",
             ],
-            Kind::Postgres => vec![
-                "SELECT COUNT(*) FROM messages WHERE search @@ to_tsquery('simple', $1)",
-            ],
+            Kind::Postgres => {
+                vec!["SELECT COUNT(*) FROM messages WHERE search @@ to_tsquery('simple', $1)"]
+            }
         };
         for sql in index {
             if count_text(pool, sql, word).await > 0 {
@@ -259,7 +274,12 @@ async fn the_export_holds_exactly_that_persons_data(db: TestDb) {
     let contents: Vec<&str> = shared.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(
         contents,
-        ["alice asks quokkaxylophone", "", "echoed for her", "here you are alice"]
+        [
+            "alice asks quokkaxylophone",
+            "",
+            "echoed for her",
+            "here you are alice"
+        ]
     );
     assert!(shared.messages[0].yours && !shared.messages[3].yours);
     assert_eq!(shared.messages[3].id, world.answer_to_alice);
@@ -268,7 +288,10 @@ async fn the_export_holds_exactly_that_persons_data(db: TestDb) {
     assert_eq!(private.messages.len(), 2);
     let preferences = data.preferences.as_ref().unwrap();
     assert_eq!(preferences.model.as_deref(), Some("alice-model"));
-    assert_eq!(preferences.system_prompt.as_deref(), Some("talk like alicesecret"));
+    assert_eq!(
+        preferences.system_prompt.as_deref(),
+        Some("talk like alicesecret")
+    );
     assert_eq!(preferences.recall, Some(false));
     assert_eq!(data.tool_switches.len(), 1);
     assert_eq!(data.tool_switches[0].tool, "alice-tool");
@@ -284,7 +307,10 @@ async fn the_export_holds_exactly_that_persons_data(db: TestDb) {
         .chain(["bob-model", "bob-tool", "channel-model", "\"bob\""])
         .chain([BOB.to_string().as_str()])
     {
-        assert!(!json.contains(foreign), "{foreign} in Alice's export: {json}");
+        assert!(
+            !json.contains(foreign),
+            "{foreign} in Alice's export: {json}"
+        );
     }
 
     // And Bob's export is his: his DM, and the shared conversation with only his part.
@@ -309,13 +335,19 @@ async fn forgetting_leaves_no_trace_and_keeps_the_others_data(db: TestDb) {
     assert_eq!(before.user.model.as_deref(), Some("alice-model"));
     assert_eq!(store.disabled_tools(CHANNEL).await.unwrap().len(), 2);
     let dm_key = ConversationKey::new("k:alice-dm");
-    let kept = store.conversation(&dm_key, dm(ALICE, ALICE_DM), Some(ALICE)).await.unwrap();
+    let kept = store
+        .conversation(&dm_key, dm(ALICE, ALICE_DM), Some(ALICE))
+        .await
+        .unwrap();
     assert_eq!(kept.id, world.alice_dm);
     let bob_before = store.personal_data(BOB).await.unwrap();
 
     // The checks find her before: they look in the right places.
     let found = traces(&pool, db.kind, ALICE, &ALICE_WORDS).await;
-    assert!(found.len() >= 12, "too few traces before forgetting: {found:#?}");
+    assert!(
+        found.len() >= 12,
+        "too few traces before forgetting: {found:#?}"
+    );
 
     let report = store.forget_person(ALICE).await.unwrap();
     assert_eq!(report.conversations_deleted, 1, "{report:?}");
@@ -331,17 +363,29 @@ async fn forgetting_leaves_no_trace_and_keeps_the_others_data(db: TestDb) {
 
     let found = traces(&pool, db.kind, ALICE, &ALICE_WORDS).await;
     assert!(found.is_empty(), "traces of Alice left: {found:#?}");
-    assert!(store.discord_message_ids(world.alice_message).await.unwrap().is_empty());
+    assert!(
+        store
+            .discord_message_ids(world.alice_message)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.get_conversation(world.alice_dm).await.is_err());
     let hits = store
-        .keyword_search(&SearchQuery::new("quokkaxylophone", SearchScope::operator(None)))
+        .keyword_search(&SearchQuery::new(
+            "quokkaxylophone",
+            SearchScope::operator(None),
+        ))
         .await
         .unwrap();
     assert!(hits.is_empty(), "{hits:?}");
 
     // The shared conversation: her question is a note, the answers she got stay.
     let history = store.history(world.shared, 50).await.unwrap();
-    let shape: Vec<(Role, &str)> = history.iter().map(|m| (m.role, m.content.as_str())).collect();
+    let shape: Vec<(Role, &str)> = history
+        .iter()
+        .map(|m| (m.role, m.content.as_str()))
+        .collect();
     assert_eq!(
         shape,
         [
@@ -355,7 +399,10 @@ async fn forgetting_leaves_no_trace_and_keeps_the_others_data(db: TestDb) {
     );
     assert!(history[0].author.is_none());
     assert_eq!(
-        store.discord_message_ids(world.answer_to_alice).await.unwrap(),
+        store
+            .discord_message_ids(world.answer_to_alice)
+            .await
+            .unwrap(),
         [PostId::new(901)]
     );
     let shared = store.get_conversation(world.shared).await.unwrap();
@@ -396,7 +443,10 @@ async fn forgetting_leaves_no_trace_and_keeps_the_others_data(db: TestDb) {
     let after = store.get_preferences(&alice_place).await.unwrap();
     assert_eq!(after.user, Default::default());
     assert_eq!(after.channel.model.as_deref(), Some("channel-model"));
-    let fresh = store.conversation(&dm_key, dm(ALICE, ALICE_DM), Some(ALICE)).await.unwrap();
+    let fresh = store
+        .conversation(&dm_key, dm(ALICE, ALICE_DM), Some(ALICE))
+        .await
+        .unwrap();
     assert_ne!(fresh.id, world.alice_dm);
     assert!(store.history(fresh.id, 10).await.unwrap().is_empty());
 
@@ -458,7 +508,14 @@ async fn the_default_retention_covers_every_conversation(db: TestDb) {
     assert_eq!(store.sweep_expired(now + DAY).await.unwrap(), 0);
     assert_eq!(store.sweep_expired(now + 3 * DAY).await.unwrap(), 3);
     for key in ["ruled", "unruled", "never-seen", "dm"] {
-        assert!(store.find_conversation(&key.into()).await.unwrap().is_none(), "{key}");
+        assert!(
+            store
+                .find_conversation(&key.into())
+                .await
+                .unwrap()
+                .is_none(),
+            "{key}"
+        );
     }
     store.close().await;
 }

@@ -15,7 +15,7 @@ use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
 };
 
-use super::{Reply, acknowledge, message_response, private, privacy, respond, resume};
+use super::{Reply, acknowledge, message_response, privacy, private, respond, resume};
 use crate::bot::Context;
 use crate::commands::{ScopeChoice, invoker_name, level, may_pick, scope_words};
 use crate::components::{self, CustomId, Decision};

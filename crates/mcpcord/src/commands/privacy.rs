@@ -20,7 +20,12 @@ pub async fn run(config: &Config, command: PrivacyCommand) -> Result<(), Failure
     {
         let stdin = std::io::stdin();
         let terminal = stdin.is_terminal();
-        if !confirm(args.user, terminal, &mut stdin.lock(), &mut std::io::stderr())? {
+        if !confirm(
+            args.user,
+            terminal,
+            &mut stdin.lock(),
+            &mut std::io::stderr(),
+        )? {
             return Err(Failure::Usage(
                 "nothing forgotten: not confirmed (pass --yes to forget without asking)".into(),
             ));
@@ -115,7 +120,11 @@ mod tests {
         let mut asked = Vec::new();
         let yes = confirm(7, true, &mut "YES\n".as_bytes(), &mut asked).unwrap();
         assert!(yes);
-        assert!(String::from_utf8(asked).unwrap().contains("Forget Discord user 7?"));
+        assert!(
+            String::from_utf8(asked)
+                .unwrap()
+                .contains("Forget Discord user 7?")
+        );
         assert!(!confirm(7, true, &mut "no\n".as_bytes(), &mut Vec::new()).unwrap());
         assert!(!confirm(7, true, &mut "".as_bytes(), &mut Vec::new()).unwrap());
         let refused = confirm(7, false, &mut "yes\n".as_bytes(), &mut Vec::new()).unwrap_err();

@@ -110,8 +110,7 @@ async fn forget_on(
     delete_listed(&mut tx, "message_discord_ids", "message_id", &ids).await?;
     report.conversations_deleted = delete_listed(&mut tx, "conversations", "id", &solo).await?;
     report.messages_replaced_by_note = replace_by_notes(&mut tx, id).await?;
-    report.messages_deleted =
-        (ids.len() as u64).saturating_sub(report.messages_replaced_by_note);
+    report.messages_deleted = (ids.len() as u64).saturating_sub(report.messages_replaced_by_note);
     report.conversations_unlinked = unlink_conversations(&mut tx, id).await?;
     report.preferences_deleted = execute(
         &mut tx,

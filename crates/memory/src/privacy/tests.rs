@@ -18,15 +18,24 @@ fn stored(id: i64, message: NewMessage) -> StoredMessage {
 #[test]
 fn a_persons_part_is_their_messages_and_the_answers_up_to_the_next_person() {
     let messages = vec![
-        stored(1, NewMessage::user("alice asks").with_author(ALICE, "alice")),
-        stored(2, NewMessage::assistant("calling").with_tool_calls(serde_json::json!([]))),
+        stored(
+            1,
+            NewMessage::user("alice asks").with_author(ALICE, "alice"),
+        ),
+        stored(
+            2,
+            NewMessage::assistant("calling").with_tool_calls(serde_json::json!([])),
+        ),
         stored(3, NewMessage::tool_result("echo", "echoed")),
         stored(4, NewMessage::assistant("answer to alice")),
         stored(5, NewMessage::user("bob asks").with_author(BOB, "bob")),
         stored(6, NewMessage::assistant("answer to bob")),
         stored(7, NewMessage::new(Role::System, "a note")),
         stored(8, NewMessage::assistant("still bob's")),
-        stored(9, NewMessage::user("alice again").with_author(ALICE, "alice")),
+        stored(
+            9,
+            NewMessage::user("alice again").with_author(ALICE, "alice"),
+        ),
     ];
     let alice: Vec<i64> = theirs(ALICE, messages.clone())
         .iter()

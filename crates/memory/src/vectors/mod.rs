@@ -140,7 +140,9 @@ impl VectorIndex {
             }
             state.messages[kept] = state.messages[i];
             state.slots[kept] = state.slots[i];
-            state.codes.copy_within(i * words..(i + 1) * words, kept * words);
+            state
+                .codes
+                .copy_within(i * words..(i + 1) * words, kept * words);
             kept += 1;
         }
         state.messages.truncate(kept);
@@ -379,14 +381,23 @@ mod tests {
         for i in 0..20_i64 {
             assert!(index.insert(MessageId(i), ConversationId(i % 2), &vector(i as u64, 64)));
         }
-        assert_eq!(index.remove(&[MessageId(3), MessageId(4), MessageId(99)]), 2);
+        assert_eq!(
+            index.remove(&[MessageId(3), MessageId(4), MessageId(99)]),
+            2
+        );
         assert_eq!(index.len(), 18);
         let found = index.candidates(&vector(3, 64), None, 20);
         assert_eq!(found.len(), 18);
         assert!(!found.contains(&MessageId(3)) && !found.contains(&MessageId(4)));
         // The others keep their own codes: each is still its own nearest.
-        assert_eq!(index.candidates(&vector(5, 64), None, 1), vec![MessageId(5)]);
-        assert_eq!(index.candidates(&vector(19, 64), None, 1), vec![MessageId(19)]);
+        assert_eq!(
+            index.candidates(&vector(5, 64), None, 1),
+            vec![MessageId(5)]
+        );
+        assert_eq!(
+            index.candidates(&vector(19, 64), None, 1),
+            vec![MessageId(19)]
+        );
         assert_eq!(index.remove(&[]), 0);
     }
 

@@ -88,7 +88,12 @@ mod tests {
     fn every_upload_needs_its_part_and_a_name() {
         let payload = json!({"attachments": [{"id": 0, "filename": "a.json"}]});
         let mut errors = FormErrors::new();
-        check(&payload, &[part("files[0]", Some("a.json"))], false, &mut errors);
+        check(
+            &payload,
+            &[part("files[0]", Some("a.json"))],
+            false,
+            &mut errors,
+        );
         assert!(errors.is_empty());
 
         let mut errors = FormErrors::new();
