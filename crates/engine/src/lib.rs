@@ -4,6 +4,7 @@
 //! It knows nothing of Discord: front ends (the Discord adapter, `mcpcord chat`) send a
 //! [`TurnRequest`] and render the [`TurnEvent`]s of the [`Turn`] they get back.
 
+mod audit;
 mod catalogue;
 mod choice;
 mod context;
@@ -11,6 +12,7 @@ mod engine;
 mod error;
 mod events;
 mod indexer;
+mod locks;
 mod loop_breaker;
 mod memory;
 mod posts;
@@ -47,8 +49,8 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    Author, ChannelId, ConversationData, ConversationId, ConversationKey, ForgetReport, GuildId,
-    MessageData, MessageId, PersonalData, PoolStats, PostId, PreferenceData, PreferenceLevel,
-    Profile, REMOVED_NOTE, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats,
-    ToolSwitchData, UserId, Viewer,
+    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationData,
+    ConversationId, ConversationKey, ForgetReport, GuildId, MessageData, MessageId, PersonalData,
+    PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role, Scope,
+    SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData, UserId, Viewer,
 };

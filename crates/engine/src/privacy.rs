@@ -1,9 +1,9 @@
 //! People's data rights, for front ends: a person's export and forgetting them. The store
 //! gathers and deletes (`mcpcord_memory::Store::personal_data`, `forget_person`); the engine
 //! also drops what it holds in memory about them (the vector index's codes of their messages,
-//! tools they allowed "always" in a conversation) and records each request.
+//! tools they allowed "always" in a conversation) and records each request in the audit log.
 
-use mcpcord_memory::{ForgetReport, PersonalData, UserId};
+use mcpcord_memory::{AuditEntry, ForgetReport, PersonalData, UserId};
 
 use crate::{Engine, EngineError};
 
@@ -30,8 +30,7 @@ impl Engine {
     /// Everything stored about `user` (see [`PersonalData`]); serialise it with `serde_json`.
     pub async fn privacy_export(&self, user: UserId) -> Result<PersonalData, EngineError> {
         let data = self.store().personal_data(user).await?;
-        self.record_data_rights(user, DataRightsRequest::Export)
-            .await;
+        self.record_data_rights(user, DataRightsRequest::Export);
         Ok(data)
     }
 
@@ -48,20 +47,18 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(_, person), _| *person != Some(user));
-        self.record_data_rights(user, DataRightsRequest::Forget)
-            .await;
+        self.record_data_rights(user, DataRightsRequest::Forget);
         Ok(report)
     }
 
-    /// Records a data-rights request about `user` (whose id only: never their data). The one
-    /// place the audit trail is written from for these requests; until the audit log exists it
-    /// goes to the log.
-    async fn record_data_rights(&self, user: UserId, request: DataRightsRequest) {
-        tracing::info!(
-            target: "mcpcord::audit",
-            user = %user,
-            request = request.as_str(),
-            "data-rights request carried out"
-        );
+    /// Records a data-rights request about `user` in the audit log (their id only, never their
+    /// data), as asked by themselves. The one place these requests are audited from.
+    fn record_data_rights(&self, user: UserId, request: DataRightsRequest) {
+        self.audit(AuditEntry::data_rights(
+            Some(user),
+            None,
+            user,
+            request.as_str(),
+        ));
     }
 }

@@ -107,6 +107,8 @@ pub struct Store {
     pub(crate) outside_guilds_retention: Arc<RwLock<Option<Duration>>>,
     /// How long conversations of guilds without a rule of their own are kept.
     pub(crate) other_guilds_retention: Arc<RwLock<Option<Duration>>>,
+    /// How long audit-log entries are kept (see `retention.rs`; `None`: forever).
+    pub(crate) audit_retention: Arc<RwLock<Option<Duration>>>,
     /// SQLite: the task concurrent writes share transactions through (see `group.rs`).
     pub(crate) group: Option<GroupCommit>,
     /// PostgreSQL: the connections conversation locks are held on (see `locks.rs`).
@@ -174,6 +176,7 @@ impl Store {
             backend,
             outside_guilds_retention: Arc::default(),
             other_guilds_retention: Arc::default(),
+            audit_retention: Arc::default(),
             group,
             lock_pool,
             local_locks: Default::default(),

@@ -92,6 +92,8 @@ struct TurnState {
     slot: Slot,
     /// Who asked (approvals they give with "Always" are theirs).
     author: Option<UserId>,
+    /// The guild the turn is in, if any (for the audit log).
+    guild: Option<mcpcord_memory::GuildId>,
     /// Regenerate: the answer being replaced, and its turn (left out of the context).
     replaces: Option<(mcpcord_memory::MessageId, String)>,
     /// What operators are told when the turn ends.
@@ -160,6 +162,7 @@ impl TurnState {
             slot,
             facts,
             author: None,
+            guild: None,
             pending: Vec::new(),
             text: String::new(),
             thinking: String::new(),
@@ -423,6 +426,7 @@ impl TurnState {
             inner: self.inner.clone(),
             conversation: conversation.id,
             user: self.author,
+            guild: self.guild,
             slot: self.slot.clone(),
             vision: info.can(mcpcord_llm::Capability::Vision),
             disabled: disabled.to_vec(),
