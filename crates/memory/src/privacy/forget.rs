@@ -102,28 +102,8 @@ async fn forget_on(
         profile_deleted: execute(&mut tx, "DELETE FROM users WHERE id = $1", id).await? > 0,
         ..ForgetReport::default()
     };
-    let solo = solo_conversations(&mut tx, id).await?;
-    report.messages = removed_messages(&mut tx, id, &solo).await?;
-    let ids: Vec<i64> = report.messages.iter().map(|m| m.0).collect();
-    report.embeddings_deleted =
-        delete_listed(&mut tx, "message_embeddings", "message_id", &ids).await?;
-    delete_listed(&mut tx, "message_discord_ids", "message_id", &ids).await?;
-    report.conversations_deleted = delete_listed(&mut tx, "conversations", "id", &solo).await?;
-    report.messages_replaced_by_note = replace_by_notes(&mut tx, id).await?;
-    report.messages_deleted = (ids.len() as u64).saturating_sub(report.messages_replaced_by_note);
-    report.conversations_unlinked = unlink_conversations(&mut tx, id).await?;
-    report.preferences_deleted = execute(
-        &mut tx,
-        "DELETE FROM preferences WHERE level = 'user' AND target_id = $1",
-        id,
-    )
-    .await?;
-    report.tool_switches_cleared = execute(
-        &mut tx,
-        "UPDATE disabled_tools SET disabled_by = NULL WHERE disabled_by = $1",
-        id,
-    )
-    .await?;
+    forget_messages(&mut tx, id, &mut report).await?;
+    forget_choices(&mut tx, id, &mut report).await?;
     if sqlite && !report.messages.is_empty() {
         // Merge the keyword index's segments: deleted entries leave the file.
         sqlx::query("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
@@ -132,6 +112,47 @@ async fn forget_on(
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// Their messages, the conversations only they took part in, their vectors and posts; their
+/// id off the conversations others joined.
+async fn forget_messages(
+    conn: &mut AnyConnection,
+    id: i64,
+    report: &mut ForgetReport,
+) -> Result<(), MemoryError> {
+    let solo = solo_conversations(conn, id).await?;
+    report.messages = removed_messages(conn, id, &solo).await?;
+    let ids: Vec<i64> = report.messages.iter().map(|m| m.0).collect();
+    report.embeddings_deleted =
+        delete_listed(conn, "message_embeddings", "message_id", &ids).await?;
+    delete_listed(conn, "message_discord_ids", "message_id", &ids).await?;
+    report.conversations_deleted = delete_listed(conn, "conversations", "id", &solo).await?;
+    report.messages_replaced_by_note = replace_by_notes(conn, id).await?;
+    report.messages_deleted = (ids.len() as u64).saturating_sub(report.messages_replaced_by_note);
+    report.conversations_unlinked = unlink_conversations(conn, id).await?;
+    Ok(())
+}
+
+/// Their preferences, and their id off the tool switches they made.
+async fn forget_choices(
+    conn: &mut AnyConnection,
+    id: i64,
+    report: &mut ForgetReport,
+) -> Result<(), MemoryError> {
+    report.preferences_deleted = execute(
+        conn,
+        "DELETE FROM preferences WHERE level = 'user' AND target_id = $1",
+        id,
+    )
+    .await?;
+    report.tool_switches_cleared = execute(
+        conn,
+        "UPDATE disabled_tools SET disabled_by = NULL WHERE disabled_by = $1",
+        id,
+    )
+    .await?;
+    Ok(())
 }
 
 /// `sql` with the person's stored id bound to `$1`; returns the rows it touched.
