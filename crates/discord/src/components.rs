@@ -170,6 +170,13 @@ pub enum CustomId {
         /// The stored conversation's id.
         conversation: u64,
     },
+    /// `/privacy forget`'s answer: forget the person it names (`confirm`), or leave it.
+    Forget {
+        /// The person who asked, the only one who may press it.
+        user: u64,
+        /// Forget (or cancel).
+        confirm: bool,
+    },
     /// A custom id this version does not know (an old message, a changed format).
     Unknown(String),
 }
@@ -193,6 +200,7 @@ impl CustomId {
             Self::ModelMenu { .. }
             | Self::PromptForm { .. }
             | Self::Resume { .. }
+            | Self::Forget { .. }
             | Self::Unknown(_) => None,
         }
     }
@@ -234,6 +242,14 @@ impl CustomId {
             ("resume", 1) => Self::Resume {
                 conversation: number(0)?,
             },
+            ("forget", 1) => Self::Forget {
+                user: number(0)?,
+                confirm: true,
+            },
+            ("keep", 1) => Self::Forget {
+                user: number(0)?,
+                confirm: false,
+            },
             _ => return None,
         };
         // Only the canonical spelling is ours ("stop:01" is not).
@@ -258,6 +274,14 @@ impl fmt::Display for CustomId {
             Self::ElicitForm { turn, call } => write!(f, "form:{turn}:{call}"),
             Self::PromptForm { request } => write!(f, "prompt:{request}"),
             Self::Resume { conversation } => write!(f, "resume:{conversation}"),
+            Self::Forget {
+                user,
+                confirm: true,
+            } => write!(f, "forget:{user}"),
+            Self::Forget {
+                user,
+                confirm: false,
+            } => write!(f, "keep:{user}"),
             Self::Unknown(raw) => f.write_str(raw),
         }
     }

@@ -153,7 +153,7 @@ impl Indexer {
         Ok(pending.len())
     }
 
-    /// Stores the vectors, then adds them to the index.
+    /// Stores the vectors, then adds those stored to the index.
     async fn save(
         &self,
         model: &str,
@@ -161,9 +161,12 @@ impl Indexer {
         vectors: Vec<Vec<f32>>,
     ) -> Result<(), EngineError> {
         let pairs: Vec<(MessageId, Vec<f32>)> = pending.iter().map(|m| m.id).zip(vectors).collect();
-        self.store.save_embeddings(model, &pairs).await?;
+        let stored = self.store.save_embeddings(model, &pairs).await?;
+        // A message deleted or forgotten meanwhile was not stored: it stays out of the index.
         for (message, (_, vector)) in pending.iter().zip(&pairs) {
-            self.index.insert(message.id, message.conversation, vector);
+            if stored.contains(&message.id) {
+                self.index.insert(message.id, message.conversation, vector);
+            }
         }
         Ok(())
     }

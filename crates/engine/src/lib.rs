@@ -18,6 +18,7 @@ mod memory;
 mod policy;
 mod posts;
 mod preferences;
+mod privacy;
 mod recall;
 mod request;
 mod search;
@@ -40,6 +41,7 @@ pub use policy::{
     ContentPolicy, Direction, Hit, PlacePolicy, PolicyAction, PolicyError, PolicyRule, PolicyRules,
     REDACTED, RuleSet, Screened,
 };
+pub use privacy::DataRightsRequest;
 pub use recall::{RECALL_FOOTER, RECALL_HEADER};
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};
 pub use settings::{Settings, Source};
@@ -53,7 +55,8 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationId,
-    ConversationKey, GuildId, MessageId, PoolStats, PostId, PreferenceLevel, Role, Scope,
-    SearchHit, SearchQuery, SearchScope, SearchStats, UserId, Viewer,
+    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationData,
+    ConversationId, ConversationKey, ForgetReport, GuildId, MessageData, MessageId, PersonalData,
+    PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role, Scope,
+    SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData, UserId, Viewer,
 };

@@ -2,7 +2,8 @@
 //! (embedding through FakeOllama's `/api/embed`, resuming after being stopped mid-way,
 //! surviving the embedding backend being down), and recall into a new conversation's context
 //! (present, dated, never the current conversation's own messages nor another person's, absent
-//! when switched off), and search finding by meaning as well as by words, within scope.
+//! when switched off), search finding by meaning as well as by words, within scope, and a
+//! person's export and forgetting (the in-process vector index keeps nothing of theirs).
 
 mod common;
 
@@ -44,6 +45,7 @@ on_both!(
     the_indexer_resumes_where_it_was_stopped,
     the_indexer_waits_out_a_backend_that_is_down,
     search_finds_by_meaning_and_by_words_within_scope,
+    a_persons_export_and_forgetting_through_the_engine,
 );
 
 /// A database for one test: a SQLite file, or a schema of its own on the local PostgreSQL
@@ -455,4 +457,76 @@ async fn search_finds_by_meaning_and_by_words_within_scope(db: Db) {
         hits.iter().all(|hit| !hit.content.contains("Volvo")),
         "no meaning without the model: {hits:#?}"
     );
+}
+
+/// Bob's turn in conversation `key`.
+fn bob_says(key: &str, text: &str) -> mcpcord_engine::TurnRequest {
+    let mut bob = say(key, text);
+    bob.author = Speaker {
+        id: Some(UserId::new(43)),
+        name: "bob".into(),
+    };
+    bob.scope.user_id = Some(UserId::new(43));
+    bob
+}
+
+async fn a_persons_export_and_forgetting_through_the_engine(db: Db) {
+    let fake = FakeOllama::start_with_models(fake_models()).await;
+    let store = db.store().await;
+    let engine = engine(&fake, store.clone(), memory_config(8));
+    assert!(engine.start_indexer());
+    let alice = UserId::new(42);
+    run(&engine, say("chat:alice", "alice alone with a wombatcello")).await;
+    run(&engine, bob_says("chat:bob", "bob alone with a yakharp")).await;
+    run(&engine, say("chat:shared", "alice asks about the emuoboe")).await;
+    run(
+        &engine,
+        bob_says("chat:shared", "bob asks about the gnukazoo"),
+    )
+    .await;
+    until("the indexer", async || engine.indexed_vectors() == 8).await;
+
+    let data = engine.privacy_export(alice).await.unwrap();
+    let json = serde_json::to_string(&data).unwrap();
+    assert!(
+        json.contains("wombatcello") && json.contains("emuoboe"),
+        "{json}"
+    );
+    assert!(
+        !json.contains("yakharp") && !json.contains("gnukazoo"),
+        "{json}"
+    );
+    assert_eq!(data.conversations.len(), 2);
+
+    let report = engine.privacy_forget(alice).await.unwrap();
+    assert_eq!(report.conversations_deleted, 1);
+    assert_eq!(report.messages_replaced_by_note, 1);
+    // Her three messages' codes left the in-process index; the stored vectors agree with it.
+    assert_eq!(engine.indexed_vectors(), 5);
+    assert_eq!(store.embedded_count(EMBED).await.unwrap(), 5);
+    let hits = engine
+        .search(&mcpcord_engine::SearchQuery::new(
+            "emuoboe",
+            mcpcord_engine::SearchScope::operator(None),
+        ))
+        .await
+        .unwrap();
+    // Her message is gone from the index; the answer she got stays (FakeOllama's answer quotes
+    // her: answers are kept by design).
+    assert!(!hits.is_empty());
+    assert!(
+        hits.iter()
+            .all(|hit| hit.role == mcpcord_engine::Role::Assistant && hit.author.is_none()),
+        "{hits:?}"
+    );
+    let bob = engine.privacy_export(UserId::new(43)).await.unwrap();
+    let json = serde_json::to_string(&bob).unwrap();
+    assert!(
+        json.contains("yakharp") && json.contains("gnukazoo"),
+        "{json}"
+    );
+    // The indexer runs on and finds nothing of hers to embed again.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(engine.indexed_vectors(), 5);
+    engine.shutdown(Duration::from_secs(5)).await;
 }

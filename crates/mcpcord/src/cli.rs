@@ -60,6 +60,9 @@ pub enum Command {
     /// Search the stored conversations, count them, rebuild their search index.
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// A person's data rights: export everything stored about a Discord user, or forget them.
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
     /// Export the audit log (admin actions, tool calls, refusals, data-rights requests,
     /// reloads).
     #[command(subcommand)]
@@ -190,6 +193,37 @@ pub struct MemorySearchArgs {
     /// Print the hits as a JSON array instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `mcpcord privacy …`
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Print everything stored about a Discord user as JSON: their messages and the answers to
+    /// them, their profile, preferences and tool switches (nobody else's messages).
+    Export(PrivacyExportArgs),
+    /// Forget a Discord user: delete their messages (in shared conversations each becomes a
+    /// note and the answers stay), the conversations only they took part in, their vectors,
+    /// index entries, preferences and name. Asks first unless --yes.
+    Forget(PrivacyForgetArgs),
+}
+
+/// `mcpcord privacy export`
+#[derive(Debug, Args)]
+pub struct PrivacyExportArgs {
+    /// The person's Discord user id.
+    #[arg(long, value_name = "ID")]
+    pub user: u64,
+}
+
+/// `mcpcord privacy forget`
+#[derive(Debug, Args)]
+pub struct PrivacyForgetArgs {
+    /// The person's Discord user id.
+    #[arg(long, value_name = "ID")]
+    pub user: u64,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// `mcpcord audit …`

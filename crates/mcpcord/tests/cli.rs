@@ -36,7 +36,7 @@ fn help_lists_every_command() {
     assert!(out.status.success());
     let help = text(&out.stdout);
     for command in [
-        "run", "chat", "check", "models", "mcp", "memory", "config", "version",
+        "run", "chat", "check", "models", "mcp", "memory", "privacy", "config", "version",
     ] {
         assert!(
             help.contains(&format!("\n  {command} ")),
@@ -49,6 +49,10 @@ fn help_lists_every_command() {
             mcp_help.contains(sub),
             "mcp --help lacks {sub}:\n{mcp_help}"
         );
+    }
+    let privacy_help = text(&mcpcord(dir.path(), &["privacy", "--help"], &[]).stdout);
+    for sub in ["export", "forget"] {
+        assert!(privacy_help.contains(sub), "privacy --help lacks {sub}");
     }
     let config_help = text(&mcpcord(dir.path(), &["config", "--help"], &[]).stdout);
     for sub in ["example", "show", "validate"] {

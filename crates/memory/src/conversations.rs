@@ -379,3 +379,21 @@ pub(crate) fn found(rows: u64, id: ConversationId) -> Result<(), MemoryError> {
         Ok(())
     }
 }
+
+/// The conversations `user` took part in (wrote a message in, started, or is the user of),
+/// live or archived, oldest first, read on `conn`.
+pub(crate) async fn taken_part(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> Result<Vec<Conversation>, MemoryError> {
+    let sql = format!(
+        "SELECT {} FROM conversations c WHERE {} ORDER BY c.id",
+        conversation_columns!(),
+        crate::privacy::TAKEN_PART
+    );
+    let rows = sqlx::query_as::<_, ConversationRow>(&sql)
+        .bind(db::id(user))
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().map(Conversation::from).collect())
+}

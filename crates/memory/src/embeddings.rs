@@ -79,36 +79,25 @@ impl Store {
     }
 
     /// Stores the vectors of `model` for these messages, in one transaction; a message deleted
-    /// in the meantime is skipped, one embedded already keeps its vector.
+    /// in the meantime (or forgotten: replaced by a note, see `privacy/forget.rs`) is skipped,
+    /// one embedded already keeps its vector. Returns the messages whose vectors were stored:
+    /// only those belong in the in-process index.
     pub async fn save_embeddings(
         &self,
         model: &str,
         vectors: &[(MessageId, Vec<f32>)],
-    ) -> Result<(), MemoryError> {
+    ) -> Result<Vec<MessageId>, MemoryError> {
         if vectors.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // Vectors can always be computed again: no need to wait for the disk.
         let mut writer = self.write_connection(Durability::Process).await?;
         let mut tx = writer.conn().begin().await?;
-        let now = db::now();
-        for (id, vector) in vectors {
-            sqlx::query(
-                "INSERT INTO message_embeddings (message_id, model, dims, vector, created_at) \
-                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(id.0)
-            .bind(model)
-            .bind(db::count(vector.len() as u64))
-            .bind(to_bytes(vector))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let sql = save_sql(self.backend());
+        let stored = insert_vectors(&mut tx, &sql, model, vectors).await?;
         tx.commit().await?;
         writer.finish().await?;
-        Ok(())
+        Ok(stored)
     }
 
     /// Up to `limit` stored vectors of `model` after message `after`, in id order: page through
@@ -182,4 +171,45 @@ pub(crate) fn placeholders(first: usize, count: usize) -> String {
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The insert of one vector, kept only while its message is a person's or the model's.
+/// PostgreSQL: the message row is locked for share, so a concurrent forget (which rewrites it)
+/// is waited for and then seen; SQLite has one writer at a time anyway.
+fn save_sql(backend: crate::Backend) -> String {
+    let lock = match backend {
+        crate::Backend::Postgres => " FOR SHARE",
+        crate::Backend::Sqlite => "",
+    };
+    format!(
+        "INSERT INTO message_embeddings (message_id, model, dims, vector, created_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM messages \
+         WHERE id = $1 AND role IN ('user', 'assistant'){lock}) \
+         ON CONFLICT DO NOTHING"
+    )
+}
+
+/// Runs `sql` for each vector on `conn`; returns the messages whose vectors were stored.
+async fn insert_vectors(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    model: &str,
+    vectors: &[(MessageId, Vec<f32>)],
+) -> Result<Vec<MessageId>, MemoryError> {
+    let now = db::now();
+    let mut stored = Vec::with_capacity(vectors.len());
+    for (id, vector) in vectors {
+        let done = sqlx::query(sql)
+            .bind(id.0)
+            .bind(model)
+            .bind(db::count(vector.len() as u64))
+            .bind(to_bytes(vector))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() > 0 {
+            stored.push(*id);
+        }
+    }
+    Ok(stored)
 }

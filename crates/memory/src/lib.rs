@@ -53,6 +53,7 @@ mod ids;
 mod locks;
 mod messages;
 mod preferences;
+mod privacy;
 mod recall;
 mod retention;
 mod search;
@@ -71,6 +72,10 @@ pub use ids::{
 pub use locks::{ConversationLock, advisory_id};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
+pub use privacy::{
+    ConversationData, ForgetReport, MessageData, PersonalData, PreferenceData, Profile,
+    REMOVED_NOTE, ToolSwitchData,
+};
 pub use recall::{RecallQuery, Snippet};
 pub use search::{
     DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, Meaning, SearchHit, SearchQuery,

@@ -547,6 +547,22 @@ impl Store {
     }
 }
 
+/// Every message of `conversation`, replaced ones too, in the order written, read on `conn`.
+pub(crate) async fn all_messages(
+    conn: &mut AnyConnection,
+    conversation: ConversationId,
+) -> Result<Vec<StoredMessage>, MemoryError> {
+    let rows = sqlx::query_as::<_, MessageRow>(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE conversation_id = $1 ORDER BY id"
+    ))
+    .bind(conversation.0)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(StoredMessage::try_from).collect()
+}
+
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     conversation: ConversationId,

@@ -1,10 +1,12 @@
 //! Retention: each guild may keep conversations only so long after their last message, and so
-//! may conversations outside any guild (DMs, the terminal); a sweeper deletes the expired ones
-//! with their messages, and audit-log entries older than the audit retention.
+//! may conversations outside any guild (DMs, the terminal) and those of guilds without a rule
+//! of their own (the default); a sweeper deletes the expired ones with their messages, and
+//! audit-log entries older than the audit retention. With a default set, every conversation
+//! has a limit.
 //!
-//! Guild rules live in the database (`guilds.retention_ms`); the rule for conversations outside
-//! a guild lives in the [`Store`] (set from the configuration at start-up by the process that
-//! runs the sweeper), so only a process told so sweeps them.
+//! Guild rules live in the database (`guilds.retention_ms`); the rules for conversations outside
+//! a guild and for guilds without a rule live in the [`Store`] (set from the configuration at
+//! start-up by the process that runs the sweeper), so only a process told so sweeps them.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -85,6 +87,24 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Sets how long conversations of guilds without a rule of their own (none set, or the
+    /// guild never recorded) are kept after their last message (`None`: forever, the default).
+    /// Held like [`set_retention_outside_guilds`](Self::set_retention_outside_guilds).
+    pub fn set_retention_other_guilds(&self, retention: Option<Duration>) {
+        *self
+            .other_guilds_retention
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = retention;
+    }
+
+    /// How long conversations of guilds without a rule of their own are kept (`None`: forever).
+    pub fn retention_other_guilds(&self) -> Option<Duration> {
+        *self
+            .other_guilds_retention
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Sets how long audit-log entries are kept (`None`: forever, the default), separately from
     /// conversations. Held by this store and its clones, like
     /// [`set_retention_outside_guilds`](Self::set_retention_outside_guilds).
@@ -117,7 +137,8 @@ impl Store {
 
     /// Deletes, with their messages, the conversations whose last update is older than their
     /// guild's retention at `now`, archived or not, and those outside a guild (DMs, the
-    /// terminal) older than [`retention_outside_guilds`](Self::retention_outside_guilds), if
+    /// terminal) older than [`retention_outside_guilds`](Self::retention_outside_guilds), those of
+    /// guilds without a rule older than [`retention_other_guilds`](Self::retention_other_guilds), if
     /// set. Returns how many conversations were deleted.
     pub async fn sweep_expired(&self, now: SystemTime) -> Result<usize, MemoryError> {
         let swept = self.sweep(db::millis(now)).await;
@@ -150,7 +171,20 @@ impl Store {
             }
             None => 0,
         };
-        Ok(usize::try_from(in_guilds.saturating_add(outside)).unwrap_or(usize::MAX))
+        let other = match self.retention_other_guilds() {
+            Some(retention) => sqlx::query(
+                "DELETE FROM conversations WHERE guild_id IS NOT NULL AND updated_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM guilds g \
+                 WHERE g.id = conversations.guild_id AND g.retention_ms IS NOT NULL)",
+            )
+            .bind(now.saturating_sub(db::duration_ms(retention)))
+            .execute(&self.pool)
+            .await?
+            .rows_affected(),
+            None => 0,
+        };
+        let deleted = in_guilds.saturating_add(outside).saturating_add(other);
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 
     /// Runs [`sweep_expired`](Self::sweep_expired) and

@@ -105,6 +105,8 @@ pub struct Store {
     backend: Backend,
     /// How long conversations outside any guild are kept (see `retention.rs`).
     pub(crate) outside_guilds_retention: Arc<RwLock<Option<Duration>>>,
+    /// How long conversations of guilds without a rule of their own are kept.
+    pub(crate) other_guilds_retention: Arc<RwLock<Option<Duration>>>,
     /// How long audit-log entries are kept (see `retention.rs`; `None`: forever).
     pub(crate) audit_retention: Arc<RwLock<Option<Duration>>>,
     /// SQLite: the task concurrent writes share transactions through (see `group.rs`).
@@ -173,6 +175,7 @@ impl Store {
             pool,
             backend,
             outside_guilds_retention: Arc::default(),
+            other_guilds_retention: Arc::default(),
             audit_retention: Arc::default(),
             group,
             lock_pool,

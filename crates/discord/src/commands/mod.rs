@@ -20,6 +20,7 @@ pub mod memory;
 pub mod model;
 pub mod models;
 pub mod new;
+pub mod privacy;
 pub mod prompt;
 pub mod resource;
 pub mod search;
@@ -54,6 +55,7 @@ pub use self::memory::MemoryCommand;
 pub use self::model::ModelCommand;
 pub use self::models::ModelsCommand;
 pub use self::new::NewCommand;
+pub use self::privacy::PrivacyCommand;
 pub use self::prompt::PromptCommand;
 pub use self::resource::ResourceCommand;
 pub use self::search::SearchCommand;
@@ -185,6 +187,7 @@ pub fn catalogue() -> Vec<CommandInfo> {
         resource::info(),
         system::info(),
         memory::info(),
+        privacy::info(),
         help::info(),
         status::info(),
         audit::info(),
@@ -233,6 +236,8 @@ pub enum BotCommand {
     System(SystemCommand),
     /// `/memory`.
     Memory(MemoryCommand),
+    /// `/privacy`.
+    Privacy(PrivacyCommand),
     /// `/tools`.
     Tools(ToolsCommand),
     /// `/prompt`.
@@ -278,6 +283,7 @@ impl BotCommand {
             "models" => Self::Models(ModelsCommand::from_interaction(input)?),
             "system" => Self::System(SystemCommand::from_interaction(input)?),
             "memory" => Self::Memory(MemoryCommand::from_interaction(input)?),
+            "privacy" => Self::Privacy(PrivacyCommand::from_interaction(input)?),
             "tools" => Self::Tools(ToolsCommand::from_interaction(input)?),
             "prompt" => Self::Prompt(PromptCommand::from_interaction(input)?),
             "resource" => Self::Resource(ResourceCommand::from_interaction(input)?),
@@ -320,6 +326,7 @@ impl BotCommand {
             Self::Models(models) => models.run(call).await,
             Self::System(system) => system.run(call).await,
             Self::Memory(memory) => memory.run(call).await,
+            Self::Privacy(privacy) => privacy.run(call).await,
             Self::Tools(tools) => tools.run(call).await,
             Self::Prompt(prompt) => prompt.run(call).await,
             Self::Resource(resource) => resource.run(call).await,
@@ -358,6 +365,7 @@ impl BotCommand {
             Self::System(SystemCommand::Show(_)) => "system show",
             Self::System(SystemCommand::Clear(_)) => "system clear",
             Self::Memory(_) => "memory recall",
+            Self::Privacy(privacy) => privacy.path(),
             Self::Tools(ToolsCommand::List(_)) => "tools list",
             Self::Tools(ToolsCommand::Enable(_)) => "tools enable",
             Self::Tools(ToolsCommand::Disable(_)) => "tools disable",

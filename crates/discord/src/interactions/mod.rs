@@ -11,6 +11,7 @@ mod autocomplete;
 mod buttons;
 mod commands;
 mod modals;
+mod privacy;
 mod resume;
 
 use std::sync::Arc;

@@ -34,7 +34,7 @@ pub async fn run(config: &Config, command: MemoryCommand) -> Result<(), Failure>
 }
 
 /// The engine over the configured database, retention applied.
-async fn open(config: &Config) -> Result<Engine, Failure> {
+pub(super) async fn open(config: &Config) -> Result<Engine, Failure> {
     let store = Store::connect(config.storage.url.expose().as_str())
         .await
         .with_context(|| format!("cannot open the database at {}", config.storage.url))?;

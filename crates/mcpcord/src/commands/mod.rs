@@ -7,6 +7,7 @@ mod config;
 mod mcp;
 mod memory;
 mod models;
+mod privacy;
 mod reload;
 mod run;
 mod status;
@@ -103,6 +104,7 @@ fn with_config(
         Command::Mcp(command) => block_on(mcp::run(config, command)),
         Command::Status(args) => block_on(status::run(config, args)),
         Command::Memory(command) => block_on(memory::run(config, command)),
+        Command::Privacy(command) => block_on(privacy::run(config, command)),
         Command::Audit(command) => block_on(audit::run(config, command)),
     }
 }

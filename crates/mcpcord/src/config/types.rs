@@ -284,7 +284,8 @@ pub struct StorageConfig {
     /// How long each guild's conversations are kept after their last message.
     #[serde(serialize_with = "retention_map")]
     pub retention: BTreeMap<NonZeroU64, Duration>,
-    /// How long conversations outside any guild (DMs, the terminal) are kept; forever if unset.
+    /// How long conversations outside any guild (DMs, the terminal), and those of guilds
+    /// without a rule in `retention`, are kept; forever if unset.
     #[serde(with = "humantime_serde")]
     pub retention_default: Option<Duration>,
     /// How long audit-log entries are kept, whatever the conversations' retention.

@@ -110,13 +110,14 @@ impl SearchScope {
     }
 
     /// The SQL condition on a conversation `c` that this scope allows, its values pushed to
-    /// `params`. `outside_cutoff` is the oldest `updated_at` a conversation outside any guild
-    /// may have (retention), `now` the time retention is counted at.
+    /// `params`. `cutoffs` are the oldest `updated_at` a conversation outside any guild, or in a
+    /// guild without a rule of its own, may have (retention), `now` the time retention is
+    /// counted at.
     pub(crate) fn conversation_condition(
         &self,
         params: &mut Params,
         now: i64,
-        outside_cutoff: i64,
+        cutoffs: Cutoffs,
     ) -> String {
         let mut parts = vec![viewer_condition(self.viewer, params)];
         if let Some(user) = self.user {
@@ -132,7 +133,12 @@ impl SearchScope {
         ));
         parts.push(format!(
             "(c.guild_id IS NOT NULL OR c.updated_at >= {})",
-            params.int(outside_cutoff)
+            params.int(cutoffs.outside)
+        ));
+        parts.push(format!(
+            "(c.guild_id IS NULL OR c.updated_at >= {} OR EXISTS (SELECT 1 FROM guilds r \
+             WHERE r.id = c.guild_id AND r.retention_ms IS NOT NULL))",
+            params.int(cutoffs.other_guilds)
         ));
         parts.join(" AND ")
     }
@@ -198,16 +204,29 @@ fn took_part(user: UserId, params: &mut Params) -> String {
     )
 }
 
+/// The oldest `updated_at` a conversation may have, where no guild rule applies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cutoffs {
+    /// Outside any guild (DMs, the terminal).
+    pub(crate) outside: i64,
+    /// In a guild without a rule of its own.
+    pub(crate) other_guilds: i64,
+}
+
 impl Store {
     /// Retention as a search sees it at `now`: (`now` as stored, the oldest `updated_at` a
-    /// conversation outside any guild may have).
-    pub(crate) fn retention_bounds(&self, now: SystemTime) -> (i64, i64) {
+    /// conversation outside any guild, or in a guild without a rule, may have).
+    pub(crate) fn retention_bounds(&self, now: SystemTime) -> (i64, Cutoffs) {
         let now = db::millis(now);
-        let cutoff = match self.retention_outside_guilds() {
+        let cutoff = |retention: Option<std::time::Duration>| match retention {
             Some(retention) => now.saturating_sub(db::duration_ms(retention)),
             None => i64::MIN,
         };
-        (now, cutoff)
+        let cutoffs = Cutoffs {
+            outside: cutoff(self.retention_outside_guilds()),
+            other_guilds: cutoff(self.retention_other_guilds()),
+        };
+        (now, cutoffs)
     }
 
     /// The conversations `scope` may read, oldest first: the viewer's, narrowed by the

@@ -124,6 +124,33 @@ impl VectorIndex {
         true
     }
 
+    /// Drops the codes of `messages` (deleted or forgotten); returns how many were held.
+    pub fn remove(&self, messages: &[MessageId]) -> usize {
+        if messages.is_empty() {
+            return 0;
+        }
+        let gone: std::collections::HashSet<i64> = messages.iter().map(|m| m.0).collect();
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let words = state.words;
+        let before = state.messages.len();
+        let mut kept = 0;
+        for i in 0..before {
+            if gone.contains(&state.messages[i]) {
+                continue;
+            }
+            state.messages[kept] = state.messages[i];
+            state.slots[kept] = state.slots[i];
+            state
+                .codes
+                .copy_within(i * words..(i + 1) * words, kept * words);
+            kept += 1;
+        }
+        state.messages.truncate(kept);
+        state.slots.truncate(kept);
+        state.codes.truncate(kept * words);
+        before - kept
+    }
+
     /// Up to `k` messages whose codes are nearest `query`'s by Hamming distance, nearest first,
     /// among the conversations `allowed` (all of them with `None`).
     pub fn candidates(
@@ -346,6 +373,32 @@ mod tests {
         assert!(!index.insert(MessageId(3), ConversationId(1), &[]));
         assert_eq!(index.len(), 1);
         assert!(index.candidates(&vector(1, 9), None, 3).is_empty());
+    }
+
+    #[test]
+    fn removed_messages_are_never_candidates_again() {
+        let index = VectorIndex::new("m");
+        for i in 0..20_i64 {
+            assert!(index.insert(MessageId(i), ConversationId(i % 2), &vector(i as u64, 64)));
+        }
+        assert_eq!(
+            index.remove(&[MessageId(3), MessageId(4), MessageId(99)]),
+            2
+        );
+        assert_eq!(index.len(), 18);
+        let found = index.candidates(&vector(3, 64), None, 20);
+        assert_eq!(found.len(), 18);
+        assert!(!found.contains(&MessageId(3)) && !found.contains(&MessageId(4)));
+        // The others keep their own codes: each is still its own nearest.
+        assert_eq!(
+            index.candidates(&vector(5, 64), None, 1),
+            vec![MessageId(5)]
+        );
+        assert_eq!(
+            index.candidates(&vector(19, 64), None, 1),
+            vec![MessageId(19)]
+        );
+        assert_eq!(index.remove(&[]), 0);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 mod config;
 pub mod errors;
+pub mod files;
 mod gateway;
 pub mod ids;
 mod inject;

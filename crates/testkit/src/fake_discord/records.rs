@@ -34,6 +34,17 @@ pub struct RecordedRequest {
     pub at: Instant,
 }
 
+impl RecordedRequest {
+    /// The files uploaded with it (multipart `files[n]` parts), in the order sent.
+    pub fn files(&self) -> Vec<super::files::Part> {
+        let content_type = self
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        super::files::file_parts(content_type, &self.raw_body)
+    }
+}
+
 /// A request that does not fit Discord's OpenAPI spec.
 #[derive(Debug, Clone)]
 pub struct SpecViolation {

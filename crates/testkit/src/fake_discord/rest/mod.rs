@@ -8,6 +8,7 @@ mod messages;
 mod misc;
 
 use super::errors::{FormErrors, Reply};
+use super::files;
 use super::limits;
 use super::ratelimit::{Decision, major_parameter};
 use super::records::{RateLimitHit, RecordedRequest, SpecViolation};
@@ -252,7 +253,11 @@ fn process(
 
     if let Some(body) = &json_body {
         let mut errors = FormErrors::new();
-        discord_limits(&route, body, &mut errors);
+        let uploads = Uploads {
+            parts: files::file_parts(content_type, raw),
+            editing: method == Method::PATCH,
+        };
+        discord_limits(&route, body, &uploads, &mut errors);
         if !errors.is_empty() {
             return (
                 with_limits(Reply::invalid_form(errors)),
@@ -296,8 +301,14 @@ fn process(
     (with_limits(reply), template, json_body)
 }
 
-/// Discord's limits for the body of this route.
-fn discord_limits(route: &RouteMatch, body: &Value, errors: &mut FormErrors) {
+/// The files sent with a request, and whether it edits (kept attachments allowed).
+struct Uploads {
+    parts: Vec<files::Part>,
+    editing: bool,
+}
+
+/// Discord's limits for the body of this route, uploads included.
+fn discord_limits(route: &RouteMatch, body: &Value, uploads: &Uploads, errors: &mut FormErrors) {
     let data = ["data".to_owned()];
     match (route.method.as_str(), route.template) {
         ("post" | "patch", t)
@@ -306,9 +317,11 @@ fn discord_limits(route: &RouteMatch, body: &Value, errors: &mut FormErrors) {
                 && !t.contains("bulk-delete") =>
         {
             limits::check_message(body, &[], errors);
+            files::check(body, &uploads.parts, uploads.editing, errors);
         }
         ("post" | "patch", t) if t.starts_with("/webhooks/{webhook_id}/{webhook_token}") => {
             limits::check_message(body, &[], errors);
+            files::check(body, &uploads.parts, uploads.editing, errors);
         }
         ("post", "/channels/{channel_id}/threads") => {
             if let Some(message) = body.get("message") {
@@ -318,7 +331,10 @@ fn discord_limits(route: &RouteMatch, body: &Value, errors: &mut FormErrors) {
         ("post", "/interactions/{interaction_id}/{interaction_token}/callback") => {
             let d = &body["data"];
             match body["type"].as_u64() {
-                Some(4 | 7) => limits::check_message(d, &data, errors),
+                Some(4 | 7) => {
+                    limits::check_message(d, &data, errors);
+                    files::check(d, &uploads.parts, false, errors);
+                }
                 Some(8) => limits::check_autocomplete(d, &data, errors),
                 Some(9) => limits::check_modal(d, &data, errors),
                 _ => {}

@@ -1,0 +1,334 @@
+//! People's data rights: everything stored about a person ([`Store::personal_data`]), and
+//! forgetting them ([`Store::forget_person`], in `forget.rs`).
+//!
+//! Where a person's id is stored (every migration read, up to 0005):
+//! - `users.id`: their name as last seen;
+//! - `conversations.owner_id`, `conversations.user_id`: conversations they started;
+//! - `messages.author_id` (with `author_name` and their text): what they wrote, and through it
+//!   the keyword index (`messages_fts` on SQLite, the `search` tsvector on PostgreSQL), the
+//!   stored vectors (`message_embeddings`) and the Discord posts showing it
+//!   (`message_discord_ids`);
+//! - `preferences` with `level = 'user'` and `target_id` = their id: model, system prompt and
+//!   recall chosen for them (channel and guild preferences do not record who set them);
+//! - `disabled_tools.disabled_by`: tool switches they made as an admin.
+//!
+//! "The answers to them" are the model's messages (assistant and tool rows) that follow one of
+//! their messages in a conversation, up to the next person's message.
+
+mod forget;
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::{
+    ChannelId, Conversation, ConversationId, GuildId, MemoryError, MessageId, Role, Store,
+    StoredMessage, UserId, db,
+};
+
+pub use forget::{ForgetReport, REMOVED_NOTE};
+
+/// Everything stored about one person, ready to be written out as JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PersonalData {
+    /// Whose data this is.
+    #[serde(serialize_with = "as_string")]
+    pub user: UserId,
+    /// When it was gathered.
+    #[serde(serialize_with = "rfc3339")]
+    pub exported_at: SystemTime,
+    /// Their name as the bot last saw it, if it saw them.
+    pub profile: Option<Profile>,
+    /// The conversations they took part in, each with their messages and the answers to them.
+    pub conversations: Vec<ConversationData>,
+    /// What they chose for themselves (model, system prompt, recall).
+    pub preferences: Option<PreferenceData>,
+    /// Tools they turned off in a channel (as an admin).
+    pub tool_switches: Vec<ToolSwitchData>,
+}
+
+/// The person as the bot saw them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    /// Their name when last seen.
+    pub name: String,
+    /// When first seen.
+    #[serde(serialize_with = "rfc3339")]
+    pub first_seen: SystemTime,
+    /// When their name last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: SystemTime,
+}
+
+/// A conversation the person took part in, with only their part of it when it is shared.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConversationData {
+    /// The conversation's id.
+    #[serde(serialize_with = "conversation_id")]
+    pub id: ConversationId,
+    /// Its guild, if any (none: a DM or the terminal).
+    #[serde(serialize_with = "opt_string")]
+    pub guild: Option<GuildId>,
+    /// Its channel or thread, if any.
+    #[serde(serialize_with = "opt_string")]
+    pub channel: Option<ChannelId>,
+    /// They started it.
+    pub started_by_you: bool,
+    /// Somebody else took part too: only their messages and the answers to them are included.
+    pub shared: bool,
+    /// Its title, once chosen.
+    pub title: Option<String>,
+    /// When it started.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: SystemTime,
+    /// When a message was last written to it.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: SystemTime,
+    /// Their messages and the answers to them, in order.
+    pub messages: Vec<MessageData>,
+}
+
+/// One stored message: theirs, or an answer to them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MessageData {
+    /// The message's id.
+    #[serde(serialize_with = "message_id")]
+    pub id: MessageId,
+    /// `user` (theirs), `assistant` (the model's answer) or `tool` (a tool's result in it).
+    pub role: &'static str,
+    /// They wrote it.
+    pub yours: bool,
+    /// The name they wrote it under.
+    pub author_name: Option<String>,
+    /// The text.
+    pub content: String,
+    /// Files or images attached, as stored.
+    pub attachments: Option<serde_json::Value>,
+    /// Tools the model called in this answer.
+    pub tool_calls: Option<serde_json::Value>,
+    /// For a tool result: the tool.
+    pub tool_name: Option<String>,
+    /// For an answer: the model that wrote it.
+    pub model: Option<String>,
+    /// Regenerated: kept, but no longer part of the conversation.
+    pub replaced: bool,
+    /// When it was written.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: SystemTime,
+}
+
+/// The choices stored for the person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PreferenceData {
+    /// The model chosen.
+    pub model: Option<String>,
+    /// The system prompt chosen.
+    pub system_prompt: Option<String>,
+    /// Recall of earlier conversations switched on or off.
+    pub recall: Option<bool>,
+    /// When last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: SystemTime,
+}
+
+/// A tool the person turned off in a channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ToolSwitchData {
+    /// The channel or thread.
+    #[serde(serialize_with = "as_string")]
+    pub channel: ChannelId,
+    /// The MCP server (empty: any server).
+    pub server: String,
+    /// The tool.
+    pub tool: String,
+    /// When they turned it off.
+    #[serde(serialize_with = "rfc3339")]
+    pub disabled_at: SystemTime,
+}
+
+/// The conversations a person took part in: wrote a message in, started, or is the user of.
+pub(crate) const TAKEN_PART: &str = "(c.owner_id = $1 OR c.user_id = $1 OR EXISTS \
+     (SELECT 1 FROM messages p WHERE p.conversation_id = c.id AND p.author_id = $1))";
+
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    name: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct PreferenceRow {
+    model: Option<String>,
+    system_prompt: Option<String>,
+    recall: Option<i64>,
+    updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SwitchRow {
+    channel_id: i64,
+    server: String,
+    tool: String,
+    created_at: i64,
+}
+
+impl Store {
+    /// Everything stored about `user`: their profile, the conversations they took part in with
+    /// their messages and the answers to them (nobody else's messages), their preferences and
+    /// the tool switches they made. Read in one transaction, so the parts agree.
+    pub async fn personal_data(&self, user: UserId) -> Result<PersonalData, MemoryError> {
+        let mut tx = self.pool.begin().await?;
+        let profile = sqlx::query_as::<_, ProfileRow>(
+            "SELECT name, created_at, updated_at FROM users WHERE id = $1",
+        )
+        .bind(db::id(user))
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| Profile {
+            name: row.name,
+            first_seen: db::time(row.created_at),
+            updated_at: db::time(row.updated_at),
+        });
+        let preferences = sqlx::query_as::<_, PreferenceRow>(
+            "SELECT model, system_prompt, recall, updated_at FROM preferences \
+             WHERE level = 'user' AND target_id = $1",
+        )
+        .bind(db::id(user))
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| PreferenceData {
+            model: row.model,
+            system_prompt: row.system_prompt,
+            recall: row.recall.map(|on| on != 0),
+            updated_at: db::time(row.updated_at),
+        });
+        let tool_switches = sqlx::query_as::<_, SwitchRow>(
+            "SELECT channel_id, server, tool, created_at FROM disabled_tools \
+             WHERE disabled_by = $1 ORDER BY channel_id, server, tool",
+        )
+        .bind(db::id(user))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|row| ToolSwitchData {
+            channel: db::discord_id(row.channel_id),
+            server: row.server,
+            tool: row.tool,
+            disabled_at: db::time(row.created_at),
+        })
+        .collect();
+        let mut conversations = Vec::new();
+        for conversation in crate::conversations::taken_part(&mut tx, user).await? {
+            let messages = crate::messages::all_messages(&mut tx, conversation.id).await?;
+            conversations.push(conversation_data(user, conversation, messages));
+        }
+        tx.commit().await?;
+        Ok(PersonalData {
+            user,
+            exported_at: SystemTime::now(),
+            profile,
+            conversations,
+            preferences,
+            tool_switches,
+        })
+    }
+}
+
+/// `conversation` as `user` sees their part of it, from all its `messages` in order.
+fn conversation_data(
+    user: UserId,
+    conversation: Conversation,
+    messages: Vec<StoredMessage>,
+) -> ConversationData {
+    let someone_else = |id: Option<UserId>| id.is_some_and(|id| id != user);
+    let shared = someone_else(conversation.owner)
+        || someone_else(conversation.scope.user_id)
+        || messages
+            .iter()
+            .any(|m| m.role == Role::User && m.author.as_ref().map(|a| a.id) != Some(user));
+    ConversationData {
+        id: conversation.id,
+        guild: conversation.scope.guild_id,
+        channel: conversation.scope.channel_id,
+        started_by_you: conversation.owner == Some(user),
+        shared,
+        title: conversation.title,
+        created_at: conversation.created_at,
+        updated_at: conversation.updated_at,
+        messages: theirs(user, messages),
+    }
+}
+
+/// The messages `user` wrote and the answers to them (the model's messages up to the next
+/// person's message), in order.
+pub(crate) fn theirs(user: UserId, messages: Vec<StoredMessage>) -> Vec<MessageData> {
+    let mut asker_is_them = false;
+    let mut kept = Vec::new();
+    for message in messages {
+        let yours = message.author.as_ref().is_some_and(|a| a.id == user);
+        let keep = match message.role {
+            Role::User => {
+                asker_is_them = yours;
+                yours
+            }
+            Role::Assistant | Role::Tool => asker_is_them,
+            Role::System => false,
+        };
+        if keep {
+            kept.push(message_data(message, yours));
+        }
+    }
+    kept
+}
+
+fn message_data(message: StoredMessage, yours: bool) -> MessageData {
+    MessageData {
+        id: message.id,
+        role: message.role.as_str(),
+        yours,
+        author_name: message.author.map(|a| a.name),
+        content: message.content,
+        attachments: message.attachments,
+        tool_calls: message.tool_calls,
+        tool_name: message.tool_name,
+        model: message.model,
+        replaced: message.replaced,
+        created_at: message.created_at,
+    }
+}
+
+fn as_string<S: serde::Serializer, T: std::fmt::Display>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+fn opt_string<S: serde::Serializer, T: std::fmt::Display>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn conversation_id<S: serde::Serializer>(
+    id: &ConversationId,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_i64(id.0)
+}
+
+fn message_id<S: serde::Serializer>(id: &MessageId, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_i64(id.0)
+}
+
+fn rfc3339<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&humantime::format_rfc3339_millis(*time))
+}
+
+#[cfg(test)]
+mod tests;
