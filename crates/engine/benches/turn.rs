@@ -89,6 +89,7 @@ async fn turn_overhead() {
             place: Place::default(),
             action: TurnAction::Message(UserMessage::text("ok")),
             model: None,
+            grants: mcpcord_engine::Grants::everything(),
         });
         while let Some(event) = turn.next().await {
             if matches!(event, TurnEvent::Done(_) | TurnEvent::Failed(_)) {

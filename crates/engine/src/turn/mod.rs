@@ -92,6 +92,8 @@ struct TurnState {
     slot: Slot,
     /// Who asked (approvals they give with "Always" are theirs).
     author: Option<UserId>,
+    /// What the asker may use (their tools only are offered and run).
+    grants: crate::grants::Grants,
     /// Regenerate: the answer being replaced, and its turn (left out of the context).
     replaces: Option<(mcpcord_memory::MessageId, String)>,
     /// What operators are told when the turn ends.
@@ -160,6 +162,8 @@ impl TurnState {
             slot,
             facts,
             author: None,
+            // Until the request says otherwise, nothing.
+            grants: crate::grants::Grants::nothing(),
             pending: Vec::new(),
             text: String::new(),
             thinking: String::new(),
@@ -426,6 +430,7 @@ impl TurnState {
             slot: self.slot.clone(),
             vision: info.can(mcpcord_llm::Capability::Vision),
             disabled: disabled.to_vec(),
+            grants: self.grants.clone(),
         };
         let results = futures::future::join_all(
             round

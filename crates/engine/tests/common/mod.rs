@@ -136,6 +136,7 @@ pub fn request(key: &str, action: TurnAction) -> TurnRequest {
         },
         action,
         model: None,
+        grants: mcpcord_engine::Grants::everything(),
     }
 }
 
