@@ -284,25 +284,29 @@ impl BotCommand {
         })
     }
 
-    /// Who may run this invocation: admins for `/status`, `/tools enable|disable`, and
-    /// channel- or server-wide `/model set`, `/system set|clear`, `/memory recall`.
+    /// Who may run this invocation: admins (and bot roles naming the command) for `/status`
+    /// and `/tools enable|disable`; admins alone for channel- or server-wide `/model set`,
+    /// `/system set|clear`, `/memory recall`; everyone (as their roles allow) otherwise.
     pub fn access(&self) -> Access {
         let wide = |scope: Option<ScopeChoice>| {
             matches!(scope, Some(ScopeChoice::Channel | ScopeChoice::Server))
         };
-        let admins = match self {
-            Self::Status(_) => true,
-            Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
+        let wide = match self {
             Self::Model(ModelCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Clear(clear)) => wide(clear.scope),
             Self::Memory(memory) => memory.wide(),
             _ => false,
         };
-        if admins {
-            Access::Admins
-        } else {
-            Access::Everyone
+        let admins = match self {
+            Self::Status(_) => true,
+            Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
+            _ => false,
+        };
+        match (wide, admins) {
+            (true, _) => Access::Wide,
+            (false, true) => Access::Admins,
+            (false, false) => Access::Everyone,
         }
     }
 

@@ -68,7 +68,7 @@ pub(super) async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> 
         invoker,
         body: (command, Box::new(interaction.clone())),
     };
-    let stack = middleware::service(Handler { ctx: ctx.clone() }, ctx.config().admins.clone());
+    let stack = middleware::service(Handler { ctx: ctx.clone() }, ctx.config().policy());
     let response = match stack.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
