@@ -107,7 +107,7 @@ pub(crate) struct Inner {
     /// by conversation and person, `server/tool`. Another person's turn in the same
     /// conversation is asked again.
     pub(crate) always_allowed: Mutex<HashMap<AlwaysKey, HashSet<String>>>,
-    conversations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    conversations: crate::locks::ConversationLocks,
     /// [`Engine::model_names`]' last answer, and when it was asked.
     model_names: Mutex<Option<(Instant, Vec<String>)>>,
     turns: Arc<Semaphore>,
@@ -180,7 +180,7 @@ impl Engine {
                 store,
                 estimator: TokenEstimator::default(),
                 always_allowed: Mutex::new(HashMap::new()),
-                conversations: Mutex::new(HashMap::new()),
+                conversations: crate::locks::ConversationLocks::new(),
                 model_names: Mutex::new(None),
                 tracker: TaskTracker::new(),
                 accepting: AtomicBool::new(true),
@@ -409,13 +409,6 @@ impl Engine {
     }
 
     fn conversation_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .conversations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        // Forget locks nobody holds or waits for, so the map does not grow forever.
-        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        locks.entry(key.to_string()).or_default().clone()
+        self.inner.conversations.of(key)
     }
 }

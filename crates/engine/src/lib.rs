@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod grants;
 mod indexer;
+mod locks;
 mod loop_breaker;
 mod memory;
 mod posts;
