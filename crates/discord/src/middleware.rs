@@ -274,10 +274,7 @@ impl UserRateLimit {
 
 /// The whole stack: [`ErrorFormat`] ∘ [`Logging`] ∘ [`Permission`] around `handler`, the one
 /// the bot runs every command through; `policy` says who may run what.
-pub fn service<S, B>(
-    handler: S,
-    policy: impl Into<Policy>,
-) -> ErrorFormat<Logging<Permission<S>>>
+pub fn service<S, B>(handler: S, policy: impl Into<Policy>) -> ErrorFormat<Logging<Permission<S>>>
 where
     S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
 {

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mcpcord_engine::{
-    Approval, ConversationKey, InputAnswer, InputMode, InputRequest, MessageId, Place, Scope,
-    Grants, Speaker, TurnAction, TurnRequest,
+    Approval, ConversationKey, Grants, InputAnswer, InputMode, InputRequest, MessageId, Place,
+    Scope, Speaker, TurnAction, TurnRequest,
 };
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};

@@ -49,7 +49,10 @@ fn with_roles(config: &mut BotConfig) {
 }
 
 /// The text of the first answer to `interaction` (immediate or deferred, message or embed).
-async fn said(bot: &Bot, interaction: &mcpcord_testkit::fake_discord::InjectedInteraction) -> String {
+async fn said(
+    bot: &Bot,
+    interaction: &mcpcord_testkit::fake_discord::InjectedInteraction,
+) -> String {
     let first = bot.callback(interaction).await;
     let text = |body: &Value| {
         body["content"]
@@ -138,7 +141,10 @@ async fn a_model_outside_the_role_is_refused() {
             .roles(&[GUESTS]),
     );
     let text = said(&bot, &set).await;
-    assert!(text.contains("needs the bot role"), "`/model` is not the guest's: {text}");
+    assert!(
+        text.contains("needs the bot role"),
+        "`/model` is not the guest's: {text}"
+    );
     assert!(bot.ollama.chat_requests().is_empty(), "no model call");
     bot.shutdown().await;
 }

@@ -97,10 +97,14 @@ impl ToolRun {
             .map(|d| (d.server.clone(), d.tool.clone()))
             .unwrap_or_else(|| (String::new(), call.name.clone()));
         if is_disabled(&self.disabled, &server, &tool) {
-            return self.refuse(index, server, tool, &call, Refusal::Disabled).await;
+            return self
+                .refuse(index, server, tool, &call, Refusal::Disabled)
+                .await;
         }
         if !self.grants.may_use_tool(&server, &tool) {
-            return self.refuse(index, server, tool, &call, Refusal::NotGranted).await;
+            return self
+                .refuse(index, server, tool, &call, Refusal::NotGranted)
+                .await;
         }
         let _ = self
             .events

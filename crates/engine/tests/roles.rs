@@ -87,7 +87,10 @@ async fn a_role_allowed_one_tool_is_offered_it_alone_and_refused_another() {
     );
     let results = tool_results(&h.fake.last_chat_request().unwrap());
     assert_eq!(results.len(), 2, "{results:?}");
-    assert!(results[0].contains("may not use the tool add"), "{results:?}");
+    assert!(
+        results[0].contains("may not use the tool add"),
+        "{results:?}"
+    );
     assert!(!results.iter().any(|r| r.trim() == "5"), "{results:?}");
     assert_eq!(results[1], "pong");
 

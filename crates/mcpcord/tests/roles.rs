@@ -121,9 +121,18 @@ fn every_bad_role_entry_is_reported_with_its_path() {
     has("permissions.roles.admin", "built in");
     has("permissions.roles.default", "held by everyone");
     has("permissions.roles.bad name", "role name");
-    has("permissions.roles.helper.discord_roles[0]", "not a Discord id");
-    has("permissions.roles.helper.commands[1]", "no command `statsu`");
-    has("permissions.roles.helper.tools[1]", "no MCP server `nosuch`");
+    has(
+        "permissions.roles.helper.discord_roles[0]",
+        "not a Discord id",
+    );
+    has(
+        "permissions.roles.helper.commands[1]",
+        "no command `statsu`",
+    );
+    has(
+        "permissions.roles.helper.tools[1]",
+        "no MCP server `nosuch`",
+    );
     has("permissions.roles.helper.tools[2]", "names no server");
     has("permissions.roles.helper.tools[3]", "names no tool");
     has("permissions.roles.helper.models[0]", "is empty");

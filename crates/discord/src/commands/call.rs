@@ -15,8 +15,8 @@ use crate::commands::ScopeChoice;
 use crate::conversation;
 use crate::ids::ToEngine;
 use crate::middleware::{CommandError, Invoker};
-use crate::roles::{Refused, Resolved, record_refusal};
 use crate::reply;
+use crate::roles::{Refused, Resolved, record_refusal};
 
 /// A command being run.
 #[derive(Clone, Copy)]

@@ -403,7 +403,10 @@ mod tests {
         let text = help(&visible(catalogue(), &guest), None)
             .description
             .unwrap();
-        assert!(text.contains("`/chat`") && !text.contains("`/search`"), "{text}");
+        assert!(
+            text.contains("`/chat`") && !text.contains("`/search`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -80,7 +80,10 @@ fn roles_grant_what_they_name_and_combine() {
     let helper = policy().resolve(&invoker(99, &[HELPERS]));
     assert_eq!(helper.roles, ["helper"]);
     assert!(helper.may_run("status", Access::Admins), "named");
-    assert!(!helper.may_run("tools enable", Access::Admins), "`*` does not reach it");
+    assert!(
+        !helper.may_run("tools enable", Access::Admins),
+        "`*` does not reach it"
+    );
     assert!(!helper.may_run("model set", Access::Wide));
     assert!(helper.grants.may_use_tool("test", "echo"));
     assert!(!helper.grants.may_use_tool("fetch", "get"));

@@ -18,9 +18,9 @@ use std::collections::HashSet;
 use mcpcord_discord::bot::Intents;
 use mcpcord_discord::middleware::{AdminPolicy, UserRateLimit};
 use mcpcord_discord::roles::{BotRole, Roles};
-use mcpcord_engine::Allowed;
 use mcpcord_discord::triggers::Audience;
 use mcpcord_discord::{BotConfig, Hooks, RestProxy};
+use mcpcord_engine::Allowed;
 use tokio::sync::watch;
 use twilight_model::id::Id;
 
@@ -228,7 +228,11 @@ fn bot_role(role: &RoleConfig) -> BotRole {
     };
     BotRole {
         name: role.name.clone(),
-        discord_roles: role.discord_roles.iter().map(|r| Id::new(r.get())).collect(),
+        discord_roles: role
+            .discord_roles
+            .iter()
+            .map(|r| Id::new(r.get()))
+            .collect(),
         users: role.users.iter().map(|u| Id::new(u.get())).collect(),
         commands: allowed(&role.commands),
         tools: allowed(&role.tools),

@@ -617,9 +617,8 @@ impl Shared {
                 Some(g) => {
                     let mut member = shapes::member(g, &user);
                     member["permissions"] = json!(shapes::DEFAULT_PERMISSIONS);
-                    member["roles"] = json!(
-                        i.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>()
-                    );
+                    member["roles"] =
+                        json!(i.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>());
                     p["guild_id"] = json!(g.to_string());
                     p["guild_locale"] = json!("en-US");
                     p["guild"] = json!({"id": g.to_string(), "locale": "en-US", "features": []});

@@ -76,9 +76,9 @@ fn role_config(
     mcp: &McpConfig,
     report: &mut Report,
 ) -> RoleConfig {
-    let commands = raw.commands.map(|list| {
-        checked(list, &format!("{path}.commands"), report, command)
-    });
+    let commands = raw
+        .commands
+        .map(|list| checked(list, &format!("{path}.commands"), report, command));
     let tools = raw.tools.map(|list| {
         checked(list, &format!("{path}.tools"), report, |entry| {
             tool(entry, mcp)
