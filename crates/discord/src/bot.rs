@@ -265,8 +265,8 @@ impl Context {
         }
     }
 
-    /// Applies a reloaded configuration: who is served, admins, roles, rates, models people may pick,
-    /// always-answer channels, attachment size and open answers per person change at once.
+    /// Applies a reloaded configuration: who is served, admins, roles, rates, models people may
+    /// pick, always-answer channels, attachment size and open answers per person change at once.
     /// What the connection was made with (token, intents, URLs, shards, command guild) stays.
     pub fn reconfigure(&self, new: BotConfig) {
         let old = self.config();

@@ -431,9 +431,9 @@ where
 // ---------------------------------------------------------------------------------------------
 // Permission
 
-/// Passes a command only when the invoker's bot roles allow it ([`crate::roles::Resolved::may_run`]);
-/// others get [`CommandError::Forbidden`], naming the roles that would do, without the handler
-/// running.
+/// Passes a command only when the invoker's bot roles allow it
+/// ([`crate::roles::Resolved::may_run`]); others get [`CommandError::Forbidden`], naming the
+/// roles that would do, without the handler running.
 #[derive(Debug, Clone)]
 pub struct Permission<S> {
     inner: S,
