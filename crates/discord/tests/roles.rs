@@ -115,6 +115,21 @@ async fn a_command_refused_for_a_role_is_allowed_for_an_admin_and_help_differs()
     assert!(guest_help.contains("`/chat`") && guest_help.contains("`/help`"));
     assert!(!guest_help.contains("`/search`") && !guest_help.contains("`/status`"));
     assert!(admin_help.contains("`/search`") && admin_help.contains("`/status`"));
+
+    // Typing `/help command:` offers the guest only their commands.
+    let typing = bot
+        .discord
+        .inject_interaction_create(guest(InteractionCreate::autocomplete(
+            "help", "command", "",
+        )));
+    let choices = bot.callback(&typing).await;
+    let names: Vec<&str> = choices["data"]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["chat", "help"], "{choices:#}");
     bot.shutdown().await;
 }
 
