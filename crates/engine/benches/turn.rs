@@ -213,6 +213,7 @@ fn turn_of(key: &str, text: &str) -> TurnRequest {
         place: Place::default(),
         action: TurnAction::Message(UserMessage::text(text)),
         model: None,
+        grants: mcpcord_engine::Grants::everything(),
     }
 }
 
