@@ -278,6 +278,18 @@ pub fn service<S, B>(handler: S, policy: impl Into<Policy>) -> ErrorFormat<Loggi
 where
     S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
 {
+    service_reporting(handler, policy, OnForbidden::default())
+}
+
+/// [`service`], telling `on_forbidden` of each command the roles refuse (for the audit log).
+pub fn service_reporting<S, B>(
+    handler: S,
+    policy: impl Into<Policy>,
+    on_forbidden: OnForbidden,
+) -> ErrorFormat<Logging<Permission<S>>>
+where
+    S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
+{
     let policy = Arc::new(policy.into());
     tower::ServiceBuilder::new()
         .layer_fn(|inner| ErrorFormat { inner })
@@ -285,8 +297,33 @@ where
         .layer_fn(move |inner| Permission {
             inner,
             policy: policy.clone(),
+            on_forbidden: on_forbidden.clone(),
         })
         .service(handler)
+}
+
+/// What [`OnForbidden`] calls: who was refused, and the command as typed.
+type ForbiddenReport = dyn Fn(&Invoker, &str) + Send + Sync;
+
+/// Told of each admin-only command refused: who, where, and the command (as typed).
+#[derive(Clone, Default)]
+pub struct OnForbidden(Option<Arc<ForbiddenReport>>);
+
+impl OnForbidden {
+    /// Calls `report` for each refusal.
+    pub fn new(report: impl Fn(&Invoker, &str) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(report)))
+    }
+}
+
+impl std::fmt::Debug for OnForbidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OnForbidden(set)"
+        } else {
+            "OnForbidden(none)"
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,6 +475,7 @@ where
 pub struct Permission<S> {
     inner: S,
     policy: Arc<Policy>,
+    on_forbidden: OnForbidden,
 }
 
 impl From<AdminPolicy> for Policy {
@@ -466,6 +504,9 @@ where
     fn call(&mut self, request: CommandRequest<B>) -> Self::Future {
         let resolved = self.policy.resolve(&request.invoker);
         if !resolved.may_run(&request.command, request.access) {
+            if let Some(report) = &self.on_forbidden.0 {
+                report(&request.invoker, &request.command);
+            }
             let command = request.command;
             record_refusal(
                 &request.invoker,

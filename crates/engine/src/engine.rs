@@ -123,6 +123,8 @@ pub(crate) struct Inner {
     pub(crate) indexer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Cancelled to stop the background indexer (at shutdown).
     pub(crate) indexer_stop: CancellationToken,
+    /// The audit log's queue and writer (see `audit.rs`).
+    pub(crate) audit: crate::audit::AuditQueue,
 }
 
 /// A running turn: its events, and a way to stop it.
@@ -189,9 +191,15 @@ impl Engine {
                 vectors: index_for(&config),
                 indexer: Mutex::new(None),
                 indexer_stop: parent.child_token(),
+                audit: crate::audit::AuditQueue::default(),
                 config: ArcSwap::from_pointee(config),
             }),
         }
+    }
+
+    /// The engine a turn's shared state belongs to.
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
     }
 
     /// The store, for front ends (preferences, `/new`).
@@ -385,7 +393,8 @@ impl Engine {
     }
 
     /// Stops taking turns, lets running ones finish for up to `grace`, then stops the rest
-    /// (they are saved as interrupted) and waits for them. The engine stops once: a later call
+    /// (they are saved as interrupted) and waits for them, then writes the queued audit
+    /// entries. The engine stops once: a later call
     /// (from the front end, then the application) waits for the first one's drain to end.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.drained.get_or_init(|| self.drain(grace)).await;
@@ -406,6 +415,8 @@ impl Engine {
             self.inner.stop_all.cancel();
             self.inner.tracker.wait().await;
         }
+        // Turns are over: what they (and the front ends) recorded is written before we return.
+        self.inner.audit.close().await;
     }
 
     fn conversation_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {

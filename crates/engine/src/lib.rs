@@ -4,6 +4,7 @@
 //! It knows nothing of Discord: front ends (the Discord adapter, `mcpcord chat`) send a
 //! [`TurnRequest`] and render the [`TurnEvent`]s of the [`Turn`] they get back.
 
+mod audit;
 mod catalogue;
 mod choice;
 mod context;
@@ -48,6 +49,7 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    Author, ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PoolStats, PostId,
-    PreferenceLevel, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, UserId, Viewer,
+    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationId,
+    ConversationKey, GuildId, MessageId, PoolStats, PostId, PreferenceLevel, Role, Scope,
+    SearchHit, SearchQuery, SearchScope, SearchStats, UserId, Viewer,
 };

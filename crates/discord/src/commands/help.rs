@@ -390,7 +390,12 @@ mod tests {
         let seen = titles(&everyone);
         assert!(!seen.contains(&"status".to_owned()), "{seen:?}");
         assert!(seen.contains(&"tools".to_owned()), "`tools list`: {seen:?}");
-        assert_eq!(seen.len(), catalogue().len() - 1);
+        assert!(!seen.contains(&"audit".to_owned()), "{seen:?}");
+        assert_eq!(
+            seen.len(),
+            catalogue().len() - 2,
+            "all but /status and /audit"
+        );
         let guest = Resolved {
             admin: false,
             roles: vec!["guest".into()],

@@ -12,6 +12,7 @@
 //! carries what every `run` needs (the bot, the interaction, the invoker).
 
 pub mod ask_message;
+pub mod audit;
 mod call;
 pub mod chat;
 pub mod help;
@@ -45,6 +46,7 @@ use twilight_model::id::marker::MessageMarker;
 use crate::components::Scope;
 use crate::middleware::{Access, CommandError, CommandResult};
 
+pub use self::audit::AuditCommand;
 pub use self::call::{Call, invoker_name, level, may_pick, scope_words};
 pub use self::chat::ChatCommand;
 pub use self::help::HelpCommand;
@@ -185,6 +187,7 @@ pub fn catalogue() -> Vec<CommandInfo> {
         memory::info(),
         help::info(),
         status::info(),
+        audit::info(),
     ]
 }
 
@@ -244,6 +247,8 @@ pub enum BotCommand {
     Help(HelpCommand),
     /// `/status`.
     Status(StatusCommand),
+    /// `/audit`.
+    Audit(AuditCommand),
     /// "Ask about this message", on this message.
     AskAboutMessage {
         /// The message asked about.
@@ -280,13 +285,15 @@ impl BotCommand {
             "search" => Self::Search(SearchCommand::from_interaction(input)?),
             "help" => Self::Help(HelpCommand::from_interaction(input)?),
             "status" => Self::Status(StatusCommand::from_interaction(input)?),
+            "audit" => Self::Audit(AuditCommand::from_interaction(input)?),
             _ => Self::Unknown(name),
         })
     }
 
-    /// Who may run this invocation: admins (and bot roles naming the command) for `/status`
-    /// and `/tools enable|disable`; admins alone for channel- or server-wide `/model set`,
-    /// `/system set|clear`, `/memory recall`; everyone (as their roles allow) otherwise.
+    /// Who may run this invocation: admins (and bot roles naming the command) for `/status`,
+    /// `/audit` and `/tools enable|disable`; admins alone for channel- or server-wide
+    /// `/model set`, `/system set|clear`, `/memory recall`; everyone (as their roles allow)
+    /// otherwise.
     pub fn access(&self) -> Access {
         if self.wide() {
             Access::Wide
@@ -314,7 +321,7 @@ impl BotCommand {
     /// Whether it is for admins (and roles that name it): `/status`, `/tools enable|disable`.
     fn admins_only(&self) -> bool {
         match self {
-            Self::Status(_) => true,
+            Self::Status(_) | Self::Audit(_) => true,
             Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
             _ => false,
         }
@@ -335,6 +342,7 @@ impl BotCommand {
             Self::Search(search) => search.run(call).await,
             Self::Help(help) => help.run(call),
             Self::Status(status) => status.run(call).await,
+            Self::Audit(audit) => audit.run(call).await,
             Self::AskAboutMessage { message } => ask_message::run(message, call).await,
             Self::Unknown(name) => Err(CommandError::Invalid(format!(
                 "`/{name}` no longer exists; `/help` lists the commands"
@@ -376,6 +384,7 @@ impl BotCommand {
             Self::Search(_) => "search",
             Self::Help(_) => "help",
             Self::Status(_) => "status",
+            Self::Audit(_) => "audit",
             Self::AskAboutMessage { .. } => ask_message::NAME,
             Self::Unknown(name) => name,
         };

@@ -94,6 +94,8 @@ struct TurnState {
     author: Option<UserId>,
     /// What the asker may use (their tools only are offered and run).
     grants: crate::grants::Grants,
+    /// The guild the turn is in, if any (for the audit log).
+    guild: Option<mcpcord_memory::GuildId>,
     /// Regenerate: the answer being replaced, and its turn (left out of the context).
     replaces: Option<(mcpcord_memory::MessageId, String)>,
     /// What operators are told when the turn ends.
@@ -164,6 +166,7 @@ impl TurnState {
             author: None,
             // Until the request says otherwise, nothing.
             grants: crate::grants::Grants::nothing(),
+            guild: None,
             pending: Vec::new(),
             text: String::new(),
             thinking: String::new(),
@@ -427,6 +430,7 @@ impl TurnState {
             inner: self.inner.clone(),
             conversation: conversation.id,
             user: self.author,
+            guild: self.guild,
             slot: self.slot.clone(),
             vision: info.can(mcpcord_llm::Capability::Vision),
             disabled: disabled.to_vec(),

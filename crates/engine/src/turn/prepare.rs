@@ -40,6 +40,7 @@ impl TurnState {
     pub(super) async fn prepare(&mut self, request: &TurnRequest) -> Result<Prepared, EngineError> {
         self.author = request.author.id;
         self.grants = request.grants.clone();
+        self.guild = request.scope.guild_id;
         let mark = |stage| crate::telemetry::latency_mark(stage, request.key.as_str());
         mark("slot");
         let (conversation, settings, disabled, recall_on) = self.load(request).await?;
