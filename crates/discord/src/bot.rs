@@ -88,6 +88,8 @@ pub struct BotConfig {
     pub always_answer_channels: HashSet<u64>,
     /// Who counts as an admin.
     pub admins: AdminPolicy,
+    /// The other bot roles, and what everyone else may do.
+    pub roles: crate::roles::Roles,
     /// Commands, button presses and form submits per user, together.
     pub command_rate: UserRateLimit,
     /// Messages answered per user per minute.
@@ -123,6 +125,15 @@ pub struct BotConfig {
 }
 
 impl BotConfig {
+    /// Who may do what: admins, roles and the models people may pick.
+    pub fn policy(&self) -> crate::roles::Policy {
+        crate::roles::Policy {
+            admins: self.admins.clone(),
+            roles: self.roles.clone(),
+            allowed_models: self.allowed_models.clone(),
+        }
+    }
+
     /// A configuration with the defaults, for `token`.
     pub fn new(token: impl Into<String>) -> Self {
         Self {
@@ -146,6 +157,7 @@ impl BotConfig {
                 server_managers: true,
                 ..AdminPolicy::default()
             },
+            roles: crate::roles::Roles::default(),
             command_rate: UserRateLimit::default(),
             messages_per_minute: NonZeroU32::new(10).expect("non-zero"),
             open_turns_per_user: 3,
@@ -253,8 +265,8 @@ impl Context {
         }
     }
 
-    /// Applies a reloaded configuration: who is served, admins, rates, models people may pick,
-    /// always-answer channels, attachment size and open answers per person change at once.
+    /// Applies a reloaded configuration: who is served, admins, roles, rates, models people may
+    /// pick, always-answer channels, attachment size and open answers per person change at once.
     /// What the connection was made with (token, intents, URLs, shards, command guild) stays.
     pub fn reconfigure(&self, new: BotConfig) {
         let old = self.config();

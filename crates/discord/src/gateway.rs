@@ -556,6 +556,11 @@ async fn request_for(
         },
         action: TurnAction::Message(user_message),
         model: None,
+        grants: ctx
+            .config()
+            .policy()
+            .resolve(&crate::middleware::Invoker::from_message(message))
+            .grants,
     }
 }
 

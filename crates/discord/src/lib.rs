@@ -11,7 +11,8 @@
 //! - [`mentions`]: outgoing messages never ping; incoming mention tokens become names;
 //! - [`ids`]: twilight's typed ids as the engine's, the one place they convert;
 //! - [`commands`]: the slash and context-menu commands, parsing, autocomplete and `/help`;
-//! - [`middleware`]: the tower layers every command runs through.
+//! - [`middleware`]: the tower layers every command runs through;
+//! - [`roles`]: bot roles, and what one person may do (commands, tools, models, approvals).
 //!
 //! And the runtime that wires them to the engine:
 //! - [`bot`]: [`bot::run`], the configuration, and the shared context;
@@ -42,6 +43,7 @@ mod order;
 pub mod pacer;
 pub mod render;
 pub mod reply;
+pub mod roles;
 pub mod split;
 pub mod status;
 pub mod throttle;

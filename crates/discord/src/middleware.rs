@@ -4,8 +4,8 @@
 //! Owns the shape of a command handler — a `tower::Service<CommandRequest<B>>` answering
 //! [`CommandResult`] — and the layers around it. [`service`] stacks them in their order:
 //! errors become a friendly ephemeral message carrying an error id (outermost, so it sees every
-//! failure), then each command is logged with its outcome and time, then admins-only commands
-//! are refused to others. Production and tests build this one stack with [`service`]. Rates are
+//! failure), then each command is logged with its outcome and time, then commands the
+//! invoker's bot roles do not allow are refused ([`crate::roles`]). Production and tests build this one stack with [`service`]. Rates are
 //! not here: the [gate](crate::gate) holds each person to their quotas at every entry point,
 //! before a command reaches this stack. The body `B` is whatever the handler needs (the twilight `Interaction` in the bot);
 //! the layers only read the [`Invoker`] and the command's [`Access`].
@@ -35,14 +35,17 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker};
 
 use crate::mentions::no_pings;
+use crate::roles::{Policy, Refused, record_refusal};
 
 /// Who may run a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Access {
     /// Anyone who can see it.
     Everyone,
-    /// Admins only, as [`AdminPolicy`] defines them.
+    /// Admins, and bot roles that name the command (see [`crate::roles`]).
     Admins,
+    /// Admins only: a choice for a whole channel or server.
+    Wide,
 }
 
 /// The person running a command, and where.
@@ -71,6 +74,22 @@ impl Invoker {
             guild: interaction.guild_id,
             channel: interaction.channel.as_ref().map(|c| c.id),
         })
+    }
+
+    /// The author of a message, with their roles (Discord sends no permissions with messages,
+    /// so admins by server permission count only in interactions).
+    pub fn from_message(message: &twilight_model::channel::Message) -> Self {
+        Self {
+            user: message.author.id,
+            roles: message
+                .member
+                .as_ref()
+                .map(|m| m.roles.clone())
+                .unwrap_or_default(),
+            permissions: None,
+            guild: message.guild_id,
+            channel: Some(message.channel_id),
+        }
     }
 }
 
@@ -163,11 +182,15 @@ impl CommandResponse {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {
-    /// The command is for admins and the invoker is not one.
-    #[error("/{command} is for the bot's admins")]
+    /// The invoker's bot roles do not allow the command.
+    #[error("/{command} needs the bot role {}", needed.join(" or "))]
     Forbidden {
         /// The command.
         command: String,
+        /// The bot roles that would allow it (`admin` first).
+        needed: Vec<String>,
+        /// The invoker's bot roles.
+        yours: Vec<String>,
     },
     /// The input was wrong; the message says how (shown as is).
     #[error("{0}")]
@@ -264,30 +287,30 @@ impl UserRateLimit {
 }
 
 /// The whole stack: [`ErrorFormat`] ∘ [`Logging`] ∘ [`Permission`] around `handler`, the one
-/// the bot runs every command through.
-pub fn service<S, B>(handler: S, admins: AdminPolicy) -> ErrorFormat<Logging<Permission<S>>>
+/// the bot runs every command through; `policy` says who may run what.
+pub fn service<S, B>(handler: S, policy: impl Into<Policy>) -> ErrorFormat<Logging<Permission<S>>>
 where
     S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
 {
-    service_reporting(handler, admins, OnForbidden::default())
+    service_reporting(handler, policy, OnForbidden::default())
 }
 
-/// [`service`], telling `on_forbidden` of each admin-only command refused (for the audit log).
+/// [`service`], telling `on_forbidden` of each command the roles refuse (for the audit log).
 pub fn service_reporting<S, B>(
     handler: S,
-    admins: AdminPolicy,
+    policy: impl Into<Policy>,
     on_forbidden: OnForbidden,
 ) -> ErrorFormat<Logging<Permission<S>>>
 where
     S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
 {
-    let admins = Arc::new(admins);
+    let policy = Arc::new(policy.into());
     tower::ServiceBuilder::new()
         .layer_fn(|inner| ErrorFormat { inner })
         .layer_fn(|inner| Logging { inner })
         .layer_fn(move |inner| Permission {
             inner,
-            admins: admins.clone(),
+            policy: policy.clone(),
             on_forbidden: on_forbidden.clone(),
         })
         .service(handler)
@@ -337,8 +360,20 @@ pub fn error_id() -> String {
 /// The message a person sees for `error`, given its id.
 pub fn friendly_message(error: &CommandError, id: &str) -> String {
     match error {
-        CommandError::Forbidden { command } => {
-            format!("🔒 `/{command}` is only for the bot's admins. (error `{id}`)")
+        CommandError::Forbidden {
+            command,
+            needed,
+            yours,
+        } => {
+            if needed.len() <= 1 {
+                format!("🔒 `/{command}` is only for the bot's admins. (error `{id}`)")
+            } else {
+                format!(
+                    "🔒 `/{command}` needs the bot role {}; yours: {}. (error `{id}`)",
+                    needed.join(" or "),
+                    yours.join(", ")
+                )
+            }
         }
         CommandError::Invalid(reason) => format!("⚠️ {reason} (error `{id}`)"),
         CommandError::Internal(_) => format!(
@@ -447,13 +482,24 @@ where
 // ---------------------------------------------------------------------------------------------
 // Permission
 
-/// Passes [`Access::Everyone`] commands, and [`Access::Admins`] ones only from admins; others
-/// get [`CommandError::Forbidden`] without the handler running.
+/// Passes a command only when the invoker's bot roles allow it
+/// ([`crate::roles::Resolved::may_run`]); others get [`CommandError::Forbidden`], naming the
+/// roles that would do, without the handler running.
 #[derive(Debug, Clone)]
 pub struct Permission<S> {
     inner: S,
-    admins: Arc<AdminPolicy>,
+    policy: Arc<Policy>,
     on_forbidden: OnForbidden,
+}
+
+impl From<AdminPolicy> for Policy {
+    /// Admins as given; everyone else as they always were.
+    fn from(admins: AdminPolicy) -> Self {
+        Self {
+            admins,
+            ..Self::default()
+        }
+    }
 }
 
 impl<S, B> Service<CommandRequest<B>> for Permission<S>
@@ -470,12 +516,26 @@ where
     }
 
     fn call(&mut self, request: CommandRequest<B>) -> Self::Future {
-        if request.access == Access::Admins && !self.admins.allows(&request.invoker) {
+        let resolved = self.policy.resolve(&request.invoker);
+        if !resolved.may_run(&request.command, request.access) {
             if let Some(report) = &self.on_forbidden.0 {
                 report(&request.invoker, &request.command);
             }
             let command = request.command;
-            return Box::pin(async move { Err(CommandError::Forbidden { command }) });
+            record_refusal(
+                &request.invoker,
+                &resolved,
+                &Refused::Command(command.clone()),
+            );
+            let needed = self.policy.roles_allowing(&command, request.access);
+            let yours = resolved.roles;
+            return Box::pin(async move {
+                Err(CommandError::Forbidden {
+                    command,
+                    needed,
+                    yours,
+                })
+            });
         }
         Box::pin(self.inner.call(request))
     }

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mcpcord_engine::{
-    Approval, ConversationKey, InputAnswer, InputMode, InputRequest, MessageId, Place, Scope,
-    Speaker, TurnAction, TurnRequest,
+    Approval, ConversationKey, Grants, InputAnswer, InputMode, InputRequest, MessageId, Place,
+    Scope, Speaker, TurnAction, TurnRequest,
 };
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
@@ -96,8 +96,9 @@ impl Origin {
         }
     }
 
-    /// A request for `action` by `author` in the same conversation and place.
-    pub fn request(&self, author: Speaker, action: TurnAction) -> TurnRequest {
+    /// A request for `action` by `author` (who may use what `grants` allow) in the same
+    /// conversation and place.
+    pub fn request(&self, author: Speaker, action: TurnAction, grants: Grants) -> TurnRequest {
         let mut place = self.place.clone();
         place.user.clone_from(&author.name);
         TurnRequest {
@@ -107,6 +108,7 @@ impl Origin {
             place,
             action,
             model: self.model.clone(),
+            grants,
         }
     }
 }

@@ -195,6 +195,7 @@ async fn turn(engine: &Engine, fake: &FakeOllama, i: usize) -> Duration {
         place: Place::default(),
         action: TurnAction::Message(UserMessage::text("use the tool")),
         model: None,
+        grants: mcpcord_engine::Grants::everything(),
     });
     while let Some(event) = turn.next().await {
         match event {

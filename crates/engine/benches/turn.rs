@@ -111,6 +111,7 @@ async fn turn_overhead() {
             place: Place::default(),
             action: TurnAction::Message(UserMessage::text("ok")),
             model: None,
+            grants: mcpcord_engine::Grants::everything(),
         });
         while let Some(event) = turn.next().await {
             if matches!(event, TurnEvent::Done(_) | TurnEvent::Failed(_)) {
@@ -212,6 +213,7 @@ fn turn_of(key: &str, text: &str) -> TurnRequest {
         place: Place::default(),
         action: TurnAction::Message(UserMessage::text(text)),
         model: None,
+        grants: mcpcord_engine::Grants::everything(),
     }
 }
 

@@ -11,6 +11,7 @@ mod context;
 mod engine;
 mod error;
 mod events;
+mod grants;
 mod indexer;
 mod locks;
 mod loop_breaker;
@@ -35,6 +36,7 @@ pub use context::TokenEstimator;
 pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
+pub use grants::{Allowed, Grants, glob_matches, tool_name};
 pub use memory::MemoryConfig;
 pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
 pub use policy::{

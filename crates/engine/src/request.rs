@@ -2,6 +2,7 @@
 
 use mcpcord_memory::{ConversationKey, MessageId, Scope, UserId};
 
+use crate::grants::Grants;
 use crate::template::Place;
 
 /// One turn to run.
@@ -19,6 +20,9 @@ pub struct TurnRequest {
     pub action: TurnAction,
     /// A model chosen for this turn, beating every preference.
     pub model: Option<String>,
+    /// What the person may use: the model is offered only the tools they may use, and a call
+    /// to another is refused.
+    pub grants: Grants,
 }
 
 /// The person who speaks.

@@ -16,17 +16,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, Inner};
 use crate::events::{Approval, ApprovalRequest, InputPrompt, TurnEvent};
+use crate::grants::Grants;
 use crate::slot::Slot;
 
 /// Longest summary of a tool result shown to people.
 const SUMMARY_CHARS: usize = 120;
 
-/// The tools offered to a model: none if it cannot call tools, and none of those `disabled`
-/// (by server and tool, whatever name the model sees) in the turn's channel.
+/// The tools offered to a model: none if it cannot call tools, none of those `disabled`
+/// (by server and tool, whatever name the model sees) in the turn's channel, and none the
+/// person may not use (`grants`).
 pub(crate) fn offered(
     host: Option<&McpHost>,
     info: &ModelInfo,
     disabled: &[DisabledTool],
+    grants: &Grants,
 ) -> Vec<ToolSpec> {
     let Some(host) = host else { return Vec::new() };
     if !info.can(Capability::Tools) {
@@ -35,6 +38,7 @@ pub(crate) fn offered(
     host.tools()
         .into_iter()
         .filter(|t| !is_disabled(disabled, &t.server, &t.tool))
+        .filter(|t| grants.may_use_tool(&t.server, &t.tool))
         .map(|t| ToolSpec {
             name: t.name,
             description: t.description,
@@ -70,6 +74,17 @@ pub(crate) struct ToolRun {
     pub(crate) vision: bool,
     /// Tools turned off in the turn's channel, by server and tool: calls to them are refused.
     pub(crate) disabled: Vec<DisabledTool>,
+    /// What the asker may use: calls to other tools are refused.
+    pub(crate) grants: Grants,
+}
+
+/// Why a tool call was refused before it reached its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Turned off in the turn's channel.
+    Disabled,
+    /// The asker's roles do not allow it.
+    NotGranted,
 }
 
 impl ToolRun {
@@ -84,7 +99,14 @@ impl ToolRun {
             .map(|d| (d.server.clone(), d.tool.clone()))
             .unwrap_or_else(|| (String::new(), call.name.clone()));
         if is_disabled(&self.disabled, &server, &tool) {
-            return self.refuse(index, server, tool, &call).await;
+            return self
+                .refuse(index, server, tool, &call, Refusal::Disabled)
+                .await;
+        }
+        if !self.grants.may_use_tool(&server, &tool) {
+            return self
+                .refuse(index, server, tool, &call, Refusal::NotGranted)
+                .await;
         }
         let _ = self
             .events
@@ -144,17 +166,23 @@ impl ToolRun {
         CallResult { content, images }
     }
 
-    /// Refuses a call to a tool turned off in this channel (a model may call a tool it was not
-    /// offered, from history or by guessing), reporting it like a failed call.
+    /// Refuses a call to a tool turned off in this channel or not granted to the asker (a model
+    /// may call a tool it was not offered, from history or by guessing), reporting it like a
+    /// failed call.
     async fn refuse(
         &self,
         index: usize,
         server: String,
         tool: String,
         call: &ToolCall,
+        why: Refusal,
     ) -> CallResult {
         crate::telemetry::tool_call(&server, &tool, "refused", std::time::Duration::ZERO);
-        self.audit(&server, &tool, call, None, "refused");
+        let outcome = match why {
+            Refusal::Disabled => "refused",
+            Refusal::NotGranted => "refused_by_role",
+        };
+        self.audit(&server, &tool, call, None, outcome);
         let _ = self
             .events
             .send(TurnEvent::ToolStarted {
@@ -164,10 +192,16 @@ impl ToolRun {
                 arguments: call.arguments.clone(),
             })
             .await;
-        let content = format!(
-            "Error: the tool {} is disabled in this channel by an administrator",
-            call.name
-        );
+        let content = match why {
+            Refusal::Disabled => format!(
+                "Error: the tool {} is disabled in this channel by an administrator",
+                call.name
+            ),
+            Refusal::NotGranted => format!(
+                "Error: the person asking may not use the tool {} (their roles do not allow it)",
+                call.name
+            ),
+        };
         let _ = self
             .events
             .send(TurnEvent::ToolFinished {

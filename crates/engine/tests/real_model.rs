@@ -61,6 +61,7 @@ fn dm(key: &str, text: &str) -> TurnRequest {
         },
         action: TurnAction::Message(UserMessage::text(text)),
         model: None,
+        grants: mcpcord_engine::Grants::everything(),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use mcpcord_engine::{
-    ConversationKey, Place, PreferenceLevel, Scope, Speaker, TurnAction, TurnRequest,
+    Allowed, ConversationKey, Place, PreferenceLevel, Scope, Speaker, TurnAction, TurnRequest,
 };
 use twilight_model::application::interaction::Interaction;
 use twilight_model::id::Id;
@@ -16,6 +16,7 @@ use crate::conversation;
 use crate::ids::ToEngine;
 use crate::middleware::{CommandError, Invoker};
 use crate::reply;
+use crate::roles::{Refused, Resolved, record_refusal};
 
 /// A command being run.
 #[derive(Clone, Copy)]
@@ -94,7 +95,13 @@ impl Call<'_> {
             },
             action,
             model,
+            grants: self.resolved().grants,
         }
+    }
+
+    /// What the invoker may do, as their bot roles say.
+    pub fn resolved(&self) -> Resolved {
+        self.ctx.config().policy().resolve(self.invoker)
     }
 
     /// Refuses a command that would start an answer when the bot is shutting down, or for a
@@ -133,8 +140,9 @@ impl Call<'_> {
         }
     }
 
-    /// Whether the invoker may pick `model` themselves: admins always; others when it is among
-    /// `models.allowed` (with none configured, only admins pick models).
+    /// Whether the invoker may pick `model` themselves: admins always; others when their bot
+    /// roles allow it (by default: when it is among `models.allowed`; with none configured,
+    /// only admins pick models).
     pub fn may_pick(&self, model: &str) -> Result<(), CommandError> {
         may_pick(self.ctx, self.invoker, model)
     }
@@ -188,21 +196,19 @@ pub fn scope_words(scope: Option<ScopeChoice>) -> &'static str {
     }
 }
 
-/// Whether `invoker` may pick `model` themselves (see [`Call::may_pick`]).
+/// Whether `invoker` may pick `model` themselves (see [`Call::may_pick`]); a refusal is
+/// recorded.
 pub fn may_pick(ctx: &Context, invoker: &Invoker, model: &str) -> Result<(), CommandError> {
-    if ctx.config().admins.allows(invoker) {
+    let resolved = ctx.config().policy().resolve(invoker);
+    if resolved.may_pick(model) {
         return Ok(());
     }
-    match &ctx.config().allowed_models {
-        Some(allowed) if allowed.contains(model) => Ok(()),
-        Some(allowed) if !allowed.is_empty() => {
-            let mut names: Vec<&str> = allowed.iter().map(String::as_str).collect();
-            names.sort_unstable();
-            Err(CommandError::Invalid(format!(
-                "`{model}` is not among the models you may pick: {}",
-                names.join(", ")
-            )))
-        }
+    record_refusal(invoker, &resolved, &Refused::Model(model.to_owned()));
+    match &resolved.grants.models {
+        Allowed::Only(names) if !names.is_empty() => Err(CommandError::Invalid(format!(
+            "`{model}` is not among the models you may pick: {}",
+            names.join(", ")
+        ))),
         _ => Err(CommandError::Invalid(
             "only the bot's admins pick models here".into(),
         )),

@@ -2,7 +2,8 @@
 //!
 //! Owns the help embed. Usage lines, parameters and their descriptions are read from the
 //! registered [`Command`]s, so help cannot drift from what Discord shows; categories, who may
-//! use a command and examples come from each command's `info()`. The embed keeps within
+//! use a command and examples come from each command's `info()`. Each person sees only the
+//! commands their bot roles let them use ([`visible`]). The embed keeps within
 //! Discord's limits ([`DESCRIPTION_LIMIT`], [`EMBED_LIMIT`]) by leaving out whole lines.
 
 use twilight_interactions::command::{CommandModel, CreateCommand};
@@ -13,7 +14,8 @@ use twilight_util::builder::embed::{EmbedBuilder, EmbedFooterBuilder};
 use super::{Category, CommandInfo, Who};
 use crate::commands::Call;
 use crate::components::shorten;
-use crate::middleware::{CommandResponse, CommandResult};
+use crate::middleware::{Access, CommandResponse, CommandResult};
+use crate::roles::Resolved;
 
 /// The longest embed description.
 pub const DESCRIPTION_LIMIT: usize = twilight_validate::embed::DESCRIPTION_LENGTH;
@@ -251,11 +253,45 @@ fn fit_lines(lines: &[String]) -> String {
     out
 }
 
+/// The commands of `catalogue` a person who may do what `resolved` says can use (in part, for
+/// commands whose subcommands differ): what `/help` shows them.
+pub fn visible(catalogue: Vec<CommandInfo>, resolved: &Resolved) -> Vec<CommandInfo> {
+    catalogue
+        .into_iter()
+        .filter(|info| {
+            let access = match info.who {
+                Who::Admins => Access::Admins,
+                Who::Everyone | Who::Mixed(_) => Access::Everyone,
+            };
+            paths(&info.command)
+                .iter()
+                .any(|path| resolved.may_run(path, access))
+        })
+        .collect()
+}
+
+/// The paths a command runs under: its name, or `name sub` for each subcommand.
+fn paths(command: &Command) -> Vec<String> {
+    let subcommands: Vec<String> = command
+        .options
+        .iter()
+        .filter(|o| o.kind == CommandOptionType::SubCommand)
+        .map(|o| format!("{} {}", command.name, o.name))
+        .collect();
+    if subcommands.is_empty() {
+        vec![command.name.clone()]
+    } else {
+        subcommands
+    }
+}
+
 impl HelpCommand {
-    /// Runs `/help`: the catalogue, or one command's usage, as an embed only the asker sees.
-    pub fn run(self, _call: Call<'_>) -> CommandResult {
+    /// Runs `/help`: the commands the asker may use, or one command's usage, as an embed only
+    /// the asker sees.
+    pub fn run(self, call: Call<'_>) -> CommandResult {
+        let catalogue = visible(super::catalogue(), &call.resolved());
         Ok(CommandResponse::Embed {
-            embed: Box::new(help(&super::catalogue(), self.command.as_deref())),
+            embed: Box::new(help(&catalogue, self.command.as_deref())),
             ephemeral: true,
         })
     }
@@ -326,6 +362,56 @@ mod tests {
         for info in &catalogue {
             check_limits(&help(&catalogue, Some(&info.command.name)));
         }
+    }
+
+    #[test]
+    fn each_person_sees_only_the_commands_their_roles_allow() {
+        use mcpcord_engine::{Allowed, Grants};
+        let titles = |resolved: &Resolved| -> Vec<String> {
+            visible(catalogue(), resolved)
+                .iter()
+                .map(|i| i.command.name.clone())
+                .collect()
+        };
+        let admin = Resolved {
+            admin: true,
+            roles: vec!["admin".into()],
+            grants: Grants::everything(),
+        };
+        assert_eq!(titles(&admin).len(), catalogue().len());
+        let everyone = Resolved {
+            admin: false,
+            roles: vec!["default".into()],
+            grants: Grants {
+                approve_for_others: false,
+                ..Grants::everything()
+            },
+        };
+        let seen = titles(&everyone);
+        assert!(!seen.contains(&"status".to_owned()), "{seen:?}");
+        assert!(seen.contains(&"tools".to_owned()), "`tools list`: {seen:?}");
+        assert!(!seen.contains(&"audit".to_owned()), "{seen:?}");
+        assert_eq!(
+            seen.len(),
+            catalogue().len() - 2,
+            "all but /status and /audit"
+        );
+        let guest = Resolved {
+            admin: false,
+            roles: vec!["guest".into()],
+            grants: Grants {
+                commands: Allowed::Only(vec!["chat".into(), "help".into(), "status".into()]),
+                ..Grants::nothing()
+            },
+        };
+        assert_eq!(titles(&guest), ["chat", "help", "status"]);
+        let text = help(&visible(catalogue(), &guest), None)
+            .description
+            .unwrap();
+        assert!(
+            text.contains("`/chat`") && !text.contains("`/search`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -296,25 +296,40 @@ impl BotCommand {
         })
     }
 
-    /// Who may run this invocation: admins for `/status`, `/audit`, `/tools enable|disable`, and
-    /// channel- or server-wide `/model set`, `/system set|clear`, `/memory recall`.
+    /// Who may run this invocation: admins (and bot roles naming the command) for `/status`,
+    /// `/audit` and `/tools enable|disable`; admins alone for channel- or server-wide
+    /// `/model set`, `/system set|clear`, `/memory recall`; everyone (as their roles allow)
+    /// otherwise.
     pub fn access(&self) -> Access {
+        if self.wide() {
+            Access::Wide
+        } else if self.admins_only() {
+            Access::Admins
+        } else {
+            Access::Everyone
+        }
+    }
+
+    /// Whether it makes a choice for a whole channel or server.
+    fn wide(&self) -> bool {
         let wide = |scope: Option<ScopeChoice>| {
             matches!(scope, Some(ScopeChoice::Channel | ScopeChoice::Server))
         };
-        let admins = match self {
-            Self::Status(_) | Self::Audit(_) => true,
-            Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
+        match self {
             Self::Model(ModelCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Clear(clear)) => wide(clear.scope),
             Self::Memory(memory) => memory.wide(),
             _ => false,
-        };
-        if admins {
-            Access::Admins
-        } else {
-            Access::Everyone
+        }
+    }
+
+    /// Whether it is for admins (and roles that name it): `/status`, `/tools enable|disable`.
+    fn admins_only(&self) -> bool {
+        match self {
+            Self::Status(_) | Self::Audit(_) => true,
+            Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
+            _ => false,
         }
     }
 

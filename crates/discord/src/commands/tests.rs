@@ -47,7 +47,7 @@ fn invocations_parse_into_types() {
     })))
     .unwrap();
     assert_eq!(set.path(), "model set");
-    assert_eq!(set.access(), Access::Admins);
+    assert_eq!(set.access(), Access::Wide);
     let BotCommand::Model(ModelCommand::Set(set)) = set else {
         panic!()
     };
@@ -84,7 +84,7 @@ fn invocations_parse_into_types() {
     };
     assert_eq!(recall(None).access(), Access::Everyone);
     assert_eq!(recall(Some("user")).path(), "memory recall");
-    assert_eq!(recall(Some("server")).access(), Access::Admins);
+    assert_eq!(recall(Some("server")).access(), Access::Wide);
 
     let status = BotCommand::parse(data(json!({"id": "1", "name": "status", "type": 1}))).unwrap();
     assert_eq!(status.access(), Access::Admins);

@@ -6,28 +6,35 @@ use twilight_model::application::interaction::{Interaction, InteractionData};
 use super::{Reply, respond};
 use crate::bot::Context;
 use crate::commands::{self, help};
+use crate::middleware::Invoker;
 
 /// Answers an autocomplete interaction with the candidates that match what was typed.
 pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) -> Reply {
     let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
         return Ok(());
     };
-    let candidates = candidates(ctx, data).await;
+    let candidates = candidates(ctx, interaction, data).await;
     let typed = commands::focused(data).map(|f| f.typed).unwrap_or_default();
     let response =
         commands::autocomplete_response(commands::autocomplete_choices(candidates, &typed));
     respond(ctx, interaction, &response).await
 }
 
-/// Everything the focused option may take.
-async fn candidates(ctx: &Context, data: &CommandData) -> Vec<String> {
+/// Everything the focused option may take (for `/help`, the commands the person may use).
+async fn candidates(ctx: &Context, interaction: &Interaction, data: &CommandData) -> Vec<String> {
     let Some(focused) = commands::focused(data) else {
         return Vec::new();
     };
     let engine = &ctx.engine;
     match (focused.path.as_str(), focused.option.as_str()) {
         ("model set" | "model", "name") | ("chat", "model") => engine.model_names().await,
-        ("help", "command") => help::topics(&commands::catalogue()),
+        ("help", "command") => {
+            let Some(invoker) = Invoker::from_interaction(interaction) else {
+                return Vec::new();
+            };
+            let resolved = ctx.config().policy().resolve(&invoker);
+            help::topics(&help::visible(commands::catalogue(), &resolved))
+        }
         ("prompt", "name") => engine.prompt_names().await,
         ("resource", "uri") => engine.resource_names().await,
         ("tools list", "server") => engine.server_names(),

@@ -25,6 +25,7 @@ use crate::mentions::no_pings;
 use crate::middleware::{CommandError, Invoker};
 use crate::pacer::Route;
 use crate::reply;
+use crate::roles::{Refused, record_refusal};
 use crate::turns::TurnEntry;
 
 /// What a control from an earlier run of the bot (or one forgotten long ago) answers.
@@ -151,7 +152,11 @@ fn owner_of(id: &CustomId) -> Option<(bool, &'static str)> {
             true,
             "Only the person who asked (or an admin) can see the reasoning.",
         ),
-        CustomId::Approval { .. } => (false, "Only the person whose turn it is can decide."),
+        CustomId::Approval { .. } => (
+            false,
+            "Only the person who asked, an admin or a bot role that approves for others can \
+             decide.",
+        ),
         CustomId::Elicit { .. } | CustomId::ElicitForm { .. } => {
             (false, "Only the person whose turn it is can answer.")
         }
@@ -167,7 +172,8 @@ fn owner_of(id: &CustomId) -> Option<(bool, &'static str)> {
 
 /// Why the person pressing may not use control `id` of `entry`, if they may not: the answer's
 /// own controls (Stop, Regenerate, Continue, Reasoning) belong to its asker and the admins; its
-/// questions (approvals, forms) to the person whose turn it is, alone.
+/// approvals to its asker, the admins and bot roles that approve for others; its forms to the
+/// person whose turn it is, alone.
 pub(super) fn not_yours(
     ctx: &Context,
     interaction: &Interaction,
@@ -177,10 +183,29 @@ pub(super) fn not_yours(
     let (asker_or_admin, refusal) = owner_of(id)?;
     let allowed = if asker_or_admin {
         may_act(ctx, interaction, entry)
+    } else if matches!(id, CustomId::Approval { .. }) {
+        may_approve(ctx, interaction, entry)
     } else {
         interaction.author_id() == Some(entry.owner)
     };
     (!allowed).then_some(refusal)
+}
+
+/// Whether the person pressing may decide on a tool call of `entry`: its asker, an admin, or a
+/// bot role that approves for others; a refusal is recorded.
+fn may_approve(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) -> bool {
+    let Some(invoker) = Invoker::from_interaction(interaction) else {
+        return false;
+    };
+    if invoker.user == entry.owner {
+        return true;
+    }
+    let resolved = ctx.config().policy().resolve(&invoker);
+    let allowed = resolved.may_approve_for_others();
+    if !allowed {
+        record_refusal(&invoker, &resolved, &Refused::Approval);
+    }
+    allowed
 }
 
 /// The Reasoning button: the model's reasoning, privately (to the asker or an admin).
@@ -362,7 +387,8 @@ async fn again(
         id: Some(invoker.user.to_engine()),
         name: invoker_name(interaction),
     };
-    let request = entry.origin.request(author, action);
+    let grants = ctx.config().policy().resolve(&invoker).grants;
+    let request = entry.origin.request(author, action, grants);
     if let Err(busy) = reply::start(ctx, request, invoker.user, entry.channel, last) {
         return private(ctx, interaction, &format!("⏳ {busy}.")).await;
     }

@@ -75,7 +75,7 @@ pub(super) async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> 
     });
     let stack = middleware::service_reporting(
         Handler { ctx: ctx.clone() },
-        ctx.config().admins.clone(),
+        ctx.config().policy(),
         on_forbidden,
     );
     let response = match stack.oneshot(request).await {

@@ -293,3 +293,59 @@ fn the_invoker_is_read_from_an_interaction() {
         "MANAGE_GUILD (32) is a server manager"
     );
 }
+
+#[tokio::test]
+async fn a_command_refused_for_a_role_says_which_role_would_do_and_admins_pass() {
+    use crate::roles::{BotRole, Policy, Roles};
+    use mcpcord_engine::Allowed;
+    const GUESTS: u64 = 61;
+    const HELPERS: u64 = 60;
+    let guest = BotRole {
+        discord_roles: HashSet::from([Id::new(GUESTS)]),
+        commands: Allowed::Only(vec!["chat".into()]),
+        ..BotRole::ordinary("guest")
+    };
+    let helper = BotRole {
+        discord_roles: HashSet::from([Id::new(HELPERS)]),
+        commands: Allowed::Only(vec!["chat".into(), "search".into(), "status".into()]),
+        ..BotRole::ordinary("helper")
+    };
+    let policy = Policy {
+        admins: admins(),
+        roles: Roles {
+            roles: vec![guest, helper],
+            ..Roles::default()
+        },
+        allowed_models: None,
+    };
+    let mut svc = service(tower::service_fn(handler), policy);
+    let mut call = |request| {
+        let future = svc.call(request);
+        async move { content(future.await.unwrap()) }
+    };
+    let refused = call(request("search", Access::Everyone, ALICE, &[GUESTS], "x")).await;
+    assert!(
+        refused.contains("`/search` needs the bot role admin or helper or default; yours: guest"),
+        "{refused}"
+    );
+    assert_eq!(
+        call(request("chat", Access::Everyone, ALICE, &[GUESTS], "hi")).await,
+        "10 said hi"
+    );
+    let status = call(request("status", Access::Admins, ALICE, &[GUESTS], "x")).await;
+    assert!(
+        status.contains("`/status` needs the bot role admin or helper; yours: guest"),
+        "{status}"
+    );
+    assert_eq!(
+        call(request("status", Access::Admins, ALICE, &[HELPERS], "x")).await,
+        "10 said x"
+    );
+    // An admin holding the guest role too may do everything.
+    assert_eq!(
+        call(request("search", Access::Everyone, BOB, &[GUESTS], "x")).await,
+        "11 said x"
+    );
+    let wide = call(request("model set", Access::Wide, ALICE, &[HELPERS], "x")).await;
+    assert!(wide.contains("only for the bot's admins"), "{wide}");
+}

@@ -95,6 +95,8 @@ struct TurnState {
     slot: Slot,
     /// Who asked (approvals they give with "Always" are theirs).
     author: Option<UserId>,
+    /// What the asker may use (their tools only are offered and run).
+    grants: crate::grants::Grants,
     /// The guild the turn is in, if any (for the audit log).
     guild: Option<mcpcord_memory::GuildId>,
     /// Regenerate: the answer being replaced, and its turn (left out of the context).
@@ -167,6 +169,8 @@ impl TurnState {
             slot,
             facts,
             author: None,
+            // Until the request says otherwise, nothing.
+            grants: crate::grants::Grants::nothing(),
             guild: None,
             pending: Vec::new(),
             text: String::new(),
@@ -446,6 +450,7 @@ impl TurnState {
             slot: self.slot.clone(),
             vision: info.can(mcpcord_llm::Capability::Vision),
             disabled: disabled.to_vec(),
+            grants: self.grants.clone(),
         };
         let results = futures::future::join_all(
             round

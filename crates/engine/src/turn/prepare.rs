@@ -39,6 +39,7 @@ impl TurnState {
     /// and the context.
     pub(super) async fn prepare(&mut self, request: &TurnRequest) -> Result<Prepared, EngineError> {
         self.author = request.author.id;
+        self.grants = request.grants.clone();
         self.guild = request.scope.guild_id;
         let mark = |stage| crate::telemetry::latency_mark(stage, request.key.as_str());
         mark("slot");
@@ -66,7 +67,7 @@ impl TurnState {
             model: model.clone(),
         })
         .await;
-        let offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled);
+        let offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled, &self.grants);
         let mut history = match action.history {
             Some(history) => history,
             None => self.history(&conversation).await?,

@@ -149,6 +149,7 @@ pub fn request(key: &str, action: TurnAction) -> TurnRequest {
         },
         action,
         model: None,
+        grants: mcpcord_engine::Grants::everything(),
     }
 }
 

@@ -52,6 +52,7 @@ fn request(key: &str, action: TurnAction, model: Option<String>) -> TurnRequest 
         author,
         action,
         model,
+        grants: mcpcord_engine::Grants::everything(),
     }
 }
 

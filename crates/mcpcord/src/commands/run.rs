@@ -17,8 +17,10 @@ use std::collections::HashSet;
 
 use mcpcord_discord::bot::Intents;
 use mcpcord_discord::middleware::{AdminPolicy, UserRateLimit};
+use mcpcord_discord::roles::{BotRole, Roles};
 use mcpcord_discord::triggers::Audience;
 use mcpcord_discord::{BotConfig, Hooks, RestProxy};
+use mcpcord_engine::Allowed;
 use tokio::sync::watch;
 use twilight_model::id::Id;
 
@@ -26,7 +28,7 @@ use super::Failure;
 use crate::admin::Operations;
 use crate::app::App;
 use crate::cli::RunArgs;
-use crate::config::{Config, Env, Source};
+use crate::config::{Config, Env, RoleConfig, Source};
 use crate::lifecycle::Lifecycle;
 use crate::reload::Reloader;
 use crate::service::{self, daemon, notify, pidfile::PidFile};
@@ -200,6 +202,10 @@ pub fn bot_config(config: &Config) -> Result<BotConfig, Failure> {
             .collect(),
         server_managers: true,
     };
+    bot.roles = Roles {
+        roles: permissions.roles.iter().map(bot_role).collect(),
+        default: bot_role(&permissions.default_role),
+    };
     bot.command_rate = UserRateLimit::default();
     bot.messages_per_minute = config.limits.user_messages_per_minute;
     bot.max_attachment_bytes = config.limits.max_attachment_bytes;
@@ -212,6 +218,27 @@ pub fn bot_config(config: &Config) -> Result<BotConfig, Failure> {
     bot.grace = discord.shutdown_grace;
     bot.global_rate_limit = discord.global_rate_limit;
     Ok(bot)
+}
+
+/// The adapter's form of a configured bot role.
+fn bot_role(role: &RoleConfig) -> BotRole {
+    let allowed = |list: &Option<Vec<String>>| match list {
+        Some(globs) => Allowed::Only(globs.clone()),
+        None => Allowed::All,
+    };
+    BotRole {
+        name: role.name.clone(),
+        discord_roles: role
+            .discord_roles
+            .iter()
+            .map(|r| Id::new(r.get()))
+            .collect(),
+        users: role.users.iter().map(|u| Id::new(u.get())).collect(),
+        commands: allowed(&role.commands),
+        tools: allowed(&role.tools),
+        models: role.models.clone().map(Allowed::Only),
+        approve_for_others: role.approve_for_others,
+    }
 }
 
 fn ids(list: &[std::num::NonZeroU64]) -> HashSet<u64> {

@@ -269,6 +269,28 @@ pub struct RawPermissions {
     pub allow_dms: Option<bool>,
     /// Users (ids) the bot ignores.
     pub blocked_users: Vec<RawId>,
+    /// Bot roles by name (`[permissions.roles.NAME]`): who holds each and what it allows;
+    /// `default` is everyone holding none. `admin` is built in (the admin settings above).
+    pub roles: BTreeMap<String, RawRole>,
+}
+
+/// `[permissions.roles.NAME]`: one bot role.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawRole {
+    /// Discord roles (ids) whose members hold this bot role.
+    pub discord_roles: Vec<RawId>,
+    /// Users (ids) who hold it anywhere, DMs included.
+    pub users: Vec<RawId>,
+    /// Commands it allows (`chat`, `tools`, `tools list`, `*`); unset: every command that is
+    /// not admins-only. Admins-only commands (`status`, `tools enable`) must be named.
+    pub commands: Option<Vec<String>>,
+    /// Tools it allows, as `server.tool` (`server.*`, `*`); unset: every tool.
+    pub tools: Option<Vec<String>>,
+    /// Models its holders may choose (`llama*`); unset: those of `models.allowed`.
+    pub models: Option<Vec<String>>,
+    /// Whether its holders may approve tool calls of other people's turns (default false).
+    pub approve_for_others: Option<bool>,
 }
 
 /// `[policy]`: the content policy, rules on what people send to the model (`input`) and what

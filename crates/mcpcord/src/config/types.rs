@@ -612,6 +612,29 @@ pub struct PermissionsConfig {
     pub allow_dms: bool,
     /// Users ignored.
     pub blocked_users: Vec<NonZeroU64>,
+    /// Configured bot roles (never `admin` or `default`), by name.
+    pub roles: Vec<RoleConfig>,
+    /// What everyone holding none of them may do (`[permissions.roles.default]`).
+    pub default_role: RoleConfig,
+}
+
+/// One bot role, `[permissions.roles.NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleConfig {
+    /// Its name.
+    pub name: String,
+    /// Discord roles whose members hold it.
+    pub discord_roles: Vec<NonZeroU64>,
+    /// Users who hold it anywhere.
+    pub users: Vec<NonZeroU64>,
+    /// Commands allowed (names or globs); `None`: every command that is not admins-only.
+    pub commands: Option<Vec<String>>,
+    /// Tools allowed (`server.tool` globs); `None`: every tool.
+    pub tools: Option<Vec<String>>,
+    /// Models its holders may choose (globs); `None`: those of `models.allowed`.
+    pub models: Option<Vec<String>>,
+    /// Whether its holders may approve tool calls of other people's turns.
+    pub approve_for_others: bool,
 }
 
 /// `[policy]`: the content policy as configured, and compiled (by validation, once per load).

@@ -3,6 +3,7 @@
 mod backends;
 mod mcp;
 mod policy;
+mod roles;
 mod storage;
 
 use std::net::SocketAddr;
@@ -56,7 +57,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
     let logging = logging(raw.logging, report);
     let admin = admin(raw.admin, env, report);
     let limits = limits(raw.limits, report);
-    let permissions = permissions(raw.permissions, report);
+    let permissions = permissions(raw.permissions, &mcp, report);
     let memory = memory(raw.memory, report);
     let policy = policy::policy(raw.policy, report);
     report.is_empty().then_some(Config {
@@ -411,7 +412,8 @@ fn memory(raw: RawMemory, report: &mut Report) -> MemoryConfig {
     }
 }
 
-fn permissions(raw: RawPermissions, report: &mut Report) -> PermissionsConfig {
+fn permissions(raw: RawPermissions, mcp: &McpConfig, report: &mut Report) -> PermissionsConfig {
+    let (roles, default_role) = roles::roles(raw.roles, mcp, report);
     let ids = |values: Vec<RawId>, key: &str, report: &mut Report| -> Vec<NonZeroU64> {
         values
             .into_iter()
@@ -425,6 +427,8 @@ fn permissions(raw: RawPermissions, report: &mut Report) -> PermissionsConfig {
         allowed_guilds: ids(raw.allowed_guilds, "allowed_guilds", report),
         allow_dms: raw.allow_dms.unwrap_or(true),
         blocked_users: ids(raw.blocked_users, "blocked_users", report),
+        roles,
+        default_role,
     }
 }
 

@@ -152,6 +152,7 @@ pub struct InteractionCreate {
     place: Place,
     user: Option<(u64, String)>,
     locale: String,
+    roles: Vec<u64>,
 }
 
 /// Option type from a JSON value: string 3, integer 4, boolean 5, number 10.
@@ -171,6 +172,7 @@ impl InteractionCreate {
             place: Place::Default,
             user: None,
             locale: "en-US".to_owned(),
+            roles: Vec::new(),
         }
     }
 
@@ -315,6 +317,12 @@ impl InteractionCreate {
     /// The user's locale (default `en-US`).
     pub fn locale(mut self, locale: impl Into<String>) -> Self {
         self.locale = locale.into();
+        self
+    }
+
+    /// The roles (ids) the member holds in the server (none by default; ignored in DMs).
+    pub fn roles(mut self, roles: &[u64]) -> Self {
+        self.roles = roles.to_vec();
         self
     }
 }
@@ -609,6 +617,8 @@ impl Shared {
                 Some(g) => {
                     let mut member = shapes::member(g, &user);
                     member["permissions"] = json!(shapes::DEFAULT_PERMISSIONS);
+                    member["roles"] =
+                        json!(i.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>());
                     p["guild_id"] = json!(g.to_string());
                     p["guild_locale"] = json!("en-US");
                     p["guild"] = json!({"id": g.to_string(), "locale": "en-US", "features": []});

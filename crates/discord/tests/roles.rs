@@ -1,0 +1,248 @@
+//! Bot roles end to end (FakeDiscord + FakeOllama + the test MCP server + SQLite): a refused
+//! command names the role it needs, `/help` differs by role, a model outside a role is refused,
+//! only roles that approve for others may approve someone else's tool call, and the model is
+//! offered only the tools the asker's roles allow.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use mcpcord_discord::bot::BotConfig;
+use mcpcord_discord::roles::{BotRole, Roles};
+use mcpcord_engine::Allowed;
+use mcpcord_mcp::{ApprovalPolicy, ToolPolicy};
+use mcpcord_testkit::FakeDiscord;
+use mcpcord_testkit::fake_discord::{InteractionCreate, ResponseKind};
+use mcpcord_testkit::fake_ollama::Script;
+use serde_json::{Value, json};
+use twilight_model::id::Id;
+
+const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
+const GUESTS: u64 = 1_200_000_000_000_000_061;
+const HELPERS: u64 = 1_200_000_000_000_000_060;
+const HELPER_USER: u64 = 1_200_000_000_000_000_777;
+const OTHER_USER: u64 = 1_200_000_000_000_000_778;
+
+/// Admins are FakeDiscord's default user only; guests may chat and ask for help and use the
+/// test server's echo; helpers may do what everyone may, see `/status`, approve for others.
+fn with_roles(config: &mut BotConfig) {
+    config.admins.server_managers = false;
+    config.admins.users = HashSet::from([Id::new(FakeDiscord::USER_ID)]);
+    let guest = BotRole {
+        discord_roles: HashSet::from([Id::new(GUESTS)]),
+        commands: Allowed::Only(vec!["chat".into(), "help".into()]),
+        tools: Allowed::Only(vec!["test.echo".into()]),
+        models: Some(Allowed::Only(vec!["llama3.2".into()])),
+        ..BotRole::ordinary("guest")
+    };
+    let helper = BotRole {
+        discord_roles: HashSet::from([Id::new(HELPERS)]),
+        commands: Allowed::Only(vec!["*".into(), "status".into()]),
+        approve_for_others: true,
+        ..BotRole::ordinary("helper")
+    };
+    config.roles = Roles {
+        roles: vec![guest, helper],
+        ..Roles::default()
+    };
+}
+
+/// The text of the first answer to `interaction` (immediate or deferred, message or embed).
+async fn said(
+    bot: &Bot,
+    interaction: &mcpcord_testkit::fake_discord::InjectedInteraction,
+) -> String {
+    let first = bot.callback(interaction).await;
+    let text = |body: &Value| {
+        body["content"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| body["embeds"][0]["description"].as_str().map(str::to_owned))
+    };
+    if let Some(found) = text(&first["data"]) {
+        return found;
+    }
+    let responses = bot.responses(interaction, 2).await;
+    responses
+        .iter()
+        .find(|r| r.kind == ResponseKind::EditOriginal)
+        .and_then(|r| r.body.as_ref())
+        .and_then(text)
+        .unwrap_or_else(|| panic!("no text in {responses:#?}"))
+}
+
+#[tokio::test]
+async fn a_command_refused_for_a_role_is_allowed_for_an_admin_and_help_differs() {
+    let mut bot = start(None, with_roles).await;
+    let guest = |command: InteractionCreate| command.user(OTHER_USER, "gus").roles(&[GUESTS]);
+
+    let refused = bot
+        .discord
+        .inject_interaction_create(guest(InteractionCreate::slash_command("status")));
+    let text = said(&bot, &refused).await;
+    assert!(
+        text.contains("`/status` needs the bot role admin or helper; yours: guest"),
+        "{text}"
+    );
+    let search = bot.discord.inject_interaction_create(guest(
+        InteractionCreate::slash_command("search").option("query", "x"),
+    ));
+    let text = said(&bot, &search).await;
+    assert!(text.contains("`/search` needs the bot role"), "{text}");
+    assert!(text.contains("default"), "everyone else may: {text}");
+
+    let by_admin = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::slash_command("status"));
+    let responses = bot.responses(&by_admin, 2).await;
+    let edit = responses
+        .iter()
+        .find(|r| r.kind == ResponseKind::EditOriginal)
+        .and_then(|r| r.body.as_ref())
+        .expect("the deferred /status was filled in")
+        .to_string();
+    assert!(!edit.contains("🔒"), "{edit}");
+
+    let help_guest = bot
+        .discord
+        .inject_interaction_create(guest(InteractionCreate::slash_command("help")));
+    let guest_help = said(&bot, &help_guest).await;
+    let help_admin = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::slash_command("help"));
+    let admin_help = said(&bot, &help_admin).await;
+    assert!(guest_help.contains("`/chat`") && guest_help.contains("`/help`"));
+    assert!(!guest_help.contains("`/search`") && !guest_help.contains("`/status`"));
+    assert!(admin_help.contains("`/search`") && admin_help.contains("`/status`"));
+
+    // Typing `/help command:` offers the guest only their commands.
+    let typing = bot
+        .discord
+        .inject_interaction_create(guest(InteractionCreate::autocomplete(
+            "help", "command", "",
+        )));
+    let choices = bot.callback(&typing).await;
+    let names: Vec<&str> = choices["data"]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["chat", "help"], "{choices:#}");
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_model_outside_the_role_is_refused() {
+    let mut bot = start(None, with_roles).await;
+    let chat = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("chat")
+            .option("prompt", "hi")
+            .option("model", "llava")
+            .user(OTHER_USER, "gus")
+            .roles(&[GUESTS]),
+    );
+    let text = said(&bot, &chat).await;
+    assert!(
+        text.contains("`llava` is not among the models you may pick: llama3.2"),
+        "{text}"
+    );
+    let set = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("model")
+            .subcommand("set")
+            .option("name", "llava")
+            .user(OTHER_USER, "gus")
+            .roles(&[GUESTS]),
+    );
+    let text = said(&bot, &set).await;
+    assert!(
+        text.contains("needs the bot role"),
+        "`/model` is not the guest's: {text}"
+    );
+    assert!(bot.ollama.chat_requests().is_empty(), "no model call");
+    bot.shutdown().await;
+}
+
+/// The approval buttons of the answer waiting for one.
+async fn approval_buttons(bot: &Bot) -> (Value, String) {
+    let asking = bot
+        .wait_answers(CHANNEL, "an approval row", |answers| {
+            answers.iter().find(|m| has_button(m, "tool:")).cloned()
+        })
+        .await;
+    let approve = custom_ids(&asking)
+        .into_iter()
+        .find(|id| id.starts_with("tool:") && id.ends_with(":y"))
+        .unwrap();
+    (asking, approve)
+}
+
+#[tokio::test]
+async fn only_a_role_that_approves_for_others_approves_someone_elses_call() {
+    let mut policy = ToolPolicy::default();
+    policy.approval.insert("echo".into(), ApprovalPolicy::Ask);
+    let mut bot = start(Some(policy), with_roles).await;
+    bot.ollama
+        .push_script(Script::new().tool_call("echo", json!({"text": "pong"})));
+    bot.ollama.push_script(Script::reply("The tool said pong."));
+    bot.discord.inject_message_create(mention("ping the tool"));
+    let (asking, approve) = approval_buttons(&bot).await;
+
+    // Someone holding no role that approves for others is refused.
+    let other = bot.discord.inject_interaction_create(
+        InteractionCreate::button(approve.clone(), id_of(&asking))
+            .user(OTHER_USER, "gus")
+            .roles(&[GUESTS]),
+    );
+    let refusal = bot.callback(&other).await;
+    assert_eq!(refusal["data"]["flags"], 64, "{refusal:#}");
+    assert!(
+        refusal["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("approves for others"),
+        "{refusal:#}"
+    );
+    // A helper may approve it.
+    bot.discord.inject_interaction_create(
+        InteractionCreate::button(approve, id_of(&asking))
+            .user(HELPER_USER, "hal")
+            .roles(&[HELPERS]),
+    );
+    let done = bot.finished_answer(CHANNEL, "The tool said pong.").await;
+    let content = done[0]["content"].as_str().unwrap();
+    assert!(content.contains('✓') || content.contains("✅"), "{content}");
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_guest_is_offered_only_their_tool() {
+    let mut bot = start(Some(ToolPolicy::default()), with_roles).await;
+    bot.ollama.push_script(Script::reply("Hello."));
+    let chat = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("chat")
+            .option("prompt", "hi")
+            .user(OTHER_USER, "gus")
+            .roles(&[GUESTS]),
+    );
+    bot.callback(&chat).await;
+    let request = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(request) = bot.ollama.last_chat_request() {
+                return request;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the model was asked");
+    let names: Vec<&str> = request["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["echo"]);
+    bot.shutdown().await;
+}
