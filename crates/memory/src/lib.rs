@@ -1,5 +1,5 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
-//! and guilds the bot has seen, tools turned off per channel, retention, search (a keyword
+//! and guilds the bot has seen, tools turned off per channel, retention, token usage per day, search (a keyword
 //! index, scope, rank fusion), message embeddings with an in-process vector index
 //! ([`vectors`]), and hybrid recall of earlier conversations.
 //!
@@ -57,6 +57,7 @@ mod retention;
 mod search;
 mod store;
 mod tools;
+mod usage;
 pub mod vectors;
 
 pub use conversations::{Conversation, Started};
@@ -76,3 +77,4 @@ pub use search::{
 };
 pub use store::{Backend, PoolStats, Store};
 pub use tools::DisabledTool;
+pub use usage::{DayUsage, USAGE_KEEP_DAYS, UtcDay};
