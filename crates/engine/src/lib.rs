@@ -4,6 +4,7 @@
 //! It knows nothing of Discord: front ends (the Discord adapter, `mcpcord chat`) send a
 //! [`TurnRequest`] and render the [`TurnEvent`]s of the [`Turn`] they get back.
 
+mod budget;
 mod catalogue;
 mod choice;
 mod context;
@@ -25,10 +26,13 @@ mod template;
 mod tools;
 mod turn;
 
+pub use budget::{
+    Allowance, BudgetConfig, BudgetLimits, BudgetScope, BudgetStatus, REFRESH_AFTER, next_reset,
+};
 pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
-pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
+pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
 pub use memory::MemoryConfig;
@@ -46,5 +50,6 @@ pub use mcpcord_mcp::{
 };
 pub use mcpcord_memory::{
     Author, ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PoolStats, PostId,
-    PreferenceLevel, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, UserId, Viewer,
+    PreferenceLevel, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, UserId, UtcDay,
+    Viewer,
 };

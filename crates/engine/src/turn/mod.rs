@@ -8,7 +8,7 @@ use mcpcord_llm::{
     ChatEvent, ChatRequest, LlmError, Message, ModelInfo, PooledStream, ToolCall, ToolSpec, Usage,
 };
 use mcpcord_memory::{
-    Conversation, DisabledTool, NewMessage, Role as StoredRole, StoredMessage, UserId,
+    Conversation, DisabledTool, GuildId, NewMessage, Role as StoredRole, StoredMessage, UserId,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +23,7 @@ use crate::telemetry::{InFlight, Outcome, TurnFacts};
 use crate::tools::ToolRun;
 
 mod prepare;
+mod usage;
 
 /// Tells a model to pick up where its last answer stopped (Continue); never stored.
 const CONTINUE_PROMPT: &str =
@@ -55,6 +56,8 @@ pub(crate) async fn run(
     timer.abort();
     let ended = Outcome::of(&outcome, timed_out.is_cancelled());
     turn.facts.finish(ended);
+    // Counted in memory before the front end hears of the end, so a next message sees it.
+    let recorded = turn.count_usage();
     match outcome {
         Ok(summary) => {
             if ended == Outcome::TimedOut {
@@ -71,6 +74,7 @@ pub(crate) async fn run(
             turn.send(TurnEvent::Failed(error)).await;
         }
     }
+    turn.store_usage(recorded).await;
 }
 
 /// Everything one turn accumulates.
@@ -92,6 +96,10 @@ struct TurnState {
     slot: Slot,
     /// Who asked (approvals they give with "Always" are theirs).
     author: Option<UserId>,
+    /// Where (the guild whose budget the turn spends).
+    guild: Option<GuildId>,
+    /// Tokens the turn's model rounds cost (prompt + answer, reported or estimated).
+    spent: u64,
     /// Regenerate: the answer being replaced, and its turn (left out of the context).
     replaces: Option<(mcpcord_memory::MessageId, String)>,
     /// What operators are told when the turn ends.
@@ -141,6 +149,9 @@ struct Round {
     calls: Vec<ToolCall>,
     usage: Option<Usage>,
     stopped: bool,
+    /// Characters of text and reasoning the model sent (to estimate its tokens when the
+    /// server reports none).
+    chars: usize,
 }
 
 impl TurnState {
@@ -160,6 +171,8 @@ impl TurnState {
             slot,
             facts,
             author: None,
+            guild: None,
+            spent: 0,
             pending: Vec::new(),
             text: String::new(),
             thinking: String::new(),
@@ -183,6 +196,9 @@ impl TurnState {
 
     /// The turn: prepare its context, take model and tool rounds, then save the answer.
     async fn run(&mut self, request: TurnRequest) -> Result<TurnSummary, EngineError> {
+        self.author = request.author.id;
+        self.guild = request.scope.guild_id;
+        self.check_budget().await?;
         let mut prepared = self.prepare(&request).await?;
         self.facts.model = Some(prepared.model.clone());
         let interrupted = self.take_rounds(&mut prepared).await?;
@@ -305,6 +321,7 @@ impl TurnState {
         request.tools = offered.clone();
         request.options.temperature = config.temperature;
         request.options.keep_alive = config.keep_alive;
+        request.options.max_tokens = config.budgets.limits(self.guild).max_tokens;
         let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
         let stopped = Round {
             stopped: true,
@@ -329,6 +346,7 @@ impl TurnState {
             };
             self.absorb(&mut round, event?, model, chars).await;
         }
+        self.charge(model, chars, round.chars, round.usage.as_ref());
         Ok(round)
     }
 
@@ -362,12 +380,14 @@ impl TurnState {
         match event {
             ChatEvent::Text(delta) => {
                 self.facts.token();
+                round.chars += delta.chars().count();
                 round.text.push_str(&delta);
                 self.text.push_str(&delta);
                 self.send(TurnEvent::Text(delta)).await;
             }
             ChatEvent::Thinking(delta) => {
                 self.facts.token();
+                round.chars += delta.chars().count();
                 self.thinking.push_str(&delta);
                 self.send(TurnEvent::Thinking(delta)).await;
             }
