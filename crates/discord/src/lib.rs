@@ -26,6 +26,7 @@
 
 pub mod attachments;
 pub mod bot;
+pub mod budget;
 pub mod commands;
 pub mod components;
 pub mod conversation;

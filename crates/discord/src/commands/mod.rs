@@ -284,14 +284,13 @@ impl BotCommand {
         })
     }
 
-    /// Who may run this invocation: admins for `/status`, `/tools enable|disable`, and
+    /// Who may run this invocation: admins for `/tools enable|disable`, and
     /// channel- or server-wide `/model set`, `/system set|clear`, `/memory recall`.
     pub fn access(&self) -> Access {
         let wide = |scope: Option<ScopeChoice>| {
             matches!(scope, Some(ScopeChoice::Channel | ScopeChoice::Server))
         };
         let admins = match self {
-            Self::Status(_) => true,
             Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
             Self::Model(ModelCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Set(set)) => wide(set.scope),

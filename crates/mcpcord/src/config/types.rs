@@ -42,6 +42,8 @@ pub struct Config {
     pub permissions: PermissionsConfig,
     /// Background embedding and recall.
     pub memory: MemoryConfig,
+    /// Token budgets per person and guild per day, and the longest answer.
+    pub budgets: super::budgets::BudgetsConfig,
 }
 
 impl Config {

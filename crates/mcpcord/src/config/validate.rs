@@ -1,6 +1,7 @@
 //! From [`RawConfig`] to [`Config`]: check every value, fill in defaults, collect every problem.
 
 mod backends;
+mod budgets;
 mod mcp;
 mod storage;
 
@@ -55,6 +56,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
     let limits = limits(raw.limits, report);
     let permissions = permissions(raw.permissions, report);
     let memory = memory(raw.memory, report);
+    let budgets = budgets::budgets(raw.budgets, report);
     report.is_empty().then_some(Config {
         discord,
         backends,
@@ -66,6 +68,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
         limits,
         permissions,
         memory,
+        budgets,
     })
 }
 
