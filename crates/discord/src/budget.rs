@@ -40,7 +40,10 @@ pub fn refusal(error: &EngineError) -> Option<String> {
 fn allowance_line(label: &str, allowance: Allowance) -> String {
     match (allowance.limit, allowance.left()) {
         (Some(limit), Some(left)) => {
-            format!("**{label}:** {left} left of {limit} ({} used)", allowance.used)
+            format!(
+                "**{label}:** {left} left of {limit} ({} used)",
+                allowance.used
+            )
         }
         _ => format!("**{label}:** no limit ({} used)", allowance.used),
     }

@@ -483,6 +483,11 @@ async fn admitted(ctx: &Context, message: &Message, facts: &Facts) -> bool {
             refused = refusal.kind(),
             "a message is not answered"
         );
+        if let Some(entry) =
+            crate::audit::gate_refusal(&refusal, Door::Message, Some(facts.author), facts.guild)
+        {
+            ctx.engine.audit(entry);
+        }
         if matches!(refusal, Refusal::TooFast { .. }) {
             slow_down(ctx, message).await;
         }

@@ -25,6 +25,7 @@
 //! - [`status`]: the shards' state and the adapter's metrics, for operators.
 
 pub mod attachments;
+pub mod audit;
 pub mod bot;
 pub mod budget;
 pub mod commands;

@@ -255,6 +255,18 @@ pub fn service<S, B>(handler: S, admins: AdminPolicy) -> ErrorFormat<Logging<Per
 where
     S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
 {
+    service_reporting(handler, admins, OnForbidden::default())
+}
+
+/// [`service`], telling `on_forbidden` of each admin-only command refused (for the audit log).
+pub fn service_reporting<S, B>(
+    handler: S,
+    admins: AdminPolicy,
+    on_forbidden: OnForbidden,
+) -> ErrorFormat<Logging<Permission<S>>>
+where
+    S: Service<CommandRequest<B>, Response = CommandResponse, Error = CommandError>,
+{
     let admins = Arc::new(admins);
     tower::ServiceBuilder::new()
         .layer_fn(|inner| ErrorFormat { inner })
@@ -262,8 +274,33 @@ where
         .layer_fn(move |inner| Permission {
             inner,
             admins: admins.clone(),
+            on_forbidden: on_forbidden.clone(),
         })
         .service(handler)
+}
+
+/// What [`OnForbidden`] calls: who was refused, and the command as typed.
+type ForbiddenReport = dyn Fn(&Invoker, &str) + Send + Sync;
+
+/// Told of each admin-only command refused: who, where, and the command (as typed).
+#[derive(Clone, Default)]
+pub struct OnForbidden(Option<Arc<ForbiddenReport>>);
+
+impl OnForbidden {
+    /// Calls `report` for each refusal.
+    pub fn new(report: impl Fn(&Invoker, &str) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(report)))
+    }
+}
+
+impl std::fmt::Debug for OnForbidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OnForbidden(set)"
+        } else {
+            "OnForbidden(none)"
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,6 +439,7 @@ where
 pub struct Permission<S> {
     inner: S,
     admins: Arc<AdminPolicy>,
+    on_forbidden: OnForbidden,
 }
 
 impl<S, B> Service<CommandRequest<B>> for Permission<S>
@@ -419,6 +457,9 @@ where
 
     fn call(&mut self, request: CommandRequest<B>) -> Self::Future {
         if request.access == Access::Admins && !self.admins.allows(&request.invoker) {
+            if let Some(report) = &self.on_forbidden.0 {
+                report(&request.invoker, &request.command);
+            }
             let command = request.command;
             return Box::pin(async move { Err(CommandError::Forbidden { command }) });
         }

@@ -87,8 +87,7 @@ async fn a_spent_budget_is_refused_with_its_reset_time_and_status_shows_what_is_
 
     bot.ollama
         .push_script(Script::reply("Rust is a language.").usage(60, 50));
-    bot.discord
-        .inject_message_create(mention("what is rust?"));
+    bot.discord.inject_message_create(mention("what is rust?"));
     bot.finished_answer(channel, "Rust is a language.").await;
 
     bot.discord.inject_message_create(mention("tell me more"));
@@ -112,7 +111,10 @@ async fn a_spent_budget_is_refused_with_its_reset_time_and_status_shows_what_is_
         after.contains("**Your tokens today:** 0 left of 100 (110 used)"),
         "{after}"
     );
-    assert!(after.contains("**This server's tokens today:** no limit (110 used)"), "{after}");
+    assert!(
+        after.contains("**This server's tokens today:** no limit (110 used)"),
+        "{after}"
+    );
     assert!(after.contains("**Backend fake:**"), "{after}");
 
     // Someone else, no admin: their own budget, nothing about the bot's parts.
@@ -125,7 +127,10 @@ async fn a_spent_budget_is_refused_with_its_reset_time_and_status_shows_what_is_
         theirs.contains("**Your tokens today:** 100 left of 100 (0 used)"),
         "{theirs}"
     );
-    assert!(theirs.contains("(110 used)"), "the server's count: {theirs}");
+    assert!(
+        theirs.contains("(110 used)"),
+        "the server's count: {theirs}"
+    );
     assert!(!theirs.contains("Backend"), "{theirs}");
     let violations = bot.discord.take_spec_violations();
     assert!(violations.is_empty(), "{violations:#?}");

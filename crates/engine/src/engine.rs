@@ -111,7 +111,7 @@ pub(crate) struct Inner {
     /// by conversation and person, `server/tool`. Another person's turn in the same
     /// conversation is asked again.
     pub(crate) always_allowed: Mutex<HashMap<AlwaysKey, HashSet<String>>>,
-    conversations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    conversations: crate::locks::ConversationLocks,
     /// [`Engine::model_names`]' last answer, and when it was asked.
     model_names: Mutex<Option<(Instant, Vec<String>)>>,
     turns: Arc<Semaphore>,
@@ -127,6 +127,8 @@ pub(crate) struct Inner {
     pub(crate) indexer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Cancelled to stop the background indexer (at shutdown).
     pub(crate) indexer_stop: CancellationToken,
+    /// The audit log's queue and writer (see `audit.rs`).
+    pub(crate) audit: crate::audit::AuditQueue,
     /// Today's token counts, per person and guild (see `budget.rs`).
     pub(crate) usage: Arc<UsageBook>,
     /// The time budgets are counted in ([`Engine::set_clock`]).
@@ -199,7 +201,7 @@ impl Engine {
                 store,
                 estimator: TokenEstimator::default(),
                 always_allowed: Mutex::new(HashMap::new()),
-                conversations: Mutex::new(HashMap::new()),
+                conversations: crate::locks::ConversationLocks::new(),
                 model_names: Mutex::new(None),
                 tracker: TaskTracker::new(),
                 accepting: AtomicBool::new(true),
@@ -210,6 +212,7 @@ impl Engine {
                 indexer_stop: parent.child_token(),
                 usage: Arc::default(),
                 clock: RwLock::new(Arc::new(SystemTime::now)),
+                audit: crate::audit::AuditQueue::default(),
                 config: ArcSwap::from_pointee(config),
             }),
         }
@@ -224,6 +227,11 @@ impl Engine {
     /// The time now, by the engine's clock ([`Engine::set_clock`]).
     pub fn now(&self) -> SystemTime {
         self.inner.now()
+    }
+
+    /// The engine a turn's shared state belongs to.
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
     }
 
     /// The store, for front ends (preferences, `/new`).
@@ -417,7 +425,8 @@ impl Engine {
     }
 
     /// Stops taking turns, lets running ones finish for up to `grace`, then stops the rest
-    /// (they are saved as interrupted) and waits for them. The engine stops once: a later call
+    /// (they are saved as interrupted) and waits for them, then writes the queued audit
+    /// entries. The engine stops once: a later call
     /// (from the front end, then the application) waits for the first one's drain to end.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.drained.get_or_init(|| self.drain(grace)).await;
@@ -438,16 +447,11 @@ impl Engine {
             self.inner.stop_all.cancel();
             self.inner.tracker.wait().await;
         }
+        // Turns are over: what they (and the front ends) recorded is written before we return.
+        self.inner.audit.close().await;
     }
 
     fn conversation_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .conversations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        // Forget locks nobody holds or waits for, so the map does not grow forever.
-        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        locks.entry(key.to_string()).or_default().clone()
+        self.inner.conversations.of(key)
     }
 }

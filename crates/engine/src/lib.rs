@@ -4,6 +4,7 @@
 //! It knows nothing of Discord: front ends (the Discord adapter, `mcpcord chat`) send a
 //! [`TurnRequest`] and render the [`TurnEvent`]s of the [`Turn`] they get back.
 
+mod audit;
 mod budget;
 mod catalogue;
 mod choice;
@@ -12,6 +13,7 @@ mod engine;
 mod error;
 mod events;
 mod indexer;
+mod locks;
 mod loop_breaker;
 mod memory;
 mod posts;
@@ -49,7 +51,7 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    Author, ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PoolStats, PostId,
-    PreferenceLevel, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, UserId, UtcDay,
-    Viewer,
+    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationId,
+    ConversationKey, GuildId, MessageId, PoolStats, PostId, PreferenceLevel, Role, Scope,
+    SearchHit, SearchQuery, SearchScope, SearchStats, UserId, UtcDay, Viewer,
 };

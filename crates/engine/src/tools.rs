@@ -1,7 +1,7 @@
 //! The engine's side of tool calls: which tools the model is offered, and running one call with
 //! its events, approval and input requests routed to the person whose turn it is.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -10,11 +10,11 @@ use mcpcord_mcp::{
     Approval as HostApproval, ApprovalRequest as HostApprovalRequest, CallOptions, InputAnswer,
     InputRequest, McpHost, ToolProgress,
 };
-use mcpcord_memory::{ConversationId, DisabledTool, UserId};
+use mcpcord_memory::{AuditEntry, ConversationId, DisabledTool, GuildId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Inner;
+use crate::engine::{Engine, Inner};
 use crate::events::{Approval, ApprovalRequest, InputPrompt, TurnEvent};
 use crate::slot::Slot;
 
@@ -63,6 +63,8 @@ pub(crate) struct ToolRun {
     pub(crate) conversation: ConversationId,
     /// Whose turn it is.
     pub(crate) user: Option<UserId>,
+    /// The guild the turn is in, if any.
+    pub(crate) guild: Option<GuildId>,
     /// Given back while a person is asked.
     pub(crate) slot: Slot,
     pub(crate) vision: bool,
@@ -96,10 +98,11 @@ impl ToolRun {
         let started = Instant::now();
         let (progress_sink, progress) = mpsc::unbounded_channel();
         let forward = tokio::spawn(forward_progress(index, progress, self.events.clone()));
+        let decision = Arc::new(Mutex::new(None));
         let options = CallOptions::default()
             .with_cancel(self.cancel.clone())
             .with_progress(progress_sink)
-            .with_approver(self.approver(index))
+            .with_approver(self.approver(index, decision.clone()))
             .with_input(self.input_handler(index));
         let outcome = host
             .call_tool(&call.name, call.arguments.clone(), options)
@@ -107,6 +110,8 @@ impl ToolRun {
         let _ = forward.await;
         let label = crate::telemetry::tool_outcome(&outcome);
         crate::telemetry::tool_call(&server, &tool, label, started.elapsed());
+        let decision = decision.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.audit(&server, &tool, &call, decision, label);
         let (ok, content, images) = match outcome {
             Ok(output) if output.is_error => (false, format!("Error: {}", output.text), Vec::new()),
             Ok(output) => {
@@ -149,6 +154,7 @@ impl ToolRun {
         call: &ToolCall,
     ) -> CallResult {
         crate::telemetry::tool_call(&server, &tool, "refused", std::time::Duration::ZERO);
+        self.audit(&server, &tool, call, None, "refused");
         let _ = self
             .events
             .send(TurnEvent::ToolStarted {
@@ -174,8 +180,35 @@ impl ToolRun {
         text(content)
     }
 
+    /// Records the call in the audit log: who asked, where, which tool, the digest of its
+    /// arguments, the approval decision when one was asked for (and whose it was), and how it
+    /// ended (`outcome`: the same label as the tool-call metric).
+    fn audit(
+        &self,
+        server: &str,
+        tool: &str,
+        call: &ToolCall,
+        decision: Option<Decision>,
+        outcome: &str,
+    ) {
+        let mut entry = AuditEntry::tool_call(self.user, self.guild, server, tool, &call.arguments)
+            .with_detail("outcome", outcome);
+        if let Some(decision) = decision {
+            entry = entry.with_detail("approval", decision.answer).with_detail(
+                "approved_by",
+                decision.by.map(|user| user.get().to_string()),
+            );
+        }
+        Engine::from_inner(self.inner.clone()).audit(entry);
+    }
+
     /// Asks the person through the turn's events; remembers "always" for the conversation.
-    fn approver(&self, index: usize) -> impl mcpcord_mcp::Approver {
+    /// What was decided, and by whom, goes into `decision` for the audit log.
+    fn approver(
+        &self,
+        index: usize,
+        decision: Arc<Mutex<Option<Decision>>>,
+    ) -> impl mcpcord_mcp::Approver {
         let events = self.events.clone();
         let inner = self.inner.clone();
         let remembered = (self.conversation, self.user);
@@ -184,47 +217,12 @@ impl ToolRun {
             let events = events.clone();
             let inner = inner.clone();
             let slot = slot.clone();
+            let decision = decision.clone();
             async move {
-                let key = format!("{}/{}", request.server, request.tool);
-                let allowed = inner
-                    .always_allowed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&remembered)
-                    .is_some_and(|tools| tools.contains(&key));
-                if allowed {
-                    return HostApproval::Approved;
-                }
-                let (reply, answer) = oneshot::channel();
-                let asked = events
-                    .send(TurnEvent::ApprovalNeeded(ApprovalRequest {
-                        call: index,
-                        server: request.server.clone(),
-                        tool: request.tool.clone(),
-                        arguments: request.arguments.clone(),
-                        reply,
-                    }))
-                    .await;
-                match (asked, slot.released_while(answer).await) {
-                    (Ok(()), Ok(Approval::Approve)) => HostApproval::Approved,
-                    (Ok(()), Ok(Approval::AlwaysInConversation)) => {
-                        inner
-                            .always_allowed
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .entry(remembered)
-                            .or_default()
-                            .insert(key);
-                        HostApproval::Approved
-                    }
-                    (Ok(()), Ok(Approval::Deny)) => HostApproval::Denied {
-                        reason: Some("the user denied this call".into()),
-                    },
-                    // Nobody answered (the front end went away or the question timed out).
-                    _ => HostApproval::Denied {
-                        reason: Some("nobody approved this call".into()),
-                    },
-                }
+                let (approval, answer) =
+                    ask(&inner, &events, &slot, remembered, index, request).await;
+                *decision.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer);
+                approval
             }
         }
     }
@@ -251,6 +249,76 @@ impl ToolRun {
                 }
             }
         }
+    }
+}
+
+/// An approval decision, for the audit log.
+pub(crate) struct Decision {
+    /// `approved`, `always` (given now), `remembered` (an earlier "always"), `denied`, or
+    /// `unanswered`.
+    answer: &'static str,
+    /// Who decided: the person whose turn it is (approvals are theirs alone), none when nobody
+    /// answered.
+    by: Option<UserId>,
+}
+
+/// Asks the person whose turn it is (`remembered`: the conversation and that person) whether
+/// `request` may run, unless they said "always" for it earlier; remembers a new "always".
+async fn ask(
+    inner: &Inner,
+    events: &mpsc::Sender<TurnEvent>,
+    slot: &Slot,
+    remembered: crate::engine::AlwaysKey,
+    index: usize,
+    request: HostApprovalRequest,
+) -> (HostApproval, Decision) {
+    let person = remembered.1;
+    let decided = |answer, by| Decision { answer, by };
+    let key = format!("{}/{}", request.server, request.tool);
+    let allowed = inner
+        .always_allowed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&remembered)
+        .is_some_and(|tools| tools.contains(&key));
+    if allowed {
+        return (HostApproval::Approved, decided("remembered", person));
+    }
+    let (reply, answer) = oneshot::channel();
+    let asked = events
+        .send(TurnEvent::ApprovalNeeded(ApprovalRequest {
+            call: index,
+            server: request.server.clone(),
+            tool: request.tool.clone(),
+            arguments: request.arguments.clone(),
+            reply,
+        }))
+        .await;
+    match (asked, slot.released_while(answer).await) {
+        (Ok(()), Ok(Approval::Approve)) => (HostApproval::Approved, decided("approved", person)),
+        (Ok(()), Ok(Approval::AlwaysInConversation)) => {
+            inner
+                .always_allowed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(remembered)
+                .or_default()
+                .insert(key);
+            (HostApproval::Approved, decided("always", person))
+        }
+        (Ok(()), Ok(Approval::Deny)) => (
+            HostApproval::Denied {
+                reason: Some("the user denied this call".into()),
+            },
+            decided("denied", person),
+        ),
+        // Nobody answered (the front end went away or the question timed out).
+        _ => (
+            HostApproval::Denied {
+                reason: Some("nobody approved this call".into()),
+            },
+            decided("unanswered", None),
+        ),
     }
 }
 

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{config, harness, run, say, tool_model};
 use mcpcord_engine::{
-    Allowance, BudgetConfig, BudgetLimits, BudgetScope, Engine, EngineConfig, EngineError,
-    GuildId, Speaker, TurnEvent, TurnRequest, UserId, UtcDay,
+    Allowance, AuditFilter, AuditKind, BudgetConfig, BudgetLimits, BudgetScope, Engine,
+    EngineConfig, EngineError, GuildId, Speaker, TurnEvent, TurnRequest, UserId, UtcDay,
 };
 use mcpcord_testkit::fake_ollama::Script;
 
@@ -157,6 +157,20 @@ async fn a_spent_personal_budget_refuses_the_next_turn_until_the_next_utc_day() 
         "{text}"
     );
     assert!(said.is_empty(), "refused before it started: {said:?}");
+    // The refusal is in the audit log.
+    h.engine.audit_flush().await;
+    let refusals = h
+        .engine
+        .audit_log(&AuditFilter {
+            kind: Some(AuditKind::Refusal),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].entry.action, "budget");
+    assert_eq!(refusals[0].entry.actor_id, alice);
+    assert_eq!(refusals[0].entry.detail["limit"], 100);
     assert_eq!(h.fake.chat_requests().len(), requests, "no model request");
     assert_eq!(h.history("t:1").await.len(), history, "nothing stored");
 
@@ -212,7 +226,9 @@ async fn a_guild_budget_is_shared_by_everyone_in_it_and_a_reload_lifts_it() {
             "{error:?}"
         );
         assert!(
-            error.to_string().starts_with("this server has used its 100 tokens"),
+            error
+                .to_string()
+                .starts_with("this server has used its 100 tokens"),
             "{error}"
         );
     }
@@ -236,7 +252,8 @@ async fn a_guild_budget_is_shared_by_everyone_in_it_and_a_reload_lifts_it() {
         },
     );
     h.engine.reconfigure(more);
-    h.fake.push_script(Script::reply("again for alice").usage(5, 5));
+    h.fake
+        .push_script(Script::reply("again for alice").usage(5, 5));
     let (_, summary) = run(&h.engine, say("t:alice", "again")).await;
     assert_eq!(summary.text, "again for alice");
 }

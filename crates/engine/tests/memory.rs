@@ -2,7 +2,7 @@
 //! (embedding through FakeOllama's `/api/embed`, resuming after being stopped mid-way,
 //! surviving the embedding backend being down), and recall into a new conversation's context
 //! (present, dated, never the current conversation's own messages nor another person's, absent
-//! when switched off).
+//! when switched off), and search finding by meaning as well as by words, within scope.
 
 mod common;
 
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::{TIMEOUT, request, run, say};
 use mcpcord_engine::{
-    Engine, EngineConfig, MemoryConfig, PreferenceLevel, RECALL_FOOTER, RECALL_HEADER, Speaker,
-    TurnAction,
+    Engine, EngineConfig, MemoryConfig, PreferenceLevel, RECALL_FOOTER, RECALL_HEADER, SearchQuery,
+    SearchScope, Speaker, TurnAction,
 };
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_memory::{ChannelId, ConversationKey, GuildId, NewMessage, Scope, Store, UserId};
@@ -43,6 +43,7 @@ on_both!(
     recall_comes_back_on_regenerate_and_continue,
     the_indexer_resumes_where_it_was_stopped,
     the_indexer_waits_out_a_backend_that_is_down,
+    search_finds_by_meaning_and_by_words_within_scope,
 );
 
 /// A database for one test: a SQLite file, or a schema of its own on the local PostgreSQL
@@ -386,4 +387,72 @@ async fn the_indexer_waits_out_a_backend_that_is_down(db: Db) {
     .await;
     assert_eq!(store.embedded_count(EMBED).await.unwrap(), 4);
     engine.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn search_finds_by_meaning_and_by_words_within_scope(db: Db) {
+    let fake = FakeOllama::start_with_models(fake_models()).await;
+    let engine = engine(&fake, db.store().await, memory_config(8));
+    assert!(engine.start_indexer());
+    run(
+        &engine,
+        say("chat:car", "My favourite automobile is a crimson Volvo"),
+    )
+    .await;
+    run(
+        &engine,
+        say("chat:trip", "The weather in Oslo was grey all week"),
+    )
+    .await;
+    let mut bob = say("chat:bob", "My favourite automobile is a crimson Ferrari");
+    bob.author = Speaker {
+        id: Some(UserId::new(43)),
+        name: "bob".into(),
+    };
+    bob.scope.user_id = Some(UserId::new(43));
+    run(&engine, bob).await;
+    // Three messages and their three echoed answers.
+    until("the indexer", async || engine.indexed_vectors() == 6).await;
+    let alice = SearchScope::person(UserId::new(42), Some(GuildId::new(1)));
+
+    // No word in common with the fact: found by meaning, never Bob's.
+    let hits = engine
+        .search(&SearchQuery::new(
+            "Which car do I like? Red?",
+            alice.clone(),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        hits.iter().any(|hit| hit.content.contains("crimson Volvo")),
+        "{hits:#?}"
+    );
+    assert!(
+        hits.iter().all(|hit| !hit.content.contains("Ferrari")),
+        "another person's conversation: {hits:#?}"
+    );
+    assert!(
+        hits.iter().all(|hit| !hit.content.contains("Oslo")),
+        "unrelated: {hits:#?}"
+    );
+
+    // By a word, still.
+    let hits = engine
+        .search(&SearchQuery::new("Oslo", alice.clone()))
+        .await
+        .unwrap();
+    assert!(
+        hits.iter().any(|hit| hit.content.contains("Oslo")),
+        "{hits:#?}"
+    );
+
+    // The embedding model down: words only, and the search still answers.
+    fake.set_embeddings_down(true);
+    let hits = engine
+        .search(&SearchQuery::new("Which car do I like? Red?", alice))
+        .await
+        .unwrap();
+    assert!(
+        hits.iter().all(|hit| !hit.content.contains("Volvo")),
+        "no meaning without the model: {hits:#?}"
+    );
 }

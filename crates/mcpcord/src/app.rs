@@ -119,7 +119,8 @@ impl App {
 
 /// Gives `store` the configuration's retention rules, as the whole truth: a guild whose rule was
 /// removed from the configuration keeps its conversations forever again, and conversations
-/// outside any guild are kept as `retention_default` says (forever when unset).
+/// outside any guild are kept as `retention_default` says (forever when unset), audit-log
+/// entries as `audit_retention` says.
 pub async fn apply_retention(store: &Store, storage: &StorageConfig) -> Result<(), MemoryError> {
     let rules = storage
         .retention
@@ -128,6 +129,7 @@ pub async fn apply_retention(store: &Store, storage: &StorageConfig) -> Result<(
         .collect();
     store.replace_retention(&rules).await?;
     store.set_retention_outside_guilds(storage.retention_default);
+    store.set_audit_retention(Some(storage.audit_retention));
     Ok(())
 }
 

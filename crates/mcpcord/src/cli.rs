@@ -60,6 +60,10 @@ pub enum Command {
     /// Search the stored conversations, count them, rebuild their search index.
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// Export the audit log (admin actions, tool calls, refusals, data-rights requests,
+    /// reloads).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print an example configuration, show the effective one, or validate it.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -186,6 +190,27 @@ pub struct MemorySearchArgs {
     /// Print the hits as a JSON array instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `mcpcord audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the audit log as JSON Lines on stdout, oldest first: one object per entry with
+    /// id, at (RFC 3339), kind, action, guild_id, actor_id, subject_id (ids as strings) and
+    /// detail.
+    Export(AuditExportArgs),
+}
+
+/// `mcpcord audit export`
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Only entries since this time: an age (`2h`, `7d`, `4w`) or an RFC 3339 time
+    /// (`2026-01-31T00:00:00Z`, or `2026-01-31` for the start of that day, UTC).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Only entries of this Discord guild.
+    #[arg(long, value_name = "ID")]
+    pub guild: Option<u64>,
 }
 
 /// `mcpcord config …`

@@ -13,7 +13,9 @@
 //! `-v` or `RUST_LOG` asks for more.
 
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -25,34 +27,59 @@ use crate::config::{LogFormat, LoggingConfig, REDACTED, Secret};
 /// Secrets shorter than this are not scrubbed from text: they would mangle ordinary words.
 const MIN_SECRET_LEN: usize = 6;
 
-/// Replaces known secret values in text.
+/// Replaces known secret values in text. Clones share what they know: secrets learnt later
+/// (a reloaded configuration's) are scrubbed by every clone from then on.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    secrets: Arc<Vec<String>>,
+    secrets: Arc<ArcSwap<Vec<String>>>,
+}
+
+/// The redactor of the installed subscriber, for [`learn_secrets`].
+static INSTALLED: OnceLock<Redactor> = OnceLock::new();
+
+/// Teaches the installed log subscriber's redactor `secrets` too (a reloaded configuration's),
+/// keeping those it knew: a log line about the old configuration may still come. Nothing
+/// happens before [`init`].
+pub fn learn_secrets(secrets: &[Secret]) {
+    if let Some(redactor) = INSTALLED.get() {
+        redactor.learn(secrets);
+    }
 }
 
 impl Redactor {
     /// A redactor for these secrets.
     pub fn new(secrets: &[Secret]) -> Self {
-        let mut values: Vec<String> = secrets
+        let redactor = Self::default();
+        redactor.learn(secrets);
+        redactor
+    }
+
+    /// Scrubs `secrets` as well from now on.
+    pub fn learn(&self, secrets: &[Secret]) {
+        let new: Vec<String> = secrets
             .iter()
             .map(|s| s.expose().to_string())
             .filter(|s| s.len() >= MIN_SECRET_LEN)
             .collect();
-        // Longest first, so a secret containing another is replaced whole.
-        values.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        values.dedup();
-        Self {
-            secrets: Arc::new(values),
-        }
+        self.secrets.rcu(|known| {
+            let mut values: Vec<String> = known.iter().chain(&new).cloned().collect();
+            // Longest first, so a secret containing another is replaced whole.
+            values.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+            values.dedup();
+            values
+        });
     }
 
     /// `text` with every secret replaced by `[redacted]`, and the credentials of any URL in it
     /// (`user:pass@`, `?password=`, `?token=`…), configured or not.
     pub fn redact(&self, text: &str) -> String {
-        let known = self.secrets.iter().fold(text.to_string(), |acc, secret| {
-            acc.replace(secret.as_str(), REDACTED)
-        });
+        let known = self
+            .secrets
+            .load()
+            .iter()
+            .fold(text.to_string(), |acc, secret| {
+                acc.replace(secret.as_str(), REDACTED)
+            });
         mcpcord_llm::redact::redact_urls_in(&known)
     }
 }
@@ -209,7 +236,9 @@ pub fn init(config: &LoggingConfig, secrets: &[Secret], audience: Audience, verb
     let format = format_for(config.format, audience);
     let ansi =
         config.format == LogFormat::Pretty && std::io::IsTerminal::is_terminal(&io::stderr());
-    let writer = RedactingMakeWriter::new(io::stderr, Redactor::new(secrets));
+    let redactor = Redactor::new(secrets);
+    let _ = INSTALLED.set(redactor.clone());
+    let writer = RedactingMakeWriter::new(io::stderr, redactor);
     let _ = Registry::default()
         .with(fmt_layer(format, writer, ansi).with_filter(filter))
         .try_init();
@@ -277,6 +306,15 @@ mod tests {
                 "{format:?} keeps the message:\n{out}"
             );
         }
+    }
+
+    #[test]
+    fn secrets_learnt_later_are_scrubbed_too_and_earlier_ones_kept() {
+        let redactor = Redactor::new(&[Secret::new("first-secret-1")]);
+        let writer_side = redactor.clone();
+        redactor.learn(&[Secret::new("reloaded-secret-2"), Secret::new("short")]);
+        let out = writer_side.redact("first-secret-1 reloaded-secret-2 short");
+        assert_eq!(out, format!("{REDACTED} {REDACTED} short"));
     }
 
     #[test]

@@ -6,17 +6,19 @@
 //!   (a running turn keeps what it started with);
 //! - the backends (the pool keeps unchanged ones with their state);
 //! - the MCP servers: added, removed, or restarted only when their definition changed;
-//! - retention rules;
+//! - retention rules (the audit log's too);
 //! - the Discord adapter's permissions and limits (who is served, admins, rates, the models
 //!   people may pick, always-answer channels).
 //!
 //! What a running process cannot change (the token, intents, gateway and REST URLs, shards,
 //! the database, the data folder, logging, the admin address) is logged as needing a restart.
+//! Every reload, applied or rejected, is recorded in the audit log.
 //! The environment is the start-up snapshot: a process's environment cannot be changed from
 //! outside anyway, and the secrets in it were wiped from the live block after start-up.
 
 use mcpcord_discord::BotConfig;
-use mcpcord_engine::Engine;
+use mcpcord_engine::{AuditEntry, Engine};
+use serde_json::json;
 use tokio::sync::watch;
 
 use crate::app;
@@ -73,18 +75,25 @@ impl Reloader {
                     problems = invalid.errors.len(),
                     "the configuration was not reloaded: the running one stays"
                 );
+                self.audit("rejected", json!({ "problems": invalid.errors.len() }));
                 return Outcome::Refused(invalid.errors.len());
             }
         };
+        // Before anything is applied: a log line about the new configuration keeps its
+        // secrets out too.
+        crate::logging::learn_secrets(&new.secrets());
         let bot = match crate::commands::bot_config(&new) {
             Ok(bot) => bot,
             Err(problem) => {
                 tracing::error!(%problem, "the configuration was not reloaded: the running one stays");
+                self.audit("rejected", json!({ "problems": 1 }));
                 return Outcome::Refused(1);
             }
         };
         self.warn_fixed(&new);
         self.apply(&new, bot).await;
+        let fixed = needs_restart(&self.current, &new);
+        self.audit("applied", json!({ "needs_restart": fixed }));
         self.current = new;
         tracing::info!("configuration reloaded");
         Outcome::Applied
@@ -102,6 +111,18 @@ impl Reloader {
             tracing::warn!(%error, "cannot apply the new retention rules");
         }
         self.bot.send_replace(bot);
+    }
+
+    /// Records the reload in the audit log (by the operator: a signal or `mcpcord reload`).
+    fn audit(&self, action: &str, detail: serde_json::Value) {
+        let detail = match detail {
+            serde_json::Value::Object(mut fields) => {
+                fields.insert("source".into(), self.source.describe().into());
+                serde_json::Value::Object(fields)
+            }
+            other => other,
+        };
+        self.engine.audit(AuditEntry::reload(None, action, detail));
     }
 
     /// Logs each setting that changed but needs a restart.

@@ -351,12 +351,43 @@ fn retention_default_is_a_duration_and_unset_by_default() {
 }
 
 #[test]
+fn audit_retention_is_a_year_by_default_and_never_zero() {
+    let day = std::time::Duration::from_secs(86_400);
+    let config = Config::from_toml("", &Env::new()).unwrap();
+    assert_eq!(config.storage.audit_retention, 365 * day);
+    let config = Config::from_toml("[storage]\naudit_retention = \"30d\"\n", &Env::new()).unwrap();
+    assert_eq!(config.storage.audit_retention, 30 * day);
+    assert!(
+        config.to_redacted_toml().contains("audit_retention = "),
+        "{}",
+        config.to_redacted_toml()
+    );
+    for (written, expected) in [
+        ("0s", "storage.audit_retention: is zero"),
+        (
+            "soon",
+            r#"storage.audit_retention: "soon" is not a duration"#,
+        ),
+    ] {
+        let found = errors(
+            &format!("[storage]\naudit_retention = \"{written}\"\n"),
+            &Env::new(),
+        );
+        assert!(
+            found.iter().any(|line| line.starts_with(expected)),
+            "missing {expected:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
 fn the_example_stays_valid_with_its_optional_lines_switched_on() {
     let mut text = EXAMPLE.to_owned();
     for line in [
         "# application_id = ",
         "# retention = ",
         "# retention_default = ",
+        "# audit_retention = ",
     ] {
         let at = text
             .find(line)
@@ -367,6 +398,10 @@ fn the_example_stays_valid_with_its_optional_lines_switched_on() {
     assert!(config.discord.application_id.is_some());
     assert_eq!(config.storage.retention.len(), 1);
     assert!(config.storage.retention_default.is_some());
+    assert_eq!(
+        config.storage.audit_retention,
+        std::time::Duration::from_secs(365 * 86_400)
+    );
 }
 
 #[test]

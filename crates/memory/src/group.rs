@@ -67,6 +67,20 @@ enum Job {
     },
 }
 
+impl Job {
+    /// The reply of a job that never ran, for telling its writer why (its result is never
+    /// sent as is: [`Reply::fail`] replaces it).
+    fn unanswered(self) -> Reply {
+        match self {
+            Self::Messages { done, .. } => Reply::Messages(done, Err(stopped())),
+            Self::ConversationWithMessage { done, .. } => {
+                Reply::ConversationWithMessage(done, Box::new(Err(stopped())))
+            }
+            Self::Conversation { done, .. } => Reply::Conversation(done, Err(stopped())),
+        }
+    }
+}
+
 /// A write done, its result held until the transaction's fate is known.
 enum Reply {
     Messages(Done<Vec<MessageId>>, Result<Vec<MessageId>, MemoryError>),
@@ -212,17 +226,20 @@ async fn run(
 /// Writes `batch` in one transaction (not synced) and answers each job of
 /// [`Durability::Process`]: its own result once the transaction is committed, or the commit's
 /// failure. Gives the durable jobs' results to answer once the WAL is synced (`None` when
-/// there are none, or the transaction failed and they were answered so).
+/// there are none, or the transaction failed and they were answered so). When the
+/// transaction fails part-way, every job of the batch is told why, those not yet run too.
 async fn commit(
     pool: &AnyPool,
-    batch: impl Iterator<Item = (Job, Durability)>,
+    mut batch: impl Iterator<Item = (Job, Durability)>,
 ) -> Option<Unsynced> {
     let mut replies = Vec::new();
     let outcome: Result<(), MemoryError> = async {
         let mut writer = write_connection_on(pool, Durability::Process).await?;
         let mut tx = writer.conn().begin().await?;
-        for (job, durability) in batch {
-            replies.push((one(&mut tx, job).await?, durability));
+        for (job, durability) in batch.by_ref() {
+            let (reply, usable) = one(&mut tx, job).await;
+            replies.push((reply, durability));
+            usable?;
         }
         tx.commit().await?;
         writer.finish().await
@@ -239,9 +256,12 @@ async fn commit(
         }
         Err(error) => {
             let source = Arc::new(error);
+            let not_run = batch.map(|(job, _)| job.unanswered());
             replies
                 .into_iter()
-                .for_each(|(reply, _)| reply.fail(&source));
+                .map(|(reply, _)| reply)
+                .chain(not_run)
+                .for_each(|reply| reply.fail(&source));
             None
         }
     }
@@ -288,10 +308,13 @@ fn wal_of(file: PathBuf) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// One write in its own savepoint, rolled back alone when it fails. An error here (the
-/// savepoint itself failing) fails the whole transaction.
-async fn one(conn: &mut AnyConnection, job: Job) -> Result<Reply, MemoryError> {
-    let mut savepoint = conn.begin().await?;
+/// One write in its own savepoint, rolled back alone when it fails. Its reply comes back
+/// always; the error beside it (the savepoint itself failing) fails the whole transaction.
+async fn one(conn: &mut AnyConnection, job: Job) -> (Reply, Result<(), MemoryError>) {
+    let mut savepoint = match conn.begin().await {
+        Ok(savepoint) => savepoint,
+        Err(error) => return (job.unanswered(), Err(error.into())),
+    };
     let (reply, ok) = match job {
         Job::Messages {
             conversation,
@@ -331,12 +354,12 @@ async fn one(conn: &mut AnyConnection, job: Job) -> Result<Reply, MemoryError> {
             (Reply::Conversation(done, result), ok)
         }
     };
-    if ok {
-        savepoint.commit().await?;
+    let closed = if ok {
+        savepoint.commit().await
     } else {
-        savepoint.rollback().await?;
-    }
-    Ok(reply)
+        savepoint.rollback().await
+    };
+    (reply, closed.map_err(MemoryError::from))
 }
 
 /// The live conversation under `key`, created if there is none (tried first: on the model's

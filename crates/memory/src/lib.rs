@@ -1,6 +1,6 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
-//! and guilds the bot has seen, tools turned off per channel, retention, token usage per day, search (a keyword
-//! index, scope, rank fusion), message embeddings with an in-process vector index
+//! and guilds the bot has seen, tools turned off per channel, retention, token usage per day,
+//! the audit log ([`AuditEntry`]), search (a keyword index, scope, rank fusion), message embeddings with an in-process vector index
 //! ([`vectors`]), and hybrid recall of earlier conversations.
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
@@ -41,6 +41,7 @@
 //! and changed with every write through the store (`hot.rs`), so a turn reads nothing from the
 //! disk before the model; PostgreSQL (shared by several processes) keeps nothing.
 
+mod audit;
 mod conversations;
 mod db;
 mod directory;
@@ -60,6 +61,7 @@ mod tools;
 mod usage;
 pub mod vectors;
 
+pub use audit::{AuditEntry, AuditFilter, AuditKind, AuditRecord, arguments_digest};
 pub use conversations::{Conversation, Started};
 pub use directory::{Guild, User};
 pub use embeddings::{PendingMessage, StoredEmbedding};
@@ -72,8 +74,8 @@ pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
 pub use recall::{RecallQuery, Snippet};
 pub use search::{
-    DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, SearchHit, SearchQuery, SearchScope,
-    SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
+    DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, Meaning, SearchHit, SearchQuery,
+    SearchScope, SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
 };
 pub use store::{Backend, PoolStats, Store};
 pub use tools::DisabledTool;

@@ -1,6 +1,6 @@
 //! Retention: each guild may keep conversations only so long after their last message, and so
 //! may conversations outside any guild (DMs, the terminal); a sweeper deletes the expired ones
-//! with their messages.
+//! with their messages, and audit-log entries older than the audit retention.
 //!
 //! Guild rules live in the database (`guilds.retention_ms`); the rule for conversations outside
 //! a guild lives in the [`Store`] (set from the configuration at start-up by the process that
@@ -85,6 +85,36 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Sets how long audit-log entries are kept (`None`: forever, the default), separately from
+    /// conversations. Held by this store and its clones, like
+    /// [`set_retention_outside_guilds`](Self::set_retention_outside_guilds).
+    pub fn set_audit_retention(&self, retention: Option<Duration>) {
+        *self
+            .audit_retention
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = retention;
+    }
+
+    /// How long audit-log entries are kept (`None`: forever).
+    pub fn audit_retention(&self) -> Option<Duration> {
+        *self
+            .audit_retention
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Deletes the audit-log entries older than [`audit_retention`](Self::audit_retention) at
+    /// `now` (none when it is unset); how many went.
+    pub async fn sweep_expired_audit(&self, now: SystemTime) -> Result<u64, MemoryError> {
+        match self.audit_retention() {
+            Some(retention) => {
+                let cut = now.checked_sub(retention).unwrap_or(std::time::UNIX_EPOCH);
+                self.prune_audit(cut).await
+            }
+            None => Ok(0),
+        }
+    }
+
     /// Deletes, with their messages, the conversations whose last update is older than their
     /// guild's retention at `now`, archived or not, and those outside a guild (DMs, the
     /// terminal) older than [`retention_outside_guilds`](Self::retention_outside_guilds), if
@@ -123,7 +153,8 @@ impl Store {
         Ok(usize::try_from(in_guilds.saturating_add(outside)).unwrap_or(usize::MAX))
     }
 
-    /// Runs [`sweep_expired`](Self::sweep_expired) (and [`prune_usage`](Self::prune_usage))
+    /// Runs [`sweep_expired`](Self::sweep_expired),
+    /// [`sweep_expired_audit`](Self::sweep_expired_audit) and [`prune_usage`](Self::prune_usage)
     /// now and then every `every` until `cancel` fires; a failed sweep is logged and retried at
     /// the next tick.
     pub fn spawn_sweeper(&self, every: Duration, cancel: CancellationToken) -> JoinHandle<()> {
@@ -148,6 +179,15 @@ impl Store {
                     }
                     Err(error) => {
                         tracing::warn!(error = %error, "retention sweep failed; retrying at the next tick")
+                    }
+                }
+                match store.sweep_expired_audit(SystemTime::now()).await {
+                    Ok(0) => {}
+                    Ok(deleted) => {
+                        tracing::info!(deleted, "retention: expired audit-log entries deleted")
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "audit-log retention sweep failed; retrying at the next tick")
                     }
                 }
             }

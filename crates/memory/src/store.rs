@@ -105,6 +105,8 @@ pub struct Store {
     backend: Backend,
     /// How long conversations outside any guild are kept (see `retention.rs`).
     pub(crate) outside_guilds_retention: Arc<RwLock<Option<Duration>>>,
+    /// How long audit-log entries are kept (see `retention.rs`; `None`: forever).
+    pub(crate) audit_retention: Arc<RwLock<Option<Duration>>>,
     /// SQLite: the task concurrent writes share transactions through (see `group.rs`).
     pub(crate) group: Option<GroupCommit>,
     /// PostgreSQL: the connections conversation locks are held on (see `locks.rs`).
@@ -171,6 +173,7 @@ impl Store {
             pool,
             backend,
             outside_guilds_retention: Arc::default(),
+            audit_retention: Arc::default(),
             group,
             lock_pool,
             local_locks: Default::default(),

@@ -157,7 +157,10 @@ mod tests {
         assert_eq!(UtcDay::of(just_before_midnight), UtcDay(0));
         assert_eq!(UtcDay::of(UtcDay(0).next().start()), UtcDay(1));
         assert_eq!(UtcDay::of(UNIX_EPOCH - Duration::from_secs(1)), UtcDay(-1));
-        assert_eq!(UtcDay(-1).start(), UNIX_EPOCH - Duration::from_secs(DAY_SECONDS));
+        assert_eq!(
+            UtcDay(-1).start(),
+            UNIX_EPOCH - Duration::from_secs(DAY_SECONDS)
+        );
         // 2026-12-03T17:58:00Z is day 20_790; the next midnight is 2026-12-04T00:00:00Z.
         let now = UNIX_EPOCH + Duration::from_secs(1_796_320_680);
         assert_eq!(UtcDay::of(now), UtcDay(20_790));

@@ -36,7 +36,10 @@ async fn usage_adds_up_per_day_person_and_guild(db: TestDb) {
         .unwrap();
 
     assert_eq!(
-        store.usage_on(today, Some(alice), Some(guild)).await.unwrap(),
+        store
+            .usage_on(today, Some(alice), Some(guild))
+            .await
+            .unwrap(),
         DayUsage {
             user: 125,
             guild: 150
@@ -88,8 +91,25 @@ async fn old_days_are_pruned(db: TestDb) {
         store.add_usage(day, Some(alice), None, 10).await.unwrap();
     }
     assert_eq!(store.prune_usage(now).await.unwrap(), 1);
-    assert_eq!(store.usage_on(too_old, Some(alice), None).await.unwrap().user, 0);
-    assert_eq!(store.usage_on(first_kept, Some(alice), None).await.unwrap().user, 10);
-    assert_eq!(store.usage_on(today, Some(alice), None).await.unwrap().user, 10);
+    assert_eq!(
+        store
+            .usage_on(too_old, Some(alice), None)
+            .await
+            .unwrap()
+            .user,
+        0
+    );
+    assert_eq!(
+        store
+            .usage_on(first_kept, Some(alice), None)
+            .await
+            .unwrap()
+            .user,
+        10
+    );
+    assert_eq!(
+        store.usage_on(today, Some(alice), None).await.unwrap().user,
+        10
+    );
     assert_eq!(store.prune_usage(now).await.unwrap(), 0);
 }

@@ -87,6 +87,13 @@ impl MemoryCommand {
         let on = recall.state.switch();
         let engine = &call.ctx.engine;
         engine.set_recall(level, on).await?;
+        crate::audit::admin_change(
+            call.ctx,
+            call.invoker,
+            level,
+            "recall.set",
+            serde_json::json!({ "recall": on }),
+        );
         let now = if engine.recall_enabled(&call.scope()).await? {
             "on"
         } else {

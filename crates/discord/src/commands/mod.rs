@@ -12,6 +12,7 @@
 //! carries what every `run` needs (the bot, the interaction, the invoker).
 
 pub mod ask_message;
+pub mod audit;
 mod call;
 pub mod chat;
 pub mod help;
@@ -45,6 +46,7 @@ use twilight_model::id::marker::MessageMarker;
 use crate::components::Scope;
 use crate::middleware::{Access, CommandError, CommandResult};
 
+pub use self::audit::AuditCommand;
 pub use self::call::{Call, invoker_name, level, may_pick, scope_words};
 pub use self::chat::ChatCommand;
 pub use self::help::HelpCommand;
@@ -185,6 +187,7 @@ pub fn catalogue() -> Vec<CommandInfo> {
         memory::info(),
         help::info(),
         status::info(),
+        audit::info(),
     ]
 }
 
@@ -244,6 +247,8 @@ pub enum BotCommand {
     Help(HelpCommand),
     /// `/status`.
     Status(StatusCommand),
+    /// `/audit`.
+    Audit(AuditCommand),
     /// "Ask about this message", on this message.
     AskAboutMessage {
         /// The message asked about.
@@ -280,17 +285,19 @@ impl BotCommand {
             "search" => Self::Search(SearchCommand::from_interaction(input)?),
             "help" => Self::Help(HelpCommand::from_interaction(input)?),
             "status" => Self::Status(StatusCommand::from_interaction(input)?),
+            "audit" => Self::Audit(AuditCommand::from_interaction(input)?),
             _ => Self::Unknown(name),
         })
     }
 
-    /// Who may run this invocation: admins for `/tools enable|disable`, and
+    /// Who may run this invocation: admins for `/audit`, `/tools enable|disable`, and
     /// channel- or server-wide `/model set`, `/system set|clear`, `/memory recall`.
     pub fn access(&self) -> Access {
         let wide = |scope: Option<ScopeChoice>| {
             matches!(scope, Some(ScopeChoice::Channel | ScopeChoice::Server))
         };
         let admins = match self {
+            Self::Audit(_) => true,
             Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
             Self::Model(ModelCommand::Set(set)) => wide(set.scope),
             Self::System(SystemCommand::Set(set)) => wide(set.scope),
@@ -320,6 +327,7 @@ impl BotCommand {
             Self::Search(search) => search.run(call).await,
             Self::Help(help) => help.run(call),
             Self::Status(status) => status.run(call).await,
+            Self::Audit(audit) => audit.run(call).await,
             Self::AskAboutMessage { message } => ask_message::run(message, call).await,
             Self::Unknown(name) => Err(CommandError::Invalid(format!(
                 "`/{name}` no longer exists; `/help` lists the commands"
@@ -361,6 +369,7 @@ impl BotCommand {
             Self::Search(_) => "search",
             Self::Help(_) => "help",
             Self::Status(_) => "status",
+            Self::Audit(_) => "audit",
             Self::AskAboutMessage { .. } => ask_message::NAME,
             Self::Unknown(name) => name,
         };

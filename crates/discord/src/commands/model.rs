@@ -81,6 +81,13 @@ impl ModelSet {
             .engine
             .set_model_preference(level, &self.name)
             .await?;
+        crate::audit::admin_change(
+            call.ctx,
+            call.invoker,
+            level,
+            "model.set",
+            serde_json::json!({ "model": self.name }),
+        );
         Ok(CommandResponse::private(format!(
             "✅ `{}` answers {} from now on.",
             self.name,

@@ -81,9 +81,15 @@ impl SystemCommand {
                         "give the prompt: `/system set prompt:…`".into(),
                     ));
                 };
-                engine
-                    .set_system_prompt(call.level(set.scope)?, &prompt)
-                    .await?;
+                let level = call.level(set.scope)?;
+                engine.set_system_prompt(level, &prompt).await?;
+                crate::audit::admin_change(
+                    call.ctx,
+                    call.invoker,
+                    level,
+                    "system_prompt.set",
+                    serde_json::json!({ "prompt": prompt }),
+                );
                 Ok(CommandResponse::private(format!(
                     "✅ System prompt set {}.",
                     scope_words(set.scope)
@@ -99,7 +105,15 @@ impl SystemCommand {
                 )))
             }
             Self::Clear(clear) => {
-                engine.clear_system_prompt(call.level(clear.scope)?).await?;
+                let level = call.level(clear.scope)?;
+                engine.clear_system_prompt(level).await?;
+                crate::audit::admin_change(
+                    call.ctx,
+                    call.invoker,
+                    level,
+                    "system_prompt.clear",
+                    serde_json::Value::Null,
+                );
                 Ok(CommandResponse::private(format!(
                     "✅ System prompt cleared {}.",
                     scope_words(clear.scope)

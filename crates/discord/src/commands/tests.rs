@@ -10,7 +10,7 @@ fn data(value: serde_json::Value) -> CommandData {
 #[test]
 fn every_declaration_is_valid_for_discord() {
     let commands = all_commands();
-    assert_eq!(commands.len(), 13);
+    assert_eq!(commands.len(), 14);
     for command in &commands {
         twilight_validate::command::command(command)
             .unwrap_or_else(|e| panic!("{}: {e}", command.name));

@@ -138,6 +138,7 @@ async fn switch(
             Some(call.invoker.user.to_engine()),
         )
         .await?;
+    crate::audit::tools_switched(call.ctx, call.invoker, channel, on, &switch.changed);
     Ok(CommandResponse::private(switched(&switch, channel, on)))
 }
 

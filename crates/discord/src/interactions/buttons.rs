@@ -289,6 +289,10 @@ async fn choose_model(
     model: &str,
 ) -> Result<(), String> {
     if choice != ScopeChoice::User && !ctx.config().admins.allows(invoker) {
+        ctx.engine.audit(crate::audit::admin_only(
+            invoker,
+            "model menu (channel or server)",
+        ));
         return Err("🔒 Only the bot's admins choose for a channel or server.".into());
     }
     may_pick(ctx, invoker, model).map_err(|error| format!("🔒 {error}"))?;
@@ -301,7 +305,15 @@ async fn choose_model(
             let id = crate::middleware::error_id();
             tracing::warn!(error_id = %id, %error, "cannot store a model preference");
             crate::middleware::friendly_message(&error, &id)
-        })
+        })?;
+    crate::audit::admin_change(
+        ctx,
+        invoker,
+        level,
+        "model.set",
+        serde_json::json!({ "model": model }),
+    );
+    Ok(())
 }
 
 /// What a Regenerate or Continue press asks for.

@@ -68,7 +68,15 @@ pub(super) async fn on_command(ctx: &Arc<Context>, interaction: Interaction) -> 
         invoker,
         body: (command, Box::new(interaction.clone())),
     };
-    let stack = middleware::service(Handler { ctx: ctx.clone() }, ctx.config().admins.clone());
+    let engine = ctx.engine.clone();
+    let on_forbidden = middleware::OnForbidden::new(move |invoker, command| {
+        engine.audit(crate::audit::admin_only(invoker, command));
+    });
+    let stack = middleware::service_reporting(
+        Handler { ctx: ctx.clone() },
+        ctx.config().admins.clone(),
+        on_forbidden,
+    );
     let response = match stack.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},

@@ -63,6 +63,13 @@ async fn admitted(ctx: &Context, interaction: &Interaction) -> bool {
         refused = refusal.kind(),
         "an interaction is refused at the gate"
     );
+    let (user, guild) = (
+        interaction.author_id().map(Id::get),
+        interaction.guild_id.map(Id::get),
+    );
+    if let Some(entry) = crate::audit::gate_refusal(&refusal, door, user, guild) {
+        ctx.engine.audit(entry);
+    }
     let result = if door == Door::Autocomplete {
         let none = crate::commands::autocomplete_response(Vec::new());
         respond(ctx, interaction, &none).await

@@ -78,7 +78,10 @@ fn recorded_tokens_grow_kept_counts_and_a_new_day_forgets_them() {
     let book = UsageBook::default();
     let (day, alice, guild) = (UtcDay(10), UserId::new(1), GuildId::new(2));
     assert_eq!(book.cached(day, Subject::User(alice)), None);
-    book.merge(day, &[(Subject::User(alice), 40), (Subject::Guild(guild), 90)]);
+    book.merge(
+        day,
+        &[(Subject::User(alice), 40), (Subject::Guild(guild), 90)],
+    );
     book.record(day, Some(alice), Some(guild), 10);
     assert_eq!(book.cached(day, Subject::User(alice)), Some((50, false)));
     assert_eq!(book.cached(day, Subject::Guild(guild)), Some((100, false)));

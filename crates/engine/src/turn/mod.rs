@@ -96,7 +96,7 @@ struct TurnState {
     slot: Slot,
     /// Who asked (approvals they give with "Always" are theirs).
     author: Option<UserId>,
-    /// Where (the guild whose budget the turn spends).
+    /// The guild the turn is in, if any (for the audit log, and the budget it spends).
     guild: Option<GuildId>,
     /// Tokens the turn's model rounds cost (prompt + answer, reported or estimated).
     spent: u64,
@@ -443,6 +443,7 @@ impl TurnState {
             inner: self.inner.clone(),
             conversation: conversation.id,
             user: self.author,
+            guild: self.guild,
             slot: self.slot.clone(),
             vision: info.can(mcpcord_llm::Capability::Vision),
             disabled: disabled.to_vec(),

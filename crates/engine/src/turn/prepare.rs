@@ -39,6 +39,7 @@ impl TurnState {
     /// and the context.
     pub(super) async fn prepare(&mut self, request: &TurnRequest) -> Result<Prepared, EngineError> {
         self.author = request.author.id;
+        self.guild = request.scope.guild_id;
         let mark = |stage| crate::telemetry::latency_mark(stage, request.key.as_str());
         mark("slot");
         let (conversation, settings, disabled, recall_on) = self.load(request).await?;

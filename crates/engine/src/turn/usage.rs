@@ -18,21 +18,37 @@ impl TurnState {
             budget_status(&self.inner, budgets, self.author, self.guild, now, true).await?;
         match status.exhausted() {
             Some((scope, allowance)) => {
-                Err(self.refuse_over_budget(scope, allowance, status.resets_at))
+                Err(self.refuse_over_budget(scope, allowance, now, status.resets_at))
             }
             None => Ok(()),
         }
     }
 
-    /// The one place a budget refusal is made: logged here (and, once the audit log exists,
-    /// recorded there), then reported to the front end as [`EngineError::OverBudget`].
+    /// The one place a budget refusal is made: logged, recorded in the audit log (kind
+    /// `refusal`, action `budget`), then reported to the front end as
+    /// [`EngineError::OverBudget`].
     fn refuse_over_budget(
         &self,
         scope: BudgetScope,
         allowance: Allowance,
+        now: std::time::SystemTime,
         resets_at: std::time::SystemTime,
     ) -> EngineError {
         let limit = allowance.limit.unwrap_or(0);
+        let whose = match scope {
+            BudgetScope::Person => "person",
+            BudgetScope::Guild => "guild",
+        };
+        let entry = mcpcord_memory::AuditEntry::refusal(self.author, self.guild, "budget")
+            .at(now)
+            .with_detail("budget", whose)
+            .with_detail("used", allowance.used)
+            .with_detail("limit", limit)
+            .with_detail(
+                "resets_at",
+                humantime::format_rfc3339_seconds(resets_at).to_string(),
+            );
+        crate::Engine::from_inner(self.inner.clone()).audit(entry);
         tracing::info!(
             ?scope,
             used = allowance.used,
@@ -52,14 +68,22 @@ impl TurnState {
     /// Counts one model round's tokens: what the server reported, else an estimate (the
     /// prompt's characters and the round's text and reasoning, by the model's learned
     /// characters-per-token ratio).
-    pub(super) fn charge(&mut self, model: &str, prompt_chars: usize, round_chars: usize, usage: Option<&Usage>) {
+    pub(super) fn charge(
+        &mut self,
+        model: &str,
+        prompt_chars: usize,
+        round_chars: usize,
+        usage: Option<&Usage>,
+    ) {
         let estimator = &self.inner.estimator;
-        let prompt = usage
-            .and_then(|u| u.prompt_tokens)
-            .map_or_else(|| estimator.chars_tokens(model, prompt_chars) as u64, u64::from);
-        let answer = usage
-            .and_then(|u| u.completion_tokens)
-            .map_or_else(|| estimator.chars_tokens(model, round_chars) as u64, u64::from);
+        let prompt = usage.and_then(|u| u.prompt_tokens).map_or_else(
+            || estimator.chars_tokens(model, prompt_chars) as u64,
+            u64::from,
+        );
+        let answer = usage.and_then(|u| u.completion_tokens).map_or_else(
+            || estimator.chars_tokens(model, round_chars) as u64,
+            u64::from,
+        );
         self.spent = self.spent.saturating_add(prompt).saturating_add(answer);
     }
 

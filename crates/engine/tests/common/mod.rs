@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // Each test file uses a different part.
 
+pub mod db;
+
 use std::time::Duration;
 
 use mcpcord_engine::{
@@ -41,11 +43,22 @@ pub async fn harness(
     policy: Option<ToolPolicy>,
     config: EngineConfig,
 ) -> Harness {
-    let fake = FakeOllama::start_with_models(models).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!("sqlite://{}/engine.sqlite", dir.path().display()))
         .await
         .unwrap();
+    harness_on(store, dir, models, policy, config).await
+}
+
+/// [`harness`] over `store` (kept open with `dir`, which may hold nothing).
+pub async fn harness_on(
+    store: Store,
+    dir: tempfile::TempDir,
+    models: Vec<FakeModel>,
+    policy: Option<ToolPolicy>,
+    config: EngineConfig,
+) -> Harness {
+    let fake = FakeOllama::start_with_models(models).await;
     let pool = BackendPool::new(
         vec![BackendSpec::new(
             "fake",

@@ -1,5 +1,6 @@
 //! One file per command: each takes what it needs and returns `Result<(), Failure>`.
 
+mod audit;
 mod chat;
 mod check;
 mod config;
@@ -102,6 +103,7 @@ fn with_config(
         Command::Mcp(command) => block_on(mcp::run(config, command)),
         Command::Status(args) => block_on(status::run(config, args)),
         Command::Memory(command) => block_on(memory::run(config, command)),
+        Command::Audit(command) => block_on(audit::run(config, command)),
     }
 }
 

@@ -128,6 +128,8 @@ pub struct RawStorage {
     pub retention: BTreeMap<String, String>,
     /// How long conversations outside any guild (DMs, the terminal) are kept; forever if unset.
     pub retention_default: Option<String>,
+    /// How long audit-log entries are kept, separately from conversations. Default: 365d.
+    pub audit_retention: Option<String>,
 }
 
 /// `[mcp]`: MCP servers, in Claude Desktop's `mcpServers` shape.

@@ -287,6 +287,9 @@ pub struct StorageConfig {
     /// How long conversations outside any guild (DMs, the terminal) are kept; forever if unset.
     #[serde(with = "humantime_serde")]
     pub retention_default: Option<Duration>,
+    /// How long audit-log entries are kept, whatever the conversations' retention.
+    #[serde(with = "humantime_serde")]
+    pub audit_retention: Duration,
 }
 
 fn retention_map<S: Serializer>(

@@ -32,6 +32,8 @@ pub mod defaults {
     /// The bot's data folder, relative to its working directory (unless systemd's
     /// `STATE_DIRECTORY` names one).
     pub const DATA_DIR: &str = "data";
+    /// How long audit-log entries are kept (`storage.audit_retention`): a year.
+    pub const AUDIT_RETENTION: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
     /// The system prompt.
     pub const SYSTEM_PROMPT: &str = "You are a helpful assistant in the Discord server {server}, channel #{channel}. \
 Today is {date}. You are talking with {user}. Answer concisely; use Markdown.";

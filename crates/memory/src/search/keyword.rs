@@ -103,6 +103,12 @@ struct HitRow {
     discord_message_id: Option<i64>,
 }
 
+/// What a hit reads of a message `m` and its conversation `c`.
+const HIT_COLUMNS: &str = "m.id, m.conversation_id, m.role, m.author_id, m.author_name, \
+     m.content, m.created_at, c.guild_id, c.channel_id, \
+     (SELECT d.discord_message_id FROM message_discord_ids d WHERE d.message_id = m.id \
+      ORDER BY d.position LIMIT 1) AS discord_message_id";
+
 /// How the words are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Combine {
@@ -171,10 +177,7 @@ impl Store {
         let scope = query.scope.conversation_condition(&mut params, now, cutoff);
         let limit = params.int(db::count(candidates as u64));
         let sql = format!(
-            "SELECT m.id, m.conversation_id, m.role, m.author_id, m.author_name, m.content, \
-             m.created_at, c.guild_id, c.channel_id, \
-             (SELECT d.discord_message_id FROM message_discord_ids d WHERE d.message_id = m.id \
-              ORDER BY d.position LIMIT 1) AS discord_message_id \
+            "SELECT {HIT_COLUMNS} \
              FROM {from} JOIN conversations c ON c.id = m.conversation_id \
              WHERE {matches} AND {messages} AND {scope} \
              ORDER BY {rank}, m.created_at DESC, m.id DESC LIMIT {limit}"
@@ -183,6 +186,37 @@ impl Store {
             .bind_as(sqlx::query_as::<_, HitRow>(&sql))
             .fetch_all(&self.pool)
             .await?)
+    }
+}
+
+impl Store {
+    /// The hits of messages `ids` (already checked against a scope, e.g. by
+    /// [`Store::messages_in_scope`]), unscored, with snippets around `text`'s words where they
+    /// occur; in no particular order.
+    pub(crate) async fn hits_by_id(
+        &self,
+        ids: &[MessageId],
+        text: &str,
+    ) -> Result<Vec<SearchHit>, MemoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Params::default();
+        let list: Vec<String> = ids.iter().map(|id| params.int(id.0)).collect();
+        let sql = format!(
+            "SELECT {HIT_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.id IN ({})",
+            list.join(", ")
+        );
+        let terms = terms(text);
+        let now = SystemTime::now();
+        params
+            .bind_as(sqlx::query_as::<_, HitRow>(&sql))
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|row| hit(row, 0, &terms, now, DEFAULT_HALF_LIFE))
+            .collect()
     }
 }
 

@@ -6,6 +6,7 @@
 //! to results afterwards: a message a person may not see is never read.
 
 mod fusion;
+mod hybrid;
 mod keyword;
 mod maintenance;
 mod params;
@@ -13,6 +14,7 @@ mod scope;
 mod snippet;
 
 pub use fusion::{DEFAULT_HALF_LIFE, DEFAULT_RRF_K, fuse, fuse_weighted, recency_weight};
+pub use hybrid::Meaning;
 pub use keyword::{SearchHit, SearchQuery};
 pub use maintenance::{EMBEDDINGS_TABLE, SearchStats};
 pub use scope::{SearchScope, Viewer};

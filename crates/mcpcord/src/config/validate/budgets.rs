@@ -45,14 +45,13 @@ fn limits(
     at: &str,
     report: &mut Report,
 ) -> BudgetLimitsConfig {
-    let mut check = |value: Option<RawBudgetLimit>, key: &str, old: Option<u64>, max: u64| {
-        match value {
+    let mut check =
+        |value: Option<RawBudgetLimit>, key: &str, old: Option<u64>, max: u64| match value {
             None => old,
             Some(value) => limit(&value, max)
                 .map_err(|problem| report.error(&format!("{at}.{key}"), problem))
                 .unwrap_or(old),
-        }
-    };
+        };
     let per_user = check(
         raw.tokens_per_user_per_day,
         "tokens_per_user_per_day",
@@ -170,7 +169,10 @@ mod tests {
             "budgets.guilds.general: keys are guild ids",
             "budgets.guilds.general.tokens_per_guild_per_day: \"lots\" is not a limit",
         ] {
-            assert!(joined.contains(expected), "{expected} missing in:\n{joined}");
+            assert!(
+                joined.contains(expected),
+                "{expected} missing in:\n{joined}"
+            );
         }
         assert_eq!(problems.len(), 4, "{joined}");
     }

@@ -24,11 +24,34 @@ pub(super) fn storage(raw: RawStorage, env: &Env, report: &mut Report) -> Storag
             .map_err(|problem| report.error("storage.retention_default", problem))
             .ok()
     });
+    let audit_retention = audit_retention(raw.audit_retention, report);
     StorageConfig {
         url,
         data_dir,
         retention,
         retention_default,
+        audit_retention,
+    }
+}
+
+/// `storage.audit_retention`: how long audit-log entries are kept (a year when unwritten).
+fn audit_retention(written: Option<String>, report: &mut Report) -> Duration {
+    let Some(text) = written else {
+        return defaults::AUDIT_RETENTION;
+    };
+    match parse_duration(&text) {
+        Ok(duration) if duration.is_zero() => {
+            report.error(
+                "storage.audit_retention",
+                "is zero, which would delete every entry; give a duration such as \"365d\"",
+            );
+            defaults::AUDIT_RETENTION
+        }
+        Ok(duration) => duration,
+        Err(problem) => {
+            report.error("storage.audit_retention", problem);
+            defaults::AUDIT_RETENTION
+        }
     }
 }
 
