@@ -49,7 +49,7 @@ fn limits(
         |value: Option<RawBudgetLimit>, key: &str, old: Option<u64>, max: u64| match value {
             None => old,
             Some(value) => limit(&value, max)
-                .map_err(|problem| report.error(&format!("{at}.{key}"), problem))
+                .map_err(|problem| report.error(format!("{at}.{key}"), problem))
                 .unwrap_or(old),
         };
     let per_user = check(
