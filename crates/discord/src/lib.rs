@@ -28,6 +28,7 @@
 pub mod attachments;
 pub mod audit;
 pub mod bot;
+pub mod budget;
 pub mod commands;
 pub mod components;
 pub mod conversation;

@@ -236,7 +236,10 @@ impl Answer {
             } => self.tool_finished(*call, *ok, *elapsed, summary),
             TurnEvent::Notice(notice) => self.blocks.push(Block::Notice(notice.clone())),
             TurnEvent::Done(summary) => self.done(summary),
-            TurnEvent::Failed(error) => self.phase = Phase::Failed(error.to_string()),
+            TurnEvent::Failed(error) => {
+                let reason = crate::budget::refusal(error).unwrap_or_else(|| error.to_string());
+                self.phase = Phase::Failed(reason);
+            }
         }
     }
 

@@ -233,7 +233,10 @@ impl Renderer {
     fn absorb(&mut self, event: TurnEvent) {
         let mut state = self.entry.lock();
         state.answer.apply(&event, now());
-        if let TurnEvent::Failed(error) = &event {
+        // A spent budget is a refusal, not a failure: no error id to quote.
+        if let TurnEvent::Failed(error) = &event
+            && crate::budget::refusal(error).is_none()
+        {
             let id = crate::middleware::error_id();
             tracing::warn!(error_id = %id, %error, detail = ?error, "an answer failed");
             state.answer.tag_failure(&id);

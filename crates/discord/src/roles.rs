@@ -34,7 +34,7 @@ pub struct BotRole {
     pub users: HashSet<Id<UserMarker>>,
     /// Commands, by name (`chat`, `tools`, `tools list`): a name grants the command with its
     /// subcommands. `*` grants every command that is not admins-only; admins-only commands
-    /// (`status`, `tools enable`, …) must be named.
+    /// (`audit`, `tools enable`, …) must be named.
     pub commands: Allowed,
     /// Tools, as `server.tool` globs (`fetch.*`).
     pub tools: Allowed,

@@ -92,10 +92,10 @@ async fn refusals_and_admin_changes_are_recorded_and_shown_by_audit() {
         InteractionCreate::autocomplete("chat", "model", "ll").user(STRANGER, "mallory"),
     );
     bot.callback(&complete).await;
-    // Bob, who is no admin, asks for the server's status.
+    // Bob, who is no admin, asks for the audit log (`/status` is open to everyone: budgets).
     let status = bot
         .discord
-        .inject_interaction_create(InteractionCreate::slash_command("status").user(BOB, "bob"));
+        .inject_interaction_create(InteractionCreate::slash_command("audit").user(BOB, "bob"));
     private_answer(&bot, &status).await;
     // Alice, an admin, switches a tool off here.
     let disable = bot.discord.inject_interaction_create(
@@ -142,7 +142,7 @@ async fn refusals_and_admin_changes_are_recorded_and_shown_by_audit() {
             .unwrap()
             .entry
             .detail["command"],
-        "status"
+        "audit"
     );
     let changes = entries(&bot, AuditKind::AdminAction, 1).await;
     assert_eq!(changes.len(), 1, "{changes:#?}");
@@ -184,7 +184,7 @@ async fn refusals_and_admin_changes_are_recorded_and_shown_by_audit() {
     let text = text_of(&private_answer(&bot, &audit).await);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(
-        text.contains("**admin\\_only**") && text.contains("command=status"),
+        text.contains("**admin\\_only**") && text.contains("command=audit"),
         "{text}"
     );
     let audit = bot.discord.inject_interaction_create(

@@ -254,7 +254,7 @@ async fn answer_controls_and_menus_are_valid_messages_that_never_ping() {
 /// The handler behind the middleware in these tests: answers from the parsed command.
 async fn handle(request: CommandRequest<Interaction>) -> CommandResult {
     match BotCommand::parse(command_data(&request.body)) {
-        Ok(BotCommand::Status(_)) => Ok(CommandResponse::private("all good")),
+        Ok(BotCommand::Tools(_)) => Ok(CommandResponse::private("all good")),
         Ok(other) => Err(CommandError::Invalid(format!(
             "/{} is not wired yet",
             other.path()
@@ -281,7 +281,10 @@ async fn middleware_refusals_are_ephemeral_responses() {
         (1_200_000_000_000_000_999, "only for the bot's admins"),
     ] {
         let injected = fake.inject_interaction_create(
-            InteractionCreate::slash_command("status").user(user, "someone"),
+            InteractionCreate::slash_command("tools")
+                .subcommand("disable")
+                .option("tool", "test › echo")
+                .user(user, "someone"),
         );
         let body = interaction(&injected.json);
         let command = BotCommand::parse(command_data(&body)).unwrap();

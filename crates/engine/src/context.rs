@@ -29,6 +29,11 @@ impl TokenEstimator {
         (text.chars().count() as f64 / ratio).ceil() as usize
     }
 
+    /// Estimated tokens of `chars` characters of text for `model`.
+    pub fn chars_tokens(&self, model: &str, chars: usize) -> usize {
+        (chars as f64 / self.ratio(model)).ceil() as usize
+    }
+
     /// Estimated tokens of a message (its text, images at a flat rate, tool calls).
     pub fn message_tokens(&self, model: &str, message: &Message) -> usize {
         let calls: usize = message

@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use mcpcord_llm::BackendPool;
@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::budget::{BudgetConfig, UsageBook};
 use crate::context::TokenEstimator;
 use crate::error::EngineError;
 use crate::events::TurnEvent;
@@ -63,6 +64,8 @@ pub struct EngineConfig {
     pub memory: MemoryConfig,
     /// The content policy, compiled (a reload compiles the new one before swapping it in).
     pub policy: ContentPolicy,
+    /// Token budgets per person and guild per day, and the longest answer.
+    pub budgets: BudgetConfig,
 }
 
 impl Default for EngineConfig {
@@ -83,6 +86,7 @@ impl Default for EngineConfig {
             keep_alive: None,
             memory: MemoryConfig::default(),
             policy: ContentPolicy::default(),
+            budgets: BudgetConfig::default(),
         }
     }
 }
@@ -129,6 +133,21 @@ pub(crate) struct Inner {
     pub(crate) indexer_stop: CancellationToken,
     /// The audit log's queue and writer (see `audit.rs`).
     pub(crate) audit: crate::audit::AuditQueue,
+    /// Today's token counts, per person and guild (see `budget.rs`).
+    pub(crate) usage: Arc<UsageBook>,
+    /// The time budgets are counted in ([`Engine::set_clock`]).
+    clock: RwLock<Clock>,
+}
+
+/// A source of the current time.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+impl Inner {
+    /// The time now, by the engine's clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        let clock = self.clock.read().unwrap_or_else(|e| e.into_inner()).clone();
+        clock()
+    }
 }
 
 /// A running turn: its events, and a way to stop it.
@@ -195,10 +214,23 @@ impl Engine {
                 vectors: index_for(&config),
                 indexer: Mutex::new(None),
                 indexer_stop: parent.child_token(),
+                usage: Arc::default(),
+                clock: RwLock::new(Arc::new(SystemTime::now)),
                 audit: crate::audit::AuditQueue::default(),
                 config: ArcSwap::from_pointee(config),
             }),
         }
+    }
+
+    /// Replaces the clock token budgets are counted by (the system clock by default): for
+    /// tests and simulations that need tomorrow without waiting for it.
+    pub fn set_clock(&self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) {
+        *self.inner.clock.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(clock);
+    }
+
+    /// The time now, by the engine's clock ([`Engine::set_clock`]).
+    pub fn now(&self) -> SystemTime {
+        self.inner.now()
     }
 
     /// The engine a turn's shared state belongs to.

@@ -1,10 +1,13 @@
 //! Engine errors, named by what the person can do about them.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use mcpcord_llm::LlmError;
 use mcpcord_mcp::HostError;
 use mcpcord_memory::MemoryError;
+
+use crate::budget::BudgetScope;
 
 /// Why a turn could not be answered.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -65,6 +68,19 @@ pub enum EngineError {
         /// The name of the block rule that matched.
         rule: String,
     },
+    /// The person's or their guild's token budget for the day is spent: the turn was refused
+    /// before it started. A front end shows `resets_at` in the person's own time.
+    #[error("{}", over_budget(*scope, *limit, *resets_at))]
+    OverBudget {
+        /// Whose budget.
+        scope: BudgetScope,
+        /// Tokens used today.
+        used: u64,
+        /// Tokens allowed per day.
+        limit: u64,
+        /// When the budget starts again: the next midnight UTC.
+        resets_at: SystemTime,
+    },
     /// The engine is shutting down and takes no new turns.
     #[error("the bot is shutting down; try again in a moment")]
     ShuttingDown,
@@ -74,4 +90,16 @@ impl From<MemoryError> for EngineError {
     fn from(error: MemoryError) -> Self {
         EngineError::Storage(Arc::new(error))
     }
+}
+
+/// What an [`EngineError::OverBudget`] says, in words (the terminal shows it as it is).
+fn over_budget(scope: BudgetScope, limit: u64, resets_at: SystemTime) -> String {
+    let whose = match scope {
+        BudgetScope::Person => "you have used your",
+        BudgetScope::Guild => "this server has used its",
+    };
+    format!(
+        "{whose} {limit} tokens for today; the budget resets at midnight UTC ({})",
+        humantime::format_rfc3339_seconds(resets_at)
+    )
 }

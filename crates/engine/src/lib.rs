@@ -5,6 +5,7 @@
 //! [`TurnRequest`] and render the [`TurnEvent`]s of the [`Turn`] they get back.
 
 mod audit;
+mod budget;
 mod catalogue;
 mod choice;
 mod context;
@@ -30,10 +31,13 @@ mod template;
 mod tools;
 mod turn;
 
+pub use budget::{
+    Allowance, BudgetConfig, BudgetLimits, BudgetScope, BudgetStatus, REFRESH_AFTER, next_reset,
+};
 pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
-pub use engine::{Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
+pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
 pub use grants::{Allowed, Grants, glob_matches, tool_name};
@@ -60,5 +64,5 @@ pub use mcpcord_memory::{
     AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationData,
     ConversationId, ConversationKey, ForgetReport, GuildId, MessageData, MessageId, PersonalData,
     PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role, Scope,
-    SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData, UserId, Viewer,
+    SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData, UserId, UtcDay, Viewer,
 };

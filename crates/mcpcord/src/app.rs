@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mcpcord_engine::{Engine, EngineConfig, MemoryConfig};
+use mcpcord_engine::{BudgetConfig, BudgetLimits, Engine, EngineConfig, MemoryConfig};
 use mcpcord_mcp::Callbacks;
 use mcpcord_memory::{GuildId, MemoryError, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, StorageConfig};
+use crate::config::{BudgetLimitsConfig, BudgetsConfig, Config, StorageConfig};
 use crate::lifecycle::Lifecycle;
 use crate::wiring;
 
@@ -151,6 +151,24 @@ fn memory_config(config: &Config) -> MemoryConfig {
     }
 }
 
+/// The engine's budgets from `[budgets]` (guilds' own limits are merged with the defaults at
+/// validation).
+fn budget_config(budgets: &BudgetsConfig) -> BudgetConfig {
+    let limits = |l: &BudgetLimitsConfig| BudgetLimits {
+        tokens_per_user_per_day: l.tokens_per_user_per_day,
+        tokens_per_guild_per_day: l.tokens_per_guild_per_day,
+        max_tokens: l.max_tokens,
+    };
+    BudgetConfig {
+        default: limits(&budgets.default),
+        guilds: budgets
+            .guilds
+            .iter()
+            .map(|(guild, own)| (GuildId::new(guild.get()), limits(own)))
+            .collect(),
+    }
+}
+
 /// The engine's settings from the configuration.
 pub fn engine_config(config: &Config) -> EngineConfig {
     EngineConfig {
@@ -165,6 +183,7 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         keep_alive: config.models.keep_alive,
         memory: memory_config(config),
         policy: config.policy.compiled.clone(),
+        budgets: budget_config(&config.budgets),
         ..EngineConfig::default()
     }
 }

@@ -1,6 +1,6 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
-//! and guilds the bot has seen, tools turned off per channel, retention, the audit log
-//! ([`AuditEntry`]), search (a keyword index, scope, rank fusion), message embeddings with an in-process vector index
+//! and guilds the bot has seen, tools turned off per channel, retention, token usage per day,
+//! the audit log ([`AuditEntry`]), search (a keyword index, scope, rank fusion), message embeddings with an in-process vector index
 //! ([`vectors`]), and hybrid recall of earlier conversations.
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
@@ -59,6 +59,7 @@ mod retention;
 mod search;
 mod store;
 mod tools;
+mod usage;
 pub mod vectors;
 
 pub use audit::{AuditEntry, AuditFilter, AuditKind, AuditRecord, arguments_digest};
@@ -83,3 +84,4 @@ pub use search::{
 };
 pub use store::{Backend, PoolStats, Store};
 pub use tools::DisabledTool;
+pub use usage::{DayUsage, USAGE_KEEP_DAYS, UtcDay};

@@ -187,9 +187,10 @@ impl Store {
         Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 
-    /// Runs [`sweep_expired`](Self::sweep_expired) and
-    /// [`sweep_expired_audit`](Self::sweep_expired_audit) now and then every `every` until
-    /// `cancel` fires; a failed sweep is logged and retried at the next tick.
+    /// Runs [`sweep_expired`](Self::sweep_expired),
+    /// [`sweep_expired_audit`](Self::sweep_expired_audit) and [`prune_usage`](Self::prune_usage)
+    /// now and then every `every` until `cancel` fires; a failed sweep is logged and retried at
+    /// the next tick.
     pub fn spawn_sweeper(&self, every: Duration, cancel: CancellationToken) -> JoinHandle<()> {
         let store = self.clone();
         let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
@@ -201,7 +202,11 @@ impl Store {
                     () = cancel.cancelled() => break,
                     _ = ticks.tick() => {}
                 }
-                match store.sweep_expired(SystemTime::now()).await {
+                let now = SystemTime::now();
+                if let Err(error) = store.prune_usage(now).await {
+                    tracing::warn!(error = %error, "pruning old token usage failed; retrying at the next tick");
+                }
+                match store.sweep_expired(now).await {
                     Ok(0) => {}
                     Ok(deleted) => {
                         tracing::info!(deleted, "retention: expired conversations deleted")

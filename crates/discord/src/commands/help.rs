@@ -323,7 +323,7 @@ mod tests {
         }
         assert!(text.find("**Conversation**").unwrap() < text.find("**Models**").unwrap());
         assert!(text.contains(
-            "`/status` — Show the model backends, MCP servers and uptime (admins) · *admins*"
+            "`/status` — Show what is left of your token budget today (admins: also backends and MCP servers)"
         ));
     }
 

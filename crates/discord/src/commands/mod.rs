@@ -296,10 +296,10 @@ impl BotCommand {
         })
     }
 
-    /// Who may run this invocation: admins (and bot roles naming the command) for `/status`,
-    /// `/audit` and `/tools enable|disable`; admins alone for channel- or server-wide
-    /// `/model set`, `/system set|clear`, `/memory recall`; everyone (as their roles allow)
-    /// otherwise.
+    /// Who may run this invocation: admins (and bot roles naming the command) for `/audit` and
+    /// `/tools enable|disable`; admins alone for channel- or server-wide `/model set`,
+    /// `/system set|clear`, `/memory recall`; everyone (as their roles allow) otherwise
+    /// (`/status` too: it shows each person their budgets, and admins the bot's parts).
     pub fn access(&self) -> Access {
         if self.wide() {
             Access::Wide
@@ -324,10 +324,10 @@ impl BotCommand {
         }
     }
 
-    /// Whether it is for admins (and roles that name it): `/status`, `/tools enable|disable`.
+    /// Whether it is for admins (and roles that name it): `/audit`, `/tools enable|disable`.
     fn admins_only(&self) -> bool {
         match self {
-            Self::Status(_) | Self::Audit(_) => true,
+            Self::Audit(_) => true,
             Self::Tools(tools) => !matches!(tools, ToolsCommand::List(_)),
             _ => false,
         }

@@ -1,4 +1,5 @@
-//! `/status`: how the bot is doing (admins).
+//! `/status`: what is left of the person's token budgets today (everyone); how the bot is
+//! doing (admins).
 
 use twilight_interactions::command::{CommandModel, CreateCommand};
 
@@ -6,11 +7,11 @@ use super::{Category, CommandInfo, Who};
 use crate::commands::Call;
 use crate::middleware::{CommandResponse, CommandResult};
 
-/// `/status`: backends, MCP servers, uptime.
+/// `/status`: budgets; for admins also turns, backends, MCP servers.
 #[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
 #[command(
     name = "status",
-    desc = "Show the model backends, MCP servers and uptime (admins)",
+    desc = "Show what is left of your token budget today (admins: also backends and MCP servers)",
     contexts = "guild bot_dm private_channel",
     integration_types = "guild_install"
 )]
@@ -18,14 +19,28 @@ pub struct StatusCommand;
 
 /// How `/help` presents `/status`.
 pub fn info() -> CommandInfo {
-    CommandInfo::new::<StatusCommand>(Category::Bot, Who::Admins, &["/status"])
+    CommandInfo::new::<StatusCommand>(
+        Category::Bot,
+        Who::Mixed("everyone; turns, backends and MCP servers: admins"),
+        &["/status"],
+    )
 }
 
 impl StatusCommand {
-    /// Runs `/status`: turns running, each backend, each MCP server.
+    /// Runs `/status`: the invoker's and their server's budgets today; for admins also turns
+    /// running, each backend, each MCP server.
     pub async fn run(self, call: Call<'_>) -> CommandResult {
         let ctx = call.ctx;
-        let mut lines = vec![format!("**Turns running:** {}", ctx.turns.running().len())];
+        let scope = call.scope();
+        let budgets = ctx
+            .engine
+            .budget_left(scope.user_id, scope.guild_id, ctx.engine.now())
+            .await?;
+        let mut lines = crate::budget::status_lines(&budgets);
+        if !ctx.config().admins.allows(call.invoker) {
+            return Ok(CommandResponse::private(lines.join("\n")));
+        }
+        lines.push(format!("**Turns running:** {}", ctx.turns.running().len()));
         for health in ctx.engine.backends().await {
             let state = match health.models {
                 Ok(models) => format!("✓ {} models", models.len()),

@@ -87,7 +87,7 @@ fn invocations_parse_into_types() {
     assert_eq!(recall(Some("server")).access(), Access::Wide);
 
     let status = BotCommand::parse(data(json!({"id": "1", "name": "status", "type": 1}))).unwrap();
-    assert_eq!(status.access(), Access::Admins);
+    assert_eq!(status.access(), Access::Everyone, "budgets for everyone");
 
     let menu = BotCommand::parse(data(json!({
         "id": "1", "name": ask_message::NAME, "type": 3, "target_id": "99"

@@ -8,7 +8,7 @@ use mcpcord_llm::{
     ChatEvent, ChatRequest, LlmError, Message, ModelInfo, PooledStream, ToolCall, ToolSpec, Usage,
 };
 use mcpcord_memory::{
-    Conversation, DisabledTool, NewMessage, Role as StoredRole, StoredMessage, UserId,
+    Conversation, DisabledTool, GuildId, NewMessage, Role as StoredRole, StoredMessage, UserId,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +26,7 @@ mod prepare;
 mod screen;
 
 pub(crate) use screen::refusal;
+mod usage;
 
 /// Tells a model to pick up where its last answer stopped (Continue); never stored.
 const CONTINUE_PROMPT: &str =
@@ -58,6 +59,8 @@ pub(crate) async fn run(
     timer.abort();
     let ended = Outcome::of(&outcome, timed_out.is_cancelled());
     turn.facts.finish(ended);
+    // Counted in memory before the front end hears of the end, so a next message sees it.
+    let recorded = turn.count_usage();
     match outcome {
         Ok(summary) => {
             if ended == Outcome::TimedOut {
@@ -74,6 +77,7 @@ pub(crate) async fn run(
             turn.send(TurnEvent::Failed(error)).await;
         }
     }
+    turn.store_usage(recorded).await;
 }
 
 /// Everything one turn accumulates.
@@ -97,8 +101,10 @@ struct TurnState {
     author: Option<UserId>,
     /// What the asker may use (their tools only are offered and run).
     grants: crate::grants::Grants,
-    /// The guild the turn is in, if any (for the audit log).
-    guild: Option<mcpcord_memory::GuildId>,
+    /// The guild the turn is in, if any (for the audit log, and the budget it spends).
+    guild: Option<GuildId>,
+    /// Tokens the turn's model rounds cost (prompt + answer, reported or estimated).
+    spent: u64,
     /// Regenerate: the answer being replaced, and its turn (left out of the context).
     replaces: Option<(mcpcord_memory::MessageId, String)>,
     /// What operators are told when the turn ends.
@@ -150,6 +156,9 @@ struct Round {
     calls: Vec<ToolCall>,
     usage: Option<Usage>,
     stopped: bool,
+    /// Characters of text and reasoning the model sent (to estimate its tokens when the
+    /// server reports none).
+    chars: usize,
 }
 
 impl TurnState {
@@ -172,6 +181,7 @@ impl TurnState {
             // Until the request says otherwise, nothing.
             grants: crate::grants::Grants::nothing(),
             guild: None,
+            spent: 0,
             pending: Vec::new(),
             text: String::new(),
             thinking: String::new(),
@@ -196,6 +206,9 @@ impl TurnState {
 
     /// The turn: prepare its context, take model and tool rounds, then save the answer.
     async fn run(&mut self, mut request: TurnRequest) -> Result<TurnSummary, EngineError> {
+        self.author = request.author.id;
+        self.guild = request.scope.guild_id;
+        self.check_budget().await?;
         self.screen_input(&mut request).await?;
         let mut prepared = self.prepare(&request).await?;
         self.facts.model = Some(prepared.model.clone());
@@ -323,6 +336,7 @@ impl TurnState {
         request.tools = offered.clone();
         request.options.temperature = config.temperature;
         request.options.keep_alive = config.keep_alive;
+        request.options.max_tokens = config.budgets.limits(self.guild).max_tokens;
         let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
         let stopped = Round {
             stopped: true,
@@ -351,6 +365,7 @@ impl TurnState {
                 break;
             }
         }
+        self.charge(model, chars, round.chars, round.usage.as_ref());
         self.round_ends().await;
         Ok(round)
     }
@@ -385,11 +400,13 @@ impl TurnState {
         match event {
             ChatEvent::Text(delta) => {
                 self.facts.token();
+                round.chars += delta.chars().count();
                 round.text.push_str(&delta);
                 self.answer_grows(&round.text, delta).await;
             }
             ChatEvent::Thinking(delta) => {
                 self.facts.token();
+                round.chars += delta.chars().count();
                 self.thinking.push_str(&delta);
                 self.send(TurnEvent::Thinking(delta)).await;
             }

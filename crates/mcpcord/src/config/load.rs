@@ -41,6 +41,7 @@ fn sections(table: Table, report: &mut Report) -> RawConfig {
             "permissions" => raw.permissions = section(value, &key, report),
             "memory" => raw.memory = section(value, &key, report),
             "policy" => raw.policy = section(value, &key, report),
+            "budgets" => raw.budgets = section(value, &key, report),
             "backends" => raw.backends = list(value, &key, report),
             "mcp" => mcp_section(value, &mut raw, report),
             unknown => unknown_key("", unknown, report),

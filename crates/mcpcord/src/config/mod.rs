@@ -4,6 +4,7 @@
 //! builds the typed [`Config`] once everything is known and reports every problem at once,
 //! each with its path (`backends[1].url: "htp://x" is not an http(s) URL`).
 
+mod budgets;
 mod env;
 mod load;
 pub mod raw;
@@ -15,6 +16,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use budgets::{BudgetLimitsConfig, BudgetsConfig};
 pub use env::{CONVENTIONAL, Env, OLLAMA_HOST, PREFIX};
 pub use report::{ConfigError, InvalidConfig};
 pub use secret::{REDACTED, Secret};

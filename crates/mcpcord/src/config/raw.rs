@@ -37,6 +37,8 @@ pub struct RawConfig {
     pub memory: RawMemory,
     /// `[policy]`
     pub policy: RawPolicy,
+    /// `[budgets]`
+    pub budgets: RawBudgets,
 }
 
 /// `[discord]`: how the bot reaches Discord.
@@ -253,6 +255,42 @@ pub struct RawMemory {
     pub index_batch: Option<u32>,
     /// How often the indexer looks for new messages once it has caught up.
     pub index_interval: Option<String>,
+}
+
+/// `[budgets]`: tokens people and guilds may spend per UTC day, and the longest answer.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawBudgets {
+    /// Tokens (prompt + answer) one person may spend per UTC day; unlimited when unset.
+    pub tokens_per_user_per_day: Option<RawBudgetLimit>,
+    /// Tokens everyone in a guild together may spend per UTC day; unlimited when unset.
+    pub tokens_per_guild_per_day: Option<RawBudgetLimit>,
+    /// Longest answer of one model request, in tokens; the model's own limit when unset.
+    pub max_tokens: Option<RawBudgetLimit>,
+    /// Guilds (by id) with limits of their own; a key not written there is the default's.
+    pub guilds: BTreeMap<String, RawGuildBudget>,
+}
+
+/// `[budgets.guilds."ID"]`: one guild's own limits.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawGuildBudget {
+    /// Tokens one person may spend per UTC day in this guild.
+    pub tokens_per_user_per_day: Option<RawBudgetLimit>,
+    /// Tokens this guild may spend per UTC day.
+    pub tokens_per_guild_per_day: Option<RawBudgetLimit>,
+    /// Longest answer of one model request here, in tokens.
+    pub max_tokens: Option<RawBudgetLimit>,
+}
+
+/// A token limit as written: a number, or `"unlimited"`. Checked by [`super::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawBudgetLimit {
+    /// A number of tokens.
+    Tokens(i64),
+    /// A word (`"unlimited"`).
+    Word(String),
 }
 
 /// `[permissions]`: who may do what.

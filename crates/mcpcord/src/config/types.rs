@@ -44,6 +44,8 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// The content policy.
     pub policy: PolicyConfig,
+    /// Token budgets per person and guild per day, and the longest answer.
+    pub budgets: super::budgets::BudgetsConfig,
 }
 
 impl Config {

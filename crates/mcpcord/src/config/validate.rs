@@ -1,6 +1,7 @@
 //! From [`RawConfig`] to [`Config`]: check every value, fill in defaults, collect every problem.
 
 mod backends;
+mod budgets;
 mod mcp;
 mod policy;
 mod roles;
@@ -60,6 +61,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
     let permissions = permissions(raw.permissions, &mcp, report);
     let memory = memory(raw.memory, report);
     let policy = policy::policy(raw.policy, report);
+    let budgets = budgets::budgets(raw.budgets, report);
     report.is_empty().then_some(Config {
         discord,
         backends,
@@ -72,6 +74,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
         permissions,
         memory,
         policy,
+        budgets,
     })
 }
 
