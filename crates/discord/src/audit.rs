@@ -45,6 +45,19 @@ pub fn admin_only(invoker: &Invoker, command: &str) -> AuditEntry {
     .with_detail("command", command)
 }
 
+/// The entry for a refusal by the bot roles `roles` of `invoker`: of a `kind` (`model`,
+/// `approval`) of thing, `what` (the model's name; empty for an approval).
+pub fn role_refusal(invoker: &Invoker, roles: &[String], kind: &str, what: &str) -> AuditEntry {
+    AuditEntry::refusal(
+        Some(invoker.user.to_engine()),
+        invoker.guild.map(ToEngine::to_engine),
+        "role",
+    )
+    .with_detail("refused", kind)
+    .with_detail("what", what)
+    .with_detail("roles", roles.join(","))
+}
+
 /// Records `invoker`'s change `action` (`system_prompt.set`, `model.set`, …) at `level`, when
 /// it is an admin's (a channel's or a server's; a person's own preference is not audited),
 /// with `detail` and the level.

@@ -523,6 +523,7 @@ where
             }
             let command = request.command;
             record_refusal(
+                None,
                 &request.invoker,
                 &resolved,
                 &Refused::Command(command.clone()),

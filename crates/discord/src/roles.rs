@@ -7,7 +7,7 @@
 //! `default` role, which by default is exactly what a person who is not an admin could always
 //! do. The tools part travels to the engine as [`Grants`] with each turn; commands, models and
 //! approvals are checked here, at the adapter's entry points. Every refusal goes through
-//! [`record_refusal`].
+//! [`record_refusal`] (the log, and the audit log).
 
 use std::collections::HashSet;
 
@@ -216,9 +216,15 @@ pub enum Refused {
     Approval,
 }
 
-/// Records a refusal by the roles: the one place every refusal of the adapter goes through
-/// (logged now; the audit log records it once it exists).
-pub fn record_refusal(invoker: &Invoker, resolved: &Resolved, refused: &Refused) {
+/// Records a refusal by the roles: the one place every refusal of the adapter goes through.
+/// Logged always; given `ctx`, also written to the audit log (command refusals reach it through
+/// the permission layer's report instead, so the middleware passes none).
+pub fn record_refusal(
+    ctx: Option<&crate::bot::Context>,
+    invoker: &Invoker,
+    resolved: &Resolved,
+    refused: &Refused,
+) {
     let (kind, what) = match refused {
         Refused::Command(command) => ("command", command.as_str()),
         Refused::Model(model) => ("model", model.as_str()),
@@ -232,6 +238,14 @@ pub fn record_refusal(invoker: &Invoker, resolved: &Resolved, refused: &Refused)
         what,
         "refused by the roles"
     );
+    if let Some(ctx) = ctx {
+        ctx.engine.audit(crate::audit::role_refusal(
+            invoker,
+            &resolved.roles,
+            kind,
+            what,
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -63,13 +63,21 @@ async fn said(
     if let Some(found) = text(&first["data"]) {
         return found;
     }
-    let responses = bot.responses(interaction, 2).await;
-    responses
-        .iter()
-        .find(|r| r.kind == ResponseKind::EditOriginal)
-        .and_then(|r| r.body.as_ref())
-        .and_then(text)
-        .unwrap_or_else(|| panic!("no text in {responses:#?}"))
+    // A deferred answer: edited in place, or (a refusal after a public deferral) the deferral
+    // deleted and the text sent privately as a follow-up.
+    let mut responses = Vec::new();
+    for count in 2..=3 {
+        responses = bot.responses(interaction, count).await;
+        let found = responses
+            .iter()
+            .filter(|r| matches!(r.kind, ResponseKind::EditOriginal | ResponseKind::Followup))
+            .filter_map(|r| r.body.as_ref())
+            .find_map(text);
+        if let Some(found) = found {
+            return found;
+        }
+    }
+    panic!("no text in {responses:#?}")
 }
 
 #[tokio::test]
@@ -82,7 +90,8 @@ async fn a_command_refused_for_a_role_is_allowed_for_an_admin_and_help_differs()
         .inject_interaction_create(guest(InteractionCreate::slash_command("status")));
     let text = said(&bot, &refused).await;
     assert!(
-        text.contains("`/status` needs the bot role admin or helper; yours: guest"),
+        // `/status` is everyone's (their budgets), so `default` allows it too.
+        text.contains("`/status` needs the bot role admin or helper or default; yours: guest"),
         "{text}"
     );
     let search = bot.discord.inject_interaction_create(guest(
@@ -161,6 +170,22 @@ async fn a_model_outside_the_role_is_refused() {
         "`/model` is not the guest's: {text}"
     );
     assert!(bot.ollama.chat_requests().is_empty(), "no model call");
+    // The model refused by the role is in the audit log, with the role that refused it.
+    let refusals = bot
+        .engine
+        .audit_log(&mcpcord_engine::AuditFilter {
+            kind: Some(mcpcord_engine::AuditKind::Refusal),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let by_role = refusals
+        .iter()
+        .map(mcpcord_engine::AuditRecord::to_json)
+        .find(|entry| entry["action"] == "role")
+        .unwrap_or_else(|| panic!("no refusal by role in {refusals:?}"));
+    assert_eq!(by_role["detail"]["refused"], "model", "{by_role}");
+    assert_eq!(by_role["detail"]["what"], "llava", "{by_role}");
     bot.shutdown().await;
 }
 

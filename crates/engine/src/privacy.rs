@@ -29,6 +29,8 @@ impl DataRightsRequest {
 impl Engine {
     /// Everything stored about `user` (see [`PersonalData`]); serialise it with `serde_json`.
     pub async fn privacy_export(&self, user: UserId) -> Result<PersonalData, EngineError> {
+        // Every audit entry recorded so far is in the export.
+        self.audit_flush().await;
         let data = self.store().personal_data(user).await?;
         self.record_data_rights(user, DataRightsRequest::Export);
         Ok(data)

@@ -75,7 +75,7 @@ pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
 pub use privacy::{
     ConversationData, ForgetReport, MessageData, PersonalData, PreferenceData, Profile,
-    REMOVED_NOTE, ToolSwitchData,
+    REMOVED_NOTE, ToolSwitchData, UsageData,
 };
 pub use recall::{RecallQuery, Snippet};
 pub use search::{

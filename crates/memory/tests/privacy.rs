@@ -64,6 +64,17 @@ struct World {
 async fn seed(store: &Store) -> World {
     store.upsert_user(ALICE, "alice").await.unwrap();
     store.upsert_user(BOB, "bob").await.unwrap();
+    // Token budgets: a day of Alice's (and the guild's), a day of Bob's.
+    let day = mcpcord_memory::UtcDay(20_000);
+    store
+        .add_usage(day, Some(ALICE), Some(GUILD), 120)
+        .await
+        .unwrap();
+    store.add_usage(day, Some(BOB), None, 80).await.unwrap();
+    // The audit log: a refusal of Alice's, and one of Bob's.
+    let refusal = |who| mcpcord_memory::AuditEntry::refusal(Some(who), Some(GUILD), "rate");
+    store.append_audit(&refusal(ALICE)).await.unwrap();
+    store.append_audit(&refusal(BOB)).await.unwrap();
     let shared = store
         .conversation(&"k:shared".into(), in_channel(ALICE), Some(ALICE))
         .await
@@ -218,6 +229,7 @@ async fn traces(pool: &sqlx::AnyPool, kind: Kind, user: UserId, words: &[&str]) 
         "SELECT COUNT(*) FROM messages WHERE author_id = $1",
         "SELECT COUNT(*) FROM preferences WHERE level = 'user' AND target_id = $1",
         "SELECT COUNT(*) FROM disabled_tools WHERE disabled_by = $1",
+        "SELECT COUNT(*) FROM token_usage WHERE subject = 'user' AND subject_id = $1",
         "SELECT COUNT(*) FROM message_embeddings e JOIN messages m ON m.id = e.message_id \
          WHERE m.author_id = $1",
     ] {
@@ -295,6 +307,16 @@ async fn the_export_holds_exactly_that_persons_data(db: TestDb) {
     assert_eq!(preferences.recall, Some(false));
     assert_eq!(data.tool_switches.len(), 1);
     assert_eq!(data.tool_switches[0].tool, "alice-tool");
+    // Her day of tokens (not the guild's, not Bob's); 20,000 days after 1970-01-01.
+    assert_eq!(
+        data.token_usage,
+        vec![mcpcord_memory::UsageData {
+            day: "2024-10-04".into(),
+            tokens: 120
+        }]
+    );
+    assert_eq!(data.audit.len(), 1, "{:?}", data.audit);
+    assert_eq!(data.audit[0]["actor_id"], ALICE.get().to_string());
 
     // Nothing of Bob's: not his words, his answers, his name, his id, his choices.
     let json = text_of(&data);
@@ -356,6 +378,7 @@ async fn forgetting_leaves_no_trace_and_keeps_the_others_data(db: TestDb) {
     assert_eq!(report.embeddings_deleted, 3, "{report:?}");
     assert_eq!(report.preferences_deleted, 1);
     assert_eq!(report.tool_switches_cleared, 1);
+    assert_eq!(report.usage_days_deleted, 1);
     assert_eq!(report.conversations_unlinked, 1);
     assert!(report.profile_deleted && !report.is_empty());
     assert_eq!(report.messages.len(), 3);
@@ -454,6 +477,7 @@ async fn forgetting_leaves_no_trace_and_keeps_the_others_data(db: TestDb) {
     let empty = store.personal_data(ALICE).await.unwrap();
     assert!(empty.profile.is_none() && empty.preferences.is_none());
     assert!(empty.tool_switches.is_empty());
+    assert!(empty.token_usage.is_empty());
     assert_eq!(empty.conversations.len(), 1);
     assert!(empty.conversations[0].messages.is_empty());
     pool.close().await;

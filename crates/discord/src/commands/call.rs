@@ -203,7 +203,12 @@ pub fn may_pick(ctx: &Context, invoker: &Invoker, model: &str) -> Result<(), Com
     if resolved.may_pick(model) {
         return Ok(());
     }
-    record_refusal(invoker, &resolved, &Refused::Model(model.to_owned()));
+    record_refusal(
+        Some(ctx),
+        invoker,
+        &resolved,
+        &Refused::Model(model.to_owned()),
+    );
     match &resolved.grants.models {
         Allowed::Only(names) if !names.is_empty() => Err(CommandError::Invalid(format!(
             "`{model}` is not among the models you may pick: {}",

@@ -203,7 +203,7 @@ fn may_approve(ctx: &Context, interaction: &Interaction, entry: &TurnEntry) -> b
     let resolved = ctx.config().policy().resolve(&invoker);
     let allowed = resolved.may_approve_for_others();
     if !allowed {
-        record_refusal(&invoker, &resolved, &Refused::Approval);
+        record_refusal(Some(ctx), &invoker, &resolved, &Refused::Approval);
     }
     allowed
 }

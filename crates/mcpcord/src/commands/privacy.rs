@@ -100,6 +100,7 @@ pub(crate) fn summary(user: u64, report: &ForgetReport) -> String {
          stored vectors deleted: {}\n\
          preferences deleted: {}\n\
          tool switches no longer naming them: {}\n\
+         days of token usage deleted: {}\n\
          profile deleted: {}\n",
         report.conversations_deleted,
         report.messages_deleted,
@@ -107,6 +108,7 @@ pub(crate) fn summary(user: u64, report: &ForgetReport) -> String {
         report.embeddings_deleted,
         report.preferences_deleted,
         report.tool_switches_cleared,
+        report.usage_days_deleted,
         if report.profile_deleted { "yes" } else { "no" },
     )
 }

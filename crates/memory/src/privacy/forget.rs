@@ -41,6 +41,8 @@ pub struct ForgetReport {
     pub preferences_deleted: u64,
     /// Tool switches they made (the switch stays, their id goes).
     pub tool_switches_cleared: u64,
+    /// Days of their token usage (budgets) counted.
+    pub usage_days_deleted: u64,
     /// Conversations others took part in that no longer name them as starter.
     pub conversations_unlinked: u64,
     /// Their name as the bot saw it was deleted.
@@ -57,6 +59,7 @@ impl ForgetReport {
             && self.messages_replaced_by_note == 0
             && self.preferences_deleted == 0
             && self.tool_switches_cleared == 0
+            && self.usage_days_deleted == 0
             && self.conversations_unlinked == 0
             && !self.profile_deleted
     }
@@ -134,7 +137,7 @@ async fn forget_messages(
     Ok(())
 }
 
-/// Their preferences, and their id off the tool switches they made.
+/// Their preferences and token usage, and their id off the tool switches they made.
 async fn forget_choices(
     conn: &mut AnyConnection,
     id: i64,
@@ -149,6 +152,12 @@ async fn forget_choices(
     report.tool_switches_cleared = execute(
         conn,
         "UPDATE disabled_tools SET disabled_by = NULL WHERE disabled_by = $1",
+        id,
+    )
+    .await?;
+    report.usage_days_deleted = execute(
+        conn,
+        "DELETE FROM token_usage WHERE subject = 'user' AND subject_id = $1",
         id,
     )
     .await?;

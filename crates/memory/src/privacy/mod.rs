@@ -45,6 +45,20 @@ pub struct PersonalData {
     pub preferences: Option<PreferenceData>,
     /// Tools they turned off in a channel (as an admin).
     pub tool_switches: Vec<ToolSwitchData>,
+    /// Tokens their answers cost, per UTC day (kept for the token budgets), oldest first.
+    pub token_usage: Vec<UsageData>,
+    /// The audit log's entries they did or that are about them, oldest first (as `mcpcord
+    /// audit export` writes them).
+    pub audit: Vec<serde_json::Value>,
+}
+
+/// Tokens one person's answers cost on one UTC day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UsageData {
+    /// The day (UTC), as `YYYY-MM-DD`.
+    pub day: String,
+    /// Prompt and answer tokens that day.
+    pub tokens: u64,
 }
 
 /// The person as the bot saw them.
@@ -175,8 +189,9 @@ struct SwitchRow {
 
 impl Store {
     /// Everything stored about `user`: their profile, the conversations they took part in with
-    /// their messages and the answers to them (nobody else's messages), their preferences and
-    /// the tool switches they made. Read in one transaction, so the parts agree.
+    /// their messages and the answers to them (nobody else's messages), their preferences, the
+    /// tool switches they made and their token usage, read in one transaction so the parts
+    /// agree; then the audit log's entries about them.
     pub async fn personal_data(&self, user: UserId) -> Result<PersonalData, MemoryError> {
         let mut tx = self.pool.begin().await?;
         let profile = sqlx::query_as::<_, ProfileRow>(
@@ -218,12 +233,36 @@ impl Store {
             disabled_at: db::time(row.created_at),
         })
         .collect();
+        let token_usage = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT day, tokens FROM token_usage WHERE subject = 'user' AND subject_id = $1 \
+             ORDER BY day",
+        )
+        .bind(db::id(user))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(day, tokens)| UsageData {
+            day: humantime::format_rfc3339_seconds(crate::UtcDay(day).start()).to_string()[..10]
+                .to_owned(),
+            tokens: u64::try_from(tokens).unwrap_or(0),
+        })
+        .collect();
         let mut conversations = Vec::new();
         for conversation in crate::conversations::taken_part(&mut tx, user).await? {
             let messages = crate::messages::all_messages(&mut tx, conversation.id).await?;
             conversations.push(conversation_data(user, conversation, messages));
         }
         tx.commit().await?;
+        let audit = self
+            .audit(&crate::AuditFilter {
+                user: Some(user),
+                oldest_first: true,
+                ..crate::AuditFilter::default()
+            })
+            .await?
+            .iter()
+            .map(crate::AuditRecord::to_json)
+            .collect();
         Ok(PersonalData {
             user,
             exported_at: SystemTime::now(),
@@ -231,6 +270,8 @@ impl Store {
             conversations,
             preferences,
             tool_switches,
+            token_usage,
+            audit,
         })
     }
 }
