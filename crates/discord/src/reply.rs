@@ -246,7 +246,8 @@ impl Renderer {
         match event {
             TurnEvent::ApprovalNeeded(request) => {
                 let call = u32::try_from(request.call).unwrap_or(u32::MAX);
-                self.entry.ask_approval(call, request.reply, timeout);
+                self.entry
+                    .ask_approval(call, request.reply, request.approver, timeout);
             }
             TurnEvent::InputRequested(prompt) => {
                 let call = u32::try_from(prompt.call).unwrap_or(u32::MAX);

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mcpcord_engine::{
-    Approval, ConversationKey, Grants, InputAnswer, InputMode, InputRequest, MessageId, Place,
-    Scope, Speaker, TurnAction, TurnRequest,
+    Approval, Approver, ConversationKey, Grants, InputAnswer, InputMode, InputRequest, MessageId,
+    Place, Scope, Speaker, TurnAction, TurnRequest, UserId,
 };
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
@@ -46,7 +46,7 @@ pub struct TurnState {
     /// The render state.
     pub answer: Answer,
     /// Tool calls waiting for approval, by call.
-    pub approvals: HashMap<u32, oneshot::Sender<Approval>>,
+    pub approvals: HashMap<u32, (oneshot::Sender<Approval>, Approver)>,
     /// Forms waiting to be filled in, by call.
     pub inputs: HashMap<u32, PendingInput>,
     /// The Discord messages showing the answer, in order.
@@ -259,15 +259,16 @@ pub enum FormAnswer {
 }
 
 impl TurnEntry {
-    /// Waits for the person's decision on tool call `call`; after `timeout` the question is
+    /// Waits for a decision on tool call `call` (`approver` learns who gave it); after `timeout` the question is
     /// withdrawn, which denies the call.
     pub fn ask_approval(
         self: &Arc<Self>,
         call: u32,
         reply: oneshot::Sender<Approval>,
+        approver: Approver,
         timeout: Duration,
     ) {
-        self.lock().approvals.insert(call, reply);
+        self.lock().approvals.insert(call, (reply, approver));
         self.expire_after(call, Question::Approval, timeout);
     }
 
@@ -278,12 +279,13 @@ impl TurnEntry {
         self.expire_after(call, Question::Input, timeout);
     }
 
-    /// The person's decision on tool call `call`; `false` when it was decided or withdrawn
+    /// The decision on tool call `call`, given by `by`; `false` when it was decided or withdrawn
     /// already.
-    pub fn decide(&self, call: u32, approval: Approval) -> bool {
-        let Some(reply) = self.lock().approvals.remove(&call) else {
+    pub fn decide(&self, call: u32, approval: Approval, by: UserId) -> bool {
+        let Some((reply, approver)) = self.lock().approvals.remove(&call) else {
             return false;
         };
+        approver.set(by);
         let _ = reply.send(approval);
         self.settled(call, Question::Approval);
         true

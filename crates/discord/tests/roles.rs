@@ -238,6 +238,21 @@ async fn only_a_role_that_approves_for_others_approves_someone_elses_call() {
     let done = bot.finished_answer(CHANNEL, "The tool said pong.").await;
     let content = done[0]["content"].as_str().unwrap();
     assert!(content.contains('✓') || content.contains("✅"), "{content}");
+    // The audit log names the helper who pressed, not the person whose turn it was.
+    let calls = bot
+        .engine
+        .audit_log(&mcpcord_engine::AuditFilter {
+            kind: Some(mcpcord_engine::AuditKind::ToolCall),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let call = calls
+        .first()
+        .map(mcpcord_engine::AuditRecord::to_json)
+        .expect("the tool call is in the audit log");
+    assert_eq!(call["detail"]["approval"], "approved", "{call}");
+    assert_eq!(call["detail"]["approved_by"], HELPER_USER.to_string(), "{call}");
     bot.shutdown().await;
 }
 

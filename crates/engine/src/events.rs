@@ -69,6 +69,24 @@ pub enum TurnEvent {
     Failed(EngineError),
 }
 
+/// Who answered an approval: set by the front end before it replies, when it knows (someone
+/// other than the person whose turn it is may approve: an admin, a bot role that approves for
+/// others). The audit log names them.
+#[derive(Debug, Clone, Default)]
+pub struct Approver(std::sync::Arc<std::sync::OnceLock<mcpcord_memory::UserId>>);
+
+impl Approver {
+    /// Records that `who` answered (the first answer counts).
+    pub fn set(&self, who: mcpcord_memory::UserId) {
+        let _ = self.0.set(who);
+    }
+
+    /// Who answered, if the front end said.
+    pub(crate) fn get(&self) -> Option<mcpcord_memory::UserId> {
+        self.0.get().copied()
+    }
+}
+
 /// A question to the person whose turn it is: may this tool run?
 #[derive(Debug)]
 pub struct ApprovalRequest {
@@ -82,6 +100,8 @@ pub struct ApprovalRequest {
     pub arguments: Value,
     /// Where the answer goes; dropping it denies.
     pub reply: oneshot::Sender<Approval>,
+    /// Who answered, set before replying.
+    pub approver: Approver,
 }
 
 /// A server's question to the person whose turn it is.

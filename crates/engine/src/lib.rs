@@ -39,7 +39,7 @@ pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
 pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
-pub use events::{Approval, ApprovalRequest, InputPrompt, TurnEvent, TurnSummary};
+pub use events::{Approval, ApprovalRequest, Approver, InputPrompt, TurnEvent, TurnSummary};
 pub use grants::{Allowed, Grants, glob_matches, tool_name};
 pub use memory::MemoryConfig;
 pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};

@@ -291,8 +291,8 @@ pub(crate) struct Decision {
     /// `approved`, `always` (given now), `remembered` (an earlier "always"), `denied`, or
     /// `unanswered`.
     answer: &'static str,
-    /// Who decided: the person whose turn it is (approvals are theirs alone), none when nobody
-    /// answered.
+    /// Who decided: who pressed (the front end says; else the person whose turn it is), none
+    /// when nobody answered.
     by: Option<UserId>,
 }
 
@@ -319,6 +319,7 @@ async fn ask(
         return (HostApproval::Approved, decided("remembered", person));
     }
     let (reply, answer) = oneshot::channel();
+    let approver = crate::events::Approver::default();
     let asked = events
         .send(TurnEvent::ApprovalNeeded(ApprovalRequest {
             call: index,
@@ -326,8 +327,10 @@ async fn ask(
             tool: request.tool.clone(),
             arguments: request.arguments.clone(),
             reply,
+            approver: approver.clone(),
         }))
         .await;
+    let decided = |answer, by: Option<UserId>| decided(answer, approver.get().or(by));
     match (asked, slot.released_while(answer).await) {
         (Ok(()), Ok(Approval::Approve)) => (HostApproval::Approved, decided("approved", person)),
         (Ok(()), Ok(Approval::AlwaysInConversation)) => {

@@ -240,7 +240,10 @@ async fn decide(
         Decision::Always => Approval::AlwaysInConversation,
         Decision::Deny => Approval::Deny,
     };
-    if !entry.decide(call, approval) {
+    let Some(by) = interaction.author_id() else {
+        return private(ctx, interaction, "This was already decided (or timed out).").await;
+    };
+    if !entry.decide(call, approval, by.to_engine()) {
         return private(ctx, interaction, "This was already decided (or timed out).").await;
     }
     acknowledge(ctx, interaction).await

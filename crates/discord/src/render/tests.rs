@@ -201,6 +201,7 @@ fn an_approval_waits_with_buttons_until_decided() {
                 tool: "run".into(),
                 arguments: json!({"cmd": "ls"}),
                 reply,
+                approver: Default::default(),
             }),
         ],
     );
