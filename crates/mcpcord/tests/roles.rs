@@ -145,7 +145,10 @@ fn the_examples_roles_are_valid_when_switched_on() {
     let start = example
         .find("# [permissions.roles.default]")
         .expect("the example shows roles");
-    let (before, roles) = example.split_at(start);
+    let (before, rest) = example.split_at(start);
+    // The roles' block ends at the first blank line; what follows stays as it is.
+    let end = rest.find("\n\n").map_or(rest.len(), |blank| blank + 1);
+    let (roles, after) = rest.split_at(end);
     let switched: Vec<&str> = roles
         .lines()
         .map(|line| match line.strip_prefix("# ") {
@@ -153,7 +156,7 @@ fn the_examples_roles_are_valid_when_switched_on() {
             _ => line,
         })
         .collect();
-    let text = format!("{before}{}", switched.join("\n"));
+    let text = format!("{before}{}\n{after}", switched.join("\n"));
     let config = Config::from_toml(&text, &Env::new()).unwrap();
     assert_eq!(config.permissions.roles.len(), 1);
     assert_eq!(config.permissions.roles[0].name, "helper");
