@@ -252,7 +252,11 @@ async fn only_a_role_that_approves_for_others_approves_someone_elses_call() {
         .map(mcpcord_engine::AuditRecord::to_json)
         .expect("the tool call is in the audit log");
     assert_eq!(call["detail"]["approval"], "approved", "{call}");
-    assert_eq!(call["detail"]["approved_by"], HELPER_USER.to_string(), "{call}");
+    assert_eq!(
+        call["detail"]["approved_by"],
+        HELPER_USER.to_string(),
+        "{call}"
+    );
     bot.shutdown().await;
 }
 
