@@ -233,36 +233,14 @@ impl Store {
             disabled_at: db::time(row.created_at),
         })
         .collect();
-        let token_usage = sqlx::query_as::<_, (i64, i64)>(
-            "SELECT day, tokens FROM token_usage WHERE subject = 'user' AND subject_id = $1 \
-             ORDER BY day",
-        )
-        .bind(db::id(user))
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|(day, tokens)| UsageData {
-            day: humantime::format_rfc3339_seconds(crate::UtcDay(day).start()).to_string()[..10]
-                .to_owned(),
-            tokens: u64::try_from(tokens).unwrap_or(0),
-        })
-        .collect();
+        let token_usage = token_usage(&mut tx, user).await?;
         let mut conversations = Vec::new();
         for conversation in crate::conversations::taken_part(&mut tx, user).await? {
             let messages = crate::messages::all_messages(&mut tx, conversation.id).await?;
             conversations.push(conversation_data(user, conversation, messages));
         }
         tx.commit().await?;
-        let audit = self
-            .audit(&crate::AuditFilter {
-                user: Some(user),
-                oldest_first: true,
-                ..crate::AuditFilter::default()
-            })
-            .await?
-            .iter()
-            .map(crate::AuditRecord::to_json)
-            .collect();
+        let audit = self.audit_about(user).await?;
         Ok(PersonalData {
             user,
             exported_at: SystemTime::now(),
@@ -274,6 +252,41 @@ impl Store {
             audit,
         })
     }
+}
+
+impl Store {
+    /// The audit log's entries `user` did or that are about them, oldest first, as JSON.
+    async fn audit_about(&self, user: UserId) -> Result<Vec<serde_json::Value>, MemoryError> {
+        let filter = crate::AuditFilter {
+            user: Some(user),
+            oldest_first: true,
+            ..crate::AuditFilter::default()
+        };
+        let records = self.audit(&filter).await?;
+        Ok(records.iter().map(crate::AuditRecord::to_json).collect())
+    }
+}
+
+/// `user`'s tokens per UTC day (token budgets), oldest first.
+async fn token_usage(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> Result<Vec<UsageData>, MemoryError> {
+    let rows = sqlx::query_as::<_, (i64, i64)>(
+        "SELECT day, tokens FROM token_usage WHERE subject = 'user' AND subject_id = $1 \
+         ORDER BY day",
+    )
+    .bind(db::id(user))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, tokens)| UsageData {
+            day: humantime::format_rfc3339_seconds(crate::UtcDay(day).start()).to_string()[..10]
+                .to_owned(),
+            tokens: u64::try_from(tokens).unwrap_or(0),
+        })
+        .collect())
 }
 
 /// `conversation` as `user` sees their part of it, from all its `messages` in order.
