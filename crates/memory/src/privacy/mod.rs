@@ -194,51 +194,11 @@ impl Store {
     /// agree; then the audit log's entries about them.
     pub async fn personal_data(&self, user: UserId) -> Result<PersonalData, MemoryError> {
         let mut tx = self.pool.begin().await?;
-        let profile = sqlx::query_as::<_, ProfileRow>(
-            "SELECT name, created_at, updated_at FROM users WHERE id = $1",
-        )
-        .bind(db::id(user))
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| Profile {
-            name: row.name,
-            first_seen: db::time(row.created_at),
-            updated_at: db::time(row.updated_at),
-        });
-        let preferences = sqlx::query_as::<_, PreferenceRow>(
-            "SELECT model, system_prompt, recall, updated_at FROM preferences \
-             WHERE level = 'user' AND target_id = $1",
-        )
-        .bind(db::id(user))
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| PreferenceData {
-            model: row.model,
-            system_prompt: row.system_prompt,
-            recall: row.recall.map(|on| on != 0),
-            updated_at: db::time(row.updated_at),
-        });
-        let tool_switches = sqlx::query_as::<_, SwitchRow>(
-            "SELECT channel_id, server, tool, created_at FROM disabled_tools \
-             WHERE disabled_by = $1 ORDER BY channel_id, server, tool",
-        )
-        .bind(db::id(user))
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|row| ToolSwitchData {
-            channel: db::discord_id(row.channel_id),
-            server: row.server,
-            tool: row.tool,
-            disabled_at: db::time(row.created_at),
-        })
-        .collect();
+        let profile = profile_of(&mut tx, user).await?;
+        let preferences = preferences_of(&mut tx, user).await?;
+        let tool_switches = tool_switches_of(&mut tx, user).await?;
         let token_usage = token_usage(&mut tx, user).await?;
-        let mut conversations = Vec::new();
-        for conversation in crate::conversations::taken_part(&mut tx, user).await? {
-            let messages = crate::messages::all_messages(&mut tx, conversation.id).await?;
-            conversations.push(conversation_data(user, conversation, messages));
-        }
+        let conversations = conversations_of(&mut tx, user).await?;
         tx.commit().await?;
         let audit = self.audit_about(user).await?;
         Ok(PersonalData {
@@ -265,6 +225,80 @@ impl Store {
         let records = self.audit(&filter).await?;
         Ok(records.iter().map(crate::AuditRecord::to_json).collect())
     }
+}
+
+/// The person as the bot saw them, if it did.
+async fn profile_of(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> Result<Option<Profile>, MemoryError> {
+    let row = sqlx::query_as::<_, ProfileRow>(
+        "SELECT name, created_at, updated_at FROM users WHERE id = $1",
+    )
+    .bind(db::id(user))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| Profile {
+        name: row.name,
+        first_seen: db::time(row.created_at),
+        updated_at: db::time(row.updated_at),
+    }))
+}
+
+/// What the person chose for themselves, if anything.
+async fn preferences_of(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> Result<Option<PreferenceData>, MemoryError> {
+    let row = sqlx::query_as::<_, PreferenceRow>(
+        "SELECT model, system_prompt, recall, updated_at FROM preferences \
+         WHERE level = 'user' AND target_id = $1",
+    )
+    .bind(db::id(user))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| PreferenceData {
+        model: row.model,
+        system_prompt: row.system_prompt,
+        recall: row.recall.map(|on| on != 0),
+        updated_at: db::time(row.updated_at),
+    }))
+}
+
+/// The tools the person turned off.
+async fn tool_switches_of(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> Result<Vec<ToolSwitchData>, MemoryError> {
+    let rows = sqlx::query_as::<_, SwitchRow>(
+        "SELECT channel_id, server, tool, created_at FROM disabled_tools \
+         WHERE disabled_by = $1 ORDER BY channel_id, server, tool",
+    )
+    .bind(db::id(user))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ToolSwitchData {
+            channel: db::discord_id(row.channel_id),
+            server: row.server,
+            tool: row.tool,
+            disabled_at: db::time(row.created_at),
+        })
+        .collect())
+}
+
+/// The conversations the person took part in, with their part of each.
+async fn conversations_of(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> Result<Vec<ConversationData>, MemoryError> {
+    let mut conversations = Vec::new();
+    for conversation in crate::conversations::taken_part(conn, user).await? {
+        let messages = crate::messages::all_messages(conn, conversation.id).await?;
+        conversations.push(conversation_data(user, conversation, messages));
+    }
+    Ok(conversations)
 }
 
 /// `user`'s tokens per UTC day (token budgets), oldest first.
