@@ -5,6 +5,9 @@
 //! error is logged and skipped, and the end of a shard's stream ends its loop. MESSAGE_CREATE
 //! goes through [`crate::triggers`] and [`crate::conversation`] to a turn;
 //! INTERACTION_CREATE goes to [`crate::interactions`].
+//!
+//! Why one long file: the path of one MESSAGE_CREATE from the shard to a turn request (gate,
+//! channel facts, ordering, the request) is read top to bottom; a split would cut that path.
 
 use crate::pacer::Route;
 use std::ops::RangeInclusive;

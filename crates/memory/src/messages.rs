@@ -1,5 +1,9 @@
 //! Messages: the user's message written at once, a model's turn written in one transaction,
 //! history, regenerate, and the Discord messages that show each stored one.
+//!
+//! Why one long file: every query on `messages` reads the same columns into the same row type
+//! (`message_columns!`, `MessageRow`); the Discord-message ids part goes to its own module if
+//! it grows.
 
 use std::time::SystemTime;
 
