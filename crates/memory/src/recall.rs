@@ -105,13 +105,35 @@ impl Store {
         vector: &[f32],
         query: &RecallQuery<'_>,
     ) -> Result<Vec<MessageId>, MemoryError> {
-        let candidates = index.candidates(vector, Some(query.conversations), DEFAULT_CANDIDATES);
+        let count = query.limit.max(10) * 4;
+        self.similar(
+            index,
+            vector,
+            query.conversations,
+            count,
+            query.min_similarity,
+        )
+        .await
+    }
+
+    /// Up to `count` messages of `conversations` most similar to `vector`: the index's
+    /// candidates re-ranked exactly against their stored vectors, those below
+    /// `min_similarity` (cosine) left out; most similar first.
+    pub(crate) async fn similar(
+        &self,
+        index: &VectorIndex,
+        vector: &[f32],
+        conversations: &[ConversationId],
+        count: usize,
+        min_similarity: f32,
+    ) -> Result<Vec<MessageId>, MemoryError> {
+        let candidates = index.candidates(vector, Some(conversations), DEFAULT_CANDIDATES);
         let stored = self.embeddings_of(index.model(), &candidates).await?;
         let pairs: Vec<(MessageId, Vec<f32>)> =
             stored.into_iter().map(|e| (e.id, e.vector)).collect();
-        Ok(rerank(vector, &pairs, query.limit.max(10) * 4)
+        Ok(rerank(vector, &pairs, count)
             .into_iter()
-            .filter(|(_, similarity)| *similarity >= query.min_similarity)
+            .filter(|(_, similarity)| *similarity >= min_similarity)
             .map(|(id, _)| id)
             .collect())
     }

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use super::fusion::{DEFAULT_RRF_K, fuse, recency_weight};
 use super::keyword::{MAX_LIMIT, SearchHit, SearchQuery};
-use crate::vectors::{DEFAULT_CANDIDATES, VectorIndex, rerank};
+use crate::vectors::VectorIndex;
 use crate::{MemoryError, MessageId, Store};
 
 /// The meaning side of a hybrid search.
@@ -90,16 +90,15 @@ impl Store {
         if conversations.is_empty() {
             return Ok(Vec::new());
         }
-        let index = meaning.index;
-        let candidates = index.candidates(meaning.vector, Some(&conversations), DEFAULT_CANDIDATES);
-        let stored = self.embeddings_of(index.model(), &candidates).await?;
-        let pairs: Vec<(MessageId, Vec<f32>)> =
-            stored.into_iter().map(|e| (e.id, e.vector)).collect();
-        let ranked: Vec<MessageId> = rerank(meaning.vector, &pairs, count)
-            .into_iter()
-            .filter(|(_, similarity)| *similarity >= meaning.min_similarity)
-            .map(|(id, _)| id)
-            .collect();
+        let ranked = self
+            .similar(
+                meaning.index,
+                meaning.vector,
+                &conversations,
+                count,
+                meaning.min_similarity,
+            )
+            .await?;
         self.messages_in_scope(&query.scope, &ranked).await
     }
 }
