@@ -390,7 +390,11 @@ async fn forgetting_leaves_no_trace_and_keeps_the_others_data(db: TestDb) {
     assert!(found.is_empty(), "traces of Alice left: {found:#?}");
     // The Discord id of her message, in the table itself (not only through the store).
     let posts = "SELECT COUNT(*) FROM message_discord_ids WHERE discord_message_id = $1";
-    assert_eq!(count(&pool, posts, 900).await, 0, "her message's Discord id");
+    assert_eq!(
+        count(&pool, posts, 900).await,
+        0,
+        "her message's Discord id"
+    );
     assert_eq!(count(&pool, posts, 901).await, 1, "the answer's stays");
     assert!(
         store
