@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use mcpcord_llm::{ChatRequest, Message};
 use mcpcord_memory::{AuditEntry, ChannelId, GuildId, UserId};
 
-use super::audit::{POLICY_LOG_TARGET, Subject};
+use super::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET, Subject};
 use super::{Direction, Hit, PolicyAction};
 use crate::engine::Inner;
 
@@ -249,6 +249,12 @@ fn let_through(
     direction: Direction,
     problem: &str,
 ) {
+    metrics::counter!(
+        POLICY_ACTIONS_TOTAL,
+        "direction" => direction.as_str(),
+        "action" => "let_through",
+    )
+    .increment(1);
     let entry = AuditEntry::refusal(subject.user, subject.scope.guild_id, "content_policy")
         .with_detail("direction", direction.as_str())
         .with_detail("action", "let_through")
