@@ -234,8 +234,9 @@ impl TurnState {
     }
 
     /// More of the answer: shown as it comes without rules; with rules, screened on the whole
-    /// round (`raw`, as the model wrote it) and shown up to its settled part. A block rule
-    /// sets `withheld` (the round must stop).
+    /// round (`raw`, as the model wrote it) and shown up to its settled part (nothing until the
+    /// round ends when a moderation model judges answers). A block rule sets `withheld` (the
+    /// round must stop).
     pub(super) async fn answer_grows(&mut self, raw: &str, delta: String) {
         if !self.output.active() {
             self.text.push_str(&delta);
