@@ -1,5 +1,5 @@
-//! The audit log from Discord end to end (FakeDiscord + FakeOllama + SQLite, driving
-//! `mcpcord_discord::run`): a refusal at the gate is recorded (autocomplete's are not), an
+//! The audit log from Discord end to end (FakeDiscord + FakeOllama + SQLite or PostgreSQL,
+//! driving `mcpcord_discord::run`): a refusal at the gate is recorded (autocomplete's are not), an
 //! admin-only command refused is recorded, an admin's tool switch is recorded, and `/audit`
 //! (admins only, private) shows them filtered by user and kind.
 
@@ -8,12 +8,15 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use common::db::Db;
 use common::*;
 use mcpcord_engine::{AuditFilter, AuditKind, AuditRecord, GuildId, UserId};
 use mcpcord_mcp::ToolPolicy;
 use mcpcord_testkit::FakeDiscord;
 use mcpcord_testkit::fake_discord::{InjectedInteraction, InteractionCreate, ResponseKind};
 use serde_json::Value;
+
+on_both_databases!(refusals_and_admin_changes_are_recorded_and_shown_by_audit);
 
 /// Blocked everywhere.
 const STRANGER: u64 = 1_200_000_000_000_000_777;
@@ -72,9 +75,13 @@ fn text_of(body: &Value) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn refusals_and_admin_changes_are_recorded_and_shown_by_audit() {
-    let mut bot = start(Some(ToolPolicy::default()), |c| {
+async fn refusals_and_admin_changes_are_recorded_and_shown_by_audit(db: Db) {
+    let options = Options {
+        tools: Some(ToolPolicy::default()),
+        database: Some(db),
+        ..Options::default()
+    };
+    let mut bot = start_with(options, |c| {
         c.audience.blocked_users = HashSet::from([STRANGER]);
         c.admins.server_managers = false;
         c.admins.users = [twilight_model::id::Id::new(FakeDiscord::USER_ID)].into();

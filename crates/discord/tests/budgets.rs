@@ -1,4 +1,5 @@
-//! Token budgets end to end (FakeDiscord + FakeOllama + SQLite, driving `mcpcord_discord::run`):
+//! Token budgets end to end (FakeDiscord + FakeOllama + SQLite or PostgreSQL, driving
+//! `mcpcord_discord::run`):
 //! a spent budget refuses the next message with the reset time as a Discord timestamp, and
 //! `/status` shows each person what is left (admins also the bot's parts).
 
@@ -6,12 +7,15 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::db::Db;
 use common::*;
 use mcpcord_engine::{BudgetConfig, BudgetLimits, EngineConfig};
 use mcpcord_testkit::FakeDiscord;
 use mcpcord_testkit::fake_discord::{InjectedInteraction, InteractionCreate};
 use mcpcord_testkit::fake_ollama::Script;
 use twilight_model::id::Id;
+
+on_both_databases!(a_spent_budget_is_refused_with_its_reset_time_and_status_shows_what_is_left);
 
 /// 2026-12-03T17:58:00Z; the budget resets at 2026-12-04T00:00:00Z = 1796342400.
 fn afternoon() -> SystemTime {
@@ -47,8 +51,7 @@ async fn command_answer(bot: &Bot, interaction: &InjectedInteraction) -> (String
     }
 }
 
-#[tokio::test]
-async fn a_spent_budget_is_refused_with_its_reset_time_and_status_shows_what_is_left() {
+async fn a_spent_budget_is_refused_with_its_reset_time_and_status_shows_what_is_left(db: Db) {
     let options = Options {
         engine: EngineConfig {
             default_model: "llama3.2".into(),
@@ -61,6 +64,7 @@ async fn a_spent_budget_is_refused_with_its_reset_time_and_status_shows_what_is_
             },
             ..EngineConfig::default()
         },
+        database: Some(db),
         ..Options::default()
     };
     let bot = start_with(options, |c| {

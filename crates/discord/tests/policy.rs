@@ -1,7 +1,8 @@
 //! The content policy in Discord, end to end over FakeDiscord + FakeOllama: a refused message
 //! is answered (a short reply; `/chat`: an ephemeral followup), never silently, and the model
 //! is never asked; a redacted word never appears in any message the bot posts or edits, even
-//! when the model streams it across two deltas.
+//! when the model streams it across two deltas. A moderation model's `unsafe` verdict refuses
+//! the same ways.
 
 mod common;
 
@@ -9,10 +10,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use mcpcord_engine::{ContentPolicy, EngineConfig, PolicyAction, PolicyRule, PolicyRules};
+use mcpcord_engine::{
+    ContentPolicy, EngineConfig, Moderation, PolicyAction, PolicyRule, PolicyRules,
+};
 use mcpcord_testkit::FakeDiscord;
 use mcpcord_testkit::fake_discord::{InteractionCreate, ResponseKind};
-use mcpcord_testkit::fake_ollama::Script;
+use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
 
@@ -53,6 +56,7 @@ async fn a_blocked_message_gets_a_reply_saying_why_and_no_answer() {
     let mut bot = bot_with(PolicyRules {
         input: vec![rule("insults", PolicyAction::Block, &["nitwit"])],
         output: Vec::new(),
+        moderation: None,
     })
     .await;
     let user = bot.discord.inject_message_create(mention("you nitwit"));
@@ -75,6 +79,7 @@ async fn a_blocked_chat_command_is_refused_ephemerally_before_a_thread_opens() {
     let mut bot = bot_with(PolicyRules {
         input: vec![rule("insults", PolicyAction::Block, &["nitwit"])],
         output: Vec::new(),
+        moderation: None,
     })
     .await;
     let chat = bot.discord.inject_interaction_create(
@@ -109,6 +114,7 @@ async fn a_word_redacted_on_output_never_reaches_discord_even_split_across_delta
     let mut bot = bot_with(PolicyRules {
         input: Vec::new(),
         output: vec![rule("passwords", PolicyAction::Redact, &["hunter2"])],
+        moderation: None,
     })
     .await;
     // Slow enough that the answer is posted and edited between the two halves.
@@ -141,5 +147,68 @@ async fn a_word_redacted_on_output_never_reaches_discord_even_split_across_delta
             .unwrap()
             .contains("[redacted]")
     );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unsafe_verdict_refuses_a_message_and_a_chat_command_like_a_block_rule() {
+    let guard = "llama-guard3:1b";
+    let mut bot = bot_with(PolicyRules {
+        moderation: Some(Moderation::new(guard)),
+        ..PolicyRules::default()
+    })
+    .await;
+    bot.ollama
+        .add_model(FakeModel::new(guard).capabilities(&["completion"]));
+    bot.ollama
+        .push_scripts([Script::reply("unsafe\nS1"), Script::reply("unsafe\nS1")]);
+
+    // A mention: a short reply saying why.
+    let user = bot.discord.inject_message_create(mention("something vile"));
+    let reply = bot
+        .wait_answers(CHANNEL, "the refusal", |answers| answers.first().cloned())
+        .await;
+    let says = reply["content"].as_str().unwrap();
+    assert!(
+        says.contains("content policy (moderation model: S1)"),
+        "{says}"
+    );
+    assert_eq!(reply["message_reference"]["message_id"], user["id"]);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(bot.answers(CHANNEL).len(), 1, "only the refusal was posted");
+
+    // `/chat`: an ephemeral followup, no thread.
+    let chat = bot.discord.inject_interaction_create(
+        InteractionCreate::slash_command("chat").option("prompt", "something else vile"),
+    );
+    let responses = bot.responses(&chat, 3).await;
+    let followup = responses
+        .iter()
+        .find(|r| r.kind == ResponseKind::Followup)
+        .and_then(|r| r.body.clone())
+        .expect("an ephemeral followup");
+    let says = followup["content"].as_str().unwrap();
+    assert!(
+        says.contains("content policy (moderation model: S1)"),
+        "{says}"
+    );
+    assert_eq!(followup["flags"].as_u64().unwrap() & 64, 64, "ephemeral");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        bot.discord.threads_in(CHANNEL).is_empty(),
+        "no thread opened"
+    );
+    let models: Vec<String> = bot
+        .ollama
+        .chat_requests()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        models,
+        [guard, guard],
+        "only the moderation model was asked"
+    );
+    assert_no_pings(&bot.discord);
     bot.shutdown().await;
 }

@@ -1,4 +1,5 @@
-//! `/privacy` end to end (FakeDiscord + FakeOllama + SQLite, driving `mcpcord_discord::run`):
+//! `/privacy` end to end (FakeDiscord + FakeOllama + SQLite or PostgreSQL, driving
+//! `mcpcord_discord::run`):
 //! `export` answers privately with a JSON file holding the person's messages and answers and
 //! nobody else's (FakeDiscord checks the multipart upload as Discord does); `forget` asks
 //! privately with buttons that only that person may press; pressing "Forget me" forgets them
@@ -6,12 +7,15 @@
 
 mod common;
 
+use common::db::Db;
 use common::*;
 use mcpcord_engine::UserId;
 use mcpcord_testkit::FakeDiscord;
 use mcpcord_testkit::fake_discord::{InjectedInteraction, InteractionCreate, ResponseKind};
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::Value;
+
+on_both_databases!(privacy_export_and_forget_with_a_confirm_button);
 
 const ALICE: u64 = FakeDiscord::USER_ID;
 const BOB: u64 = 1_200_000_000_000_000_301;
@@ -60,10 +64,13 @@ async fn question(bot: &Bot) -> Value {
     .await
 }
 
-#[tokio::test]
-async fn privacy_export_and_forget_with_a_confirm_button() {
+async fn privacy_export_and_forget_with_a_confirm_button(db: Db) {
     // Six commands and presses of Alice's in a row: more than the default burst.
-    let mut bot = start(None, |c| c.command_rate.burst = 10.try_into().unwrap()).await;
+    let options = Options {
+        database: Some(db),
+        ..Options::default()
+    };
+    let mut bot = start_with(options, |c| c.command_rate.burst = 10.try_into().unwrap()).await;
     let channel = FakeDiscord::CHANNEL_ID;
     bot.ollama
         .push_script(Script::reply("Okapis play the violin."));

@@ -1,4 +1,5 @@
-//! Bot roles end to end (FakeDiscord + FakeOllama + the test MCP server + SQLite): a refused
+//! Bot roles end to end (FakeDiscord + FakeOllama + the test MCP server + SQLite; the approval
+//! by someone else and its audit entry on PostgreSQL too): a refused
 //! command names the role it needs, `/help` differs by role, a model outside a role is refused,
 //! only roles that approve for others may approve someone else's tool call, and the model is
 //! offered only the tools the asker's roles allow.
@@ -7,6 +8,7 @@ mod common;
 
 use std::collections::HashSet;
 
+use common::db::Db;
 use common::*;
 use mcpcord_discord::bot::BotConfig;
 use mcpcord_discord::roles::{BotRole, Roles};
@@ -17,6 +19,8 @@ use mcpcord_testkit::fake_discord::{InteractionCreate, ResponseKind};
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::{Value, json};
 use twilight_model::id::Id;
+
+on_both_databases!(only_a_role_that_approves_for_others_approves_someone_elses_call);
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
 const GUESTS: u64 = 1_200_000_000_000_000_061;
@@ -203,11 +207,15 @@ async fn approval_buttons(bot: &Bot) -> (Value, String) {
     (asking, approve)
 }
 
-#[tokio::test]
-async fn only_a_role_that_approves_for_others_approves_someone_elses_call() {
+async fn only_a_role_that_approves_for_others_approves_someone_elses_call(db: Db) {
     let mut policy = ToolPolicy::default();
     policy.approval.insert("echo".into(), ApprovalPolicy::Ask);
-    let mut bot = start(Some(policy), with_roles).await;
+    let options = Options {
+        tools: Some(policy),
+        database: Some(db),
+        ..Options::default()
+    };
+    let mut bot = start_with(options, with_roles).await;
     bot.ollama
         .push_script(Script::new().tool_call("echo", json!({"text": "pong"})));
     bot.ollama.push_script(Script::reply("The tool said pong."));

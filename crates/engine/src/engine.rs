@@ -137,6 +137,8 @@ pub(crate) struct Inner {
     pub(crate) usage: Arc<UsageBook>,
     /// The time budgets are counted in ([`Engine::set_clock`]).
     clock: RwLock<Clock>,
+    /// The moderation model's recent verdicts (a front end's check and its turn ask once).
+    pub(crate) verdicts: crate::policy::moderation::VerdictMemo,
 }
 
 /// A source of the current time.
@@ -217,6 +219,7 @@ impl Engine {
                 usage: Arc::default(),
                 clock: RwLock::new(Arc::new(SystemTime::now)),
                 audit: crate::audit::AuditQueue::default(),
+                verdicts: crate::policy::moderation::VerdictMemo::default(),
                 config: ArcSwap::from_pointee(config),
             }),
         }
@@ -395,9 +398,11 @@ impl Engine {
         turn
     }
 
-    /// Checks a new message against the input rules of its place, for a front end that wants to
-    /// refuse it in its own way before starting a turn (an ephemeral reply, no thread opened):
-    /// [`EngineError::ContentRefused`] (recorded) when a block rule matches. Redact and warn
+    /// Checks a new message against the input rules and moderation model of its place, for a
+    /// front end that wants to refuse it in its own way before starting a turn (an ephemeral
+    /// reply, no thread opened): [`EngineError::ContentRefused`] (recorded) when a block rule or
+    /// an `unsafe` verdict refuses it, [`EngineError::ModerationUnavailable`] when the model
+    /// gave no verdict and the place fails closed. The turn remembers the verdict. Redact and warn
     /// rules act in the turn, which also checks again whoever started it.
     pub async fn check_input(&self, request: &TurnRequest) -> Result<(), EngineError> {
         let place = self
@@ -406,12 +411,12 @@ impl Engine {
             .load()
             .policy
             .place(request.scope.guild_id);
-        let Some(hit) = crate::turn::refusal(&place, request) else {
+        let Some(hit) = crate::turn::refusal(&self.inner, &place, request).await else {
             return Ok(());
         };
         let subject = crate::policy::audit::Subject::of(request);
         crate::policy::audit::record(&self.inner, &subject, Direction::Input, &hit).await;
-        Err(EngineError::ContentRefused { rule: hit.rule })
+        Err(crate::turn::refused(&hit))
     }
 
     /// Everything the engine runs, now: turns, backends, MCP servers, the database pool. No

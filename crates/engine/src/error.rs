@@ -68,6 +68,12 @@ pub enum EngineError {
         /// The name of the block rule that matched.
         rule: String,
     },
+    /// The place's moderation model gave no verdict on the message and the place fails closed:
+    /// it was neither stored nor sent to the model.
+    #[error(
+        "your message was not sent to the model: the moderation model that checks messages here did not answer; try again in a few minutes, and tell an admin if it keeps happening"
+    )]
+    ModerationUnavailable,
     /// The person's or their guild's token budget for the day is spent: the turn was refused
     /// before it started. A front end shows `resets_at` in the person's own time.
     #[error("{}", over_budget(*scope, *limit, *resets_at))]

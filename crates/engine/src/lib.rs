@@ -44,8 +44,8 @@ pub use grants::{Allowed, Grants, glob_matches, tool_name};
 pub use memory::MemoryConfig;
 pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
 pub use policy::{
-    ContentPolicy, Direction, Hit, PlacePolicy, PolicyAction, PolicyError, PolicyRule, PolicyRules,
-    REDACTED, RuleSet, Screened,
+    ContentPolicy, Direction, Hit, MODERATION_UNAVAILABLE, Moderation, PlacePolicy, PolicyAction,
+    PolicyError, PolicyRule, PolicyRules, REDACTED, RuleSet, Screened, Verdict, parse_verdict,
 };
 pub use privacy::DataRightsRequest;
 pub use recall::{RECALL_FOOTER, RECALL_HEADER};

@@ -6,6 +6,9 @@
 //! each place's input and output rules become one [`RegexSet`] (one pass tells which patterns
 //! match) plus one [`Regex`] per pattern (to redact the matches). Screening a text does no I/O.
 //! What a person is told names the rule, never the text it matched (a slur, a leaked key).
+//!
+//! A place may also name a moderation model ([`Moderation`], see `moderation.rs`) that judges
+//! texts through the backend pool after the word rules.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -83,6 +86,9 @@ pub struct PolicyRules {
     pub input: Vec<PolicyRule>,
     /// Checked on the model's answer as it streams, and on what is stored.
     pub output: Vec<PolicyRule>,
+    /// A moderation model judging what people send (and answers, if it says so); none by
+    /// default.
+    pub moderation: Option<Moderation>,
 }
 
 /// A pattern that does not compile, or a word that cannot be matched.
@@ -309,6 +315,8 @@ pub struct PlacePolicy {
     pub input: RuleSet,
     /// Rules on what the model answers.
     pub output: RuleSet,
+    /// The moderation model, if the place has one.
+    pub moderation: Option<Moderation>,
 }
 
 impl PlacePolicy {
@@ -317,13 +325,24 @@ impl PlacePolicy {
         let input = RuleSet::compile(&rules.input, at(Direction::Input));
         let output = RuleSet::compile(&rules.output, at(Direction::Output));
         match (input, output) {
-            (Ok(input), Ok(output)) => Ok(Self { input, output }),
+            (Ok(input), Ok(output)) => Ok(Self {
+                input,
+                output,
+                moderation: rules.moderation.clone(),
+            }),
             (input, output) => Err([input.err(), output.err()]
                 .into_iter()
                 .flatten()
                 .flatten()
                 .collect()),
         }
+    }
+
+    /// The moderation model judging texts going `direction`, if any.
+    pub fn moderation(&self, direction: Direction) -> Option<&Moderation> {
+        self.moderation
+            .as_ref()
+            .filter(|m| direction == Direction::Input || m.output)
     }
 
     /// The rules of `direction`.
@@ -382,6 +401,9 @@ impl ContentPolicy {
 }
 
 pub(crate) mod audit;
+pub(crate) mod moderation;
+
+pub use moderation::{MODERATION_UNAVAILABLE, Moderation, Verdict, parse_verdict};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,8 @@
 //! Token budgets through whole turns on FakeOllama: tokens counted from the backend's reported
 //! usage, a spent budget refusing the next turn with its reset time, the next UTC day answered
 //! again (the engine's clock moved, no waiting), a guild's budget shared by two people, a
-//! reload lifting a limit, and `max_tokens` reaching the backend's request.
+//! reload lifting a limit, and `max_tokens` reaching the backend's request. On SQLite and
+//! PostgreSQL: the counts and the refusals' audit entries live in the database.
 
 mod common;
 
@@ -9,12 +10,25 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{config, harness, run, say, tool_model};
+use common::db::Db;
+use common::{Harness, config, harness_on, run, say, tool_model};
 use mcpcord_engine::{
     Allowance, AuditFilter, AuditKind, BudgetConfig, BudgetLimits, BudgetScope, Engine,
     EngineConfig, EngineError, GuildId, Speaker, TurnEvent, TurnRequest, UserId, UtcDay,
 };
 use mcpcord_testkit::fake_ollama::Script;
+
+on_both_databases!(
+    a_spent_personal_budget_refuses_the_next_turn_until_the_next_utc_day,
+    a_guild_budget_is_shared_by_everyone_in_it_and_a_reload_lifts_it,
+    max_tokens_reaches_the_backend_with_a_guilds_own_value_beating_the_default,
+);
+
+/// A harness on `db` with `config`.
+async fn harness(db: &mut Db, config: EngineConfig) -> Harness {
+    let (store, dir) = (db.store().await, db.folder());
+    harness_on(store, dir, vec![tool_model()], None, config).await
+}
 
 /// 2026-12-03T17:58:00Z.
 fn afternoon() -> SystemTime {
@@ -95,13 +109,12 @@ async fn refused(engine: &Engine, request: TurnRequest) -> (EngineError, Vec<Str
     .expect("the turn ended in time")
 }
 
-#[tokio::test]
-async fn a_spent_personal_budget_refuses_the_next_turn_until_the_next_utc_day() {
+async fn a_spent_personal_budget_refuses_the_next_turn_until_the_next_utc_day(mut db: Db) {
     let limits = BudgetLimits {
         tokens_per_user_per_day: Some(100),
         ..BudgetLimits::default()
     };
-    let h = harness(vec![tool_model()], None, budgets(limits)).await;
+    let h = harness(&mut db, budgets(limits)).await;
     let now = clock(&h.engine, afternoon());
     let (alice, guild) = (Some(UserId::new(42)), Some(GuildId::new(1)));
 
@@ -191,13 +204,12 @@ async fn a_spent_personal_budget_refuses_the_next_turn_until_the_next_utc_day() 
     stored(&h.engine, day, alice, guild, (110, 110)).await;
 }
 
-#[tokio::test]
-async fn a_guild_budget_is_shared_by_everyone_in_it_and_a_reload_lifts_it() {
+async fn a_guild_budget_is_shared_by_everyone_in_it_and_a_reload_lifts_it(mut db: Db) {
     let limits = BudgetLimits {
         tokens_per_guild_per_day: Some(100),
         ..BudgetLimits::default()
     };
-    let h = harness(vec![tool_model()], None, budgets(limits)).await;
+    let h = harness(&mut db, budgets(limits)).await;
     clock(&h.engine, afternoon());
 
     h.fake.push_script(Script::reply("for alice").usage(30, 30));
@@ -258,13 +270,12 @@ async fn a_guild_budget_is_shared_by_everyone_in_it_and_a_reload_lifts_it() {
     assert_eq!(summary.text, "again for alice");
 }
 
-#[tokio::test]
-async fn max_tokens_reaches_the_backend_with_a_guilds_own_value_beating_the_default() {
+async fn max_tokens_reaches_the_backend_with_a_guilds_own_value_beating_the_default(mut db: Db) {
     let mut config = budgets(BudgetLimits {
         max_tokens: Some(64),
         ..BudgetLimits::default()
     });
-    let h = harness(vec![tool_model()], None, config.clone()).await;
+    let h = harness(&mut db, config.clone()).await;
 
     let mut in_dm = say("t:dm", "hello");
     in_dm.scope.guild_id = None;

@@ -9,6 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::db::Db;
 use common::{TIMEOUT, request, run, say};
 use mcpcord_engine::{
     Engine, EngineConfig, MemoryConfig, PreferenceLevel, RECALL_FOOTER, RECALL_HEADER, SearchQuery,
@@ -18,28 +19,10 @@ use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_memory::{ChannelId, ConversationKey, GuildId, NewMessage, Scope, Store, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::FakeModel;
-use sqlx::Connection;
 
 const EMBED: &str = "minilm";
 
-/// Declares a `sqlite` and a `postgres` test running `$test(kind)`.
-macro_rules! on_both {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$test(super::Db::sqlite()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$test(super::Db::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-on_both!(
+on_both_databases!(
     recall_brings_other_conversations_into_a_new_one_until_switched_off,
     recall_comes_back_on_regenerate_and_continue,
     the_indexer_resumes_where_it_was_stopped,
@@ -47,71 +30,6 @@ on_both!(
     search_finds_by_meaning_and_by_words_within_scope,
     a_persons_export_and_forgetting_through_the_engine,
 );
-
-/// A database for one test: a SQLite file, or a schema of its own on the local PostgreSQL
-/// (`TEST_DATABASE_URL`), dropped at the end.
-struct Db {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<(String, String)>,
-}
-
-impl Db {
-    fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        Db {
-            url: format!("sqlite://{}/memory.sqlite", dir.path().display()),
-            _dir: Some(dir),
-            schema: None,
-        }
-    }
-
-    async fn postgres() -> Db {
-        let server = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("mcpcord_engine_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&server)
-            .await
-            .expect("these tests need PostgreSQL on 127.0.0.1:5432 (or TEST_DATABASE_URL)");
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.ok();
-        let separator = if server.contains('?') { '&' } else { '?' };
-        Db {
-            url: format!("{server}{separator}options[search_path]={name}"),
-            _dir: None,
-            schema: Some((server, name)),
-        }
-    }
-
-    async fn store(&self) -> Store {
-        Store::connect(&self.url).await.unwrap()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let Some((server, name)) = self.schema.take() else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&server).await?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .execute(&mut admin)
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-    }
-}
 
 fn fake_models() -> Vec<FakeModel> {
     vec![

@@ -1,18 +1,31 @@
 //! The content policy in turns, over FakeOllama and SQLite: input refused before anything is
 //! stored or sent, redacted, or let through with a warning; the answer redacted while it
-//! streams (a match split across deltas included) and in what is stored, or withheld.
+//! streams (a match split across deltas included) and in what is stored, or withheld. On
+//! SQLite and PostgreSQL: what is stored and the audit entries live in the database.
 
 mod common;
 
 use std::collections::BTreeMap;
 
+use common::db::Db;
 use common::*;
 use mcpcord_engine::{
-    ContentPolicy, EngineConfig, EngineError, PolicyAction, PolicyRule, PolicyRules, TurnEvent,
-    TurnRequest,
+    ContentPolicy, EngineConfig, EngineError, PolicyAction, PolicyRule, PolicyRules,
 };
 use mcpcord_memory::{ConversationKey, GuildId, Role};
 use mcpcord_testkit::fake_ollama::Script;
+
+on_both_databases!(
+    a_blocked_word_is_refused_before_anything_is_stored_or_sent,
+    a_redacted_input_reaches_neither_the_model_nor_the_database,
+    a_warn_rule_lets_the_turn_through_and_tells_the_person,
+    a_word_redacted_on_output_never_shows_even_split_across_deltas,
+    a_pattern_spanning_words_rewrites_what_was_shown,
+    a_blocked_answer_is_replaced_by_a_notice,
+    a_guild_with_its_own_rules_does_not_use_the_default,
+    a_reload_replaces_the_rules,
+    the_reasoning_is_screened_with_the_output_rules,
+);
 
 fn rule(name: &str, action: PolicyAction, words: &[&str], regexes: &[&str]) -> PolicyRule {
     PolicyRule {
@@ -31,10 +44,22 @@ fn with_policy(default: PolicyRules, guilds: BTreeMap<GuildId, PolicyRules>) -> 
     }
 }
 
+/// A harness on `db` whose default rules are `default`, and whose guilds have their own.
+async fn screened(
+    db: &mut Db,
+    default: PolicyRules,
+    guilds: BTreeMap<GuildId, PolicyRules>,
+) -> Harness {
+    let (store, dir) = (db.store().await, db.folder());
+    let config = with_policy(default, guilds);
+    harness_on(store, dir, vec![tool_model()], None, config).await
+}
+
 fn input_rules(rules: Vec<PolicyRule>) -> PolicyRules {
     PolicyRules {
         input: rules,
         output: Vec::new(),
+        moderation: None,
     }
 }
 
@@ -42,31 +67,8 @@ fn output_rules(rules: Vec<PolicyRule>) -> PolicyRules {
     PolicyRules {
         input: Vec::new(),
         output: rules,
+        moderation: None,
     }
-}
-
-/// Runs a turn to its end; its events (described) and how it ended.
-async fn outcome(
-    h: &Harness,
-    request: TurnRequest,
-) -> (
-    Vec<String>,
-    Result<mcpcord_engine::TurnSummary, EngineError>,
-) {
-    let mut turn = h.engine.start_turn(request);
-    let mut seen = Vec::new();
-    tokio::time::timeout(TIMEOUT, async {
-        while let Some(event) = turn.next().await {
-            match event {
-                TurnEvent::Done(summary) => return (seen, Ok(summary)),
-                TurnEvent::Failed(error) => return (seen, Err(error)),
-                other => seen.push(describe(&other)),
-            }
-        }
-        panic!("the turn ended without Done or Failed: {seen:?}");
-    })
-    .await
-    .expect("the turn finished in time")
 }
 
 /// What a front end shows after `events`: `Text` deltas appended, `Rewritten` replacing the
@@ -87,22 +89,16 @@ fn shown(events: &[String]) -> (String, Vec<String>) {
     (text, states)
 }
 
-#[tokio::test]
-async fn a_blocked_word_is_refused_before_anything_is_stored_or_sent() {
+async fn a_blocked_word_is_refused_before_anything_is_stored_or_sent(mut db: Db) {
     let policy = input_rules(vec![rule("insults", PolicyAction::Block, &["nitwit"], &[])]);
-    let h = harness(
-        vec![tool_model()],
-        None,
-        with_policy(policy, BTreeMap::new()),
-    )
-    .await;
+    let h = screened(&mut db, policy, BTreeMap::new()).await;
     let request = say("c1", "you absolute NITWIT");
 
     // A front end can ask first, to refuse in its own way.
     let checked = h.engine.check_input(&request).await.unwrap_err();
     assert!(matches!(&checked, EngineError::ContentRefused { rule } if rule == "insults"));
 
-    let (events, ended) = outcome(&h, request).await;
+    let (events, ended) = outcome(&h.engine, request).await;
     let error = ended.unwrap_err();
     let says = error.to_string();
     assert!(says.contains("content policy (insults)"), "{says}");
@@ -145,20 +141,14 @@ async fn a_blocked_word_is_refused_before_anything_is_stored_or_sent() {
     assert_eq!(summary.text, "Hello.");
 }
 
-#[tokio::test]
-async fn a_redacted_input_reaches_neither_the_model_nor_the_database() {
+async fn a_redacted_input_reaches_neither_the_model_nor_the_database(mut db: Db) {
     let policy = input_rules(vec![rule(
         "secrets",
         PolicyAction::Redact,
         &[],
         &[r"sk-[A-Za-z0-9]{8,}"],
     )]);
-    let h = harness(
-        vec![tool_model()],
-        None,
-        with_policy(policy, BTreeMap::new()),
-    )
-    .await;
+    let h = screened(&mut db, policy, BTreeMap::new()).await;
     h.fake.push_script(Script::reply("Noted."));
     let (events, _) = run(&h.engine, say("c1", "my key is sk-abcdef123456, keep it")).await;
     assert!(
@@ -174,15 +164,9 @@ async fn a_redacted_input_reaches_neither_the_model_nor_the_database() {
     assert_eq!(history[0].content, "my key is [redacted], keep it");
 }
 
-#[tokio::test]
-async fn a_warn_rule_lets_the_turn_through_and_tells_the_person() {
+async fn a_warn_rule_lets_the_turn_through_and_tells_the_person(mut db: Db) {
     let policy = input_rules(vec![rule("medical", PolicyAction::Warn, &["dosage"], &[])]);
-    let h = harness(
-        vec![tool_model()],
-        None,
-        with_policy(policy, BTreeMap::new()),
-    )
-    .await;
+    let h = screened(&mut db, policy, BTreeMap::new()).await;
     h.fake.push_script(Script::reply("Ask a doctor."));
     let (events, summary) = run(&h.engine, say("c1", "what dosage of aspirin?")).await;
     assert_eq!(summary.text, "Ask a doctor.");
@@ -196,20 +180,14 @@ async fn a_warn_rule_lets_the_turn_through_and_tells_the_person() {
     assert!(sent.contains("what dosage of aspirin?"), "{sent}");
 }
 
-#[tokio::test]
-async fn a_word_redacted_on_output_never_shows_even_split_across_deltas() {
+async fn a_word_redacted_on_output_never_shows_even_split_across_deltas(mut db: Db) {
     let policy = output_rules(vec![rule(
         "passwords",
         PolicyAction::Redact,
         &["hunter2"],
         &[],
     )]);
-    let h = harness(
-        vec![tool_model()],
-        None,
-        with_policy(policy, BTreeMap::new()),
-    )
-    .await;
+    let h = screened(&mut db, policy, BTreeMap::new()).await;
     h.fake.push_script(
         Script::new()
             .text("The password is hun")
@@ -243,20 +221,14 @@ async fn a_word_redacted_on_output_never_shows_even_split_across_deltas() {
     );
 }
 
-#[tokio::test]
-async fn a_pattern_spanning_words_rewrites_what_was_shown() {
+async fn a_pattern_spanning_words_rewrites_what_was_shown(mut db: Db) {
     let policy = output_rules(vec![rule(
         "codes",
         PolicyAction::Redact,
         &[],
         &[r"launch code \d+"],
     )]);
-    let h = harness(
-        vec![tool_model()],
-        None,
-        with_policy(policy, BTreeMap::new()),
-    )
-    .await;
+    let h = screened(&mut db, policy, BTreeMap::new()).await;
     h.fake
         .push_script(Script::new().text("The launch ").text("code 1234 is set."));
     let (events, summary) = run(&h.engine, say("c1", "the code?")).await;
@@ -272,20 +244,14 @@ async fn a_pattern_spanning_words_rewrites_what_was_shown() {
     assert_eq!(summary.text, "The [redacted] is set.");
 }
 
-#[tokio::test]
-async fn a_blocked_answer_is_replaced_by_a_notice() {
+async fn a_blocked_answer_is_replaced_by_a_notice(mut db: Db) {
     let policy = output_rules(vec![rule(
         "weapons",
         PolicyAction::Block,
         &["nerve agent"],
         &[],
     )]);
-    let h = harness(
-        vec![tool_model()],
-        None,
-        with_policy(policy, BTreeMap::new()),
-    )
-    .await;
+    let h = screened(&mut db, policy, BTreeMap::new()).await;
     h.fake.push_script(
         Script::new()
             .text("Sure. A nerve ")
@@ -305,8 +271,7 @@ async fn a_blocked_answer_is_replaced_by_a_notice() {
     assert_eq!(h.history("c1").await[1].content, text);
 }
 
-#[tokio::test]
-async fn a_guild_with_its_own_rules_does_not_use_the_default() {
+async fn a_guild_with_its_own_rules_does_not_use_the_default(mut db: Db) {
     let default = input_rules(vec![rule(
         "default-block",
         PolicyAction::Block,
@@ -320,14 +285,9 @@ async fn a_guild_with_its_own_rules_does_not_use_the_default() {
         &["alpha"],
         &[],
     )]);
-    let h = harness(
-        vec![tool_model()],
-        None,
-        with_policy(default, BTreeMap::from([(relaxed, own)])),
-    )
-    .await;
+    let h = screened(&mut db, default, BTreeMap::from([(relaxed, own)])).await;
     // The harness's requests come from guild 1: the default applies.
-    let (_, ended) = outcome(&h, say("c1", "alpha")).await;
+    let (_, ended) = outcome(&h.engine, say("c1", "alpha")).await;
     assert!(matches!(ended, Err(EngineError::ContentRefused { .. })));
 
     h.fake.push_script(Script::reply("ok"));
@@ -341,9 +301,8 @@ async fn a_guild_with_its_own_rules_does_not_use_the_default() {
     );
 }
 
-#[tokio::test]
-async fn a_reload_replaces_the_rules() {
-    let h = harness(vec![tool_model()], None, config("llama3.2")).await;
+async fn a_reload_replaces_the_rules(mut db: Db) {
+    let h = screened(&mut db, PolicyRules::default(), BTreeMap::new()).await;
     h.fake.push_script(Script::reply("fine"));
     run(&h.engine, say("c1", "alpha")).await;
     let policy = input_rules(vec![rule(
@@ -353,6 +312,91 @@ async fn a_reload_replaces_the_rules() {
         &[],
     )]);
     h.engine.reconfigure(with_policy(policy, BTreeMap::new()));
-    let (_, ended) = outcome(&h, say("c1", "alpha")).await;
+    let (_, ended) = outcome(&h.engine, say("c1", "alpha")).await;
     assert!(matches!(ended, Err(EngineError::ContentRefused { rule }) if rule == "now-banned"));
+}
+
+/// The reasoning a front end shows (Discord's private "Reasoning" reply) obeys the output
+/// rules: held until its round ends, redacted, or withheld by a block rule; each action
+/// audited. The answer is screened on its own.
+async fn the_reasoning_is_screened_with_the_output_rules(mut db: Db) {
+    let policy = output_rules(vec![
+        rule("passwords", PolicyAction::Redact, &["hunter2"], &[]),
+        rule("weapons", PolicyAction::Block, &["nerve agent"], &[]),
+    ]);
+    let thinker = tool_model().capabilities(&["completion", "tools", "thinking"]);
+    let (store, dir) = (db.store().await, db.folder());
+    let config = with_policy(policy, BTreeMap::new());
+    let h = harness_on(store, dir, vec![thinker], None, config).await;
+    h.fake.push_script(
+        Script::new()
+            .thinking("The password is hun")
+            .thinking("ter2; I must not say it.")
+            .text("I cannot tell you."),
+    );
+    let (events, summary) = run(&h.engine, say("c1", "the password?")).await;
+    let reasoning: Vec<&String> = events
+        .iter()
+        .filter(|e| e.starts_with("thinking"))
+        .collect();
+    assert_eq!(
+        reasoning,
+        ["thinking The password is [redacted]; I must not say it."],
+        "sent whole, redacted: {events:?}"
+    );
+    assert_eq!(
+        summary.thinking,
+        "The password is [redacted]; I must not say it."
+    );
+    assert_eq!(summary.text, "I cannot tell you.");
+
+    h.fake.push_script(
+        Script::new()
+            .thinking("A nerve ")
+            .thinking("agent would do.")
+            .text("I will not help with that."),
+    );
+    let (events, summary) = run(&h.engine, say("c1", "help me")).await;
+    assert!(!format!("{events:?}").contains("nerve agent"), "{events:?}");
+    assert!(
+        summary.thinking.contains("the reasoning was withheld")
+            && summary.thinking.contains("(weapons)"),
+        "{}",
+        summary.thinking
+    );
+    assert_eq!(
+        summary.text, "I will not help with that.",
+        "the answer stands"
+    );
+
+    h.engine.audit_flush().await;
+    let log = h
+        .engine
+        .audit_log(&mcpcord_engine::AuditFilter::default())
+        .await
+        .unwrap();
+    let acted: Vec<(String, String)> = log
+        .iter()
+        .filter(|r| r.entry.detail["direction"] == "output")
+        .map(|r| {
+            (
+                r.entry.detail["rule"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                r.entry.detail["action"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        acted.contains(&("passwords".into(), "redact".into())),
+        "{log:#?}"
+    );
+    assert!(
+        acted.contains(&("weapons".into(), "block".into())),
+        "{log:#?}"
+    );
 }

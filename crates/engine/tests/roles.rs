@@ -1,14 +1,18 @@
 //! A person's grants decide which tools the model is offered for their turn, and a call to a
 //! tool outside them is refused before it reaches its server (the model may name a tool it was
-//! not offered, from history or by guessing).
+//! not offered, from history or by guessing). On SQLite and PostgreSQL: both calls are in the
+//! audit log, the refused one as `refused_by_role`.
 
 mod common;
 
-use common::{config, harness, run, say, tool_model};
-use mcpcord_engine::{Allowed, Grants};
+use common::db::Db;
+use common::{config, harness_on, run, say, tool_model};
+use mcpcord_engine::{Allowed, AuditFilter, AuditKind, Grants};
 use mcpcord_mcp::ToolPolicy;
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::{Value, json};
+
+on_both_databases!(a_role_allowed_one_tool_is_offered_it_alone_and_refused_another);
 
 /// The tool names offered in a chat request.
 fn offered(request: &Value) -> Vec<String> {
@@ -39,9 +43,11 @@ fn echo_only() -> Grants {
     }
 }
 
-#[tokio::test]
-async fn a_role_allowed_one_tool_is_offered_it_alone_and_refused_another() {
-    let h = harness(
+async fn a_role_allowed_one_tool_is_offered_it_alone_and_refused_another(mut db: Db) {
+    let (store, dir) = (db.store().await, db.folder());
+    let h = harness_on(
+        store,
+        dir,
         vec![tool_model()],
         Some(ToolPolicy::default()),
         config("llama3.2"),
@@ -93,6 +99,30 @@ async fn a_role_allowed_one_tool_is_offered_it_alone_and_refused_another() {
     );
     assert!(!results.iter().any(|r| r.trim() == "5"), "{results:?}");
     assert_eq!(results[1], "pong");
+    // Both calls are in the audit log: the refused one says why.
+    h.engine.audit_flush().await;
+    let calls = h
+        .engine
+        .audit_log(&AuditFilter {
+            kind: Some(AuditKind::ToolCall),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let outcomes: Vec<(&str, &Value)> = calls
+        .iter()
+        .map(|r| {
+            (
+                r.entry.detail["tool"].as_str().unwrap_or_default(),
+                &r.entry.detail["outcome"],
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&("add", &Value::from("refused_by_role")))
+            && outcomes.contains(&("echo", &Value::from("ok"))),
+        "{calls:#?}"
+    );
 
     // Nothing granted: no tools at all are offered.
     let mut request = say("none", "hi");

@@ -580,3 +580,83 @@ fn content_policy_per_guild_replaces_the_lists_it_names() {
     let shown = config.to_redacted_toml();
     assert!(shown.contains("[[policy.input]]"), "{shown}");
 }
+
+#[test]
+fn a_moderation_model_reaches_the_engine_and_a_guild_may_switch_it_off() {
+    let file = r#"
+        [policy.moderation]
+        model = "llama-guard3:1b"
+        output = true
+        timeout = "5s"
+        fail_closed = true
+
+        [policy.guilds."123456789012345678".moderation]
+        enabled = false
+
+        [policy.guilds."223456789012345678".moderation]
+        model = "llama-guard3:8b"
+        action = "warn"
+    "#;
+    let config = Config::from_toml(file, &Env::new()).unwrap();
+    let policy = mcpcord::app::engine_config(&config).policy;
+    let default = policy.place(None);
+    let model = default.moderation.as_ref().expect("the default's model");
+    assert_eq!(model.model, "llama-guard3:1b");
+    assert_eq!(
+        model.action,
+        mcpcord_engine::PolicyAction::Block,
+        "the default action"
+    );
+    assert!(model.output && model.fail_closed);
+    assert_eq!(model.timeout, std::time::Duration::from_secs(5));
+    let off = policy.place(Some(mcpcord_engine::GuildId::new(123_456_789_012_345_678)));
+    assert!(off.moderation.is_none());
+    let own = policy.place(Some(mcpcord_engine::GuildId::new(223_456_789_012_345_678)));
+    let own = own.moderation.as_ref().unwrap();
+    assert_eq!(own.model, "llama-guard3:8b");
+    assert_eq!(own.action, mcpcord_engine::PolicyAction::Warn);
+    assert!(
+        !own.output && !own.fail_closed,
+        "a guild's own table replaces the default's"
+    );
+    assert_eq!(
+        own.timeout,
+        std::time::Duration::from_secs(10),
+        "the default timeout"
+    );
+    let shown = config.to_redacted_toml();
+    assert!(
+        shown.contains("llama-guard3:1b") && shown.contains("timeout = \"5s\""),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_moderation_model_cannot_redact_and_must_be_named() {
+    let file = r#"
+        [policy.moderation]
+        action = "redact"
+        timeout = "soon"
+    "#;
+    let found = errors(file, &Env::new());
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with("policy.moderation.action")
+                && e.contains("redact does not apply to a moderation model")
+                && e.contains("use block or warn")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with("policy.moderation.model: is missing")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with("policy.moderation.timeout")),
+        "{found:#?}"
+    );
+}

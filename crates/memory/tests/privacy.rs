@@ -232,6 +232,8 @@ async fn traces(pool: &sqlx::AnyPool, kind: Kind, user: UserId, words: &[&str]) 
         "SELECT COUNT(*) FROM token_usage WHERE subject = 'user' AND subject_id = $1",
         "SELECT COUNT(*) FROM message_embeddings e JOIN messages m ON m.id = e.message_id \
          WHERE m.author_id = $1",
+        "SELECT COUNT(*) FROM message_discord_ids d JOIN messages m ON m.id = d.message_id \
+         WHERE m.author_id = $1",
     ] {
         if count(pool, sql, id).await > 0 {
             found.push(sql.to_owned());
@@ -386,6 +388,14 @@ async fn forgetting_leaves_no_trace_and_keeps_the_others_data(db: TestDb) {
 
     let found = traces(&pool, db.kind, ALICE, &ALICE_WORDS).await;
     assert!(found.is_empty(), "traces of Alice left: {found:#?}");
+    // The Discord id of her message, in the table itself (not only through the store).
+    let posts = "SELECT COUNT(*) FROM message_discord_ids WHERE discord_message_id = $1";
+    assert_eq!(
+        count(&pool, posts, 900).await,
+        0,
+        "her message's Discord id"
+    );
+    assert_eq!(count(&pool, posts, 901).await, 1, "the answer's stays");
     assert!(
         store
             .discord_message_ids(world.alice_message)

@@ -1,8 +1,13 @@
 //! What the end-to-end tests of the adapter share: a bot running on FakeDiscord + FakeOllama
-//! (+ the in-process test MCP server) + SQLite, and helpers to read what it posted.
+//! (+ the in-process test MCP server) + SQLite (or a PostgreSQL schema of its own), and helpers
+//! to read what it posted.
 
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
+
+// The engine tests' database helper (SQLite file or PostgreSQL schema), shared, not copied.
+#[path = "../../../engine/tests/common/db.rs"]
+pub mod db;
 
 use std::time::Duration;
 
@@ -34,7 +39,7 @@ pub struct Bot {
     pub engine: Engine,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), BotError>>>,
-    _dir: tempfile::TempDir,
+    _database: db::Db,
 }
 
 /// The default model: tools, no vision.
@@ -52,6 +57,8 @@ pub struct Options {
     pub discord: FakeDiscordBuilder,
     /// The engine.
     pub engine: EngineConfig,
+    /// The database; a SQLite file in a temporary folder when `None`.
+    pub database: Option<db::Db>,
 }
 
 impl Default for Options {
@@ -63,6 +70,7 @@ impl Default for Options {
                 default_model: "llama3.2".into(),
                 ..EngineConfig::default()
             },
+            database: None,
         }
     }
 }
@@ -86,10 +94,8 @@ pub async fn start_with(options: Options, tweak: impl FnOnce(&mut BotConfig)) ->
         FakeModel::new("llava").capabilities(&["completion", "vision"]),
     ])
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}/bot.sqlite", dir.path().display()))
-        .await
-        .unwrap();
+    let database = options.database.unwrap_or_else(db::Db::sqlite);
+    let store = Store::connect(database.url()).await.unwrap();
     let pool = BackendPool::new(
         vec![BackendSpec::new(
             "fake",
@@ -145,7 +151,7 @@ pub async fn start_with(options: Options, tweak: impl FnOnce(&mut BotConfig)) ->
         engine,
         stop: Some(stop),
         task: Some(task),
-        _dir: dir,
+        _database: database,
     }
 }
 

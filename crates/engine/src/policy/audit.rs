@@ -18,7 +18,7 @@ use crate::request::TurnRequest;
 pub const POLICY_LOG_TARGET: &str = "mcpcord::policy";
 
 /// Counter: content-policy actions, by `direction` (input, output) and `action` (block,
-/// redact, warn).
+/// redact, warn; `let_through` when the moderation model gave no verdict and the text went on).
 pub const POLICY_ACTIONS_TOTAL: &str = "mcpcord_policy_actions_total";
 
 /// Whose text a rule acted on, and where.

@@ -13,6 +13,7 @@ fn input(rules: Vec<PolicyRule>) -> RuleSet {
     let rules = PolicyRules {
         input: rules,
         output: Vec::new(),
+        moderation: None,
     };
     ContentPolicy::compile(&rules, &BTreeMap::new())
         .expect("compiles")
@@ -74,6 +75,7 @@ fn an_invalid_regex_names_its_rule() {
             rule("fine", PolicyAction::Warn, &["x"], &[]),
             rule("broken", PolicyAction::Block, &[], &["(unclosed"]),
         ],
+        moderation: None,
     };
     let errors = ContentPolicy::compile(&rules, &BTreeMap::new()).unwrap_err();
     assert_eq!(errors.len(), 1);
@@ -96,6 +98,7 @@ fn patterns_matching_empty_text_and_empty_rules_are_refused() {
             rule("blank", PolicyAction::Warn, &["  "], &[]),
         ],
         output: Vec::new(),
+        moderation: None,
     };
     let errors = ContentPolicy::compile(&rules, &BTreeMap::new()).unwrap_err();
     let named: Vec<&str> = errors.iter().map(|e| e.rule.as_str()).collect();
@@ -107,11 +110,13 @@ fn a_guild_with_rules_of_its_own_uses_them_instead_of_the_default() {
     let default = PolicyRules {
         input: vec![rule("default", PolicyAction::Block, &["alpha"], &[])],
         output: Vec::new(),
+        moderation: None,
     };
     let guild = GuildId::new(7);
     let own = PolicyRules {
         input: vec![rule("own", PolicyAction::Warn, &["beta"], &[])],
         output: Vec::new(),
+        moderation: None,
     };
     let policy = ContentPolicy::compile(&default, &BTreeMap::from([(guild, own)])).unwrap();
     assert!(policy.place(None).input.screen("alpha").blocked().is_some());
@@ -146,4 +151,22 @@ fn no_rules_match_nothing() {
         .screen("anything");
     assert!(screened.hits.is_empty());
     assert_eq!(screened.text, "anything");
+}
+
+#[test]
+fn llama_guard_verdicts_are_read() {
+    use super::{Verdict, parse_verdict};
+    assert_eq!(parse_verdict("safe"), Some(Verdict::Safe));
+    assert_eq!(parse_verdict("\n\nSafe\n"), Some(Verdict::Safe));
+    assert_eq!(
+        parse_verdict("unsafe\nS1,S10"),
+        Some(Verdict::Unsafe(vec!["S1".into(), "S10".into()]))
+    );
+    assert_eq!(
+        parse_verdict(" unsafe \n S2 , S3 \n"),
+        Some(Verdict::Unsafe(vec!["S2".into(), "S3".into()]))
+    );
+    assert_eq!(parse_verdict("unsafe"), Some(Verdict::Unsafe(Vec::new())));
+    assert_eq!(parse_verdict(""), None);
+    assert_eq!(parse_verdict("I think this is fine."), None);
 }

@@ -25,7 +25,7 @@ use crate::tools::ToolRun;
 mod prepare;
 mod screen;
 
-pub(crate) use screen::refusal;
+pub(crate) use screen::{refusal, refused};
 mod usage;
 
 /// Tells a model to pick up where its last answer stopped (Continue); never stored.
@@ -366,6 +366,8 @@ impl TurnState {
             }
         }
         self.charge(model, chars, round.chars, round.usage.as_ref());
+        // The backend's slot goes back first: a moderation model judging the round may need it.
+        drop(stream);
         self.round_ends().await;
         Ok(round)
     }
@@ -407,8 +409,7 @@ impl TurnState {
             ChatEvent::Thinking(delta) => {
                 self.facts.token();
                 round.chars += delta.chars().count();
-                self.thinking.push_str(&delta);
-                self.send(TurnEvent::Thinking(delta)).await;
+                self.reasoning_grows(delta).await;
             }
             ChatEvent::ToolCalls(calls) => round.calls.extend(calls),
             ChatEvent::Done(usage) => {

@@ -6,14 +6,21 @@
 //! being written is held back until it is whole), redacted on the whole text of the round each
 //! time; when a redaction reaches into what was already shown (a pattern spanning words), the
 //! round's text is sent again whole ([`TurnEvent::Rewritten`]).
+//!
+//! A place's moderation model judges the person's message after the word rules; when it also
+//! judges output, the answer is held until its round ends and shown once judged (a verdict is
+//! on a whole text). The model's reasoning, which people can open, is screened too: with output
+//! rules or output moderation it is held until its round ends and sent screened, whole.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::engine::Inner;
 use crate::error::EngineError;
 use crate::events::TurnEvent;
 use crate::policy::audit::{self, Subject};
-use crate::policy::{Direction, Hit, PlacePolicy, PolicyAction, RuleSet};
+use crate::policy::moderation::{self, Exchange};
+use crate::policy::{Direction, Hit, MODERATION_UNAVAILABLE, PlacePolicy, PolicyAction, RuleSet};
 use crate::request::{TurnAction, TurnRequest, UserMessage};
 
 use super::TurnState;
@@ -34,6 +41,10 @@ pub(super) struct OutputFilter {
     pub(super) withheld: Option<String>,
     /// Whose turn it is, for the audit.
     subject: Option<Subject>,
+    /// The person's message as the model got it, for the moderation model judging answers.
+    prompt: String,
+    /// The current round's reasoning as the model wrote it, held while output is screened.
+    thinking: String,
 }
 
 impl OutputFilter {
@@ -51,13 +62,73 @@ impl OutputFilter {
             seen: HashSet::new(),
             notices: Vec::new(),
             withheld: None,
+            prompt: String::new(),
+            thinking: String::new(),
         }
     }
 
     /// Whether the answer is screened at all.
     fn active(&self) -> bool {
-        !self.place.output.is_empty()
+        !self.place.output.is_empty() || self.held()
     }
+
+    /// Whether the answer is held until its round ends (a moderation model judges it whole).
+    fn held(&self) -> bool {
+        self.place.moderation(Direction::Output).is_some()
+    }
+}
+
+fn is_block(hit: &Hit) -> bool {
+    hit.action == PolicyAction::Block
+}
+
+/// The error refusing a message for `hit`, a block.
+pub(crate) fn refused(hit: &Hit) -> EngineError {
+    if hit.rule == MODERATION_UNAVAILABLE {
+        EngineError::ModerationUnavailable
+    } else {
+        EngineError::ContentRefused {
+            rule: hit.rule.clone(),
+        }
+    }
+}
+
+/// What the moderation model is shown of a message: its text and the files read into it.
+fn input_text(message: &UserMessage) -> String {
+    let mut text = message.text.clone();
+    for (_, content) in &message.documents {
+        text.push_str("\n\n");
+        text.push_str(content);
+    }
+    text
+}
+
+/// The moderation model's judgement of a person's message, in `place` (none without a model).
+async fn judge_input(
+    inner: &Arc<Inner>,
+    place: &PlacePolicy,
+    subject: &Subject,
+    message: &UserMessage,
+    record_failure: bool,
+) -> Option<Hit> {
+    let moderation = place.moderation(Direction::Input)?;
+    let text = input_text(message);
+    if text.trim().is_empty() {
+        return None;
+    }
+    let exchange = Exchange {
+        prompt: &text,
+        answer: None,
+    };
+    moderation::judge(
+        inner,
+        moderation,
+        subject,
+        Direction::Input,
+        &exchange,
+        record_failure,
+    )
+    .await
 }
 
 /// `text` up to and with its last white space: what may be shown while the rest may still grow
@@ -89,19 +160,25 @@ fn screen_message(rules: &RuleSet, message: &mut UserMessage) -> Vec<Hit> {
     hits
 }
 
-/// Checks a new message of `request` against the input rules of `place` without changing it:
-/// the block rule that refuses it, if one does.
-pub(crate) fn refusal(place: &PlacePolicy, request: &TurnRequest) -> Option<Hit> {
+/// Checks a new message of `request` against the input rules and moderation model of `place`
+/// without changing it: the block rule that refuses it, if one does.
+pub(crate) async fn refusal(
+    inner: &Arc<Inner>,
+    place: &PlacePolicy,
+    request: &TurnRequest,
+) -> Option<Hit> {
     let TurnAction::Message(message) = &request.action else {
         return None;
     };
-    if place.input.is_empty() {
-        return None;
-    }
     let mut message = message.clone();
-    screen_message(&place.input, &mut message)
-        .into_iter()
-        .find(|hit| hit.action == PolicyAction::Block)
+    let hits = screen_message(&place.input, &mut message);
+    if let Some(hit) = hits.into_iter().find(is_block) {
+        return Some(hit);
+    }
+    let subject = Subject::of(request);
+    judge_input(inner, place, &subject, &message, false)
+        .await
+        .filter(is_block)
 }
 
 /// What a person is told of a rule that acted on their message.
@@ -120,9 +197,9 @@ fn input_notice(hit: &Hit) -> Option<String> {
 }
 
 impl TurnState {
-    /// Sets the turn's content policy (by its place) and screens a new message of the person's:
-    /// refused by a block rule (nothing stored, nothing sent), redacted, or let through with a
-    /// warning. Every action is recorded.
+    /// Sets the turn's content policy (by its place) and screens a new message of the person's
+    /// with the word rules, then the moderation model: refused by a block (nothing stored,
+    /// nothing sent), redacted, or let through with a warning. Every action is recorded.
     pub(super) async fn screen_input(
         &mut self,
         request: &mut TurnRequest,
@@ -133,17 +210,16 @@ impl TurnState {
         let TurnAction::Message(message) = &mut request.action else {
             return Ok(());
         };
-        if place.input.is_empty() {
-            return Ok(());
+        let mut hits = screen_message(&place.input, message);
+        if !hits.iter().any(is_block) {
+            hits.extend(judge_input(&self.inner, &place, &subject, message, true).await);
         }
-        let hits = screen_message(&place.input, message);
+        self.output.prompt = message.text.clone();
         for hit in &hits {
             audit::record(&self.inner, &subject, Direction::Input, hit).await;
         }
-        if let Some(hit) = hits.iter().find(|h| h.action == PolicyAction::Block) {
-            return Err(EngineError::ContentRefused {
-                rule: hit.rule.clone(),
-            });
+        if let Some(hit) = hits.iter().find(|h| is_block(h)) {
+            return Err(refused(hit));
         }
         for notice in hits.iter().filter_map(input_notice) {
             self.notice(notice).await;
@@ -158,8 +234,9 @@ impl TurnState {
     }
 
     /// More of the answer: shown as it comes without rules; with rules, screened on the whole
-    /// round (`raw`, as the model wrote it) and shown up to its settled part. A block rule
-    /// sets `withheld` (the round must stop).
+    /// round (`raw`, as the model wrote it) and shown up to its settled part (nothing until the
+    /// round ends when a moderation model judges answers). A block rule sets `withheld` (the
+    /// round must stop).
     pub(super) async fn answer_grows(&mut self, raw: &str, delta: String) {
         if !self.output.active() {
             self.text.push_str(&delta);
@@ -172,10 +249,71 @@ impl TurnState {
         for hit in &screened.hits {
             self.output_hit(hit).await;
         }
-        if self.output.withheld.is_none() {
+        if self.output.withheld.is_none() && !self.output.held() {
             let visible = settled(&screened.text).to_owned();
             self.show(visible).await;
         }
+    }
+
+    /// More of the model's reasoning: sent as it comes without output screening; with it,
+    /// held until the round ends (a redaction could not reach back into reasoning already
+    /// sent: there is no rewrite for it).
+    pub(super) async fn reasoning_grows(&mut self, delta: String) {
+        if self.output.active() {
+            self.output.thinking.push_str(&delta);
+            return;
+        }
+        self.thinking.push_str(&delta);
+        self.send(TurnEvent::Thinking(delta)).await;
+    }
+
+    /// The round's reasoning, screened with the output rules and judged by the moderation
+    /// model, sent whole: redacted, or replaced by a notice when a block rule matched. Each
+    /// action is recorded; nobody is told in the answer (the reasoning shows it).
+    async fn reasoning_ends(&mut self) {
+        let raw = std::mem::take(&mut self.output.thinking);
+        if raw.is_empty() {
+            return;
+        }
+        let screened = self.output.place.output.screen(&raw);
+        let mut hits = screened.hits;
+        hits.extend(self.judge_output(&screened.text).await);
+        if let Some(subject) = &self.output.subject {
+            for hit in &hits {
+                audit::record(&self.inner, subject, Direction::Output, hit).await;
+            }
+        }
+        let text = match hits.iter().find(|h| is_block(h)) {
+            Some(hit) => format!(
+                "(the reasoning was withheld: it broke the content policy ({}))",
+                hit.rule
+            ),
+            None => screened.text,
+        };
+        self.thinking.push_str(&text);
+        self.send(TurnEvent::Thinking(text)).await;
+    }
+
+    /// The moderation model's judgement of `text`, the model's, when it judges output here.
+    async fn judge_output(&self, text: &str) -> Option<Hit> {
+        let moderation = self.output.place.moderation(Direction::Output)?;
+        let subject = self.output.subject.as_ref()?;
+        if text.trim().is_empty() {
+            return None;
+        }
+        let exchange = Exchange {
+            prompt: &self.output.prompt,
+            answer: Some(text),
+        };
+        moderation::judge(
+            &self.inner,
+            moderation,
+            subject,
+            Direction::Output,
+            &exchange,
+            true,
+        )
+        .await
     }
 
     /// The round ended (answered, called tools, was stopped): the rest of its text is shown,
@@ -184,7 +322,14 @@ impl TurnState {
         if !self.output.active() || self.output.withheld.is_some() {
             return;
         }
+        self.reasoning_ends().await;
         let whole = self.text[self.output.round_start..].to_owned();
+        if let Some(hit) = self.judge_output(&whole).await {
+            self.output_hit(&hit).await;
+        }
+        if self.output.withheld.is_some() {
+            return;
+        }
         self.show(whole).await;
         for notice in std::mem::take(&mut self.output.notices) {
             self.notice(notice).await;
@@ -241,7 +386,11 @@ impl TurnState {
         let Some(rule) = self.output.withheld.clone() else {
             return;
         };
-        self.text = format!("🚫 The answer was withheld: it broke the content policy ({rule}).");
+        self.text = if rule == MODERATION_UNAVAILABLE {
+            "🚫 The answer was withheld: the moderation model that checks answers here did not answer; try again in a few minutes.".to_owned()
+        } else {
+            format!("🚫 The answer was withheld: it broke the content policy ({rule}).")
+        };
         self.send(TurnEvent::Rewritten(self.text.clone())).await;
     }
 }

@@ -194,6 +194,31 @@ pub async fn run(engine: &Engine, request: TurnRequest) -> (Vec<String>, TurnSum
     run_with(engine, request, Approval::Approve).await
 }
 
+/// Runs a turn to its end, whether it answers or fails: its events (described) and how it
+/// ended.
+pub async fn outcome(
+    engine: &Engine,
+    request: TurnRequest,
+) -> (
+    Vec<String>,
+    Result<TurnSummary, mcpcord_engine::EngineError>,
+) {
+    let mut turn = engine.start_turn(request);
+    let mut seen = Vec::new();
+    tokio::time::timeout(TIMEOUT, async {
+        while let Some(event) = turn.next().await {
+            match event {
+                TurnEvent::Done(summary) => return (seen, Ok(summary)),
+                TurnEvent::Failed(error) => return (seen, Err(error)),
+                other => seen.push(describe(&other)),
+            }
+        }
+        panic!("the turn ended without Done or Failed: {seen:?}");
+    })
+    .await
+    .expect("the turn finished in time")
+}
+
 /// A short text for an event, for assertions and failure messages.
 pub fn describe(event: &TurnEvent) -> String {
     match event {

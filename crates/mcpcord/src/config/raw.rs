@@ -340,9 +340,32 @@ pub struct RawPolicy {
     pub input: Vec<RawPolicyRule>,
     /// `[[policy.output]]`: rules on the model's answers, checked as they stream.
     pub output: Vec<RawPolicyRule>,
+    /// `[policy.moderation]`: a moderation model judging texts after the rules (off by default).
+    pub moderation: Option<RawModeration>,
     /// Rules of a guild, by guild id: its `input` and `output` lists replace the default ones
     /// (a list it leaves out is the default's).
     pub guilds: BTreeMap<String, RawGuildPolicy>,
+}
+
+/// `[policy.moderation]`: a moderation model (e.g. Llama Guard on Ollama), asked through the
+/// backends, that answers `safe` or `unsafe` with categories.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawModeration {
+    /// The model's name on a backend, e.g. `llama-guard3:1b`.
+    pub model: Option<String>,
+    /// What an `unsafe` verdict does: `block` (default) or `warn`.
+    pub action: Option<String>,
+    /// Whether the model's answers and reasoning are judged too (default false; when true an
+    /// answer is shown once its round is judged instead of as it streams).
+    pub output: Option<bool>,
+    /// The longest wait for a verdict (default `10s`).
+    pub timeout: Option<String>,
+    /// Whether a text is refused when no verdict comes (default false: it goes through, with a
+    /// warning in the log and an audit entry).
+    pub fail_closed: Option<bool>,
+    /// `false` switches the default's model off in a guild (default true).
+    pub enabled: Option<bool>,
 }
 
 /// `[policy.guilds."ID"]`: one guild's rules.
@@ -353,6 +376,8 @@ pub struct RawGuildPolicy {
     pub input: Option<Vec<RawPolicyRule>>,
     /// Replaces `policy.output` in this guild (`[]`: no output rules here).
     pub output: Option<Vec<RawPolicyRule>>,
+    /// Replaces `policy.moderation` in this guild (`enabled = false`: none here).
+    pub moderation: Option<RawModeration>,
 }
 
 /// One content-policy rule.

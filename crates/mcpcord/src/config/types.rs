@@ -662,6 +662,25 @@ pub struct PolicyRulesConfig {
     pub input: Vec<PolicyRuleConfig>,
     /// Rules on what the model answers.
     pub output: Vec<PolicyRuleConfig>,
+    /// The moderation model, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moderation: Option<ModerationConfig>,
+}
+
+/// A moderation model's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModerationConfig {
+    /// The model's name on a backend.
+    pub model: String,
+    /// `block` or `warn`.
+    pub action: &'static str,
+    /// Whether answers and reasoning are judged too.
+    pub output: bool,
+    /// The longest wait for a verdict.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Whether a text is refused when no verdict comes.
+    pub fail_closed: bool,
 }
 
 /// One rule.

@@ -1,20 +1,24 @@
 //! `[policy]`: the content policy's rules, checked (names, actions, guild ids) and compiled
-//! (every regex; a bad one is reported with the rule it is in).
+//! (every regex; a bad one is reported with the rule it is in), and its moderation model
+//! (named, with an action a verdict can take: block or warn).
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 
-use mcpcord_engine::{ContentPolicy, GuildId, PolicyAction, PolicyRule, PolicyRules};
+use mcpcord_engine::{ContentPolicy, GuildId, Moderation, PolicyAction, PolicyRule, PolicyRules};
 
-use crate::config::raw::{RawPolicy, RawPolicyRule};
+use crate::config::raw::{RawModeration, RawPolicy, RawPolicyRule};
 use crate::config::report::Report;
-use crate::config::types::{PolicyConfig, PolicyRuleConfig, PolicyRulesConfig};
+use crate::config::types::{ModerationConfig, PolicyConfig, PolicyRuleConfig, PolicyRulesConfig};
 
 /// Validates `[policy]` and compiles it.
 pub(super) fn policy(raw: RawPolicy, report: &mut Report) -> PolicyConfig {
     let default = PolicyRulesConfig {
         input: rules(raw.input, "policy.input", report),
         output: rules(raw.output, "policy.output", report),
+        moderation: raw
+            .moderation
+            .and_then(|m| moderation(m, "policy.moderation", report)),
     };
     // The lists each guild took from the default: their problems are the default's.
     let mut inherited = Vec::new();
@@ -38,7 +42,18 @@ pub(super) fn policy(raw: RawPolicy, report: &mut Report) -> PolicyConfig {
         };
         let input = list(own.input, "input", &default.input);
         let output = list(own.output, "output", &default.output);
-        guilds.insert(id, PolicyRulesConfig { input, output });
+        let moderation = match own.moderation {
+            Some(own) => moderation(own, &format!("{at}.moderation"), report),
+            None => default.moderation.clone(),
+        };
+        guilds.insert(
+            id,
+            PolicyRulesConfig {
+                input,
+                output,
+                moderation,
+            },
+        );
     }
     let compiled = compile(&default, &guilds, &inherited, report);
     PolicyConfig {
@@ -96,7 +111,38 @@ fn engine_rules(rules: &PolicyRulesConfig) -> PolicyRules {
     PolicyRules {
         input: convert(&rules.input),
         output: convert(&rules.output),
+        moderation: rules.moderation.as_ref().map(|m| Moderation {
+            model: m.model.clone(),
+            action: action_of(m.action),
+            output: m.output,
+            timeout: m.timeout,
+            fail_closed: m.fail_closed,
+        }),
     }
+}
+
+/// A moderation model at `path`: named, with `block` or `warn`; none when switched off (or
+/// wrong, reported).
+fn moderation(raw: RawModeration, path: &str, report: &mut Report) -> Option<ModerationConfig> {
+    if raw.enabled == Some(false) {
+        return None;
+    }
+    let model = raw.model.filter(|m| !m.trim().is_empty());
+    if model.is_none() {
+        report.error(
+            format!("{path}.model"),
+            "is missing: name the moderation model as a backend knows it, e.g. model = \"llama-guard3:1b\" (or enabled = false)",
+        );
+    }
+    let action = moderation_action(raw.action.as_deref(), path, report);
+    let timeout = super::duration(raw.timeout, "10s", &format!("{path}.timeout"), report);
+    Some(ModerationConfig {
+        model: model?,
+        action: action?,
+        output: raw.output.unwrap_or(false),
+        timeout,
+        fail_closed: raw.fail_closed.unwrap_or(false),
+    })
 }
 
 /// The engine's action for a validated action name.
@@ -147,4 +193,21 @@ fn rule(raw: RawPolicyRule, path: &str, report: &mut Report) -> Option<PolicyRul
         words: raw.words,
         regexes: raw.regexes,
     })
+}
+
+/// A moderation model's action: `block` (the default) or `warn`; a verdict marks no span, so
+/// `redact` is refused with why.
+fn moderation_action(
+    action: Option<&str>,
+    path: &str,
+    report: &mut Report,
+) -> Option<&'static str> {
+    let problem = match action {
+        None | Some("block") => return Some("block"),
+        Some("warn") => return Some("warn"),
+        Some("redact") => "redact does not apply to a moderation model: its verdict is on the whole text and marks no part to redact; use block or warn".to_owned(),
+        Some(other) => format!("{other:?} is not an action for a moderation model; allowed: block, warn"),
+    };
+    report.error(format!("{path}.action"), problem);
+    None
 }
