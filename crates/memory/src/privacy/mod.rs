@@ -193,6 +193,8 @@ impl Store {
     /// tool switches they made and their token usage, read in one transaction so the parts
     /// agree; then the audit log's entries about them.
     pub async fn personal_data(&self, user: UserId) -> Result<PersonalData, MemoryError> {
+        // Their messages still queued (see `group.rs`) are part of it.
+        self.settle().await?;
         let mut tx = self.pool.begin().await?;
         let profile = profile_of(&mut tx, user).await?;
         let preferences = preferences_of(&mut tx, user).await?;
