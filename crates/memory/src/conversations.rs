@@ -209,7 +209,7 @@ impl Store {
             owner,
         };
         match hot.claim(key.as_str(), || group.queue_message(new, message.clone()))? {
-            Claim::Created(queued) => Ok(queued),
+            Claim::Created(queued) => Ok(*queued),
             Claim::Kept(conversation) => self.queue_into(conversation, message).await,
             Claim::Unknown(generation) => {
                 self.queue_found(key, (scope, owner), message, generation)

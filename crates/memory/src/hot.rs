@@ -84,7 +84,7 @@ pub(crate) enum Claim {
     Kept(Conversation),
     /// It had no live conversation: one was created with the message (its write queued) and
     /// is kept.
-    Created((Started, Written)),
+    Created(Box<(Started, Written)>),
     /// Not known here: read it (and keep it with this generation).
     Unknown(u64),
 }
@@ -142,7 +142,7 @@ impl Hot {
             if let Some(live) = &mut kept.live {
                 live.insert(hash);
             }
-            return Ok(Claim::Created(created));
+            return Ok(Claim::Created(Box::new(created)));
         }
         Ok(Claim::Unknown(kept.generation))
     }

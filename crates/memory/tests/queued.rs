@@ -240,7 +240,7 @@ async fn a_queued_write_that_collides_fails_with_its_cause_and_leaves_nothing() 
         "{error}"
     );
     let history = theirs.history(created.conversation.id, 10).await.unwrap();
-    assert_eq!(history, [created.message.clone()]);
+    assert_eq!(history, std::slice::from_ref(&created.message));
     let conversations: i64 = {
         let url = db.url().to_owned();
         let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
