@@ -35,6 +35,14 @@
 //! the turn fails with that error. [`GroupCommit::settle`] waits for everything queued, for
 //! writes that do not go through this queue (`/new`, a title, retention, forgetting a person).
 //!
+//! A process that writes to the same file without saying so (`Store::set_shared`) takes ids
+//! this one gives: a write whose ids nobody has seen yet (an answer, a conversation) is rolled
+//! back to its savepoint and written again with SQLite's ids; a queued message cannot be (its
+//! ids are in use) and fails with the cause. Either way this store stops giving ids and keeps
+//! nothing in memory from then on, as a shared one. On a crash, what was queued and not yet
+//! committed is lost whole (a message, with the conversation it started); ids given and never
+//! written are simply not used.
+//!
 //! [`Written`]: crate::Written
 
 use std::path::{Path, PathBuf};
