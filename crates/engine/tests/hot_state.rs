@@ -92,3 +92,74 @@ async fn changes_through_the_engine_reach_the_next_turn() {
     assert_eq!(sent["model"], "qwen3");
     assert_eq!(h.history("c1").await.len(), 2);
 }
+
+/// On SQLite the person's message may still be queued for writing when the model is asked:
+/// the history the model sees has it once, after what came before.
+#[tokio::test]
+async fn the_model_sees_the_new_message_once_whether_or_not_it_is_written_yet() {
+    let h = harness(vec![tool_model()], None, config("llama3.2")).await;
+    for n in 0..5 {
+        h.fake.push_script(Script::reply(&format!("answer {n}")));
+        run(&h.engine, say("c1", &format!("question {n}"))).await;
+        let sent = h.fake.last_chat_request().unwrap();
+        let said: Vec<&str> = sent["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] != "system")
+            .map(|m| m["content"].as_str().unwrap())
+            .collect();
+        let expected: Vec<String> = (0..n)
+            .flat_map(|k| [format!("alice: question {k}"), format!("answer {k}")])
+            .chain([format!("alice: question {n}")])
+            .collect();
+        assert_eq!(said, expected, "turn {n}");
+    }
+    let history = h.history("c1").await;
+    assert_eq!(history.len(), 10);
+    assert!(history.windows(2).all(|w| w[0].id < w[1].id));
+}
+
+/// A turn whose message cannot be stored (here another process, not told it shares the SQLite
+/// file, started the conversation a moment before) fails with that cause, and no answer is
+/// committed without its question.
+#[tokio::test]
+async fn a_turn_whose_message_cannot_be_stored_fails_with_the_cause_and_commits_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/engine.sqlite", dir.path().display());
+    let store = mcpcord_memory::Store::connect(&url).await.unwrap();
+    let other = mcpcord_memory::Store::connect(&url).await.unwrap();
+    let h = common::harness_on(store, dir, vec![tool_model()], None, config("llama3.2")).await;
+    let turn = say("c9", "hello");
+    let theirs = other
+        .conversation_with_message(
+            &turn.key,
+            turn.scope,
+            turn.author.id,
+            mcpcord_memory::NewMessage::user("theirs"),
+        )
+        .await
+        .unwrap();
+    h.fake.push_script(Script::reply("an answer never stored"));
+    let mut running = h.engine.start_turn(turn);
+    let failed = tokio::time::timeout(common::TIMEOUT, async {
+        while let Some(event) = running.next().await {
+            match event {
+                mcpcord_engine::TurnEvent::Failed(error) => return Some(error),
+                mcpcord_engine::TurnEvent::Done(summary) => panic!("answered: {summary:?}"),
+                _ => {}
+            }
+        }
+        None
+    })
+    .await
+    .expect("the turn ended in time")
+    .expect("the turn failed");
+    let text = failed.to_string();
+    assert!(
+        text.contains("could not be started") && text.contains("send the message again"),
+        "{text}"
+    );
+    let history = other.history(theirs.conversation.id, 10).await.unwrap();
+    assert_eq!(history, [theirs.message], "nothing of the failed turn");
+}

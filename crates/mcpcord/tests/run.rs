@@ -293,3 +293,118 @@ async fn a_second_sigint_exits_at_once_with_130() {
         assert!(gone(child).await, "the MCP server {child} outlived the bot");
     }
 }
+
+/// The database of a bot run in `dir`, opened apart from the bot.
+async fn open_database(dir: &Path) -> sqlx::SqliteConnection {
+    let url = format!("sqlite://{}/bot.sqlite", dir.display());
+    <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap()
+}
+
+/// Every stored message, (role, content) in id order, after SQLite's integrity and foreign-key
+/// checks passed; and how many conversations there are.
+async fn stored(dir: &Path) -> (Vec<(String, String)>, i64) {
+    let mut db = open_database(dir).await;
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(orphans, 0, "rows without their parent");
+    let messages = sqlx::query_as("SELECT role, content FROM messages ORDER BY id")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let conversations = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    (messages, conversations)
+}
+
+/// Killed (SIGKILL) the moment its model request arrives, while the person's message may still
+/// be queued for writing (SQLite gives its ids in memory, see the memory crate's `group.rs`):
+/// the database has that message with its conversation, or nothing of the turn, never an answer
+/// or a conversation without it; restarted, the bot answers the next message and stores it.
+#[cfg(unix)]
+#[tokio::test]
+async fn sigkill_right_after_the_model_request_leaves_the_message_or_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let discord = FakeDiscord::start().await;
+    let ollama = FakeOllama::start_with_models(vec![
+        FakeModel::new("llama3.2").capabilities(&["completion"]),
+    ])
+    .await;
+    ollama.push_script(Script::new().stall());
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_bot(&discord, &ollama, dir.path(), "2s");
+    let log = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    if discord.wait_for_identify().await.is_err() {
+        panic!("the binary did not connect; stderr:\n{}", log());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    discord.inject_message_create(MessageCreate::new(format!(
+        "<@{}> first question",
+        FakeDiscord::BOT_USER_ID
+    )));
+    tokio::time::timeout(WAIT, async {
+        while ollama.count("/api/chat") == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no model request; stderr:\n{}", log()));
+    child.start_kill().expect("SIGKILL");
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+
+    let (messages, conversations) = stored(dir.path()).await;
+    match messages.as_slice() {
+        [] => assert_eq!(conversations, 0, "a conversation without its first message"),
+        [(role, content)] => {
+            assert_eq!(role, "user");
+            assert!(content.contains("first question"), "{content}");
+            assert_eq!(conversations, 1);
+        }
+        more => panic!("more than the person's message: {more:?}"),
+    }
+    eprintln!("after the kill: {} message(s) stored", messages.len());
+
+    // Restarted on the same database: the next message is answered and stored after it.
+    let discord = FakeDiscord::start().await;
+    let ollama = FakeOllama::start_with_models(vec![
+        FakeModel::new("llama3.2").capabilities(&["completion"]),
+    ])
+    .await;
+    let _again = spawn_bot(&discord, &ollama, dir.path(), "2s");
+    if discord.wait_for_identify().await.is_err() {
+        panic!("the restarted binary did not connect; stderr:\n{}", log());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    discord.inject_message_create(MessageCreate::new(format!(
+        "<@{}> second question",
+        FakeDiscord::BOT_USER_ID
+    )));
+    let after = tokio::time::timeout(WAIT, async {
+        loop {
+            let (after, _) = stored(dir.path()).await;
+            if after.iter().any(|(role, _)| role == "assistant") {
+                return after;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the restarted bot stored no answer; stderr:\n{}", log()));
+    let (last_question, answer) = (&after[after.len() - 2], &after[after.len() - 1]);
+    assert_eq!(after.len(), messages.len() + 2, "{after:?}");
+    assert_eq!(&after[..messages.len()], messages.as_slice());
+    assert!(last_question.1.contains("second question"), "{after:?}");
+    assert_eq!(answer.0, "assistant", "{after:?}");
+}

@@ -2,6 +2,10 @@
 
 use std::time::SystemTime;
 
+use tokio::sync::oneshot;
+
+use crate::group::{GroupCommit, Target};
+use crate::hot::Claim;
 use crate::store::Durability;
 use crate::{
     ConversationId, ConversationKey, MemoryError, NewMessage, Scope, Store, StoredMessage, UserId,
@@ -48,6 +52,37 @@ pub struct Started {
     pub created: bool,
 }
 
+/// Whether a person's message given to
+/// [`Store::conversation_with_message_queued`] is written: await [`wait`](Self::wait) before
+/// anything that must follow it (the answer).
+#[derive(Debug)]
+#[must_use = "a queued message may fail to be written: wait for it before the answer"]
+pub struct Written(Option<oneshot::Receiver<Result<(), MemoryError>>>);
+
+impl Written {
+    /// Written already.
+    pub(crate) fn done() -> Self {
+        Self(None)
+    }
+
+    /// Written when `answer` says so.
+    pub(crate) fn queued(answer: oneshot::Receiver<Result<(), MemoryError>>) -> Self {
+        Self(Some(answer))
+    }
+
+    /// Waits until the message is committed (with the relaxed durability of the model's
+    /// path: the answer's commit syncs it), or says why it could not be written (nothing of
+    /// it is stored then).
+    pub async fn wait(self) -> Result<(), MemoryError> {
+        match self.0 {
+            None => Ok(()),
+            Some(answer) => answer
+                .await
+                .map_err(|_| MemoryError::Database(sqlx::Error::PoolClosed))?,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct ConversationRow {
     id: i64,
@@ -87,6 +122,16 @@ const INSERT: &str = concat!(
     conversation_columns!()
 );
 
+/// [`INSERT`] with the id given ($1), the other values one place on. Only a live conversation
+/// under the key is a conflict: an id already taken (another process gave it) is an error.
+const INSERT_WITH_ID: &str = concat!(
+    "INSERT INTO conversations \
+     (id, key, guild_id, channel_id, user_id, owner_id, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+     ON CONFLICT (key) WHERE archived_at IS NULL DO NOTHING RETURNING ",
+    conversation_columns!()
+);
+
 pub(crate) const FIND_LIVE: &str = concat!(
     "SELECT ",
     conversation_columns!(),
@@ -119,9 +164,103 @@ impl Store {
 
     /// The live conversation under `key` (created, with `scope` and `owner`, if there is none)
     /// with a person's `message` written to it, as [`add_user_message`](Self::add_user_message)
-    /// writes it. On SQLite this is one write through the group commit and no read (a
-    /// conversation used recently comes from memory, see `hot.rs`).
+    /// writes it; both once written. See
+    /// [`conversation_with_message_queued`](Self::conversation_with_message_queued).
     pub async fn conversation_with_message(
+        &self,
+        key: &ConversationKey,
+        scope: Scope,
+        owner: Option<UserId>,
+        message: NewMessage,
+    ) -> Result<Started, MemoryError> {
+        let (started, written) = self
+            .conversation_with_message_queued(key, scope, owner, message)
+            .await?;
+        written.wait().await?;
+        Ok(started)
+    }
+
+    /// Like [`conversation_with_message`](Self::conversation_with_message), but may return
+    /// before the write is committed: the conversation and the message as they are stored, and
+    /// a [`Written`] handle to await before anything that must follow the message is written
+    /// (the answer: the store writes them in order anyway, and the handle tells whether the
+    /// message's write failed).
+    ///
+    /// On SQLite, while this process is the database's only writer, the ids are given in
+    /// memory and the write is queued (see `group.rs`): no wait at all for a conversation
+    /// used recently (kept in memory, see `hot.rs`) or a key that never had one, one read
+    /// otherwise. A read of the conversation's history may not show the message until the
+    /// handle says it is written. Elsewhere (PostgreSQL, a shared SQLite file) the message is
+    /// written before this returns and the handle is already done.
+    pub async fn conversation_with_message_queued(
+        &self,
+        key: &ConversationKey,
+        scope: Scope,
+        owner: Option<UserId>,
+        message: NewMessage,
+    ) -> Result<(Started, Written), MemoryError> {
+        let (Some(group), Some(hot)) = (&self.group, self.hot()) else {
+            let started = self.written_now(key, scope, owner, message).await?;
+            return Ok((started, Written::done()));
+        };
+        let new = Target::New {
+            key: key.clone(),
+            scope,
+            owner,
+        };
+        match hot.claim(key.as_str(), || group.queue_message(new, message.clone()))? {
+            Claim::Created(queued) => Ok(*queued),
+            Claim::Kept(conversation) => self.queue_into(conversation, message).await,
+            Claim::Unknown(generation) => {
+                self.queue_found(key, (scope, owner), message, generation)
+                    .await
+            }
+        }
+    }
+
+    /// `message` queued for the live `conversation` (written at once when ids are not given
+    /// in memory).
+    async fn queue_into(
+        &self,
+        conversation: Conversation,
+        message: NewMessage,
+    ) -> Result<(Started, Written), MemoryError> {
+        let target = Target::Existing(conversation.clone());
+        let queued = match &self.group {
+            Some(group) => group.queue_message(target, message.clone())?,
+            None => None,
+        };
+        match queued {
+            Some(queued) => Ok(queued),
+            None => Ok((self.started(conversation, message).await?, Written::done())),
+        }
+    }
+
+    /// `message` for the conversation under `key`, which is neither kept in memory nor known
+    /// to be absent: read (kept from `generation` on) and the message queued for it; when
+    /// there is none live, created with the message through the queue (after anything
+    /// queued, a creation under the same key too), waited for.
+    async fn queue_found(
+        &self,
+        key: &ConversationKey,
+        (scope, owner): (Scope, Option<UserId>),
+        message: NewMessage,
+        generation: u64,
+    ) -> Result<(Started, Written), MemoryError> {
+        let Some(found) = self.find_conversation(key).await? else {
+            let started = self.written_now(key, scope, owner, message).await?;
+            return Ok((started, Written::done()));
+        };
+        if let Some(hot) = self.hot() {
+            hot.keep(generation, &found);
+        }
+        self.queue_into(found, message).await
+    }
+
+    /// [`conversation_with_message`](Self::conversation_with_message), written before it
+    /// returns. On SQLite this is one write through the group commit and no read (a
+    /// conversation used recently comes from memory, see `hot.rs`).
+    async fn written_now(
         &self,
         key: &ConversationKey,
         scope: Scope,
@@ -138,6 +277,9 @@ impl Store {
             Some(Err(generation)) => Some(generation),
             None => None,
         };
+        if let Some(hot) = hot {
+            hot.mark_live(key.as_str());
+        }
         let turn = uuid::Uuid::new_v4().to_string();
         let started = group
             .conversation_with_message(key.clone(), scope, owner, message, turn)
@@ -203,11 +345,14 @@ impl Store {
         scope: Scope,
         owner: Option<UserId>,
     ) -> Result<Option<Conversation>, MemoryError> {
+        if let Some(hot) = self.hot() {
+            hot.mark_live(key.as_str());
+        }
         if let Some(group) = &self.group {
             return group.conversation(key.clone(), scope, owner).await;
         }
         let mut writer = self.write_connection(Durability::Process).await?;
-        let created = insert_conversation(key, scope, owner)
+        let created = insert_conversation(key, scope, owner, None, db::now())
             .fetch_optional(writer.conn())
             .await?;
         writer.finish().await?;
@@ -224,9 +369,8 @@ impl Store {
         scope: Scope,
         owner: Option<UserId>,
     ) -> Result<Conversation, MemoryError> {
-        if let Some(hot) = &self.hot {
-            hot.forget_key(key.as_str());
-        }
+        self.before_new_live(key).await?;
+        let id = self.group.as_ref().and_then(GroupCommit::conversation_id);
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE conversations SET archived_at = $2 WHERE key = $1 AND archived_at IS NULL",
@@ -235,7 +379,7 @@ impl Store {
         .bind(db::now())
         .execute(&mut *tx)
         .await?;
-        let row = insert_conversation(key, scope, owner)
+        let row = insert_conversation(key, scope, owner, id, db::now())
             .fetch_one(&mut *tx)
             .await?;
         let committed = tx.commit().await;
@@ -262,6 +406,7 @@ impl Store {
             }
         };
         forget();
+        self.before_new_live(key).await?;
         let now = db::now();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -294,6 +439,18 @@ impl Store {
         Ok(row.into())
     }
 
+    /// Before a write that gives `key` a new live conversation apart from the queue (`/new`,
+    /// reopening): the key is marked live (turns arriving meanwhile read rather than create
+    /// one in memory), the conversation kept under it is forgotten, and what is queued is
+    /// written first (a person's message queued before lands where it did before).
+    async fn before_new_live(&self, key: &ConversationKey) -> Result<(), MemoryError> {
+        if let Some(hot) = &self.hot {
+            hot.mark_live(key.as_str());
+            hot.forget_key(key.as_str());
+        }
+        self.settle().await
+    }
+
     /// The live conversation under `key`, if there is one.
     pub async fn find_conversation(
         &self,
@@ -324,6 +481,7 @@ impl Store {
 
     /// Sets the conversation's title.
     pub async fn set_title(&self, id: ConversationId, title: &str) -> Result<(), MemoryError> {
+        self.settle().await?;
         let done = sqlx::query("UPDATE conversations SET title = $2 WHERE id = $1")
             .bind(id.0)
             .bind(title)
@@ -341,6 +499,7 @@ impl Store {
         id: ConversationId,
         model: Option<&str>,
     ) -> Result<(), MemoryError> {
+        self.settle().await?;
         let done = sqlx::query("UPDATE conversations SET model = $2 WHERE id = $1")
             .bind(id.0)
             .bind(model)
@@ -353,19 +512,26 @@ impl Store {
     }
 }
 
-/// The insert of a new live conversation; returns nothing if the key already has one.
+/// The insert of a new live conversation created `at` (unix milliseconds), with `id` when
+/// given (else the database gives one); returns nothing if the key already has one.
 pub(crate) fn insert_conversation(
     key: &ConversationKey,
     scope: Scope,
     owner: Option<UserId>,
+    id: Option<ConversationId>,
+    at: i64,
 ) -> sqlx::query::QueryAs<'_, sqlx::Any, ConversationRow, sqlx::any::AnyArguments<'_>> {
-    sqlx::query_as::<_, ConversationRow>(INSERT)
+    let query = match id {
+        Some(id) => sqlx::query_as::<_, ConversationRow>(INSERT_WITH_ID).bind(id.0),
+        None => sqlx::query_as::<_, ConversationRow>(INSERT),
+    };
+    query
         .bind(key.as_str())
         .bind(db::opt_id(scope.guild_id))
         .bind(db::opt_id(scope.channel_id))
         .bind(db::opt_id(scope.user_id))
         .bind(db::opt_id(owner))
-        .bind(db::now())
+        .bind(at)
 }
 
 /// `Ok` if an update touched the conversation, `NotFound` if there is none with this id.

@@ -57,6 +57,17 @@ pub enum MemoryError {
     /// Retrying later may work.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// A conversation started with a person's message could not be stored: its key got
+    /// another live conversation at the same moment (a `/new`, or another process writing to
+    /// this SQLite file). Sending the message again works; several processes on one SQLite
+    /// file each need `discord.shard_ids` set.
+    #[error(
+        "the conversation {key} could not be started: it got another one at the same moment          (a /new, or another process writing to this SQLite file); send the message again"
+    )]
+    Conflict {
+        /// The conversation's key.
+        key: String,
+    },
     /// The transaction this write shared with others (SQLite's group commit) failed.
     #[error("the database could not commit a batch of writes")]
     GroupCommit {

@@ -18,19 +18,46 @@
 //! is in the WAL file once it returns, and if a checkpoint has since moved it into the
 //! database file and the WAL started over, that checkpoint synced the database file first
 //! (WAL mode with `synchronous = NORMAL` syncs before and after each checkpoint).
+//!
+//! # Ids given before the write
+//!
+//! Even without fsync, writing costs the writer about 0.4 ms a turn, so in a burst of 200
+//! turns the last one waited some 80 ms in this queue before its model request. A turn need
+//! not wait: while this process is the database's only writer (see `hot.rs`), the ids of new
+//! conversations and messages are given here, from counters read when the store opened
+//! ([`Counters`]), and every insert into `conversations` and `messages` uses them. A person's
+//! message is then queued ([`GroupCommit::queue_message`]) with its ids known, and the turn
+//! goes on to the model at once with a [`Written`] handle it awaits before it commits its answer.
+//! Ids are given as jobs are queued, under one lock, so the queue's order is the ids' order and
+//! a message with a smaller id is never committed after one with a larger id (the embedding
+//! indexer reads onwards from the largest id it saw). The answer is queued after the question
+//! on the same queue, so it is never committed without it; when the question's write fails,
+//! the turn fails with that error. [`GroupCommit::settle`] waits for everything queued, for
+//! writes that do not go through this queue (`/new`, a title, retention, forgetting a person).
+//!
+//! A process that writes to the same file without saying so (`Store::set_shared`) takes ids
+//! this one gives: a write whose ids nobody has seen yet (an answer, a conversation) is rolled
+//! back to its savepoint and written again with SQLite's ids; a queued message cannot be (its
+//! ids are in use) and fails with the cause. Either way this store stops giving ids and keeps
+//! nothing in memory from then on, as a shared one. On a crash, what was queued and not yet
+//! committed is lost whole (a message, with the conversation it started); ids given and never
+//! written are simply not used.
+//!
+//! [`Written`]: crate::Written
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::conversations::{ConversationRow, FIND_LIVE, insert_conversation};
+use crate::hot::Hot;
 use crate::messages::{insert, write_rows};
 use crate::store::{Durability, write_connection_on};
 use crate::{
     Conversation, ConversationId, ConversationKey, MemoryError, MessageId, NewMessage, Scope,
-    Started, StoredMessage, UserId,
+    Started, StoredMessage, UserId, Written, db,
 };
 
 /// The most writes one transaction takes; more wait for the next.
@@ -38,7 +65,134 @@ const MAX_BATCH: usize = 256;
 
 type Done<T> = oneshot::Sender<Result<T, MemoryError>>;
 
-/// A write waiting for the group commit, with where its result goes.
+/// `retried!(conn, ids, giver, |conn, ids| write(conn, ids))`: the write (a future) with the
+/// `ids` given here, in a savepoint of its own (see [`given_ids_kept`]); again with SQLite
+/// giving the ids when another process took one first. (A macro: an async closure borrowing the
+/// job would make the writing task's future not `Send`.)
+macro_rules! retried {
+    ($conn:expr, $ids:expr, $giver:expr, |$c:ident, $i:ident| $write:expr) => {{
+        let conn: &mut AnyConnection = $conn;
+        let attempt: Result<_, MemoryError> = async {
+            if let Some(given) = $ids {
+                let mut savepoint = conn.begin().await?;
+                let first = {
+                    let ($c, $i): (&mut AnyConnection, _) = (&mut savepoint, Some(given));
+                    $write.await
+                };
+                if let Some(done) = given_ids_kept(savepoint, first, $giver).await? {
+                    return Ok(done);
+                }
+            }
+            let ($c, $i) = (conn, None);
+            $write.await
+        }
+        .await;
+        attempt
+    }};
+}
+
+/// The last conversation and message ids given (at first, the largest the database ever gave):
+/// the next ones follow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    conversation: i64,
+    message: i64,
+}
+
+impl Counters {
+    /// The counters of the database behind `pool`: the largest id each table ever gave
+    /// (`sqlite_sequence`, so that the ids of deleted rows are not given again) or holds.
+    pub(crate) async fn read(pool: &AnyPool) -> Result<Self, MemoryError> {
+        let (conversation, message): (i64, i64) = sqlx::query_as(
+            "SELECT \
+             MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'conversations'), 0), \
+                 COALESCE((SELECT MAX(id) FROM conversations), 0)), \
+             MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), \
+                 COALESCE((SELECT MAX(id) FROM messages), 0))",
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(Self {
+            conversation,
+            message,
+        })
+    }
+
+    fn conversation(&mut self) -> ConversationId {
+        self.conversation += 1;
+        ConversationId(self.conversation)
+    }
+
+    fn message(&mut self) -> MessageId {
+        self.message += 1;
+        MessageId(self.message)
+    }
+
+    fn messages(&mut self, count: usize) -> Vec<MessageId> {
+        (0..count).map(|_| self.message()).collect()
+    }
+}
+
+/// Where a queued message goes ([`GroupCommit::queue_message`]).
+pub(crate) enum Target {
+    /// A live conversation, known.
+    Existing(Conversation),
+    /// A new conversation under `key`, created with the message.
+    New {
+        key: ConversationKey,
+        scope: Scope,
+        owner: Option<UserId>,
+    },
+}
+
+impl Target {
+    /// The conversation, with its id given when it is new; whether it is new.
+    fn conversation(self, counters: &mut Counters) -> (Conversation, bool) {
+        match self {
+            Self::Existing(conversation) => (conversation, false),
+            Self::New { key, scope, owner } => {
+                let now = db::time(db::now());
+                let conversation = Conversation {
+                    id: counters.conversation(),
+                    key,
+                    scope,
+                    owner,
+                    title: None,
+                    model: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                (conversation, true)
+            }
+        }
+    }
+}
+
+/// A person's message queued with its id (and its conversation, when new, with its id).
+struct Queued {
+    conversation: Conversation,
+    created: bool,
+    message: NewMessage,
+    id: MessageId,
+    turn: String,
+    done: Done<()>,
+    forget: Forget,
+}
+
+/// What a failed queued write leaves kept in memory: its conversation, which may not exist.
+struct Forget {
+    hot: Arc<Hot>,
+    key: ConversationKey,
+}
+
+impl Forget {
+    fn now(&self) {
+        self.hot.forget_key(self.key.as_str());
+    }
+}
+
+/// A write waiting for the group commit, with where its result goes. Ids given when it was
+/// queued (`None`: SQLite gives them) are used for the rows it inserts.
 enum Job {
     /// A turn's messages (and the answer they replace); their ids back, in order.
     Messages {
@@ -46,6 +200,7 @@ enum Job {
         messages: Vec<NewMessage>,
         replaces: Option<MessageId>,
         turn: String,
+        ids: Option<Vec<MessageId>>,
         done: Done<Vec<MessageId>>,
     },
     /// The live conversation under a key (created if there is none) and a person's message
@@ -56,6 +211,7 @@ enum Job {
         owner: Option<UserId>,
         message: Box<NewMessage>,
         turn: String,
+        ids: Option<(ConversationId, MessageId)>,
         done: Done<Started>,
     },
     /// A new conversation; `None` back when another took the key first.
@@ -63,8 +219,14 @@ enum Job {
         key: ConversationKey,
         scope: Scope,
         owner: Option<UserId>,
+        id: Option<ConversationId>,
         done: Done<Option<Conversation>>,
     },
+    /// A person's message whose writer went on without waiting (see the module's
+    /// documentation).
+    Queued(Box<Queued>),
+    /// Nothing: answered once everything queued before it is committed.
+    Settle { done: Done<()> },
 }
 
 impl Job {
@@ -77,6 +239,8 @@ impl Job {
                 Reply::ConversationWithMessage(done, Box::new(Err(stopped())))
             }
             Self::Conversation { done, .. } => Reply::Conversation(done, Err(stopped())),
+            Self::Queued(queued) => Reply::Queued(queued.done, Err(stopped()), queued.forget),
+            Self::Settle { done } => Reply::Settled(done),
         }
     }
 }
@@ -89,6 +253,8 @@ enum Reply {
         Done<Option<Conversation>>,
         Result<Option<Conversation>, MemoryError>,
     ),
+    Queued(Done<()>, Result<(), MemoryError>, Forget),
+    Settled(Done<()>),
 }
 
 impl Reply {
@@ -99,6 +265,13 @@ impl Reply {
             Self::Messages(done, result) => done.send(result).is_ok(),
             Self::ConversationWithMessage(done, result) => done.send(*result).is_ok(),
             Self::Conversation(done, result) => done.send(result).is_ok(),
+            Self::Queued(done, result, forget) => {
+                if result.is_err() {
+                    forget.now();
+                }
+                done.send(result).is_ok()
+            }
+            Self::Settled(done) => done.send(Ok(())).is_ok(),
         };
     }
 
@@ -111,7 +284,58 @@ impl Reply {
             Self::Messages(done, _) => done.send(Err(error())).is_ok(),
             Self::ConversationWithMessage(done, _) => done.send(Err(error())).is_ok(),
             Self::Conversation(done, _) => done.send(Err(error())).is_ok(),
+            Self::Queued(done, _, forget) => {
+                forget.now();
+                done.send(Err(error())).is_ok()
+            }
+            Self::Settled(done) => done.send(Err(error())).is_ok(),
         };
+    }
+}
+
+/// Gives the ids of new rows, until another process turns out to insert rows too.
+#[derive(Clone, Debug)]
+struct Giver {
+    /// The ids to give; `None` once other processes write to the database too (SQLite gives
+    /// them then).
+    ids: Arc<Mutex<Option<Counters>>>,
+    /// What the store keeps in memory: corrected when a queued write fails, and turned off
+    /// with the ids.
+    hot: Arc<Hot>,
+}
+
+impl Giver {
+    fn lock(&self) -> MutexGuard<'_, Option<Counters>> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops giving ids for good: SQLite gives them from now on.
+    fn stop(&self) {
+        *self.lock() = None;
+    }
+
+    /// Another process inserted rows with ids given here (`error` says so), not told to share
+    /// the database (`Store::set_shared`): from now on SQLite gives the ids and nothing is
+    /// kept in memory, as for a shared database.
+    fn collided(&self, error: &MemoryError) {
+        if self.lock().take().is_some() {
+            tracing::warn!(
+                %error,
+                "another process writes to this SQLite database: ids now come from SQLite and \
+                 nothing is kept in memory (several bot processes on one SQLite file each need \
+                 discord.shard_ids set)"
+            );
+            self.hot.set_off(true);
+        }
+    }
+}
+
+/// Whether `error` is an id given here that another process took first.
+fn taken(error: &MemoryError) -> bool {
+    match error {
+        MemoryError::Database(sqlx::Error::Database(error)) => error.is_unique_violation(),
+        MemoryError::Conflict { .. } => true,
+        _ => false,
     }
 }
 
@@ -119,17 +343,40 @@ impl Reply {
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
     jobs: mpsc::UnboundedSender<(Job, Durability)>,
+    giver: Giver,
 }
 
 impl GroupCommit {
     /// Starts the writing task on `pool`, and the syncing task for the WAL file of the database
-    /// at `file` (`None` for an in-memory database, which has nothing to sync).
-    pub(crate) fn start(pool: AnyPool, file: Option<PathBuf>) -> Self {
+    /// at `file` (`None` for an in-memory database, which has nothing to sync); ids are given
+    /// from `counters` on.
+    pub(crate) fn start(
+        pool: AnyPool,
+        file: Option<PathBuf>,
+        counters: Counters,
+        hot: Arc<Hot>,
+    ) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
         let (synced, to_sync) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue, synced));
+        let giver = Giver {
+            ids: Arc::new(Mutex::new(Some(counters))),
+            hot,
+        };
+        tokio::spawn(run(pool, queue, synced, giver.clone()));
         tokio::spawn(sync(file.map(wal_of), to_sync));
-        Self { jobs }
+        Self { jobs, giver }
+    }
+
+    /// Stops giving ids (other processes insert rows too): SQLite gives them from now on, and
+    /// nothing is queued without waiting.
+    pub(crate) fn stop_giving_ids(&self) {
+        self.giver.stop();
+    }
+
+    /// The id of a conversation inserted apart from the queue (`/new`), `None` when SQLite
+    /// gives it.
+    pub(crate) fn conversation_id(&self) -> Option<ConversationId> {
+        self.giver.lock().as_mut().map(Counters::conversation)
     }
 
     /// Writes a turn's messages in the next transaction of `durability`; their ids once it is
@@ -143,14 +390,15 @@ impl GroupCommit {
         durability: Durability,
     ) -> Result<Vec<MessageId>, MemoryError> {
         let (done, answer) = oneshot::channel();
-        let job = Job::Messages {
+        self.enqueue(durability, |ids| Job::Messages {
+            ids: ids.map(|ids| ids.messages(messages.len())),
             conversation,
             messages,
             replaces,
             turn,
             done,
-        };
-        self.send(job, durability, answer).await
+        })?;
+        wait(answer).await
     }
 
     /// The live conversation under `key`, created if there is none, and `message` written to it
@@ -164,15 +412,16 @@ impl GroupCommit {
         turn: String,
     ) -> Result<Started, MemoryError> {
         let (done, answer) = oneshot::channel();
-        let job = Job::ConversationWithMessage {
+        self.enqueue(Durability::Process, |ids| Job::ConversationWithMessage {
+            ids: ids.map(|ids| (ids.conversation(), ids.message())),
             key,
             scope,
             owner,
             message: Box::new(message),
             turn,
             done,
-        };
-        self.send(job, Durability::Process, answer).await
+        })?;
+        wait(answer).await
     }
 
     /// Creates a live conversation under `key` (relaxed durability, as on the model's path);
@@ -184,24 +433,79 @@ impl GroupCommit {
         owner: Option<UserId>,
     ) -> Result<Option<Conversation>, MemoryError> {
         let (done, answer) = oneshot::channel();
-        let job = Job::Conversation {
+        self.enqueue(Durability::Process, |ids| Job::Conversation {
+            id: ids.map(Counters::conversation),
             key,
             scope,
             owner,
             done,
-        };
-        self.send(job, Durability::Process, answer).await
+        })?;
+        wait(answer).await
     }
 
-    async fn send<T>(
+    /// Queues `message` for `target` (relaxed durability) with its ids given now, and returns
+    /// at once: the conversation and the message as they will be stored, and the handle that
+    /// tells when they are. `None` when ids are not given here (the database is shared).
+    pub(crate) fn queue_message(
         &self,
-        job: Job,
-        durability: Durability,
-        answer: oneshot::Receiver<Result<T, MemoryError>>,
-    ) -> Result<T, MemoryError> {
-        self.jobs.send((job, durability)).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        target: Target,
+        message: NewMessage,
+    ) -> Result<Option<(Started, Written)>, MemoryError> {
+        let mut ids = self.giver.lock();
+        let Some(counters) = ids.as_mut() else {
+            return Ok(None);
+        };
+        let (conversation, created) = target.conversation(counters);
+        let (id, turn) = (counters.message(), uuid::Uuid::new_v4().to_string());
+        let (done, answer) = oneshot::channel();
+        let started = Started {
+            message: StoredMessage::written(id, conversation.id, turn.clone(), message.clone()),
+            conversation: conversation.clone(),
+            created,
+        };
+        let forget = Forget {
+            hot: self.giver.hot.clone(),
+            key: conversation.key.clone(),
+        };
+        let queued = Queued {
+            conversation,
+            created,
+            message,
+            id,
+            turn,
+            done,
+            forget,
+        };
+        // Sent under the ids' lock: the queue's order is the ids' order.
+        self.jobs
+            .send((Job::Queued(Box::new(queued)), Durability::Process))
+            .map_err(|_| stopped())?;
+        Ok(Some((started, Written::queued(answer))))
     }
+
+    /// Waits until everything queued so far is committed (or failed).
+    pub(crate) async fn settle(&self) -> Result<(), MemoryError> {
+        let (done, answer) = oneshot::channel();
+        self.enqueue(Durability::Process, |_| Job::Settle { done })?;
+        wait(answer).await
+    }
+
+    /// Queues the job `build` makes with the ids it gives (`None` when SQLite gives them),
+    /// under the ids' lock so that the queue's order is the ids' order.
+    fn enqueue(
+        &self,
+        durability: Durability,
+        build: impl FnOnce(Option<&mut Counters>) -> Job,
+    ) -> Result<(), MemoryError> {
+        let mut ids = self.giver.lock();
+        let job = build(ids.as_mut());
+        self.jobs.send((job, durability)).map_err(|_| stopped())
+    }
+}
+
+/// The result sent to `answer`.
+async fn wait<T>(answer: oneshot::Receiver<Result<T, MemoryError>>) -> Result<T, MemoryError> {
+    answer.await.map_err(|_| stopped())?
 }
 
 /// Writes of [`Durability::Full`] committed, waiting for the WAL to be synced.
@@ -213,10 +517,11 @@ async fn run(
     pool: AnyPool,
     mut queue: mpsc::UnboundedReceiver<(Job, Durability)>,
     synced: mpsc::UnboundedSender<Unsynced>,
+    giver: Giver,
 ) {
     let mut waiting = Vec::new();
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        if let Some(durable) = commit(&pool, waiting.drain(..)).await {
+        if let Some(durable) = commit(&pool, waiting.drain(..), &giver).await {
             // The syncing task ends only when this one does.
             let _ = synced.send(durable);
         }
@@ -231,13 +536,14 @@ async fn run(
 async fn commit(
     pool: &AnyPool,
     mut batch: impl Iterator<Item = (Job, Durability)>,
+    giver: &Giver,
 ) -> Option<Unsynced> {
     let mut replies = Vec::new();
     let outcome: Result<(), MemoryError> = async {
         let mut writer = write_connection_on(pool, Durability::Process).await?;
         let mut tx = writer.conn().begin().await?;
         for (job, durability) in batch.by_ref() {
-            let (reply, usable) = one(&mut tx, job).await;
+            let (reply, usable) = one(&mut tx, job, giver).await;
             replies.push((reply, durability));
             usable?;
         }
@@ -310,20 +616,40 @@ fn wal_of(file: PathBuf) -> PathBuf {
 
 /// One write in its own savepoint, rolled back alone when it fails. Its reply comes back
 /// always; the error beside it (the savepoint itself failing) fails the whole transaction.
-async fn one(conn: &mut AnyConnection, job: Job) -> (Reply, Result<(), MemoryError>) {
+async fn one(
+    conn: &mut AnyConnection,
+    job: Job,
+    giver: &Giver,
+) -> (Reply, Result<(), MemoryError>) {
     let mut savepoint = match conn.begin().await {
         Ok(savepoint) => savepoint,
         Err(error) => return (job.unanswered(), Err(error.into())),
     };
-    let (reply, ok) = match job {
+    let (reply, ok) = write_job(&mut savepoint, job, giver).await;
+    let closed = if ok {
+        savepoint.commit().await
+    } else {
+        savepoint.rollback().await
+    };
+    (reply, closed.map_err(MemoryError::from))
+}
+
+/// The statements of `job`, on `conn`; its reply, and whether it succeeded. A job whose ids
+/// were given here runs again without them when another process took them first (see
+/// [`retried`]); a queued message cannot (its ids are in use): it fails.
+async fn write_job(conn: &mut AnyConnection, job: Job, giver: &Giver) -> (Reply, bool) {
+    match job {
         Job::Messages {
             conversation,
             messages,
             replaces,
             turn,
+            ids,
             done,
         } => {
-            let result = write_rows(&mut savepoint, conversation, &messages, replaces, &turn).await;
+            let result = retried!(conn, ids.as_deref(), giver, |conn, ids| {
+                write_rows(conn, conversation, &messages, replaces, &turn, ids)
+            });
             let ok = result.is_ok();
             (Reply::Messages(done, result), ok)
         }
@@ -333,9 +659,12 @@ async fn one(conn: &mut AnyConnection, job: Job) -> (Reply, Result<(), MemoryErr
             owner,
             message,
             turn,
+            ids,
             done,
         } => {
-            let result = with_message(&mut savepoint, &key, scope, owner, *message, turn).await;
+            let result = retried!(conn, ids, giver, |conn, ids| {
+                with_message(conn, &key, (scope, owner), &message, &turn, ids)
+            });
             let ok = result.is_ok();
             (Reply::ConversationWithMessage(done, Box::new(result)), ok)
         }
@@ -343,43 +672,94 @@ async fn one(conn: &mut AnyConnection, job: Job) -> (Reply, Result<(), MemoryErr
             key,
             scope,
             owner,
+            id,
             done,
         } => {
-            let result = insert_conversation(&key, scope, owner)
-                .fetch_optional(&mut *savepoint)
-                .await
-                .map(|row| row.map(ConversationRow::into))
-                .map_err(MemoryError::from);
+            let result = retried!(conn, id, giver, |conn, id| {
+                created(conn, &key, (scope, owner), id)
+            });
             let ok = result.is_ok();
             (Reply::Conversation(done, result), ok)
         }
-    };
-    let closed = if ok {
-        savepoint.commit().await
-    } else {
-        savepoint.rollback().await
-    };
-    (reply, closed.map_err(MemoryError::from))
+        Job::Queued(queued) => {
+            let result = write_queued(conn, &queued).await;
+            if let Err(error) = &result
+                && taken(error)
+            {
+                giver.collided(error);
+            }
+            let ok = result.is_ok();
+            let Queued { done, forget, .. } = *queued;
+            (Reply::Queued(done, result, forget), ok)
+        }
+        Job::Settle { done } => (Reply::Settled(done), true),
+    }
+}
+
+/// A queued message (and its conversation, when new) written with the ids it was given.
+async fn write_queued(conn: &mut AnyConnection, queued: &Queued) -> Result<(), MemoryError> {
+    let conversation = &queued.conversation;
+    let message = std::slice::from_ref(&queued.message);
+    let ids = [queued.id];
+    if !queued.created {
+        write_rows(
+            conn,
+            conversation.id,
+            message,
+            None,
+            &queued.turn,
+            Some(&ids),
+        )
+        .await?;
+        return Ok(());
+    }
+    let at = db::millis(conversation.created_at);
+    let key = &conversation.key;
+    let created = insert_conversation(
+        key,
+        conversation.scope,
+        conversation.owner,
+        Some(conversation.id),
+        at,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if created.is_none() {
+        return Err(MemoryError::Conflict {
+            key: key.to_string(),
+        });
+    }
+    insert(
+        conn,
+        conversation.id,
+        &queued.turn,
+        &queued.message,
+        Some(queued.id),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The live conversation under `key`, created if there is none (tried first: on the model's
-/// path a conversation not kept in memory is usually new), and `message` written to it.
+/// path a conversation not kept in memory is usually new), and `message` written to it, with
+/// the ids given when the job was queued (`None`: SQLite gives them).
 async fn with_message(
     conn: &mut AnyConnection,
     key: &ConversationKey,
-    scope: Scope,
-    owner: Option<UserId>,
-    message: NewMessage,
-    turn: String,
+    (scope, owner): (Scope, Option<UserId>),
+    message: &NewMessage,
+    turn: &str,
+    ids: Option<(ConversationId, MessageId)>,
 ) -> Result<Started, MemoryError> {
-    let created = insert_conversation(key, scope, owner)
+    let (conversation_id, message_id) = (ids.map(|ids| ids.0), ids.map(|ids| ids.1));
+    let created = insert_conversation(key, scope, owner, conversation_id, db::now())
         .fetch_optional(&mut *conn)
         .await?;
     let (conversation, id, created) = match created {
         // Just created, so it exists and its update time is now: the message alone.
         Some(row) => {
             let conversation = Conversation::from(row);
-            let id = insert(conn, conversation.id, &turn, &message).await?;
+            let id = insert(conn, conversation.id, turn, message, message_id).await?;
             (conversation, id, true)
         }
         None => {
@@ -388,22 +768,61 @@ async fn with_message(
                 .fetch_one(&mut *conn)
                 .await?;
             let conversation = Conversation::from(row);
+            let message_ids = message_id.map(|id| [id]);
             let ids = write_rows(
                 conn,
                 conversation.id,
-                std::slice::from_ref(&message),
+                std::slice::from_ref(message),
                 None,
-                &turn,
+                turn,
+                message_ids.as_ref().map(|ids| ids.as_slice()),
             )
             .await?;
             (conversation, ids[0], false)
         }
     };
     Ok(Started {
-        message: StoredMessage::written(id, conversation.id, turn, message),
+        message: StoredMessage::written(id, conversation.id, turn.to_owned(), message.clone()),
         conversation,
         created,
     })
+}
+
+/// A new live conversation under `key`, with `id` when given; `None` when the key has one.
+async fn created(
+    conn: &mut AnyConnection,
+    key: &ConversationKey,
+    (scope, owner): (Scope, Option<UserId>),
+    id: Option<ConversationId>,
+) -> Result<Option<Conversation>, MemoryError> {
+    let row = insert_conversation(key, scope, owner, id, db::now())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(ConversationRow::into))
+}
+
+/// The end of a write that ran with ids given here, in `savepoint`: committed and its result;
+/// or rolled back and `None` when another process took one of the ids first (it is run again
+/// with SQLite giving them, which it does from then on: see [`Giver::collided`]); or its error.
+async fn given_ids_kept<T>(
+    savepoint: sqlx::Transaction<'_, sqlx::Any>,
+    result: Result<T, MemoryError>,
+    giver: &Giver,
+) -> Result<Option<T>, MemoryError> {
+    match result {
+        Ok(done) => {
+            savepoint.commit().await?;
+            Ok(Some(done))
+        }
+        Err(error) => {
+            savepoint.rollback().await?;
+            if !taken(&error) {
+                return Err(error);
+            }
+            giver.collided(&error);
+            Ok(None)
+        }
+    }
 }
 
 fn stopped() -> MemoryError {

@@ -15,15 +15,26 @@
 //! write is not kept (a generation number tells). Conversations are kept by key as they were
 //! read or created; changes to one (title, model, `/new`, retention) update or drop it.
 //!
+//! Beside them, the keys that have a live conversation, as hashes: read when the store opens
+//! and added to before any write that may give a key a live conversation. A key not among
+//! them has none, so a person's first message there creates its conversation in memory, its
+//! write queued (see `group.rs`), without reading anything. The set only grows (a key whose
+//! conversation retention or forgetting removed stays in it, and so does a hash two keys
+//! share): a key in it is read from the database, as without the set. Eight bytes (and the
+//! hash set's room) per live conversation: a million cost some 16 MB.
+//!
 //! [`Store`]: crate::Store
 //! [`Store::set_shared`]: crate::Store::set_shared
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use crate::{Conversation, ConversationId, DisabledTool, MemoryError, Preference};
+use crate::{
+    Conversation, ConversationId, DisabledTool, MemoryError, Preference, Started, Written,
+};
 
 /// The most conversations kept; past it the copy starts again empty (a burst of new
 /// conversations costs a read each, as without the cache).
@@ -50,15 +61,90 @@ pub(crate) struct Hot {
 struct Kept {
     generation: u64,
     by_key: HashMap<String, Conversation>,
+    /// The hashes of every key with a live conversation (and of some without); `None` when
+    /// not known (the set is read when the store opens, and forgotten while the database is
+    /// shared).
+    live: Option<HashSet<u64>>,
+}
+
+impl Kept {
+    /// Keeps `conversation` under its key (starting again empty when full).
+    fn keep(&mut self, conversation: &Conversation) {
+        if self.by_key.len() >= CONVERSATIONS {
+            self.by_key.clear();
+        }
+        self.by_key
+            .insert(conversation.key.as_str().to_owned(), conversation.clone());
+    }
+}
+
+/// What [`Hot::claim`] found for a key.
+pub(crate) enum Claim {
+    /// Its live conversation, kept.
+    Kept(Conversation),
+    /// It had no live conversation: one was created with the message (its write queued) and
+    /// is kept.
+    Created(Box<(Started, Written)>),
+    /// Not known here: read it (and keep it with this generation).
+    Unknown(u64),
+}
+
+/// The hash a key is known by among the live keys.
+pub(crate) fn key_hash(key: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Hot {
     /// Stops keeping anything (another process writes to the database too), or starts again.
+    /// Turned off, the live keys are forgotten for good (other processes create
+    /// conversations too): back on, keys are read from the database.
     pub(crate) fn set_off(&self, off: bool) {
         self.off.store(off, Ordering::SeqCst);
         self.preferences.changed();
         self.disabled.changed();
         self.forget_conversations();
+        if off {
+            self.lock_conversations().live = None;
+        }
+    }
+
+    /// Sets the keys with a live conversation, read when the store opened.
+    pub(crate) fn set_live_keys(&self, keys: HashSet<u64>) {
+        self.lock_conversations().live = Some(keys);
+    }
+
+    /// Marks `key` as one that may have a live conversation: call before any write that may
+    /// give it one.
+    pub(crate) fn mark_live(&self, key: &str) {
+        if let Some(live) = &mut self.lock_conversations().live {
+            live.insert(key_hash(key));
+        }
+    }
+
+    /// The live conversation under `key` if kept; else, when the key is known to have none,
+    /// `create`'s (called under the lock, so no other turn creates one for the key meanwhile),
+    /// kept; else the generation to keep the conversation read with.
+    pub(crate) fn claim(
+        &self,
+        key: &str,
+        create: impl FnOnce() -> Result<Option<(Started, Written)>, MemoryError>,
+    ) -> Result<Claim, MemoryError> {
+        let mut kept = self.lock_conversations();
+        if let Some(found) = kept.by_key.get(key) {
+            return Ok(Claim::Kept(found.clone()));
+        }
+        let hash = key_hash(key);
+        let absent = kept.live.as_ref().is_some_and(|live| !live.contains(&hash));
+        if absent && let Some(created) = create()? {
+            kept.keep(&created.0.conversation);
+            if let Some(live) = &mut kept.live {
+                live.insert(hash);
+            }
+            return Ok(Claim::Created(Box::new(created)));
+        }
+        Ok(Claim::Unknown(kept.generation))
     }
 
     /// Whether nothing is kept.
@@ -77,14 +163,9 @@ impl Hot {
     /// change to conversations came since.
     pub(crate) fn keep(&self, generation: u64, conversation: &Conversation) {
         let mut kept = self.lock_conversations();
-        if kept.generation != generation {
-            return;
+        if kept.generation == generation {
+            kept.keep(conversation);
         }
-        if kept.by_key.len() >= CONVERSATIONS {
-            kept.by_key.clear();
-        }
-        kept.by_key
-            .insert(conversation.key.as_str().to_owned(), conversation.clone());
     }
 
     /// Forgets the conversation under `key` (archived by `/new`).

@@ -33,7 +33,12 @@
 //! NORMAL`, durable against a crash of the process without waiting for the disk, so that
 //! concurrent turns do not queue on fsync; the turn's commit syncs the WAL, and with it them.
 //! The group commit (`group.rs`) syncs the WAL apart from SQLite's write lock, so a turn on
-//! its way to the model never waits behind another turn's fsync either.
+//! its way to the model never waits behind another turn's fsync either. Nor, on SQLite while
+//! this process is the only writer, behind other turns' writes: ids are given in memory and
+//! the person's message is queued ([`Store::conversation_with_message_queued`]); the turn
+//! awaits its [`Written`] handle before it commits the answer, which the same queue writes
+//! after it. A crash before the queued write is committed loses the message (and a
+//! conversation it started) whole; nothing half-written is left.
 //!
 //! # Hot state
 //!
@@ -63,7 +68,7 @@ mod usage;
 pub mod vectors;
 
 pub use audit::{AuditEntry, AuditFilter, AuditKind, AuditRecord, arguments_digest};
-pub use conversations::{Conversation, Started};
+pub use conversations::{Conversation, Started, Written};
 pub use directory::{Guild, User};
 pub use embeddings::{PendingMessage, StoredEmbedding};
 pub use error::MemoryError;

@@ -389,20 +389,22 @@ impl Store {
         }
         let mut writer = self.write_connection(durability).await?;
         let mut tx = writer.conn().begin().await?;
-        let ids = write_rows(&mut tx, conversation, &messages, replaces, &turn).await?;
+        let ids = write_rows(&mut tx, conversation, &messages, replaces, &turn, None).await?;
         tx.commit().await?;
         writer.finish().await?;
         Ok(ids)
     }
 }
 
-/// The statements of [`Store::write`], on `conn` (inside the caller's transaction).
+/// The statements of [`Store::write`], on `conn` (inside the caller's transaction), with the
+/// messages' `ids` when given (else the database gives them).
 pub(crate) async fn write_rows(
     conn: &mut AnyConnection,
     conversation: ConversationId,
     messages: &[NewMessage],
     replaces: Option<MessageId>,
     turn: &str,
+    ids: Option<&[MessageId]>,
 ) -> Result<Vec<MessageId>, MemoryError> {
     // The write comes first: on SQLite it takes the write lock (waiting out other writers)
     // before anything is read, and it tells whether the conversation exists.
@@ -424,11 +426,12 @@ pub(crate) async fn write_rows(
         .execute(&mut *conn)
         .await?;
     }
-    let mut ids = Vec::with_capacity(messages.len());
-    for message in messages {
-        ids.push(insert(&mut *conn, conversation, turn, message).await?);
+    let mut written = Vec::with_capacity(messages.len());
+    for (n, message) in messages.iter().enumerate() {
+        let id = ids.and_then(|ids| ids.get(n).copied());
+        written.push(insert(&mut *conn, conversation, turn, message, id).await?);
     }
-    Ok(ids)
+    Ok(written)
 }
 
 impl Store {
@@ -567,37 +570,63 @@ pub(crate) async fn all_messages(
     rows.into_iter().map(StoredMessage::try_from).collect()
 }
 
+/// Inserts `message` into `conversation`, with `id` when given (else the database gives one);
+/// its id.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     conversation: ConversationId,
     turn: &str,
     message: &NewMessage,
+    id: Option<MessageId>,
 ) -> Result<MessageId, MemoryError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (conversation_id, turn_id, role, author_id, author_name, content, \
-         attachments, tool_calls, tool_name, tool_call_id, model, prompt_tokens, \
-         completion_tokens, interrupted, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
-    )
-    .bind(conversation.0)
-    .bind(turn)
-    .bind(message.role.as_str())
-    .bind(message.author.as_ref().map(|author| db::id(author.id)))
-    .bind(message.author.as_ref().map(|author| author.name.as_str()))
-    .bind(message.content.as_str())
-    .bind(db::json(message.attachments.as_ref()))
-    .bind(db::json(message.tool_calls.as_ref()))
-    .bind(message.tool_name.as_deref())
-    .bind(message.tool_call_id.as_deref())
-    .bind(message.model.as_deref())
-    .bind(message.prompt_tokens.map(db::count))
-    .bind(message.completion_tokens.map(db::count))
-    .bind(i64::from(message.interrupted))
-    .bind(db::millis(message.created_at))
-    .fetch_one(conn)
-    .await?;
+    let query = match id {
+        Some(id) => sqlx::query_scalar(INSERT_WITH_ID).bind(id.0),
+        None => sqlx::query_scalar(INSERT),
+    };
+    let id: i64 = query
+        .bind(conversation.0)
+        .bind(turn)
+        .bind(message.role.as_str())
+        .bind(message.author.as_ref().map(|author| db::id(author.id)))
+        .bind(message.author.as_ref().map(|author| author.name.as_str()))
+        .bind(message.content.as_str())
+        .bind(db::json(message.attachments.as_ref()))
+        .bind(db::json(message.tool_calls.as_ref()))
+        .bind(message.tool_name.as_deref())
+        .bind(message.tool_call_id.as_deref())
+        .bind(message.model.as_deref())
+        .bind(message.prompt_tokens.map(db::count))
+        .bind(message.completion_tokens.map(db::count))
+        .bind(i64::from(message.interrupted))
+        .bind(db::millis(message.created_at))
+        .fetch_one(conn)
+        .await?;
     Ok(MessageId(id))
 }
+
+/// The columns [`insert`] gives, after the id.
+macro_rules! insert_columns {
+    () => {
+        "conversation_id, turn_id, role, author_id, author_name, content, attachments, \
+         tool_calls, tool_name, tool_call_id, model, prompt_tokens, completion_tokens, \
+         interrupted, created_at"
+    };
+}
+
+/// A message, its id given by the database.
+const INSERT: &str = concat!(
+    "INSERT INTO messages (",
+    insert_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id"
+);
+
+/// A message with its id given ($1), the other values one place on.
+const INSERT_WITH_ID: &str = concat!(
+    "INSERT INTO messages (id, ",
+    insert_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+     RETURNING id"
+);
 
 fn not_found(id: MessageId) -> MemoryError {
     MemoryError::NotFound {

@@ -141,6 +141,8 @@ impl Store {
     /// guilds without a rule older than [`retention_other_guilds`](Self::retention_other_guilds), if
     /// set. Returns how many conversations were deleted.
     pub async fn sweep_expired(&self, now: SystemTime) -> Result<usize, MemoryError> {
+        // Messages queued now count as written before the sweep (see `group.rs`).
+        self.settle().await?;
         let swept = self.sweep(db::millis(now)).await;
         // Conversations kept in memory may be gone (see `hot.rs`).
         if let Some(hot) = &self.hot

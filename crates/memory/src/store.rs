@@ -1,5 +1,6 @@
 //! The store: opening the database, migrations, and the pool every query goes through.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -9,7 +10,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 use crate::MemoryError;
-use crate::group::GroupCommit;
+use crate::group::{Counters, GroupCommit};
+use crate::hot::Hot;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -165,11 +167,12 @@ impl Store {
         backend: Backend,
         lock_pool: Option<AnyPool>,
     ) -> Result<Store, MemoryError> {
-        let sqlite = backend == Backend::Sqlite;
-        let group = if sqlite {
-            Some(GroupCommit::start(pool.clone(), sqlite_file(&pool).await?))
-        } else {
-            None
+        let (group, hot) = match backend {
+            Backend::Sqlite => {
+                let (group, hot) = sqlite_writer(&pool).await?;
+                (Some(group), Some(hot))
+            }
+            Backend::Postgres => (None, None),
         };
         Ok(Store {
             pool,
@@ -180,8 +183,17 @@ impl Store {
             group,
             lock_pool,
             local_locks: Default::default(),
-            hot: sqlite.then(Arc::default),
+            hot,
         })
+    }
+
+    /// Waits until every write queued on SQLite's group commit is committed (or failed), for
+    /// a write apart from the queue that must come after them (see `group.rs`).
+    pub(crate) async fn settle(&self) -> Result<(), MemoryError> {
+        match &self.group {
+            Some(group) => group.settle().await,
+            None => Ok(()),
+        }
     }
 
     /// Says whether other processes write to this database too (several processes on one
@@ -189,9 +201,16 @@ impl Store {
     /// disabled tools and live conversations in memory, which is right only while this process
     /// is the only writer; shared, it reads them from the database every time, as on
     /// PostgreSQL (which keeps nothing in memory anyway).
+    ///
+    /// Shared, the ids of new rows come from SQLite and a person's message is written before
+    /// the model is asked (see `group.rs`); that stays so if the store is told afterwards that
+    /// it no longer is.
     pub fn set_shared(&self, shared: bool) {
         if let Some(hot) = &self.hot {
             hot.set_off(shared);
+        }
+        if let (true, Some(group)) = (shared, &self.group) {
+            group.stop_giving_ids();
         }
     }
 
@@ -225,8 +244,12 @@ impl Store {
         }
     }
 
-    /// Closes every connection, waiting for statements in flight (SQLite checkpoints its WAL).
+    /// Closes every connection, waiting for statements in flight (SQLite checkpoints its WAL)
+    /// and, first, for the writes queued on SQLite's group commit.
     pub async fn close(&self) {
+        if let Err(error) = self.settle().await {
+            tracing::warn!(%error, "writes queued at shutdown could not be committed");
+        }
         if let Some(locks) = &self.lock_pool {
             locks.close().await;
         }
@@ -282,6 +305,43 @@ fn connect_options(url: &str) -> Result<AnyConnectOptions, MemoryError> {
         url: redact(url),
         reason: error.to_string(),
     })
+}
+
+/// SQLite's group commit (giving ids from the largest the database gave) and what is kept in
+/// memory (the live keys read).
+async fn sqlite_writer(pool: &AnyPool) -> Result<(GroupCommit, Arc<Hot>), MemoryError> {
+    let hot = Arc::new(Hot::default());
+    hot.set_live_keys(live_keys(pool).await?);
+    let counters = Counters::read(pool).await?;
+    let group = GroupCommit::start(
+        pool.clone(),
+        sqlite_file(pool).await?,
+        counters,
+        hot.clone(),
+    );
+    Ok((group, hot))
+}
+
+/// The hashes of the keys with a live conversation (see `hot.rs`), read a page at a time.
+async fn live_keys(pool: &AnyPool) -> Result<HashSet<u64>, MemoryError> {
+    const PAGE: i64 = 10_000;
+    let mut keys = HashSet::new();
+    let mut after = 0_i64;
+    loop {
+        let page: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, key FROM conversations WHERE archived_at IS NULL AND id > $1 \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await?;
+        let Some((last, _)) = page.last() else {
+            return Ok(keys);
+        };
+        after = *last;
+        keys.extend(page.iter().map(|(_, key)| crate::hot::key_hash(key)));
+    }
 }
 
 /// The file of a SQLite database (`None` in memory), as SQLite names it.

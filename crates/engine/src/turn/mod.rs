@@ -109,11 +109,23 @@ struct TurnState {
     replaces: Option<(mcpcord_memory::MessageId, String)>,
     /// What operators are told when the turn ends.
     facts: TurnFacts,
-    /// The history of a conversation created with this turn's message (that message alone),
-    /// known without reading it.
-    fresh: Option<Vec<StoredMessage>>,
+    /// The person's message this turn answers, as given to the store.
+    asked: Option<Asked>,
     /// The content policy's hold on the answer.
     output: screen::OutputFilter,
+}
+
+/// The person's message a turn answers, as the store took it: its write may still be queued
+/// (see `Store::conversation_with_message_queued`) while the model is asked.
+struct Asked {
+    /// The message as stored.
+    message: StoredMessage,
+    /// The history of a conversation created with this message (that message alone), known
+    /// without reading it; taken by the first use.
+    fresh: Option<Vec<StoredMessage>>,
+    /// Whether the write is done: awaited before the answer is committed, and before the turn
+    /// ends (`None` once awaited).
+    written: Option<mcpcord_memory::Written>,
 }
 
 /// A turn ready for its first model round.
@@ -190,7 +202,7 @@ impl TurnState {
             tool_calls: 0,
             rounds: 0,
             replaces: None,
-            fresh: None,
+            asked: None,
             output: screen::OutputFilter::none(),
         }
     }
@@ -204,8 +216,30 @@ impl TurnState {
         self.send(TurnEvent::Notice(text.into())).await;
     }
 
+    /// The turn, and the write of the person's message waited for: a turn whose message could
+    /// not be stored fails with that error (its answer, if any, was not committed).
+    async fn run(&mut self, request: TurnRequest) -> Result<TurnSummary, EngineError> {
+        let outcome = self.answer(request).await;
+        match (outcome, self.question_written().await) {
+            (outcome, Ok(())) => outcome,
+            (Ok(_), Err(error)) => Err(error),
+            (Err(error), Err(unwritten)) => {
+                tracing::warn!(error = %unwritten, "the person's message could not be stored either");
+                Err(error)
+            }
+        }
+    }
+
+    /// Waits until the person's message is written, if its write was queued.
+    async fn question_written(&mut self) -> Result<(), EngineError> {
+        match self.asked.as_mut().and_then(|asked| asked.written.take()) {
+            Some(written) => Ok(written.wait().await?),
+            None => Ok(()),
+        }
+    }
+
     /// The turn: prepare its context, take model and tool rounds, then save the answer.
-    async fn run(&mut self, mut request: TurnRequest) -> Result<TurnSummary, EngineError> {
+    async fn answer(&mut self, mut request: TurnRequest) -> Result<TurnSummary, EngineError> {
         self.author = request.author.id;
         self.guild = request.scope.guild_id;
         self.check_budget().await?;
@@ -507,6 +541,9 @@ impl TurnState {
         if self.text.is_empty() && self.pending.is_empty() {
             return Ok(None); // Nothing was said: nothing to keep.
         }
+        // Never an answer without its question: the store writes them in this order anyway,
+        // and a question that could not be written fails the turn instead.
+        self.question_written().await?;
         let mut messages = std::mem::take(&mut self.pending);
         messages.push(answer);
         let store = &self.inner.store;

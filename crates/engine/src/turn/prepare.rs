@@ -10,7 +10,9 @@ use mcpcord_memory::{
 };
 use serde_json::json;
 
-use super::{Action, CONTINUE_PROMPT, Prepared, TurnState, target, to_model_message, unanswered};
+use super::{
+    Action, Asked, CONTINUE_PROMPT, Prepared, TurnState, target, to_model_message, unanswered,
+};
 use crate::choice::{VisionRoute, vision_route};
 use crate::context::{self, Context};
 use crate::error::EngineError;
@@ -167,12 +169,12 @@ impl TurnState {
                 None => Ok(Vec::new()),
             }
         };
-        let ((conversation, fresh), preferences, disabled) = futures::try_join!(
+        let ((conversation, asked), preferences, disabled) = futures::try_join!(
             conversation_of(store, request),
             store.get_preferences(&request.scope),
             disabled,
         )?;
-        self.fresh = fresh;
+        self.asked = asked;
         let recall_on = recall_on(&preferences, &self.config.memory);
         let settings = resolve(
             &preferences,
@@ -200,7 +202,7 @@ impl TurnState {
         match &request.action {
             TurnAction::Message(message) => {
                 action.images = message.images.clone();
-                action.history = self.fresh.take();
+                action.history = self.asked.as_mut().and_then(|asked| asked.fresh.take());
             }
             TurnAction::Regenerate { answer } => {
                 action.history = Some(self.find_regenerated(conversation, *answer).await?);
@@ -231,13 +233,22 @@ impl TurnState {
         Ok(history)
     }
 
-    /// The conversation's history, up to `history_limit` messages.
+    /// The conversation's history, up to `history_limit` messages, ending with the person's
+    /// message of this turn (which the read may not show yet: its write may still be queued).
     async fn history(
         &self,
         conversation: &Conversation,
     ) -> Result<Vec<StoredMessage>, EngineError> {
         let limit = self.config.history_limit as usize;
-        Ok(self.inner.store.history(conversation.id, limit).await?)
+        let mut history = self.inner.store.history(conversation.id, limit).await?;
+        if let Some(asked) = &self.asked
+            && !history.iter().any(|m| m.id == asked.message.id)
+        {
+            history.push(asked.message.clone());
+            let over = history.len().saturating_sub(limit.max(1));
+            history.drain(..over);
+        }
+        Ok(history)
     }
 
     /// The model that answers, what is known of it, and the images it gets: a model that cannot
@@ -343,20 +354,24 @@ fn stored_message(request: &TurnRequest, message: &crate::request::UserMessage) 
     stored
 }
 
-/// The request's conversation (created if new); for a new message, stored with it, and the
-/// history when the conversation was created with it (that message alone).
+/// The request's conversation (created if new); for a new message, the message given to the
+/// store with it (its write possibly still queued).
 async fn conversation_of(
     store: &mcpcord_memory::Store,
     request: &TurnRequest,
-) -> Result<(Conversation, Option<Vec<StoredMessage>>), MemoryError> {
+) -> Result<(Conversation, Option<Asked>), MemoryError> {
     let (key, scope, owner) = (&request.key, request.scope, request.author.id);
     let TurnAction::Message(message) = &request.action else {
         return Ok((store.conversation(key, scope, owner).await?, None));
     };
     let message = stored_message(request, message);
-    let started = store
-        .conversation_with_message(key, scope, owner, message)
+    let (started, written) = store
+        .conversation_with_message_queued(key, scope, owner, message)
         .await?;
-    let fresh = started.created.then(|| vec![started.message]);
-    Ok((started.conversation, fresh))
+    let asked = Asked {
+        fresh: started.created.then(|| vec![started.message.clone()]),
+        message: started.message,
+        written: Some(written),
+    };
+    Ok((started.conversation, Some(asked)))
 }

@@ -69,6 +69,8 @@ impl Store {
     /// Forgets `user`: see the module's documentation for what goes. Returns what was removed.
     /// Nothing kept in memory (`hot.rs`) refers to them afterwards.
     pub async fn forget_person(&self, user: UserId) -> Result<ForgetReport, MemoryError> {
+        // Their messages still queued (see `group.rs`) are written first, then forgotten too.
+        self.settle().await?;
         let sqlite = self.backend() == Backend::Sqlite;
         let mut conn = self.pool.acquire().await?;
         if sqlite {

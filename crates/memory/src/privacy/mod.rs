@@ -193,6 +193,15 @@ impl Store {
     /// tool switches they made and their token usage, read in one transaction so the parts
     /// agree; then the audit log's entries about them.
     pub async fn personal_data(&self, user: UserId) -> Result<PersonalData, MemoryError> {
+        // Their messages still queued (see `group.rs`) are part of it.
+        self.settle().await?;
+        let mut data = self.stored_about(user).await?;
+        data.audit = self.audit_about(user).await?;
+        Ok(data)
+    }
+
+    /// [`personal_data`](Self::personal_data) but the audit log, read in one transaction.
+    async fn stored_about(&self, user: UserId) -> Result<PersonalData, MemoryError> {
         let mut tx = self.pool.begin().await?;
         let profile = profile_of(&mut tx, user).await?;
         let preferences = preferences_of(&mut tx, user).await?;
@@ -200,7 +209,6 @@ impl Store {
         let token_usage = token_usage(&mut tx, user).await?;
         let conversations = conversations_of(&mut tx, user).await?;
         tx.commit().await?;
-        let audit = self.audit_about(user).await?;
         Ok(PersonalData {
             user,
             exported_at: SystemTime::now(),
@@ -209,7 +217,7 @@ impl Store {
             preferences,
             tool_switches,
             token_usage,
-            audit,
+            audit: Vec::new(),
         })
     }
 }
