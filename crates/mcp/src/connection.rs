@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::Instrument;
 
+use crate::auth::transport::OAuthTransport;
 use crate::client::{HostClient, ToolsChanged};
 use crate::error::ConnectError;
 use crate::process::{self, ChildHandle};
@@ -110,11 +111,22 @@ impl Connection {
             TransportSpec::Stdio(stdio) => Self::open_stdio(spec, stdio, client, mode).await,
             TransportSpec::Http(http) => {
                 let config = http_config(http).map_err(Failed::Other)?;
-                let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
-                    crate::tls::http_client(),
-                    config,
-                );
-                let running = serve(client.clone(), transport, mode).await?;
+                let running = match client.auth.clone() {
+                    Some(auth) => {
+                        let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
+                            OAuthTransport::new(crate::tls::http_client(), auth),
+                            config,
+                        );
+                        serve(client.clone(), transport, mode).await?
+                    }
+                    None => {
+                        let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
+                            crate::tls::http_client(),
+                            config,
+                        );
+                        serve(client.clone(), transport, mode).await?
+                    }
+                };
                 Ok(Self::running(spec, client, running, None))
             }
             TransportSpec::Stream(connector) => {
