@@ -38,9 +38,8 @@ mod supervisor;
 mod tls;
 
 pub use auth::{
-    AuthSpec, AuthorizationPrompt, AuthorizationReason, Authorizer, CredentialVault, HeadlessAuthorizer,
-    MemoryVault,
-    OAuthSpec, SavedAuth,
+    AuthSpec, AuthorizationPrompt, AuthorizationReason, Authorizer, CredentialVault,
+    HeadlessAuthorizer, MemoryVault, OAuthSpec, SavedAuth,
 };
 pub use call::{CallOptions, ToolProgress};
 pub use callbacks::{

@@ -15,11 +15,11 @@ use tracing::Instrument;
 use crate::auth::server::ServerAuth;
 use crate::auth::{AuthSpec, MemoryVault};
 use crate::backoff::{BackoffState, FailureWindow};
+use crate::callbacks::Callbacks;
 use crate::client::{HostClient, Routes};
 use crate::connection::Connection;
 use crate::error::{ConnectError, humanize};
 use crate::host::Shared;
-use crate::callbacks::Callbacks;
 use crate::spec::{Lifecycle, RestartPolicy, ServerSpec, TransportSpec};
 use crate::status::ServerState;
 

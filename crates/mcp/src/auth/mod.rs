@@ -63,7 +63,10 @@ impl fmt::Debug for OAuthSpec {
         f.debug_struct("OAuthSpec")
             .field("client_name", &self.client_name)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("client_metadata_url", &self.client_metadata_url)
             .field("scopes", &self.scopes)
             .field("redirect_uri", &self.redirect_uri)
@@ -130,7 +133,11 @@ impl Authorizer for HeadlessAuthorizer {
                 .await
                 .map_err(|error| tracing::warn!(server = %prompt.server, %error, "the authorization URL could not be fetched"))
                 .ok()?;
-            let location = response.headers().get(::http::header::LOCATION)?.to_str().ok()?;
+            let location = response
+                .headers()
+                .get(::http::header::LOCATION)?
+                .to_str()
+                .ok()?;
             let base = url::Url::parse(&prompt.url).ok()?;
             Some(base.join(location).ok()?.to_string())
         })
@@ -164,7 +171,10 @@ impl fmt::Debug for SavedAuth {
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("access_token", &"[redacted]")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_at", &self.expires_at)
             .field("scopes", &self.scopes)
             .finish()
@@ -215,7 +225,10 @@ impl CredentialVault for MemoryVault {
 impl fmt::Debug for MemoryVault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryVault")
-            .field("servers", &self.logins().keys().cloned().collect::<Vec<_>>())
+            .field(
+                "servers",
+                &self.logins().keys().cloned().collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

@@ -137,8 +137,14 @@ impl ServerAuth {
             .map_err(|(_, error)| self.failed("registering the client", &error))
             .ok()?;
         let scopes = requested_scopes(session.get_authorization_url());
-        self.complete(state, authorizer, session, scopes, AuthorizationReason::Login)
-            .await
+        self.complete(
+            state,
+            authorizer,
+            session,
+            scopes,
+            AuthorizationReason::Login,
+        )
+        .await
     }
 
     /// An authorization asking for the login's scopes and those `challenge` names, on the same
@@ -315,7 +321,8 @@ mod tests {
 
     #[test]
     fn the_scopes_of_an_authorization_url() {
-        let url = "http://as.example/authorize?response_type=code&scope=mcp%3Abasic+mcp%3Awrite&state=x";
+        let url =
+            "http://as.example/authorize?response_type=code&scope=mcp%3Abasic+mcp%3Awrite&state=x";
         assert_eq!(requested_scopes(url), ["mcp:basic", "mcp:write"]);
         assert!(requested_scopes("http://as.example/authorize?state=x").is_empty());
     }

@@ -52,7 +52,9 @@ impl OAuthTransport {
             done => return done,
         };
         let refusal = match &error {
-            StreamableHttpError::AuthRequired(e) => Refusal::Unauthorized(&e.www_authenticate_header),
+            StreamableHttpError::AuthRequired(e) => {
+                Refusal::Unauthorized(&e.www_authenticate_header)
+            }
             StreamableHttpError::InsufficientScope(e) => {
                 Refusal::InsufficientScope(&e.www_authenticate_header)
             }
@@ -140,8 +142,12 @@ impl StreamableHttpClient for OAuthTransport {
         custom_headers: Headers,
     ) -> Outcome<()> {
         self.with_auth(|token| {
-            self.inner
-                .delete_session(uri.clone(), session_id.clone(), token, custom_headers.clone())
+            self.inner.delete_session(
+                uri.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
         })
         .await
     }
