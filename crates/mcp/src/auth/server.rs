@@ -153,17 +153,10 @@ impl ServerAuth {
     async fn step_up(&self, state: &mut State, challenge: &str) -> Option<String> {
         let base = url::Url::parse(&self.url).ok()?;
         let wanted = WWWAuthenticateParams::parse(challenge, &base).scope?;
-        let mut scopes = state.scopes.clone();
-        let before = scopes.len();
-        for scope in wanted.split_whitespace() {
-            if !scopes.iter().any(|s| s == scope) {
-                scopes.push(scope.to_owned());
-            }
-        }
-        if scopes.len() == before {
+        let Some(scopes) = union_if_more(&state.scopes, &wanted) else {
             tracing::warn!(server = %self.server, scopes = %wanted, "the server refuses a login that has the scopes it asks for");
             return None;
-        }
+        };
         let authorizer = self.may_authorize(state)?;
         let manager = state.manager.take()?;
         let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
@@ -235,7 +228,9 @@ impl ServerAuth {
         request
     }
 
-    /// The browser part and the code exchange; the new login replaces the old one.
+    /// The browser part and the code exchange; the new login replaces the old one. When it
+    /// fails, a step-up's manager (taken out of the state) goes back: the login it holds still
+    /// serves the calls that need no more scopes.
     async fn complete(
         &self,
         state: &mut State,
@@ -253,10 +248,12 @@ impl ServerAuth {
         };
         let Some(redirect) = authorizer.authorize(prompt).await else {
             tracing::warn!(server = %self.server, "the authorization was not completed");
+            state.manager.get_or_insert(session.auth_manager);
             return None;
         };
         if let Err(error) = session.handle_callback_url(&redirect).await {
             self.failed("exchanging the authorization code", &error);
+            state.manager.get_or_insert(session.auth_manager);
             return None;
         }
         let manager = session.auth_manager;
@@ -304,6 +301,17 @@ fn describe(error: &AuthError) -> String {
     error.to_string()
 }
 
+/// `current` with the space-separated `wanted` scopes added, or `None` when it has them all.
+fn union_if_more(current: &[String], wanted: &str) -> Option<Vec<String>> {
+    let mut scopes = current.to_vec();
+    for scope in wanted.split_whitespace() {
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    (scopes.len() > current.len()).then_some(scopes)
+}
+
 /// The `scope` parameter of an authorization URL, split.
 fn requested_scopes(authorization_url: &str) -> Vec<String> {
     let Ok(url) = url::Url::parse(authorization_url) else {
@@ -318,6 +326,20 @@ fn requested_scopes(authorization_url: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_up_asks_for_the_union_only_when_it_adds_a_scope() {
+        let current = vec!["mcp:basic".to_owned()];
+        assert_eq!(
+            union_if_more(&current, "mcp:write mcp:basic"),
+            Some(vec!["mcp:basic".to_owned(), "mcp:write".to_owned()])
+        );
+        assert_eq!(union_if_more(&current, "mcp:basic"), None);
+        assert_eq!(
+            union_if_more(&[], "mcp:admin"),
+            Some(vec!["mcp:admin".to_owned()])
+        );
+    }
 
     #[test]
     fn the_scopes_of_an_authorization_url() {
