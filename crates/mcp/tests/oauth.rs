@@ -245,10 +245,9 @@ async fn without_an_authorizer_a_protected_server_does_not_start() {
     let spec = oauth_spec(&url)
         .with_restart(RestartPolicy::Never)
         .with_start_timeout(Duration::from_secs(10));
-    let error = within(McpHost::connect(spec, Callbacks::default()))
-        .await
-        .err()
-        .expect("no login, no connection");
+    let Err(error) = within(McpHost::connect(spec, Callbacks::default())).await else {
+        panic!("no login, no connection");
+    };
     assert!(
         error.to_string().contains("Auth required"),
         "the refusal is reported: {error}"
