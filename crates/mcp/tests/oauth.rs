@@ -274,19 +274,31 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Installs (once) the process-wide subscriber writing into the returned sink: everything at
+/// TRACE but rmcp's OAuth module, which logs the code exchange at debug (the filter every
+/// mcpcord binary sets keeps it at info: docs/oauth-plan.md 3.2). Process-wide rather than
+/// per test: tracing caches per call site whether anyone listens, and a test on another thread
+/// without a subscriber could otherwise hide this one's lines. The other tests of this file
+/// log into it too, which only widens the check.
+fn capture_logs() -> Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("trace,rmcp::transport::auth=info")
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        captured
+    })
+    .clone()
+}
+
 #[tokio::test]
 async fn no_token_or_code_reaches_the_logs() {
-    // Everything at TRACE but rmcp's OAuth module, which logs the code exchange at debug (the
-    // filter every mcpcord binary sets keeps it at info: docs/oauth-plan.md 3.2).
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("trace,rmcp::transport::auth=info")
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
-
+    let captured = capture_logs();
     let (double, url) = start_double().await;
     let callbacks = Callbacks::default().with_authorizer(HeadlessAuthorizer);
     let host = ready_host(vec![oauth_spec(&url)], callbacks).await;
