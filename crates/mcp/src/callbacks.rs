@@ -8,6 +8,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use crate::auth::{Authorizer, CredentialVault};
+
 /// A call that waits for a person's approval.
 #[derive(Clone, Debug)]
 pub struct ApprovalRequest {
@@ -183,6 +185,11 @@ pub struct Callbacks {
     pub input: Option<Arc<dyn InputHandler>>,
     /// Answers sampling requests from servers that allow sampling.
     pub sampler: Option<Arc<dyn Sampler>>,
+    /// Completes OAuth authorizations (the "browser"); without one a server that needs a login
+    /// cannot be reached.
+    pub authorizer: Option<Arc<dyn Authorizer>>,
+    /// Keeps OAuth logins (in memory when unset).
+    pub vault: Option<Arc<dyn CredentialVault>>,
 }
 
 impl Callbacks {
@@ -195,6 +202,18 @@ impl Callbacks {
     /// Builder: sets the input handler.
     pub fn with_input(mut self, input: impl InputHandler) -> Self {
         self.input = Some(Arc::new(input));
+        self
+    }
+
+    /// Builder: sets the OAuth authorizer.
+    pub fn with_authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(Arc::new(authorizer));
+        self
+    }
+
+    /// Builder: sets where OAuth logins are kept.
+    pub fn with_vault(mut self, vault: impl CredentialVault) -> Self {
+        self.vault = Some(Arc::new(vault));
         self
     }
 
@@ -211,6 +230,8 @@ impl fmt::Debug for Callbacks {
             .field("approver", &self.approver.is_some())
             .field("input", &self.input.is_some())
             .field("sampler", &self.sampler.is_some())
+            .field("authorizer", &self.authorizer.is_some())
+            .field("vault", &self.vault.is_some())
             .finish()
     }
 }

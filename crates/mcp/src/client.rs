@@ -24,6 +24,7 @@ use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, ErrorData, Peer, RoleClient};
 use tokio::sync::mpsc;
 
+use crate::auth::server::ServerAuth;
 use crate::callbacks::{
     Callbacks, InputAnswer, InputHandler, InputMode, InputRequest, SamplingMessage,
     SamplingRequest, SamplingRole,
@@ -125,6 +126,8 @@ pub(crate) struct HostClient {
     pub callbacks: Callbacks,
     pub routes: Arc<Routes>,
     pub tools_changed: ToolsChanged,
+    /// The server's OAuth login, for HTTP servers that have one.
+    pub auth: Option<Arc<ServerAuth>>,
 }
 
 impl HostClient {

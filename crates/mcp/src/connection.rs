@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::Instrument;
 
+use crate::auth::transport::OAuthTransport;
 use crate::client::{HostClient, ToolsChanged};
 use crate::error::ConnectError;
 use crate::process::{self, ChildHandle};
@@ -108,15 +109,7 @@ impl Connection {
     ) -> Result<Self, Failed> {
         match &spec.transport {
             TransportSpec::Stdio(stdio) => Self::open_stdio(spec, stdio, client, mode).await,
-            TransportSpec::Http(http) => {
-                let config = http_config(http).map_err(Failed::Other)?;
-                let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
-                    crate::tls::http_client(),
-                    config,
-                );
-                let running = serve(client.clone(), transport, mode).await?;
-                Ok(Self::running(spec, client, running, None))
-            }
+            TransportSpec::Http(http) => Self::open_http(spec, http, client, mode).await,
             TransportSpec::Stream(connector) => {
                 let stream = connector
                     .open()
@@ -126,6 +119,32 @@ impl Connection {
                 Ok(Self::running(spec, client, running, None))
             }
         }
+    }
+
+    /// The handshake over Streamable HTTP, with the server's OAuth login when it has one.
+    async fn open_http(
+        spec: &ServerSpec,
+        http: &HttpSpec,
+        client: HostClient,
+        mode: ClientLifecycleMode,
+    ) -> Result<Self, Failed> {
+        let config = http_config(http).map_err(Failed::Other)?;
+        let running = match client.auth.clone() {
+            Some(auth) => {
+                let oauth = OAuthTransport::new(crate::tls::http_client(), auth);
+                let transport =
+                    rmcp::transport::StreamableHttpClientTransport::with_client(oauth, config);
+                serve(client.clone(), transport, mode).await?
+            }
+            None => {
+                let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
+                    crate::tls::http_client(),
+                    config,
+                );
+                serve(client.clone(), transport, mode).await?
+            }
+        };
+        Ok(Self::running(spec, client, running, None))
     }
 
     /// Launches the child and runs the handshake on its stdio.

@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+mod auth;
 mod backoff;
 mod call;
 mod callbacks;
@@ -36,6 +37,10 @@ mod status;
 mod supervisor;
 mod tls;
 
+pub use auth::{
+    AuthSpec, AuthorizationPrompt, AuthorizationReason, Authorizer, CredentialVault,
+    HeadlessAuthorizer, MemoryVault, OAuthSpec, SavedAuth,
+};
 pub use call::{CallOptions, ToolProgress};
 pub use callbacks::{
     Approval, ApprovalRequest, Approver, Callbacks, InputAnswer, InputHandler, InputMode,

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+
+use crate::auth::AuthSpec;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// One MCP server the host runs (stdio) or connects to (HTTP), with its per-server policy.
@@ -84,6 +86,7 @@ impl ServerSpec {
             TransportSpec::Http(HttpSpec {
                 url: url.into(),
                 headers: BTreeMap::new(),
+                auth: None,
             }),
         )
     }
@@ -98,6 +101,14 @@ impl ServerSpec {
     pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         if let TransportSpec::Stdio(stdio) = &mut self.transport {
             stdio.env.insert(key.into(), value.into());
+        }
+        self
+    }
+
+    /// Builder: authorizes with OAuth (HTTP servers; ignored otherwise).
+    pub fn with_auth(mut self, auth: AuthSpec) -> Self {
+        if let TransportSpec::Http(http) = &mut self.transport {
+            http.auth = Some(auth);
         }
         self
     }
@@ -262,6 +273,8 @@ pub struct HttpSpec {
     pub url: String,
     /// Headers sent with every request (`Authorization`, API keys).
     pub headers: BTreeMap<String, String>,
+    /// OAuth, when the server wants a login (none: the static headers only).
+    pub auth: Option<AuthSpec>,
 }
 
 impl fmt::Debug for HttpSpec {
@@ -270,6 +283,7 @@ impl fmt::Debug for HttpSpec {
         f.debug_struct("HttpSpec")
             .field("url", &self.url)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("auth", &self.auth)
             .finish()
     }
 }

@@ -5,19 +5,22 @@
 //! shutdown: close stdin, SIGTERM, SIGKILL.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::auth::server::ServerAuth;
+use crate::auth::{AuthSpec, MemoryVault};
 use crate::backoff::{BackoffState, FailureWindow};
+use crate::callbacks::Callbacks;
 use crate::client::{HostClient, Routes};
 use crate::connection::Connection;
 use crate::error::{ConnectError, humanize};
 use crate::host::Shared;
-use crate::spec::{Lifecycle, RestartPolicy, ServerSpec};
+use crate::spec::{Lifecycle, RestartPolicy, ServerSpec, TransportSpec};
 use crate::status::ServerState;
 
 /// One configured server and its replicas.
@@ -33,6 +36,9 @@ pub(crate) struct Server {
     /// The lifecycle the server's latest successful start used, under [`Lifecycle::Auto`]
     /// (shared by its replicas; see [`Server::lifecycle`]).
     learned: Mutex<Option<Lifecycle>>,
+    /// The OAuth login of an HTTP server that has `auth`, made at its first start and shared
+    /// by every connection after it (reconnects, replicas).
+    auth: OnceLock<Option<Arc<ServerAuth>>>,
 }
 
 /// One instance of a server.
@@ -86,7 +92,33 @@ impl Server {
             stop,
             next: AtomicUsize::new(0),
             learned: Mutex::new(None),
+            auth: OnceLock::new(),
         }
+    }
+
+    /// The OAuth login of this server (made on first use), when its spec asks for one.
+    pub(crate) fn auth(&self, callbacks: &Callbacks) -> Option<Arc<ServerAuth>> {
+        self.auth
+            .get_or_init(|| {
+                let TransportSpec::Http(http) = &self.spec.transport else {
+                    return None;
+                };
+                let Some(AuthSpec::OAuth(oauth)) = &http.auth else {
+                    return None;
+                };
+                let vault = callbacks
+                    .vault
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(MemoryVault::default()));
+                Some(Arc::new(ServerAuth::new(
+                    &self.spec.name,
+                    &http.url,
+                    oauth.clone(),
+                    callbacks.authorizer.clone(),
+                    vault,
+                )))
+            })
+            .clone()
     }
 
     /// The lifecycle to start with: the configured one, except that an `Auto` server found to
@@ -411,7 +443,8 @@ impl Supervisor {
 /// changes and lists the tools (all within the caller's start timeout).
 async fn start(shared: &Arc<Shared>, server: &Server) -> Result<Connection, ConnectError> {
     let spec = &server.spec;
-    let client = host_client(shared, spec);
+    let mut client = host_client(shared, spec);
+    client.auth = server.auth(&shared.callbacks);
     let connection = Connection::open(spec, server.lifecycle(), client).await?;
     server.learn_lifecycle(&connection);
     connection.follow_tool_list().await;
@@ -432,6 +465,7 @@ fn host_client(shared: &Arc<Shared>, spec: &ServerSpec) -> HostClient {
         allow_sampling: spec.allow_sampling,
         callbacks: shared.callbacks.clone(),
         routes: Arc::new(Routes::default()),
+        auth: None,
         tools_changed: Arc::new(move |peer| {
             if let Some(shared) = weak.upgrade() {
                 shared.refresh_tools(&name, peer);

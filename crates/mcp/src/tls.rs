@@ -21,6 +21,15 @@ pub(crate) fn http_client() -> reqwest::Client {
         .clone()
 }
 
+/// A client of its own with `redirects` (the OAuth requests: some must not follow them).
+pub(crate) fn client_with_redirects(redirects: reqwest::redirect::Policy) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(client_config())
+        .redirect(redirects)
+        .build()
+        .expect("a client with preconfigured TLS always builds")
+}
+
 fn client_config() -> rustls::ClientConfig {
     let provider = Arc::new(ring::default_provider());
     let versions = rustls::ClientConfig::builder_with_provider(provider.clone())

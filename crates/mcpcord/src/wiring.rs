@@ -108,6 +108,7 @@ fn transport_spec(transport: &McpTransport) -> TransportSpec {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.expose().to_string()))
                 .collect(),
+            auth: None,
         }),
     }
 }

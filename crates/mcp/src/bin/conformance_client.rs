@@ -25,8 +25,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use mcpcord_mcp::{
-    CallOptions, Callbacks, InputAnswer, InputMode, InputRequest, Lifecycle, McpHost,
-    RestartPolicy, ServerSpec, ToolDescriptor, TransportSpec,
+    AuthSpec, CallOptions, Callbacks, HeadlessAuthorizer, InputAnswer, InputMode, InputRequest,
+    Lifecycle, McpHost, OAuthSpec, RestartPolicy, ServerSpec, ToolDescriptor, TransportSpec,
 };
 use serde_json::{Map, Value, json};
 
@@ -120,13 +120,45 @@ async fn run(scenario: &str, spec: ServerSpec) -> Result<(), String> {
             spec.lifecycle, http.url
         );
     }
-    let callbacks = Callbacks::default().with_input(accept_defaults);
+    let callbacks = Callbacks::default()
+        .with_input(accept_defaults)
+        .with_authorizer(HeadlessAuthorizer);
+    let spec = if scenario.starts_with("auth/") {
+        spec.with_auth(AuthSpec::OAuth(oauth_spec(context().as_ref())))
+    } else {
+        spec
+    };
     let host = McpHost::connect(spec, callbacks)
         .await
         .map_err(|error| format!("connecting failed: {error}"))?;
     exercise(&host, scenario).await;
     host.shutdown().await;
     Ok(())
+}
+
+/// The OAuth client of the `auth/*` scenarios: a client ID metadata document URL (the suite
+/// never fetches it), and the pre-registered client the scenario's context gives, if any. The
+/// redirect URI is never contacted: the headless authorizer reads the redirect itself.
+fn oauth_spec(context: Option<&Value>) -> OAuthSpec {
+    let field = |name: &str| {
+        context
+            .and_then(|c| c.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    OAuthSpec {
+        client_name: "mcpcord-conformance".to_owned(),
+        client_id: field("client_id"),
+        client_secret: field("client_secret"),
+        client_metadata_url: Some("https://conformance-test.local/client-metadata.json".to_owned()),
+        scopes: None,
+        redirect_uri: "http://127.0.0.1:1/callback".to_owned(),
+    }
+}
+
+/// The scenario's context (`MCP_CONFORMANCE_CONTEXT`), if it has one.
+fn context() -> Option<Value> {
+    serde_json::from_str(&std::env::var("MCP_CONFORMANCE_CONTEXT").ok()?).ok()
 }
 
 /// Accepts every form without filling anything in: the host applies the schema's defaults.
@@ -234,8 +266,7 @@ fn planned_calls(tools: &[ToolDescriptor], scenario: &str) -> Vec<(String, Value
 
 /// The calls the scenario's context lists (`MCP_CONFORMANCE_CONTEXT` `toolCalls`), if any.
 fn context_calls() -> Option<Vec<(String, Value)>> {
-    let context: Value =
-        serde_json::from_str(&std::env::var("MCP_CONFORMANCE_CONTEXT").ok()?).ok()?;
+    let context = context()?;
     let calls = context.get("toolCalls")?.as_array()?;
     Some(
         calls
@@ -336,6 +367,17 @@ mod tests {
         assert_eq!(spec.start_timeout, Duration::from_secs(30));
         let pinned = pinned_spec("http://127.0.0.1:1/mcp", Some("2025-11-25"));
         assert_eq!(pinned.lifecycle, Lifecycle::Initialize);
+    }
+
+    #[test]
+    fn the_oauth_client_takes_the_pre_registered_one_from_the_context() {
+        let context = json!({ "client_id": "pre-registered-client", "client_secret": "s" });
+        let spec = oauth_spec(Some(&context));
+        assert_eq!(spec.client_id.as_deref(), Some("pre-registered-client"));
+        assert_eq!(spec.client_secret.as_deref(), Some("s"));
+        let spec = oauth_spec(None);
+        assert_eq!(spec.client_id, None);
+        assert!(spec.client_metadata_url.is_some());
     }
 
     #[test]
