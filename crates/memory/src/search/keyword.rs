@@ -362,4 +362,20 @@ mod tests {
         assert_eq!(tsquery(&terms, Combine::All), "'pasta' & 'or'");
         assert_eq!(tsquery(&terms, Combine::Any), "'pasta' | 'or'");
     }
+
+    #[test]
+    fn a_persons_scope_and_a_filtered_one_are_narrow_the_operators_is_not() {
+        use crate::{ChannelId, UserId};
+        let person = UserId::new(7);
+        assert!(SearchScope::guild(person, GuildId::new(1)).is_narrow());
+        assert!(SearchScope::direct(person).is_narrow());
+        assert!(!SearchScope::operator(None).is_narrow());
+        assert!(!SearchScope::operator(Some(GuildId::new(1))).is_narrow());
+        assert!(SearchScope::operator(None).with_user(person).is_narrow());
+        assert!(
+            SearchScope::operator(None)
+                .in_channel(ChannelId::new(3))
+                .is_narrow()
+        );
+    }
 }
