@@ -219,17 +219,26 @@ fn postgres_newest(
     let messages = query.scope.message_condition(params);
     let scope = query.scope.conversation_condition(params, now, cutoffs);
     let bound = params.int(db::count(RANKED));
-    let matches = if query.scope.is_narrow() {
-        format!("ts_match_vq(m.search, to_tsquery('simple', {q}))")
+    // Narrow: `+ 0` keeps the planner from walking `messages_created` down the whole table
+    // in search of the newest matches (it guesses a third of the rows match `ts_match_vq`;
+    // 7 s at a million).
+    let (matches, newest) = if query.scope.is_narrow() {
+        (
+            format!("ts_match_vq(m.search, to_tsquery('simple', {q}))"),
+            "m.created_at + 0",
+        )
     } else {
-        format!("m.search @@ to_tsquery('simple', {q})")
+        (
+            format!("m.search @@ to_tsquery('simple', {q})"),
+            "m.created_at",
+        )
     };
     format!(
         "SELECT n.id, -ts_rank(n.search, to_tsquery('simple', {q})) AS rank, n.created_at \
          FROM (SELECT m.id, m.search, m.created_at \
                FROM messages m JOIN conversations c ON c.id = m.conversation_id \
                WHERE {matches} AND {messages} AND {scope} \
-               ORDER BY m.created_at DESC, m.id DESC LIMIT {bound}) n"
+               ORDER BY {newest} DESC, m.id DESC LIMIT {bound}) n"
     )
 }
 
