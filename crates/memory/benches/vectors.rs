@@ -15,86 +15,16 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Rng, Space, rss_bytes};
 use criterion::Criterion;
 use mcpcord_memory::vectors::{DEFAULT_CANDIDATES, VectorIndex, cosine, rerank};
 use mcpcord_memory::{ConversationId, ConversationKey, MessageId, NewMessage, Scope, Store};
 
-const DIMS: usize = 384;
-const TOPICS: usize = 1_000;
-const SUBTOPICS: usize = 20;
 const QUERIES: usize = 300;
 const EXACT_QUERIES: usize = 50;
 const TOP: usize = 10;
-
-/// A small deterministic generator (xorshift), values in [-1, 1).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-
-    fn vector(&mut self) -> Vec<f32> {
-        (0..DIMS).map(|_| self.next()).collect()
-    }
-}
-
-fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= norm);
-    v
-}
-
-/// Unit vectors: topics, and subtopic directions.
-struct Space {
-    topics: Vec<Vec<f32>>,
-    subtopics: Vec<Vec<f32>>,
-}
-
-impl Space {
-    fn new(rng: &mut Rng) -> Self {
-        Self {
-            topics: (0..TOPICS).map(|_| normalized(rng.vector())).collect(),
-            subtopics: (0..TOPICS * SUBTOPICS)
-                .map(|_| normalized(rng.vector()))
-                .collect(),
-        }
-    }
-}
-
-/// `n` vectors around random subtopics of random topics.
-fn vectors(n: usize, rng: &mut Rng, space: &Space) -> Vec<Vec<f32>> {
-    (0..n)
-        .map(|_| {
-            let pick = (rng.next().abs() * (TOPICS * SUBTOPICS) as f32) as usize;
-            let sub = pick % (TOPICS * SUBTOPICS);
-            let topic = &space.topics[sub / SUBTOPICS];
-            let direction = &space.subtopics[sub];
-            let noise = normalized(rng.vector());
-            normalized(
-                topic
-                    .iter()
-                    .zip(direction)
-                    .zip(&noise)
-                    .map(|((t, d), e)| t + 0.6 * d + 0.4 * e)
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
-fn rss_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -131,8 +61,8 @@ fn exact(data: &[Vec<f32>], query: &[f32]) -> Vec<MessageId> {
 fn run(n: usize, criterion: &mut Criterion) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let space = Space::new(&mut rng);
-    let data = vectors(n, &mut rng, &space);
-    let queries = vectors(QUERIES, &mut rng, &space);
+    let data = space.vectors(n, &mut rng);
+    let queries = space.vectors(QUERIES, &mut rng);
 
     let before = rss_bytes();
     let started = Instant::now();
@@ -198,7 +128,7 @@ async fn load_from_sqlite(n: usize) {
             .map(|i| NewMessage::user(format!("m{i}")))
             .collect();
         let ids = store.commit_turn(conversation.id, messages).await.unwrap();
-        let data = vectors(ids.len(), &mut rng, &space);
+        let data = space.vectors(ids.len(), &mut rng);
         let pairs: Vec<(MessageId, Vec<f32>)> = ids.into_iter().zip(data).collect();
         store.save_embeddings("bench", &pairs).await.unwrap();
     }

@@ -130,12 +130,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT e.message_id AS id, m.conversation_id, e.vector \
-             FROM message_embeddings e JOIN messages m ON m.id = e.message_id \
-             WHERE e.model = $1 AND e.message_id IN ({})",
-            placeholders(2, ids.len())
-        );
+        let sql = embeddings_of_sql(self.backend(), ids.len());
         let mut query = sqlx::query_as::<_, EmbeddingRow>(&sql).bind(model);
         for id in ids {
             query = query.bind(id.0);
@@ -162,6 +157,33 @@ impl From<EmbeddingRow> for StoredEmbedding {
             conversation: ConversationId(row.conversation_id),
             vector: from_bytes(&row.vector),
         }
+    }
+}
+
+/// The statement reading the vectors of model `$1` for `count` ids (`$2`…). PostgreSQL: the
+/// ids as a VALUES list driving primary-key lookups; with `IN (…)`, a PostgreSQL without fresh
+/// statistics (a table that just grew, before autovacuum analysed it) chose the model index
+/// and read every vector of the model (150–300 ms at 100 k). SQLite: `IN (…)` (it joined a
+/// VALUES list the other way round, seconds at 100 k).
+fn embeddings_of_sql(backend: crate::Backend, count: usize) -> String {
+    let columns = "SELECT e.message_id AS id, m.conversation_id, e.vector";
+    match backend {
+        crate::Backend::Postgres => {
+            let values = (2..count + 2)
+                .map(|n| format!("(${n})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "{columns} FROM (VALUES {values}) AS wanted \
+                 JOIN message_embeddings e ON e.message_id = wanted.column1 AND e.model = $1 \
+                 JOIN messages m ON m.id = e.message_id"
+            )
+        }
+        crate::Backend::Sqlite => format!(
+            "{columns} FROM message_embeddings e JOIN messages m ON m.id = e.message_id \
+             WHERE e.model = $1 AND e.message_id IN ({})",
+            placeholders(2, count)
+        ),
     }
 }
 

@@ -2,16 +2,17 @@
 //! [`SearchScope`], ranked by relevance weighed with recency.
 //!
 //! The query's words are AND-ed first (fast on both indexes, and what a person means by a few
-//! words); when that finds nothing, any of them will do. The index returns its best
-//! `CANDIDATES` in scope; each scores `1 / (k + rank)` (reciprocal rank, like [`fuse`]) times
-//! a recency factor between ½ and 1 (`½ + ½ · recency_weight`), so among equally relevant
-//! messages the newest comes first while an old, far better match still beats a new, poor one.
+//! words); when that finds nothing, any of them will do. The index ranks the newest `RANKED`
+//! matches in scope by relevance and returns its best `CANDIDATES`; each scores
+//! `1 / (k + rank)` (reciprocal rank, like [`fuse`]) times a recency factor between ½ and 1
+//! (`½ + ½ · recency_weight`), so among equally relevant messages the newest comes first while
+//! an old, far better match still beats a new, poor one.
 
 use std::time::{Duration, SystemTime};
 
 use super::fusion::{DEFAULT_HALF_LIFE, DEFAULT_RRF_K, recency_weight};
 use super::params::Params;
-use super::scope::SearchScope;
+use super::scope::{Cutoffs, SearchScope};
 use super::snippet::{snippet, terms};
 use crate::{
     Author, Backend, ChannelId, ConversationId, GuildId, MemoryError, MessageId, PostId, Role,
@@ -153,40 +154,130 @@ impl Store {
         combine: Combine,
         candidates: usize,
     ) -> Result<Vec<HitRow>, MemoryError> {
-        let (now, cutoff) = self.retention_bounds(SystemTime::now());
         let mut params = Params::default();
-        let (from, matches, rank) = match self.backend() {
-            Backend::Postgres => {
-                let q = params.text(tsquery(terms, combine));
-                (
-                    "messages m".to_owned(),
-                    format!("m.search @@ to_tsquery('simple', {q})"),
-                    format!("ts_rank(m.search, to_tsquery('simple', {q})) DESC"),
-                )
-            }
-            Backend::Sqlite => {
-                let q = params.text(fts5_query(terms, combine));
-                (
-                    "messages_fts JOIN messages m ON m.id = messages_fts.rowid".to_owned(),
-                    format!("messages_fts MATCH {q}"),
-                    "bm25(messages_fts)".to_owned(),
-                )
-            }
-        };
-        let messages = query.scope.message_condition(&mut params);
-        let scope = query.scope.conversation_condition(&mut params, now, cutoff);
-        let limit = params.int(db::count(candidates as u64));
+        let ranked = self.ranked_matches(query, terms, combine, candidates, &mut params);
+        // The hits' columns (and the jump link's subquery) are read for the candidates only,
+        // after the limit.
         let sql = format!(
             "SELECT {HIT_COLUMNS} \
-             FROM {from} JOIN conversations c ON c.id = m.conversation_id \
-             WHERE {matches} AND {messages} AND {scope} \
-             ORDER BY {rank}, m.created_at DESC, m.id DESC LIMIT {limit}"
+             FROM ({ranked}) k JOIN messages m ON m.id = k.id \
+             JOIN conversations c ON c.id = m.conversation_id \
+             ORDER BY k.rank, k.created_at DESC, k.id DESC"
         );
+        // PostgreSQL plans each search for its own words and scope: a statement kept
+        // prepared gets a generic plan after five runs, one for no word and no person in
+        // particular (a frequent word's search then took 10 times longer).
+        let prepared = self.backend() == Backend::Sqlite;
         Ok(params
-            .bind_as(sqlx::query_as::<_, HitRow>(&sql))
+            .bind_as(sqlx::query_as::<_, HitRow>(&sql).persistent(prepared))
             .fetch_all(&self.pool)
             .await?)
     }
+
+    /// The query giving the `candidates` best matches in scope as (`id`, `rank`: lower is
+    /// better, `created_at`), best first: the newest [`RANKED`] matches in scope, ranked by the
+    /// index's relevance (bm25, `ts_rank`), ties newest first.
+    fn ranked_matches(
+        &self,
+        query: &SearchQuery,
+        terms: &[String],
+        combine: Combine,
+        candidates: usize,
+        params: &mut Params,
+    ) -> String {
+        let (now, cutoffs) = self.retention_bounds(SystemTime::now());
+        let newest = match self.backend() {
+            Backend::Postgres => postgres_newest(query, terms, combine, params, (now, cutoffs)),
+            Backend::Sqlite => sqlite_newest(query, terms, combine, params, (now, cutoffs)),
+        };
+        let limit = params.int(db::count(candidates as u64));
+        format!(
+            "SELECT b.id, b.rank, b.created_at FROM ({newest}) b \
+             ORDER BY b.rank, b.created_at DESC, b.id DESC LIMIT {limit}"
+        )
+    }
+}
+
+/// How many of the newest matches in scope are ranked by relevance. Ranking every match of a
+/// frequent word costs a rank per message (seconds at a million); the newest thousand are what
+/// a person looks for, and the recency weighting favours them anyway.
+const RANKED: u64 = 1_000;
+
+/// PostgreSQL: the newest [`RANKED`] matches in scope, each with `-ts_rank`. A narrow scope's
+/// messages are read first and each matched (`ts_match_vq`, the function behind `@@`, which no
+/// index serves: otherwise the planner probed the GIN index once per conversation); a wide
+/// one's matches come from the GIN index, or a walk down `messages_created` for a frequent
+/// word.
+fn postgres_newest(
+    query: &SearchQuery,
+    terms: &[String],
+    combine: Combine,
+    params: &mut Params,
+    (now, cutoffs): (i64, Cutoffs),
+) -> String {
+    let q = params.text(tsquery(terms, combine));
+    let messages = query.scope.message_condition(params);
+    let scope = query.scope.conversation_condition(params, now, cutoffs);
+    let bound = params.int(db::count(RANKED));
+    // Narrow: `+ 0` keeps the planner from walking `messages_created` down the whole table
+    // in search of the newest matches (it guesses a third of the rows match `ts_match_vq`;
+    // 7 s at a million).
+    let (matches, newest) = if query.scope.is_narrow() {
+        (
+            format!("ts_match_vq(m.search, to_tsquery('simple', {q}))"),
+            "m.created_at + 0",
+        )
+    } else {
+        (
+            format!("m.search @@ to_tsquery('simple', {q})"),
+            "m.created_at",
+        )
+    };
+    format!(
+        "SELECT n.id, -ts_rank(n.search, to_tsquery('simple', {q})) AS rank, n.created_at \
+         FROM (SELECT m.id, m.search, m.created_at \
+               FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+               WHERE {matches} AND {messages} AND {scope} \
+               ORDER BY {newest} DESC, m.id DESC LIMIT {bound}) n"
+    )
+}
+
+/// SQLite: the newest [`RANKED`] matches in scope by message id (FTS5 walks its rowids
+/// backwards), each with its bm25. A narrow scope (a person's, or one user's or channel's)
+/// is computed first and each match checked against it (`+` keeps FTS5 from looking every
+/// scope message up in the index one by one, slow for a frequent word); a wide one is checked
+/// per match through the conversation.
+fn sqlite_newest(
+    query: &SearchQuery,
+    terms: &[String],
+    combine: Combine,
+    params: &mut Params,
+    (now, cutoffs): (i64, Cutoffs),
+) -> String {
+    let q = params.text(fts5_query(terms, combine));
+    let messages = query.scope.message_condition(params);
+    let scope = query.scope.conversation_condition(params, now, cutoffs);
+    let (join, restrict) = if query.scope.is_narrow() {
+        (
+            "",
+            format!(
+                "+messages_fts.rowid IN (SELECT m.id FROM messages m \
+                 JOIN conversations c ON c.id = m.conversation_id WHERE {messages} AND {scope})"
+            ),
+        )
+    } else {
+        (
+            "JOIN conversations c ON c.id = m.conversation_id",
+            format!("{messages} AND {scope}"),
+        )
+    };
+    let bound = params.int(db::count(RANKED));
+    format!(
+        "SELECT messages_fts.rowid AS id, bm25(messages_fts) AS rank, m.created_at \
+         FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid {join} \
+         WHERE messages_fts MATCH {q} AND {restrict} \
+         ORDER BY messages_fts.rowid DESC LIMIT {bound}"
+    )
 }
 
 impl Store {
@@ -279,5 +370,21 @@ mod tests {
         assert_eq!(fts5_query(&terms, Combine::Any), "\"pasta\" OR \"or\"");
         assert_eq!(tsquery(&terms, Combine::All), "'pasta' & 'or'");
         assert_eq!(tsquery(&terms, Combine::Any), "'pasta' | 'or'");
+    }
+
+    #[test]
+    fn a_persons_scope_and_a_filtered_one_are_narrow_the_operators_is_not() {
+        use crate::{ChannelId, UserId};
+        let person = UserId::new(7);
+        assert!(SearchScope::guild(person, GuildId::new(1)).is_narrow());
+        assert!(SearchScope::direct(person).is_narrow());
+        assert!(!SearchScope::operator(None).is_narrow());
+        assert!(!SearchScope::operator(Some(GuildId::new(1))).is_narrow());
+        assert!(SearchScope::operator(None).with_user(person).is_narrow());
+        assert!(
+            SearchScope::operator(None)
+                .in_channel(ChannelId::new(3))
+                .is_narrow()
+        );
     }
 }

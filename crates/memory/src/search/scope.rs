@@ -109,6 +109,14 @@ impl SearchScope {
         self
     }
 
+    /// Whether this scope is a small part of the store (a person's, or narrowed to one user
+    /// or channel): worth computing before looking at an index's matches.
+    pub(crate) fn is_narrow(&self) -> bool {
+        !matches!(self.viewer, Viewer::Operator { .. })
+            || self.user.is_some()
+            || self.channel.is_some()
+    }
+
     /// The SQL condition on a conversation `c` that this scope allows, its values pushed to
     /// `params`. `cutoffs` are the oldest `updated_at` a conversation outside any guild, or in a
     /// guild without a rule of its own, may have (retention), `now` the time retention is
