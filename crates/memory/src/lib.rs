@@ -1,6 +1,7 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
 //! and guilds the bot has seen, tools turned off per channel, retention, token usage per day,
-//! the audit log ([`AuditEntry`]), search (a keyword index, scope, rank fusion), message embeddings with an in-process vector index
+//! the audit log ([`AuditEntry`]), remote MCP servers' logins as the binary sealed them
+//! ([`SealedCredentials`]), search (a keyword index, scope, rank fusion), message embeddings with an in-process vector index
 //! ([`vectors`]), and hybrid recall of earlier conversations.
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
@@ -48,6 +49,7 @@
 
 mod audit;
 mod conversations;
+mod credentials;
 mod db;
 mod directory;
 mod embeddings;
@@ -69,6 +71,7 @@ pub mod vectors;
 
 pub use audit::{AuditEntry, AuditFilter, AuditKind, AuditRecord, arguments_digest};
 pub use conversations::{Conversation, Started, Written};
+pub use credentials::{RefreshLock, SealedCredentials};
 pub use directory::{Guild, User};
 pub use embeddings::{PendingMessage, StoredEmbedding};
 pub use error::MemoryError;

@@ -25,17 +25,15 @@ pub struct ConversationLock {
 
 impl std::fmt::Debug for ConversationLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match &self.held {
-            Held::Local(_) => "local",
-            Held::Postgres { .. } => "postgres advisory",
-        };
         f.debug_struct("ConversationLock")
-            .field("kind", &kind)
+            .field("kind", &self.held.kind())
             .finish()
     }
 }
 
-enum Held {
+/// A lock held: in this process (SQLite), or a session advisory lock on a connection of the
+/// lock pool (PostgreSQL), released when dropped.
+pub(crate) enum Held {
     Local(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>),
     Postgres {
         conn: Option<PoolConnection<Any>>,
@@ -43,9 +41,9 @@ enum Held {
     },
 }
 
-impl Drop for ConversationLock {
+impl Drop for Held {
     fn drop(&mut self) {
-        let Held::Postgres { conn, id } = &mut self.held else {
+        let Held::Postgres { conn, id } = self else {
             return;
         };
         let Some(mut conn) = conn.take() else {
@@ -59,7 +57,7 @@ impl Drop for ConversationLock {
                 .await;
             if let Err(error) = unlocked {
                 // Closing the session releases every lock it holds.
-                tracing::warn!(%error, "cannot release a conversation lock; closing its connection");
+                tracing::warn!(%error, "cannot release an advisory lock; closing its connection");
                 let _ = conn.close().await;
             }
         };
@@ -69,6 +67,16 @@ impl Drop for ConversationLock {
             }
             // No runtime left: the connection is dropped, and its session ends with the process.
             Err(_) => drop(unlock),
+        }
+    }
+}
+
+impl Held {
+    /// What kind of lock this is, for `Debug`.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Held::Local(_) => "local",
+            Held::Postgres { .. } => "postgres advisory",
         }
     }
 }
@@ -88,11 +96,16 @@ impl LocalLocks {
 /// The advisory lock id of a conversation: a stable 64-bit hash (FNV-1a) of its key, the same
 /// in every process and version.
 pub fn advisory_id(key: &ConversationKey) -> i64 {
+    hashed_id(b"mcpcord/conversation/", key.as_str())
+}
+
+/// A stable 64-bit hash (FNV-1a) of `prefix` and `name`: an advisory lock id.
+pub(crate) fn hashed_id(prefix: &[u8], name: &str) -> i64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let hash = b"mcpcord/conversation/"
+    let hash = prefix
         .iter()
-        .chain(key.as_str().as_bytes())
+        .chain(name.as_bytes())
         .fold(OFFSET, |hash, byte| {
             (hash ^ u64::from(*byte)).wrapping_mul(PRIME)
         });
@@ -106,11 +119,17 @@ impl Store {
         &self,
         key: &ConversationKey,
     ) -> Result<ConversationLock, MemoryError> {
-        let held = match &self.lock_pool {
-            Some(pool) => postgres_lock(pool, advisory_id(key)).await?,
-            None => Held::Local(self.local_locks.get(key.as_str()).lock_owned().await),
-        };
+        let held = self.hold(key.as_str(), advisory_id(key)).await?;
         Ok(ConversationLock { held })
+    }
+
+    /// Waits for the lock named `local` in this process (SQLite) or the advisory lock `id` on
+    /// the server (PostgreSQL), and holds it until the result is dropped.
+    pub(crate) async fn hold(&self, local: &str, id: i64) -> Result<Held, MemoryError> {
+        Ok(match &self.lock_pool {
+            Some(pool) => postgres_lock(pool, id).await?,
+            None => Held::Local(self.local_locks.get(local).lock_owned().await),
+        })
     }
 }
 
