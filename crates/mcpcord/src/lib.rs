@@ -13,7 +13,9 @@ pub mod logging;
 pub mod protect;
 pub mod reload;
 pub mod resources;
+pub mod secrets;
 pub mod service;
+pub mod vault;
 pub mod wiring;
 
 use std::process::ExitCode;
