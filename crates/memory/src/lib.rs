@@ -1,8 +1,8 @@
 //! Storage for mcpcord on SQLite or PostgreSQL: conversations, messages, preferences, the users
 //! and guilds the bot has seen, tools turned off per channel, retention, token usage per day,
 //! the audit log ([`AuditEntry`]), remote MCP servers' logins as the binary sealed them
-//! ([`SealedCredentials`]), search (a keyword index, scope, rank fusion), message embeddings with an in-process vector index
-//! ([`vectors`]), and hybrid recall of earlier conversations.
+//! ([`SealedCredentials`]), search (a keyword index, scope, rank fusion), message embeddings
+//! with an in-process vector index ([`vectors`]), and hybrid recall of earlier conversations.
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one

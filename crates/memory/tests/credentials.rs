@@ -86,6 +86,9 @@ async fn count(db: &TestDb) -> i64 {
     n
 }
 
+/// A row as the database holds it: server, resource, key id, sealed, expires_at, updated_at.
+type RawRow = (String, String, String, Vec<u8>, Option<i64>, i64);
+
 async fn the_row_holds_only_what_the_caller_sealed(db: TestDb) {
     let store = db.connect().await;
     let sealed = b"\x01sealed-by-the-caller\xff".to_vec();
@@ -94,7 +97,7 @@ async fn the_row_holds_only_what_the_caller_sealed(db: TestDb) {
         .await
         .unwrap();
     let pool = raw_pool_of(&db).await;
-    let rows: Vec<(String, String, String, Vec<u8>, Option<i64>, i64)> = sqlx::query_as(
+    let rows: Vec<RawRow> = sqlx::query_as(
         "SELECT server, resource, key_id, sealed, expires_at, updated_at FROM mcp_credentials",
     )
     .fetch_all(&pool)
