@@ -3,8 +3,9 @@
 //! naming the server and its URL, so a sealed row moved to another server (or URL) does not
 //! open.
 //!
-//! The key is 32 random bytes written in base64 (standard or URL-safe, padded or not) or as 64
-//! hex digits; there is no passphrase: `openssl rand -base64 32` makes one. Its id (the first 8
+//! The key (`MCPCORD_SECRET_KEY`, or the file `MCPCORD_SECRET_KEY_FILE` names) is 32 random
+//! bytes written in base64 (standard or URL-safe, padded or not) or as 64 hex digits; there is
+//! no passphrase: `openssl rand -base64 32` makes one. Its id (the first 8
 //! hex digits of its SHA-256) is stored beside each sealed row, so a changed key is reported as
 //! such, with the command that logs in again, rather than as damage.
 //!
@@ -20,6 +21,10 @@ use zeroize::Zeroizing;
 
 /// The environment variable the key is read from.
 pub const SECRET_KEY_VAR: &str = "MCPCORD_SECRET_KEY";
+
+/// The environment variable naming a file the key is read from instead (for systemd
+/// credentials, Docker secrets and the like).
+pub const SECRET_KEY_FILE_VAR: &str = "MCPCORD_SECRET_KEY_FILE";
 
 /// The first byte of every sealed blob this version writes.
 const VERSION: u8 = 1;
@@ -46,6 +51,21 @@ pub enum SecretKeyError {
     Invalid {
         /// What is wrong with it (never the value itself).
         reason: String,
+    },
+    /// Both the key and a key file are given.
+    #[error("both {SECRET_KEY_VAR} and {SECRET_KEY_FILE_VAR} are set: unset one of them")]
+    Both,
+    /// The key file cannot be read.
+    #[error(
+        "cannot read the key file {path} ({SECRET_KEY_FILE_VAR}): check that it exists and that \
+         this user may read it"
+    )]
+    File {
+        /// The file's path.
+        path: String,
+        /// Why it cannot be read.
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -103,19 +123,55 @@ impl fmt::Debug for SecretKey {
 }
 
 impl SecretKey {
-    /// Reads the key from `MCPCORD_SECRET_KEY`; `None` when it is unset or empty.
+    /// Reads the key from `MCPCORD_SECRET_KEY`, or from the file `MCPCORD_SECRET_KEY_FILE`
+    /// names; `None` when neither is set (or both are empty).
     pub fn from_env() -> Result<Option<SecretKey>, SecretKeyError> {
-        match std::env::var(SECRET_KEY_VAR) {
-            Ok(text) if text.trim().is_empty() => Ok(None),
-            Ok(text) => SecretKey::parse(&Zeroizing::new(text)).map(Some),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(SecretKeyError::Invalid {
-                reason: "it is not text".into(),
-            }),
+        let value = match std::env::var(SECRET_KEY_VAR) {
+            Ok(text) => Some(Zeroizing::new(text)),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(SecretKeyError::Invalid {
+                    reason: "it is not text".into(),
+                });
+            }
+        };
+        let file = std::env::var_os(SECRET_KEY_FILE_VAR).map(std::path::PathBuf::from);
+        SecretKey::from_sources(value.as_deref().map(String::as_str), file.as_deref())
+    }
+
+    /// The key given as `value` (the variable's text) or in the file at `file`; either empty
+    /// counts as not given, and giving both is an error.
+    pub fn from_sources(
+        value: Option<&str>,
+        file: Option<&std::path::Path>,
+    ) -> Result<Option<SecretKey>, SecretKeyError> {
+        let value = value.filter(|text| !text.trim().is_empty());
+        let file = file.filter(|path| !path.as_os_str().is_empty());
+        match (value, file) {
+            (Some(_), Some(_)) => Err(SecretKeyError::Both),
+            (Some(text), None) => SecretKey::parse(text).map(Some),
+            (None, Some(path)) => SecretKey::read_file(path).map(Some),
+            (None, None) => Ok(None),
         }
     }
 
-    /// Reads the key from `MCPCORD_SECRET_KEY`, which must be set.
+    /// The key in the file at `path` (as [`parse`](Self::parse) reads it).
+    fn read_file(path: &std::path::Path) -> Result<SecretKey, SecretKeyError> {
+        let text = std::fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|source| SecretKeyError::File {
+                path: path.display().to_string(),
+                source,
+            })?;
+        SecretKey::parse(&text).map_err(|error| match error {
+            SecretKeyError::Invalid { reason } => SecretKeyError::Invalid {
+                reason: format!("{reason}, in the file {}", path.display()),
+            },
+            other => other,
+        })
+    }
+
+    /// Reads the key as [`from_env`](Self::from_env) does; one must be set.
     pub fn required_from_env() -> Result<SecretKey, SecretKeyError> {
         SecretKey::from_env()?.ok_or(SecretKeyError::Missing)
     }

@@ -59,6 +59,49 @@ fn anything_but_32_bytes_is_refused_with_how_to_make_a_key() {
 }
 
 #[test]
+fn the_key_comes_from_the_variable_or_from_a_file_never_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key");
+    std::fs::write(&path, format!("{URL_SAFE_KEY}\n")).unwrap();
+    let from_file = SecretKey::from_sources(None, Some(&path)).unwrap().unwrap();
+    assert_eq!(from_file.id(), "d25dec8a");
+    let from_value = SecretKey::from_sources(Some(STANDARD_KEY), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(from_value.id(), "d25dec8a");
+    // Empty counts as unset.
+    let empty = std::path::Path::new("");
+    assert!(
+        SecretKey::from_sources(Some(" "), Some(empty))
+            .unwrap()
+            .is_none()
+    );
+    assert!(SecretKey::from_sources(None, None).unwrap().is_none());
+    assert!(
+        SecretKey::from_sources(Some(""), Some(&path))
+            .unwrap()
+            .is_some()
+    );
+
+    let both = SecretKey::from_sources(Some(STANDARD_KEY), Some(&path)).unwrap_err();
+    assert!(matches!(both, SecretKeyError::Both), "{both}");
+    let missing = dir.path().join("missing");
+    let error = SecretKey::from_sources(None, Some(&missing)).unwrap_err();
+    assert!(matches!(error, SecretKeyError::File { .. }), "{error}");
+    assert!(
+        error.to_string().contains(&missing.display().to_string()),
+        "{error}"
+    );
+    std::fs::write(&path, "hunter2\n").unwrap();
+    let error = SecretKey::from_sources(None, Some(&path))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("openssl rand -base64 32"), "{error}");
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+}
+
+#[test]
 fn debug_shows_the_key_id_only() {
     let shown = format!("{:?}", key());
     assert_eq!(shown, r#"SecretKey { id: "d25dec8a" }"#);
