@@ -100,3 +100,64 @@ async fn a_row_copied_to_another_server_does_not_open() {
     assert_eq!(vault.load("search").await.unwrap(), Some(login()));
     store.close().await;
 }
+
+/// Runs `sql` on the PostgreSQL test database (`test`, trust auth on 127.0.0.1:5432, or
+/// `TEST_DATABASE_URL`).
+async fn postgres(sql: &str) {
+    use sqlx::Connection as _;
+    let url = postgres_url();
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot reach PostgreSQL at {url}: {e}\nThis test needs a real PostgreSQL server \
+             (trust authentication, user postgres, database test) on 127.0.0.1:5432, or \
+             TEST_DATABASE_URL"
+        )
+    });
+    sqlx::query(sql).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+}
+
+fn postgres_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_login_saved_by_one_process_opens_in_another_and_is_sealed() {
+    let schema = format!("mcpcord_vault_{}", uuid_like());
+    postgres(&format!("CREATE SCHEMA {schema}")).await;
+    let url = format!("{}?options[search_path]={schema}", postgres_url());
+    let one = Store::connect(&url).await.unwrap();
+    let two = Store::connect(&url).await.unwrap();
+    DbVault::new(one.clone(), key())
+        .save("search", login())
+        .await
+        .unwrap();
+    let other_process = DbVault::new(two.clone(), key());
+    assert_eq!(other_process.load("search").await.unwrap(), Some(login()));
+
+    let row = two.load_mcp_credentials("search").await.unwrap().unwrap();
+    for secret in [ACCESS, REFRESH, "mcpcord-client"] {
+        assert!(!holds(&row.sealed, secret), "{secret} in the sealed column");
+    }
+    other_process.clear("search").await.unwrap();
+    assert_eq!(
+        DbVault::new(one.clone(), key())
+            .load("search")
+            .await
+            .unwrap(),
+        None
+    );
+    one.close().await;
+    two.close().await;
+    postgres(&format!("DROP SCHEMA {schema} CASCADE")).await;
+}
+
+/// A name part no other run uses at the same time.
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{nanos}", std::process::id())
+}
