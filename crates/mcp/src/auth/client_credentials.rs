@@ -232,19 +232,23 @@ async fn discover(
 fn check_endpoint(mcp_url: &str, token_endpoint: &str) -> Result<(), String> {
     let parse = |url: &str| url::Url::parse(url).map_err(|e| format!("`{url}`: {e}"));
     let (mcp, endpoint) = (parse(mcp_url)?, parse(token_endpoint)?);
-    let loopback = |url: &url::Url| match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if endpoint.scheme() == "https" || (loopback(&mcp) && loopback(&endpoint)) {
+    if endpoint.scheme() == "https" || (is_loopback(&mcp) && is_loopback(&endpoint)) {
         return Ok(());
     }
     Err(format!(
         "the token endpoint `{token_endpoint}` is not https: the authorization server must use https \
          for client credentials"
     ))
+}
+
+/// Whether `url`'s host is this machine.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// The authorization server must offer the client's authentication method when it lists any.
