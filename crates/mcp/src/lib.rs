@@ -38,8 +38,9 @@ mod supervisor;
 mod tls;
 
 pub use auth::{
-    AuthSpec, AuthorizationPrompt, AuthorizationReason, Authorizer, CredentialVault,
-    HeadlessAuthorizer, MemoryVault, OAuthSpec, SavedAuth,
+    AuthSpec, AuthorizationPrompt, AuthorizationReason, Authorizer, ClientCredential,
+    ClientCredentialsSpec, CredentialVault, HeadlessAuthorizer, MemoryVault, OAuthSpec, SavedAuth,
+    SigningAlgorithm,
 };
 pub use call::{CallOptions, ToolProgress};
 pub use callbacks::{

@@ -12,8 +12,8 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::auth::MemoryVault;
 use crate::auth::server::ServerAuth;
-use crate::auth::{AuthSpec, MemoryVault};
 use crate::backoff::{BackoffState, FailureWindow};
 use crate::callbacks::Callbacks;
 use crate::client::{HostClient, Routes};
@@ -96,16 +96,14 @@ impl Server {
         }
     }
 
-    /// The OAuth login of this server (made on first use), when its spec asks for one.
+    /// The OAuth authorization of this server (made on first use), when its spec asks for one.
     pub(crate) fn auth(&self, callbacks: &Callbacks) -> Option<Arc<ServerAuth>> {
         self.auth
             .get_or_init(|| {
                 let TransportSpec::Http(http) = &self.spec.transport else {
                     return None;
                 };
-                let Some(AuthSpec::OAuth(oauth)) = &http.auth else {
-                    return None;
-                };
+                let auth = http.auth.as_ref()?;
                 let vault = callbacks
                     .vault
                     .clone()
@@ -113,7 +111,7 @@ impl Server {
                 Some(Arc::new(ServerAuth::new(
                     &self.spec.name,
                     &http.url,
-                    oauth.clone(),
+                    auth,
                     callbacks.authorizer.clone(),
                     vault,
                 )))

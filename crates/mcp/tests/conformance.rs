@@ -68,6 +68,7 @@ async fn client_scenarios_of_both_protocol_versions() {
                 baseline: Some(baseline(version)),
                 results_dir: results_root.join(format!("{package}-{version}-{path}")),
                 timeout: SCENARIO_TIMEOUT,
+                force: false,
             };
             let results = run_client_scenarios(&run, &scenarios, PARALLELISM).await;
             report.push((package, version, path, results));
@@ -89,9 +90,71 @@ async fn client_scenarios_of_both_protocol_versions() {
         }
     }
 
+    assert_all_ok(&report, started);
+}
+
+/// The extension scenarios of client credentials (SEP-1046,
+/// `io.modelcontextprotocol/oauth-client-credentials`): `auth/client-credentials-basic` (a client
+/// secret, HTTP Basic) and `auth/client-credentials-jwt` (an ES256 `private_key_jwt` assertion).
+/// No dated version lists extension scenarios, so they run with `--force` at 2026-07-28, on both
+/// lifecycle paths, against tests/conformance/expected-failures-extensions.yml. The suite's other
+/// extensions (enterprise-managed authorization, DPoP, workload identity federation) are not
+/// part of issue 17 and are not run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_extension_scenarios() {
+    let client = env!("CARGO_BIN_EXE_mcpcord-conformance-client");
+    let version = "2026-07-28";
+    let results_root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-extensions");
+    let _ = std::fs::remove_dir_all(&results_root);
+    let started = Instant::now();
+    let scenarios = EXTENSION_SCENARIOS.map(str::to_owned);
+    let mut report = Vec::new();
+    for (path, extra) in PATHS {
+        let run = ClientRun {
+            package: SUITE_0_2_0_ALPHA_12.to_owned(),
+            spec_version: version.to_owned(),
+            command: format!("{client} --protocol {version}{extra}"),
+            baseline: Some(baseline("extensions")),
+            results_dir: results_root.join(format!("{SUITE_0_2_0_ALPHA_12}-{version}-{path}")),
+            timeout: SCENARIO_TIMEOUT,
+            force: true,
+        };
+        let results = run_client_scenarios(&run, &scenarios, PARALLELISM).await;
+        for result in &results {
+            assert!(
+                !result.output.contains("SKIPPED"),
+                "{} was skipped although forced:\n{}",
+                result.scenario,
+                result.output
+            );
+        }
+        report.push((SUITE_0_2_0_ALPHA_12, version, path, results));
+    }
+    let text = std::fs::read_to_string(baseline("extensions")).expect("the baseline file");
+    for entry in baseline_entries(&text) {
+        let scenario = entry.split(':').next().unwrap_or_default();
+        assert!(
+            EXTENSION_SCENARIOS.contains(&scenario),
+            "expected-failures-extensions.yml names `{entry}`, which this run does not run"
+        );
+    }
+    assert_all_ok(&report, started);
+}
+
+/// The extension scenarios run (client credentials).
+const EXTENSION_SCENARIOS: [&str; 2] = [
+    "auth/client-credentials-basic",
+    "auth/client-credentials-jwt",
+];
+
+/// One run's results: suite, version, lifecycle path, scenarios.
+type Report<'a> = Vec<(&'a str, &'a str, &'a str, Vec<ScenarioResult>)>;
+
+/// Prints the summary and fails on any scenario that is not ok.
+fn assert_all_ok(report: &Report<'_>, started: Instant) {
     let mut summary = String::new();
     let mut failures = Vec::new();
-    for (package, version, path, results) in &report {
+    for (package, version, path, results) in report {
         let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
         summary.push_str(&format!(
             "\n{package} at {version}, {path} lifecycle: {} passed, {} expected failures, {} not ok\n",

@@ -2,7 +2,10 @@
 //! server over Streamable HTTP: the first request's `401` leads to discovery, dynamic
 //! registration and an authorization through the headless authorizer; when the server stops
 //! accepting the access token, the host refreshes it and repeats the request without a second
-//! authorization; without an authorizer a protected server does not start.
+//! authorization; without an authorizer a protected server does not start. A server meant for
+//! machines gets client credentials instead (no authorizer at all): a token for a client secret
+//! (HTTP Basic) or an ES256 `private_key_jwt` assertion the double verifies with the public key,
+//! fetched again after a `401` and when it nears its expiry.
 //!
 //! Every request the double receives is recorded, so the assertions are on what went over the
 //! wire. The fuller double (client authentication methods, rotation, step-up per tool,
@@ -20,11 +23,19 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::*;
 use mcpcord_mcp::{
-    AuthSpec, Callbacks, HeadlessAuthorizer, McpHost, OAuthSpec, RestartPolicy, ServerSpec,
+    AuthSpec, Callbacks, ClientCredential, ClientCredentialsSpec, HeadlessAuthorizer, McpHost,
+    OAuthSpec, RestartPolicy, ServerSpec, SigningAlgorithm,
 };
 use mcpcord_testkit::mcp_server::TestMcpServer;
+use ring::rand::SystemRandom;
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    UnparsedPublicKey,
+};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
@@ -40,6 +51,12 @@ struct Double {
     /// Refresh tokens the authorization server honours.
     refresh: Mutex<HashSet<String>>,
     issued: Mutex<usize>,
+    /// `expires_in` of the tokens issued (3600 when unset).
+    lifetime: Mutex<Option<u64>>,
+    /// The public key of the `private_key_jwt` client (uncompressed P-256 point).
+    client_key: Mutex<Option<Vec<u8>>>,
+    /// Requests the resource server refused with `401`.
+    refusals: Mutex<usize>,
 }
 
 impl Double {
@@ -64,8 +81,51 @@ impl Double {
         let refresh = format!("rt-SECRET-{issued}");
         self.valid.lock().unwrap().insert(access.clone());
         self.refresh.lock().unwrap().insert(refresh.clone());
-        json!({ "access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": 3600 })
+        let lifetime = self.lifetime.lock().unwrap().unwrap_or(3600);
+        json!({ "access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": lifetime })
     }
+
+    /// How a client credentials request authenticated: `basic` (the machine client's secret),
+    /// `jwt` (an assertion signed with the client's key, naming it, for this issuer), or `None`.
+    fn client_authentication(
+        &self,
+        headers: &HeaderMap,
+        form: &HashMap<String, String>,
+    ) -> Option<&'static str> {
+        let basic = format!(
+            "Basic {}",
+            STANDARD.encode(format!("{MACHINE}:{MACHINE_SECRET}"))
+        );
+        if headers
+            .get(header::AUTHORIZATION)
+            .is_some_and(|v| *v == basic)
+        {
+            return Some("basic");
+        }
+        let assertion = form.get("client_assertion")?;
+        let key = self.client_key.lock().unwrap().clone()?;
+        let claims = verified_claims(assertion, &key)?;
+        let names_us = claims["iss"] == MACHINE
+            && claims["sub"] == MACHINE
+            && claims["aud"] == self.base.as_str();
+        names_us.then_some("jwt")
+    }
+}
+
+/// The client id of the client credentials tests.
+const MACHINE: &str = "machine";
+/// Its secret.
+const MACHINE_SECRET: &str = "cs-SECRET";
+
+/// The claims of an ES256 JWT whose signature `key` verifies.
+fn verified_claims(jwt: &str, key: &[u8]) -> Option<Value> {
+    let (signed, signature) = jwt.rsplit_once('.')?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
+        .verify(signed.as_bytes(), &signature)
+        .ok()?;
+    let claims = signed.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()
 }
 
 async fn protected_resource(State(double): State<Arc<Double>>) -> Json<Value> {
@@ -84,9 +144,10 @@ async fn authorization_server(State(double): State<Arc<Double>>) -> Json<Value> 
         "token_endpoint": format!("{base}/token"),
         "registration_endpoint": format!("{base}/register"),
         "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
     }))
 }
 
@@ -118,9 +179,22 @@ async fn authorize(
 
 async fn token(
     State(double): State<Arc<Double>>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let grant = form.get("grant_type").cloned().unwrap_or_default();
+    if grant == "client_credentials" {
+        let how = double.client_authentication(&headers, &form);
+        double.record(format!("token:{grant}:{}", how.unwrap_or("refused")));
+        if how.is_none() {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({ "error": "invalid_client" })),
+            )
+                .into_response();
+        }
+        return Json(double.issue()).into_response();
+    }
     double.record(format!("token:{grant}"));
     let honoured = match grant.as_str() {
         "authorization_code" => form.get("code").map(String::as_str) == Some("code-SECRET"),
@@ -153,6 +227,7 @@ async fn bearer(
     if token.is_some_and(|t| double.valid.lock().unwrap().contains(t)) {
         return next.run(request).await;
     }
+    *double.refusals.lock().unwrap() += 1;
     let challenge = format!(
         "Bearer error=\"invalid_token\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
         double.base
@@ -315,5 +390,122 @@ async fn no_token_or_code_reaches_the_logs() {
     assert!(
         !logs.contains("SECRET"),
         "a token or the code is in the logs:\n{logs}"
+    );
+}
+
+fn machine_spec(url: &str, credential: ClientCredential) -> ServerSpec {
+    ServerSpec::http("machine", url).with_auth(AuthSpec::ClientCredentials(ClientCredentialsSpec {
+        client_id: MACHINE.to_owned(),
+        credential,
+        scopes: Vec::new(),
+    }))
+}
+
+/// The client credentials requests the double received.
+fn client_credentials_requests(double: &Double) -> Vec<String> {
+    double
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("token:client_credentials"))
+        .collect()
+}
+
+#[tokio::test]
+async fn client_credentials_fetch_a_token_with_the_secret_and_again_after_a_401() {
+    let captured = capture_logs();
+    let (double, url) = start_double().await;
+    let spec = machine_spec(&url, ClientCredential::Secret(MACHINE_SECRET.to_owned()));
+    // No authorizer: nobody is asked anything.
+    let host = ready_host(vec![spec], Callbacks::default()).await;
+    assert_eq!(
+        call(&host, "echo", json!({"text": "machine"})).await.text,
+        "machine"
+    );
+    assert_eq!(double.requests(), ["token:client_credentials:basic"]);
+
+    double.refuse_access_tokens();
+    assert_eq!(
+        call(&host, "echo", json!({"text": "again"})).await.text,
+        "again"
+    );
+    assert_eq!(
+        double.requests(),
+        [
+            "token:client_credentials:basic",
+            "token:client_credentials:basic"
+        ],
+        "the refused token is replaced by a new one, with no registration or authorization"
+    );
+    within(host.shutdown()).await;
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("client credentials token fetched"),
+        "the token requests are logged: {logs}"
+    );
+    assert!(
+        !logs.contains("SECRET")
+            && !logs.contains(&STANDARD.encode(format!("{MACHINE}:{MACHINE_SECRET}"))),
+        "the client secret or a token is in the logs:\n{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_private_key_assertion_gets_a_token_and_another_before_it_expires() {
+    let captured = capture_logs();
+    let (double, url) = start_double().await;
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let key =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    *double.client_key.lock().unwrap() = Some(key.public_key().as_ref().to_vec());
+    // Renewed at half the lifetime: after 2 s.
+    *double.lifetime.lock().unwrap() = Some(4);
+    let body = STANDARD.encode(pkcs8.as_ref());
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+    let spec = machine_spec(
+        &url,
+        ClientCredential::PrivateKey {
+            pem,
+            algorithm: SigningAlgorithm::Es256,
+        },
+    );
+    let host = ready_host(vec![spec], Callbacks::default()).await;
+    assert_eq!(
+        call(&host, "echo", json!({"text": "signed"})).await.text,
+        "signed"
+    );
+    let first = client_credentials_requests(&double);
+    assert!(
+        !first.is_empty() && first.iter().all(|r| r == "token:client_credentials:jwt"),
+        "the assertion is accepted: {first:?}"
+    );
+    let refused = *double.refusals.lock().unwrap();
+
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    assert_eq!(
+        call(&host, "echo", json!({"text": "renewed"})).await.text,
+        "renewed"
+    );
+    let second = client_credentials_requests(&double);
+    assert!(
+        second.len() > first.len() && second.iter().all(|r| r == "token:client_credentials:jwt"),
+        "a token near its expiry is replaced before use: {first:?} then {second:?}"
+    );
+    assert_eq!(
+        *double.refusals.lock().unwrap(),
+        refused,
+        "the new token was fetched before the server could refuse the old one"
+    );
+    within(host.shutdown()).await;
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(
+        !logs.contains(&body[..40]),
+        "the private key is in the logs"
+    );
+    assert!(
+        !logs.contains("eyJ"),
+        "an assertion is in the logs:\n{logs}"
     );
 }

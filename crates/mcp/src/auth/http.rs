@@ -58,6 +58,32 @@ impl RustlsOAuthClient {
             .await
             .map_err(|error| error.without_url().to_string())
     }
+
+    /// A form POST without following redirects (a token request built here): the status and
+    /// the body (at most [`MAX_BODY`] bytes).
+    pub(crate) async fn post_form(
+        &self,
+        url: &str,
+        form: String,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let response = self
+            .stop
+            .post(url)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json")
+            .body(form)
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .map_err(|error| format!("the token request failed: {}", error.without_url()))?;
+        let response = into_http_response(response)
+            .await
+            .map_err(|error| format!("the token response could not be read: {error}"))?;
+        Ok((response.status().as_u16(), response.into_body()))
+    }
 }
 
 impl OAuthHttpClient for RustlsOAuthClient {

@@ -2,7 +2,8 @@
 //! describes it, on rmcp's `auth` feature: discovery from the server's `401` challenge,
 //! registration (pre-registered, client ID metadata document, or dynamic), authorization code
 //! with PKCE through an [`Authorizer`] (the "browser"), token refresh, and scope step-up on
-//! `403 insufficient_scope`.
+//! `403 insufficient_scope`; and the client credentials grant for servers meant for machines
+//! ([`ClientCredentialsSpec`]: a client secret, or a private key signing an RFC 7523 assertion).
 //!
 //! The state of one server's authorization ([`server::ServerAuth`]) is shared by every
 //! connection to it, so one login serves reconnects, replicas and the `Auto` lifecycle's second
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod client_credentials;
 pub(crate) mod http;
 pub(crate) mod server;
 pub(crate) mod transport;
@@ -25,6 +27,85 @@ pub(crate) mod transport;
 pub enum AuthSpec {
     /// OAuth 2.1 authorization code with PKCE, on behalf of the bot's operator.
     OAuth(OAuthSpec),
+    /// OAuth 2.1 client credentials: the bot is the client, no person and no authorizer.
+    ClientCredentials(ClientCredentialsSpec),
+}
+
+/// The client of a client credentials grant (SEP-1046), registered with the authorization server
+/// beforehand.
+#[derive(Clone)]
+pub struct ClientCredentialsSpec {
+    /// The client id.
+    pub client_id: String,
+    /// How the client proves who it is.
+    pub credential: ClientCredential,
+    /// Scopes to ask for (none: the `scope` parameter is left out).
+    pub scopes: Vec<String>,
+}
+
+/// How a client credentials client authenticates at the token endpoint.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum ClientCredential {
+    /// A client secret: `client_secret_basic` or `client_secret_post`, as the authorization
+    /// server's metadata says.
+    Secret(String),
+    /// A private key signing an RFC 7523 `private_key_jwt` assertion.
+    PrivateKey {
+        /// The key, PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+        pem: String,
+        /// The signature algorithm.
+        algorithm: SigningAlgorithm,
+    },
+}
+
+/// The signature algorithms of `private_key_jwt` assertions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SigningAlgorithm {
+    /// ECDSA with P-256 and SHA-256.
+    Es256,
+}
+
+impl SigningAlgorithm {
+    /// The algorithm by its JOSE name (`ES256`), if supported.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "ES256" => Some(Self::Es256),
+            _ => None,
+        }
+    }
+
+    /// The JOSE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+        }
+    }
+}
+
+impl fmt::Debug for ClientCredentialsSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentialsSpec")
+            .field("client_id", &self.client_id)
+            .field("credential", &self.credential)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Neither the secret nor the key ever appears in a log line.
+        match self {
+            Self::Secret(_) => f.write_str("Secret([redacted])"),
+            Self::PrivateKey { algorithm, .. } => f
+                .debug_struct("PrivateKey")
+                .field("pem", &"[redacted]")
+                .field("algorithm", algorithm)
+                .finish(),
+        }
+    }
 }
 
 /// The client side of an OAuth authorization; every field but the redirect URI is optional.
@@ -272,5 +353,24 @@ mod tests {
         let text = format!("{spec:?}");
         assert!(!text.contains("SECRET"), "{text}");
         assert!(text.contains("[redacted]"), "{text}");
+        for credential in [
+            ClientCredential::Secret("cs-SECRET-4".into()),
+            ClientCredential::PrivateKey {
+                pem: "-----BEGIN PRIVATE KEY-----\nSECRET\n".into(),
+                algorithm: SigningAlgorithm::Es256,
+            },
+        ] {
+            let spec = ClientCredentialsSpec {
+                client_id: "machine".into(),
+                credential,
+                scopes: Vec::new(),
+            };
+            let text = format!("{spec:?}");
+            assert!(!text.contains("SECRET"), "{text}");
+            assert!(
+                text.contains("machine") && text.contains("[redacted]"),
+                "{text}"
+            );
+        }
     }
 }

@@ -14,8 +14,10 @@ use rmcp::transport::auth::{
 };
 use tokio::sync::Mutex;
 
+use super::client_credentials::MachineAuth;
 use super::{
-    AuthorizationPrompt, AuthorizationReason, Authorizer, CredentialVault, OAuthSpec, SavedAuth,
+    AuthSpec, AuthorizationPrompt, AuthorizationReason, Authorizer, CredentialVault, OAuthSpec,
+    SavedAuth,
 };
 
 /// Most authorizations started for one server within [`AUTHORIZATION_WINDOW`].
@@ -31,8 +33,58 @@ pub(crate) enum Refusal<'a> {
     InsufficientScope(&'a str),
 }
 
-/// The authorization of one server.
-pub(crate) struct ServerAuth {
+/// The authorization of one server: a login on behalf of a person, or client credentials.
+pub(crate) enum ServerAuth {
+    /// Authorization code with PKCE through the authorizer.
+    Login(OAuthLogin),
+    /// The client credentials grant: the bot is the client.
+    Machine(MachineAuth),
+}
+
+impl ServerAuth {
+    /// The authorization `spec` asks for, of `server` at `url`; `authorizer` is the "browser"
+    /// of a login (none: every authorization fails, the server needs a login elsewhere).
+    pub(crate) fn new(
+        server: &str,
+        url: &str,
+        spec: &AuthSpec,
+        authorizer: Option<Arc<dyn Authorizer>>,
+        vault: Arc<dyn CredentialVault>,
+    ) -> Self {
+        match spec {
+            AuthSpec::OAuth(oauth) => Self::Login(OAuthLogin::new(
+                server,
+                url,
+                oauth.clone(),
+                authorizer,
+                vault,
+            )),
+            AuthSpec::ClientCredentials(machine) => {
+                Self::Machine(MachineAuth::new(server, url, machine.clone()))
+            }
+        }
+    }
+
+    /// The token to send now, or `None` before any was obtained.
+    pub(crate) async fn token(&self) -> Option<String> {
+        match self {
+            Self::Login(login) => login.token().await,
+            Self::Machine(machine) => machine.token().await,
+        }
+    }
+
+    /// After the server refused a request sent with `sent`: a token worth one more try, or
+    /// `None` (the refusal stands).
+    pub(crate) async fn recover(&self, refusal: Refusal<'_>, sent: Option<&str>) -> Option<String> {
+        match self {
+            Self::Login(login) => login.recover(refusal, sent).await,
+            Self::Machine(machine) => machine.recover(refusal, sent).await,
+        }
+    }
+}
+
+/// The authorization code login of one server.
+pub(crate) struct OAuthLogin {
     server: String,
     url: String,
     spec: OAuthSpec,
@@ -54,8 +106,8 @@ struct State {
     started: Vec<Instant>,
 }
 
-impl ServerAuth {
-    /// The authorization of `server` at `url`; `authorizer` is the "browser" (none: every
+impl OAuthLogin {
+    /// The login of `server` at `url`; `authorizer` is the "browser" (none: every
     /// authorization fails, the server needs a login elsewhere).
     pub(crate) fn new(
         server: &str,
@@ -302,7 +354,7 @@ fn describe(error: &AuthError) -> String {
 }
 
 /// `current` with the space-separated `wanted` scopes added, or `None` when it has them all.
-fn union_if_more(current: &[String], wanted: &str) -> Option<Vec<String>> {
+pub(crate) fn union_if_more(current: &[String], wanted: &str) -> Option<Vec<String>> {
     let mut scopes = current.to_vec();
     for scope in wanted.split_whitespace() {
         if !scopes.iter().any(|s| s == scope) {

@@ -25,8 +25,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use mcpcord_mcp::{
-    AuthSpec, CallOptions, Callbacks, HeadlessAuthorizer, InputAnswer, InputMode, InputRequest,
-    Lifecycle, McpHost, OAuthSpec, RestartPolicy, ServerSpec, ToolDescriptor, TransportSpec,
+    AuthSpec, CallOptions, Callbacks, ClientCredential, ClientCredentialsSpec, HeadlessAuthorizer,
+    InputAnswer, InputMode, InputRequest, Lifecycle, McpHost, OAuthSpec, RestartPolicy, ServerSpec,
+    SigningAlgorithm, ToolDescriptor, TransportSpec,
 };
 use serde_json::{Map, Value, json};
 
@@ -123,10 +124,9 @@ async fn run(scenario: &str, spec: ServerSpec) -> Result<(), String> {
     let callbacks = Callbacks::default()
         .with_input(accept_defaults)
         .with_authorizer(HeadlessAuthorizer);
-    let spec = if scenario.starts_with("auth/") {
-        spec.with_auth(AuthSpec::OAuth(oauth_spec(context().as_ref())))
-    } else {
-        spec
+    let spec = match auth_spec(scenario, context().as_ref()) {
+        Some(auth) => spec.with_auth(auth),
+        None => spec,
     };
     let host = McpHost::connect(spec, callbacks)
         .await
@@ -134,6 +134,38 @@ async fn run(scenario: &str, spec: ServerSpec) -> Result<(), String> {
     exercise(&host, scenario).await;
     host.shutdown().await;
     Ok(())
+}
+
+/// The authorization of a scenario: client credentials from the context for the
+/// `auth/client-credentials-*` scenarios (an operator's `auth = "client-credentials"`), an OAuth
+/// login for the other `auth/*` ones, none otherwise.
+fn auth_spec(scenario: &str, context: Option<&Value>) -> Option<AuthSpec> {
+    if scenario.starts_with("auth/client-credentials-") {
+        return client_credentials_spec(context).map(AuthSpec::ClientCredentials);
+    }
+    scenario
+        .starts_with("auth/")
+        .then(|| AuthSpec::OAuth(oauth_spec(context)))
+}
+
+/// The client credentials the scenario's context gives: `client_id` with `client_secret`, or
+/// with `private_key_pem` and `signing_algorithm`.
+fn client_credentials_spec(context: Option<&Value>) -> Option<ClientCredentialsSpec> {
+    let field = |name: &str| context?.get(name)?.as_str().map(str::to_owned);
+    let credential = match field("client_secret") {
+        Some(secret) => ClientCredential::Secret(secret),
+        None => ClientCredential::PrivateKey {
+            pem: field("private_key_pem")?,
+            algorithm: SigningAlgorithm::from_name(
+                field("signing_algorithm").as_deref().unwrap_or("ES256"),
+            )?,
+        },
+    };
+    Some(ClientCredentialsSpec {
+        client_id: field("client_id")?,
+        credential,
+        scopes: Vec::new(),
+    })
 }
 
 /// The OAuth client of the `auth/*` scenarios: a client ID metadata document URL (the suite
@@ -378,6 +410,34 @@ mod tests {
         let spec = oauth_spec(None);
         assert_eq!(spec.client_id, None);
         assert!(spec.client_metadata_url.is_some());
+    }
+
+    #[test]
+    fn client_credentials_scenarios_get_the_contexts_client() {
+        let secret = json!({ "client_id": "c", "client_secret": "s" });
+        let Some(AuthSpec::ClientCredentials(spec)) =
+            auth_spec("auth/client-credentials-basic", Some(&secret))
+        else {
+            panic!("client credentials for the basic scenario");
+        };
+        assert_eq!(spec.client_id, "c");
+        assert!(matches!(spec.credential, ClientCredential::Secret(ref s) if s == "s"));
+        let key =
+            json!({ "client_id": "c", "private_key_pem": "PEM", "signing_algorithm": "ES256" });
+        let Some(AuthSpec::ClientCredentials(spec)) =
+            auth_spec("auth/client-credentials-jwt", Some(&key))
+        else {
+            panic!("client credentials for the jwt scenario");
+        };
+        assert!(matches!(
+            spec.credential,
+            ClientCredential::PrivateKey { ref pem, algorithm: SigningAlgorithm::Es256 } if pem == "PEM"
+        ));
+        assert!(matches!(
+            auth_spec("auth/metadata-default", None),
+            Some(AuthSpec::OAuth(_))
+        ));
+        assert!(auth_spec("tools_call", None).is_none());
     }
 
     #[test]
