@@ -1,5 +1,9 @@
 //! One turn, from a request to a committed answer: prepare the context, then model rounds and
 //! tool rounds until the model answers, is stopped, or runs out of rounds.
+//!
+//! Why one file over 600 lines: what stands apart is already apart (`prepare.rs` before the
+//! first round, `screen.rs` the content policy, `usage.rs` the token count); what is left is the
+//! round loop and the `TurnState` it steps, which read as one piece.
 
 use std::sync::Arc;
 
