@@ -2,7 +2,8 @@
 //! and guilds the bot has seen, tools turned off per channel, retention, token usage per day,
 //! the audit log ([`AuditEntry`]), remote MCP servers' logins as the binary sealed them
 //! ([`SealedCredentials`]), search (a keyword index, scope, rank fusion), message embeddings
-//! with an in-process vector index ([`vectors`]), and hybrid recall of earlier conversations.
+//! with an in-process vector index ([`vectors`]), hybrid recall of earlier conversations, and
+//! the facts the bot remembers about a person ([`Fact`]).
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -54,6 +55,7 @@ mod db;
 mod directory;
 mod embeddings;
 mod error;
+mod facts;
 mod group;
 mod hot;
 mod ids;
@@ -75,6 +77,7 @@ pub use credentials::{RefreshLock, SealedCredentials};
 pub use directory::{Guild, User};
 pub use embeddings::{PendingMessage, StoredEmbedding};
 pub use error::MemoryError;
+pub use facts::{Fact, FactId};
 pub use ids::{
     ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PostId, Scope, UserId,
 };
@@ -82,7 +85,7 @@ pub use locks::{ConversationLock, advisory_id};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
 pub use privacy::{
-    ConversationData, ForgetReport, MessageData, PersonalData, PreferenceData, Profile,
+    ConversationData, FactData, ForgetReport, MessageData, PersonalData, PreferenceData, Profile,
     REMOVED_NOTE, ToolSwitchData, UsageData,
 };
 pub use recall::{RecallQuery, Snippet};

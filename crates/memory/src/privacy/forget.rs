@@ -1,7 +1,7 @@
 //! Forgetting a person: their messages (and with them their vectors, keyword-index entries and
 //! Discord post ids), the conversations only they took part in, their preferences, their name,
 //! and their id wherever it remains (conversations they started that others joined, tool
-//! switches they made). One transaction: a failure forgets nothing.
+//! switches they made), and the facts the bot remembered about them. One transaction: a failure forgets nothing.
 //!
 //! In a conversation somebody else took part in, each of their messages becomes a system note
 //! ([`REMOVED_NOTE`]) with no author and none of their text, in its place: the answers that
@@ -47,6 +47,8 @@ pub struct ForgetReport {
     pub conversations_unlinked: u64,
     /// Their name as the bot saw it was deleted.
     pub profile_deleted: bool,
+    /// Facts the bot remembered about them, in every scope.
+    pub facts_deleted: u64,
     /// Every message removed or replaced, for in-memory indexes to drop.
     #[serde(skip)]
     pub messages: Vec<MessageId>,
@@ -61,6 +63,7 @@ impl ForgetReport {
             && self.tool_switches_cleared == 0
             && self.usage_days_deleted == 0
             && self.conversations_unlinked == 0
+            && self.facts_deleted == 0
             && !self.profile_deleted
     }
 }
@@ -139,7 +142,7 @@ async fn forget_messages(
     Ok(())
 }
 
-/// Their preferences and token usage, and their id off the tool switches they made.
+/// Their preferences, token usage and facts, and their id off the tool switches they made.
 async fn forget_choices(
     conn: &mut AnyConnection,
     id: i64,
@@ -163,6 +166,7 @@ async fn forget_choices(
         id,
     )
     .await?;
+    report.facts_deleted = execute(conn, "DELETE FROM person_facts WHERE user_id = $1", id).await?;
     Ok(())
 }
 

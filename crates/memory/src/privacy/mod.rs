@@ -10,7 +10,8 @@
 //!   (`message_discord_ids`);
 //! - `preferences` with `level = 'user'` and `target_id` = their id: model, system prompt and
 //!   recall chosen for them (channel and guild preferences do not record who set them);
-//! - `disabled_tools.disabled_by`: tool switches they made as an admin.
+//! - `disabled_tools.disabled_by`: tool switches they made as an admin;
+//! - `person_facts.user_id`: facts the bot remembers about them (0010), in every scope.
 //!
 //! "The answers to them" are the model's messages (assistant and tool rows) that follow one of
 //! their messages in a conversation, up to the next person's message.
@@ -50,6 +51,26 @@ pub struct PersonalData {
     /// The audit log's entries they did or that are about them, oldest first (as `mcpcord
     /// audit export` writes them).
     pub audit: Vec<serde_json::Value>,
+    /// Facts the bot remembers about them, in every guild and their DMs, oldest first.
+    pub facts: Vec<FactData>,
+}
+
+/// A fact the bot remembers about the person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FactData {
+    /// The fact's id (what `/memory forget` names).
+    pub id: i64,
+    /// The guild it belongs to; none: their DMs.
+    #[serde(serialize_with = "opt_string")]
+    pub guild: Option<GuildId>,
+    /// The fact.
+    pub fact: String,
+    /// The message it was said in, while that message is stored.
+    #[serde(serialize_with = "opt_message_id")]
+    pub message: Option<MessageId>,
+    /// When it was remembered.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: SystemTime,
 }
 
 /// Tokens one person's answers cost on one UTC day.
@@ -208,6 +229,7 @@ impl Store {
         let tool_switches = tool_switches_of(&mut tx, user).await?;
         let token_usage = token_usage(&mut tx, user).await?;
         let conversations = conversations_of(&mut tx, user).await?;
+        let facts = facts_of(&mut tx, user).await?;
         tx.commit().await?;
         Ok(PersonalData {
             user,
@@ -218,6 +240,7 @@ impl Store {
             tool_switches,
             token_usage,
             audit: Vec::new(),
+            facts,
         })
     }
 }
@@ -292,6 +315,30 @@ async fn tool_switches_of(
             server: row.server,
             tool: row.tool,
             disabled_at: db::time(row.created_at),
+        })
+        .collect())
+}
+
+/// The facts remembered about the person, in every scope, oldest first.
+async fn facts_of(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> Result<Vec<FactData>, MemoryError> {
+    let rows = sqlx::query_as::<_, (i64, Option<i64>, String, Option<i64>, i64)>(
+        "SELECT id, guild_id, fact, message_id, created_at FROM person_facts \
+         WHERE user_id = $1 ORDER BY id",
+    )
+    .bind(db::id(user))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, guild, fact, message, created_at)| FactData {
+            id,
+            guild: db::opt_discord_id(guild),
+            fact,
+            message: message.map(MessageId),
+            created_at: db::time(created_at),
         })
         .collect())
 }
@@ -420,6 +467,16 @@ fn conversation_id<S: serde::Serializer>(
 
 fn message_id<S: serde::Serializer>(id: &MessageId, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_i64(id.0)
+}
+
+fn opt_message_id<S: serde::Serializer>(
+    id: &Option<MessageId>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => serializer.serialize_i64(id.0),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn rfc3339<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {

@@ -63,6 +63,7 @@ fn personal_data_serialises_ids_as_strings_and_times_as_rfc3339() {
         }],
         token_usage: Vec::new(),
         audit: Vec::new(),
+        facts: Vec::new(),
     };
     let json = serde_json::to_value(&data).unwrap();
     assert_eq!(json["user"], "175928847299117063");
