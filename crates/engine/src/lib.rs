@@ -3,15 +3,20 @@
 //!
 //! It knows nothing of Discord: front ends (the Discord adapter, `mcpcord chat`) send a
 //! [`TurnRequest`] and render the [`TurnEvent`]s of the [`Turn`] they get back.
+//!
+//! Besides MCP tools the model may be offered the engine's own (`builtin.rs`): `remember` and
+//! `forget`, facts about the person it talks with (`facts.rs`).
 
 mod audit;
 mod budget;
+mod builtin;
 mod catalogue;
 mod choice;
 mod context;
 mod engine;
 mod error;
 mod events;
+mod facts;
 mod grants;
 mod indexer;
 mod locks;
@@ -34,12 +39,14 @@ mod turn;
 pub use budget::{
     Allowance, BudgetConfig, BudgetLimits, BudgetScope, BudgetStatus, REFRESH_AFTER, next_reset,
 };
+pub use builtin::BUILTIN_SERVER;
 pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
 pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, Approver, InputPrompt, TurnEvent, TurnSummary};
+pub use facts::{FACTS_FOOTER, FACTS_HEADER, FACTS_TOKENS, MAX_FACT_CHARS, MAX_FACTS};
 pub use grants::{Allowed, Grants, glob_matches, tool_name};
 pub use memory::MemoryConfig;
 pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
@@ -62,7 +69,8 @@ pub use mcpcord_mcp::{
 };
 pub use mcpcord_memory::{
     AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationData,
-    ConversationId, ConversationKey, ForgetReport, GuildId, MessageData, MessageId, PersonalData,
-    PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role, Scope,
-    SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData, UserId, UtcDay, Viewer,
+    ConversationId, ConversationKey, Fact, FactData, FactId, ForgetReport, GuildId, MessageData,
+    MessageId, PersonalData, PoolStats, PostId, PreferenceData, PreferenceLevel, Profile,
+    REMOVED_NOTE, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData,
+    UserId, UtcDay, Viewer,
 };

@@ -14,6 +14,10 @@ use crate::indexer::Indexer;
 /// How memory behaves (`[memory]` in the configuration, and `models.embedding`).
 #[derive(Debug, Clone)]
 pub struct MemoryConfig {
+    /// Whether the model is offered the built-in tools `remember` and `forget` and facts may be
+    /// added (see `facts.rs`); facts already stored still reach the prompt, and can be shown
+    /// and forgotten, when it is off.
+    pub facts: bool,
     /// The embedding model; without one nothing is embedded and nothing recalled.
     pub embedding_model: Option<String>,
     /// Whether recall is on where nobody switched it (on when an embedding model is set).
@@ -39,6 +43,7 @@ impl Default for MemoryConfig {
     fn default() -> Self {
         Self {
             embedding_model: None,
+            facts: false,
             recall: true,
             recall_snippets: 3,
             recall_tokens: 600,

@@ -24,31 +24,40 @@ const SUMMARY_CHARS: usize = 120;
 
 /// The tools offered to a model: none if it cannot call tools, none of those `disabled`
 /// (by server and tool, whatever name the model sees) in the turn's channel, and none the
-/// person may not use (`grants`).
+/// person may not use (`grants`); the built-in tools first when `builtins` (see `builtin.rs`).
 pub(crate) fn offered(
+    builtins: bool,
     host: Option<&McpHost>,
     info: &ModelInfo,
     disabled: &[DisabledTool],
     grants: &Grants,
 ) -> Vec<ToolSpec> {
-    let Some(host) = host else { return Vec::new() };
     if !info.can(Capability::Tools) {
         return Vec::new();
     }
-    host.tools()
-        .into_iter()
-        .filter(|t| !is_disabled(disabled, &t.server, &t.tool))
-        .filter(|t| grants.may_use_tool(&t.server, &t.tool))
-        .map(|t| ToolSpec {
-            name: t.name,
-            description: t.description,
-            parameters: t.input_schema,
-        })
-        .collect()
+    let mut specs = if builtins {
+        crate::builtin::offered(disabled, grants)
+    } else {
+        Vec::new()
+    };
+    let Some(host) = host else { return specs };
+    specs.extend(
+        host.tools()
+            .into_iter()
+            .filter(|t| !crate::builtin::reserved(&t.name))
+            .filter(|t| !is_disabled(disabled, &t.server, &t.tool))
+            .filter(|t| grants.may_use_tool(&t.server, &t.tool))
+            .map(|t| ToolSpec {
+                name: t.name,
+                description: t.description,
+                parameters: t.input_schema,
+            }),
+    );
+    specs
 }
 
 /// Whether `server`'s `tool` is among the `disabled`.
-fn is_disabled(disabled: &[DisabledTool], server: &str, tool: &str) -> bool {
+pub(crate) fn is_disabled(disabled: &[DisabledTool], server: &str, tool: &str) -> bool {
     disabled.iter().any(|d| d.matches(server, tool))
 }
 
@@ -76,6 +85,8 @@ pub(crate) struct ToolRun {
     pub(crate) disabled: Vec<DisabledTool>,
     /// What the asker may use: calls to other tools are refused.
     pub(crate) grants: Grants,
+    /// The person's message the turn answers (the provenance of a fact remembered).
+    pub(crate) asked: Option<mcpcord_memory::MessageId>,
 }
 
 /// Why a tool call was refused before it reached its server.
@@ -90,6 +101,9 @@ pub(crate) enum Refusal {
 impl ToolRun {
     /// Runs call number `index` of the turn, reporting it as it goes.
     pub(crate) async fn call(&self, index: usize, call: ToolCall) -> CallResult {
+        if let Some(builtin) = crate::builtin::Builtin::named(&call.name) {
+            return self.builtin(index, builtin, &call).await;
+        }
         let Some(host) = &self.host else {
             return text(format!("Error: there is no tool named {}", call.name));
         };
@@ -169,7 +183,7 @@ impl ToolRun {
     /// Refuses a call to a tool turned off in this channel or not granted to the asker (a model
     /// may call a tool it was not offered, from history or by guessing), reporting it like a
     /// failed call.
-    async fn refuse(
+    pub(crate) async fn refuse(
         &self,
         index: usize,
         server: String,
@@ -217,7 +231,7 @@ impl ToolRun {
     /// Records the call in the audit log: who asked, where, which tool, the digest of its
     /// arguments, the approval decision when one was asked for (and whose it was), and how it
     /// ended (`outcome`: the same label as the tool-call metric).
-    fn audit(
+    pub(crate) fn audit(
         &self,
         server: &str,
         tool: &str,
@@ -234,6 +248,11 @@ impl ToolRun {
             );
         }
         Engine::from_inner(self.inner.clone()).audit(entry);
+    }
+
+    /// Sends `event` to the front end (one that went away does not stop the call).
+    pub(crate) async fn send(&self, event: TurnEvent) {
+        let _ = self.events.send(event).await;
     }
 
     /// Asks the person through the turn's events; remembers "always" for the conversation.
@@ -376,7 +395,8 @@ async fn forward_progress(
     }
 }
 
-fn text(content: String) -> CallResult {
+/// A result of text alone.
+pub(crate) fn text(content: String) -> CallResult {
     CallResult {
         content,
         images: Vec::new(),
@@ -384,7 +404,7 @@ fn text(content: String) -> CallResult {
 }
 
 /// The first line of a result, shortened for display.
-fn summary(content: &str) -> String {
+pub(crate) fn summary(content: &str) -> String {
     let line = content.lines().next().unwrap_or_default();
     if line.chars().count() > SUMMARY_CHARS {
         format!("{}…", line.chars().take(SUMMARY_CHARS).collect::<String>())

@@ -117,6 +117,8 @@ struct TurnState {
     asked: Option<Asked>,
     /// The content policy's hold on the answer.
     output: screen::OutputFilter,
+    /// The asker's facts in the turn's scope, for the system prompt (see `facts.rs`).
+    known: Vec<mcpcord_memory::Fact>,
 }
 
 /// The person's message a turn answers, as the store took it: its write may still be queued
@@ -208,6 +210,7 @@ impl TurnState {
             replaces: None,
             asked: None,
             output: screen::OutputFilter::none(),
+            known: Vec::new(),
         }
     }
 
@@ -507,6 +510,7 @@ impl TurnState {
             vision: info.can(mcpcord_llm::Capability::Vision),
             disabled: disabled.to_vec(),
             grants: self.grants.clone(),
+            asked: self.asked.as_ref().map(|asked| asked.message.id),
         };
         let results = futures::future::join_all(
             round

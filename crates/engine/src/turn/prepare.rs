@@ -17,6 +17,7 @@ use crate::choice::{VisionRoute, vision_route};
 use crate::context::{self, Context};
 use crate::error::EngineError;
 use crate::events::TurnEvent;
+use crate::facts::{self, FACTS_TOKENS};
 use crate::memory::recall_on;
 use crate::recall::{self, Recaller};
 use crate::request::{TurnAction, TurnRequest};
@@ -69,7 +70,14 @@ impl TurnState {
             model: model.clone(),
         })
         .await;
-        let offered = tools::offered(self.inner.tools.as_ref(), &info, &disabled, &self.grants);
+        let builtins = self.config.memory.facts && self.author.is_some();
+        let offered = tools::offered(
+            builtins,
+            self.inner.tools.as_ref(),
+            &info,
+            &disabled,
+            &self.grants,
+        );
         let mut history = match action.history {
             Some(history) => history,
             None => self.history(&conversation).await?,
@@ -169,12 +177,21 @@ impl TurnState {
                 None => Ok(Vec::new()),
             }
         };
-        let ((conversation, asked), preferences, disabled) = futures::try_join!(
+        // The asker's facts in this scope (this guild, or their DMs): for the system prompt.
+        let facts = async {
+            match request.author.id {
+                Some(user) => store.facts(user, request.scope.guild_id).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let ((conversation, asked), preferences, disabled, facts) = futures::try_join!(
             conversation_of(store, request),
             store.get_preferences(&request.scope),
             disabled,
+            facts,
         )?;
         self.asked = asked;
+        self.known = facts;
         let recall_on = recall_on(&preferences, &self.config.memory);
         let settings = resolve(
             &preferences,
@@ -290,7 +307,7 @@ impl TurnState {
     }
 
     /// The messages for the first round: system prompt (with what was recalled from other
-    /// conversations) and as much history as fits.
+    /// conversations, and the asker's facts in this scope) and as much history as fits.
     #[allow(clippy::too_many_arguments)]
     async fn context(
         &self,
@@ -310,6 +327,11 @@ impl TurnState {
             .min(config.max_context);
         let memory_budget = (config.memory.recall_tokens as usize).min(length as usize / 8);
         if let Some(block) = recall::block(recalled, &self.inner.estimator, model, memory_budget) {
+            system.push_str("\n\n");
+            system.push_str(&block);
+        }
+        let facts_budget = FACTS_TOKENS.min(length as usize / 16);
+        if let Some(block) = facts::block(&self.known, &self.inner.estimator, model, facts_budget) {
             system.push_str("\n\n");
             system.push_str(&block);
         }
