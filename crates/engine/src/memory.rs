@@ -14,9 +14,9 @@ use crate::indexer::Indexer;
 /// How memory behaves (`[memory]` in the configuration, and `models.embedding`).
 #[derive(Debug, Clone)]
 pub struct MemoryConfig {
-    /// Whether the model is offered the built-in tools `remember` and `forget` and facts may be
-    /// added (see `facts.rs`); facts already stored still reach the prompt, and can be shown
-    /// and forgotten, when it is off.
+    /// Whether the model is offered the built-in tools `remember` and `forget`, facts may be
+    /// added and they reach the system prompt (see `facts.rs`); when it is off, facts already
+    /// stored can still be shown and forgotten.
     pub facts: bool,
     /// The embedding model; without one nothing is embedded and nothing recalled.
     pub embedding_model: Option<String>,

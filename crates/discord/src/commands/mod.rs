@@ -379,7 +379,7 @@ impl BotCommand {
             Self::System(SystemCommand::Set(_)) => "system set",
             Self::System(SystemCommand::Show(_)) => "system show",
             Self::System(SystemCommand::Clear(_)) => "system clear",
-            Self::Memory(_) => "memory recall",
+            Self::Memory(memory) => memory.path(),
             Self::Privacy(privacy) => privacy.path(),
             Self::Tools(ToolsCommand::List(_)) => "tools list",
             Self::Tools(ToolsCommand::Enable(_)) => "tools enable",

@@ -5,7 +5,7 @@ use twilight_model::application::interaction::{Interaction, InteractionData};
 
 use super::{Reply, respond};
 use crate::bot::Context;
-use crate::commands::{self, help};
+use crate::commands::{self, help, memory};
 use crate::middleware::Invoker;
 
 /// Answers an autocomplete interaction with the candidates that match what was typed.
@@ -36,6 +36,10 @@ async fn candidates(ctx: &Context, interaction: &Interaction, data: &CommandData
             help::topics(&help::visible(commands::catalogue(), &resolved))
         }
         ("prompt", "name") => engine.prompt_names().await,
+        ("memory forget", "fact") => match Invoker::from_interaction(interaction) {
+            Some(invoker) => memory::forget_candidates(engine, &invoker).await,
+            None => Vec::new(),
+        },
         ("resource", "uri") => engine.resource_names().await,
         ("tools list", "server") => engine.server_names(),
         ("tools enable" | "tools disable", "tool") => {

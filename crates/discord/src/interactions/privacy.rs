@@ -74,12 +74,13 @@ pub fn summary(report: &ForgetReport) -> String {
     format!(
         "🗑️ Done, you are forgotten: {} conversation(s) only you took part in deleted \
          ({} message(s)), {} of your message(s) in shared conversations replaced by a note, \
-         {} stored vector(s), {} preference row(s), your name{}.",
+         {} stored vector(s), {} preference row(s), {} remembered fact(s), your name{}.",
         report.conversations_deleted,
         report.messages_deleted,
         report.messages_replaced_by_note,
         report.embeddings_deleted,
         report.preferences_deleted,
+        report.facts_deleted,
         if report.tool_switches_cleared > 0 {
             " and your name on tool switches"
         } else {

@@ -177,11 +177,14 @@ impl TurnState {
                 None => Ok(Vec::new()),
             }
         };
-        // The asker's facts in this scope (this guild, or their DMs): for the system prompt.
+        // The asker's facts in this scope (this guild, or their DMs), for the system prompt:
+        // read only with facts on (one indexed query beside the others; not kept in memory).
         let facts = async {
             match request.author.id {
-                Some(user) => store.facts(user, request.scope.guild_id).await,
-                None => Ok(Vec::new()),
+                Some(user) if self.config.memory.facts => {
+                    store.facts(user, request.scope.guild_id).await
+                }
+                _ => Ok(Vec::new()),
             }
         };
         let ((conversation, asked), preferences, disabled, facts) = futures::try_join!(
