@@ -140,6 +140,7 @@ fn memory_config(config: &Config) -> MemoryConfig {
     let memory = &config.memory;
     MemoryConfig {
         embedding_model: config.models.embedding.clone(),
+        facts: memory.facts,
         recall: memory.recall,
         recall_snippets: memory.recall_snippets.get() as usize,
         recall_tokens: memory.recall_tokens.get(),

@@ -173,6 +173,20 @@ pub enum MemoryCommand {
     Reindex,
     /// Count the stored, indexed and embedded messages; show the index's size.
     Stats,
+    /// List the facts the bot remembers about a Discord user (asked with `remember` or
+    /// `/memory add`), in every guild and their DMs, oldest first, with where each was said.
+    Facts(MemoryFactsArgs),
+}
+
+/// `mcpcord memory facts`
+#[derive(Debug, Args)]
+pub struct MemoryFactsArgs {
+    /// The person's Discord user id.
+    #[arg(long, value_name = "ID")]
+    pub user: u64,
+    /// Print the facts as a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `mcpcord memory search`

@@ -456,17 +456,22 @@ fn shard_ids_are_a_range_within_the_shards() {
 fn memory_settings_have_defaults_and_are_checked() {
     let config = Config::from_toml("", &Env::new()).unwrap();
     assert!(config.memory.recall);
+    assert!(
+        !config.memory.facts,
+        "facts are off until the operator switches them on"
+    );
     assert_eq!(config.memory.recall_snippets.get(), 3);
     assert_eq!(
         config.memory.index_interval,
         std::time::Duration::from_secs(2)
     );
     let config = Config::from_toml(
-        "[memory]\nrecall = false\nindex_batch = 16\nrecall_timeout = \"200ms\"",
+        "[memory]\nrecall = false\nindex_batch = 16\nrecall_timeout = \"200ms\"\nfacts = true",
         &Env::new(),
     )
     .unwrap();
     assert!(!config.memory.recall);
+    assert!(config.memory.facts);
     assert_eq!(config.memory.index_batch.get(), 16);
     assert_eq!(
         config.memory.recall_timeout,

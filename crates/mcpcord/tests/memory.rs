@@ -1,6 +1,6 @@
 //! `mcpcord memory …` through the real binary, on a SQLite database written by the store:
 //! the operator's search (every guild and DM, one guild's, one user's; lines or JSON), stats,
-//! and reindex.
+//! reindex, and the facts remembered about a person.
 
 use std::path::Path;
 use std::process::Output;
@@ -179,4 +179,58 @@ async fn memory_search_stats_and_reindex_through_the_binary() {
     // A search needs words.
     let out = mcpcord(dir, &["memory", "search"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn memory_facts_lists_a_persons_facts_in_every_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mcpcord.sqlite", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    let alice = UserId::new(ALICE);
+    store
+        .add_fact(alice, Some(GuildId::new(GUILD)), "likes green tea", None)
+        .await
+        .unwrap();
+    store
+        .add_fact(alice, None, "is learning Welsh", None)
+        .await
+        .unwrap();
+    store
+        .add_fact(UserId::new(BOB), None, "plays the harp", None)
+        .await
+        .unwrap();
+    store.close().await;
+    let dir = dir.path();
+    let alice_id = ALICE.to_string();
+
+    let json = json_hits(&mcpcord(
+        dir,
+        &["memory", "facts", "--user", &alice_id, "--json"],
+    ));
+    assert_eq!(json.len(), 2, "{json:#?}");
+    assert_eq!(json[0]["fact"], "likes green tea");
+    assert_eq!(json[0]["guild_id"], GUILD.to_string());
+    assert_eq!(json[0]["user_id"], alice_id);
+    assert_eq!(json[1]["fact"], "is learning Welsh");
+    assert!(json[1]["guild_id"].is_null() && json[1]["message_id"].is_null());
+
+    let out = mcpcord(dir, &["memory", "facts", "--user", &alice_id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains(&format!("guild {GUILD}")) && table.contains("likes green tea"));
+    assert!(table.contains("DM") && table.contains("is learning Welsh"));
+    assert!(!table.contains("harp"), "{table}");
+
+    let out = mcpcord(dir, &["memory", "facts", "--user", "5"]);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("nothing is remembered about user 5"));
+
+    // The user is required, and --help says what it does.
+    assert_eq!(mcpcord(dir, &["memory", "facts"]).status.code(), Some(2));
+    let help = text(&mcpcord(dir, &["memory", "facts", "--help"]).stdout);
+    assert!(
+        help.contains("--user <ID>") && help.contains("--json"),
+        "{help}"
+    );
 }

@@ -1,5 +1,6 @@
 //! `mcpcord memory …`: the operator's view of the stored conversations: search them (every
-//! guild and DM, or one guild's, or one user's), count what is indexed, rebuild the index.
+//! guild and DM, or one guild's, or one user's), count what is indexed, rebuild the index, and
+//! list the facts remembered about a person.
 //!
 //! The database is opened with the configuration's retention rules, so expired conversations
 //! are out of every search even before the bot's sweeper deletes them. No MCP server is started
@@ -9,7 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::Context as _;
 use mcpcord_engine::{
-    Engine, GuildId, Role, SearchHit, SearchQuery, SearchScope, SearchStats, UserId,
+    Engine, Fact, GuildId, Role, SearchHit, SearchQuery, SearchScope, SearchStats, UserId,
 };
 use mcpcord_memory::Store;
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ use serde_json::{Value, json};
 use super::Failure;
 use super::models::table;
 use crate::app::{apply_retention, engine_config};
-use crate::cli::{MemoryCommand, MemorySearchArgs};
+use crate::cli::{MemoryCommand, MemoryFactsArgs, MemorySearchArgs};
 use crate::config::Config;
 use crate::wiring::backend_pool;
 
@@ -28,6 +29,7 @@ pub async fn run(config: &Config, command: MemoryCommand) -> Result<(), Failure>
         MemoryCommand::Search(args) => search(&engine, &args).await,
         MemoryCommand::Reindex => reindex(&engine).await,
         MemoryCommand::Stats => stats(&engine).await,
+        MemoryCommand::Facts(args) => facts(&engine, &args).await,
     };
     engine.store().close().await;
     result
@@ -109,6 +111,48 @@ async fn stats(engine: &Engine) -> Result<(), Failure> {
     ];
     print!("{}", table(&rows));
     Ok(())
+}
+
+async fn facts(engine: &Engine, args: &MemoryFactsArgs) -> Result<(), Failure> {
+    let facts = engine
+        .all_facts(UserId::new(args.user))
+        .await
+        .context("cannot read the facts")?;
+    if args.json {
+        let array: Vec<Value> = facts.iter().map(fact_json).collect();
+        println!("{}", Value::Array(array));
+        return Ok(());
+    }
+    if facts.is_empty() {
+        eprintln!("mcpcord: nothing is remembered about user {}", args.user);
+        return Ok(());
+    }
+    let mut rows = vec![["ID", "WHEN", "WHERE", "MESSAGE", "FACT"].map(String::from)];
+    rows.extend(facts.iter().map(|fact| {
+        [
+            fact.id.to_string(),
+            when(fact.created_at),
+            fact.guild
+                .map_or_else(|| "DM".to_owned(), |guild| format!("guild {guild}")),
+            fact.message
+                .map_or_else(|| "-".to_owned(), |message| message.to_string()),
+            fact.text.clone(),
+        ]
+    }));
+    print!("{}", table(&rows));
+    Ok(())
+}
+
+/// A fact as JSON; Discord ids as strings.
+fn fact_json(fact: &Fact) -> Value {
+    json!({
+        "id": fact.id.0,
+        "user_id": fact.user.to_string(),
+        "guild_id": fact.guild.map(|id| id.to_string()),
+        "message_id": fact.message.map(|id| id.0),
+        "created_at": when(fact.created_at),
+        "fact": fact.text,
+    })
 }
 
 /// A hit as JSON; Discord ids as strings, as Discord writes them (they exceed what a

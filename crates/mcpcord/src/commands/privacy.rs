@@ -101,6 +101,7 @@ pub(crate) fn summary(user: u64, report: &ForgetReport) -> String {
          preferences deleted: {}\n\
          tool switches no longer naming them: {}\n\
          days of token usage deleted: {}\n\
+         remembered facts deleted: {}\n\
          profile deleted: {}\n",
         report.conversations_deleted,
         report.messages_deleted,
@@ -109,6 +110,7 @@ pub(crate) fn summary(user: u64, report: &ForgetReport) -> String {
         report.preferences_deleted,
         report.tool_switches_cleared,
         report.usage_days_deleted,
+        report.facts_deleted,
         if report.profile_deleted { "yes" } else { "no" },
     )
 }

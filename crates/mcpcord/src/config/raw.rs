@@ -239,6 +239,8 @@ pub struct RawLimits {
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct RawMemory {
+    /// Whether the model may remember facts about a person at their request (and `/memory add`).
+    pub facts: Option<bool>,
     /// Whether recall is on where nobody switched it (it needs `models.embedding`).
     pub recall: Option<bool>,
     /// Most snippets recalled into one turn.

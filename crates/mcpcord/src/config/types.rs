@@ -580,6 +580,8 @@ pub struct LimitsConfig {
 /// `[memory]`
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryConfig {
+    /// Whether the model may remember facts about a person at their request (and `/memory add`).
+    pub facts: bool,
     /// Whether recall is on where nobody switched it (with `models.embedding` set).
     pub recall: bool,
     /// Most snippets recalled into one turn.

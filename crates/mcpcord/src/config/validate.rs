@@ -399,6 +399,7 @@ fn memory(raw: RawMemory, report: &mut Report) -> MemoryConfig {
         );
     }
     MemoryConfig {
+        facts: raw.facts.unwrap_or(false),
         recall: raw.recall.unwrap_or(true),
         recall_snippets: nonzero(raw.recall_snippets, 3, "memory.recall_snippets", report),
         recall_tokens: nonzero(raw.recall_tokens, 600, "memory.recall_tokens", report),
