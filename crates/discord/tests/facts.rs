@@ -2,8 +2,8 @@
 //! `mcpcord_discord::run`, `memory.facts` on): the model's `mcpcord__remember` stores what a
 //! person asked, and a new conversation's system prompt carries it; `/memory show` lists it
 //! privately, `/memory forget` removes it everywhere the bot keeps it and the next prompt no
-//! longer has it; `/memory add` and `/memory clear`; facts said in the server are not shown in
-//! DMs.
+//! longer has it; `/memory add`, `/memory forget`'s completion of the person's facts, and
+//! `/memory clear`; facts said in the server are not shown in DMs.
 
 mod common;
 
@@ -144,6 +144,28 @@ async fn remember_show_forget_add_and_clear(db: Db) {
         shown.contains("Miso") && shown.contains("metric"),
         "{shown}"
     );
+
+    // `/memory forget` completes her facts here, as `#id text`; the choice names the fact.
+    let typing = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::autocomplete_in(
+            "memory", "forget", "fact", "mis",
+        ));
+    let choices = bot.callback(&typing).await;
+    assert_eq!(choices["type"], 8, "{choices:#}");
+    let choices = choices["data"]["choices"].as_array().unwrap().clone();
+    assert_eq!(choices.len(), 1, "{choices:#?}");
+    let choice = choices[0]["value"].as_str().unwrap().to_owned();
+    assert!(
+        choice.starts_with('#') && choice.ends_with("has a cat called Miso"),
+        "{choice}"
+    );
+    let forgot = memory(&bot, "forget", Some(&choice)).await;
+    assert!(
+        forgot.contains("Forgotten: \"has a cat called Miso\""),
+        "{forgot}"
+    );
+    memory(&bot, "add", Some("has a cat called Miso")).await;
     let cleared = memory(&bot, "clear", None).await;
     assert!(cleared.contains("all 2 fact(s)"), "{cleared}");
     let shown = memory(&bot, "show", None).await;

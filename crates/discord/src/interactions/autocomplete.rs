@@ -4,6 +4,8 @@ use twilight_model::application::interaction::application_command::CommandData;
 use twilight_model::application::interaction::{Interaction, InteractionData};
 
 use super::{Reply, respond};
+use mcpcord_engine::Engine;
+
 use crate::bot::Context;
 use crate::commands::{self, help, memory};
 use crate::middleware::Invoker;
@@ -20,26 +22,34 @@ pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) ->
     respond(ctx, interaction, &response).await
 }
 
-/// Everything the focused option may take (for `/help`, the commands the person may use).
+/// Everything the focused option may take (for `/help`, the commands the person may use; for
+/// `/memory forget`, their facts here).
 async fn candidates(ctx: &Context, interaction: &Interaction, data: &CommandData) -> Vec<String> {
     let Some(focused) = commands::focused(data) else {
         return Vec::new();
     };
-    let engine = &ctx.engine;
+    let invoker = || Invoker::from_interaction(interaction);
     match (focused.path.as_str(), focused.option.as_str()) {
-        ("model set" | "model", "name") | ("chat", "model") => engine.model_names().await,
-        ("help", "command") => {
-            let Some(invoker) = Invoker::from_interaction(interaction) else {
-                return Vec::new();
-            };
-            let resolved = ctx.config().policy().resolve(&invoker);
-            help::topics(&help::visible(commands::catalogue(), &resolved))
-        }
-        ("prompt", "name") => engine.prompt_names().await,
-        ("memory forget", "fact") => match Invoker::from_interaction(interaction) {
-            Some(invoker) => memory::forget_candidates(engine, &invoker).await,
+        ("help", "command") => match invoker() {
+            Some(invoker) => {
+                let resolved = ctx.config().policy().resolve(&invoker);
+                help::topics(&help::visible(commands::catalogue(), &resolved))
+            }
             None => Vec::new(),
         },
+        ("memory forget", "fact") => match invoker() {
+            Some(invoker) => memory::forget_candidates(&ctx.engine, &invoker).await,
+            None => Vec::new(),
+        },
+        _ => names(&ctx.engine, &focused).await,
+    }
+}
+
+/// The engine's names the focused option may take (models, prompts, resources, servers, tools).
+async fn names(engine: &Engine, focused: &commands::Focused) -> Vec<String> {
+    match (focused.path.as_str(), focused.option.as_str()) {
+        ("model set" | "model", "name") | ("chat", "model") => engine.model_names().await,
+        ("prompt", "name") => engine.prompt_names().await,
         ("resource", "uri") => engine.resource_names().await,
         ("tools list", "server") => engine.server_names(),
         ("tools enable" | "tools disable", "tool") => {

@@ -177,21 +177,11 @@ impl TurnState {
                 None => Ok(Vec::new()),
             }
         };
-        // The asker's facts in this scope (this guild, or their DMs), for the system prompt:
-        // read only with facts on (one indexed query beside the others; not kept in memory).
-        let facts = async {
-            match request.author.id {
-                Some(user) if self.config.memory.facts => {
-                    store.facts(user, request.scope.guild_id).await
-                }
-                _ => Ok(Vec::new()),
-            }
-        };
         let ((conversation, asked), preferences, disabled, facts) = futures::try_join!(
             conversation_of(store, request),
             store.get_preferences(&request.scope),
             disabled,
-            facts,
+            facts_of(store, request, self.config.memory.facts),
         )?;
         self.asked = asked;
         self.known = facts;
@@ -377,6 +367,19 @@ fn stored_message(request: &TurnRequest, message: &crate::request::UserMessage) 
         stored = stored.with_attachments(json!({ "images": message.images.len() }));
     }
     stored
+}
+
+/// The asker's facts in the request's scope (its guild, or their DMs), for the system prompt:
+/// read only when facts are `on` (one indexed query beside the others; not kept in memory).
+async fn facts_of(
+    store: &mcpcord_memory::Store,
+    request: &TurnRequest,
+    on: bool,
+) -> Result<Vec<mcpcord_memory::Fact>, MemoryError> {
+    match request.author.id {
+        Some(user) if on => store.facts(user, request.scope.guild_id).await,
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// The request's conversation (created if new); for a new message, the message given to the

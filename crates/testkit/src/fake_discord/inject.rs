@@ -214,6 +214,29 @@ impl InteractionCreate {
         })
     }
 
+    /// An autocomplete request for `command`'s `subcommand` while the user types `partial`
+    /// into its option `focused` (`/memory forget fact:`).
+    pub fn autocomplete_in(
+        command: impl Into<String>,
+        subcommand: impl Into<String>,
+        focused: impl Into<String>,
+        partial: impl Into<String>,
+    ) -> Self {
+        Self::with(Kind::Autocomplete {
+            name: command.into(),
+            options: vec![json!({
+                "name": subcommand.into(),
+                "type": 1,
+                "options": [{
+                    "name": focused.into(),
+                    "type": 3,
+                    "value": partial.into(),
+                    "focused": true,
+                }],
+            })],
+        })
+    }
+
     /// A button press on a message.
     pub fn button(custom_id: impl Into<String>, message_id: u64) -> Self {
         Self::with(Kind::Component {
