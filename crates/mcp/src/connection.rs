@@ -532,7 +532,10 @@ where
         .map_err(|error| Failed::Handshake(describe_init_error(&error)))
 }
 
-/// rmcp's handshake errors, with their sources (the useful part is often there).
+/// rmcp's handshake errors, with their sources (the useful part is often there), a cause
+/// skipped when the text already quotes it (rmcp's messages often do). Not
+/// `mcpcord_llm::redact::error_chain` (the binary's): llm and mcp are peers, neither may
+/// depend on the other.
 fn describe_init_error(error: &ClientInitializeError) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
