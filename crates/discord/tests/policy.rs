@@ -14,10 +14,21 @@ use mcpcord_engine::{
     ContentPolicy, EngineConfig, Moderation, PolicyAction, PolicyRule, PolicyRules,
 };
 use mcpcord_testkit::FakeDiscord;
-use mcpcord_testkit::fake_discord::{InteractionCreate, ResponseKind};
+use mcpcord_testkit::fake_discord::{InteractionCreate, InteractionResponse, ResponseKind};
 use mcpcord_testkit::fake_ollama::{FakeModel, Script};
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
+
+/// The text of the followup among `responses`, which must be ephemeral.
+fn ephemeral_followup(responses: &[InteractionResponse]) -> String {
+    let followup = responses
+        .iter()
+        .find(|r| r.kind == ResponseKind::Followup)
+        .and_then(|r| r.body.clone())
+        .expect("an ephemeral followup");
+    assert_eq!(followup["flags"].as_u64().unwrap() & 64, 64, "ephemeral");
+    followup["content"].as_str().unwrap().to_owned()
+}
 
 fn rule(name: &str, action: PolicyAction, words: &[&str]) -> PolicyRule {
     PolicyRule {
@@ -86,14 +97,8 @@ async fn a_blocked_chat_command_is_refused_ephemerally_before_a_thread_opens() {
         InteractionCreate::slash_command("chat").option("prompt", "write a nitwit poem"),
     );
     let responses = bot.responses(&chat, 3).await;
-    let followup = responses
-        .iter()
-        .find(|r| r.kind == ResponseKind::Followup)
-        .and_then(|r| r.body.clone())
-        .expect("an ephemeral followup");
-    let says = followup["content"].as_str().unwrap();
+    let says = ephemeral_followup(&responses);
     assert!(says.contains("content policy (insults)"), "{says}");
-    assert_eq!(followup["flags"].as_u64().unwrap() & 64, 64, "ephemeral");
     assert!(
         responses
             .iter()
@@ -182,17 +187,11 @@ async fn an_unsafe_verdict_refuses_a_message_and_a_chat_command_like_a_block_rul
         InteractionCreate::slash_command("chat").option("prompt", "something else vile"),
     );
     let responses = bot.responses(&chat, 3).await;
-    let followup = responses
-        .iter()
-        .find(|r| r.kind == ResponseKind::Followup)
-        .and_then(|r| r.body.clone())
-        .expect("an ephemeral followup");
-    let says = followup["content"].as_str().unwrap();
+    let says = ephemeral_followup(&responses);
     assert!(
         says.contains("content policy (moderation model: S1)"),
         "{says}"
     );
-    assert_eq!(followup["flags"].as_u64().unwrap() & 64, 64, "ephemeral");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(
         bot.discord.threads_in(CHANNEL).is_empty(),

@@ -69,12 +69,8 @@ fn asked(h: &Harness) -> Vec<String> {
 
 /// The content-policy entries of the audit log, oldest first.
 async fn policy_log(h: &Harness) -> Vec<AuditRecord> {
-    h.engine.audit_flush().await;
-    let mut log: Vec<AuditRecord> = h
-        .engine
-        .audit_log(&AuditFilter::default())
+    let mut log: Vec<AuditRecord> = audit_log(&h.engine, &AuditFilter::default())
         .await
-        .unwrap()
         .into_iter()
         .filter(|r| r.entry.action == "content_policy")
         .collect();

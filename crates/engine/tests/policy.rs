@@ -120,12 +120,7 @@ async fn a_blocked_word_is_refused_before_anything_is_stored_or_sent(mut db: Db)
     assert!(stored.is_none(), "nothing was stored");
 
     // Both refusals (the front end's check, the turn's) are in the audit log, by rule.
-    h.engine.audit_flush().await;
-    let log = h
-        .engine
-        .audit_log(&mcpcord_engine::AuditFilter::default())
-        .await
-        .unwrap();
+    let log = audit_log(&h.engine, &mcpcord_engine::AuditFilter::default()).await;
     let refusals: Vec<_> = log
         .iter()
         .filter(|r| r.entry.action == "content_policy")
@@ -369,12 +364,7 @@ async fn the_reasoning_is_screened_with_the_output_rules(mut db: Db) {
         "the answer stands"
     );
 
-    h.engine.audit_flush().await;
-    let log = h
-        .engine
-        .audit_log(&mcpcord_engine::AuditFilter::default())
-        .await
-        .unwrap();
+    let log = audit_log(&h.engine, &mcpcord_engine::AuditFilter::default()).await;
     let acted: Vec<(String, String)> = log
         .iter()
         .filter(|r| r.entry.detail["direction"] == "output")

@@ -116,6 +116,19 @@ fn redact_secret_params(text: &str) -> String {
     out
 }
 
+/// `error` and its causes on one line (`error: cause: its cause`), with the credentials of every
+/// URL in them redacted: for a message that may quote a database driver's or a server's URL.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    redact_urls_in(&text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +173,21 @@ mod tests {
         assert_eq!(
             without_urls("error sending request for url (http://u:p@h:1/x): refused"),
             "error sending request for url (<url>): refused"
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read the stored login")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn an_error_chain_is_one_line_without_credentials() {
+        let error = Outer(std::io::Error::other(
+            "cannot reach postgres://bot:hunter2@db:5432/mcpcord",
+        ));
+        assert_eq!(
+            error_chain(&error),
+            "cannot read the stored login: cannot reach postgres://bot:[redacted]@db:5432/mcpcord"
         );
     }
 }

@@ -26,6 +26,7 @@ use crate::client::{HostClient, ToolsChanged};
 use crate::error::ConnectError;
 use crate::process::{self, ChildHandle};
 use crate::spec::{HttpSpec, Lifecycle, ServerSpec, StdioSpec, TransportSpec};
+use crate::standalone::{StandaloneStream, Watched, standalone_wait};
 use crate::stats::{self, ProcessStats};
 
 /// What the server said about itself.
@@ -51,6 +52,8 @@ pub(crate) struct Connection {
     watcher: JoinHandle<()>,
     /// The tool-list subscription (2026-07-28): its stop signal and its task.
     listener: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+    /// The session's standalone stream (Streamable HTTP), waited for before first use.
+    standalone: Option<StandaloneStream>,
 }
 
 impl Connection {
@@ -61,14 +64,22 @@ impl Connection {
         lifecycle: Lifecycle,
         client: HostClient,
     ) -> Result<Self, ConnectError> {
-        let opened = match lifecycle {
-            Lifecycle::Auto => return Self::open_auto(spec, client).await,
-            Lifecycle::Initialize => {
-                Self::open_with(spec, client, ClientLifecycleMode::Initialize).await
-            }
-            Lifecycle::Discover => Self::open_with(spec, client, discover_mode()).await,
+        let connection = match lifecycle {
+            Lifecycle::Auto => Self::open_auto(spec, client).await?,
+            Lifecycle::Initialize => Self::open_with(spec, client, ClientLifecycleMode::Initialize)
+                .await
+                .map_err(Failed::into_connect_error)?,
+            Lifecycle::Discover => Self::open_with(spec, client, discover_mode())
+                .await
+                .map_err(Failed::into_connect_error)?,
         };
-        opened.map_err(Failed::into_connect_error)
+        // Before any request: a server request sent on the standalone stream while it is not
+        // open yet would be lost (see `standalone.rs`).
+        if let Some(stream) = &connection.standalone {
+            let bound = standalone_wait(spec.start_timeout);
+            stream.answered(&connection.server, bound).await;
+        }
+        Ok(connection)
     }
 
     /// `server/discover` first (rmcp's automatic mode, which itself continues with
@@ -129,22 +140,24 @@ impl Connection {
         mode: ClientLifecycleMode,
     ) -> Result<Self, Failed> {
         let config = http_config(http).map_err(Failed::Other)?;
-        let running = match client.auth.clone() {
+        let (running, standalone) = match client.auth.clone() {
             Some(auth) => {
                 let oauth = OAuthTransport::new(crate::tls::http_client(), auth);
+                let (watched, standalone) = Watched::new(oauth);
                 let transport =
-                    rmcp::transport::StreamableHttpClientTransport::with_client(oauth, config);
-                serve(client.clone(), transport, mode).await?
+                    rmcp::transport::StreamableHttpClientTransport::with_client(watched, config);
+                (serve(client.clone(), transport, mode).await?, standalone)
             }
             None => {
-                let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
-                    crate::tls::http_client(),
-                    config,
-                );
-                serve(client.clone(), transport, mode).await?
+                let (watched, standalone) = Watched::new(crate::tls::http_client());
+                let transport =
+                    rmcp::transport::StreamableHttpClientTransport::with_client(watched, config);
+                (serve(client.clone(), transport, mode).await?, standalone)
             }
         };
-        Ok(Self::running(spec, client, running, None))
+        let mut connection = Self::running(spec, client, running, None);
+        connection.standalone = Some(standalone);
+        Ok(connection)
     }
 
     /// Launches the child and runs the handshake on its stdio.
@@ -213,6 +226,7 @@ impl Connection {
             stop: Mutex::new(Some(stop)),
             watcher,
             listener: Mutex::new(None),
+            standalone: None,
         }
     }
 
@@ -518,7 +532,10 @@ where
         .map_err(|error| Failed::Handshake(describe_init_error(&error)))
 }
 
-/// rmcp's handshake errors, with their sources (the useful part is often there).
+/// rmcp's handshake errors, with their sources (the useful part is often there), a cause
+/// skipped when the text already quotes it (rmcp's messages often do). Not
+/// `mcpcord_llm::redact::error_chain` (the binary's): llm and mcp are peers, neither may
+/// depend on the other.
 fn describe_init_error(error: &ClientInitializeError) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);

@@ -32,6 +32,7 @@ mod process;
 mod prompts;
 mod resources;
 mod spec;
+mod standalone;
 mod stats;
 mod status;
 mod supervisor;

@@ -9,6 +9,7 @@ use common::*;
 use std::time::Duration;
 
 use mcpcord_mcp::{Callbacks, InputAnswer, Lifecycle, ServerSpec, ServerState};
+use mcpcord_testkit::late_stream::{ASK_TOOL, LateStreamServer};
 use mcpcord_testkit::mcp_server::{
     self, DiscoverReply, EXTRA_TOOL, TestMcpServer, test_mcp_binary,
 };
@@ -107,5 +108,31 @@ async fn http_servers_answering_discover_with_an_empty_result_or_never_use_initi
         );
         within(host.shutdown()).await;
         within(server.shutdown()).await.expect("stop the server");
+    }
+}
+
+/// Regression (the conformance scenario `elicitation-sep1034-client-defaults`, flaky under
+/// load): a server asking for input on the session's standalone stream (the GET) during a tool
+/// call, while that stream was not answered yet, lost the request and the call hung until its
+/// timeout. A new connection now waits for the stream before it is used, on both the
+/// `initialize` lifecycle and the bot's automatic one.
+#[tokio::test]
+async fn input_requests_on_a_standalone_stream_answered_late_are_not_lost() {
+    for lifecycle in [Lifecycle::Initialize, Lifecycle::Auto] {
+        let server = LateStreamServer::start(Duration::from_millis(500))
+            .await
+            .expect("bind");
+        let callbacks = Callbacks::default().with_input(|_| async { InputAnswer::Accept(None) });
+        let spec = ServerSpec::http("late", server.url()).with_lifecycle(lifecycle);
+        let host = ready_host(vec![spec], callbacks).await;
+        let output = call(&host, ASK_TOOL, json!({})).await;
+        let answer = output
+            .text
+            .strip_prefix("answered: ")
+            .unwrap_or_else(|| panic!("{lifecycle:?}: {}", output.text));
+        let answer: serde_json::Value = serde_json::from_str(answer).expect("the answer");
+        assert_eq!(answer["action"], "accept", "{lifecycle:?}");
+        assert_eq!(answer["content"], json!({"name": "Ada"}), "{lifecycle:?}");
+        within(host.shutdown()).await;
     }
 }

@@ -38,24 +38,12 @@ impl fmt::Debug for DbVault {
     }
 }
 
-/// `error` with its causes, on one line, for a vault error message.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    mcpcord_llm::redact::redact_urls_in(&text)
-}
-
 /// What to say when the database fails while reading or writing `server`'s login.
 fn database_error(server: &str, doing: &str, error: &mcpcord_memory::MemoryError) -> String {
     format!(
         "cannot {doing} the stored login of `{server}` (check that the database is reachable, \
          then try again): {}",
-        chain(error)
+        mcpcord_llm::redact::error_chain(error)
     )
 }
 

@@ -46,7 +46,7 @@
 //! [`Written`]: crate::Written
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
@@ -59,6 +59,11 @@ use crate::{
     Conversation, ConversationId, ConversationKey, MemoryError, MessageId, NewMessage, Scope,
     Started, StoredMessage, UserId, Written, db,
 };
+
+mod ids;
+
+pub(crate) use ids::Counters;
+use ids::{Giver, given_ids_kept, taken};
 
 /// The most writes one transaction takes; more wait for the next.
 const MAX_BATCH: usize = 256;
@@ -89,48 +94,6 @@ macro_rules! retried {
         .await;
         attempt
     }};
-}
-
-/// The last conversation and message ids given (at first, the largest the database ever gave):
-/// the next ones follow.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Counters {
-    conversation: i64,
-    message: i64,
-}
-
-impl Counters {
-    /// The counters of the database behind `pool`: the largest id each table ever gave
-    /// (`sqlite_sequence`, so that the ids of deleted rows are not given again) or holds.
-    pub(crate) async fn read(pool: &AnyPool) -> Result<Self, MemoryError> {
-        let (conversation, message): (i64, i64) = sqlx::query_as(
-            "SELECT \
-             MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'conversations'), 0), \
-                 COALESCE((SELECT MAX(id) FROM conversations), 0)), \
-             MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), \
-                 COALESCE((SELECT MAX(id) FROM messages), 0))",
-        )
-        .fetch_one(pool)
-        .await?;
-        Ok(Self {
-            conversation,
-            message,
-        })
-    }
-
-    fn conversation(&mut self) -> ConversationId {
-        self.conversation += 1;
-        ConversationId(self.conversation)
-    }
-
-    fn message(&mut self) -> MessageId {
-        self.message += 1;
-        MessageId(self.message)
-    }
-
-    fn messages(&mut self, count: usize) -> Vec<MessageId> {
-        (0..count).map(|_| self.message()).collect()
-    }
 }
 
 /// Where a queued message goes ([`GroupCommit::queue_message`]).
@@ -293,52 +256,6 @@ impl Reply {
     }
 }
 
-/// Gives the ids of new rows, until another process turns out to insert rows too.
-#[derive(Clone, Debug)]
-struct Giver {
-    /// The ids to give; `None` once other processes write to the database too (SQLite gives
-    /// them then).
-    ids: Arc<Mutex<Option<Counters>>>,
-    /// What the store keeps in memory: corrected when a queued write fails, and turned off
-    /// with the ids.
-    hot: Arc<Hot>,
-}
-
-impl Giver {
-    fn lock(&self) -> MutexGuard<'_, Option<Counters>> {
-        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stops giving ids for good: SQLite gives them from now on.
-    fn stop(&self) {
-        *self.lock() = None;
-    }
-
-    /// Another process inserted rows with ids given here (`error` says so), not told to share
-    /// the database (`Store::set_shared`): from now on SQLite gives the ids and nothing is
-    /// kept in memory, as for a shared database.
-    fn collided(&self, error: &MemoryError) {
-        if self.lock().take().is_some() {
-            tracing::warn!(
-                %error,
-                "another process writes to this SQLite database: ids now come from SQLite and \
-                 nothing is kept in memory (several bot processes on one SQLite file each need \
-                 discord.shard_ids set)"
-            );
-            self.hot.set_off(true);
-        }
-    }
-}
-
-/// Whether `error` is an id given here that another process took first.
-fn taken(error: &MemoryError) -> bool {
-    match error {
-        MemoryError::Database(sqlx::Error::Database(error)) => error.is_unique_violation(),
-        MemoryError::Conflict { .. } => true,
-        _ => false,
-    }
-}
-
 /// The handle writers send to; cheap to clone. The task ends when the last handle is dropped.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
@@ -358,10 +275,7 @@ impl GroupCommit {
     ) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
         let (synced, to_sync) = mpsc::unbounded_channel();
-        let giver = Giver {
-            ids: Arc::new(Mutex::new(Some(counters))),
-            hot,
-        };
+        let giver = Giver::new(counters, hot);
         tokio::spawn(run(pool, queue, synced, giver.clone()));
         tokio::spawn(sync(file.map(wal_of), to_sync));
         Self { jobs, giver }
@@ -799,30 +713,6 @@ async fn created(
         .fetch_optional(&mut *conn)
         .await?;
     Ok(row.map(ConversationRow::into))
-}
-
-/// The end of a write that ran with ids given here, in `savepoint`: committed and its result;
-/// or rolled back and `None` when another process took one of the ids first (it is run again
-/// with SQLite giving them, which it does from then on: see [`Giver::collided`]); or its error.
-async fn given_ids_kept<T>(
-    savepoint: sqlx::Transaction<'_, sqlx::Any>,
-    result: Result<T, MemoryError>,
-    giver: &Giver,
-) -> Result<Option<T>, MemoryError> {
-    match result {
-        Ok(done) => {
-            savepoint.commit().await?;
-            Ok(Some(done))
-        }
-        Err(error) => {
-            savepoint.rollback().await?;
-            if !taken(&error) {
-                return Err(error);
-            }
-            giver.collided(&error);
-            Ok(None)
-        }
-    }
 }
 
 fn stopped() -> MemoryError {

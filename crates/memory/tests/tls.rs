@@ -6,11 +6,14 @@
 //! these machines), initdb and postgres refuse to run as root, so they run as the `postgres` user
 //! through `runuser`, in a temporary folder handed over to that user.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::chain;
 use mcpcord_memory::{GuildId, MemoryError, Store};
 
 /// The first PostgreSQL `bin` folder found: `PG_BIN`, else the newest /usr/lib/postgresql/*/bin.
@@ -288,17 +291,6 @@ impl Drop for Cluster {
             );
         }
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 const GUILD: GuildId = GuildId::new(1);

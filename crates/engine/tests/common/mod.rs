@@ -7,8 +7,8 @@ pub mod db;
 use std::time::Duration;
 
 use mcpcord_engine::{
-    Approval, Engine, EngineConfig, Place, Speaker, TurnAction, TurnEvent, TurnRequest,
-    TurnSummary, UserMessage,
+    Approval, AuditFilter, AuditRecord, Engine, EngineConfig, Place, Speaker, TurnAction,
+    TurnEvent, TurnRequest, TurnSummary, UserMessage,
 };
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_mcp::{
@@ -18,6 +18,13 @@ use mcpcord_memory::{ChannelId, ConversationKey, GuildId, Scope, Store, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::FakeModel;
 use mcpcord_testkit::mcp_server::{self, TestMcpServer};
+
+/// The audit log as `filter` selects it, newest first, once every entry written so far is in
+/// the database.
+pub async fn audit_log(engine: &Engine, filter: &AuditFilter) -> Vec<AuditRecord> {
+    engine.audit_flush().await;
+    engine.audit_log(filter).await.expect("the audit log")
+}
 
 /// Longest a test waits for a turn.
 pub const TIMEOUT: Duration = Duration::from_secs(30);

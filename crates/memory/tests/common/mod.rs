@@ -2,7 +2,7 @@
 //! server of the machine (`TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`),
 //! dropped when the test ends, even when it fails.
 
-#![allow(dead_code)] // each test file uses part of this module
+#![allow(dead_code, unused_macros)] // each test file uses part of this module
 
 use std::future::Future;
 
