@@ -22,6 +22,8 @@ pub async fn run(config: &Config, command: McpCommand) -> Result<(), Failure> {
         McpCommand::Call { server, tool, json } => call(config, &server, &tool, &json).await,
         McpCommand::Prompts => prompts(config).await,
         McpCommand::Resources => resources(config).await,
+        McpCommand::Login(args) => super::login::login(config, args).await,
+        McpCommand::Logout { server } => super::login::logout(config, &server).await,
     }
 }
 
