@@ -422,7 +422,10 @@ url = "http://admin:backend-pass-9@gpu.internal:11434/?api_key=backend-key-42"
         assert!(terminal(1, None).starts_with("info,"));
         assert!(terminal(2, None).starts_with("debug,"));
         assert!(terminal(9, None).starts_with("trace,"));
-        assert_eq!(terminal(2, Some("mcpcord=trace")), "mcpcord=trace");
+        assert_eq!(
+            terminal(2, Some("mcpcord=trace")),
+            "mcpcord=trace,rmcp::transport::auth=info"
+        );
         // A RUST_LOG that is not a filter is ignored, as before.
         assert!(terminal(0, Some("=[")).starts_with(TERMINAL));
         assert!(terminal(0, None).contains("rmcp=warn"));
@@ -450,7 +453,7 @@ url = "http://admin:backend-pass-9@gpu.internal:11434/?api_key=backend-key-42"
         // The filter as built, asked whether an event of `target` at `level` is enabled.
         let enabled = |directives: String, target: &'static str, level: Level| {
             let filter = EnvFilter::builder().parse(directives).unwrap();
-            let seen = Arc::new(Mutex::new(false));
+            let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let subscriber = Registry::default().with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::sink)
@@ -466,10 +469,9 @@ url = "http://admin:backend-pass-9@gpu.internal:11434/?api_key=backend-key-42"
                 } else {
                     tracing::enabled!(target: "rmcp::service", Level::DEBUG)
                 };
-                *flag.lock().unwrap() = on;
+                flag.store(on, std::sync::atomic::Ordering::SeqCst);
             });
-            let on = *seen.lock().unwrap();
-            on
+            seen.load(std::sync::atomic::Ordering::SeqCst)
         };
         for (configured, verbose, rust_log) in [
             ("debug", 0, None),

@@ -130,8 +130,8 @@ fn auth_spec(auth: &McpAuth) -> Option<AuthSpec> {
             scopes: oauth.scopes.clone(),
             redirect_uri: OAuthConfig::redirect_uri(oauth.redirect_port),
         })),
-        McpAuth::ClientCredentials(cc) => Some(AuthSpec::ClientCredentials(
-            ClientCredentialsSpec {
+        McpAuth::ClientCredentials(cc) => {
+            Some(AuthSpec::ClientCredentials(ClientCredentialsSpec {
                 client_id: cc.client_id.clone(),
                 credential: match &cc.credential {
                     ClientCredentialConfig::Secret(secret) => {
@@ -147,8 +147,8 @@ fn auth_spec(auth: &McpAuth) -> Option<AuthSpec> {
                     }
                 },
                 scopes: cc.scopes.clone(),
-            },
-        )),
+            }))
+        }
     }
 }
 
@@ -234,4 +234,35 @@ pub fn mcp_host(config: &Config, callbacks: Callbacks, parent: &CancellationToke
         callbacks,
         parent,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oauth_server_maps_to_the_hosts_auth_spec() {
+        let config = Config::from_toml(
+            "[mcp.servers.search]\nurl = \"https://mcp.example.com/mcp\"\nauth = \"oauth\"\n\
+             [mcp.servers.search.oauth]\nclient_id = \"bot\"\nclient_secret = \"s\"\n\
+             scopes = [\"mcp:read\"]\nredirect_port = 9000\n",
+            &Default::default(),
+        )
+        .unwrap();
+        let spec = mcp_server_spec(&config.mcp.servers[0]);
+        let TransportSpec::Http(http) = spec.transport else {
+            panic!("an http server");
+        };
+        let Some(AuthSpec::OAuth(oauth)) = http.auth else {
+            panic!("oauth: {:?}", http.auth);
+        };
+        assert_eq!(oauth.client_id.as_deref(), Some("bot"));
+        assert_eq!(oauth.client_secret.as_deref(), Some("s"));
+        assert_eq!(oauth.scopes, Some(vec!["mcp:read".to_owned()]));
+        assert_eq!(oauth.redirect_uri, "http://127.0.0.1:9000/callback");
+        assert_eq!(oauth.client_name, "mcpcord");
+        // No key: the run refuses, saying how to make one.
+        let error = secret_key(&config).unwrap_err();
+        assert!(error.contains("head -c32 /dev/urandom | base64"), "{error}");
+    }
 }

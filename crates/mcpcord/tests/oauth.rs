@@ -79,14 +79,25 @@ async fn authorize(Query(query): Query<HashMap<String, String>>) -> Response {
         .query_pairs_mut()
         .append_pair("code", "code-SECRET")
         .append_pair("state", &query["state"]);
-    (StatusCode::FOUND, [(header::LOCATION, redirect.to_string())]).into_response()
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, redirect.to_string())],
+    )
+        .into_response()
 }
 
-async fn token(State(double): State<Arc<Double>>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(double): State<Arc<Double>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let code = form.get("grant_type").map(String::as_str) == Some("authorization_code")
         && form.get("code").map(String::as_str) == Some("code-SECRET");
     if !code {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_grant" }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "invalid_grant" })),
+        )
+            .into_response();
     }
     let mut issued = double.issued.lock().unwrap();
     let access = format!("at-SECRET-{}", issued.len() + 1);
@@ -118,7 +129,11 @@ async fn bearer(
         "Bearer error=\"invalid_token\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
         double.base
     );
-    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, challenge)]).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenge)],
+    )
+        .into_response()
 }
 
 /// Starts the double with the test MCP server behind it; returns the MCP URL.
@@ -140,8 +155,14 @@ async fn start_double() -> String {
         .nest_service("/mcp", service)
         .layer(axum::middleware::from_fn_with_state(double.clone(), bearer));
     let app = Router::new()
-        .route("/.well-known/oauth-protected-resource/mcp", get(protected_resource))
-        .route("/.well-known/oauth-authorization-server", get(authorization_server))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(authorization_server),
+        )
         .route("/register", post(register))
         .route("/authorize", get(authorize))
         .route("/token", post(token))
@@ -185,7 +206,10 @@ fn mcpcord(dir: &Path, key: Option<&str>, database: Option<&str>) -> tokio::proc
 /// `mcpcord ARGS` to the end.
 async fn run(dir: &Path, key: Option<&str>, database: Option<&str>, args: &[&str]) -> Output {
     let output = mcpcord(dir, key, database).args(args).output();
-    tokio::time::timeout(PATIENCE, output).await.expect("the command ends").unwrap()
+    tokio::time::timeout(PATIENCE, output)
+        .await
+        .expect("the command ends")
+        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -241,16 +265,25 @@ async fn login(dir: &Path, database: Option<&str>, browser: Browser) -> (String,
                 .build()
                 .unwrap();
             let answer = client.get(&url).send().await.unwrap();
-            let location = answer.headers()[header::LOCATION].to_str().unwrap().to_owned();
+            let location = answer.headers()[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_owned();
             stdin.write_all(b"not the address\n").await.unwrap();
-            stdin.write_all(format!("{location}\n").as_bytes()).await.unwrap();
+            stdin
+                .write_all(format!("{location}\n").as_bytes())
+                .await
+                .unwrap();
         }
         Browser::ComesBack => {
             let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
             assert!(page.contains("you can close this tab"), "{page}");
         }
     }
-    let status = tokio::time::timeout(PATIENCE, child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     drop(stdin);
     let stdout = reader.await.unwrap();
     let mut stderr = String::new();
@@ -286,7 +319,10 @@ async fn stored_rows(dir: &Path, database: Option<&str>, rows: usize) -> String 
     found
         .iter()
         .map(|(server, resource, key_id, sealed)| {
-            format!("{server} {resource} {key_id} {}", String::from_utf8_lossy(sealed))
+            format!(
+                "{server} {resource} {key_id} {}",
+                String::from_utf8_lossy(sealed)
+            )
         })
         .collect()
 }
@@ -326,16 +362,25 @@ async fn login_store_and_logout(dir: &Path, database: Option<&str>) {
     let (stdout, stderr) = login(dir, database, Browser::Pastes).await;
     assert!(stdout.contains("logged in: "), "{stdout}");
     assert!(!stdout.contains("logged in: 0 tools"), "{stdout}");
-    assert!(stderr.contains("not the address the browser ended on"), "{stderr}");
+    assert!(
+        stderr.contains("not the address the browser ended on"),
+        "{stderr}"
+    );
     for output in [&stdout, &stderr] {
-        assert!(!output.contains(MARK), "a token or the code in the output:\n{output}");
+        assert!(
+            !output.contains(MARK),
+            "a token or the code in the output:\n{output}"
+        );
     }
 
     let row = stored_rows(dir, database, 1).await;
     assert!(row.starts_with(&format!("guarded {url} ")), "{row}");
     assert!(!row.contains(MARK), "a token in clear in the row: {row}");
     if database.is_none() {
-        assert!(!sqlite_files(dir).contains(MARK), "a token in clear in the database files");
+        assert!(
+            !sqlite_files(dir).contains(MARK),
+            "a token in clear in the database files"
+        );
     }
 
     let other = run(dir, Some(OTHER_KEY), database, &["check"]).await;
@@ -349,10 +394,18 @@ async fn login_store_and_logout(dir: &Path, database: Option<&str>) {
 
     let out = run(dir, Some(KEY), database, &["mcp", "logout", "guarded"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("logged out of `guarded`"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("logged out of `guarded`"),
+        "{}",
+        text(&out.stdout)
+    );
     stored_rows(dir, database, 0).await;
     let again = run(dir, Some(KEY), database, &["mcp", "logout", "guarded"]).await;
-    assert!(text(&again.stdout).contains("had no stored login"), "{}", text(&again.stdout));
+    assert!(
+        text(&again.stdout).contains("had no stored login"),
+        "{}",
+        text(&again.stdout)
+    );
     let after = run(dir, Some(KEY), database, &["check"]).await;
     assert!(check_row(&after).contains("LOGIN"), "{}", check_row(&after));
 }
@@ -378,7 +431,10 @@ async fn login_through_the_loopback_callback() {
     write_config(dir.path(), &url, free_port());
     let (stdout, _) = login(dir.path(), None, Browser::ComesBack).await;
     assert!(stdout.contains("logged in: "), "{stdout}");
-    assert!(stdout.contains("Open this URL to authorize mcpcord for `guarded`"), "{stdout}");
+    assert!(
+        stdout.contains("Open this URL to authorize mcpcord for `guarded`"),
+        "{stdout}"
+    );
     stored_rows(dir.path(), None, 1).await;
 }
 
@@ -386,7 +442,13 @@ async fn login_through_the_loopback_callback() {
 async fn without_a_secret_key_login_and_check_say_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), "http://127.0.0.1:9/mcp", free_port());
-    let out = run(dir.path(), None, None, &["mcp", "login", "guarded", "--no-browser"]).await;
+    let out = run(
+        dir.path(),
+        None,
+        None,
+        &["mcp", "login", "guarded", "--no-browser"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let error = text(&out.stderr);
     assert!(
@@ -395,7 +457,10 @@ async fn without_a_secret_key_login_and_check_say_how_to_make_one() {
     );
     let out = run(dir.path(), None, None, &["check"]).await;
     let row = check_row(&out);
-    assert!(row.contains("FAIL") && row.contains("MCPCORD_SECRET_KEY"), "{row}");
+    assert!(
+        row.contains("FAIL") && row.contains("MCPCORD_SECRET_KEY"),
+        "{row}"
+    );
 }
 
 #[tokio::test]
@@ -427,7 +492,10 @@ async fn config_show_prints_no_client_secret() {
 #[test]
 fn login_and_logout_have_help() {
     for (args, wants) in [
-        (&["mcp", "login", "--help"][..], &["--no-browser", "--port", "paste"][..]),
+        (
+            &["mcp", "login", "--help"][..],
+            &["--no-browser", "--port", "paste"][..],
+        ),
         (&["mcp", "logout", "--help"][..], &["stored login"][..]),
     ] {
         let out = common::mcpcord().args(args).output().unwrap();
@@ -448,7 +516,13 @@ struct Database {
 
 fn psql(sql: &str) -> Output {
     std::process::Command::new("psql")
-        .args([&format!("{SERVER}/postgres"), "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .args([
+            &format!("{SERVER}/postgres"),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
         .output()
         .expect("psql runs")
 }
@@ -472,6 +546,9 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        let _ = psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        let _ = psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
     }
 }

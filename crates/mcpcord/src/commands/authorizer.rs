@@ -40,7 +40,11 @@ impl Authorizer for TerminalAuthorizer {
 impl TerminalAuthorizer {
     async fn run(self, prompt: AuthorizationPrompt) -> Option<String> {
         if let AuthorizationReason::StepUp { scopes } = &prompt.reason {
-            println!("`{}` asks for more scopes: {}", prompt.server, scopes.join(" "));
+            println!(
+                "`{}` asks for more scopes: {}",
+                prompt.server,
+                scopes.join(" ")
+            );
         }
         println!(
             "Open this URL to authorize mcpcord for `{}`:\n\n  {}\n",
@@ -48,7 +52,10 @@ impl TerminalAuthorizer {
         );
         let (sender, mut receiver) = mpsc::channel::<String>(1);
         let stop = CancellationToken::new();
-        match self.listen(&prompt.redirect_uri, sender.clone(), stop.clone()).await {
+        match self
+            .listen(&prompt.redirect_uri, sender.clone(), stop.clone())
+            .await
+        {
             Ok(()) => println!(
                 "Waiting for the browser to come back to {} (10 minutes). On a machine without a \
                  browser, open the URL elsewhere and paste here the address the browser ended on \
@@ -87,7 +94,11 @@ impl TerminalAuthorizer {
         stop: CancellationToken,
     ) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
-        let base = redirect_uri.split('?').next().unwrap_or(redirect_uri).to_owned();
+        let base = redirect_uri
+            .split('?')
+            .next()
+            .unwrap_or(redirect_uri)
+            .to_owned();
         let app = axum::Router::new()
             .route("/callback", get(callback))
             .with_state((base, sender));

@@ -134,7 +134,9 @@ async fn oauth_logins(
     if servers.is_empty() {
         return (BTreeMap::new(), None);
     }
-    let store = Store::connect(config.storage.url.expose().as_str()).await.ok();
+    let store = Store::connect(config.storage.url.expose().as_str())
+        .await
+        .ok();
     let mut logins = BTreeMap::new();
     for server in servers {
         let login = super::login::stored_login(config, server, store.as_ref()).await;

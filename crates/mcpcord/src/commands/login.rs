@@ -49,7 +49,11 @@ fn configured<'a>(config: &'a Config, name: &str) -> Result<&'a McpServerConfig,
             let known: Vec<&str> = config.mcp.servers.iter().map(|s| s.name.as_str()).collect();
             Failure::Usage(format!(
                 "there is no MCP server `{name}` in the configuration; configured: {}",
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             ))
         })
 }

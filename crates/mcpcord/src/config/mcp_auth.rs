@@ -29,9 +29,9 @@ pub enum McpAuth {
     /// OAuth authorization code with PKCE: a login by `mcpcord mcp login NAME`, stored sealed
     /// in the database.
     #[serde(rename = "oauth")]
-    OAuth(OAuthConfig),
+    OAuth(Box<OAuthConfig>),
     /// OAuth client credentials: the bot is the client, no person logs in.
-    ClientCredentials(ClientCredentialsConfig),
+    ClientCredentials(Box<ClientCredentialsConfig>),
 }
 
 impl McpAuth {

@@ -416,7 +416,9 @@ pub struct McpConfig {
 impl McpConfig {
     /// The servers with `auth = "oauth"`, disabled or not.
     pub fn oauth_servers(&self) -> impl Iterator<Item = &McpServerConfig> {
-        self.servers.iter().filter(|server| server.oauth().is_some())
+        self.servers
+            .iter()
+            .filter(|server| server.oauth().is_some())
     }
 }
 
@@ -427,7 +429,7 @@ impl McpServerConfig {
             McpTransport::Http {
                 auth: super::mcp_auth::McpAuth::OAuth(oauth),
                 ..
-            } => Some(oauth),
+            } => Some(oauth.as_ref()),
             _ => None,
         }
     }

@@ -152,15 +152,15 @@ fn transport(
         (Some(command), None) => {
             super::mcp_auth::no_auth_for_stdio(&at.server(), raw, report);
             Some(McpTransport::Stdio {
-            command: command.clone(),
-            args: raw.args.clone(),
-            env: secrets(&raw.env),
-            // Its own folder unless configured: relative reads (`.env`, `mcpcord.toml`, the
-            // SQLite file) must not reach the bot's files.
-            cwd: raw
-                .cwd
-                .as_ref()
-                .map_or_else(|| data_dir.join("mcp").join(name), PathBuf::from),
+                command: command.clone(),
+                args: raw.args.clone(),
+                env: secrets(&raw.env),
+                // Its own folder unless configured: relative reads (`.env`, `mcpcord.toml`, the
+                // SQLite file) must not reach the bot's files.
+                cwd: raw
+                    .cwd
+                    .as_ref()
+                    .map_or_else(|| data_dir.join("mcp").join(name), PathBuf::from),
             })
         }
         (None, Some(text)) => {

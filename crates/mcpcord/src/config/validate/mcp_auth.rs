@@ -89,10 +89,11 @@ pub(super) fn auth(
     }
     let secret = client_secret(name, &oauth, env, report);
     if kind == "oauth" {
-        oauth_client(name, oauth, secret, report).map_or(McpAuth::None, McpAuth::OAuth)
+        oauth_client(name, oauth, secret, report)
+            .map_or(McpAuth::None, |oauth| McpAuth::OAuth(Box::new(oauth)))
     } else {
         client_credentials(name, oauth, secret, report)
-            .map_or(McpAuth::None, McpAuth::ClientCredentials)
+            .map_or(McpAuth::None, |cc| McpAuth::ClientCredentials(Box::new(cc)))
     }
 }
 
@@ -128,12 +129,18 @@ fn client_secret(name: &str, raw: &RawOAuth, env: &Env, report: &mut Report) -> 
         return match std::fs::read_to_string(file) {
             Ok(text) => non_empty(text.trim(), &format!("{path}_file"), report),
             Err(error) => {
-                report.error(format!("{path}_file"), format!("cannot read {file}: {error}"));
+                report.error(
+                    format!("{path}_file"),
+                    format!("cannot read {file}: {error}"),
+                );
                 None
             }
         };
     }
-    let text = raw.client_secret.as_deref().or(from_env.map(String::as_str))?;
+    let text = raw
+        .client_secret
+        .as_deref()
+        .or(from_env.map(String::as_str))?;
     non_empty(text.trim(), &path, report)
 }
 
@@ -175,7 +182,9 @@ fn oauth_client(
     if raw.redirect_port == Some(0) {
         report.error(at("redirect_port"), "must be a port number (1-65535)");
     }
-    let scopes = raw.scopes.map(|scopes| checked_scopes(name, scopes, report));
+    let scopes = raw
+        .scopes
+        .map(|scopes| checked_scopes(name, scopes, report));
     Some(OAuthConfig {
         client_id: raw.client_id,
         client_secret,
@@ -283,8 +292,109 @@ fn private_key(
             None
         }
         Err(error) => {
-            report.error(at("private_key_file"), format!("cannot read {file}: {error}"));
+            report.error(
+                at("private_key_file"),
+                format!("cannot read {file}: {error}"),
+            );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, McpAuth, McpTransport};
+
+    /// Every `path: message` the TOML `text` gets, with `env`.
+    fn errors(text: &str, env: &[(&str, &str)]) -> Vec<String> {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match Config::from_toml(text, &env) {
+            Ok(_) => Vec::new(),
+            Err(invalid) => invalid
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.path, e.message))
+                .collect(),
+        }
+    }
+
+    fn has(errors: &[String], path: &str, words: &str) {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with(&format!("{path}: ")) && e.contains(words)),
+            "no {path:?} error with {words:?} in {errors:#?}"
+        );
+    }
+
+    #[test]
+    fn auth_problems_are_named_with_their_path() {
+        let found = errors(
+            "[mcp.servers.a]\ncommand = \"x\"\nauth = \"oauth\"\n\
+             [mcp.servers.b]\nurl = \"http://mcp.example.com/mcp\"\nauth = \"oauth\"\n\
+             [mcp.servers.c]\nurl = \"https://h/mcp\"\nauth = \"oauth\"\n\
+             headers = { Authorization = \"Bearer x\" }\n\
+             [mcp.servers.d]\nurl = \"https://h/mcp\"\nauth = \"client-credentials\"\n\
+             [mcp.servers.e]\nurl = \"https://h/mcp\"\nauth = \"magic\"\n\
+             [mcp.servers.f]\nurl = \"https://h/mcp\"\n[mcp.servers.f.oauth]\nclient_id = \"x\"\n\
+             [mcp.servers.g]\nurl = \"https://h/mcp\"\nauth = \"oauth\"\n\
+             [mcp.servers.g.oauth]\nclient_id = \"x\"\nclient_secret = \"s\"\n\
+             client_metadata_url = \"http://h/c.json\"\n",
+            &[("MCPCORD_MCP_G_CLIENT_SECRET", "s2")],
+        );
+        has(&found, "mcp.servers.a", "remote servers (`url`) only");
+        has(&found, "mcp.servers.b.url", "must be https");
+        has(
+            &found,
+            "mcp.servers.c.headers.Authorization",
+            "cannot be combined",
+        );
+        has(&found, "mcp.servers.d.oauth.client_id", "is needed");
+        has(
+            &found,
+            "mcp.servers.e.auth",
+            "allowed: none, oauth, client-credentials",
+        );
+        has(&found, "mcp.servers.f.oauth", "`auth` is not");
+        has(
+            &found,
+            "mcp.servers.g.oauth.client_secret",
+            "more than once",
+        );
+        has(&found, "mcp.servers.g.oauth.client_metadata_url", "https");
+        assert_eq!(found.len(), 8, "{found:#?}");
+    }
+
+    #[test]
+    fn loopback_http_is_allowed_and_secrets_come_from_the_variable() {
+        let env = [(
+            "MCPCORD_MCP_LOCAL_ONE_CLIENT_SECRET".to_string(),
+            "s-1".to_string(),
+        )];
+        let config = Config::from_toml(
+            "[mcp.servers.local-one]\nurl = \"http://127.0.0.1:9/mcp\"\n\
+             auth = \"client-credentials\"\n[mcp.servers.local-one.oauth]\nclient_id = \"m\"\n",
+            &env.into(),
+        )
+        .unwrap();
+        let McpTransport::Http { auth, .. } = &config.mcp.servers[0].transport else {
+            panic!("an http server");
+        };
+        let McpAuth::ClientCredentials(cc) = auth else {
+            panic!("client credentials: {auth:?}");
+        };
+        assert_eq!(cc.client_id, "m");
+        assert_eq!(auth.secrets()[0].expose(), "s-1");
+        assert!(config.secrets().iter().any(|s| s.expose() == "s-1"));
+    }
+
+    #[test]
+    fn an_unusable_secret_key_is_reported_without_its_value() {
+        let found = errors("", &[("MCPCORD_SECRET_KEY", "hunter2")]);
+        has(&found, "MCPCORD_SECRET_KEY", "not a usable key");
+        assert!(!found.concat().contains("hunter2"), "{found:?}");
     }
 }
