@@ -383,6 +383,15 @@ async fn login_store_and_logout(dir: &Path, database: Option<&str>) {
         );
     }
 
+    let stored = run(dir, Some(KEY), database, &["check"]).await;
+    let row = check_row(&stored);
+    // The stored login is shown (with its expiry when the host saved one); whether the server
+    // is reached with it is the host's part.
+    assert!(
+        !row.contains("LOGIN") && row.contains("logged in, token expir"),
+        "{row}"
+    );
+
     let other = run(dir, Some(OTHER_KEY), database, &["check"]).await;
     let row = check_row(&other);
     assert!(
