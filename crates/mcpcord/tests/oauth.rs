@@ -470,6 +470,15 @@ async fn without_a_secret_key_login_and_check_say_how_to_make_one() {
         row.contains("FAIL") && row.contains("MCPCORD_SECRET_KEY"),
         "{row}"
     );
+    // The engine (as `run` starts it) refuses too, before anything starts.
+    let out = run(dir.path(), None, None, &["chat", "-p", "hi"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("`guarded` has auth = \"oauth\"")
+            && error.contains("head -c32 /dev/urandom | base64"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
