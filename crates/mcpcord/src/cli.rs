@@ -47,7 +47,8 @@ pub enum Command {
     /// Talk to the bot's engine in the terminal (no Discord needed).
     Chat(ChatArgs),
     /// Validate the configuration and reach every configured part (backends, MCP servers,
-    /// database); print a report and exit 1 if any part fails.
+    /// database); print a report and exit 1 if any part fails. An MCP server with
+    /// `auth = "oauth"` and no stored login shows as LOGIN, with the command to run.
     Check,
     /// List the models of every backend with their capabilities.
     Models,
