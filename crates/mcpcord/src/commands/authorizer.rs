@@ -4,6 +4,7 @@
 //! on stdin, where an operator on a headless machine pastes the address the browser on another
 //! computer ended on (it shows a connection error there, but the address is complete).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
@@ -72,12 +73,19 @@ impl TerminalAuthorizer {
         if self.open_browser {
             open_browser(&prompt.url);
         }
-        read_pasted(sender);
-        let redirect = tokio::time::timeout(LOGIN_WAIT, receiver.recv()).await;
+        drop(sender);
+        let redirect = tokio::time::timeout(LOGIN_WAIT, async {
+            let mut pasted = pasted().lock().await;
+            tokio::select! {
+                Some(redirect) = receiver.recv() => Some(redirect),
+                Some(redirect) = pasted.recv() => Some(redirect),
+                else => None,
+            }
+        })
+        .await;
         stop.cancel();
         match redirect {
-            Ok(Some(redirect)) => Some(redirect),
-            Ok(None) => None,
+            Ok(redirect) => redirect,
             Err(_) => {
                 eprintln!("mcpcord: no redirect within 10 minutes");
                 None
@@ -129,26 +137,31 @@ pub fn is_redirect(line: &str) -> bool {
     })
 }
 
-/// Reads stdin lines on a thread of its own (a blocking read must not hold up the runtime's
-/// shutdown), sending the first redirect address; other lines get a hint.
-fn read_pasted(sender: mpsc::Sender<String>) {
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { return };
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
+/// The redirect addresses pasted on stdin, read by one thread for the whole process (a
+/// blocking read must not hold up the runtime's shutdown, and a second authorization — a
+/// step-up — must get the lines the first one did not need); other lines get a hint.
+fn pasted() -> &'static tokio::sync::Mutex<mpsc::Receiver<String>> {
+    static PASTED: OnceLock<tokio::sync::Mutex<mpsc::Receiver<String>>> = OnceLock::new();
+    PASTED.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel(4);
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { return };
+                let line = line.trim();
+                if is_redirect(line) {
+                    if sender.blocking_send(line.to_owned()).is_err() {
+                        return;
+                    }
+                } else if !line.is_empty() {
+                    eprintln!(
+                        "mcpcord: that is not the address the browser ended on (it has `code=` \
+                         in it): paste the whole address"
+                    );
+                }
             }
-            if is_redirect(line) {
-                let _ = sender.blocking_send(line.to_owned());
-                return;
-            }
-            eprintln!(
-                "mcpcord: that is not the address the browser ended on (it has `code=` in it): \
-                 paste the whole address"
-            );
-        }
-    });
+        });
+        tokio::sync::Mutex::new(receiver)
+    })
 }
 
 /// Tries to open `url` in this machine's browser; a failure only means pasting.
