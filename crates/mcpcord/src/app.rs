@@ -51,6 +51,7 @@ impl App {
         opened: impl FnOnce() -> anyhow::Result<()>,
     ) -> anyhow::Result<Option<App>> {
         let stop = life.stopping();
+        let key = wiring::secret_key(config).map_err(anyhow::Error::msg)?;
         let connect = Store::connect(config.storage.url.expose().as_str());
         let store = tokio::select! {
             store = connect => store
@@ -71,7 +72,11 @@ impl App {
         // Model lists and health, refreshed in the background (and after any failure).
         pool.spawn_refresher(POOL_REFRESH_EVERY, background.clone());
         let host = {
-            let host = wiring::mcp_host(config, Callbacks::default(), life.root());
+            // No authorizer: the bot cannot open a browser, so a server without a usable
+            // login needs `mcpcord mcp login NAME`.
+            let vault = wiring::credential_vault(key, &store);
+            let callbacks = wiring::with_vault(Callbacks::default(), vault);
+            let host = wiring::mcp_host(config, callbacks, life.root());
             let wait = config
                 .mcp
                 .servers

@@ -47,7 +47,8 @@ pub enum Command {
     /// Talk to the bot's engine in the terminal (no Discord needed).
     Chat(ChatArgs),
     /// Validate the configuration and reach every configured part (backends, MCP servers,
-    /// database); print a report and exit 1 if any part fails.
+    /// database); print a report and exit 1 if any part fails. An MCP server with
+    /// `auth = "oauth"` and no stored login shows as LOGIN, with the command to run.
     Check,
     /// List the models of every backend with their capabilities.
     Models,
@@ -162,6 +163,32 @@ pub enum McpCommand {
     Prompts,
     /// List the resources of every server.
     Resources,
+    /// Log in to a server with `auth = "oauth"`: prints the authorization URL, then waits up
+    /// to 10 minutes for the browser's redirect to http://127.0.0.1:PORT/callback, or for the
+    /// address the browser ended on pasted here (a machine without a browser: open the URL
+    /// elsewhere, copy the address of the page that fails to load). Then connects, lists the
+    /// tools and stores the login in the database, encrypted with MCPCORD_SECRET_KEY.
+    Login(LoginArgs),
+    /// Delete the stored login of a server with `auth = "oauth"`.
+    Logout {
+        /// The server's name.
+        server: String,
+    },
+}
+
+/// `mcpcord mcp login`
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server's name.
+    pub server: String,
+    /// Do not try to open a browser on this machine; only print the URL.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// The loopback port of the redirect [default: mcp.servers.NAME.oauth.redirect_port, else
+    /// 8976]; the redirect URI http://127.0.0.1:PORT/callback must be one the authorization
+    /// server accepts.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
 }
 
 /// `mcpcord memory …`

@@ -206,14 +206,32 @@ pub fn filter_directives(
     rust_log: Option<&str>,
 ) -> String {
     if let Some(rust_log) = rust_log.filter(|f| EnvFilter::builder().parse(f).is_ok()) {
-        return rust_log.to_string();
+        return with_auth_capped(rust_log);
     }
     let level = match (verbose, audience) {
         (1.., _) => VERBOSE[usize::from(verbose.min(3)) - 1],
         (0, Audience::Service) => configured,
         (0, Audience::Terminal) => TERMINAL,
     };
-    with_quiet_dependencies(level)
+    with_auth_capped(&with_quiet_dependencies(level))
+}
+
+/// rmcp's OAuth module: it logs the authorization code (and token responses) at `debug`.
+pub const RMCP_AUTH_TARGET: &str = "rmcp::transport::auth";
+
+/// `filter` with rmcp's OAuth module held at `info` when the filter enables `debug` or `trace`
+/// anywhere (a directive for the same target written later replaces the operator's own).
+fn with_auth_capped(filter: &str) -> String {
+    let verbose = EnvFilter::builder()
+        .parse(filter)
+        .ok()
+        .and_then(|f| f.max_level_hint())
+        .is_none_or(|max| max > tracing_subscriber::filter::LevelFilter::INFO);
+    if verbose {
+        format!("{filter},{RMCP_AUTH_TARGET}=info")
+    } else {
+        filter.to_owned()
+    }
 }
 
 /// The format for `audience`: a terminal gets one line a record (`compact`) where a service
@@ -404,7 +422,10 @@ url = "http://admin:backend-pass-9@gpu.internal:11434/?api_key=backend-key-42"
         assert!(terminal(1, None).starts_with("info,"));
         assert!(terminal(2, None).starts_with("debug,"));
         assert!(terminal(9, None).starts_with("trace,"));
-        assert_eq!(terminal(2, Some("mcpcord=trace")), "mcpcord=trace");
+        assert_eq!(
+            terminal(2, Some("mcpcord=trace")),
+            "mcpcord=trace,rmcp::transport::auth=info"
+        );
         // A RUST_LOG that is not a filter is ignored, as before.
         assert!(terminal(0, Some("=[")).starts_with(TERMINAL));
         assert!(terminal(0, None).contains("rmcp=warn"));
@@ -417,9 +438,62 @@ url = "http://admin:backend-pass-9@gpu.internal:11434/?api_key=backend-key-42"
         let service = |verbose, rust_log| {
             filter_directives("info,mcpcord=debug", Audience::Service, verbose, rust_log)
         };
-        assert_eq!(service(0, None), "info,mcpcord=debug,rmcp=warn,sqlx=warn");
+        assert_eq!(
+            service(0, None),
+            "info,mcpcord=debug,rmcp=warn,sqlx=warn,rmcp::transport::auth=info"
+        );
         assert!(service(2, None).starts_with("debug,"));
         assert_eq!(service(0, Some("warn")), "warn");
+    }
+
+    #[test]
+    fn rmcp_oauth_stays_at_info_whatever_the_operator_asks_for() {
+        use tracing::Level;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        // The filter as built, asked whether an event of `target` at `level` is enabled.
+        let enabled = |directives: String, target: &'static str, level: Level| {
+            let filter = EnvFilter::builder().parse(directives).unwrap();
+            let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let subscriber = Registry::default().with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::sink)
+                    .with_filter(filter),
+            );
+            let flag = seen.clone();
+            tracing::subscriber::with_default(subscriber, || {
+                // `enabled!` needs a constant target: one branch per target of the test.
+                let on = if target == RMCP_AUTH_TARGET && level == Level::DEBUG {
+                    tracing::enabled!(target: "rmcp::transport::auth", Level::DEBUG)
+                } else if target == RMCP_AUTH_TARGET {
+                    tracing::enabled!(target: "rmcp::transport::auth", Level::INFO)
+                } else {
+                    tracing::enabled!(target: "rmcp::service", Level::DEBUG)
+                };
+                flag.store(on, std::sync::atomic::Ordering::SeqCst);
+            });
+            seen.load(std::sync::atomic::Ordering::SeqCst)
+        };
+        for (configured, verbose, rust_log) in [
+            ("debug", 0, None),
+            ("trace", 0, None),
+            ("info,rmcp=trace", 0, None),
+            ("info", 3, None),
+            ("info", 0, Some("trace")),
+            ("info", 0, Some("rmcp::transport::auth=trace,rmcp=trace")),
+        ] {
+            let directives = filter_directives(configured, Audience::Service, verbose, rust_log);
+            assert!(
+                !enabled(directives.clone(), RMCP_AUTH_TARGET, Level::DEBUG),
+                "{directives} lets rmcp's OAuth debug lines (the authorization code) through"
+            );
+            assert!(
+                enabled(directives.clone(), RMCP_AUTH_TARGET, Level::INFO),
+                "{directives} keeps rmcp's OAuth info lines"
+            );
+        }
+        // The rest of rmcp still logs at the level asked for.
+        let directives = filter_directives("info", Audience::Service, 0, Some("trace"));
+        assert!(enabled(directives, "rmcp::service", Level::DEBUG));
     }
 
     #[test]

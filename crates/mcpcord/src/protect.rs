@@ -65,19 +65,29 @@ fn environment_strings() -> Vec<usize> {
 }
 
 /// The names of the environment variables that may hold one of `config`'s secrets:
-/// the conventional ones, their `MCPCORD__` forms, every backend's `api_key_env`, and any
-/// `MCPCORD__` override of a token, URL, key, MCP `env` value or header.
+/// the conventional ones, their `MCPCORD__` forms, the secret key of OAuth logins, every
+/// backend's `api_key_env`, every MCP server's `MCPCORD_MCP_<NAME>_CLIENT_SECRET`, and any
+/// `MCPCORD__` override of a token, URL, key, MCP `env` value or header. (The configuration,
+/// read before the scrub, holds what they said.)
 pub fn secret_variables(config: &Config) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = [
         "DISCORD_TOKEN",
         "MCPCORD__DISCORD__TOKEN",
         "DATABASE_URL",
         "MCPCORD__STORAGE__URL",
+        crate::secrets::SECRET_KEY_VAR,
     ]
     .map(String::from)
     .into();
     names.extend(config.backends.iter().filter_map(|b| b.api_key_env.clone()));
     names.extend(config.admin.token_env.clone());
+    names.extend(
+        config
+            .mcp
+            .servers
+            .iter()
+            .map(|server| crate::config::client_secret_var(&server.name)),
+    );
     for (name, _) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
         let upper = name.to_ascii_uppercase();
@@ -153,8 +163,34 @@ mod tests {
             "DATABASE_URL",
             "MCPCORD__DISCORD__TOKEN",
             "PATH",
+            "MCPCORD_SECRET_KEY",
         ] {
             assert!(names.contains(name), "{name} in {names:?}");
         }
+    }
+
+    #[test]
+    fn each_mcp_servers_client_secret_variable_is_scrubbed() {
+        let config = Config::from_toml(
+            "[mcp.servers.web-search]\nurl = \"https://mcp.example.com/mcp\"\n\
+             auth = \"oauth\"\n[mcp.servers.web-search.oauth]\nclient_id = \"bot\"\n",
+            &[(
+                "MCPCORD_MCP_WEB_SEARCH_CLIENT_SECRET".to_string(),
+                "cs-1".to_string(),
+            )]
+            .into(),
+        )
+        .unwrap();
+        let names = secret_variables(&config);
+        assert!(
+            names.contains("MCPCORD_MCP_WEB_SEARCH_CLIENT_SECRET"),
+            "{names:?}"
+        );
+        let oauth = config.mcp.servers[0].oauth().unwrap();
+        assert_eq!(
+            oauth.client_secret.as_ref().map(|s| s.expose()),
+            Some("cs-1"),
+            "read from the variable before the scrub"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! The key (`MCPCORD_SECRET_KEY`, or the file `MCPCORD_SECRET_KEY_FILE` names) is 32 random
 //! bytes written in base64 (standard or URL-safe, padded or not) or as 64 hex digits; there is
-//! no passphrase: `openssl rand -base64 32` makes one. Its id (the first 8
+//! no passphrase: `head -c32 /dev/urandom | base64` makes one. Its id (the first 8
 //! hex digits of its SHA-256) is stored beside each sealed row, so a changed key is reported as
 //! such, with the command that logs in again, rather than as damage.
 //!
@@ -34,7 +34,8 @@ const KEY_LEN: usize = 32;
 
 /// How to make a key, for error messages.
 const HOW_TO_MAKE: &str = "it must be 32 random bytes written in base64 (standard or URL-safe) \
-                           or as 64 hex digits: make one with `openssl rand -base64 32`";
+                           or as 64 hex digits: make one with `head -c32 /dev/urandom | base64` (or \
+                           `openssl rand -base64 32`)";
 
 /// The key is missing or is not a key. The message never quotes the value.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +112,7 @@ pub struct SealError {
 }
 
 /// The key logins are sealed with. `Debug` shows its id only.
+#[derive(Clone)]
 pub struct SecretKey {
     key: LessSafeKey,
     id: String,

@@ -4,15 +4,20 @@
 use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 
 use mcpcord_mcp::{
-    ApprovalPolicy, Callbacks, HostOptions, HttpSpec, Lifecycle, McpHost, RestartPolicy,
-    ServerSpec, StdioSpec, ToolPolicy, TransportSpec,
+    ApprovalPolicy, AuthSpec, Callbacks, ClientCredential, ClientCredentialsSpec, HostOptions,
+    HttpSpec, Lifecycle, McpHost, OAuthSpec, RestartPolicy, ServerSpec, SigningAlgorithm,
+    StdioSpec, ToolPolicy, TransportSpec,
 };
+use mcpcord_memory::Store;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use crate::config::{
-    BackendKind, Config, McpProtocolVersion, McpRestart, McpServerConfig, McpTransport,
-    ToolApproval,
+    BackendKind, ClientCredentialConfig, Config, McpAuth, McpProtocolVersion, McpRestart,
+    McpServerConfig, McpTransport, OAuthConfig, ToolApproval,
 };
+use crate::secrets::{SecretKey, SecretKeyError};
+use crate::vault::DbVault;
 
 /// The backend pool for the configured backends.
 pub fn backend_pool(config: &Config) -> BackendPool {
@@ -102,14 +107,82 @@ fn transport_spec(transport: &McpTransport) -> TransportSpec {
                 .collect(),
             cwd: Some(cwd.clone()),
         }),
-        McpTransport::Http { url, headers } => TransportSpec::Http(HttpSpec {
+        McpTransport::Http { url, headers, auth } => TransportSpec::Http(HttpSpec {
             url: url.to_string(),
             headers: headers
                 .iter()
                 .map(|(k, v)| (k.clone(), v.expose().to_string()))
                 .collect(),
-            auth: None,
+            auth: auth_spec(auth),
         }),
+    }
+}
+
+/// The host's authorization for a configured one (secrets exposed for the token requests).
+fn auth_spec(auth: &McpAuth) -> Option<AuthSpec> {
+    match auth {
+        McpAuth::None => None,
+        McpAuth::OAuth(oauth) => Some(AuthSpec::OAuth(OAuthSpec {
+            client_name: oauth.client_name.clone(),
+            client_id: oauth.client_id.clone(),
+            client_secret: oauth.client_secret.as_ref().map(|s| s.expose().to_owned()),
+            client_metadata_url: oauth.client_metadata_url.as_ref().map(Url::to_string),
+            scopes: oauth.scopes.clone(),
+            redirect_uri: OAuthConfig::redirect_uri(oauth.redirect_port),
+        })),
+        McpAuth::ClientCredentials(cc) => {
+            Some(AuthSpec::ClientCredentials(ClientCredentialsSpec {
+                client_id: cc.client_id.clone(),
+                credential: match &cc.credential {
+                    ClientCredentialConfig::Secret(secret) => {
+                        ClientCredential::Secret(secret.expose().to_owned())
+                    }
+                    ClientCredentialConfig::PrivateKey { pem, algorithm } => {
+                        ClientCredential::PrivateKey {
+                            pem: pem.expose().to_owned(),
+                            // Validation accepted only names the host knows.
+                            algorithm: SigningAlgorithm::from_name(algorithm)
+                                .unwrap_or(SigningAlgorithm::Es256),
+                        }
+                    }
+                },
+                scopes: cc.scopes.clone(),
+            }))
+        }
+    }
+}
+
+/// The key OAuth logins are sealed with, whenever one is set (so a reload may add an OAuth
+/// server); an error saying how to make one when a server has `auth = "oauth"` and none is set.
+pub fn secret_key(config: &Config) -> Result<Option<SecretKey>, String> {
+    match &config.mcp.secret_key {
+        Some(key) => Ok(Some(SecretKey::clone(key))),
+        None => match config.mcp.oauth_servers().find(|server| !server.disabled) {
+            Some(server) => Err(missing_key(&server.name)),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Where OAuth logins are kept: the database behind `store`, sealed with `key`.
+pub fn credential_vault(key: Option<SecretKey>, store: &Store) -> Option<DbVault> {
+    key.map(|key| DbVault::new(store.clone(), key))
+}
+
+/// What to say when `server` needs a login and no secret key is set.
+pub fn missing_key(server: &str) -> String {
+    format!(
+        "the MCP server `{server}` has auth = \"oauth\", whose login is stored encrypted: \
+         {}",
+        SecretKeyError::Missing
+    )
+}
+
+/// `callbacks` with `vault`, when there is one.
+pub fn with_vault(callbacks: Callbacks, vault: Option<DbVault>) -> Callbacks {
+    match vault {
+        Some(vault) => callbacks.with_vault(vault),
+        None => callbacks,
     }
 }
 
@@ -161,4 +234,35 @@ pub fn mcp_host(config: &Config, callbacks: Callbacks, parent: &CancellationToke
         callbacks,
         parent,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oauth_server_maps_to_the_hosts_auth_spec() {
+        let config = Config::from_toml(
+            "[mcp.servers.search]\nurl = \"https://mcp.example.com/mcp\"\nauth = \"oauth\"\n\
+             [mcp.servers.search.oauth]\nclient_id = \"bot\"\nclient_secret = \"s\"\n\
+             scopes = [\"mcp:read\"]\nredirect_port = 9000\n",
+            &Default::default(),
+        )
+        .unwrap();
+        let spec = mcp_server_spec(&config.mcp.servers[0]);
+        let TransportSpec::Http(http) = spec.transport else {
+            panic!("an http server");
+        };
+        let Some(AuthSpec::OAuth(oauth)) = http.auth else {
+            panic!("oauth: {:?}", http.auth);
+        };
+        assert_eq!(oauth.client_id.as_deref(), Some("bot"));
+        assert_eq!(oauth.client_secret.as_deref(), Some("s"));
+        assert_eq!(oauth.scopes, Some(vec!["mcp:read".to_owned()]));
+        assert_eq!(oauth.redirect_uri, "http://127.0.0.1:9000/callback");
+        assert_eq!(oauth.client_name, "mcpcord");
+        // No key: the run refuses, saying how to make one.
+        let error = secret_key(&config).unwrap_err();
+        assert!(error.contains("head -c32 /dev/urandom | base64"), "{error}");
+    }
 }

@@ -13,6 +13,10 @@ mod common;
 const TOKEN: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.trust-boundary-token";
 const DB_PASSWORD: &str = "db-pass-never-shown";
 const API_KEY: &str = "sk-backend-key-never-shown";
+/// The key OAuth logins are sealed with (32 bytes, base64).
+const SECRET_KEY: &str = "c2VjcmV0LWtleS1vZi10aGUtc3B5LXRlc3QtMzJieXQ=";
+/// A client secret given in a server's variable.
+const CLIENT_SECRET: &str = "cs-client-secret-never-shown";
 
 fn mcpcord(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = common::mcpcord();
@@ -85,6 +89,8 @@ args = ["{script}"]
             ("DISCORD_TOKEN", TOKEN),
             ("DATABASE_URL", &database),
             ("GPU_API_KEY", API_KEY),
+            ("MCPCORD_SECRET_KEY", SECRET_KEY),
+            ("MCPCORD_MCP_SPY_CLIENT_SECRET", CLIENT_SECRET),
             ("SPY_CAN_SEE_THIS", "visible-marker"),
             ("PATH", "/usr/bin:/bin"),
         ],
@@ -107,7 +113,7 @@ args = ["{script}"]
         assert!(environ.starts_with("unreadable"), "{environ}");
     }
     // …and found none of the secrets there, nor anywhere else.
-    for secret in [TOKEN, DB_PASSWORD, API_KEY] {
+    for secret in [TOKEN, DB_PASSWORD, API_KEY, SECRET_KEY, CLIENT_SECRET] {
         assert!(
             !stdout.contains(secret),
             "the MCP server saw {secret}:\n{report:#}"

@@ -22,6 +22,8 @@ pub async fn run(config: &Config, command: McpCommand) -> Result<(), Failure> {
         McpCommand::Call { server, tool, json } => call(config, &server, &tool, &json).await,
         McpCommand::Prompts => prompts(config).await,
         McpCommand::Resources => resources(config).await,
+        McpCommand::Login(args) => super::login::login(config, args).await,
+        McpCommand::Logout { server } => super::login::logout(config, &server).await,
     }
 }
 
@@ -29,6 +31,7 @@ pub async fn run(config: &Config, command: McpCommand) -> Result<(), Failure> {
 async fn start(config: &Config, servers: &[&McpServerConfig]) -> McpHost {
     // The operator typed the command: calls of `ask` tools are approved by typing it.
     let callbacks = Callbacks::default().with_approver(|_| async { Approval::Approved });
+    let callbacks = crate::wiring::with_vault(callbacks, stored_logins(config, servers).await);
     let host = McpHost::start(
         servers.iter().map(|s| mcp_server_spec(s)).collect(),
         mcp_host_options(config),
@@ -42,6 +45,21 @@ async fn start(config: &Config, servers: &[&McpServerConfig]) -> McpHost {
         + Duration::from_secs(1);
     host.wait_ready(wait).await;
     host
+}
+
+/// The stored OAuth logins, when one of `servers` has `auth = "oauth"`, a key is set and the
+/// database opens (else the host reports the server as needing a login).
+async fn stored_logins(
+    config: &Config,
+    servers: &[&McpServerConfig],
+) -> Option<crate::vault::DbVault> {
+    let key = config.mcp.secret_key.as_deref()?;
+    servers.iter().find(|server| server.oauth().is_some())?;
+    let store = mcpcord_memory::Store::connect(config.storage.url.expose().as_str())
+        .await
+        .map_err(|error| tracing::warn!(%error, "cannot open the database: no stored logins"))
+        .ok()?;
+    Some(crate::vault::DbVault::new(store, key.clone()))
 }
 
 fn enabled(config: &Config) -> Vec<&McpServerConfig> {

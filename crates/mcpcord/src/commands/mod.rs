@@ -1,9 +1,11 @@
 //! One file per command: each takes what it needs and returns `Result<(), Failure>`.
 
 mod audit;
+mod authorizer;
 mod chat;
 mod check;
 mod config;
+mod login;
 mod mcp;
 mod memory;
 mod models;

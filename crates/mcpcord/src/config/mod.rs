@@ -7,6 +7,7 @@
 mod budgets;
 mod env;
 mod load;
+mod mcp_auth;
 pub mod raw;
 mod report;
 mod schema;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use budgets::{BudgetLimitsConfig, BudgetsConfig};
 pub use env::{CONVENTIONAL, Env, OLLAMA_HOST, PREFIX};
+pub use mcp_auth::*;
 pub use report::{ConfigError, InvalidConfig};
 pub use secret::{REDACTED, Secret};
 pub use types::*;

@@ -188,6 +188,38 @@ pub struct RawMcpServer {
     /// MCP protocol version: `auto` (default: `server/discover`, falling back to `initialize`),
     /// `2025-11-25` (only the `initialize` handshake) or `2026-07-28` (only `server/discover`).
     pub protocol_version: Option<String>,
+    /// How the bot proves itself to a remote server beyond `headers`: `none` (default),
+    /// `oauth` (a login by `mcpcord mcp login NAME`) or `client-credentials` (the bot is the
+    /// client: no person).
+    pub auth: Option<String>,
+    /// The OAuth client (`[mcp.servers.NAME.oauth]`): all optional for `auth = "oauth"`.
+    pub oauth: Option<RawOAuth>,
+}
+
+/// `[mcp.servers.NAME.oauth]`: the client the bot is at the server's authorization server.
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RawOAuth {
+    /// A client id registered at the authorization server beforehand (else the client ID
+    /// metadata document or dynamic registration).
+    pub client_id: Option<String>,
+    /// Its secret (prefer `client_secret_file` or `MCPCORD_MCP_<NAME>_CLIENT_SECRET`).
+    pub client_secret: Option<String>,
+    /// A file holding the client secret.
+    pub client_secret_file: Option<String>,
+    /// An https URL of a client ID metadata document, used when the server supports it.
+    pub client_metadata_url: Option<String>,
+    /// The name shown on the authorization server's consent page (default `mcpcord`).
+    pub client_name: Option<String>,
+    /// Scopes to ask for instead of those the server names.
+    pub scopes: Option<Vec<String>>,
+    /// The loopback port `mcpcord mcp login` listens on for the redirect (default 8976).
+    pub redirect_port: Option<u16>,
+    /// `client-credentials` only: a PKCS#8 PEM private key signing `private_key_jwt`
+    /// assertions instead of a client secret.
+    pub private_key_file: Option<String>,
+    /// `client-credentials` only: the key's signature algorithm (`ES256`, the default).
+    pub signing_algorithm: Option<String>,
 }
 
 /// `[logging]`

@@ -57,7 +57,10 @@ impl Config {
         for server in &self.mcp.servers {
             match &server.transport {
                 McpTransport::Stdio { env, .. } => out.extend(env.values().cloned()),
-                McpTransport::Http { headers, .. } => out.extend(headers.values().cloned()),
+                McpTransport::Http { headers, auth, .. } => {
+                    out.extend(headers.values().cloned());
+                    out.extend(auth.secrets());
+                }
             }
         }
         out.extend(url_credentials(&self.storage.url.0));
@@ -404,6 +407,32 @@ impl Serialize for DatabaseUrl {
 pub struct McpConfig {
     /// Servers from `mcp.servers` and `mcp.config_file`, sorted by name.
     pub servers: Vec<McpServerConfig>,
+    /// The key OAuth logins are sealed with (`MCPCORD_SECRET_KEY` or `_FILE`), read with the
+    /// configuration (before the environment is scrubbed); never printed.
+    #[serde(skip)]
+    pub secret_key: Option<std::sync::Arc<crate::secrets::SecretKey>>,
+}
+
+impl McpConfig {
+    /// The servers with `auth = "oauth"`, disabled or not.
+    pub fn oauth_servers(&self) -> impl Iterator<Item = &McpServerConfig> {
+        self.servers
+            .iter()
+            .filter(|server| server.oauth().is_some())
+    }
+}
+
+impl McpServerConfig {
+    /// Its OAuth client, when it has `auth = "oauth"`.
+    pub fn oauth(&self) -> Option<&super::mcp_auth::OAuthConfig> {
+        match &self.transport {
+            McpTransport::Http {
+                auth: super::mcp_auth::McpAuth::OAuth(oauth),
+                ..
+            } => Some(oauth.as_ref()),
+            _ => None,
+        }
+    }
 }
 
 /// One MCP server.
@@ -519,6 +548,8 @@ pub enum McpTransport {
         url: Url,
         /// Headers sent with every request.
         headers: BTreeMap<String, Secret>,
+        /// Authorization beyond the headers.
+        auth: super::mcp_auth::McpAuth,
     },
 }
 

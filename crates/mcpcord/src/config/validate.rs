@@ -3,6 +3,7 @@
 mod backends;
 mod budgets;
 mod mcp;
+mod mcp_auth;
 mod policy;
 mod roles;
 mod storage;
@@ -47,14 +48,7 @@ pub fn validate(raw: RawConfig, env: &Env, report: &mut Report) -> Option<Config
     let backends = backends::backends(raw.backends, env, report);
     let models = models(raw.models, report);
     let storage = storage::storage(raw.storage, env, report);
-    let mcp = McpConfig {
-        servers: raw
-            .mcp
-            .servers
-            .into_iter()
-            .filter_map(|(name, server)| mcp::mcp_server(name, server, &storage.data_dir, report))
-            .collect(),
-    };
+    let mcp = mcp::mcp_config(raw.mcp.servers, &storage.data_dir, env, report);
     let logging = logging(raw.logging, report);
     let admin = admin(raw.admin, env, report);
     let limits = limits(raw.limits, report);

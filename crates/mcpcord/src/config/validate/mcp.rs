@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{byte_size, duration, nonzero, tool_approval, url, valid_name, valid_tool_name};
+use crate::config::env::Env;
 use crate::config::raw::RawMcpServer;
 use crate::config::report::Report;
 use crate::config::secret::Secret;
 use crate::config::types::{
-    McpProtocolVersion, McpRestart, McpServerConfig, McpTransport, ToolApproval,
+    McpConfig, McpProtocolVersion, McpRestart, McpServerConfig, McpTransport, ToolApproval,
 };
 
 /// Most instances of one MCP server.
@@ -31,11 +32,28 @@ impl At<'_> {
     }
 }
 
+/// `[mcp]`: every server, and the secret key when one is set.
+pub(super) fn mcp_config(
+    servers: BTreeMap<String, RawMcpServer>,
+    data_dir: &Path,
+    env: &Env,
+    report: &mut Report,
+) -> McpConfig {
+    McpConfig {
+        servers: servers
+            .into_iter()
+            .filter_map(|(name, server)| mcp_server(name, server, data_dir, env, report))
+            .collect(),
+        secret_key: super::mcp_auth::secret_key(env, report),
+    }
+}
+
 /// Validates one server; `None` (with the problems reported) when it cannot be built at all.
-pub(super) fn mcp_server(
+fn mcp_server(
     name: String,
     raw: RawMcpServer,
     data_dir: &Path,
+    env: &Env,
     report: &mut Report,
 ) -> Option<McpServerConfig> {
     let at = At(&name);
@@ -58,7 +76,7 @@ pub(super) fn mcp_server(
         &at.key("start_timeout"),
         report,
     );
-    let transport = transport(&name, &raw, data_dir, report)?;
+    let transport = transport(&name, &raw, data_dir, env, report)?;
     tool_lists(&at, raw.allowed_tools.as_deref(), &raw.denied_tools, report);
     // Unwritten stays unset: each tool's annotations then decide (destructive tools ask).
     let approval = raw
@@ -115,6 +133,7 @@ fn transport(
     name: &str,
     raw: &RawMcpServer,
     data_dir: &Path,
+    env: &Env,
     report: &mut Report,
 ) -> Option<McpTransport> {
     let at = At(name);
@@ -130,21 +149,29 @@ fn transport(
             report.error(at.server(), "has both `command` and `url`: keep one");
             None
         }
-        (Some(command), None) => Some(McpTransport::Stdio {
-            command: command.clone(),
-            args: raw.args.clone(),
-            env: secrets(&raw.env),
-            // Its own folder unless configured: relative reads (`.env`, `mcpcord.toml`, the
-            // SQLite file) must not reach the bot's files.
-            cwd: raw
-                .cwd
-                .as_ref()
-                .map_or_else(|| data_dir.join("mcp").join(name), PathBuf::from),
-        }),
-        (None, Some(text)) => Some(McpTransport::Http {
-            url: url(text, &at.key("url"), &["http", "https"], report)?,
-            headers: secrets(&raw.headers),
-        }),
+        (Some(command), None) => {
+            super::mcp_auth::no_auth_for_stdio(&at.server(), raw, report);
+            Some(McpTransport::Stdio {
+                command: command.clone(),
+                args: raw.args.clone(),
+                env: secrets(&raw.env),
+                // Its own folder unless configured: relative reads (`.env`, `mcpcord.toml`, the
+                // SQLite file) must not reach the bot's files.
+                cwd: raw
+                    .cwd
+                    .as_ref()
+                    .map_or_else(|| data_dir.join("mcp").join(name), PathBuf::from),
+            })
+        }
+        (None, Some(text)) => {
+            let url = url(text, &at.key("url"), &["http", "https"], report)?;
+            let auth = super::mcp_auth::auth(name, raw, &url, env, report);
+            Some(McpTransport::Http {
+                url,
+                headers: secrets(&raw.headers),
+                auth,
+            })
+        }
         (None, None) => {
             report.error(
                 at.server(),

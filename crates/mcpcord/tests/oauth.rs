@@ -1,0 +1,572 @@
+//! `mcpcord mcp login`, `logout` and `check` against a small OAuth authorization server double
+//! (axum on loopback) guarding the test MCP server over Streamable HTTP. The test plays the
+//! person: it reads the authorization URL the binary prints, opens it (the double approves at
+//! once) and either pastes the address it was redirected to on the binary's stdin or lets the
+//! redirect reach the binary's loopback listener. Then: the stored row holds no token in
+//! clear (SQLite and PostgreSQL), another key is told to log in again, `logout` deletes the
+//! row, and `check` shows the server as needing a login, with the command.
+//!
+//! A fuller double lives in crates/mcp/tests (and, later, testkit); this one is the minimum.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Form, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mcpcord_testkit::mcp_server::TestMcpServer;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+/// The secret key of the tests (32 bytes, base64).
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// Another key.
+const OTHER_KEY: &str = "HxweHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+/// Every token, code and secret the double hands out contains this.
+const MARK: &str = "SECRET";
+/// A bound on each wait, so a broken login fails the test instead of hanging it.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// The authorization server and the resource server's bearer check.
+#[derive(Default)]
+struct Double {
+    base: String,
+    issued: Mutex<Vec<String>>,
+}
+
+async fn protected_resource(State(double): State<Arc<Double>>) -> Json<Value> {
+    Json(json!({
+        "resource": format!("{}/mcp", double.base),
+        "authorization_servers": [double.base],
+        "scopes_supported": ["mcp:read"],
+    }))
+}
+
+async fn authorization_server(State(double): State<Arc<Double>>) -> Json<Value> {
+    let base = &double.base;
+    Json(json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "registration_endpoint": format!("{base}/register"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+    }))
+}
+
+async fn register(Json(body): Json<Value>) -> Response {
+    let answer = json!({ "client_id": "client-1", "redirect_uris": body["redirect_uris"] });
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+/// Approves at once: 302 to the redirect URI with the code and the state.
+async fn authorize(Query(query): Query<HashMap<String, String>>) -> Response {
+    let mut redirect = url::Url::parse(&query["redirect_uri"]).unwrap();
+    redirect
+        .query_pairs_mut()
+        .append_pair("code", "code-SECRET")
+        .append_pair("state", &query["state"]);
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, redirect.to_string())],
+    )
+        .into_response()
+}
+
+async fn token(
+    State(double): State<Arc<Double>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let code = form.get("grant_type").map(String::as_str) == Some("authorization_code")
+        && form.get("code").map(String::as_str) == Some("code-SECRET");
+    if !code {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "invalid_grant" })),
+        )
+            .into_response();
+    }
+    let mut issued = double.issued.lock().unwrap();
+    let access = format!("at-SECRET-{}", issued.len() + 1);
+    issued.push(access.clone());
+    Json(json!({
+        "access_token": access,
+        "refresh_token": format!("rt-SECRET-{}", issued.len()),
+        "token_type": "Bearer",
+        "expires_in": 3600,
+    }))
+    .into_response()
+}
+
+/// `401` with the protected resource metadata's URL unless the token is one issued.
+async fn bearer(
+    State(double): State<Arc<Double>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if token.is_some_and(|t| double.issued.lock().unwrap().iter().any(|i| i == t)) {
+        return next.run(request).await;
+    }
+    let challenge = format!(
+        "Bearer error=\"invalid_token\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+        double.base
+    );
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenge)],
+    )
+        .into_response()
+}
+
+/// Starts the double with the test MCP server behind it; returns the MCP URL.
+async fn start_double() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let double = Arc::new(Double {
+        base: base.clone(),
+        ..Double::default()
+    });
+    let server = TestMcpServer::new();
+    let service: StreamableHttpService<TestMcpServer, LocalSessionManager> =
+        StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Default::default(),
+            StreamableHttpServerConfig::default(),
+        );
+    let mcp = Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(double.clone(), bearer));
+    let app = Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(authorization_server),
+        )
+        .route("/register", post(register))
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .with_state(double)
+        .merge(mcp);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("{base}/mcp")
+}
+
+/// A free loopback port (free a moment ago).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes `mcpcord.toml` in `dir`: the guarded server with `auth = "oauth"`.
+fn write_config(dir: &Path, url: &str, port: u16) {
+    let text = format!(
+        "[mcp.servers.guarded]\nurl = \"{url}\"\nauth = \"oauth\"\n\
+         [mcp.servers.guarded.oauth]\nredirect_port = {port}\n"
+    );
+    std::fs::write(dir.join("mcpcord.toml"), text).unwrap();
+}
+
+/// The binary in `dir` with `key` and, when given, the PostgreSQL `database`.
+fn mcpcord(dir: &Path, key: Option<&str>, database: Option<&str>) -> tokio::process::Command {
+    let mut command = common::mcpcord_async();
+    command.current_dir(dir).kill_on_drop(true);
+    if let Some(key) = key {
+        command.env("MCPCORD_SECRET_KEY", key);
+    }
+    if let Some(url) = database {
+        command.env("DATABASE_URL", url);
+    }
+    command
+}
+
+/// `mcpcord ARGS` to the end.
+async fn run(dir: &Path, key: Option<&str>, database: Option<&str>, args: &[&str]) -> Output {
+    let output = mcpcord(dir, key, database).args(args).output();
+    tokio::time::timeout(PATIENCE, output)
+        .await
+        .expect("the command ends")
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// How the test hands the redirect back.
+#[derive(Clone, Copy, Debug)]
+enum Browser {
+    /// Opens the URL elsewhere and pastes the address it was redirected to on stdin.
+    Pastes,
+    /// Follows the redirect to the binary's loopback listener.
+    ComesBack,
+}
+
+/// `mcp login guarded --no-browser`, completed as `browser` does; returns the binary's output
+/// (stdout lines, stderr) once it exits, after asserting it succeeded.
+async fn login(dir: &Path, database: Option<&str>, browser: Browser) -> (String, String) {
+    let mut child = mcpcord(dir, Some(KEY), database)
+        .args(["mcp", "login", "guarded", "--no-browser"])
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, mut seen) = mpsc::unbounded_channel::<String>();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let reader = tokio::spawn(async move {
+        let mut all = String::new();
+        while let Ok(Some(line)) = stdout.next_line().await {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines.send(line);
+        }
+        all
+    });
+    let mut url = None;
+    while let Some(line) = tokio::time::timeout(PATIENCE, seen.recv()).await.unwrap() {
+        if let Some(found) = line.trim().strip_prefix("http") {
+            url = Some(format!("http{found}"));
+        }
+        if url.is_some() && (line.starts_with("Waiting") || line.starts_with("cannot listen")) {
+            break;
+        }
+    }
+    let url = url.expect("the authorization URL is printed");
+    let mut stdin = child.stdin.take().unwrap();
+    match browser {
+        Browser::Pastes => {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let answer = client.get(&url).send().await.unwrap();
+            let location = answer.headers()[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            stdin.write_all(b"not the address\n").await.unwrap();
+            stdin
+                .write_all(format!("{location}\n").as_bytes())
+                .await
+                .unwrap();
+        }
+        Browser::ComesBack => {
+            let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+            assert!(page.contains("you can close this tab"), "{page}");
+        }
+    }
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(stdin);
+    let stdout = reader.await.unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(status.success(), "login failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// Every byte of the `mcp_credentials` rows, as text; asserts there is `rows` of them.
+async fn stored_rows(dir: &Path, database: Option<&str>, rows: usize) -> String {
+    use sqlx::{Connection as _, Row as _};
+    let sql = "SELECT server, resource, key_id, sealed FROM mcp_credentials";
+    let found: Vec<(String, String, String, Vec<u8>)> = match database {
+        Some(url) => {
+            let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+            let rows = sqlx::query(sql).fetch_all(&mut db).await.unwrap();
+            rows.iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect()
+        }
+        None => {
+            let url = format!("sqlite://{}", dir.join("mcpcord.sqlite").display());
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let rows = sqlx::query(sql).fetch_all(&mut db).await.unwrap();
+            rows.iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect()
+        }
+    };
+    assert_eq!(found.len(), rows, "{found:?}");
+    found
+        .iter()
+        .map(|(server, resource, key_id, sealed)| {
+            format!(
+                "{server} {resource} {key_id} {}",
+                String::from_utf8_lossy(sealed)
+            )
+        })
+        .collect()
+}
+
+/// The database files of the SQLite store, as text (WAL included).
+fn sqlite_files(dir: &Path) -> String {
+    ["mcpcord.sqlite", "mcpcord.sqlite-wal"]
+        .iter()
+        .filter_map(|file| std::fs::read(dir.join(file)).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .collect()
+}
+
+/// The `mcp` row of `check`'s output for the guarded server.
+fn check_row(output: &Output) -> String {
+    text(&output.stdout)
+        .lines()
+        .find(|line| line.starts_with("mcp") && line.contains("guarded"))
+        .unwrap_or_else(|| panic!("no mcp row in {}", text(&output.stdout)))
+        .to_owned()
+}
+
+/// Login by pasting, the stored row, another key, logout, and `check` before and after.
+async fn login_store_and_logout(dir: &Path, database: Option<&str>) {
+    mcpcord::wiring::install_tls_provider();
+    let url = start_double().await;
+    write_config(dir, &url, free_port());
+
+    let before = run(dir, Some(KEY), database, &["check"]).await;
+    assert!(!before.status.success(), "a missing login fails the check");
+    let row = check_row(&before);
+    assert!(
+        row.contains("LOGIN") && row.contains("needs a login: run `mcpcord mcp login guarded`"),
+        "{row}"
+    );
+
+    let (stdout, stderr) = login(dir, database, Browser::Pastes).await;
+    assert!(stdout.contains("logged in: "), "{stdout}");
+    assert!(!stdout.contains("logged in: 0 tools"), "{stdout}");
+    assert!(
+        stderr.contains("not the address the browser ended on"),
+        "{stderr}"
+    );
+    for output in [&stdout, &stderr] {
+        assert!(
+            !output.contains(MARK),
+            "a token or the code in the output:\n{output}"
+        );
+    }
+
+    let row = stored_rows(dir, database, 1).await;
+    assert!(row.starts_with(&format!("guarded {url} ")), "{row}");
+    assert!(!row.contains(MARK), "a token in clear in the row: {row}");
+    if database.is_none() {
+        assert!(
+            !sqlite_files(dir).contains(MARK),
+            "a token in clear in the database files"
+        );
+    }
+
+    let stored = run(dir, Some(KEY), database, &["check"]).await;
+    let row = check_row(&stored);
+    // The stored login is shown (with its expiry when the host saved one); whether the server
+    // is reached with it is the host's part.
+    assert!(
+        !row.contains("LOGIN") && row.contains("logged in, token expir"),
+        "{row}"
+    );
+
+    let other = run(dir, Some(OTHER_KEY), database, &["check"]).await;
+    let row = check_row(&other);
+    assert!(
+        row.contains("LOGIN")
+            && row.contains("sealed with another MCPCORD_SECRET_KEY")
+            && row.contains("mcpcord mcp login guarded"),
+        "{row}"
+    );
+
+    let out = run(dir, Some(KEY), database, &["mcp", "logout", "guarded"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("logged out of `guarded`"),
+        "{}",
+        text(&out.stdout)
+    );
+    stored_rows(dir, database, 0).await;
+    let again = run(dir, Some(KEY), database, &["mcp", "logout", "guarded"]).await;
+    assert!(
+        text(&again.stdout).contains("had no stored login"),
+        "{}",
+        text(&again.stdout)
+    );
+    let after = run(dir, Some(KEY), database, &["check"]).await;
+    assert!(check_row(&after).contains("LOGIN"), "{}", check_row(&after));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_with_a_pasted_address_then_logout_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    login_store_and_logout(dir.path(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_with_a_pasted_address_then_logout_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = Database::create();
+    login_store_and_logout(dir.path(), Some(&database.url())).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_through_the_loopback_callback() {
+    mcpcord::wiring::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let url = start_double().await;
+    write_config(dir.path(), &url, free_port());
+    let (stdout, _) = login(dir.path(), None, Browser::ComesBack).await;
+    assert!(stdout.contains("logged in: "), "{stdout}");
+    assert!(
+        stdout.contains("Open this URL to authorize mcpcord for `guarded`"),
+        "{stdout}"
+    );
+    stored_rows(dir.path(), None, 1).await;
+}
+
+#[tokio::test]
+async fn without_a_secret_key_login_and_check_say_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "http://127.0.0.1:9/mcp", free_port());
+    let out = run(
+        dir.path(),
+        None,
+        None,
+        &["mcp", "login", "guarded", "--no-browser"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("MCPCORD_SECRET_KEY") && error.contains("head -c32 /dev/urandom | base64"),
+        "{error}"
+    );
+    let out = run(dir.path(), None, None, &["check"]).await;
+    let row = check_row(&out);
+    assert!(
+        row.contains("FAIL") && row.contains("MCPCORD_SECRET_KEY"),
+        "{row}"
+    );
+    // The engine (as `run` starts it) refuses too, before anything starts.
+    let out = run(dir.path(), None, None, &["chat", "-p", "hi"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("`guarded` has auth = \"oauth\"")
+            && error.contains("head -c32 /dev/urandom | base64"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn config_show_prints_no_client_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mcpcord.toml"),
+        "[mcp.servers.guarded]\nurl = \"https://mcp.example.com/mcp\"\nauth = \"oauth\"\n\
+         [mcp.servers.guarded.oauth]\nclient_id = \"bot\"\n\
+         [mcp.servers.machine]\nurl = \"https://mcp.example.com/mcp\"\n\
+         auth = \"client-credentials\"\n[mcp.servers.machine.oauth]\nclient_id = \"m\"\n\
+         client_secret = \"cs-SECRET-in-file\"\n",
+    )
+    .unwrap();
+    let out = mcpcord(dir.path(), Some(KEY), None)
+        .args(["config", "show"])
+        .env("MCPCORD_MCP_GUARDED_CLIENT_SECRET", "cs-SECRET-in-env")
+        .output()
+        .await
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(shown.contains("type = \"oauth\""), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(!shown.contains(MARK), "{shown}");
+    assert!(!shown.contains(KEY), "{shown}");
+}
+
+#[test]
+fn login_and_logout_have_help() {
+    for (args, wants) in [
+        (
+            &["mcp", "login", "--help"][..],
+            &["--no-browser", "--port", "paste"][..],
+        ),
+        (&["mcp", "logout", "--help"][..], &["stored login"][..]),
+    ] {
+        let out = common::mcpcord().args(args).output().unwrap();
+        let help = text(&out.stdout);
+        assert!(out.status.success());
+        for want in wants {
+            assert!(help.contains(want), "{want} in {help}");
+        }
+    }
+}
+
+const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A database of its own on the test PostgreSQL server, dropped at the end.
+struct Database {
+    name: String,
+}
+
+fn psql(sql: &str) -> Output {
+    std::process::Command::new("psql")
+        .args([
+            &format!("{SERVER}/postgres"),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql runs")
+}
+
+impl Database {
+    fn create() -> Database {
+        let name = format!("mcpcord_oauth_{}", std::process::id());
+        let out = psql(&format!("CREATE DATABASE {name}"));
+        assert!(
+            out.status.success(),
+            "{} (these tests need PostgreSQL on 127.0.0.1:5432, trust auth)",
+            text(&out.stderr)
+        );
+        Database { name }
+    }
+
+    fn url(&self) -> String {
+        format!("{SERVER}/{}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
