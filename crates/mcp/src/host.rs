@@ -17,7 +17,7 @@ use rmcp::model::{
 };
 use rmcp::{Peer, RoleClient};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -26,6 +26,7 @@ use crate::callbacks::{Approval, ApprovalRequest, Callbacks};
 use crate::catalogue::{Catalogue, ToolDescriptor};
 use crate::connection::Connection;
 use crate::error::{ConnectError, HostError};
+use crate::events::HostEvent;
 use crate::output::{self, ToolOutput};
 use crate::prompts::{self, PromptContent, PromptDescriptor};
 use crate::resources::{self, ResourceContent, ResourceDescriptor, ResourceTemplateDescriptor};
@@ -66,6 +67,8 @@ pub(crate) struct Shared {
     listings: Mutex<BTreeMap<String, (ToolPolicy, Vec<Tool>)>>,
     catalogue: RwLock<Arc<Catalogue>>,
     version: watch::Sender<u64>,
+    /// Events for the engine ([`McpHost::events`]).
+    events: broadcast::Sender<HostEvent>,
 }
 
 impl Shared {
@@ -155,6 +158,17 @@ impl Shared {
         self.version.send_modify(|version| *version += 1);
     }
 
+    /// Tells the engine (once per lapse) that `server` needs a login.
+    pub(crate) fn announce_needs_login(&self, server: &str, reason: &str) {
+        let event = HostEvent::NeedsLogin {
+            server: server.to_owned(),
+            reason: reason.to_owned(),
+        };
+        tracing::warn!(%server, "{}", event.message());
+        // No receiver is fine: nobody listens (tools, tests).
+        let _ = self.events.send(event);
+    }
+
     /// Lists `server`'s tools again through `peer` (after `tools/list_changed`).
     pub(crate) fn refresh_tools(self: &Arc<Self>, server: &str, peer: Peer<RoleClient>) {
         let Some(entry) = self.server(server) else {
@@ -238,6 +252,7 @@ impl McpHost {
             listings: Mutex::new(BTreeMap::new()),
             catalogue: RwLock::new(Arc::new(Catalogue::default())),
             version: watch::Sender::new(0),
+            events: broadcast::Sender::new(16),
         });
         for server in shared.servers().values() {
             shared.supervise(server);
@@ -525,6 +540,11 @@ impl McpHost {
             if let Some(pick) = server.pick() {
                 return Ok(pick);
             }
+            if server.state() == ServerState::NeedsLogin {
+                return Err(HostError::NeedsLogin {
+                    server: server.spec.name.clone(),
+                });
+            }
             if server.hopeless() || self.shared.shutdown.is_cancelled() {
                 return Err(unavailable(server));
             }
@@ -712,6 +732,32 @@ impl McpHost {
             .values()
             .map(|server| server_status(server, &catalogue))
             .collect()
+    }
+
+    /// Events for admins ([`HostEvent`]), from now on.
+    pub fn events(&self) -> broadcast::Receiver<HostEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// The events that still hold now (servers waiting for a login), for a listener that
+    /// subscribes after they were sent.
+    pub fn standing_events(&self) -> Vec<HostEvent> {
+        self.status()
+            .into_iter()
+            .filter(|status| status.state == ServerState::NeedsLogin)
+            .map(|status| HostEvent::NeedsLogin {
+                reason: status.last_error().unwrap_or("no login").to_owned(),
+                server: status.name,
+            })
+            .collect()
+    }
+
+    /// The saved OAuth login of `server` changed (a login or logout by `mcpcord mcp`): the
+    /// host reads the vault again, and a server waiting for a login starts at once.
+    pub async fn credentials_changed(&self, server: &str) -> Result<(), HostError> {
+        let server = self.server(server)?;
+        server.credentials_changed().await;
+        Ok(())
     }
 
     /// Restarts every replica of `server` now (gracefully).

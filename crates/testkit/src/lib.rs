@@ -1,4 +1,5 @@
-//! Protocol-level test doubles: FakeDiscord, FakeOllama and the test MCP server.
+//! Protocol-level test doubles: FakeDiscord, FakeOllama, the test MCP server and an OAuth
+//! authorization server guarding it (FakeAuthServer).
 
 pub mod mcp_server;
 pub use mcp_server::{TestMcpServer, test_mcp_binary};
@@ -6,6 +7,8 @@ pub mod fake_ollama;
 pub use fake_ollama::FakeOllama;
 pub mod conformance;
 pub mod llama;
+pub mod oauth;
+pub use oauth::FakeAuthServer;
 
 pub mod fake_discord;
 pub use fake_discord::FakeDiscord;
