@@ -17,6 +17,7 @@ mod indexer;
 mod locks;
 mod loop_breaker;
 mod memory;
+mod notices;
 mod policy;
 mod posts;
 mod preferences;
@@ -42,6 +43,7 @@ pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, Approver, InputPrompt, TurnEvent, TurnSummary};
 pub use grants::{Allowed, Grants, glob_matches, tool_name};
 pub use memory::MemoryConfig;
+pub use notices::{AdminNotice, AdminNotices};
 pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
 pub use policy::{
     ContentPolicy, Direction, Hit, MODERATION_UNAVAILABLE, Moderation, PlacePolicy, PolicyAction,
