@@ -182,6 +182,10 @@ async fn a_saved_login_serves_a_restarted_host_until_its_refresh_is_rejected() {
     })
     .await;
     assert!(host.tools().is_empty(), "its tools left the catalogue");
+    assert_eq!(
+        host.status()[0].hint().as_deref(),
+        Some("run `mcpcord mcp login guarded`")
+    );
     let error = call_error(&host, "echo").await;
     assert!(
         matches!(
@@ -273,6 +277,44 @@ async fn a_tool_needing_more_scope_gets_a_second_authorization_with_the_union() 
     assert_eq!(count(&double, "register"), 1, "the same registration");
     let saved = vault.load(SERVER).await.unwrap().unwrap();
     assert_eq!(saved.scopes, ["mcp:read", "mcp:write"]);
+    within(host.shutdown()).await;
+}
+
+#[tokio::test]
+async fn a_scope_wanted_at_run_time_is_saved_and_the_server_stays() {
+    let options = AuthOptions {
+        tool_scopes: vec![("add".to_owned(), "mcp:write".to_owned())],
+    };
+    let double = FakeAuthServer::start(options).await;
+    let vault = MemoryVault::default();
+    let login = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
+    within(login.shutdown()).await;
+
+    // The bot: no one to authorize the step-up.
+    let host = ready_host(vec![oauth_spec(&double.mcp_url())], bot(&vault)).await;
+    let refused =
+        within(host.call_tool("add", json!({"a": 1, "b": 2}), CallOptions::default())).await;
+    assert!(
+        refused.as_ref().map_or(true, |output| output.is_error),
+        "the call cannot succeed without the scope: {:?}",
+        refused.map(|o| o.text)
+    );
+    let saved = vault.load(SERVER).await.unwrap().unwrap();
+    assert!(
+        saved.wanted_scopes.iter().any(|s| s == "mcp:write"),
+        "the next login asks for it: {saved:?}"
+    );
+    assert_eq!(count(&double, "authorize"), 1, "the bot never authorizes");
+    eventually("the server is ready", || {
+        host.status()[0].state == ServerState::Ready
+    })
+    .await;
+    assert_eq!(
+        call(&host, "echo", json!({"text": "still here"}))
+            .await
+            .text,
+        "still here"
+    );
     within(host.shutdown()).await;
 }
 

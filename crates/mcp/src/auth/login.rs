@@ -169,26 +169,10 @@ impl OAuthLogin {
 
     /// Reads the saved login: used when it is for this URL and the same authorization server.
     async fn restore(&self, state: &mut State) {
-        let saved = match self.vault.load(&self.server).await {
-            Ok(Some(saved)) => saved,
-            Ok(None) => {
-                state.loaded = true;
-                state.lapse = Some("no login yet".into());
-                return;
-            }
-            Err(error) => {
-                tracing::warn!(server = %self.server, %error, "the saved login could not be read");
-                state.loaded = true;
-                state.lapse = Some(format!("the saved login could not be read: {error}"));
-                return;
-            }
-        };
-        if saved.resource != self.url {
-            tracing::warn!(server = %self.server, saved = %saved.resource, "the saved login is for another URL: a new login is needed");
+        let Some(saved) = self.saved_for_this_url(state).await else {
             state.loaded = true;
-            state.lapse = Some(format!("the saved login is for `{}`", saved.resource));
             return;
-        }
+        };
         let (manager, issuer) = match self.discover(None, &Arc::new(Recorder::default())).await {
             Ok(found) => found,
             Err(error) => {
@@ -202,28 +186,52 @@ impl OAuthLogin {
         };
         state.loaded = true;
         if saved.issuer.is_some() && saved.issuer != issuer {
-            tracing::warn!(server = %self.server, saved = ?saved.issuer, now = ?issuer, "the authorization server changed since the login: a new login is needed");
-            if let Err(error) = self.vault.clear(&self.server).await {
-                tracing::warn!(server = %self.server, %error, "the old login could not be forgotten");
-            }
-            state.lapse = Some("the authorization server changed since the last login".into());
+            self.forget_other_issuer(state, &saved, &issuer).await;
             return;
         }
         match self.resume(manager, &saved).await {
             Ok(manager) => {
-                tracing::info!(server = %self.server, issuer = ?issuer, scopes = ?saved.scopes, expires_at = ?saved.expires_at, "saved login loaded");
-                state.manager = Some(manager);
-                state.scopes = saved.scopes.clone();
-                state.wanted = saved.wanted_scopes.clone();
-                state.registration = Some(Registration {
-                    issuer: issuer.clone(),
-                    client_id: saved.client_id.clone(),
-                    client_secret: saved.client_secret.clone(),
-                });
-                state.issuer = issuer;
+                tracing::info!(server = %self.server, scopes = ?saved.scopes, expires_at = ?saved.expires_at, "saved login loaded");
+                adopt(state, manager, &saved, issuer);
             }
             Err(error) => self.failed("loading the saved login", &error),
         }
+    }
+
+    /// The saved login, when there is one for this URL (else why not, in `state.lapse`).
+    async fn saved_for_this_url(&self, state: &mut State) -> Option<SavedAuth> {
+        let saved = match self.vault.load(&self.server).await {
+            Ok(saved) => saved,
+            Err(error) => {
+                tracing::warn!(server = %self.server, %error, "the saved login could not be read");
+                state.lapse = Some(format!("the saved login could not be read: {error}"));
+                return None;
+            }
+        };
+        let Some(saved) = saved else {
+            state.lapse = Some("no login yet".into());
+            return None;
+        };
+        if saved.resource != self.url {
+            tracing::warn!(server = %self.server, saved = %saved.resource, "the saved login is for another URL: a new login is needed");
+            state.lapse = Some(format!("the saved login is for `{}`", saved.resource));
+            return None;
+        }
+        Some(saved)
+    }
+
+    /// The authorization server changed since `saved` was made: it is forgotten.
+    async fn forget_other_issuer(
+        &self,
+        state: &mut State,
+        saved: &SavedAuth,
+        now: &Option<String>,
+    ) {
+        tracing::warn!(server = %self.server, saved = ?saved.issuer, now = ?now, "the authorization server changed since the login: a new login is needed");
+        if let Err(error) = self.vault.clear(&self.server).await {
+            tracing::warn!(server = %self.server, %error, "the old login could not be forgotten");
+        }
+        state.lapse = Some("the authorization server changed since the last login".into());
     }
 
     /// `manager` configured with the client and the tokens of `saved`.
@@ -381,18 +389,11 @@ impl OAuthLogin {
         let spec = &self.spec;
         let mut request = AuthorizationRequest::new(spec.redirect_uri.as_str())
             .with_client_name(spec.client_name.as_str());
-        let wanted = union_if_more(&state.scopes, &state.wanted.join(" "));
-        request = match (&spec.scopes, wanted) {
-            (Some(scopes), _) => request.with_scopes(scopes.iter().cloned()),
-            (None, Some(scopes)) => request.with_scopes(scopes),
-            (None, None) => request.with_initial_scope_selection(),
+        request = match self.scopes_to_ask(state) {
+            Some(scopes) => request.with_scopes(scopes),
+            None => request.with_initial_scope_selection(),
         };
-        let client = match (&spec.client_id, &state.registration) {
-            (Some(id), _) => Some((id.clone(), spec.client_secret.clone())),
-            (None, Some(kept)) => Some((kept.client_id.clone(), kept.client_secret.clone())),
-            (None, None) => None,
-        };
-        if let Some((client_id, secret)) = client {
+        if let Some((client_id, secret)) = self.known_client(state) {
             request = request.with_preregistered_client(client_id);
             if let Some(secret) = secret {
                 request = request.with_client_secret(secret);
@@ -402,6 +403,24 @@ impl OAuthLogin {
             request = request.with_client_metadata_url(url.as_str());
         }
         request
+    }
+
+    /// The configured scopes, else the login's with those wanted since; `None`: the server's
+    /// (rmcp's initial selection).
+    fn scopes_to_ask(&self, state: &State) -> Option<Vec<String>> {
+        match &self.spec.scopes {
+            Some(scopes) => Some(scopes.clone()),
+            None => union_if_more(&state.scopes, &state.wanted.join(" ")),
+        }
+    }
+
+    /// The configured client, else the kept registration: id and secret.
+    fn known_client(&self, state: &State) -> Option<(String, Option<String>)> {
+        if let Some(id) = &self.spec.client_id {
+            return Some((id.clone(), self.spec.client_secret.clone()));
+        }
+        let kept = state.registration.as_ref()?;
+        Some((kept.client_id.clone(), kept.client_secret.clone()))
     }
 
     /// The browser part and the code exchange; the new login replaces the old one. When it
@@ -485,6 +504,24 @@ impl OAuthLogin {
     fn failed(&self, step: &str, error: &AuthError) {
         tracing::warn!(server = %self.server, error = %error, "authorization failed while {step}");
     }
+}
+
+/// A saved login, resumed in `manager`, becomes the current one.
+fn adopt(
+    state: &mut State,
+    manager: AuthorizationManager,
+    saved: &SavedAuth,
+    issuer: Option<String>,
+) {
+    state.manager = Some(manager);
+    state.scopes = saved.scopes.clone();
+    state.wanted = saved.wanted_scopes.clone();
+    state.registration = Some(Registration {
+        issuer: issuer.clone(),
+        client_id: saved.client_id.clone(),
+        client_secret: saved.client_secret.clone(),
+    });
+    state.issuer = issuer;
 }
 
 /// The `scope` parameter of an authorization URL, split.
