@@ -60,6 +60,16 @@ pub enum HostError {
         /// The server.
         server: String,
     },
+    /// The call needs scopes the login lacks, and no one here could authorize them.
+    #[error(
+        "the MCP server `{server}` needs more permissions (`{scopes}`): an admin runs `mcpcord mcp login {server}`"
+    )]
+    NeedsScopes {
+        /// The server.
+        server: String,
+        /// The scopes it asked for.
+        scopes: String,
+    },
     /// No healthy instance of the server could take the call in time.
     #[error("the MCP server `{server}` is not available ({state})")]
     Unavailable {

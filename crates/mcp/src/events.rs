@@ -12,6 +12,14 @@ pub enum HostEvent {
         /// Why its login cannot be used.
         reason: String,
     },
+    /// A call needed scopes the server's login lacks and no one here could authorize them;
+    /// the next login asks for them.
+    NeedsScopes {
+        /// The server.
+        server: String,
+        /// The scopes the server asked for (space-separated, as it named them).
+        scopes: String,
+    },
 }
 
 impl HostEvent {
@@ -21,6 +29,10 @@ impl HostEvent {
             HostEvent::NeedsLogin { server, reason } => format!(
                 "the MCP server `{server}` needs a login ({reason}); its tools are unavailable \
                  until an admin runs `mcpcord mcp login {server}`"
+            ),
+            HostEvent::NeedsScopes { server, scopes } => format!(
+                "the MCP server `{server}` needs more permissions (`{scopes}`) for some calls: \
+                 an admin runs `mcpcord mcp login {server}`"
             ),
         }
     }

@@ -160,11 +160,15 @@ impl Shared {
 
     /// Tells the engine (once per lapse) that `server` needs a login.
     pub(crate) fn announce_needs_login(&self, server: &str, reason: &str) {
-        let event = HostEvent::NeedsLogin {
+        self.announce(HostEvent::NeedsLogin {
             server: server.to_owned(),
             reason: reason.to_owned(),
-        };
-        tracing::warn!(%server, "{}", event.message());
+        });
+    }
+
+    /// Logs `event` and sends it to the engine.
+    pub(crate) fn announce(&self, event: HostEvent) {
+        tracing::warn!("{}", event.message());
         // No receiver is fine: nobody listens (tools, tests).
         let _ = self.events.send(event);
     }
@@ -469,10 +473,31 @@ impl McpHost {
         let result =
             call::call_tool(&connection, &descriptor.tool, arguments, &options, timeout).await;
         log_call(descriptor, replica.index, started.elapsed(), &result);
+        let result = match result {
+            Ok(result) => result,
+            Err(error) => return Err(self.scope_refusal(&server).await.unwrap_or(error)),
+        };
         Ok(ToolOutput::from_result(
-            result?,
+            result,
             self.shared.options().max_output_bytes,
         ))
+    }
+
+    /// [`HostError::NeedsScopes`] when the call failed because the server wants scopes the
+    /// login lacks and no one could authorize them (admins hear of it once per scope set).
+    async fn scope_refusal(&self, server: &Server) -> Option<HostError> {
+        let scopes = server.current_auth()?.take_refused_scopes().await?;
+        let name = server.spec.name.clone();
+        if server.note_refused_scopes(&scopes) {
+            self.shared.announce(HostEvent::NeedsScopes {
+                server: name.clone(),
+                scopes: scopes.clone(),
+            });
+        }
+        Some(HostError::NeedsScopes {
+            server: name,
+            scopes,
+        })
     }
 
     async fn approve(

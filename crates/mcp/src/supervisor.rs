@@ -4,6 +4,7 @@
 //! repeated failures in a short window mark it failed (circuit open) and retry slowly. On host
 //! shutdown: close stdin, SIGTERM, SIGKILL.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -43,6 +44,8 @@ pub(crate) struct Server {
     login_changed: Notify,
     /// The engine was told this server needs a login (reset when it is ready again).
     announced: AtomicBool,
+    /// The scope sets admins were told a call needed.
+    refused_scopes: Mutex<HashSet<String>>,
 }
 
 /// How often a server that needs a login looks at the vault again (a login made by
@@ -103,7 +106,21 @@ impl Server {
             auth: OnceLock::new(),
             login_changed: Notify::new(),
             announced: AtomicBool::new(false),
+            refused_scopes: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The authorization of this server, once made.
+    pub(crate) fn current_auth(&self) -> Option<Arc<ServerAuth>> {
+        self.auth.get().cloned().flatten()
+    }
+
+    /// Whether `scopes` is a scope set not reported before (and remembers it).
+    pub(crate) fn note_refused_scopes(&self, scopes: &str) -> bool {
+        self.refused_scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(scopes.to_owned())
     }
 
     /// The saved login changed: the authorization reads the vault again, and the replicas

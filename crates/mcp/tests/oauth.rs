@@ -292,12 +292,29 @@ async fn a_scope_wanted_at_run_time_is_saved_and_the_server_stays() {
 
     // The bot: no one to authorize the step-up.
     let host = ready_host(vec![oauth_spec(&double.mcp_url())], bot(&vault)).await;
-    let refused =
-        within(host.call_tool("add", json!({"a": 1, "b": 2}), CallOptions::default())).await;
+    let mut events = host.events();
+    let add = || host.call_tool("add", json!({"a": 1, "b": 2}), CallOptions::default());
+    let Err(error) = within(add()).await else {
+        panic!("the call cannot succeed without the scope");
+    };
+    assert_eq!(
+        error.to_string(),
+        "the MCP server `guarded` needs more permissions (`mcp:read mcp:write`): an admin runs \
+         `mcpcord mcp login guarded`"
+    );
+    let event = within(events.recv()).await.unwrap();
     assert!(
-        refused.as_ref().map_or(true, |output| output.is_error),
-        "the call cannot succeed without the scope: {:?}",
-        refused.map(|o| o.text)
+        matches!(&event, HostEvent::NeedsScopes { server, .. } if server == SERVER),
+        "{event:?}"
+    );
+    eventually("the server is ready", || {
+        host.status()[0].state == ServerState::Ready
+    })
+    .await;
+    assert!(within(add()).await.is_err());
+    assert!(
+        events.try_recv().is_err(),
+        "admins hear of a scope set once"
     );
     let saved = vault.load(SERVER).await.unwrap().unwrap();
     assert!(

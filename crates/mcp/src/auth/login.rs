@@ -57,6 +57,8 @@ struct State {
     lapse: Option<String>,
     /// Set when no authorizer could help: why the server needs a login.
     needs_login: Option<String>,
+    /// The scopes of the last step-up no one could authorize (taken by the failed call).
+    refused_scopes: Option<String>,
     /// Authorizations started.
     authorizations: Budget,
     /// Refreshes a refusal started.
@@ -136,23 +138,45 @@ impl OAuthLogin {
         }
         match refusal {
             Refusal::Unauthorized(challenge) => {
-                let may_refresh = sent.is_some()
-                    && state.manager.is_some()
-                    && state
-                        .refreshes
-                        .take(&self.server, "refreshes after a refusal");
-                if may_refresh && let Some(token) = self.refresh(&mut state).await {
-                    return Some(token);
-                }
-                self.login(&mut state, challenge).await
+                self.unauthorized(&mut state, challenge, sent.is_some())
+                    .await
             }
             Refusal::InsufficientScope(challenge) => self.step_up(&mut state, challenge).await,
         }
     }
 
+    /// After a `401`: a refresh when a token was sent (at most a few per window), else or when
+    /// it fails a new login.
+    async fn unauthorized(
+        &self,
+        state: &mut State,
+        challenge: &str,
+        sent_one: bool,
+    ) -> Option<String> {
+        let may_refresh = sent_one
+            && state.manager.is_some()
+            && state
+                .refreshes
+                .take(&self.server, "refreshes after a refusal");
+        if may_refresh && let Some(token) = self.refresh(state).await {
+            return Some(token);
+        }
+        if sent_one {
+            state
+                .lapse
+                .get_or_insert_with(|| "the server refuses the login's token".into());
+        }
+        self.login(state, challenge).await
+    }
+
     /// Why the server needs a login an admin must make, when no authorizer could help.
     pub(crate) async fn needs_login(&self) -> Option<String> {
         self.state.lock().await.needs_login.clone()
+    }
+
+    /// The scopes of the last step-up no one could authorize, once.
+    pub(crate) async fn take_refused_scopes(&self) -> Option<String> {
+        self.state.lock().await.refused_scopes.take()
     }
 
     /// Forgets the login held in memory: the next request reads the vault again.
@@ -328,6 +352,7 @@ impl OAuthLogin {
                 state.wanted = more;
                 self.persist(state).await;
             }
+            state.refused_scopes = Some(wanted);
             return None;
         }
         let authorizer = self.may_authorize(state)?;

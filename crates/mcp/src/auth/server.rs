@@ -105,6 +105,14 @@ impl ServerAuth {
         }
     }
 
+    /// The scopes a step-up wanted and no one could authorize since the last call (taken).
+    pub(crate) async fn take_refused_scopes(&self) -> Option<String> {
+        match self {
+            Self::Login(login) => login.take_refused_scopes().await,
+            Self::Machine(_) => None,
+        }
+    }
+
     /// Notified when the server comes to need a login while connected (its refresh was
     /// refused at run time): the supervisor closes the connection.
     pub(crate) fn lost(&self) -> Option<&Notify> {
