@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 pub use twilight_gateway::Intents;
 use twilight_model::id::Id;
-use twilight_model::id::marker::{ApplicationMarker, GuildMarker, UserMarker};
+use twilight_model::id::marker::{ApplicationMarker, ChannelMarker, GuildMarker, UserMarker};
 
 use crate::commands::prompt::PendingPrompts;
 use crate::gate::Gate;
@@ -86,6 +86,9 @@ pub struct BotConfig {
     pub audience: Audience,
     /// Channels where every message is answered.
     pub always_answer_channels: HashSet<u64>,
+    /// Where admin notices (an MCP server needing a login) are posted; they are logged
+    /// either way.
+    pub admin_channel: Option<Id<ChannelMarker>>,
     /// Who counts as an admin.
     pub admins: AdminPolicy,
     /// The other bot roles, and what everyone else may do.
@@ -153,6 +156,7 @@ impl BotConfig {
                 ..Audience::default()
             },
             always_answer_channels: HashSet::new(),
+            admin_channel: None,
             admins: AdminPolicy {
                 server_managers: true,
                 ..AdminPolicy::default()
@@ -397,11 +401,13 @@ pub async fn run_with(
     tracing::info!(bot = %me.name, id = me.id.get(), "connected to Discord's REST API");
     let mut shards = gateway::start(ctx.clone(), &hooks.parent).await?;
     let forget = tokio::spawn(forget_quotas(ctx.clone()));
+    let notices = tokio::spawn(crate::notices::post_admin_notices(ctx.clone()));
     let fatal = tokio::select! {
         () = shutdown => None,
         error = shards.fatal() => Some(error),
     };
     forget.abort();
+    notices.abort();
     if let Some(reloads) = reloads {
         reloads.abort();
     }

@@ -23,7 +23,8 @@
 //! - [`attachments`]: images, text files and other files for the model;
 //! - [`reply`]: one turn rendered as streamed, edited messages;
 //! - [`interactions`]: commands, autocomplete, buttons, menus and modals;
-//! - [`status`]: the shards' state and the adapter's metrics, for operators.
+//! - [`status`]: the shards' state and the adapter's metrics, for operators;
+//! - `notices`: admin notices from the engine, logged and posted to the admin channel.
 
 pub mod attachments;
 pub mod audit;
@@ -40,6 +41,7 @@ pub mod ids;
 pub mod interactions;
 pub mod mentions;
 pub mod middleware;
+mod notices;
 mod order;
 pub mod pacer;
 pub mod render;

@@ -22,6 +22,7 @@ mod indexer;
 mod locks;
 mod loop_breaker;
 mod memory;
+mod notices;
 mod policy;
 mod posts;
 mod preferences;
@@ -49,6 +50,7 @@ pub use events::{Approval, ApprovalRequest, Approver, InputPrompt, TurnEvent, Tu
 pub use facts::{FACTS_FOOTER, FACTS_HEADER, FACTS_TOKENS, MAX_FACT_CHARS, MAX_FACTS};
 pub use grants::{Allowed, Grants, glob_matches, tool_name};
 pub use memory::MemoryConfig;
+pub use notices::{AdminNotice, AdminNotices};
 pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
 pub use policy::{
     ContentPolicy, Direction, Hit, MODERATION_UNAVAILABLE, Moderation, PlacePolicy, PolicyAction,

@@ -54,6 +54,22 @@ pub enum HostError {
         /// Their reason, when given.
         reason: Option<String>,
     },
+    /// The server needs an OAuth login an admin makes; its tools are out of the catalogue.
+    #[error("the MCP server `{server}` needs a login: an admin runs `mcpcord mcp login {server}`")]
+    NeedsLogin {
+        /// The server.
+        server: String,
+    },
+    /// The call needs scopes the login lacks, and no one here could authorize them.
+    #[error(
+        "the MCP server `{server}` needs more permissions (`{scopes}`): an admin runs `mcpcord mcp login {server}`"
+    )]
+    NeedsScopes {
+        /// The server.
+        server: String,
+        /// The scopes it asked for.
+        scopes: String,
+    },
     /// No healthy instance of the server could take the call in time.
     #[error("the MCP server `{server}` is not available ({state})")]
     Unavailable {
@@ -146,6 +162,15 @@ pub enum ConnectError {
     /// The host was shut down before the server was ready.
     #[error("the host is shutting down")]
     ShuttingDown,
+    /// The server wants an OAuth login and none is usable (never made, expired and not
+    /// refreshable, for another URL or authorization server), and no one here can authorize.
+    #[error("the MCP server `{server}` needs a login ({reason}): run `mcpcord mcp login {server}`")]
+    NeedsLogin {
+        /// The server.
+        server: String,
+        /// Why the saved login (if any) cannot be used.
+        reason: String,
+    },
 }
 
 /// `1.5s`, `30s`, `2m`: durations the way people read them.

@@ -17,7 +17,7 @@ use rmcp::model::{
 };
 use rmcp::{Peer, RoleClient};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -26,6 +26,7 @@ use crate::callbacks::{Approval, ApprovalRequest, Callbacks};
 use crate::catalogue::{Catalogue, ToolDescriptor};
 use crate::connection::Connection;
 use crate::error::{ConnectError, HostError};
+use crate::events::HostEvent;
 use crate::output::{self, ToolOutput};
 use crate::prompts::{self, PromptContent, PromptDescriptor};
 use crate::resources::{self, ResourceContent, ResourceDescriptor, ResourceTemplateDescriptor};
@@ -66,6 +67,8 @@ pub(crate) struct Shared {
     listings: Mutex<BTreeMap<String, (ToolPolicy, Vec<Tool>)>>,
     catalogue: RwLock<Arc<Catalogue>>,
     version: watch::Sender<u64>,
+    /// Events for the engine ([`McpHost::events`]).
+    events: broadcast::Sender<HostEvent>,
 }
 
 impl Shared {
@@ -155,6 +158,21 @@ impl Shared {
         self.version.send_modify(|version| *version += 1);
     }
 
+    /// Tells the engine (once per lapse) that `server` needs a login.
+    pub(crate) fn announce_needs_login(&self, server: &str, reason: &str) {
+        self.announce(HostEvent::NeedsLogin {
+            server: server.to_owned(),
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Logs `event` and sends it to the engine.
+    pub(crate) fn announce(&self, event: HostEvent) {
+        tracing::warn!("{}", event.message());
+        // No receiver is fine: nobody listens (tools, tests).
+        let _ = self.events.send(event);
+    }
+
     /// Lists `server`'s tools again through `peer` (after `tools/list_changed`).
     pub(crate) fn refresh_tools(self: &Arc<Self>, server: &str, peer: Peer<RoleClient>) {
         let Some(entry) = self.server(server) else {
@@ -238,6 +256,7 @@ impl McpHost {
             listings: Mutex::new(BTreeMap::new()),
             catalogue: RwLock::new(Arc::new(Catalogue::default())),
             version: watch::Sender::new(0),
+            events: broadcast::Sender::new(16),
         });
         for server in shared.servers().values() {
             shared.supervise(server);
@@ -454,10 +473,31 @@ impl McpHost {
         let result =
             call::call_tool(&connection, &descriptor.tool, arguments, &options, timeout).await;
         log_call(descriptor, replica.index, started.elapsed(), &result);
+        let result = match result {
+            Ok(result) => result,
+            Err(error) => return Err(self.scope_refusal(&server).await.unwrap_or(error)),
+        };
         Ok(ToolOutput::from_result(
-            result?,
+            result,
             self.shared.options().max_output_bytes,
         ))
+    }
+
+    /// [`HostError::NeedsScopes`] when the call failed because the server wants scopes the
+    /// login lacks and no one could authorize them (admins hear of it once per scope set).
+    async fn scope_refusal(&self, server: &Server) -> Option<HostError> {
+        let scopes = server.current_auth()?.take_refused_scopes().await?;
+        let name = server.spec.name.clone();
+        if server.note_refused_scopes(&scopes) {
+            self.shared.announce(HostEvent::NeedsScopes {
+                server: name.clone(),
+                scopes: scopes.clone(),
+            });
+        }
+        Some(HostError::NeedsScopes {
+            server: name,
+            scopes,
+        })
     }
 
     async fn approve(
@@ -524,6 +564,11 @@ impl McpHost {
             changed.as_mut().enable();
             if let Some(pick) = server.pick() {
                 return Ok(pick);
+            }
+            if server.state() == ServerState::NeedsLogin {
+                return Err(HostError::NeedsLogin {
+                    server: server.spec.name.clone(),
+                });
             }
             if server.hopeless() || self.shared.shutdown.is_cancelled() {
                 return Err(unavailable(server));
@@ -712,6 +757,32 @@ impl McpHost {
             .values()
             .map(|server| server_status(server, &catalogue))
             .collect()
+    }
+
+    /// Events for admins ([`HostEvent`]), from now on.
+    pub fn events(&self) -> broadcast::Receiver<HostEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// The events that still hold now (servers waiting for a login), for a listener that
+    /// subscribes after they were sent.
+    pub fn standing_events(&self) -> Vec<HostEvent> {
+        self.status()
+            .into_iter()
+            .filter(|status| status.state == ServerState::NeedsLogin)
+            .map(|status| HostEvent::NeedsLogin {
+                reason: status.last_error().unwrap_or("no login").to_owned(),
+                server: status.name,
+            })
+            .collect()
+    }
+
+    /// The saved OAuth login of `server` changed (a login or logout by `mcpcord mcp`): the
+    /// host reads the vault again, and a server waiting for a login starts at once.
+    pub async fn credentials_changed(&self, server: &str) -> Result<(), HostError> {
+        let server = self.server(server)?;
+        server.credentials_changed().await;
+        Ok(())
     }
 
     /// Restarts every replica of `server` now (gracefully).

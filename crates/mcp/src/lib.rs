@@ -25,6 +25,7 @@ mod catalogue;
 mod client;
 mod connection;
 mod error;
+mod events;
 mod host;
 pub mod naming;
 mod output;
@@ -50,6 +51,7 @@ pub use callbacks::{
 };
 pub use catalogue::{Catalogue, ToolDescriptor};
 pub use error::{ConnectError, HostError};
+pub use events::HostEvent;
 pub use host::{Listing, McpHost, Reconfigured};
 pub use output::{ResourceRef, ToolImage, ToolOutput, Truncation};
 pub use process::INHERITED_ENV;

@@ -19,6 +19,9 @@ pub enum ServerState {
     Restarting,
     /// Crashed too often in a short time (circuit open): retried slowly.
     Failed,
+    /// An OAuth server with no usable login and no one to authorize: not restarted; started
+    /// again when its login changes (`mcpcord mcp login NAME`), checked every 30 s.
+    NeedsLogin,
     /// Not running and not coming back (restart policy, or the host shut down).
     Stopped,
 }
@@ -31,6 +34,7 @@ impl ServerState {
             ServerState::Ready => "ready",
             ServerState::Restarting => "restarting",
             ServerState::Failed => "failed",
+            ServerState::NeedsLogin => "needs-login",
             ServerState::Stopped => "stopped",
         }
     }
@@ -78,6 +82,12 @@ impl ServerStatus {
             .iter()
             .filter_map(|r| r.stats.map(|s| s.rss_bytes))
             .reduce(|a, b| a + b)
+    }
+
+    /// What an admin does about the server's state, when there is something to do.
+    pub fn hint(&self) -> Option<String> {
+        (self.state == ServerState::NeedsLogin)
+            .then(|| format!("run `mcpcord mcp login {}`", self.name))
     }
 
     /// The latest error of any replica.

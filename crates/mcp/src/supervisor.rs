@@ -4,7 +4,8 @@
 //! repeated failures in a short window mark it failed (circuit open) and retry slowly. On host
 //! shutdown: close stdin, SIGTERM, SIGKILL.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,17 @@ pub(crate) struct Server {
     /// The OAuth login of an HTTP server that has `auth`, made at its first start and shared
     /// by every connection after it (reconnects, replicas).
     auth: OnceLock<Option<Arc<ServerAuth>>>,
+    /// Woken when the saved login changed ([`crate::McpHost::credentials_changed`]).
+    login_changed: Notify,
+    /// The engine was told this server needs a login (reset when it is ready again).
+    announced: AtomicBool,
+    /// The scope sets admins were told a call needed.
+    refused_scopes: Mutex<HashSet<String>>,
 }
+
+/// How often a server that needs a login looks at the vault again (a login made by
+/// `mcpcord mcp login` in another process lands there).
+const LOGIN_RECHECK: Duration = Duration::from_secs(30);
 
 /// One instance of a server.
 pub(crate) struct Replica {
@@ -93,7 +104,32 @@ impl Server {
             next: AtomicUsize::new(0),
             learned: Mutex::new(None),
             auth: OnceLock::new(),
+            login_changed: Notify::new(),
+            announced: AtomicBool::new(false),
+            refused_scopes: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The authorization of this server, once made.
+    pub(crate) fn current_auth(&self) -> Option<Arc<ServerAuth>> {
+        self.auth.get().cloned().flatten()
+    }
+
+    /// Whether `scopes` is a scope set not reported before (and remembers it).
+    pub(crate) fn note_refused_scopes(&self, scopes: &str) -> bool {
+        self.refused_scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(scopes.to_owned())
+    }
+
+    /// The saved login changed: the authorization reads the vault again, and the replicas
+    /// waiting for a login start at once.
+    pub(crate) async fn credentials_changed(&self) {
+        if let Some(Some(auth)) = self.auth.get() {
+            auth.reload().await;
+        }
+        self.login_changed.notify_waiters();
     }
 
     /// The OAuth authorization of this server (made on first use), when its spec asks for one.
@@ -198,6 +234,7 @@ impl Server {
             ServerState::Ready,
             ServerState::Starting,
             ServerState::Restarting,
+            ServerState::NeedsLogin,
             ServerState::Failed,
         ]
         .into_iter()
@@ -205,9 +242,12 @@ impl Server {
         .unwrap_or(ServerState::Stopped)
     }
 
-    /// Whether no replica is coming back soon (all failed or stopped).
+    /// Whether no replica is coming back soon (all failed, stopped or waiting for a login).
     pub(crate) fn hopeless(&self) -> bool {
-        matches!(self.state(), ServerState::Failed | ServerState::Stopped)
+        matches!(
+            self.state(),
+            ServerState::Failed | ServerState::Stopped | ServerState::NeedsLogin
+        )
     }
 
     fn set(&self, replica: &Replica, change: impl FnOnce(&mut ReplicaState)) {
@@ -220,6 +260,7 @@ impl Server {
 enum End {
     Shutdown,
     Requested,
+    LoginLost,
     Exited(String),
     Hung(String),
     OverMemory(String),
@@ -233,6 +274,8 @@ enum Step {
     Again,
     /// It stopped or failed to start: why, and whether a stdio server exited with status 0.
     Down { reason: String, clean_exit: bool },
+    /// It needs a login an admin makes: why.
+    NeedsLogin(String),
 }
 
 /// Keeps one replica running until the host shuts down.
@@ -285,6 +328,12 @@ impl Supervisor {
             let (reason, clean_exit) = match self.start_and_run().await {
                 Step::Shutdown => return,
                 Step::Again => continue,
+                Step::NeedsLogin(reason) => {
+                    if !self.wait_for_login(reason).await {
+                        return;
+                    }
+                    continue;
+                }
                 Step::Down { reason, clean_exit } => (reason, clean_exit),
             };
             if self.stays_down(clean_exit) {
@@ -316,6 +365,17 @@ impl Supervisor {
         };
         match attempt {
             Ok(connection) => self.run_until_end(Arc::new(connection)).await,
+            Err(ConnectError::NeedsLogin { server, reason }) => {
+                let error = ConnectError::NeedsLogin {
+                    server,
+                    reason: reason.clone(),
+                };
+                self.set(|s| {
+                    s.start_error = Some(error);
+                    s.settled = true;
+                });
+                Step::NeedsLogin(reason)
+            }
             Err(error) => {
                 tracing::warn!(%error, "MCP server failed to start");
                 self.server.forget_lifecycle();
@@ -345,6 +405,7 @@ impl Supervisor {
             s.settled = true;
             s.start_error = None;
         });
+        self.server.announced.store(false, Ordering::Relaxed);
         let end = monitor(&self.shared, &self.server, &self.replica, &connection).await;
         self.set(|s| {
             s.connection = None;
@@ -369,6 +430,11 @@ impl Supervisor {
                 tracing::info!("restarting on request");
                 connection.shutdown(grace).await;
                 self.set(|s| s.restarts += 1);
+                Step::Again
+            }
+            End::LoginLost => {
+                tracing::info!("the login was lost: connecting again to find out why");
+                connection.shutdown(grace).await;
                 Step::Again
             }
             End::Exited(how) => {
@@ -398,6 +464,33 @@ impl Supervisor {
             RestartPolicy::OnFailure => clean_exit,
             RestartPolicy::Never => true,
         }
+    }
+
+    /// Waits, with the tools out of the catalogue, until the login may have changed: told so,
+    /// [`LOGIN_RECHECK`] passed, or a restart asked for. False when the host shuts down.
+    async fn wait_for_login(&mut self, reason: String) -> bool {
+        let changed = self.server.login_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        self.set(|s| {
+            s.phase = ServerState::NeedsLogin;
+            s.last_error = Some(reason.clone());
+            s.next_attempt = Some(Instant::now() + LOGIN_RECHECK);
+        });
+        self.shared.forget_tools_if_down(&self.server);
+        if !self.server.announced.swap(true, Ordering::Relaxed) {
+            self.shared.announce_needs_login(&self.spec.name, &reason);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(LOGIN_RECHECK) => {}
+            () = changed => {}
+            () = self.replica.restart.notified() => {}
+            () = self.server.stop.cancelled() => return false,
+        }
+        if let Some(auth) = self.server.auth.get().cloned().flatten() {
+            auth.reload().await;
+        }
+        true
     }
 
     /// Records the failure, publishes the delay (failed when the circuit opened) and waits it
@@ -442,16 +535,39 @@ impl Supervisor {
 async fn start(shared: &Arc<Shared>, server: &Server) -> Result<Connection, ConnectError> {
     let spec = &server.spec;
     let mut client = host_client(shared, spec);
-    client.auth = server.auth(&shared.callbacks);
-    let connection = Connection::open(spec, server.lifecycle(), client).await?;
+    let auth = server.auth(&shared.callbacks);
+    client.auth = auth.clone();
+    let opened = Connection::open(spec, server.lifecycle(), client).await;
+    let connection = match opened {
+        Ok(connection) => connection,
+        Err(error) => return Err(login_or(auth.as_deref(), &spec.name, error).await),
+    };
     server.learn_lifecycle(&connection);
     connection.follow_tool_list().await;
-    let tools = connection
-        .list_tools(spec.start_timeout)
-        .await
-        .map_err(ConnectError::ListTools)?;
+    let tools = match connection.list_tools(spec.start_timeout).await {
+        Ok(tools) => tools,
+        Err(error) => {
+            let error = ConnectError::ListTools(error);
+            return Err(login_or(auth.as_deref(), &spec.name, error).await);
+        }
+    };
     shared.set_tools(&spec.name, tools);
     Ok(connection)
+}
+
+/// [`ConnectError::NeedsLogin`] when the server's authorization says it needs a login an
+/// admin must make, else `error`.
+async fn login_or(auth: Option<&ServerAuth>, server: &str, error: ConnectError) -> ConnectError {
+    let Some(auth) = auth else {
+        return error;
+    };
+    match auth.needs_login().await {
+        Some(reason) => ConnectError::NeedsLogin {
+            server: server.to_owned(),
+            reason,
+        },
+        None => error,
+    }
 }
 
 /// A fresh handler for one connection of `spec`.
@@ -487,9 +603,18 @@ async fn monitor(
     let every = options.stats_interval.max(Duration::from_millis(10));
     let mut sampling = tokio::time::interval_at(now + every, every);
     sampling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let auth = server.auth.get().cloned().flatten();
+    let lost = auth.as_deref().and_then(ServerAuth::lost);
     loop {
+        let login_lost = async {
+            match lost {
+                Some(lost) => lost.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = server.stop.cancelled() => return End::Shutdown,
+            () = login_lost => return End::LoginLost,
             () = connection.closed() => {
                 let how = connection
                     .exit_description(options.shutdown_grace)

@@ -1,292 +1,79 @@
-//! OAuth against a small authorization server double (axum on loopback) guarding the test MCP
-//! server over Streamable HTTP: the first request's `401` leads to discovery, dynamic
-//! registration and an authorization through the headless authorizer; when the server stops
-//! accepting the access token, the host refreshes it and repeats the request without a second
-//! authorization; without an authorizer a protected server does not start. A server meant for
-//! machines gets client credentials instead (no authorizer at all): a token for a client secret
-//! (HTTP Basic) or an ES256 `private_key_jwt` assertion the double verifies with the public key,
-//! fetched again after a `401` and when it nears its expiry.
+//! OAuth against the testkit's authorization server double ([`FakeAuthServer`]) guarding the
+//! test MCP server over Streamable HTTP. A login: the first request's `401` leads to discovery,
+//! dynamic registration and an authorization through the headless authorizer; the login goes
+//! into the vault with its refresh token and expiry, is refreshed before it expires and after a
+//! refusal (no second authorization), and a host started later uses it without authorizing. A
+//! refresh the authorization server rejects, with no one to authorize, leaves the server
+//! needing a login (its tools leave the catalogue, calls say what to run, an event is sent)
+//! until the vault holds a new login. A tool needing a scope the login lacks gets a second
+//! authorization with the union; a new authorization server gets a new registration. A server
+//! meant for machines gets client credentials instead (a client secret over HTTP Basic, or an
+//! ES256 `private_key_jwt` assertion the double verifies).
 //!
 //! Every request the double receives is recorded, so the assertions are on what went over the
-//! wire. The fuller double (client authentication methods, rotation, step-up per tool,
-//! private_key_jwt) is step 5 of docs/oauth-plan.md.
+//! wire; every secret it hands out is checked against the TRACE logs.
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Form, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use common::*;
 use mcpcord_mcp::{
-    AuthSpec, Callbacks, ClientCredential, ClientCredentialsSpec, HeadlessAuthorizer, McpHost,
-    OAuthSpec, RestartPolicy, ServerSpec, SigningAlgorithm,
+    AuthSpec, CallOptions, Callbacks, ClientCredential, ClientCredentialsSpec, ConnectError,
+    CredentialVault, HeadlessAuthorizer, HostError, HostEvent, McpHost, MemoryVault, OAuthSpec,
+    RestartPolicy, ServerSpec, ServerState, SigningAlgorithm,
 };
-use mcpcord_testkit::mcp_server::TestMcpServer;
+use mcpcord_testkit::oauth::{AuthOptions, FakeAuthServer, MACHINE, MACHINE_SECRET};
 use ring::rand::SystemRandom;
-use ring::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
-    UnparsedPublicKey,
-};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::{Value, json};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
 
-/// The authorization server and the resource server's bearer check.
-#[derive(Default)]
-struct Double {
-    base: String,
-    /// `authorize`, `register`, `token:<grant_type>`, in order.
-    requests: Mutex<Vec<String>>,
-    /// Access tokens the resource server accepts.
-    valid: Mutex<HashSet<String>>,
-    /// Refresh tokens the authorization server honours.
-    refresh: Mutex<HashSet<String>>,
-    issued: Mutex<usize>,
-    /// `expires_in` of the tokens issued (3600 when unset).
-    lifetime: Mutex<Option<u64>>,
-    /// The public key of the `private_key_jwt` client (uncompressed P-256 point).
-    client_key: Mutex<Option<Vec<u8>>>,
-    /// Requests the resource server refused with `401`.
-    refusals: Mutex<usize>,
-}
-
-impl Double {
-    fn record(&self, what: impl Into<String>) {
-        self.requests.lock().unwrap().push(what.into());
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// The resource server stops accepting every access token issued so far.
-    fn refuse_access_tokens(&self) {
-        self.valid.lock().unwrap().clear();
-    }
-
-    /// A new token pair: access `at-SECRET-N`, refresh `rt-SECRET-N`.
-    fn issue(&self) -> Value {
-        let mut issued = self.issued.lock().unwrap();
-        *issued += 1;
-        let access = format!("at-SECRET-{issued}");
-        let refresh = format!("rt-SECRET-{issued}");
-        self.valid.lock().unwrap().insert(access.clone());
-        self.refresh.lock().unwrap().insert(refresh.clone());
-        let lifetime = self.lifetime.lock().unwrap().unwrap_or(3600);
-        json!({ "access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": lifetime })
-    }
-
-    /// How a client credentials request authenticated: `basic` (the machine client's secret),
-    /// `jwt` (an assertion signed with the client's key, naming it, for this issuer), or `None`.
-    fn client_authentication(
-        &self,
-        headers: &HeaderMap,
-        form: &HashMap<String, String>,
-    ) -> Option<&'static str> {
-        let basic = format!(
-            "Basic {}",
-            STANDARD.encode(format!("{MACHINE}:{MACHINE_SECRET}"))
-        );
-        if headers
-            .get(header::AUTHORIZATION)
-            .is_some_and(|v| *v == basic)
-        {
-            return Some("basic");
-        }
-        let assertion = form.get("client_assertion")?;
-        let key = self.client_key.lock().unwrap().clone()?;
-        let claims = verified_claims(assertion, &key)?;
-        let names_us = claims["iss"] == MACHINE
-            && claims["sub"] == MACHINE
-            && claims["aud"] == self.base.as_str();
-        names_us.then_some("jwt")
-    }
-}
-
-/// The client id of the client credentials tests.
-const MACHINE: &str = "machine";
-/// Its secret.
-const MACHINE_SECRET: &str = "cs-SECRET";
-
-/// The claims of an ES256 JWT whose signature `key` verifies.
-fn verified_claims(jwt: &str, key: &[u8]) -> Option<Value> {
-    let (signed, signature) = jwt.rsplit_once('.')?;
-    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
-        .verify(signed.as_bytes(), &signature)
-        .ok()?;
-    let claims = signed.split('.').nth(1)?;
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()
-}
-
-async fn protected_resource(State(double): State<Arc<Double>>) -> Json<Value> {
-    Json(json!({
-        "resource": format!("{}/mcp", double.base),
-        "authorization_servers": [double.base],
-        "scopes_supported": ["mcp:read"],
-    }))
-}
-
-async fn authorization_server(State(double): State<Arc<Double>>) -> Json<Value> {
-    let base = &double.base;
-    Json(json!({
-        "issuer": base,
-        "authorization_endpoint": format!("{base}/authorize"),
-        "token_endpoint": format!("{base}/token"),
-        "registration_endpoint": format!("{base}/register"),
-        "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
-    }))
-}
-
-async fn register(State(double): State<Arc<Double>>, Json(body): Json<Value>) -> Response {
-    double.record("register");
-    let answer = json!({ "client_id": "client-1", "redirect_uris": body["redirect_uris"] });
-    (StatusCode::CREATED, Json(answer)).into_response()
-}
-
-async fn authorize(
-    State(double): State<Arc<Double>>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    double.record("authorize");
-    if query.get("code_challenge_method").map(String::as_str) != Some("S256") {
-        return (StatusCode::BAD_REQUEST, "PKCE S256 required").into_response();
-    }
-    let mut redirect = url::Url::parse(&query["redirect_uri"]).unwrap();
-    redirect
-        .query_pairs_mut()
-        .append_pair("code", "code-SECRET")
-        .append_pair("state", &query["state"]);
-    (
-        StatusCode::FOUND,
-        [(header::LOCATION, redirect.to_string())],
-    )
-        .into_response()
-}
-
-async fn token(
-    State(double): State<Arc<Double>>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let grant = form.get("grant_type").cloned().unwrap_or_default();
-    if grant == "client_credentials" {
-        let how = double.client_authentication(&headers, &form);
-        double.record(format!("token:{grant}:{}", how.unwrap_or("refused")));
-        if how.is_none() {
-            return (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({ "error": "invalid_client" })),
-            )
-                .into_response();
-        }
-        return Json(double.issue()).into_response();
-    }
-    double.record(format!("token:{grant}"));
-    let honoured = match grant.as_str() {
-        "authorization_code" => form.get("code").map(String::as_str) == Some("code-SECRET"),
-        "refresh_token" => form
-            .get("refresh_token")
-            .is_some_and(|t| double.refresh.lock().unwrap().remove(t)),
-        _ => false,
-    };
-    if !honoured {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "invalid_grant" })),
-        )
-            .into_response();
-    }
-    Json(double.issue()).into_response()
-}
-
-/// The resource server's bearer check: `401` with the protected resource metadata's URL.
-async fn bearer(
-    State(double): State<Arc<Double>>,
-    headers: HeaderMap,
-    request: Request,
-    next: Next,
-) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if token.is_some_and(|t| double.valid.lock().unwrap().contains(t)) {
-        return next.run(request).await;
-    }
-    *double.refusals.lock().unwrap() += 1;
-    let challenge = format!(
-        "Bearer error=\"invalid_token\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
-        double.base
-    );
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, challenge)],
-    )
-        .into_response()
-}
-
-/// Starts the double with the test MCP server behind it; returns it and the MCP URL.
-async fn start_double() -> (Arc<Double>, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let double = Arc::new(Double {
-        base: base.clone(),
-        ..Double::default()
-    });
-    let server = TestMcpServer::new();
-    let service: StreamableHttpService<TestMcpServer, LocalSessionManager> =
-        StreamableHttpService::new(
-            move || Ok(server.clone()),
-            Default::default(),
-            StreamableHttpServerConfig::default(),
-        );
-    let mcp = Router::new()
-        .nest_service("/mcp", service)
-        .layer(axum::middleware::from_fn_with_state(double.clone(), bearer));
-    let app = Router::new()
-        .route(
-            "/.well-known/oauth-protected-resource/mcp",
-            get(protected_resource),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(authorization_server),
-        )
-        .route("/register", post(register))
-        .route("/authorize", get(authorize))
-        .route("/token", post(token))
-        .with_state(double.clone())
-        .merge(mcp);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (double, format!("{base}/mcp"))
-}
+/// The name of the protected server in every test.
+const SERVER: &str = "guarded";
 
 fn oauth_spec(url: &str) -> ServerSpec {
-    ServerSpec::http("guarded", url).with_auth(AuthSpec::OAuth(OAuthSpec {
+    ServerSpec::http(SERVER, url).with_auth(AuthSpec::OAuth(OAuthSpec {
         redirect_uri: "http://127.0.0.1:1/callback".to_owned(),
         ..OAuthSpec::default()
     }))
 }
 
+/// Callbacks of an operator at a terminal: the headless authorizer, and `vault`.
+fn with_person(vault: &MemoryVault) -> Callbacks {
+    Callbacks::default()
+        .with_authorizer(HeadlessAuthorizer)
+        .with_vault(vault.clone())
+}
+
+/// Callbacks of the bot at run time: `vault`, no one to authorize.
+fn bot(vault: &MemoryVault) -> Callbacks {
+    Callbacks::default().with_vault(vault.clone())
+}
+
+/// How many requests of `kind` the double received.
+fn count(double: &FakeAuthServer, kind: &str) -> usize {
+    double.requests().iter().filter(|r| *r == kind).count()
+}
+
+/// The text of a call's error.
+async fn call_error(host: &McpHost, tool: &str) -> HostError {
+    let result = host
+        .call_tool(tool, json!({"text": "x"}), CallOptions::default())
+        .await;
+    match result {
+        Ok(output) => panic!("{tool} should fail, it answered {:?}", output.text),
+        Err(error) => error,
+    }
+}
+
 #[tokio::test]
-async fn a_login_and_a_refresh_when_the_token_is_refused() {
-    let (double, url) = start_double().await;
-    let callbacks = Callbacks::default().with_authorizer(HeadlessAuthorizer);
-    let host = ready_host(vec![oauth_spec(&url)], callbacks).await;
+async fn a_login_is_saved_and_refreshed_when_the_token_is_refused() {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let vault = MemoryVault::default();
+    let host = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
     assert_eq!(
         call(&host, "echo", json!({"text": "signed in"})).await.text,
         "signed in"
@@ -295,6 +82,20 @@ async fn a_login_and_a_refresh_when_the_token_is_refused() {
         double.requests(),
         ["register", "authorize", "token:authorization_code"]
     );
+    let saved = vault
+        .load(SERVER)
+        .await
+        .unwrap()
+        .expect("the login is saved");
+    assert_eq!(saved.resource, double.mcp_url());
+    assert_eq!(saved.issuer.as_deref(), Some(double.issuer().as_str()));
+    assert_eq!(saved.client_id, "client-1");
+    assert!(
+        saved.client_secret.is_some(),
+        "the registration's secret is kept"
+    );
+    assert!(saved.refresh_token.is_some() && saved.expires_at.is_some());
+    assert_eq!(saved.scopes, ["mcp:read"]);
 
     double.refuse_access_tokens();
     assert_eq!(
@@ -311,27 +112,249 @@ async fn a_login_and_a_refresh_when_the_token_is_refused() {
         ],
         "the refused token is refreshed, with no second authorization"
     );
+    let rotated = vault.load(SERVER).await.unwrap().unwrap();
+    assert_ne!(rotated.access_token, saved.access_token);
+    assert_ne!(
+        rotated.refresh_token, saved.refresh_token,
+        "the rotated refresh token is saved"
+    );
     within(host.shutdown()).await;
 }
 
 #[tokio::test]
-async fn without_an_authorizer_a_protected_server_does_not_start() {
-    let (double, url) = start_double().await;
-    let spec = oauth_spec(&url)
+async fn a_token_is_refreshed_before_it_expires() {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    // Refreshed when less than half the lifetime is left (rmcp counts whole seconds): 3 s
+    // after the login, 1 s is left.
+    double.set_token_lifetime(4);
+    let vault = MemoryVault::default();
+    let host = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
+    call(&host, "echo", json!({"text": "one"})).await;
+    let refused = double.refusals();
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(
+        call(&host, "echo", json!({"text": "two"})).await.text,
+        "two"
+    );
+    assert!(
+        count(&double, "token:refresh_token") >= 1,
+        "refreshed: {:?}",
+        double.requests()
+    );
+    assert_eq!(count(&double, "authorize"), 1, "{:?}", double.requests());
+    assert_eq!(
+        double.refusals(),
+        refused,
+        "refreshed before the server could refuse the old token"
+    );
+    within(host.shutdown()).await;
+}
+
+#[tokio::test]
+async fn a_saved_login_serves_a_restarted_host_until_its_refresh_is_rejected() {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let vault = MemoryVault::default();
+    let login = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
+    within(login.shutdown()).await;
+    let before = double.requests();
+
+    // The bot: the saved login, no authorization.
+    let host = ready_host(vec![oauth_spec(&double.mcp_url())], bot(&vault)).await;
+    let mut events = host.events();
+    assert_eq!(
+        call(&host, "echo", json!({"text": "restarted"})).await.text,
+        "restarted"
+    );
+    assert_eq!(
+        double.requests(),
+        before,
+        "the saved login is used as it is"
+    );
+
+    // The login is revoked: the refresh is rejected and no one can authorize.
+    double.refuse_access_tokens();
+    double.revoke_refresh_tokens();
+    let _ = host
+        .call_tool("echo", json!({"text": "x"}), CallOptions::default())
+        .await;
+    eventually("the server needs a login", || {
+        host.status()[0].state == ServerState::NeedsLogin
+    })
+    .await;
+    assert!(host.tools().is_empty(), "its tools left the catalogue");
+    assert_eq!(
+        host.status()[0].hint().as_deref(),
+        Some("run `mcpcord mcp login guarded`")
+    );
+    let error = call_error(&host, "echo").await;
+    assert!(
+        matches!(
+            &error,
+            HostError::UnknownTool { .. } | HostError::NeedsLogin { .. }
+        ),
+        "{error}"
+    );
+    let error =
+        within(host.call_server_tool(SERVER, "echo", json!({"text": "x"}), CallOptions::default()))
+            .await
+            .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the MCP server `guarded` needs a login: an admin runs `mcpcord mcp login guarded`"
+    );
+    let event = within(events.recv()).await.unwrap();
+    let HostEvent::NeedsLogin { server, reason } = &event else {
+        panic!("{event:?}");
+    };
+    assert_eq!(server, SERVER);
+    assert!(reason.contains("refresh"), "{reason}");
+    assert!(event.message().contains("mcpcord mcp login guarded"));
+    assert_eq!(count(&double, "authorize"), 1, "the bot never authorizes");
+
+    // An admin logs in again (another host, the same vault): the bot is told and comes back.
+    let login = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
+    within(login.shutdown()).await;
+    within(host.credentials_changed(SERVER)).await.unwrap();
+    eventually("the server is ready again", || {
+        host.status()[0].state == ServerState::Ready
+    })
+    .await;
+    eventually("the tools are back", || !host.tools().is_empty()).await;
+    assert_eq!(
+        call(&host, "echo", json!({"text": "back"})).await.text,
+        "back"
+    );
+    within(host.shutdown()).await;
+}
+
+#[tokio::test]
+async fn without_a_login_the_bot_says_which_command_to_run() {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let vault = MemoryVault::default();
+    let login = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
+    within(login.shutdown()).await;
+    // Logout: the vault forgets the login.
+    vault.clear(SERVER).await.unwrap();
+    let requests = double.requests().len();
+
+    let spec = oauth_spec(&double.mcp_url())
         .with_restart(RestartPolicy::Never)
         .with_start_timeout(Duration::from_secs(10));
-    let Err(error) = within(McpHost::connect(spec, Callbacks::default())).await else {
+    let Err(error) = within(McpHost::connect(spec, bot(&vault))).await else {
         panic!("no login, no connection");
     };
     assert!(
-        error.to_string().contains("Auth required"),
-        "the refusal is reported: {error}"
+        matches!(&error, ConnectError::NeedsLogin { server, .. } if server == SERVER),
+        "{error:?}"
     );
     assert!(
-        double.requests().is_empty(),
+        error
+            .to_string()
+            .contains("run `mcpcord mcp login guarded`"),
+        "{error}"
+    );
+    assert_eq!(
+        double.requests().len(),
+        requests,
         "nothing is registered or authorized without an authorizer: {:?}",
         double.requests()
     );
+}
+
+#[tokio::test]
+async fn a_tool_needing_more_scope_gets_a_second_authorization_with_the_union() {
+    let options = AuthOptions {
+        tool_scopes: vec![("add".to_owned(), "mcp:write".to_owned())],
+    };
+    let double = FakeAuthServer::start(options).await;
+    let vault = MemoryVault::default();
+    let host = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
+    call(&host, "echo", json!({"text": "read"})).await;
+    assert_eq!(double.authorizations(), ["mcp:read"]);
+    let sum = call(&host, "add", json!({"a": 2, "b": 3})).await;
+    assert_eq!(sum.text, "5");
+    assert_eq!(double.authorizations(), ["mcp:read", "mcp:read mcp:write"]);
+    assert_eq!(count(&double, "register"), 1, "the same registration");
+    let saved = vault.load(SERVER).await.unwrap().unwrap();
+    assert_eq!(saved.scopes, ["mcp:read", "mcp:write"]);
+    within(host.shutdown()).await;
+}
+
+#[tokio::test]
+async fn a_scope_wanted_at_run_time_is_saved_and_the_server_stays() {
+    let options = AuthOptions {
+        tool_scopes: vec![("add".to_owned(), "mcp:write".to_owned())],
+    };
+    let double = FakeAuthServer::start(options).await;
+    let vault = MemoryVault::default();
+    let login = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
+    within(login.shutdown()).await;
+
+    // The bot: no one to authorize the step-up.
+    let host = ready_host(vec![oauth_spec(&double.mcp_url())], bot(&vault)).await;
+    let mut events = host.events();
+    let add = || host.call_tool("add", json!({"a": 1, "b": 2}), CallOptions::default());
+    let Err(error) = within(add()).await else {
+        panic!("the call cannot succeed without the scope");
+    };
+    assert_eq!(
+        error.to_string(),
+        "the MCP server `guarded` needs more permissions (`mcp:read mcp:write`): an admin runs \
+         `mcpcord mcp login guarded`"
+    );
+    let event = within(events.recv()).await.unwrap();
+    assert!(
+        matches!(&event, HostEvent::NeedsScopes { server, .. } if server == SERVER),
+        "{event:?}"
+    );
+    eventually("the server is ready", || {
+        host.status()[0].state == ServerState::Ready
+    })
+    .await;
+    assert!(within(add()).await.is_err());
+    assert!(
+        events.try_recv().is_err(),
+        "admins hear of a scope set once"
+    );
+    let saved = vault.load(SERVER).await.unwrap().unwrap();
+    assert!(
+        saved.wanted_scopes.iter().any(|s| s == "mcp:write"),
+        "the next login asks for it: {saved:?}"
+    );
+    assert_eq!(count(&double, "authorize"), 1, "the bot never authorizes");
+    eventually("the server is ready", || {
+        host.status()[0].state == ServerState::Ready
+    })
+    .await;
+    assert_eq!(
+        call(&host, "echo", json!({"text": "still here"}))
+            .await
+            .text,
+        "still here"
+    );
+    within(host.shutdown()).await;
+}
+
+#[tokio::test]
+async fn a_new_authorization_server_gets_a_new_registration() {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let vault = MemoryVault::default();
+    let host = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
+    call(&host, "echo", json!({"text": "first"})).await;
+    let first = double.issuer();
+
+    double.migrate();
+    assert_eq!(
+        call(&host, "echo", json!({"text": "moved"})).await.text,
+        "moved"
+    );
+    assert_eq!(double.registrations(), ["as1", "as2"]);
+    assert_eq!(count(&double, "authorize"), 2);
+    let saved = vault.load(SERVER).await.unwrap().unwrap();
+    assert_ne!(saved.issuer.as_deref(), Some(first.as_str()));
+    assert_eq!(saved.issuer.as_deref(), Some(double.issuer().as_str()));
+    assert_eq!(saved.client_id, "client-2");
+    within(host.shutdown()).await;
 }
 
 /// A log sink the test reads back.
@@ -372,14 +395,18 @@ fn capture_logs() -> Captured {
 }
 
 #[tokio::test]
-async fn no_token_or_code_reaches_the_logs() {
+async fn no_token_code_verifier_or_secret_reaches_the_logs() {
     let captured = capture_logs();
-    let (double, url) = start_double().await;
-    let callbacks = Callbacks::default().with_authorizer(HeadlessAuthorizer);
-    let host = ready_host(vec![oauth_spec(&url)], callbacks).await;
+    let options = AuthOptions {
+        tool_scopes: vec![("add".to_owned(), "mcp:write".to_owned())],
+    };
+    let double = FakeAuthServer::start(options).await;
+    let vault = MemoryVault::default();
+    let host = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(&vault)).await;
     call(&host, "echo", json!({"text": "one"})).await;
     double.refuse_access_tokens();
     call(&host, "echo", json!({"text": "two"})).await;
+    call(&host, "add", json!({"a": 1, "b": 1})).await;
     within(host.shutdown()).await;
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
@@ -387,10 +414,12 @@ async fn no_token_or_code_reaches_the_logs() {
         logs.contains("authorized") && logs.contains("token refreshed"),
         "the login and the refresh are logged: {logs}"
     );
-    assert!(
-        !logs.contains("SECRET"),
-        "a token or the code is in the logs:\n{logs}"
-    );
+    let secrets = double.secrets();
+    assert!(secrets.len() > 6, "{secrets:?}");
+    for secret in secrets {
+        assert!(!logs.contains(&secret), "`{secret}` is in the logs");
+    }
+    assert!(!logs.contains("SECRET"), "a secret is in the logs:\n{logs}");
 }
 
 fn machine_spec(url: &str, credential: ClientCredential) -> ServerSpec {
@@ -402,7 +431,7 @@ fn machine_spec(url: &str, credential: ClientCredential) -> ServerSpec {
 }
 
 /// The client credentials requests the double received.
-fn client_credentials_requests(double: &Double) -> Vec<String> {
+fn client_credentials_requests(double: &FakeAuthServer) -> Vec<String> {
     double
         .requests()
         .into_iter()
@@ -413,7 +442,8 @@ fn client_credentials_requests(double: &Double) -> Vec<String> {
 #[tokio::test]
 async fn client_credentials_fetch_a_token_with_the_secret_and_again_after_a_401() {
     let captured = capture_logs();
-    let (double, url) = start_double().await;
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let url = double.mcp_url();
     let spec = machine_spec(&url, ClientCredential::Secret(MACHINE_SECRET.to_owned()));
     // No authorizer: nobody is asked anything.
     let host = ready_host(vec![spec], Callbacks::default()).await;
@@ -453,14 +483,15 @@ async fn client_credentials_fetch_a_token_with_the_secret_and_again_after_a_401(
 #[tokio::test]
 async fn a_private_key_assertion_gets_a_token_and_another_before_it_expires() {
     let captured = capture_logs();
-    let (double, url) = start_double().await;
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let url = double.mcp_url();
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
     let key =
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
-    *double.client_key.lock().unwrap() = Some(key.public_key().as_ref().to_vec());
+    double.set_client_key(key.public_key().as_ref().to_vec());
     // Renewed at half the lifetime: after 2 s.
-    *double.lifetime.lock().unwrap() = Some(4);
+    double.set_token_lifetime(4);
     let body = STANDARD.encode(pkcs8.as_ref());
     let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
     let spec = machine_spec(
@@ -480,7 +511,7 @@ async fn a_private_key_assertion_gets_a_token_and_another_before_it_expires() {
         !first.is_empty() && first.iter().all(|r| r == "token:client_credentials:jwt"),
         "the assertion is accepted: {first:?}"
     );
-    let refused = *double.refusals.lock().unwrap();
+    let refused = double.refusals();
 
     tokio::time::sleep(Duration::from_millis(2300)).await;
     assert_eq!(
@@ -493,7 +524,7 @@ async fn a_private_key_assertion_gets_a_token_and_another_before_it_expires() {
         "a token near its expiry is replaced before use: {first:?} then {second:?}"
     );
     assert_eq!(
-        *double.refusals.lock().unwrap(),
+        double.refusals(),
         refused,
         "the new token was fetched before the server could refuse the old one"
     );

@@ -49,8 +49,9 @@ impl StatusCommand {
             lines.push(format!("**Backend {}:** {state}", health.backend));
         }
         for server in ctx.engine.servers() {
+            let hint = server.hint().map(|h| format!(" ({h})")).unwrap_or_default();
             lines.push(format!(
-                "**MCP {}:** {:?}, {} tools",
+                "**MCP {}:** {}, {} tools{hint}",
                 server.name, server.state, server.tools
             ));
         }

@@ -59,6 +59,8 @@ pub struct Options {
     pub engine: EngineConfig,
     /// The database; a SQLite file in a temporary folder when `None`.
     pub database: Option<db::Db>,
+    /// An MCP host of the test's own (instead of the one `tools` starts).
+    pub host: Option<McpHost>,
 }
 
 impl Default for Options {
@@ -71,6 +73,7 @@ impl Default for Options {
                 ..EngineConfig::default()
             },
             database: None,
+            host: None,
         }
     }
 }
@@ -105,6 +108,7 @@ pub async fn start_with(options: Options, tweak: impl FnOnce(&mut BotConfig)) ->
         PoolOptions::default(),
     );
     let host = match options.tools {
+        _ if options.host.is_some() => options.host,
         Some(policy) => {
             let server = TestMcpServer::new();
             let spec = ServerSpec::stream(

@@ -9,22 +9,20 @@
 //! pulls aws-lc (docs/oauth-plan.md 2.3.6). Secrets, keys, assertions and tokens are never
 //! logged; tokens live in memory only (another can be fetched at any time).
 
-use std::sync::{Arc, Mutex as SyncMutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-use rmcp::transport::auth::{
-    AuthorizationManager, ClientCredentialsConfig, OAuthHttpClient, OAuthHttpClientFuture,
-    OAuthHttpRequest, WWWAuthenticateParams,
-};
+use rmcp::transport::auth::{AuthorizationManager, ClientCredentialsConfig, WWWAuthenticateParams};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::server::{Refusal, union_if_more};
+use super::http::Recorder;
+use super::server::{Budget, Refusal, union_if_more};
 use super::{ClientCredential, ClientCredentialsSpec, SigningAlgorithm};
 
 /// How long a `private_key_jwt` assertion is valid.
@@ -49,6 +47,8 @@ struct State {
     token: Option<Token>,
     /// Scopes asked for beyond the configured ones (the server's `insufficient_scope`).
     extra_scopes: Vec<String>,
+    /// Token requests a refusal started.
+    requests: Budget,
 }
 
 /// The authorization server of the last discovery.
@@ -114,6 +114,12 @@ impl MachineAuth {
         {
             return Some(current.access.clone());
         }
+        if !state
+            .requests
+            .take(&self.server, "client credentials token requests")
+        {
+            return None;
+        }
         match refusal {
             Refusal::Unauthorized(challenge) => {
                 state.endpoint = Some(self.discover(challenge).await?);
@@ -141,7 +147,7 @@ impl MachineAuth {
 
     /// Finds the authorization server from the server's challenge.
     async fn discover(&self, challenge: &str) -> Option<Endpoint> {
-        let recorder = Arc::new(ResourceRecorder::default());
+        let recorder = Arc::new(Recorder::default());
         let found = discover(&self.url, challenge, recorder.clone(), &self.spec).await;
         let (manager, token_endpoint, audience) = found
             .map_err(|error| tracing::warn!(server = %self.server, %error, "the client credentials authorization server was not found"))
@@ -199,7 +205,7 @@ fn renew_at(seconds: u64) -> Instant {
 async fn discover(
     url: &str,
     challenge: &str,
-    recorder: Arc<ResourceRecorder>,
+    recorder: Arc<Recorder>,
     spec: &ClientCredentialsSpec,
 ) -> Result<(AuthorizationManager, String, String), String> {
     let mut manager = AuthorizationManager::new_with_oauth_http_client(url, recorder)
@@ -416,47 +422,6 @@ fn pem_body(pem: &str) -> Result<Vec<u8>, String> {
     STANDARD
         .decode(body)
         .map_err(|e| format!("the private key's PEM is not base64: {e}"))
-}
-
-/// rmcp's OAuth requests through our client, remembering the `resource` of the protected
-/// resource metadata they read: rmcp keeps it private, and a token request must name it.
-#[derive(Default)]
-struct ResourceRecorder {
-    resource: SyncMutex<Option<String>>,
-}
-
-impl ResourceRecorder {
-    fn resource(&self) -> Option<String> {
-        self.resource
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Keeps the `resource` of a protected resource metadata document.
-    fn look_at(&self, body: &[u8]) {
-        let Ok(document) = serde_json::from_slice::<Value>(body) else {
-            return;
-        };
-        let is_metadata = document.get("authorization_servers").is_some()
-            || document.get("authorization_server").is_some();
-        if let (true, Some(resource)) = (is_metadata, document.get("resource")) {
-            *self.resource.lock().unwrap_or_else(|e| e.into_inner()) =
-                resource.as_str().map(str::to_owned);
-        }
-    }
-}
-
-impl OAuthHttpClient for ResourceRecorder {
-    fn execute(&self, request: OAuthHttpRequest) -> OAuthHttpClientFuture<'_> {
-        Box::pin(async move {
-            let response = super::http::oauth_http_client().execute(request).await?;
-            if response.status().is_success() {
-                self.look_at(response.body());
-            }
-            Ok(response)
-        })
-    }
 }
 
 #[cfg(test)]

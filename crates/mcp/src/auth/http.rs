@@ -6,7 +6,7 @@
 //! own client also filters resolved addresses, which this one does not do yet (see
 //! docs/oauth-plan.md 2.3.2).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -14,6 +14,7 @@ use rmcp::transport::auth::{
     OAuthHttpClient, OAuthHttpClientError, OAuthHttpClientFuture, OAuthHttpRedirectPolicy,
     OAuthHttpRequest,
 };
+use serde_json::Value;
 
 /// Longest an OAuth request may take when rmcp suggests none.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -99,6 +100,70 @@ impl OAuthHttpClient for RustlsOAuthClient {
                 .await
                 .map_err(|error| Box::new(error.without_url()) as OAuthHttpClientError)?;
             into_http_response(response).await
+        })
+    }
+}
+
+/// rmcp's OAuth requests through our client, remembering what rmcp keeps private: the
+/// `resource` of the protected resource metadata (a token request must name it) and the client
+/// a dynamic registration created (its secret, so the registration can be used again).
+#[derive(Default)]
+pub(crate) struct Recorder {
+    resource: Mutex<Option<String>>,
+    registration: Mutex<Option<(String, Option<String>)>>,
+}
+
+impl Recorder {
+    /// The `resource` of the last protected resource metadata read.
+    pub(crate) fn resource(&self) -> Option<String> {
+        self.resource
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The client id and secret of the last dynamic registration.
+    pub(crate) fn registration(&self) -> Option<(String, Option<String>)> {
+        self.registration
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Keeps the `resource` of a protected resource metadata document, or the client of a
+    /// registration response (the only answer with a `client_id` and no token).
+    fn look_at(&self, body: &[u8]) {
+        let Ok(document) = serde_json::from_slice::<Value>(body) else {
+            return;
+        };
+        let text = |name: &str| {
+            document
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let is_metadata = document.get("authorization_servers").is_some()
+            || document.get("authorization_server").is_some();
+        if is_metadata && let Some(resource) = text("resource") {
+            *self.resource.lock().unwrap_or_else(|e| e.into_inner()) = Some(resource);
+        }
+        if document.get("access_token").is_none()
+            && let Some(client_id) = text("client_id")
+        {
+            *self.registration.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((client_id, text("client_secret")));
+        }
+    }
+}
+
+impl OAuthHttpClient for Recorder {
+    fn execute(&self, request: OAuthHttpRequest) -> OAuthHttpClientFuture<'_> {
+        Box::pin(async move {
+            let response = oauth_http_client().execute(request).await?;
+            if response.status().is_success() {
+                self.look_at(response.body());
+            }
+            Ok(response)
         })
     }
 }

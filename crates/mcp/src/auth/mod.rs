@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) mod client_credentials;
 pub(crate) mod http;
+pub(crate) mod login;
+pub(crate) mod saved;
 pub(crate) mod server;
 pub(crate) mod transport;
 
@@ -234,6 +236,10 @@ pub struct SavedAuth {
     pub issuer: Option<String>,
     /// The client id used (pre-registered, CIMD URL or from dynamic registration).
     pub client_id: String,
+    /// The secret of a client the host registered itself (dynamic registration), so the
+    /// registration is used again with the same issuer; never a configured secret.
+    #[serde(default)]
+    pub client_secret: Option<String>,
     /// The access token.
     pub access_token: String,
     /// The refresh token, when the authorization server gave one.
@@ -242,6 +248,10 @@ pub struct SavedAuth {
     pub expires_at: Option<u64>,
     /// The scopes asked for.
     pub scopes: Vec<String>,
+    /// Scopes the server asked for at run time beyond [`SavedAuth::scopes`]
+    /// (`insufficient_scope` with no one to authorize): the next login asks for them too.
+    #[serde(default)]
+    pub wanted_scopes: Vec<String>,
 }
 
 impl fmt::Debug for SavedAuth {
@@ -251,6 +261,10 @@ impl fmt::Debug for SavedAuth {
             .field("resource", &self.resource)
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("access_token", &"[redacted]")
             .field(
                 "refresh_token",
@@ -258,6 +272,7 @@ impl fmt::Debug for SavedAuth {
             )
             .field("expires_at", &self.expires_at)
             .field("scopes", &self.scopes)
+            .field("wanted_scopes", &self.wanted_scopes)
             .finish()
     }
 }
@@ -323,10 +338,12 @@ mod tests {
             resource: "https://mcp.example.com/mcp".into(),
             issuer: Some("https://as.example.com".into()),
             client_id: "client-1".into(),
+            client_secret: Some("cs-SECRET-0".into()),
             access_token: "at-SECRET-1".into(),
             refresh_token: Some("rt-SECRET-2".into()),
             expires_at: Some(1),
             scopes: vec!["mcp:read".into()],
+            wanted_scopes: vec!["mcp:write".into()],
         }
     }
 

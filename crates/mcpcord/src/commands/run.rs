@@ -183,6 +183,7 @@ pub fn bot_config(config: &Config) -> Result<BotConfig, Failure> {
         .iter()
         .map(|c| c.get())
         .collect();
+    bot.admin_channel = discord.admin_channel.map(|id| Id::new(id.get()));
     let permissions = &config.permissions;
     bot.audience = Audience {
         allowed_guilds: ids(&permissions.allowed_guilds),

@@ -62,6 +62,8 @@ pub struct RawDiscord {
     pub command_guild_id: Option<RawId>,
     /// Channels (ids) where the bot answers every message, without a mention.
     pub always_answer_channels: Vec<RawId>,
+    /// The channel (id) where admin notices are posted (an MCP server needing a login).
+    pub admin_channel: Option<RawId>,
     /// Total gateway shards; Discord's recommendation when unset.
     pub shards: Option<u32>,
     /// The shards this process runs, e.g. "0-3" or "4" (needs `shards`); all when unset.

@@ -104,6 +104,8 @@ pub struct DiscordConfig {
     pub command_guild_id: Option<NonZeroU64>,
     /// Channels where the bot answers every message, without a mention.
     pub always_answer_channels: Vec<NonZeroU64>,
+    /// Where admin notices are posted (an MCP server needing a login); logged either way.
+    pub admin_channel: Option<NonZeroU64>,
     /// Total gateway shards; Discord's recommendation when unset.
     pub shards: Option<NonZeroU32>,
     /// The shards this process runs, when several processes share the total.

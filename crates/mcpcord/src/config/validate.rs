@@ -179,6 +179,7 @@ fn discord(raw: RawDiscord, env: &Env, report: &mut Report) -> DiscordConfig {
                 )
             })
             .collect(),
+        admin_channel: snowflake(raw.admin_channel, "discord.admin_channel", report),
         shards: raw
             .shards
             .map(|n| nonzero(Some(n), 1, "discord.shards", report)),

@@ -11,10 +11,12 @@ fn login() -> SavedAuth {
         resource: RESOURCE.to_owned(),
         issuer: Some("https://auth.example".to_owned()),
         client_id: "mcpcord-client".to_owned(),
+        client_secret: None,
         access_token: ACCESS.to_owned(),
         refresh_token: Some(REFRESH.to_owned()),
         expires_at: Some(1_796_320_680),
         scopes: vec!["mcp:read".to_owned()],
+        wanted_scopes: Vec::new(),
     }
 }
 
