@@ -6,26 +6,17 @@
 //! clear (SQLite and PostgreSQL), another key is told to log in again, `logout` deletes the
 //! row, and `check` shows the server as needing a login, with the command.
 //!
-//! A fuller double lives in crates/mcp/tests (and, later, testkit); this one is the minimum.
+//! The double is testkit's `FakeAuthServer`, which crates/mcp/tests/oauth.rs drives further
+//! (refresh, step-up, migration).
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Form, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use mcpcord_testkit::mcp_server::TestMcpServer;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::{Value, json};
+use axum::http::header;
+use mcpcord_testkit::oauth::{AuthOptions, FakeAuthServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -38,138 +29,11 @@ const MARK: &str = "SECRET";
 /// A bound on each wait, so a broken login fails the test instead of hanging it.
 const PATIENCE: Duration = Duration::from_secs(120);
 
-/// The authorization server and the resource server's bearer check.
-#[derive(Default)]
-struct Double {
-    base: String,
-    issued: Mutex<Vec<String>>,
-}
-
-async fn protected_resource(State(double): State<Arc<Double>>) -> Json<Value> {
-    Json(json!({
-        "resource": format!("{}/mcp", double.base),
-        "authorization_servers": [double.base],
-        "scopes_supported": ["mcp:read"],
-    }))
-}
-
-async fn authorization_server(State(double): State<Arc<Double>>) -> Json<Value> {
-    let base = &double.base;
-    Json(json!({
-        "issuer": base,
-        "authorization_endpoint": format!("{base}/authorize"),
-        "token_endpoint": format!("{base}/token"),
-        "registration_endpoint": format!("{base}/register"),
-        "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none"],
-    }))
-}
-
-async fn register(Json(body): Json<Value>) -> Response {
-    let answer = json!({ "client_id": "client-1", "redirect_uris": body["redirect_uris"] });
-    (StatusCode::CREATED, Json(answer)).into_response()
-}
-
-/// Approves at once: 302 to the redirect URI with the code and the state.
-async fn authorize(Query(query): Query<HashMap<String, String>>) -> Response {
-    let mut redirect = url::Url::parse(&query["redirect_uri"]).unwrap();
-    redirect
-        .query_pairs_mut()
-        .append_pair("code", "code-SECRET")
-        .append_pair("state", &query["state"]);
-    (
-        StatusCode::FOUND,
-        [(header::LOCATION, redirect.to_string())],
-    )
-        .into_response()
-}
-
-async fn token(
-    State(double): State<Arc<Double>>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let code = form.get("grant_type").map(String::as_str) == Some("authorization_code")
-        && form.get("code").map(String::as_str) == Some("code-SECRET");
-    if !code {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "invalid_grant" })),
-        )
-            .into_response();
-    }
-    let mut issued = double.issued.lock().unwrap();
-    let access = format!("at-SECRET-{}", issued.len() + 1);
-    issued.push(access.clone());
-    Json(json!({
-        "access_token": access,
-        "refresh_token": format!("rt-SECRET-{}", issued.len()),
-        "token_type": "Bearer",
-        "expires_in": 3600,
-    }))
-    .into_response()
-}
-
-/// `401` with the protected resource metadata's URL unless the token is one issued.
-async fn bearer(
-    State(double): State<Arc<Double>>,
-    headers: HeaderMap,
-    request: Request,
-    next: Next,
-) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if token.is_some_and(|t| double.issued.lock().unwrap().iter().any(|i| i == t)) {
-        return next.run(request).await;
-    }
-    let challenge = format!(
-        "Bearer error=\"invalid_token\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
-        double.base
-    );
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, challenge)],
-    )
-        .into_response()
-}
-
-/// Starts the double with the test MCP server behind it; returns the MCP URL.
-async fn start_double() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let double = Arc::new(Double {
-        base: base.clone(),
-        ..Double::default()
-    });
-    let server = TestMcpServer::new();
-    let service: StreamableHttpService<TestMcpServer, LocalSessionManager> =
-        StreamableHttpService::new(
-            move || Ok(server.clone()),
-            Default::default(),
-            StreamableHttpServerConfig::default(),
-        );
-    let mcp = Router::new()
-        .nest_service("/mcp", service)
-        .layer(axum::middleware::from_fn_with_state(double.clone(), bearer));
-    let app = Router::new()
-        .route(
-            "/.well-known/oauth-protected-resource/mcp",
-            get(protected_resource),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(authorization_server),
-        )
-        .route("/register", post(register))
-        .route("/authorize", get(authorize))
-        .route("/token", post(token))
-        .with_state(double)
-        .merge(mcp);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("{base}/mcp")
+/// The authorization server double guarding the test MCP server; its protected URL.
+async fn start_double() -> (FakeAuthServer, String) {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let url = double.mcp_url();
+    (double, url)
 }
 
 /// A free loopback port (free a moment ago).
@@ -348,7 +212,7 @@ fn check_row(output: &Output) -> String {
 /// Login by pasting, the stored row, another key, logout, and `check` before and after.
 async fn login_store_and_logout(dir: &Path, database: Option<&str>) {
     mcpcord::wiring::install_tls_provider();
-    let url = start_double().await;
+    let (double, url) = start_double().await;
     write_config(dir, &url, free_port());
 
     let before = run(dir, Some(KEY), database, &["check"]).await;
@@ -385,12 +249,18 @@ async fn login_store_and_logout(dir: &Path, database: Option<&str>) {
 
     let stored = run(dir, Some(KEY), database, &["check"]).await;
     let row = check_row(&stored);
-    // The stored login is shown (with its expiry when the host saved one); whether the server
-    // is reached with it is the host's part.
+    // The host connects with the stored login (no authorization: `check` has no person to ask)
+    // and the row shows it with its expiry.
     assert!(
-        !row.contains("LOGIN") && row.contains("logged in, token expir"),
+        row.split_whitespace().nth(1) == Some("ok") && row.contains("logged in, token expir"),
         "{row}"
     );
+
+    // Logging in again asks the person again, with the client registered the first time.
+    login(dir, database, Browser::Pastes).await;
+    assert_eq!(double.authorizations().len(), 2, "{:?}", double.requests());
+    assert_eq!(double.registrations().len(), 1, "{:?}", double.requests());
+    stored_rows(dir, database, 1).await;
 
     let other = run(dir, Some(OTHER_KEY), database, &["check"]).await;
     let row = check_row(&other);
@@ -436,7 +306,7 @@ async fn login_with_a_pasted_address_then_logout_on_postgres() {
 async fn login_through_the_loopback_callback() {
     mcpcord::wiring::install_tls_provider();
     let dir = tempfile::tempdir().unwrap();
-    let url = start_double().await;
+    let (double, url) = start_double().await;
     write_config(dir.path(), &url, free_port());
     let (stdout, _) = login(dir.path(), None, Browser::ComesBack).await;
     assert!(stdout.contains("logged in: "), "{stdout}");
@@ -445,6 +315,7 @@ async fn login_through_the_loopback_callback() {
         "{stdout}"
     );
     stored_rows(dir.path(), None, 1).await;
+    assert_eq!(double.authorizations().len(), 1, "{:?}", double.requests());
 }
 
 #[tokio::test]

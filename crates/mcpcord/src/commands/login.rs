@@ -19,14 +19,17 @@ use crate::config::{Config, McpAuth, McpServerConfig, McpTransport, OAuthConfig}
 use crate::vault::DbVault;
 use crate::wiring::{mcp_host_options, mcp_server_spec, missing_key};
 
-/// A vault that never has a login but keeps the new one: `login` always asks for a fresh
-/// authorization, and an old login stays until the new one is saved.
+/// A vault whose stored login has no usable token, so `login` always asks for a fresh
+/// authorization, yet keeps what a new login should reuse: the client registration (same
+/// issuer) and the scopes the server asked for since. The old login stays until the new one is
+/// saved.
 #[derive(Clone, Debug)]
 struct FreshLogin(DbVault);
 
 impl CredentialVault for FreshLogin {
-    fn load(&self, _server: &str) -> BoxFuture<'static, Result<Option<SavedAuth>, String>> {
-        Box::pin(async { Ok(None) })
+    fn load(&self, server: &str) -> BoxFuture<'static, Result<Option<SavedAuth>, String>> {
+        let stored = self.0.load(server);
+        Box::pin(async move { Ok(stored.await.ok().flatten().map(without_tokens)) })
     }
 
     fn save(&self, server: &str, auth: SavedAuth) -> BoxFuture<'static, Result<(), String>> {
@@ -35,6 +38,17 @@ impl CredentialVault for FreshLogin {
 
     fn clear(&self, server: &str) -> BoxFuture<'static, Result<(), String>> {
         self.0.clear(server)
+    }
+}
+
+/// `saved` with its tokens gone and expired: the host must authorize again. A stored login that
+/// cannot be read (another key) counts as none.
+fn without_tokens(saved: SavedAuth) -> SavedAuth {
+    SavedAuth {
+        access_token: String::new(),
+        refresh_token: None,
+        expires_at: Some(0),
+        ..saved
     }
 }
 
