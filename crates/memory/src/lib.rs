@@ -2,7 +2,8 @@
 //! and guilds the bot has seen, tools turned off per channel, retention, token usage per day,
 //! the audit log ([`AuditEntry`]), remote MCP servers' logins as the binary sealed them
 //! ([`SealedCredentials`]), search (a keyword index, scope, rank fusion), message embeddings
-//! with an in-process vector index ([`vectors`]), and hybrid recall of earlier conversations.
+//! with an in-process vector index ([`vectors`]), hybrid recall of earlier conversations, and
+//! conversation tags with a person's list of recent conversations ([`ListedConversation`]).
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -57,6 +58,7 @@ mod error;
 mod group;
 mod hot;
 mod ids;
+mod listing;
 mod locks;
 mod messages;
 mod preferences;
@@ -65,6 +67,7 @@ mod recall;
 mod retention;
 mod search;
 mod store;
+mod tags;
 mod tools;
 mod usage;
 pub mod vectors;
@@ -78,6 +81,7 @@ pub use error::MemoryError;
 pub use ids::{
     ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PostId, Scope, UserId,
 };
+pub use listing::ListedConversation;
 pub use locks::{ConversationLock, advisory_id};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
@@ -91,5 +95,6 @@ pub use search::{
     SearchScope, SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
 };
 pub use store::{Backend, PoolStats, Store};
+pub use tags::{MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, Tagged, tag_name};
 pub use tools::DisabledTool;
 pub use usage::{DayUsage, USAGE_KEEP_DAYS, UtcDay};
