@@ -170,6 +170,12 @@ pub enum CustomId {
         /// The stored conversation's id.
         conversation: u64,
     },
+    /// Continue on a `/conversations` entry: the stored conversation, picked up where it
+    /// lived (reopened if it was put aside; see `commands::continue`).
+    PickUp {
+        /// The stored conversation's id.
+        conversation: u64,
+    },
     /// `/privacy forget`'s answer: forget the person it names (`confirm`), or leave it.
     Forget {
         /// The person who asked, the only one who may press it.
@@ -200,6 +206,7 @@ impl CustomId {
             Self::ModelMenu { .. }
             | Self::PromptForm { .. }
             | Self::Resume { .. }
+            | Self::PickUp { .. }
             | Self::Forget { .. }
             | Self::Unknown(_) => None,
         }
@@ -242,6 +249,9 @@ impl CustomId {
             ("resume", 1) => Self::Resume {
                 conversation: number(0)?,
             },
+            ("pickup", 1) => Self::PickUp {
+                conversation: number(0)?,
+            },
             ("forget", 1) => Self::Forget {
                 user: number(0)?,
                 confirm: true,
@@ -274,6 +284,7 @@ impl fmt::Display for CustomId {
             Self::ElicitForm { turn, call } => write!(f, "form:{turn}:{call}"),
             Self::PromptForm { request } => write!(f, "prompt:{request}"),
             Self::Resume { conversation } => write!(f, "resume:{conversation}"),
+            Self::PickUp { conversation } => write!(f, "pickup:{conversation}"),
             Self::Forget {
                 user,
                 confirm: true,

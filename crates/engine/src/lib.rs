@@ -9,6 +9,7 @@ mod budget;
 mod catalogue;
 mod choice;
 mod context;
+mod conversations;
 mod engine;
 mod error;
 mod events;
@@ -37,6 +38,7 @@ pub use budget::{
 pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
+pub use conversations::usable_tag;
 pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, Approver, InputPrompt, TurnEvent, TurnSummary};
@@ -61,8 +63,9 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationData,
-    ConversationId, ConversationKey, ForgetReport, GuildId, MessageData, MessageId, PersonalData,
-    PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role, Scope,
-    SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData, UserId, UtcDay, Viewer,
+    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, Conversation,
+    ConversationData, ConversationId, ConversationKey, ForgetReport, GuildId, ListedConversation,
+    MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, MessageData, MessageId, PersonalData, PoolStats,
+    PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role, Scope, SearchHit,
+    SearchQuery, SearchScope, SearchStats, Tagged, ToolSwitchData, UserId, UtcDay, Viewer,
 };

@@ -13,10 +13,25 @@ pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) ->
     let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
         return Ok(());
     };
-    let candidates = candidates(ctx, interaction, data).await;
-    let typed = commands::focused(data).map(|f| f.typed).unwrap_or_default();
-    let response =
-        commands::autocomplete_response(commands::autocomplete_choices(candidates, &typed));
+    let focused = commands::focused(data);
+    let typed = focused
+        .as_ref()
+        .map(|f| f.typed.clone())
+        .unwrap_or_default();
+    let choices = match focused
+        .as_ref()
+        .map(|f| (f.path.as_str(), f.option.as_str()))
+    {
+        // Choices naming one thing and carrying another (a title, a conversation's id).
+        Some(("continue", "conversation")) => {
+            commands::r#continue::choices(ctx, interaction, &typed).await
+        }
+        _ => {
+            let candidates = candidates(ctx, interaction, data).await;
+            commands::autocomplete_choices(candidates, &typed)
+        }
+    };
+    let response = commands::autocomplete_response(choices);
     respond(ctx, interaction, &response).await
 }
 
