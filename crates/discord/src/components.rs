@@ -176,6 +176,12 @@ pub enum CustomId {
         /// The stored conversation's id.
         conversation: u64,
     },
+    /// Bring in on a `/conversations` entry: the stored conversation, condensed into the
+    /// conversation where the button is pressed.
+    BringIn {
+        /// The stored conversation's id.
+        conversation: u64,
+    },
     /// `/privacy forget`'s answer: forget the person it names (`confirm`), or leave it.
     Forget {
         /// The person who asked, the only one who may press it.
@@ -207,6 +213,7 @@ impl CustomId {
             | Self::PromptForm { .. }
             | Self::Resume { .. }
             | Self::PickUp { .. }
+            | Self::BringIn { .. }
             | Self::Forget { .. }
             | Self::Unknown(_) => None,
         }
@@ -252,6 +259,9 @@ impl CustomId {
             ("pickup", 1) => Self::PickUp {
                 conversation: number(0)?,
             },
+            ("bringin", 1) => Self::BringIn {
+                conversation: number(0)?,
+            },
             ("forget", 1) => Self::Forget {
                 user: number(0)?,
                 confirm: true,
@@ -285,6 +295,7 @@ impl fmt::Display for CustomId {
             Self::PromptForm { request } => write!(f, "prompt:{request}"),
             Self::Resume { conversation } => write!(f, "resume:{conversation}"),
             Self::PickUp { conversation } => write!(f, "pickup:{conversation}"),
+            Self::BringIn { conversation } => write!(f, "bringin:{conversation}"),
             Self::Forget {
                 user,
                 confirm: true,

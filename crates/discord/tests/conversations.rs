@@ -333,3 +333,73 @@ async fn a_tag_is_found_through_search() {
     assert_no_pings(&bot.discord);
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn bring_in_puts_an_earlier_conversation_into_the_one_here() {
+    let mut bot = start(None, roomy).await;
+    let channel = dm(
+        &bot,
+        "plan the lisbon trip",
+        "Day one: Alfama and custard tarts.",
+    )
+    .await;
+    new_in_dm(&bot).await;
+    dm(&bot, "what should I pack?", "Comfortable shoes.").await;
+
+    let list = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::slash_command("conversations").dm());
+    let body = private_answer(&bot, &list).await;
+    // Entry 2 is the Lisbon plan (entry 1, the conversation here, cannot be brought into itself).
+    let bring = |n: usize| {
+        custom_ids(&body)
+            .into_iter()
+            .filter(|id| id.starts_with("bringin:"))
+            .nth(n)
+            .unwrap_or_else(|| panic!("no Bring in {n}: {body:#}"))
+    };
+    let itself = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::button(bring(0), 1).dm());
+    assert!(
+        says(&bot, &itself)
+            .await
+            .contains("the conversation here already")
+    );
+    let press = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::button(bring(1), 1).dm());
+    let said = says(&bot, &press).await;
+    assert!(said.contains("Brought **plan the lisbon trip**"), "{said}");
+
+    bot.ollama
+        .push_script(Script::reply("Shoes for the hills of Alfama."));
+    bot.discord
+        .inject_message_create(MessageCreate::new("anything for day one?").dm());
+    bot.finished_answer(channel, "Shoes for the hills").await;
+    let request = bot.ollama.last_chat_request().unwrap();
+    let block = request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.starts_with(mcpcord_engine::BRING_IN_HEADER))
+        })
+        .unwrap_or_else(|| panic!("no brought-in block: {request:#}"));
+    assert_eq!(block["role"], "system");
+    let text = block["content"].as_str().unwrap();
+    assert!(text.contains("User: plan the lisbon trip"), "{text}");
+    assert!(
+        text.contains("Assistant: Day one: Alfama and custard tarts."),
+        "{text}"
+    );
+    let prompt = last_prompt(&bot.ollama);
+    assert!(
+        prompt.iter().any(|m| m == "Comfortable shoes."),
+        "{prompt:?}"
+    );
+    assert_no_pings(&bot.discord);
+    bot.shutdown().await;
+}

@@ -5,6 +5,7 @@
 //! [`TurnRequest`] and render the [`TurnEvent`]s of the [`Turn`] they get back.
 
 mod audit;
+mod bring_in;
 mod budget;
 mod catalogue;
 mod choice;
@@ -32,6 +33,7 @@ mod template;
 mod tools;
 mod turn;
 
+pub use bring_in::{BRING_IN_FOOTER, BRING_IN_HEADER, condense};
 pub use budget::{
     Allowance, BudgetConfig, BudgetLimits, BudgetScope, BudgetStatus, REFRESH_AFTER, next_reset,
 };

@@ -1,7 +1,8 @@
 //! `/conversations`: a person's recent conversations from where they are (their conversations
 //! in this server, or their DMs in a DM: the engine's scope, as `/search`'s), privately, each
 //! with its title (or first message), tags, when it was last written to, whether it is live,
-//! a jump link, and a Continue button (handled in `interactions::pick_up`).
+//! a jump link, a Continue button, and a Bring in button that puts it, condensed, into the
+//! conversation here (both handled in `interactions::pick_up`).
 //!
 //! [`view`] and [`buttons`] are pure functions of the listing, so every state is a unit test.
 
@@ -160,25 +161,42 @@ pub fn jump_link(conversation: &ListedConversation) -> Option<String> {
     })
 }
 
-/// A Continue button for each conversation shown, numbered as its entry.
+/// A Continue button for each conversation shown, numbered as its entry, then a Bring in
+/// button for each (at most four rows in all).
 pub fn buttons(shown: &[ListedConversation]) -> Vec<Component> {
-    let buttons = shown
+    let shown = &shown[..shown.len().min(LISTED)];
+    let mut rows = button_rows(numbered(shown, "Continue", "↪️", |conversation| {
+        CustomId::PickUp { conversation }
+    }));
+    rows.extend(button_rows(numbered(
+        shown,
+        "Bring in",
+        "📥",
+        |conversation| CustomId::BringIn { conversation },
+    )));
+    rows
+}
+
+/// One button per conversation, labelled `{label} {n}`, its id made by `id`.
+fn numbered(
+    shown: &[ListedConversation],
+    label: &str,
+    emoji: &str,
+    id: impl Fn(u64) -> CustomId,
+) -> Vec<twilight_model::channel::message::component::Button> {
+    shown
         .iter()
         .enumerate()
-        .take(LISTED)
         .filter_map(|(n, conversation)| {
-            let id = CustomId::PickUp {
-                conversation: u64::try_from(conversation.id.0).ok()?,
-            };
+            let custom = id(u64::try_from(conversation.id.0).ok()?);
             Some(button(
-                id,
-                &format!("Continue {}", n + 1),
+                custom,
+                &format!("{label} {}", n + 1),
                 ButtonStyle::Secondary,
-                "↪️",
+                emoji,
             ))
         })
-        .collect();
-    button_rows(buttons)
+        .collect()
 }
 
 #[cfg(test)]
@@ -250,10 +268,10 @@ mod tests {
     }
 
     #[test]
-    fn each_conversation_shown_gets_a_continue_button() {
+    fn each_conversation_shown_gets_continue_and_bring_in_buttons() {
         let many: Vec<_> = (1..=12).map(|n| listed(n, Some("x"), None)).collect();
         let rows = buttons(&many);
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 4);
         let ids: Vec<String> = rows
             .iter()
             .flat_map(|row| match row {
@@ -265,9 +283,11 @@ mod tests {
                 other => panic!("a button: {other:?}"),
             })
             .collect();
-        assert_eq!(ids.len(), LISTED);
+        assert_eq!(ids.len(), 2 * LISTED);
         assert_eq!(ids[0], "pickup:1=Continue 1");
         assert_eq!(ids[9], "pickup:10=Continue 10");
+        assert_eq!(ids[10], "bringin:1=Bring in 1");
+        assert_eq!(ids[19], "bringin:10=Bring in 10");
         assert!(buttons(&[]).is_empty());
     }
 }

@@ -41,7 +41,7 @@ pub fn info() -> CommandInfo {
 impl TagCommand {
     /// Runs `/tag`: the tag put on (or taken off) the conversation here.
     pub async fn run(self, call: Call<'_>) -> CommandResult {
-        let id = here(call).await?;
+        let id = conversation_here(call).await?;
         let (person, guild) = (call.invoker.user.to_engine(), call.scope().guild_id);
         let engine = &call.ctx.engine;
         let says = if self.remove.unwrap_or(false) {
@@ -73,8 +73,9 @@ impl TagCommand {
     }
 }
 
-/// The conversation `/tag` applies to (see the module's notes), or why there is none.
-async fn here(call: Call<'_>) -> Result<ConversationId, CommandError> {
+/// The conversation `/tag` (and Bring in) applies to (see the module's notes), or why there
+/// is none.
+pub async fn conversation_here(call: Call<'_>) -> Result<ConversationId, CommandError> {
     let (key, channel) = call.here_or_refuse()?;
     let engine = &call.ctx.engine;
     let person = call.invoker.user.to_engine();

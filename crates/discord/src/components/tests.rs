@@ -39,6 +39,7 @@ fn all_ids() -> Vec<CustomId> {
         CustomId::PromptForm { request: 6 },
         CustomId::Resume { conversation: big },
         CustomId::PickUp { conversation: big },
+        CustomId::BringIn { conversation: big },
     ]
 }
 
@@ -53,7 +54,7 @@ proptest::proptest! {
 
     /// Every id this version writes, with any numbers, parses back to itself.
     #[test]
-    fn written_ids_round_trip(turn in proptest::num::u64::ANY, call in proptest::num::u32::ANY, which in 0usize..10) {
+    fn written_ids_round_trip(turn in proptest::num::u64::ANY, call in proptest::num::u32::ANY, which in 0usize..11) {
         let id = match which {
             0 => CustomId::Stop { turn },
             1 => CustomId::Regenerate { turn },
@@ -64,6 +65,7 @@ proptest::proptest! {
             6 => CustomId::ElicitForm { turn, call },
             7 => CustomId::Resume { conversation: turn },
             8 => CustomId::PickUp { conversation: turn },
+            9 => CustomId::BringIn { conversation: turn },
             _ => CustomId::PromptForm { request: turn },
         };
         let raw = id.encode();

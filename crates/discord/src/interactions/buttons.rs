@@ -49,6 +49,9 @@ pub(super) async fn on_component(ctx: &Arc<Context>, interaction: &Interaction) 
         CustomId::PickUp { conversation } => {
             return pick_up::on_pick_up(ctx, interaction, conversation).await;
         }
+        CustomId::BringIn { conversation } => {
+            return pick_up::on_bring_in(ctx, interaction, conversation).await;
+        }
         CustomId::Forget { user, confirm } => {
             return privacy::on_forget(ctx, interaction, user, confirm).await;
         }
@@ -167,6 +170,7 @@ fn owner_of(id: &CustomId) -> Option<(bool, &'static str)> {
         | CustomId::PromptForm { .. }
         | CustomId::Resume { .. }
         | CustomId::PickUp { .. }
+        | CustomId::BringIn { .. }
         | CustomId::Forget { .. }
         | CustomId::Unknown(_) => {
             return None;
