@@ -323,6 +323,17 @@ async fn a_tag_is_found_through_search() {
     let text = description(&private_answer(&bot, &none).await);
     assert!(text.contains("Nothing found"), "{text}");
 
+    // Autocomplete offers the person's own tags; Bob, who tagged nothing here, gets none.
+    let complete = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::autocomplete("search", "tag", "rec"));
+    let offered = choices(&bot, &complete).await;
+    assert_eq!(offered, vec![("recipes".to_owned(), "recipes".to_owned())]);
+    let bobs = bot.discord.inject_interaction_create(
+        InteractionCreate::autocomplete("tag", "name", "").user(BOB, "bob"),
+    );
+    assert!(choices(&bot, &bobs).await.is_empty());
+
     // The tag shows in /conversations.
     let list = bot
         .discord

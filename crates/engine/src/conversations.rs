@@ -33,6 +33,18 @@ impl Engine {
             .await?)
     }
 
+    /// The tags on `person`'s conversations from `guild` (`None`: their DMs), alphabetically,
+    /// at most `limit`.
+    pub async fn person_tags(
+        &self,
+        person: UserId,
+        guild: Option<GuildId>,
+        limit: usize,
+    ) -> Result<Vec<String>, EngineError> {
+        let scope = SearchScope::person(person, guild);
+        Ok(self.store().tags_in_scope(&scope, limit).await?)
+    }
+
     /// Conversation `id` as a list shows it (archived or live, where it lives), if `person`
     /// may pick it up from `guild` (`None`: a DM); an error saying why not otherwise.
     pub async fn own_conversation(

@@ -7,6 +7,9 @@
 //! conversation (retention, forget); a forgotten person's tags stay on other people's
 //! conversations without their name.
 
+use std::time::SystemTime;
+
+use crate::search::{Params, SearchScope};
 use crate::{ConversationId, MemoryError, Store, UserId, db};
 
 /// The longest tag, in characters.
@@ -97,5 +100,26 @@ impl Store {
         .bind(id.0)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// The tags on the conversations `scope` may read, alphabetically, at most `limit` (for
+    /// autocomplete: a person sees only the tags of their own conversations from there).
+    pub async fn tags_in_scope(
+        &self,
+        scope: &SearchScope,
+        limit: usize,
+    ) -> Result<Vec<String>, MemoryError> {
+        let (now, cutoffs) = self.retention_bounds(SystemTime::now());
+        let mut params = Params::default();
+        let condition = scope.conversation_condition(&mut params, now, cutoffs);
+        let limit = params.int(i64::try_from(limit).unwrap_or(i64::MAX));
+        let sql = format!(
+            "SELECT DISTINCT t.tag FROM conversation_tags t JOIN conversations c \
+             ON c.id = t.conversation_id WHERE {condition} ORDER BY t.tag LIMIT {limit}"
+        );
+        Ok(params
+            .bind_scalar(sqlx::query_scalar(&sql))
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

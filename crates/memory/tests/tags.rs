@@ -164,6 +164,25 @@ async fn a_tag_narrows_a_search_within_the_persons_scope(db: TestDb) {
             .await
             .is_empty()
     );
+
+    // Autocomplete: the tags of the person's own conversations from there.
+    store
+        .tag_conversation(bobs, "bobs-tag", None)
+        .await
+        .unwrap();
+    let tags = |scope: SearchScope| {
+        let store = store.clone();
+        async move { store.tags_in_scope(&scope, 25).await.unwrap() }
+    };
+    assert_eq!(
+        tags(SearchScope::guild(ALICE, GUILD)).await,
+        vec!["recipes"]
+    );
+    assert_eq!(
+        tags(SearchScope::guild(BOB, GUILD)).await,
+        vec!["bobs-tag", "recipes"]
+    );
+    assert!(tags(SearchScope::direct(ALICE)).await.is_empty());
 }
 
 async fn recent_conversations_newest_first_with_what_a_list_shows(db: TestDb) {

@@ -55,7 +55,7 @@ pub struct SearchCommand {
     #[command(max_length = 25)]
     pub after: Option<String>,
     /// Only conversations with this tag (see /tag)
-    #[command(max_length = 40)]
+    #[command(autocomplete = true, max_length = 40)]
     pub tag: Option<String>,
     // A `category` option goes here once conversations get automatic categories (issue 14):
     // its value narrows the scope the way `tag` does (`SearchScope::with_category`).

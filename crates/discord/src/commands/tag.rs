@@ -23,7 +23,7 @@ use crate::middleware::{CommandError, CommandResponse, CommandResult};
 )]
 pub struct TagCommand {
     /// The tag (letters, digits, - _ .; spaces become -)
-    #[command(min_length = 1, max_length = 40)]
+    #[command(autocomplete = true, min_length = 1, max_length = 40)]
     pub name: String,
     /// Take this tag off instead
     pub remove: Option<bool>,

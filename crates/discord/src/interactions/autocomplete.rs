@@ -6,6 +6,7 @@ use twilight_model::application::interaction::{Interaction, InteractionData};
 use super::{Reply, respond};
 use crate::bot::Context;
 use crate::commands::{self, help};
+use crate::ids::ToEngine;
 use crate::middleware::Invoker;
 
 /// Answers an autocomplete interaction with the candidates that match what was typed.
@@ -25,6 +26,10 @@ pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) ->
         // Choices naming one thing and carrying another (a title, a conversation's id).
         Some(("continue", "conversation")) => {
             commands::r#continue::choices(ctx, interaction, &typed).await
+        }
+        // The person's own tags, from the store through the engine.
+        Some(("search", "tag") | ("tag", "name")) => {
+            commands::autocomplete_choices(tags(ctx, interaction).await, &typed)
         }
         _ => {
             let candidates = candidates(ctx, interaction, data).await;
@@ -61,4 +66,17 @@ async fn candidates(ctx: &Context, interaction: &Interaction, data: &CommandData
         (_, "tool") => engine.tool_names(),
         _ => Vec::new(),
     }
+}
+
+/// The tags of the person's own conversations from where they are.
+async fn tags(ctx: &Context, interaction: &Interaction) -> Vec<String> {
+    let Some(user) = interaction.author_id() else {
+        return Vec::new();
+    };
+    let guild = interaction.guild_id.map(ToEngine::to_engine);
+    let tags = ctx.engine.person_tags(user.to_engine(), guild, 100).await;
+    tags.unwrap_or_else(|error| {
+        tracing::info!(%error, "cannot list tags for autocomplete");
+        Vec::new()
+    })
 }
