@@ -55,6 +55,9 @@ impl Engine {
             });
         };
         let message = NewMessage::new(Role::System, block).with_author(person, name);
+        // After any turn of that conversation running in this process: not inside its answer.
+        let key = self.store().get_conversation(into).await?.key;
+        let _order = self.conversation_lock(key.as_str()).lock_owned().await;
         self.store().commit_turn(into, vec![message]).await?;
         Ok(label)
     }
