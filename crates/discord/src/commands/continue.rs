@@ -60,11 +60,20 @@ impl ContinueCommand {
     /// Runs `/continue`: the chosen conversation (an autocomplete choice carries its id; typed
     /// words pick the newest whose title holds them) is picked up.
     pub async fn run(self, call: Call<'_>) -> CommandResult {
-        let id = match self.conversation.trim().parse::<i64>() {
-            Ok(id) => ConversationId(id),
-            Err(_) => self.by_title(call).await?,
+        let Ok(id) = self.conversation.trim().parse::<i64>() else {
+            let id = self.by_title(call).await?;
+            return Ok(CommandResponse::private(
+                pick_up(call.ctx, call.interaction, id).await?,
+            ));
         };
-        let says = pick_up(call.ctx, call.interaction, id).await?;
+        // An id from a choice; else a title made of digits ("2026").
+        let says = match pick_up(call.ctx, call.interaction, ConversationId(id)).await {
+            Ok(says) => says,
+            Err(refused) => match self.by_title(call).await {
+                Ok(titled) => pick_up(call.ctx, call.interaction, titled).await?,
+                Err(_) => return Err(refused),
+            },
+        };
         Ok(CommandResponse::private(says))
     }
 
