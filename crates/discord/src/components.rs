@@ -170,6 +170,18 @@ pub enum CustomId {
         /// The stored conversation's id.
         conversation: u64,
     },
+    /// Continue on a `/conversations` entry: the stored conversation, picked up where it
+    /// lived (reopened if it was put aside; see `commands::continue`).
+    PickUp {
+        /// The stored conversation's id.
+        conversation: u64,
+    },
+    /// Bring in on a `/conversations` entry: the stored conversation, condensed into the
+    /// conversation where the button is pressed.
+    BringIn {
+        /// The stored conversation's id.
+        conversation: u64,
+    },
     /// `/privacy forget`'s answer: forget the person it names (`confirm`), or leave it.
     Forget {
         /// The person who asked, the only one who may press it.
@@ -200,6 +212,8 @@ impl CustomId {
             Self::ModelMenu { .. }
             | Self::PromptForm { .. }
             | Self::Resume { .. }
+            | Self::PickUp { .. }
+            | Self::BringIn { .. }
             | Self::Forget { .. }
             | Self::Unknown(_) => None,
         }
@@ -242,6 +256,12 @@ impl CustomId {
             ("resume", 1) => Self::Resume {
                 conversation: number(0)?,
             },
+            ("pickup", 1) => Self::PickUp {
+                conversation: number(0)?,
+            },
+            ("bringin", 1) => Self::BringIn {
+                conversation: number(0)?,
+            },
             ("forget", 1) => Self::Forget {
                 user: number(0)?,
                 confirm: true,
@@ -274,6 +294,8 @@ impl fmt::Display for CustomId {
             Self::ElicitForm { turn, call } => write!(f, "form:{turn}:{call}"),
             Self::PromptForm { request } => write!(f, "prompt:{request}"),
             Self::Resume { conversation } => write!(f, "resume:{conversation}"),
+            Self::PickUp { conversation } => write!(f, "pickup:{conversation}"),
+            Self::BringIn { conversation } => write!(f, "bringin:{conversation}"),
             Self::Forget {
                 user,
                 confirm: true,

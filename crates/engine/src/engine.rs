@@ -479,7 +479,8 @@ impl Engine {
         self.inner.audit.close().await;
     }
 
-    fn conversation_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    /// The in-process lock of the conversation under `key`, which its turns run under.
+    pub(crate) fn conversation_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.inner.conversations.of(key)
     }
 }

@@ -8,11 +8,13 @@
 //! `forget`, facts about the person it talks with (`facts.rs`).
 
 mod audit;
+mod bring_in;
 mod budget;
 mod builtin;
 mod catalogue;
 mod choice;
 mod context;
+mod conversations;
 mod engine;
 mod error;
 mod events;
@@ -37,6 +39,7 @@ mod template;
 mod tools;
 mod turn;
 
+pub use bring_in::{BRING_IN_FOOTER, BRING_IN_HEADER, condense};
 pub use budget::{
     Allowance, BudgetConfig, BudgetLimits, BudgetScope, BudgetStatus, REFRESH_AFTER, next_reset,
 };
@@ -44,6 +47,7 @@ pub use builtin::BUILTIN_SERVER;
 pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
+pub use conversations::usable_tag;
 pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, Approver, InputPrompt, TurnEvent, TurnSummary};
@@ -70,9 +74,10 @@ pub use mcpcord_mcp::{
     ToolDescriptor,
 };
 pub use mcpcord_memory::{
-    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationData,
-    ConversationId, ConversationKey, Fact, FactData, FactId, ForgetReport, GuildId, MessageData,
-    MessageId, PersonalData, PoolStats, PostId, PreferenceData, PreferenceLevel, Profile,
-    REMOVED_NOTE, Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData,
-    UserId, UtcDay, Viewer,
+    AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, Conversation,
+    ConversationData, ConversationId, ConversationKey, Fact, FactData, FactId, ForgetReport,
+    GuildId, ListedConversation, MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, MessageData, MessageId,
+    PersonalData, PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role,
+    Scope, SearchHit, SearchQuery, SearchScope, SearchStats, Tagged, ToolSwitchData, UserId,
+    UtcDay, Viewer,
 };

@@ -3,6 +3,7 @@
 //! the audit log ([`AuditEntry`]), remote MCP servers' logins as the binary sealed them
 //! ([`SealedCredentials`]), search (a keyword index, scope, rank fusion), message embeddings
 //! with an in-process vector index ([`vectors`]), hybrid recall of earlier conversations, and
+//! conversation tags with a person's list of recent conversations ([`ListedConversation`]), and
 //! the facts the bot remembers about a person ([`Fact`]).
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
@@ -59,6 +60,7 @@ mod facts;
 mod group;
 mod hot;
 mod ids;
+mod listing;
 mod locks;
 mod messages;
 mod preferences;
@@ -67,6 +69,7 @@ mod recall;
 mod retention;
 mod search;
 mod store;
+mod tags;
 mod tools;
 mod usage;
 pub mod vectors;
@@ -81,6 +84,7 @@ pub use facts::{Fact, FactId};
 pub use ids::{
     ChannelId, ConversationId, ConversationKey, GuildId, MessageId, PostId, Scope, UserId,
 };
+pub use listing::ListedConversation;
 pub use locks::{ConversationLock, advisory_id};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
@@ -94,5 +98,6 @@ pub use search::{
     SearchScope, SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
 };
 pub use store::{Backend, PoolStats, Store};
+pub use tags::{MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, Tagged, tag_name};
 pub use tools::DisabledTool;
 pub use usage::{DayUsage, USAGE_KEEP_DAYS, UtcDay};

@@ -15,6 +15,8 @@ pub mod ask_message;
 pub mod audit;
 mod call;
 pub mod chat;
+pub mod r#continue;
+pub mod conversations;
 pub mod help;
 pub mod memory;
 pub mod model;
@@ -26,6 +28,7 @@ pub mod resource;
 pub mod search;
 pub mod status;
 pub mod system;
+pub mod tag;
 pub mod tools;
 
 use twilight_interactions::command::{
@@ -50,6 +53,8 @@ use crate::middleware::{Access, CommandError, CommandResult};
 pub use self::audit::AuditCommand;
 pub use self::call::{Call, invoker_name, level, may_pick, scope_words};
 pub use self::chat::ChatCommand;
+pub use self::r#continue::ContinueCommand;
+pub use self::conversations::ConversationsCommand;
 pub use self::help::HelpCommand;
 pub use self::memory::MemoryCommand;
 pub use self::model::ModelCommand;
@@ -61,6 +66,7 @@ pub use self::resource::ResourceCommand;
 pub use self::search::SearchCommand;
 pub use self::status::StatusCommand;
 pub use self::system::SystemCommand;
+pub use self::tag::TagCommand;
 pub use self::tools::ToolsCommand;
 
 /// The most choices an autocomplete answer may hold.
@@ -180,6 +186,9 @@ pub fn catalogue() -> Vec<CommandInfo> {
         new::info(),
         ask_message::info(),
         search::info(),
+        conversations::info(),
+        r#continue::info(),
+        tag::info(),
         model::info(),
         models::info(),
         tools::info(),
@@ -248,6 +257,12 @@ pub enum BotCommand {
     New(NewCommand),
     /// `/search`.
     Search(SearchCommand),
+    /// `/conversations`.
+    Conversations(ConversationsCommand),
+    /// `/continue`.
+    Continue(ContinueCommand),
+    /// `/tag`.
+    Tag(TagCommand),
     /// `/help`.
     Help(HelpCommand),
     /// `/status`.
@@ -289,6 +304,9 @@ impl BotCommand {
             "resource" => Self::Resource(ResourceCommand::from_interaction(input)?),
             "new" => Self::New(NewCommand::from_interaction(input)?),
             "search" => Self::Search(SearchCommand::from_interaction(input)?),
+            "conversations" => Self::Conversations(ConversationsCommand::from_interaction(input)?),
+            "continue" => Self::Continue(ContinueCommand::from_interaction(input)?),
+            "tag" => Self::Tag(TagCommand::from_interaction(input)?),
             "help" => Self::Help(HelpCommand::from_interaction(input)?),
             "status" => Self::Status(StatusCommand::from_interaction(input)?),
             "audit" => Self::Audit(AuditCommand::from_interaction(input)?),
@@ -347,6 +365,9 @@ impl BotCommand {
             Self::Resource(resource) => resource.run(call).await,
             Self::New(new) => new.run(call).await,
             Self::Search(search) => search.run(call).await,
+            Self::Conversations(conversations) => conversations.run(call).await,
+            Self::Continue(pick) => pick.run(call).await,
+            Self::Tag(tag) => tag.run(call).await,
             Self::Help(help) => help.run(call),
             Self::Status(status) => status.run(call).await,
             Self::Audit(audit) => audit.run(call).await,
@@ -390,6 +411,9 @@ impl BotCommand {
             Self::Resource(_) => "resource",
             Self::New(_) => "new",
             Self::Search(_) => "search",
+            Self::Conversations(_) => "conversations",
+            Self::Continue(_) => "continue",
+            Self::Tag(_) => "tag",
             Self::Help(_) => "help",
             Self::Status(_) => "status",
             Self::Audit(_) => "audit",

@@ -1,6 +1,6 @@
 //! `/search`: a person searches their own past conversations of the place they are in (the
 //! engine's scope: their conversations in this server, or their DMs in a DM), optionally by
-//! user, channel and time; the best hits come back privately with a snippet, who, when and a
+//! user, channel, time and tag; the best hits come back privately with a snippet, who, when and a
 //! jump link, and a "Continue this conversation" button for each conversation shown (handled
 //! in `interactions::resume`).
 //!
@@ -32,7 +32,7 @@ use crate::render::escape;
 /// How many hits `/search` shows.
 pub const SEARCH_HITS: usize = 8;
 
-/// `/search query: [user] [channel] [before] [after]`.
+/// `/search query: [user] [channel] [before] [after] [tag]`.
 #[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
 #[command(
     name = "search",
@@ -54,6 +54,11 @@ pub struct SearchCommand {
     /// Only messages since this day (YYYY-MM-DD, UTC) or this long ago (7d, 2w, 12h, 3 days)
     #[command(max_length = 25)]
     pub after: Option<String>,
+    /// Only conversations with this tag (see /tag)
+    #[command(autocomplete = true, max_length = 40)]
+    pub tag: Option<String>,
+    // A `category` option goes here once conversations get automatic categories (issue 14):
+    // its value narrows the scope the way `tag` does (`SearchScope::with_category`).
 }
 
 /// How `/help` presents `/search`.
@@ -64,6 +69,7 @@ pub fn info() -> CommandInfo {
         &[
             "/search query:carbonara recipe",
             "/search query:deploy user:@alex after:2w",
+            "/search query:sauce tag:recipes",
         ],
     )
 }
@@ -103,6 +109,9 @@ impl SearchCommand {
         }
         if let Some(after) = &self.after {
             scope = scope.after(parse_when(after, now).map_err(CommandError::Invalid)?);
+        }
+        if let Some(tag) = &self.tag {
+            scope = scope.with_tag(mcpcord_engine::usable_tag(tag)?);
         }
         Ok(scope)
     }

@@ -10,7 +10,7 @@ fn data(value: serde_json::Value) -> CommandData {
 #[test]
 fn every_declaration_is_valid_for_discord() {
     let commands = all_commands();
-    assert_eq!(commands.len(), 15);
+    assert_eq!(commands.len(), 18);
     for command in &commands {
         twilight_validate::command::command(command)
             .unwrap_or_else(|e| panic!("{}: {e}", command.name));
@@ -19,6 +19,40 @@ fn every_declaration_is_valid_for_discord() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), commands.len(), "names are unique");
+}
+
+#[test]
+fn tag_continue_and_conversations_parse() {
+    let tag = BotCommand::parse(data(json!({
+        "id": "1", "name": "tag", "type": 1,
+        "options": [{"name": "name", "type": 3, "value": "recipes"},
+                    {"name": "remove", "type": 5, "value": true}]
+    })))
+    .unwrap();
+    assert_eq!(
+        tag,
+        BotCommand::Tag(TagCommand {
+            name: "recipes".into(),
+            remove: Some(true)
+        })
+    );
+    assert_eq!((tag.access(), tag.path()), (Access::Everyone, "tag".into()));
+    let pick = BotCommand::parse(data(json!({
+        "id": "1", "name": "continue", "type": 1,
+        "options": [{"name": "conversation", "type": 3, "value": "42"}]
+    })))
+    .unwrap();
+    assert_eq!(
+        pick,
+        BotCommand::Continue(ContinueCommand {
+            conversation: "42".into()
+        })
+    );
+    let list = BotCommand::parse(data(json!({"id": "1", "name": "conversations", "type": 1})));
+    assert_eq!(
+        list.unwrap(),
+        BotCommand::Conversations(ConversationsCommand)
+    );
 }
 
 #[test]

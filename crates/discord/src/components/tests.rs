@@ -38,6 +38,8 @@ fn all_ids() -> Vec<CustomId> {
         CustomId::ElicitForm { turn: 5, call: 1 },
         CustomId::PromptForm { request: 6 },
         CustomId::Resume { conversation: big },
+        CustomId::PickUp { conversation: big },
+        CustomId::BringIn { conversation: big },
     ]
 }
 
@@ -52,7 +54,7 @@ proptest::proptest! {
 
     /// Every id this version writes, with any numbers, parses back to itself.
     #[test]
-    fn written_ids_round_trip(turn in proptest::num::u64::ANY, call in proptest::num::u32::ANY, which in 0usize..9) {
+    fn written_ids_round_trip(turn in proptest::num::u64::ANY, call in proptest::num::u32::ANY, which in 0usize..11) {
         let id = match which {
             0 => CustomId::Stop { turn },
             1 => CustomId::Regenerate { turn },
@@ -62,6 +64,8 @@ proptest::proptest! {
             5 => CustomId::Elicit { turn, call },
             6 => CustomId::ElicitForm { turn, call },
             7 => CustomId::Resume { conversation: turn },
+            8 => CustomId::PickUp { conversation: turn },
+            9 => CustomId::BringIn { conversation: turn },
             _ => CustomId::PromptForm { request: turn },
         };
         let raw = id.encode();

@@ -8,6 +8,7 @@ use mcpcord_engine::Engine;
 
 use crate::bot::Context;
 use crate::commands::{self, help, memory};
+use crate::ids::ToEngine;
 use crate::middleware::Invoker;
 
 /// Answers an autocomplete interaction with the candidates that match what was typed.
@@ -15,10 +16,29 @@ pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) ->
     let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
         return Ok(());
     };
-    let candidates = candidates(ctx, interaction, data).await;
-    let typed = commands::focused(data).map(|f| f.typed).unwrap_or_default();
-    let response =
-        commands::autocomplete_response(commands::autocomplete_choices(candidates, &typed));
+    let focused = commands::focused(data);
+    let typed = focused
+        .as_ref()
+        .map(|f| f.typed.clone())
+        .unwrap_or_default();
+    let choices = match focused
+        .as_ref()
+        .map(|f| (f.path.as_str(), f.option.as_str()))
+    {
+        // Choices naming one thing and carrying another (a title, a conversation's id).
+        Some(("continue", "conversation")) => {
+            commands::r#continue::choices(ctx, interaction, &typed).await
+        }
+        // The person's own tags, from the store through the engine.
+        Some(("search", "tag") | ("tag", "name")) => {
+            commands::autocomplete_choices(tags(ctx, interaction).await, &typed)
+        }
+        _ => {
+            let candidates = candidates(ctx, interaction, data).await;
+            commands::autocomplete_choices(candidates, &typed)
+        }
+    };
+    let response = commands::autocomplete_response(choices);
     respond(ctx, interaction, &response).await
 }
 
@@ -60,4 +80,17 @@ async fn names(engine: &Engine, focused: &commands::Focused) -> Vec<String> {
         (_, "tool") => engine.tool_names(),
         _ => Vec::new(),
     }
+}
+
+/// The tags of the person's own conversations from where they are.
+async fn tags(ctx: &Context, interaction: &Interaction) -> Vec<String> {
+    let Some(user) = interaction.author_id() else {
+        return Vec::new();
+    };
+    let guild = interaction.guild_id.map(ToEngine::to_engine);
+    let tags = ctx.engine.person_tags(user.to_engine(), guild, 100).await;
+    tags.unwrap_or_else(|error| {
+        tracing::info!(%error, "cannot list tags for autocomplete");
+        Vec::new()
+    })
 }

@@ -15,7 +15,7 @@ use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
 };
 
-use super::{Reply, acknowledge, message_response, privacy, private, respond, resume};
+use super::{Reply, acknowledge, message_response, pick_up, privacy, private, respond, resume};
 use crate::bot::Context;
 use crate::commands::{ScopeChoice, invoker_name, level, may_pick, scope_words};
 use crate::components::{self, CustomId, Decision};
@@ -45,6 +45,12 @@ pub(super) async fn on_component(ctx: &Arc<Context>, interaction: &Interaction) 
         CustomId::ModelMenu { scope } => return model_menu(ctx, interaction, data, scope).await,
         CustomId::Resume { conversation } => {
             return resume::on_resume(ctx, interaction, conversation).await;
+        }
+        CustomId::PickUp { conversation } => {
+            return pick_up::on_pick_up(ctx, interaction, conversation).await;
+        }
+        CustomId::BringIn { conversation } => {
+            return pick_up::on_bring_in(ctx, interaction, conversation).await;
         }
         CustomId::Forget { user, confirm } => {
             return privacy::on_forget(ctx, interaction, user, confirm).await;
@@ -163,6 +169,8 @@ fn owner_of(id: &CustomId) -> Option<(bool, &'static str)> {
         CustomId::ModelMenu { .. }
         | CustomId::PromptForm { .. }
         | CustomId::Resume { .. }
+        | CustomId::PickUp { .. }
+        | CustomId::BringIn { .. }
         | CustomId::Forget { .. }
         | CustomId::Unknown(_) => {
             return None;

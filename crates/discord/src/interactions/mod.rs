@@ -11,6 +11,7 @@ mod autocomplete;
 mod buttons;
 mod commands;
 mod modals;
+mod pick_up;
 mod privacy;
 mod resume;
 

@@ -160,6 +160,13 @@ async fn forget_choices(
         id,
     )
     .await?;
+    // Tags they put on conversations others took part in stay, without their name.
+    execute(
+        conn,
+        "UPDATE conversation_tags SET tagged_by = NULL WHERE tagged_by = $1",
+        id,
+    )
+    .await?;
     report.usage_days_deleted = execute(
         conn,
         "DELETE FROM token_usage WHERE subject = 'user' AND subject_id = $1",

@@ -12,6 +12,8 @@
 //!   recall chosen for them (channel and guild preferences do not record who set them);
 //! - `disabled_tools.disabled_by`: tool switches they made as an admin;
 //! - `person_facts.user_id`: facts the bot remembers about them (0010), in every scope.
+//! - `conversation_tags.tagged_by` (0011): tags they put on a conversation (forgetting clears
+//!   the id; the tag stays on a conversation others took part in).
 //!
 //! "The answers to them" are the model's messages (assistant and tool rows) that follow one of
 //! their messages in a conversation, up to the next person's message.

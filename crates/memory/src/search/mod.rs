@@ -18,3 +18,5 @@ pub use hybrid::Meaning;
 pub use keyword::{SearchHit, SearchQuery};
 pub use maintenance::{EMBEDDINGS_TABLE, SearchStats};
 pub use scope::{SearchScope, Viewer};
+
+pub(crate) use params::Params;

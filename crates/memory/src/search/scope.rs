@@ -49,6 +49,12 @@ pub struct SearchScope {
     pub before: Option<SystemTime>,
     /// Only messages written at or after this time.
     pub after: Option<SystemTime>,
+    /// Only conversations carrying this tag (its stored spelling, see
+    /// [`tag_name`](crate::tag_name)).
+    pub tag: Option<String>,
+    // A `category` filter goes here once conversations have one (issue 14's automatic
+    // categories): an `Option<String>` beside `tag`, a `with_category`, and one more part in
+    // `conversation_condition`.
 }
 
 impl SearchScope {
@@ -82,6 +88,7 @@ impl SearchScope {
             channel: None,
             before: None,
             after: None,
+            tag: None,
         }
     }
 
@@ -94,6 +101,13 @@ impl SearchScope {
     /// Narrowed to one channel or thread.
     pub fn in_channel(mut self, channel: ChannelId) -> Self {
         self.channel = Some(channel);
+        self
+    }
+
+    /// Narrowed to conversations tagged `tag` (in its stored spelling, see
+    /// [`tag_name`](crate::tag_name)).
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
         self
     }
 
@@ -115,6 +129,7 @@ impl SearchScope {
         !matches!(self.viewer, Viewer::Operator { .. })
             || self.user.is_some()
             || self.channel.is_some()
+            || self.tag.is_some()
     }
 
     /// The SQL condition on a conversation `c` that this scope allows, its values pushed to
@@ -133,6 +148,13 @@ impl SearchScope {
         }
         if let Some(channel) = self.channel {
             parts.push(format!("c.channel_id = {}", params.int(db::id(channel))));
+        }
+        if let Some(tag) = &self.tag {
+            parts.push(format!(
+                "EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id \
+                 AND t.tag = {})",
+                params.text(tag.clone())
+            ));
         }
         parts.push(format!(
             "NOT EXISTS (SELECT 1 FROM guilds g WHERE g.id = c.guild_id \
