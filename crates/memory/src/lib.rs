@@ -2,7 +2,8 @@
 //! and guilds the bot has seen, tools turned off per channel, retention, token usage per day,
 //! the audit log ([`AuditEntry`]), remote MCP servers' logins as the binary sealed them
 //! ([`SealedCredentials`]), search (a keyword index, scope, rank fusion), message embeddings
-//! with an in-process vector index ([`vectors`]), and hybrid recall of earlier conversations.
+//! with an in-process vector index ([`vectors`]), hybrid recall of earlier conversations, and
+//! rolling summaries with titles, categories and entities ([`Summary`]).
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -65,6 +66,7 @@ mod recall;
 mod retention;
 mod search;
 mod store;
+mod summaries;
 mod tools;
 mod usage;
 pub mod vectors;
@@ -91,5 +93,8 @@ pub use search::{
     SearchScope, SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
 };
 pub use store::{Backend, PoolStats, Store};
+pub use summaries::{
+    BackgroundJob, Entity, EntityKind, NewSummary, Summary, SummarySource, Topics,
+};
 pub use tools::DisabledTool;
 pub use usage::{DayUsage, USAGE_KEEP_DAYS, UtcDay};
