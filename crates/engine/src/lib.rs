@@ -9,6 +9,7 @@ mod budget;
 mod catalogue;
 mod choice;
 mod context;
+mod digest;
 mod engine;
 mod error;
 mod events;
@@ -26,6 +27,7 @@ mod request;
 mod search;
 mod settings;
 mod slot;
+mod summariser;
 pub mod telemetry;
 mod template;
 mod tools;
@@ -37,11 +39,12 @@ pub use budget::{
 pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
+pub use digest::{SUMMARY_FOOTER, SUMMARY_HEADER};
 pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, Approver, InputPrompt, TurnEvent, TurnSummary};
 pub use grants::{Allowed, Grants, glob_matches, tool_name};
-pub use memory::MemoryConfig;
+pub use memory::{DEFAULT_CATEGORIES, MemoryConfig};
 pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
 pub use policy::{
     ContentPolicy, Direction, Hit, MODERATION_UNAVAILABLE, Moderation, PlacePolicy, PolicyAction,
@@ -64,5 +67,6 @@ pub use mcpcord_memory::{
     AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, ConversationData,
     ConversationId, ConversationKey, ForgetReport, GuildId, MessageData, MessageId, PersonalData,
     PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role, Scope,
-    SearchHit, SearchQuery, SearchScope, SearchStats, ToolSwitchData, UserId, UtcDay, Viewer,
+    SearchHit, SearchQuery, SearchScope, SearchStats, Summary, ToolSwitchData, Topics, UserId,
+    UtcDay, Viewer,
 };
