@@ -127,11 +127,16 @@ pub fn build(
     estimator: &TokenEstimator,
     model: &str,
     system: Message,
-    mut history: Vec<Message>,
+    history: Vec<Message>,
     budget: usize,
 ) -> Context {
     let kept = fitting(estimator, model, &system, &history, budget);
-    let left_out = history.len() - kept;
+    keep(system, history, kept)
+}
+
+/// `system` and the newest `kept` messages of `history` (as [`fitting`] counted them).
+pub fn keep(system: Message, mut history: Vec<Message>, kept: usize) -> Context {
+    let left_out = history.len().saturating_sub(kept);
     let mut messages = Vec::with_capacity(kept + 1);
     messages.push(system);
     messages.extend(history.drain(left_out..));

@@ -147,6 +147,11 @@ pub(crate) struct Inner {
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 impl Inner {
+    /// Whether any turn is running or waiting for its turn.
+    pub(crate) fn turns_active(&self) -> bool {
+        !self.tracker.is_empty()
+    }
+
     /// The time now, by the engine's clock.
     pub(crate) fn now(&self) -> SystemTime {
         let clock = self.clock.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -398,6 +403,8 @@ impl Engine {
             },
             span,
         ));
+        // After the spawn: a background call that checked for turns before it still hears.
+        self.inner.background.turn_started();
         turn
     }
 

@@ -9,6 +9,10 @@
 //! and a guild over the cap is skipped until the next UTC day. The work is found again from
 //! stored rows, so after a restart it resumes where it stopped. A turn that needs a summary
 //! wakes the pass; otherwise it looks again every `memory.background_interval`.
+//!
+//! Turns come first: a background call starts only while no turn runs or waits, and a turn
+//! that starts meanwhile cancels it (the job is found again by a later sweep), so a backend
+//! slot a turn needs is never held by background work.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,6 +53,8 @@ pub(crate) struct Background {
     pub(crate) stop: CancellationToken,
     /// Wakes the pass when a turn asked for a summary.
     wake: Notify,
+    /// Tells background calls under way that a turn started: they give the backend way.
+    turn_started: Notify,
     /// Model calls made.
     calls: AtomicU64,
     /// Tokens those calls cost.
@@ -62,6 +68,7 @@ impl Background {
             task: Mutex::new(None),
             stop,
             wake: Notify::new(),
+            turn_started: Notify::new(),
             calls: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
         }
@@ -70,6 +77,11 @@ impl Background {
     /// Tells the pass there is new work.
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Tells background calls under way that a turn started (they give way to it).
+    pub(crate) fn turn_started(&self) {
+        self.turn_started.notify_waiters();
     }
 
     /// Background model calls and their tokens since the engine started.
@@ -92,6 +104,8 @@ enum Ran {
     Done,
     /// Skipped: its guild spent the day's background tokens.
     Capped,
+    /// Given up for a turn (one was running, or started): found again by a later sweep.
+    Yielded,
 }
 
 /// The pass's state; [`run`](Summariser::run) drives it.
@@ -163,9 +177,18 @@ impl Summariser {
             .buffer_unordered(config.memory.background_concurrency.max(1))
             .collect()
             .await;
-        let capped = ran.iter().filter(|r| matches!(r, Ok(Ran::Capped))).count();
-        if capped > 0 {
-            tracing::debug!(capped, "background work over its daily token cap waits");
+        let waiting =
+            |kind: fn(&Ran) -> bool| ran.iter().filter(|r| r.as_ref().is_ok_and(kind)).count();
+        let (capped, yielded) = (
+            waiting(|r| matches!(r, Ran::Capped)),
+            waiting(|r| matches!(r, Ran::Yielded)),
+        );
+        if capped + yielded > 0 {
+            tracing::debug!(
+                capped,
+                yielded,
+                "background work waits (daily token cap, or turns running)"
+            );
         }
         if let Some(error) = ran.into_iter().find_map(Result::err) {
             return Err(error); // The page is read again after the wait.
@@ -214,7 +237,16 @@ impl Summariser {
         request.options.max_tokens = Some(ANSWER_TOKENS);
         request.options.keep_alive = config.keep_alive;
         let chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
-        let response = self.inner.pool.complete(&request).await?;
+        // Turns come first: none may be running when the call starts, and one that starts
+        // meanwhile ends it (the backend's slot is theirs; the job is found again later).
+        let turn_started = self.inner.background.turn_started.notified();
+        if self.inner.turns_active() {
+            return Ok(Ran::Yielded);
+        }
+        let response = tokio::select! {
+            response = self.inner.pool.complete(&request) => response?,
+            () = turn_started => return Ok(Ran::Yielded),
+        };
         let tokens = match (
             response.usage.prompt_tokens,
             response.usage.completion_tokens,

@@ -330,29 +330,27 @@ impl TurnState {
         let budget = (length as usize)
             .saturating_sub(config.reserved_answer_tokens as usize)
             .saturating_sub(self.inner.estimator.tools_tokens(model, offered));
-        let estimator = &self.inner.estimator;
         let system = Message::system(system);
-        if !config.memory.summaries
-            || context::fitting(estimator, model, &system, &converted, budget) == converted.len()
-        {
-            let Context { messages, left_out } =
-                context::build(estimator, model, system, converted, budget);
-            if left_out > 0 {
-                self.notice(format!(
-                    "{left_out} earlier message(s) did not fit in {model}'s context and were left out"
-                ))
+        let kept = context::fitting(&self.inner.estimator, model, &system, &converted, budget);
+        if kept < converted.len() && config.memory.summaries {
+            return self
+                .summarised_context(
+                    conversation,
+                    model,
+                    system.content,
+                    (&history, converted),
+                    budget,
+                )
                 .await;
-            }
-            return messages;
         }
-        self.summarised_context(
-            conversation,
-            model,
-            system.content,
-            (&history, converted),
-            budget,
-        )
-        .await
+        let Context { messages, left_out } = context::keep(system, converted, kept);
+        if left_out > 0 {
+            self.notice(format!(
+                "{left_out} earlier message(s) did not fit in {model}'s context and were left out"
+            ))
+            .await;
+        }
+        messages
     }
 }
 

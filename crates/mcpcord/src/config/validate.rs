@@ -442,7 +442,10 @@ fn categories(raw: Option<Vec<String>>, report: &mut Report) -> Vec<String> {
             .collect();
     };
     if raw.is_empty() {
-        report.error(PATH, "needs at least one category, e.g. [\"work\", \"other\"]");
+        report.error(
+            PATH,
+            "needs at least one category, e.g. [\"work\", \"other\"]",
+        );
     }
     let mut seen = std::collections::HashSet::new();
     for (i, category) in raw.iter().enumerate() {
