@@ -193,6 +193,11 @@ impl Engine {
         Ok(self.inner.store.latest_summary(conversation).await?)
     }
 
+    /// How many summaries are stored, and of how many conversations (`mcpcord memory stats`).
+    pub async fn summary_counts(&self) -> Result<(u64, u64), EngineError> {
+        Ok(self.inner.store.summary_counts().await?)
+    }
+
     /// The conversation's title, category and entities.
     pub async fn topics(&self, conversation: ConversationId) -> Result<Topics, EngineError> {
         Ok(self.inner.store.topics(conversation).await?)
