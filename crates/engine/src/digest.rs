@@ -167,38 +167,35 @@ fn category_of(answer: &str, categories: &[String]) -> Option<String> {
 
 /// Entities as a list of `{kind, name}` or as `{kind: [names]}`; unknown kinds dropped.
 fn entities_of(value: &Value) -> Vec<Entity> {
-    let mut found = Vec::new();
-    let mut add = |kind: &str, name: &Value| {
-        if let (Some(kind), Some(name)) = (EntityKind::parse(kind), name.as_str()) {
-            let name = name.trim();
-            if !name.is_empty() {
-                found.push(Entity {
-                    kind,
-                    name: clip(name, ENTITY_CHARS),
-                });
-            }
-        }
+    let mut found: Vec<Entity> = match value {
+        Value::Array(items) => items.iter().filter_map(listed_entity).collect(),
+        Value::Object(by_kind) => by_kind
+            .iter()
+            .flat_map(|(kind, names)| {
+                let names = names.as_array().map(Vec::as_slice).unwrap_or_default();
+                names.iter().filter_map(move |name| entity(kind, name))
+            })
+            .collect(),
+        _ => Vec::new(),
     };
-    match value {
-        Value::Array(items) => {
-            for item in items {
-                let kind = item.get("kind").or_else(|| item.get("type"));
-                if let (Some(kind), Some(name)) = (kind.and_then(Value::as_str), item.get("name")) {
-                    add(kind, name);
-                }
-            }
-        }
-        Value::Object(by_kind) => {
-            for (kind, names) in by_kind {
-                for name in names.as_array().into_iter().flatten() {
-                    add(kind, name);
-                }
-            }
-        }
-        _ => {}
-    }
     found.truncate(MAX_ENTITIES);
     found
+}
+
+/// An entity written as `{"kind": …, "name": …}` (or `type` for `kind`).
+fn listed_entity(item: &Value) -> Option<Entity> {
+    let kind = item.get("kind").or_else(|| item.get("type"))?.as_str()?;
+    entity(kind, item.get("name")?)
+}
+
+/// An entity of a known kind with a name that is not blank.
+fn entity(kind: &str, name: &Value) -> Option<Entity> {
+    let kind = EntityKind::parse(kind)?;
+    let name = name.as_str()?.trim();
+    (!name.is_empty()).then(|| Entity {
+        kind,
+        name: clip(name, ENTITY_CHARS),
+    })
 }
 
 /// The summary block added to a system prompt.

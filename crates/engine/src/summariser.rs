@@ -108,6 +108,24 @@ enum Ran {
     Yielded,
 }
 
+/// The model that writes a job's digest: `models.summary`, else the conversation's, else the
+/// default.
+fn summary_model(config: &EngineConfig, job: &BackgroundJob) -> String {
+    config
+        .memory
+        .summary_model
+        .clone()
+        .or_else(|| job.model.clone())
+        .unwrap_or_else(|| config.default_model.clone())
+}
+
+/// What the summary model wrote for a job, and what it cost.
+struct Written<'a> {
+    model: &'a str,
+    answer: &'a str,
+    tokens: u64,
+}
+
 /// The pass's state; [`run`](Summariser::run) drives it.
 pub(crate) struct Summariser {
     inner: Arc<Inner>,
@@ -199,86 +217,86 @@ impl Summariser {
 
     /// One conversation's summary and topics.
     async fn job(&self, config: &EngineConfig, job: BackgroundJob) -> Result<Ran, EngineError> {
-        let store = &self.inner.store;
         let day = UtcDay::of(self.inner.now());
-        if let Some(cap) = config.memory.background_tokens_per_guild_per_day
-            && store.background_tokens(day, job.guild).await? >= cap
-        {
+        if self.over_cap(config, &job, day).await? {
             return Ok(Ran::Capped);
         }
-        let model = config
-            .memory
-            .summary_model
-            .clone()
-            .or_else(|| job.model.clone())
-            .unwrap_or_else(|| config.default_model.clone());
+        let model = summary_model(config, &job);
+        let (previous, sources) = self.gather(config, &model, &job).await?;
+        if sources.is_empty() {
+            return self.nothing_said(&job, previous).await;
+        }
+        let messages = digest::prompt(
+            previous.map(|s| s.text).as_deref(),
+            &sources,
+            job.summarise_through.is_some(),
+            &config.memory.categories,
+        );
+        let Some((answer, tokens)) = self.ask(config, &model, messages).await? else {
+            return Ok(Ran::Yielded);
+        };
+        self.inner
+            .store
+            .add_background_tokens(day, job.guild, tokens)
+            .await?;
+        self.inner.background.count(tokens);
+        let written = Written {
+            model: &model,
+            answer: &answer,
+            tokens,
+        };
+        self.file(config, &job, &sources, written).await?;
+        Ok(Ran::Done)
+    }
+
+    /// The summary so far (for a summary job) and the messages the job reads.
+    async fn gather(
+        &self,
+        config: &EngineConfig,
+        model: &str,
+        job: &BackgroundJob,
+    ) -> Result<(Option<Summary>, Vec<SummarySource>), EngineError> {
         let previous = match job.summarise_through {
-            Some(_) => store.latest_summary(job.conversation).await?,
+            Some(_) => self.inner.store.latest_summary(job.conversation).await?,
             None => None,
         };
-        let sources = self
-            .sources(config, &model, &job, previous.as_ref())
-            .await?;
-        let Some(through) = sources.last().map(|s| s.id) else {
-            return self.nothing_said(&job, previous).await;
-        };
-        let previous_text = previous.map(|s| s.text);
+        let sources = self.sources(config, model, job, previous.as_ref()).await?;
+        Ok((previous, sources))
+    }
+
+    /// Stores what the model wrote: the summary (when one was asked for), the title (when
+    /// the conversation has none), the category and the entities.
+    async fn file(
+        &self,
+        config: &EngineConfig,
+        job: &BackgroundJob,
+        sources: &[SummarySource],
+        written: Written<'_>,
+    ) -> Result<(), EngineError> {
         let summarise = job.summarise_through.is_some();
-        let mut request = ChatRequest::new(
-            &model,
-            digest::prompt(
-                previous_text.as_deref(),
-                &sources,
-                summarise,
-                &config.memory.categories,
-            ),
-        );
-        request.options.temperature = Some(0.2);
-        request.options.max_tokens = Some(ANSWER_TOKENS);
-        request.options.keep_alive = config.keep_alive;
-        let chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
-        // Turns come first: none may be running when the call starts, and one that starts
-        // meanwhile ends it (the backend's slot is theirs; the job is found again later).
-        let turn_started = self.inner.background.turn_started.notified();
-        if self.inner.turns_active() {
-            return Ok(Ran::Yielded);
-        }
-        let response = tokio::select! {
-            response = self.inner.pool.complete(&request) => response?,
-            () = turn_started => return Ok(Ran::Yielded),
-        };
-        let tokens = match (
-            response.usage.prompt_tokens,
-            response.usage.completion_tokens,
-        ) {
-            (Some(prompt), Some(answer)) => u64::from(prompt) + u64::from(answer),
-            _ => {
-                (self.inner.estimator.chars_tokens(&model, chars)
-                    + self.inner.estimator.tokens(&model, &response.text)) as u64
-            }
-        };
-        store.add_background_tokens(day, job.guild, tokens).await?;
-        self.inner.background.count(tokens);
         let first_question = sources
             .iter()
-            .find(|s| s.role == Role::User)
-            .map(|s| s.content.as_str())
-            .filter(|_| !job.titled);
+            .find(|s| s.role == Role::User && !job.titled)
+            .map(|s| s.content.as_str());
         let found = digest::parse(
-            &response.text,
+            written.answer,
             summarise,
             &config.memory.categories,
             first_question,
         );
-        if summarise {
+        if let Some(last) = sources.last().filter(|_| summarise) {
             let text = found.summary.clone().ok_or_else(|| EngineError::Invalid {
-                detail: format!("{model} wrote no summary; it is asked again later"),
+                detail: format!(
+                    "{} wrote no summary; it is asked again later",
+                    written.model
+                ),
             })?;
-            self.save_summary(config, job.conversation, &model, through, text, tokens)
+            self.save_summary(config, job.conversation, &written, last.id, text)
                 .await?;
         }
         let title = (!job.titled).then(|| found.title.unwrap_or_else(|| UNTITLED.into()));
-        store
+        self.inner
+            .store
             .save_topics(
                 job.conversation,
                 title.as_deref(),
@@ -286,7 +304,54 @@ impl Summariser {
                 &found.entities,
             )
             .await?;
-        Ok(Ran::Done)
+        Ok(())
+    }
+
+    /// Whether the job's guild spent its background tokens for `day`.
+    async fn over_cap(
+        &self,
+        config: &EngineConfig,
+        job: &BackgroundJob,
+        day: UtcDay,
+    ) -> Result<bool, EngineError> {
+        let Some(cap) = config.memory.background_tokens_per_guild_per_day else {
+            return Ok(false);
+        };
+        Ok(self.inner.store.background_tokens(day, job.guild).await? >= cap)
+    }
+
+    /// The summary model's answer to `messages` and its tokens; `None` when it gave way to a
+    /// turn. Turns come first: none may be running when the call starts, and one that starts
+    /// meanwhile ends it (the backend's slot is theirs; the job is found again later).
+    async fn ask(
+        &self,
+        config: &EngineConfig,
+        model: &str,
+        messages: Vec<mcpcord_llm::Message>,
+    ) -> Result<Option<(String, u64)>, EngineError> {
+        let mut request = ChatRequest::new(model, messages);
+        request.options.temperature = Some(0.2);
+        request.options.max_tokens = Some(ANSWER_TOKENS);
+        request.options.keep_alive = config.keep_alive;
+        let chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
+        let turn_started = self.inner.background.turn_started.notified();
+        if self.inner.turns_active() {
+            return Ok(None);
+        }
+        let response = tokio::select! {
+            response = self.inner.pool.complete(&request) => response?,
+            () = turn_started => return Ok(None),
+        };
+        let usage = &response.usage;
+        let tokens = match (usage.prompt_tokens, usage.completion_tokens) {
+            (Some(prompt), Some(answer)) => u64::from(prompt) + u64::from(answer),
+            _ => {
+                let estimator = &self.inner.estimator;
+                (estimator.chars_tokens(model, chars) + estimator.tokens(model, &response.text))
+                    as u64
+            }
+        };
+        Ok(Some((response.text, tokens)))
     }
 
     /// The messages the job reads: after the previous summary, as many as fit the summary
@@ -341,10 +406,9 @@ impl Summariser {
         &self,
         config: &EngineConfig,
         conversation: ConversationId,
-        model: &str,
+        written: &Written<'_>,
         through: MessageId,
         text: String,
-        tokens: u64,
     ) -> Result<(), EngineError> {
         let vector = match &config.memory.embedding_model {
             Some(embedding) => match self
@@ -367,8 +431,8 @@ impl Summariser {
         let summary = NewSummary {
             through,
             text,
-            model: model.to_owned(),
-            tokens,
+            model: written.model.to_owned(),
+            tokens: written.tokens,
             vector,
         };
         self.inner.store.save_summary(conversation, summary).await?;

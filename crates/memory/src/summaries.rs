@@ -208,6 +208,32 @@ const JOBS: &str = "SELECT c.id, c.guild_id, c.model, c.title, r.through_message
           AND m.role = 'assistant' AND m.content <> '' AND m.replaced_at IS NULL))) \
      ORDER BY c.id LIMIT $2";
 
+/// Replaces the conversation's entities with `entities` (repeats once), in `tx`.
+async fn replace_entities(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conversation: ConversationId,
+    entities: &[Entity],
+) -> Result<(), MemoryError> {
+    sqlx::query("DELETE FROM conversation_entities WHERE conversation_id = $1")
+        .bind(conversation.0)
+        .execute(&mut **tx)
+        .await?;
+    let mut unique: Vec<&Entity> = entities.iter().collect();
+    unique.sort();
+    unique.dedup();
+    for entity in unique {
+        sqlx::query(
+            "INSERT INTO conversation_entities (conversation_id, kind, name) VALUES ($1, $2, $3)",
+        )
+        .bind(conversation.0)
+        .bind(entity.kind.as_str())
+        .bind(&entity.name)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// How a guild is stored in `background_usage` (0 outside a guild).
 fn guild_key(guild: Option<GuildId>) -> i64 {
     guild.map_or(0, db::id)
@@ -403,24 +429,7 @@ impl Store {
         .await?;
         crate::conversations::found(done.rows_affected(), conversation)?;
         if !entities.is_empty() {
-            sqlx::query("DELETE FROM conversation_entities WHERE conversation_id = $1")
-                .bind(conversation.0)
-                .execute(&mut *tx)
-                .await?;
-            let mut unique: Vec<&Entity> = entities.iter().collect();
-            unique.sort();
-            unique.dedup();
-            for entity in unique {
-                sqlx::query(
-                    "INSERT INTO conversation_entities (conversation_id, kind, name) \
-                     VALUES ($1, $2, $3)",
-                )
-                .bind(conversation.0)
-                .bind(entity.kind.as_str())
-                .bind(&entity.name)
-                .execute(&mut *tx)
-                .await?;
-            }
+            replace_entities(&mut tx, conversation, entities).await?;
         }
         tx.commit().await?;
         if let Some(hot) = &self.hot {
