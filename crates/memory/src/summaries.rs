@@ -234,6 +234,37 @@ async fn replace_entities(
     Ok(())
 }
 
+/// Forgetting a person (`privacy/forget.rs`, in its transaction, before their messages are
+/// replaced by notes): the summaries, entities, title and category of the conversations
+/// others took part in were written from their words too, so they go; the background pass
+/// writes them again from what remains. Returns how many summaries went.
+pub(crate) async fn forget_derived(
+    conn: &mut sqlx::AnyConnection,
+    author: i64,
+) -> Result<u64, MemoryError> {
+    const THEIRS: &str = "(SELECT conversation_id FROM messages WHERE author_id = $1)";
+    let mut summaries = 0;
+    for table in [
+        "conversation_summaries",
+        "conversation_entities",
+        "summary_requests",
+    ] {
+        let sql = format!("DELETE FROM {table} WHERE conversation_id IN {THEIRS}");
+        let deleted = sqlx::query(&sql)
+            .bind(author)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if table == "conversation_summaries" {
+            summaries = deleted;
+        }
+    }
+    let sql =
+        format!("UPDATE conversations SET title = NULL, category = NULL WHERE id IN {THEIRS}");
+    sqlx::query(&sql).bind(author).execute(&mut *conn).await?;
+    Ok(summaries)
+}
+
 /// How a guild is stored in `background_usage` (0 outside a guild).
 fn guild_key(guild: Option<GuildId>) -> i64 {
     guild.map_or(0, db::id)

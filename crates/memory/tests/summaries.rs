@@ -17,6 +17,7 @@ on_both!(
     the_queue_finds_untitled_and_unsummarised_conversations_after_a_restart,
     topics_are_stored_and_entities_replaced,
     background_tokens_add_up_per_guild_and_day,
+    forgetting_a_person_drops_what_was_written_from_their_words,
 );
 
 const GUILD: GuildId = GuildId::new(1_300_000_000_000_000_001);
@@ -210,5 +211,52 @@ async fn background_tokens_add_up_per_guild_and_day(db: TestDb) {
             .await
             .unwrap(),
         0
+    );
+}
+
+async fn forgetting_a_person_drops_what_was_written_from_their_words(db: TestDb) {
+    let store = db.connect().await;
+    let (shared, messages) = conversation(&store, "chat:shared", 2).await;
+    let bob = UserId::new(1_300_000_000_000_000_004);
+    store
+        .commit_turn(
+            shared,
+            vec![NewMessage::user("bob was here").with_author(bob, "bob")],
+        )
+        .await
+        .unwrap();
+    let (other, _) = conversation(&store, "chat:other", 1).await;
+    for id in [shared, other] {
+        store
+            .save_summary(id, summary(messages[1], "Alice talked about her plans."))
+            .await
+            .unwrap();
+        store
+            .save_topics(
+                id,
+                Some("Alice's plans"),
+                Some("planning"),
+                &[Entity {
+                    kind: EntityKind::People,
+                    name: "Alice".into(),
+                }],
+            )
+            .await
+            .unwrap();
+    }
+    store.request_summary(shared, messages[3]).await.unwrap();
+    let report = store.forget_person(ALICE).await.unwrap();
+    assert_eq!(
+        report.conversations_deleted, 1,
+        "the one only she took part in"
+    );
+    // The shared conversation stays, without what was written from her words.
+    assert_eq!(store.latest_summary(shared).await.unwrap(), None);
+    assert_eq!(store.topics(shared).await.unwrap(), Default::default());
+    assert_eq!(store.summary_counts().await.unwrap(), (0, 0));
+    let jobs = store.background_jobs(ConversationId(0), 10).await.unwrap();
+    assert!(
+        jobs.iter().all(|j| j.summarise_through.is_none()),
+        "{jobs:?}"
     );
 }
