@@ -11,6 +11,9 @@ use super::TurnState;
 use crate::context::{self, Context};
 use crate::digest;
 
+/// The summary block takes at most this fraction (1/n) of the context budget.
+const SUMMARY_SHARE: usize = 4;
+
 impl TurnState {
     /// The context when `converted` (the history as the model reads it, one for one with
     /// `history`) does not fit in `budget`: with the summary if there is one, and a summary
@@ -26,7 +29,10 @@ impl TurnState {
         let summary = self.stored_summary(conversation).await;
         let (system, start) = match &summary {
             Some(summary) => (
-                format!("{system}\n\n{}", digest::block(&summary.text)),
+                format!(
+                    "{system}\n\n{}",
+                    digest::block(&clip_tokens(&summary.text, budget / SUMMARY_SHARE))
+                ),
                 history
                     .iter()
                     .position(|m| m.id > summary.through)
@@ -102,6 +108,16 @@ impl TurnState {
                 Err(error) => tracing::warn!(%error, "could not ask for a summary"),
             }
         });
+    }
+}
+
+/// The start of `text` within about `tokens` tokens (three characters a token, on the safe
+/// side): a summary longer than its share of the context must not crowd out the newest
+/// messages.
+fn clip_tokens(text: &str, tokens: usize) -> String {
+    match text.char_indices().nth(tokens.saturating_mul(3)) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
