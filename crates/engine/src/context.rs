@@ -93,6 +93,34 @@ pub struct Context {
     pub left_out: usize,
 }
 
+/// How many of the newest `history` messages (oldest first; the last one is the new message)
+/// fit beside `system` in the budget. The newest message always counts; a tool result whose
+/// call would be left out does not.
+pub fn fitting(
+    estimator: &TokenEstimator,
+    model: &str,
+    system: &Message,
+    history: &[Message],
+    budget: usize,
+) -> usize {
+    let mut remaining = budget.saturating_sub(estimator.message_tokens(model, system));
+    let mut kept = 0;
+    for (i, message) in history.iter().rev().enumerate() {
+        let cost = estimator.message_tokens(model, message);
+        if cost > remaining && i > 0 {
+            break;
+        }
+        remaining = remaining.saturating_sub(cost);
+        kept += 1;
+    }
+    // A tool result must not lead: its call was left out.
+    let first = history.len() - kept;
+    kept - history[first..]
+        .iter()
+        .take_while(|m| m.role == mcpcord_llm::Role::Tool)
+        .count()
+}
+
 /// Fits `system` and as much of `history` (oldest first; the last one is the new message) as the
 /// budget allows. The newest message is always kept.
 pub fn build(
@@ -102,29 +130,16 @@ pub fn build(
     history: Vec<Message>,
     budget: usize,
 ) -> Context {
-    let mut remaining = budget.saturating_sub(estimator.message_tokens(model, &system));
-    let mut kept: Vec<Message> = Vec::new();
-    let total = history.len();
-    for (i, message) in history.into_iter().rev().enumerate() {
-        let cost = estimator.message_tokens(model, &message);
-        if cost > remaining && i > 0 {
-            break;
-        }
-        remaining = remaining.saturating_sub(cost);
-        kept.push(message);
-    }
-    // A tool result must not lead: its call was left out.
-    while kept
-        .last()
-        .is_some_and(|m| m.role == mcpcord_llm::Role::Tool)
-    {
-        kept.pop();
-    }
-    let left_out = total - kept.len();
-    kept.reverse();
-    let mut messages = Vec::with_capacity(kept.len() + 1);
+    let kept = fitting(estimator, model, &system, &history, budget);
+    keep(system, history, kept)
+}
+
+/// `system` and the newest `kept` messages of `history` (as [`fitting`] counted them).
+pub fn keep(system: Message, mut history: Vec<Message>, kept: usize) -> Context {
+    let left_out = history.len().saturating_sub(kept);
+    let mut messages = Vec::with_capacity(kept + 1);
     messages.push(system);
-    messages.extend(kept);
+    messages.extend(history.drain(left_out..));
     Context { messages, left_out }
 }
 

@@ -131,6 +131,8 @@ pub(crate) struct Inner {
     pub(crate) indexer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Cancelled to stop the background indexer (at shutdown).
     pub(crate) indexer_stop: CancellationToken,
+    /// The background summariser's task, wake-up and spending (see `summariser.rs`).
+    pub(crate) background: crate::summariser::Background,
     /// The audit log's queue and writer (see `audit.rs`).
     pub(crate) audit: crate::audit::AuditQueue,
     /// Today's token counts, per person and guild (see `budget.rs`).
@@ -145,6 +147,11 @@ pub(crate) struct Inner {
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 impl Inner {
+    /// Whether any turn is running or waiting for its turn.
+    pub(crate) fn turns_active(&self) -> bool {
+        !self.tracker.is_empty()
+    }
+
     /// The time now, by the engine's clock.
     pub(crate) fn now(&self) -> SystemTime {
         let clock = self.clock.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -216,6 +223,7 @@ impl Engine {
                 vectors: index_for(&config),
                 indexer: Mutex::new(None),
                 indexer_stop: parent.child_token(),
+                background: crate::summariser::Background::new(parent.child_token()),
                 usage: Arc::default(),
                 clock: RwLock::new(Arc::new(SystemTime::now)),
                 audit: crate::audit::AuditQueue::default(),
@@ -395,6 +403,8 @@ impl Engine {
             },
             span,
         ));
+        // After the spawn: a background call that checked for turns before it still hears.
+        self.inner.background.turn_started();
         turn
     }
 
@@ -463,6 +473,7 @@ impl Engine {
     async fn drain(&self, grace: Duration) {
         self.inner.accepting.store(false, Ordering::SeqCst);
         self.stop_indexer().await;
+        self.stop_summariser().await;
         self.inner.tracker.close();
         if tokio::time::timeout(grace, self.inner.tracker.wait())
             .await

@@ -15,6 +15,7 @@ mod catalogue;
 mod choice;
 mod context;
 mod conversations;
+mod digest;
 mod engine;
 mod error;
 mod events;
@@ -34,6 +35,7 @@ mod request;
 mod search;
 mod settings;
 mod slot;
+mod summariser;
 pub mod telemetry;
 mod template;
 mod tools;
@@ -48,12 +50,13 @@ pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_n
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
 pub use conversations::usable_tag;
+pub use digest::{SUMMARY_FOOTER, SUMMARY_HEADER};
 pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
 pub use events::{Approval, ApprovalRequest, Approver, InputPrompt, TurnEvent, TurnSummary};
 pub use facts::{FACTS_FOOTER, FACTS_HEADER, FACTS_TOKENS, MAX_FACT_CHARS, MAX_FACTS};
 pub use grants::{Allowed, Grants, glob_matches, tool_name};
-pub use memory::MemoryConfig;
+pub use memory::{DEFAULT_CATEGORIES, MemoryConfig};
 pub use notices::{AdminNotice, AdminNotices};
 pub use policy::audit::{POLICY_ACTIONS_TOTAL, POLICY_LOG_TARGET};
 pub use policy::{
@@ -78,6 +81,6 @@ pub use mcpcord_memory::{
     ConversationData, ConversationId, ConversationKey, Fact, FactData, FactId, ForgetReport,
     GuildId, ListedConversation, MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, MessageData, MessageId,
     PersonalData, PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role,
-    Scope, SearchHit, SearchQuery, SearchScope, SearchStats, Tagged, ToolSwitchData, UserId,
-    UtcDay, Viewer,
+    Scope, SearchHit, SearchQuery, SearchScope, SearchStats, Summary, Tagged, ToolSwitchData,
+    Topics, UserId, UtcDay, Viewer,
 };

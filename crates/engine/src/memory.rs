@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcpcord_memory::vectors::VectorIndex;
-use mcpcord_memory::{PreferenceLevel, Preferences, Scope};
+use mcpcord_memory::{ConversationId, PreferenceLevel, Preferences, Scope, Summary, Topics};
 
 use crate::engine::{Engine, EngineConfig};
 use crate::error::EngineError;
 use crate::indexer::Indexer;
+use crate::summariser::Summariser;
 
 /// How memory behaves (`[memory]` in the configuration, and `models.embedding`).
 #[derive(Debug, Clone)]
@@ -37,7 +38,33 @@ pub struct MemoryConfig {
     pub index_batch: usize,
     /// How often the indexer looks for new messages when it has caught up.
     pub index_interval: Duration,
+    /// Whether conversations get rolling summaries, titles, categories and entities.
+    pub summaries: bool,
+    /// The model that writes them (`models.summary`); the conversation's model when unset.
+    pub summary_model: Option<String>,
+    /// The categories a conversation may be put in (the model picks one).
+    pub categories: Vec<String>,
+    /// Background model calls (summaries, titles) running at once.
+    pub background_concurrency: usize,
+    /// Most tokens background work may spend per guild (and for all DMs together) per UTC
+    /// day; unlimited when `None`. Work over the cap waits for the next day.
+    pub background_tokens_per_guild_per_day: Option<u64>,
+    /// How often the background pass looks for work when it has caught up (a turn that needs
+    /// a summary wakes it at once).
+    pub background_interval: Duration,
 }
+
+/// The categories conversations are put in unless `memory.categories` says otherwise.
+pub const DEFAULT_CATEGORIES: [&str; 8] = [
+    "programming",
+    "work",
+    "learning",
+    "writing",
+    "hobbies",
+    "health",
+    "planning",
+    "other",
+];
 
 impl Default for MemoryConfig {
     fn default() -> Self {
@@ -52,6 +79,12 @@ impl Default for MemoryConfig {
             recency_half_life: Duration::from_secs(30 * 86_400),
             index_batch: 64,
             index_interval: Duration::from_secs(2),
+            summaries: true,
+            summary_model: None,
+            categories: DEFAULT_CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
+            background_concurrency: 1,
+            background_tokens_per_guild_per_day: Some(200_000),
+            background_interval: Duration::from_secs(30),
         }
     }
 }
@@ -111,6 +144,68 @@ impl Engine {
         if let Some(task) = task {
             let _ = task.await;
         }
+    }
+
+    /// Starts the background summariser, which writes rolling summaries, titles, categories
+    /// and entities until [`shutdown`](Engine::shutdown). Does nothing with `memory.summaries`
+    /// off, or when it runs already. Returns whether it started.
+    pub fn start_summariser(&self) -> bool {
+        if !self.inner.config.load().memory.summaries {
+            return false;
+        }
+        let mut running = self
+            .inner
+            .background
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if running.as_ref().is_some_and(|task| !task.is_finished()) {
+            return false;
+        }
+        let summariser = Summariser::new(self.inner.clone());
+        let stop = self.inner.background.stop.clone();
+        *running = Some(tokio::spawn(summariser.run(stop)));
+        true
+    }
+
+    /// Stops the background summariser and waits for it (a job under way is abandoned; it is
+    /// found again at the next start).
+    pub async fn stop_summariser(&self) {
+        self.inner.background.stop.cancel();
+        let task = self
+            .inner
+            .background
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    /// Background model calls (summaries, titles) made since the engine started, and the
+    /// tokens they cost: the background cost of memory, for status pages and measurements.
+    pub fn background_spent(&self) -> (u64, u64) {
+        self.inner.background.spent()
+    }
+
+    /// The conversation's newest summary, if it has one.
+    pub async fn summary(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Option<Summary>, EngineError> {
+        Ok(self.inner.store.latest_summary(conversation).await?)
+    }
+
+    /// How many summaries are stored, and of how many conversations (`mcpcord memory stats`).
+    pub async fn summary_counts(&self) -> Result<(u64, u64), EngineError> {
+        Ok(self.inner.store.summary_counts().await?)
+    }
+
+    /// The conversation's title, category and entities.
+    pub async fn topics(&self, conversation: ConversationId) -> Result<Topics, EngineError> {
+        Ok(self.inner.store.topics(conversation).await?)
     }
 
     /// How many messages the in-process vector index holds (0 without an embedding model).

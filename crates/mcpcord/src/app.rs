@@ -105,6 +105,9 @@ impl App {
         // Embeds new messages in the background (with `models.embedding` set); stopped by the
         // engine's shutdown.
         engine.start_indexer();
+        // Writes summaries, titles, categories and entities in the background (`[memory]`
+        // summaries = true); stopped by the engine's shutdown.
+        engine.start_summariser();
         Ok(Some(App { engine, background }))
     }
 
@@ -154,6 +157,12 @@ fn memory_config(config: &Config) -> MemoryConfig {
         recency_half_life: memory.recency_half_life,
         index_batch: memory.index_batch.get() as usize,
         index_interval: memory.index_interval,
+        summaries: memory.summaries,
+        summary_model: config.models.summary.clone(),
+        categories: memory.categories.clone(),
+        background_concurrency: memory.background_concurrency.get() as usize,
+        background_tokens_per_guild_per_day: Some(memory.background_tokens_per_guild_per_day),
+        background_interval: memory.background_interval,
     }
 }
 

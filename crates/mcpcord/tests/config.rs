@@ -488,6 +488,41 @@ fn memory_settings_have_defaults_and_are_checked() {
 }
 
 #[test]
+fn summary_settings_have_defaults_and_are_checked() {
+    let config = Config::from_toml("", &Env::new()).unwrap();
+    assert!(config.memory.summaries);
+    assert!(config.memory.categories.iter().any(|c| c == "other"));
+    assert_eq!(config.memory.background_concurrency.get(), 1);
+    assert_eq!(config.memory.background_tokens_per_guild_per_day, 200_000);
+    let config = Config::from_toml(
+        "[models]\nsummary = \"qwen3\"\n[memory]\nsummaries = false\ncategories = [\"work\", \" fun \"]\n\
+         background_concurrency = 3\nbackground_tokens_per_guild_per_day = 0\nbackground_interval = \"5s\"",
+        &Env::new(),
+    )
+    .unwrap();
+    assert!(!config.memory.summaries);
+    assert_eq!(config.models.summary.as_deref(), Some("qwen3"));
+    assert_eq!(config.memory.categories, ["work", "fun"]);
+    assert_eq!(config.memory.background_concurrency.get(), 3);
+    assert_eq!(config.memory.background_tokens_per_guild_per_day, 0);
+    assert_eq!(
+        config.memory.background_interval,
+        std::time::Duration::from_secs(5)
+    );
+    let problems = errors(
+        "[memory]\ncategories = [\"work\", \"Work\", \"\"]\nbackground_concurrency = 0",
+        &Env::new(),
+    );
+    let joined = problems.join("\n");
+    assert!(joined.contains("memory.categories[1]"), "{joined}");
+    assert!(joined.contains("listed twice"), "{joined}");
+    assert!(joined.contains("memory.categories[2]"), "{joined}");
+    assert!(joined.contains("memory.background_concurrency"), "{joined}");
+    let empty = errors("[memory]\ncategories = []", &Env::new()).join("\n");
+    assert!(empty.contains("at least one category"), "{empty}");
+}
+
+#[test]
 fn content_policy_rules_are_checked_and_an_invalid_regex_names_its_rule() {
     let file = r#"
         [[policy.input]]

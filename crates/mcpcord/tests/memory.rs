@@ -165,6 +165,7 @@ async fn memory_search_stats_and_reindex_through_the_binary() {
     assert_eq!(value("indexed"), "4");
     assert_eq!(value("embedded"), "0");
     assert!(value("index size").ends_with('B'), "{stats}");
+    assert_eq!(value("summaries"), "0 (of 0 conversations)");
     let out = mcpcord(dir, &["memory", "reindex"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(

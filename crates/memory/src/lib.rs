@@ -3,8 +3,9 @@
 //! the audit log ([`AuditEntry`]), remote MCP servers' logins as the binary sealed them
 //! ([`SealedCredentials`]), search (a keyword index, scope, rank fusion), message embeddings
 //! with an in-process vector index ([`vectors`]), hybrid recall of earlier conversations, and
-//! conversation tags with a person's list of recent conversations ([`ListedConversation`]), and
-//! the facts the bot remembers about a person ([`Fact`]).
+//! conversation tags with a person's list of recent conversations ([`ListedConversation`]),
+//! the facts the bot remembers about a person ([`Fact`]), and rolling summaries with titles,
+//! categories and entities ([`Summary`]).
 //!
 //! This crate owns the schema (embedded migrations, run by [`Store::connect`]), every SQL
 //! statement, and the conversion of Rust values into column values (`src/db.rs` is the one
@@ -69,6 +70,7 @@ mod recall;
 mod retention;
 mod search;
 mod store;
+mod summaries;
 mod tags;
 mod tools;
 mod usage;
@@ -98,6 +100,9 @@ pub use search::{
     SearchScope, SearchStats, Viewer, fuse, fuse_weighted, recency_weight,
 };
 pub use store::{Backend, PoolStats, Store};
+pub use summaries::{
+    BackgroundJob, Entity, EntityKind, NewSummary, Summary, SummarySource, Topics,
+};
 pub use tags::{MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, Tagged, tag_name};
 pub use tools::DisabledTool;
 pub use usage::{DayUsage, USAGE_KEEP_DAYS, UtcDay};

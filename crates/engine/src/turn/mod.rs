@@ -28,6 +28,7 @@ use crate::tools::ToolRun;
 
 mod prepare;
 mod screen;
+mod summary;
 
 pub(crate) use screen::{refusal, refused};
 mod usage;

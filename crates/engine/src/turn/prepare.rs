@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use mcpcord_llm::{Message, ModelInfo, ToolSpec};
 use mcpcord_memory::{
-    Conversation, DisabledTool, MemoryError, NewMessage, Snippet, StoredMessage, UserId,
+    Conversation, ConversationId, DisabledTool, MemoryError, NewMessage, Snippet, StoredMessage,
+    UserId,
 };
 use serde_json::json;
 
@@ -93,7 +94,7 @@ impl TurnState {
                 &settings.system_prompt,
                 (&model, &info),
                 &offered,
-                history,
+                (conversation.id, history),
                 images,
                 &snippets,
             )
@@ -308,7 +309,7 @@ impl TurnState {
         template: &str,
         (model, info): (&str, &ModelInfo),
         offered: &[ToolSpec],
-        history: Vec<StoredMessage>,
+        (conversation, history): (ConversationId, Vec<StoredMessage>),
         images: Vec<String>,
         recalled: &[Snippet],
     ) -> Vec<Message> {
@@ -328,7 +329,6 @@ impl TurnState {
             system.push_str("\n\n");
             system.push_str(&block);
         }
-        let system = Message::system(system);
         // In a shared channel the model must know who says what; alone with one person the
         // names are noise (small models even start imitating them).
         let attribute = request.scope.guild_id.is_some();
@@ -345,8 +345,20 @@ impl TurnState {
         let budget = (length as usize)
             .saturating_sub(config.reserved_answer_tokens as usize)
             .saturating_sub(self.inner.estimator.tools_tokens(model, offered));
-        let Context { messages, left_out } =
-            context::build(&self.inner.estimator, model, system, converted, budget);
+        let system = Message::system(system);
+        let kept = context::fitting(&self.inner.estimator, model, &system, &converted, budget);
+        if kept < converted.len() && config.memory.summaries {
+            return self
+                .summarised_context(
+                    conversation,
+                    model,
+                    system.content,
+                    (&history, converted),
+                    budget,
+                )
+                .await;
+        }
+        let Context { messages, left_out } = context::keep(system, converted, kept);
         if left_out > 0 {
             self.notice(format!(
                 "{left_out} earlier message(s) did not fit in {model}'s context and were left out"

@@ -100,6 +100,10 @@ async fn stats(engine: &Engine) -> Result<(), Failure> {
         .memory_stats()
         .await
         .context("cannot count the messages")?;
+    let (summaries, summarised) = engine
+        .summary_counts()
+        .await
+        .context("cannot count the summaries")?;
     let rows = [
         ["messages".to_owned(), messages.to_string()],
         ["indexed".to_owned(), indexed.to_string()],
@@ -107,6 +111,10 @@ async fn stats(engine: &Engine) -> Result<(), Failure> {
         [
             "index size".to_owned(),
             mcpcord_mcp::format_bytes(index_bytes),
+        ],
+        [
+            "summaries".to_owned(),
+            format!("{summaries} (of {summarised} conversations)"),
         ],
     ];
     print!("{}", table(&rows));

@@ -291,6 +291,17 @@ pub struct RawMemory {
     pub index_batch: Option<u32>,
     /// How often the indexer looks for new messages once it has caught up.
     pub index_interval: Option<String>,
+    /// Whether conversations get rolling summaries, titles, categories and entities.
+    pub summaries: Option<bool>,
+    /// The categories the summary model puts conversations in.
+    pub categories: Option<Vec<String>>,
+    /// Background model calls (summaries, titles) running at once.
+    pub background_concurrency: Option<u32>,
+    /// Most tokens background work may spend per guild (and for all DMs together) per UTC day;
+    /// 0 stops it.
+    pub background_tokens_per_guild_per_day: Option<u64>,
+    /// How often the background pass looks for work once it has caught up.
+    pub background_interval: Option<String>,
 }
 
 /// `[budgets]`: tokens people and guilds may spend per UTC day, and the longest answer.

@@ -634,6 +634,17 @@ pub struct MemoryConfig {
     /// How often the indexer looks for new messages once caught up.
     #[serde(with = "humantime_serde")]
     pub index_interval: Duration,
+    /// Whether conversations get rolling summaries, titles, categories and entities.
+    pub summaries: bool,
+    /// The categories the summary model puts conversations in.
+    pub categories: Vec<String>,
+    /// Background model calls running at once.
+    pub background_concurrency: NonZeroU32,
+    /// Most tokens background work may spend per guild per UTC day (0: none).
+    pub background_tokens_per_guild_per_day: u64,
+    /// How often the background pass looks for work once caught up.
+    #[serde(with = "humantime_serde")]
+    pub background_interval: Duration,
 }
 
 /// `[permissions]`

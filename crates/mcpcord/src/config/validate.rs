@@ -408,7 +408,54 @@ fn memory(raw: RawMemory, report: &mut Report) -> MemoryConfig {
         ),
         index_batch: nonzero(raw.index_batch, 64, "memory.index_batch", report),
         index_interval: duration(raw.index_interval, "2s", "memory.index_interval", report),
+        summaries: raw.summaries.unwrap_or(true),
+        categories: categories(raw.categories, report),
+        background_concurrency: nonzero(
+            raw.background_concurrency,
+            1,
+            "memory.background_concurrency",
+            report,
+        ),
+        background_tokens_per_guild_per_day: raw
+            .background_tokens_per_guild_per_day
+            .unwrap_or(200_000),
+        background_interval: duration(
+            raw.background_interval,
+            "30s",
+            "memory.background_interval",
+            report,
+        ),
     }
+}
+
+/// `memory.categories`: a few short, distinct names (the defaults when unset).
+fn categories(raw: Option<Vec<String>>, report: &mut Report) -> Vec<String> {
+    const PATH: &str = "memory.categories";
+    let Some(raw) = raw else {
+        return mcpcord_engine::DEFAULT_CATEGORIES
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+    };
+    if raw.is_empty() {
+        report.error(
+            PATH,
+            "needs at least one category, e.g. [\"work\", \"other\"]",
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, category) in raw.iter().enumerate() {
+        let name = category.trim();
+        if name.is_empty() || name.chars().count() > 32 {
+            report.error(
+                format!("{PATH}[{i}]"),
+                "must be a name of 1 to 32 characters",
+            );
+        } else if !seen.insert(name.to_lowercase()) {
+            report.error(format!("{PATH}[{i}]"), format!("{name:?} is listed twice"));
+        }
+    }
+    raw.into_iter().map(|c| c.trim().to_owned()).collect()
 }
 
 fn permissions(raw: RawPermissions, mcp: &McpConfig, report: &mut Report) -> PermissionsConfig {

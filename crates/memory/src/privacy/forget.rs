@@ -6,7 +6,8 @@
 //! In a conversation somebody else took part in, each of their messages becomes a system note
 //! ([`REMOVED_NOTE`]) with no author and none of their text, in its place: the answers that
 //! followed stay, marked, and the model reading the history later knows why a question is
-//! missing. System rows are in neither the keyword index nor the vector index.
+//! missing. System rows are in neither the keyword index nor the vector index. Such a
+//! conversation's summaries, entities, title and category (written from their words too) go.
 //!
 //! SQLite keeps deleted text in free pages and the keyword index keeps deleted entries until
 //! its segments merge: the transaction runs with `secure_delete` on (freed content is
@@ -136,6 +137,7 @@ async fn forget_messages(
         delete_listed(conn, "message_embeddings", "message_id", &ids).await?;
     delete_listed(conn, "message_discord_ids", "message_id", &ids).await?;
     report.conversations_deleted = delete_listed(conn, "conversations", "id", &solo).await?;
+    crate::summaries::forget_derived(conn, id).await?;
     report.messages_replaced_by_note = replace_by_notes(conn, id).await?;
     report.messages_deleted = (ids.len() as u64).saturating_sub(report.messages_replaced_by_note);
     report.conversations_unlinked = unlink_conversations(conn, id).await?;
