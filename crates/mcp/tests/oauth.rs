@@ -6,7 +6,9 @@
 //! refresh the authorization server rejects, with no one to authorize, leaves the server
 //! needing a login (its tools leave the catalogue, calls say what to run, an event is sent)
 //! until the vault holds a new login. A tool needing a scope the login lacks gets a second
-//! authorization with the union; a new authorization server gets a new registration. A server
+//! authorization with the union; a new authorization server gets a new registration. Two hosts
+//! sharing a vault (shards) refresh a refused or expiring login once: the second uses the login
+//! the first saved instead of spending the rotated-away refresh token. A server
 //! meant for machines gets client credentials instead (a client secret over HTTP Basic, or an
 //! ES256 `private_key_jwt` assertion the double verifies).
 //!
@@ -539,4 +541,73 @@ async fn a_private_key_assertion_gets_a_token_and_another_before_it_expires() {
         !logs.contains("eyJ"),
         "an assertion is in the logs:\n{logs}"
     );
+}
+
+/// Two bots (shards) with one vault, each holding the saved login, after it was made.
+async fn two_shards(double: &FakeAuthServer, vault: &MemoryVault) -> (McpHost, McpHost) {
+    let login = ready_host(vec![oauth_spec(&double.mcp_url())], with_person(vault)).await;
+    within(login.shutdown()).await;
+    let one = ready_host(vec![oauth_spec(&double.mcp_url())], bot(vault)).await;
+    let two = ready_host(vec![oauth_spec(&double.mcp_url())], bot(vault)).await;
+    for host in [&one, &two] {
+        assert_eq!(call(host, "echo", json!({"text": "up"})).await.text, "up");
+    }
+    (one, two)
+}
+
+/// Both shards call at once; both answer, and both stay ready.
+async fn both_answer(one: &McpHost, two: &McpHost) {
+    let (a, b) = tokio::join!(
+        call(one, "echo", json!({"text": "one"})),
+        call(two, "echo", json!({"text": "two"}))
+    );
+    assert_eq!((a.text.as_str(), b.text.as_str()), ("one", "two"));
+    for host in [one, two] {
+        assert_eq!(host.status()[0].state, ServerState::Ready);
+    }
+}
+
+#[tokio::test]
+async fn shards_sharing_a_login_refresh_a_refused_token_once() {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let vault = MemoryVault::default();
+    let (one, two) = two_shards(&double, &vault).await;
+    let saved = vault.load(SERVER).await.unwrap().unwrap();
+
+    // Both tokens are refused; the first shard to refresh rotates the refresh token, the
+    // other uses the login it saved instead of spending the rotated-away one.
+    double.refuse_access_tokens();
+    both_answer(&one, &two).await;
+    assert_eq!(
+        count(&double, "token:refresh_token"),
+        1,
+        "one refresh for both shards: {:?}",
+        double.requests()
+    );
+    assert_eq!(count(&double, "authorize"), 1, "no second authorization");
+    let rotated = vault.load(SERVER).await.unwrap().unwrap();
+    assert_ne!(rotated.refresh_token, saved.refresh_token);
+    within(one.shutdown()).await;
+    within(two.shutdown()).await;
+}
+
+#[tokio::test]
+async fn shards_sharing_a_login_refresh_an_expiring_token_once() {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    // As in `a_token_is_refreshed_before_it_expires`: 3 s after the login, 1 s is left.
+    double.set_token_lifetime(4);
+    let vault = MemoryVault::default();
+    let (one, two) = two_shards(&double, &vault).await;
+    let before = count(&double, "token:refresh_token");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    both_answer(&one, &two).await;
+    assert_eq!(
+        count(&double, "token:refresh_token"),
+        before + 1,
+        "one refresh for both shards: {:?}",
+        double.requests()
+    );
+    assert_eq!(count(&double, "authorize"), 1, "no second authorization");
+    within(one.shutdown()).await;
+    within(two.shutdown()).await;
 }

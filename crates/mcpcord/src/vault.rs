@@ -1,6 +1,7 @@
 //! Logins to OAuth MCP servers kept in mcpcord's database ([`DbVault`]): sealed with
 //! `MCPCORD_SECRET_KEY` ([`crate::secrets`]) before they are written, opened after they are
-//! read, so the database never holds a token in clear.
+//! read, so the database never holds a token in clear. Processes sharing the database refresh
+//! a login one at a time ([`mcpcord_memory::Store::lock_mcp_refresh`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -113,6 +114,18 @@ impl CredentialVault for DbVault {
                 .await
                 .map_err(|error| database_error(&server, "delete", &error))?;
             Ok(())
+        })
+    }
+
+    fn refresh_lock(&self, server: &str) -> BoxFuture<'static, Result<Box<dyn Send>, String>> {
+        let (vault, server) = (self.clone(), server.to_owned());
+        Box::pin(async move {
+            let lock = vault
+                .store
+                .lock_mcp_refresh(&server)
+                .await
+                .map_err(|error| database_error(&server, "lock for a refresh", &error))?;
+            Ok(Box::new(lock) as Box<dyn Send>)
         })
     }
 }

@@ -24,6 +24,8 @@ use super::{
     AuthorizationPrompt, AuthorizationReason, Authorizer, CredentialVault, OAuthSpec, SavedAuth,
 };
 
+mod shared;
+
 /// The authorization code login of one server.
 pub(crate) struct OAuthLogin {
     server: String,
@@ -45,6 +47,8 @@ struct State {
     manager: Option<AuthorizationManager>,
     /// The token last handed out (and saved).
     token: Option<String>,
+    /// When the login's access token expires, unix seconds.
+    expires_at: Option<u64>,
     /// The scopes the login asked for.
     scopes: Vec<String>,
     /// Scopes the server asked for when no one could authorize (the next login adds them).
@@ -106,12 +110,12 @@ impl OAuthLogin {
         if !state.loaded {
             self.restore(&mut state).await;
         }
-        let result = state.manager.as_ref()?.get_access_token().await;
-        match result {
+        state.manager.as_ref()?;
+        match self.current_token(&mut state).await {
             Ok(token) => {
                 if state.token.as_ref() != Some(&token) {
                     state.token = Some(token.clone());
-                    self.persist(&state).await;
+                    self.persist(&mut state).await;
                 }
                 Some(token)
             }
@@ -264,6 +268,16 @@ impl OAuthLogin {
         mut manager: AuthorizationManager,
         saved: &SavedAuth,
     ) -> Result<AuthorizationManager, AuthError> {
+        self.load_into(&mut manager, saved).await?;
+        Ok(manager)
+    }
+
+    /// Configures `manager` with the client and the tokens of `saved`.
+    async fn load_into(
+        &self,
+        manager: &mut AuthorizationManager,
+        saved: &SavedAuth,
+    ) -> Result<(), AuthError> {
         let mut config = OAuthClientConfig::new(&saved.client_id, &self.spec.redirect_uri);
         let secret = match &self.spec.client_id {
             Some(id) if *id == saved.client_id => self.spec.client_secret.clone(),
@@ -279,14 +293,23 @@ impl OAuthLogin {
         let store = InMemoryCredentialStore::new();
         store.save(stored).await?;
         manager.set_credential_store(store);
-        Ok(manager)
+        Ok(())
     }
 
-    /// A refreshed token, when the login has a refresh token the server still honours.
+    /// A refreshed token, when the login has a refresh token the server still honours: under
+    /// the vault's refresh lock, and another host's refresh is used instead when it saved one
+    /// (before this one, or after the authorization server rejected this one).
     async fn refresh(&self, state: &mut State) -> Option<String> {
+        let _lock = self.refresh_lock().await;
+        if let Some(token) = self.adopt_newer(state).await {
+            return Some(token);
+        }
         let manager = state.manager.as_ref()?;
         if let Err(error) = manager.refresh_token().await {
             tracing::info!(server = %self.server, error = %error, "the token could not be refreshed");
+            if let Some(token) = self.adopt_newer(state).await {
+                return Some(token);
+            }
             state.lapse = Some("the login could not be refreshed".into());
             return None;
         }
@@ -494,7 +517,7 @@ impl OAuthLogin {
     }
 
     /// Saves the current login (tokens, expiry, scopes, the client) in the vault.
-    async fn persist(&self, state: &State) {
+    async fn persist(&self, state: &mut State) {
         let Some(manager) = &state.manager else {
             return;
         };
@@ -504,6 +527,7 @@ impl OAuthLogin {
         let Some(tokens) = saved::tokens(&response, saved::now()) else {
             return;
         };
+        state.expires_at = tokens.expires_at;
         let client_secret = state
             .registration
             .as_ref()
@@ -540,6 +564,7 @@ fn adopt(
 ) {
     state.manager = Some(manager);
     state.scopes = saved.scopes.clone();
+    state.expires_at = saved.expires_at;
     state.wanted = saved.wanted_scopes.clone();
     state.registration = Some(Registration {
         issuer: issuer.clone(),

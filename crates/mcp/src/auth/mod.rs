@@ -286,13 +286,21 @@ pub trait CredentialVault: Send + Sync + 'static {
     fn save(&self, server: &str, auth: SavedAuth) -> BoxFuture<'static, Result<(), String>>;
     /// Forgets the login of `server`.
     fn clear(&self, server: &str) -> BoxFuture<'static, Result<(), String>>;
+    /// Waits until no other refresh of `server`'s login runs (among the hosts sharing the
+    /// vault: other processes too, when the vault's storage is shared) and holds that until the
+    /// returned guard is dropped; the host reads the login again once it holds it. The default
+    /// coordinates nothing.
+    fn refresh_lock(&self, _server: &str) -> BoxFuture<'static, Result<Box<dyn Send>, String>> {
+        Box::pin(async { Ok(Box::new(()) as Box<dyn Send>) })
+    }
 }
 
 /// A vault in memory: logins last as long as the process (the default; tests, the conformance
-/// client).
+/// client). Hosts sharing one (clones) refresh a login one at a time.
 #[derive(Clone, Default)]
 pub struct MemoryVault {
     logins: Arc<Mutex<HashMap<String, SavedAuth>>>,
+    refreshes: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl MemoryVault {
@@ -315,6 +323,17 @@ impl CredentialVault for MemoryVault {
     fn clear(&self, server: &str) -> BoxFuture<'static, Result<(), String>> {
         self.logins().remove(server);
         Box::pin(async { Ok(()) })
+    }
+
+    fn refresh_lock(&self, server: &str) -> BoxFuture<'static, Result<Box<dyn Send>, String>> {
+        let lock = self
+            .refreshes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(server.to_owned())
+            .or_default()
+            .clone();
+        Box::pin(async move { Ok(Box::new(lock.lock_owned().await) as Box<dyn Send>) })
     }
 }
 

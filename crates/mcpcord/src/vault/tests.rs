@@ -1,4 +1,11 @@
 use std::path::Path;
+use std::time::Duration;
+
+use mcpcord_mcp::{
+    AuthSpec, CallOptions, Callbacks, HeadlessAuthorizer, HostOptions, McpHost, OAuthSpec,
+    ServerSpec, ServerState,
+};
+use mcpcord_testkit::oauth::{AuthOptions, FakeAuthServer};
 
 use super::*;
 
@@ -162,4 +169,84 @@ fn uuid_like() -> String {
         .unwrap()
         .as_nanos();
     format!("{}_{nanos}", std::process::id())
+}
+
+/// A host of the double's guarded server over `vault`: an operator's (`person`, the headless
+/// authorizer) or a bot's (no one to authorize).
+async fn shard(double: &FakeAuthServer, vault: DbVault, person: bool) -> McpHost {
+    let spec =
+        ServerSpec::http("guarded", double.mcp_url()).with_auth(AuthSpec::OAuth(OAuthSpec {
+            redirect_uri: "http://127.0.0.1:1/callback".to_owned(),
+            ..OAuthSpec::default()
+        }));
+    let mut callbacks = Callbacks::default().with_vault(vault);
+    if person {
+        callbacks = callbacks.with_authorizer(HeadlessAuthorizer);
+    }
+    let host = McpHost::start(vec![spec], HostOptions::default(), callbacks);
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{:?}",
+        host.status()
+    );
+    host
+}
+
+/// Calls the guarded server's echo tool.
+async fn echo(host: &McpHost, text: &str) -> String {
+    let output = host
+        .call_tool(
+            "echo",
+            serde_json::json!({ "text": text }),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("echo failed: {error}"));
+    output.text
+}
+
+/// Two shards, each with its vault over `one` and `two` (one database), share a login whose
+/// tokens are both refused: one refreshes (rotating the refresh token), the other uses the
+/// login it stored, and neither needs a login.
+async fn two_shards_refresh_once(one: &Store, two: &Store) {
+    let double = FakeAuthServer::start(AuthOptions::default()).await;
+    let login = shard(&double, DbVault::new(one.clone(), key()), true).await;
+    login.shutdown().await;
+    let first = shard(&double, DbVault::new(one.clone(), key()), false).await;
+    let second = shard(&double, DbVault::new(two.clone(), key()), false).await;
+    assert_eq!(echo(&first, "up").await, "up");
+    assert_eq!(echo(&second, "up").await, "up");
+
+    double.refuse_access_tokens();
+    let (a, b) = tokio::join!(echo(&first, "one"), echo(&second, "two"));
+    assert_eq!((a.as_str(), b.as_str()), ("one", "two"));
+    let requests = double.requests();
+    let refreshes = requests.iter().filter(|r| *r == "token:refresh_token");
+    assert_eq!(refreshes.count(), 1, "{requests:?}");
+    for host in [&first, &second] {
+        assert_eq!(host.status()[0].state, ServerState::Ready);
+        host.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_two_shards_sharing_a_login_refresh_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("mcpcord.sqlite").display());
+    let store = Store::connect(&url).await.unwrap();
+    two_shards_refresh_once(&store, &store).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_two_processes_sharing_a_login_refresh_it_once() {
+    let schema = format!("mcpcord_vault_{}", uuid_like());
+    postgres(&format!("CREATE SCHEMA {schema}")).await;
+    let url = format!("{}?options[search_path]={schema}", postgres_url());
+    let one = Store::connect(&url).await.unwrap();
+    let two = Store::connect(&url).await.unwrap();
+    two_shards_refresh_once(&one, &two).await;
+    one.close().await;
+    two.close().await;
+    postgres(&format!("DROP SCHEMA {schema} CASCADE")).await;
 }
