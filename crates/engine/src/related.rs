@@ -9,8 +9,8 @@
 //! embedding model down, a slow database) mean no button, never an error shown.
 
 use mcpcord_memory::{
-    ConversationId, ListedConversation, PreferenceLevel, Preferences, RelatedQuery, Role, Scope,
-    UserId,
+    ConversationId, ListedConversation, MessageId, PreferenceLevel, Preferences, RelatedQuery,
+    Role, Scope, UserId,
 };
 
 use crate::memory::MemoryConfig;
@@ -62,6 +62,26 @@ impl Engine {
             }
             Err(_) => {
                 tracing::debug!(?timeout, "looking for a related conversation took too long");
+                None
+            }
+        }
+    }
+
+    /// [`related_conversation`](Self::related_conversation) for the conversation of the stored
+    /// answer `answer` (a front end knows the answer, not its conversation).
+    pub async fn related_to_answer(
+        &self,
+        answer: MessageId,
+        person: UserId,
+        scope: &Scope,
+    ) -> Option<Related> {
+        match self.inner.store.message(answer).await {
+            Ok(message) => {
+                self.related_conversation(message.conversation_id, person, scope)
+                    .await
+            }
+            Err(error) => {
+                tracing::debug!(%error, "no conversation for the answer; no related one");
                 None
             }
         }
