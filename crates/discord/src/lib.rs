@@ -22,6 +22,7 @@
 //! - [`conversation`]: which conversation a message belongs to;
 //! - [`attachments`]: images, text files and other files for the model;
 //! - [`reply`]: one turn rendered as streamed, edited messages;
+//! - [`related`]: the "Related: <title>" button added to a final answer;
 //! - [`interactions`]: commands, autocomplete, buttons, menus and modals;
 //! - [`status`]: the shards' state and the adapter's metrics, for operators;
 //! - `notices`: admin notices from the engine, logged and posted to the admin channel.
@@ -44,6 +45,7 @@ pub mod middleware;
 mod notices;
 mod order;
 pub mod pacer;
+pub mod related;
 pub mod render;
 pub mod reply;
 pub mod roles;

@@ -214,6 +214,7 @@ impl Renderer {
         // Nobody can decide any more: pending approvals deny, pending forms decline.
         self.entry.withdraw_all();
         let (ctx, entry) = (self.ctx.clone(), self.entry.clone());
+        let rows = self.rows(&view);
         let ids = self.finish(&view).await;
         {
             let mut state = entry.lock();
@@ -223,9 +224,13 @@ impl Renderer {
         let Some(stored) = stored.filter(|_| !ids.is_empty()) else {
             return;
         };
-        let ids: Vec<PostId> = ids.iter().map(|id| id.to_engine()).collect();
-        if let Err(error) = ctx.engine.record_posts(stored, &ids).await {
+        let posts: Vec<PostId> = ids.iter().map(|id| id.to_engine()).collect();
+        if let Err(error) = ctx.engine.record_posts(stored, &posts).await {
             tracing::warn!(%error, "cannot record the answer's Discord messages");
+        }
+        // Shown and recorded: only now, off the answer's path, a related conversation.
+        if let Some(last) = ids.last() {
+            crate::related::offer(&ctx, &entry, stored, *last, rows).await;
         }
     }
 

@@ -31,6 +31,7 @@ mod posts;
 mod preferences;
 mod privacy;
 mod recall;
+mod related;
 mod request;
 mod search;
 mod settings;
@@ -65,6 +66,7 @@ pub use policy::{
 };
 pub use privacy::DataRightsRequest;
 pub use recall::{RECALL_FOOTER, RECALL_HEADER};
+pub use related::Related;
 pub use request::{Speaker, TurnAction, TurnRequest, UserMessage};
 pub use settings::{Settings, Source};
 pub use telemetry::{EngineStatus, TURN_LOG_TARGET};

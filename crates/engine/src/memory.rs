@@ -34,6 +34,12 @@ pub struct MemoryConfig {
     pub min_similarity: f32,
     /// Age at which a recalled message counts half as much.
     pub recency_half_life: Duration,
+    /// Whether an answer points at a related earlier conversation where nobody switched it
+    /// (with an embedding model and summaries).
+    pub related: bool,
+    /// An earlier conversation is related when its newest summary is at least this similar
+    /// (cosine) to the current conversation's.
+    pub related_min_similarity: f32,
     /// Messages embedded per request by the background indexer.
     pub index_batch: usize,
     /// How often the indexer looks for new messages when it has caught up.
@@ -77,6 +83,8 @@ impl Default for MemoryConfig {
             recall_timeout: Duration::from_millis(750),
             min_similarity: 0.5,
             recency_half_life: Duration::from_secs(30 * 86_400),
+            related: true,
+            related_min_similarity: 0.8,
             index_batch: 64,
             index_interval: Duration::from_secs(2),
             summaries: true,

@@ -155,6 +155,8 @@ fn memory_config(config: &Config) -> MemoryConfig {
         recall_timeout: memory.recall_timeout,
         min_similarity: memory.min_similarity,
         recency_half_life: memory.recency_half_life,
+        related: memory.related,
+        related_min_similarity: memory.related_min_similarity,
         index_batch: memory.index_batch.get() as usize,
         index_interval: memory.index_interval,
         summaries: memory.summaries,

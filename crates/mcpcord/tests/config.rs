@@ -488,6 +488,27 @@ fn memory_settings_have_defaults_and_are_checked() {
 }
 
 #[test]
+fn related_settings_have_defaults_and_are_checked() {
+    let config = Config::from_toml("", &Env::new()).unwrap();
+    assert!(config.memory.related);
+    assert!((config.memory.related_min_similarity - 0.8).abs() < 1e-6);
+    let config = Config::from_toml(
+        "[memory]\nrelated = false\nrelated_min_similarity = 0.9",
+        &Env::new(),
+    )
+    .unwrap();
+    assert!(!config.memory.related);
+    assert!((config.memory.related_min_similarity - 0.9).abs() < 1e-6);
+    let problems = errors("[memory]\nrelated_min_similarity = 1.5", &Env::new());
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("memory.related_min_similarity") && p.contains("between -1 and 1")),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn summary_settings_have_defaults_and_are_checked() {
     let config = Config::from_toml("", &Env::new()).unwrap();
     assert!(config.memory.summaries);

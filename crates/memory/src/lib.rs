@@ -67,6 +67,7 @@ mod messages;
 mod preferences;
 mod privacy;
 mod recall;
+mod related;
 mod retention;
 mod search;
 mod store;
@@ -95,6 +96,7 @@ pub use privacy::{
     REMOVED_NOTE, ToolSwitchData, UsageData,
 };
 pub use recall::{RecallQuery, Snippet};
+pub use related::{RelatedConversation, RelatedQuery};
 pub use search::{
     DEFAULT_HALF_LIFE, DEFAULT_RRF_K, EMBEDDINGS_TABLE, Meaning, SearchHit, SearchQuery,
     SearchScope, SearchStats, Viewer, fuse, fuse_weighted, recency_weight,

@@ -34,6 +34,8 @@ pub struct Preference {
     pub system_prompt: Option<String>,
     /// Whether earlier conversations are recalled into the context (user and guild levels).
     pub recall: Option<bool>,
+    /// Whether answers point at a related earlier conversation (user and guild levels).
+    pub related: Option<bool>,
 }
 
 /// The preferences that apply to a scope, level by level (empty where the scope has no such
@@ -55,6 +57,7 @@ struct PreferenceRow {
     model: Option<String>,
     system_prompt: Option<String>,
     recall: Option<i64>,
+    related: Option<i64>,
 }
 
 impl PreferenceRow {
@@ -74,6 +77,7 @@ impl PreferenceRow {
             model: self.model,
             system_prompt: self.system_prompt,
             recall: self.recall.map(|on| on != 0),
+            related: self.related.map(|on| on != 0),
         };
         Ok((level, self.target_id, preference))
     }
@@ -96,7 +100,7 @@ impl Store {
             });
         }
         let rows = sqlx::query_as::<_, PreferenceRow>(
-            "SELECT level, target_id, model, system_prompt, recall FROM preferences \
+            "SELECT level, target_id, model, system_prompt, recall, related FROM preferences \
              WHERE (level = 'user' AND target_id = $1) \
              OR (level = 'channel' AND target_id = $2) \
              OR (level = 'guild' AND target_id = $3)",
@@ -122,7 +126,7 @@ impl Store {
     /// Every level's preferences (the copy SQLite keeps in memory).
     async fn preference_table(&self) -> Result<crate::hot::PreferenceTable, MemoryError> {
         let rows = sqlx::query_as::<_, PreferenceRow>(
-            "SELECT level, target_id, model, system_prompt, recall FROM preferences",
+            "SELECT level, target_id, model, system_prompt, recall, related FROM preferences",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -172,18 +176,39 @@ impl Store {
         level: PreferenceLevel,
         on: Option<bool>,
     ) -> Result<(), MemoryError> {
+        self.set_switch(level, "recall", on).await
+    }
+
+    /// Switches the related-conversation button at `level` (`None`: the next level or the
+    /// configuration decides again).
+    pub async fn set_related(
+        &self,
+        level: PreferenceLevel,
+        on: Option<bool>,
+    ) -> Result<(), MemoryError> {
+        self.set_switch(level, "related", on).await
+    }
+
+    /// Upserts one on/off column of a level's row; `column` is one of ours, never user input.
+    async fn set_switch(
+        &self,
+        level: PreferenceLevel,
+        column: &'static str,
+        on: Option<bool>,
+    ) -> Result<(), MemoryError> {
         let (kind, target) = level.parts();
-        let result = sqlx::query(
-            "INSERT INTO preferences (level, target_id, recall, updated_at) \
+        let sql = format!(
+            "INSERT INTO preferences (level, target_id, {column}, updated_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (level, target_id) \
-             DO UPDATE SET recall = excluded.recall, updated_at = excluded.updated_at",
-        )
-        .bind(kind)
-        .bind(target)
-        .bind(on.map(i64::from))
-        .bind(db::now())
-        .execute(&self.pool)
-        .await;
+             DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
+        );
+        let result = sqlx::query(&sql)
+            .bind(kind)
+            .bind(target)
+            .bind(on.map(i64::from))
+            .bind(db::now())
+            .execute(&self.pool)
+            .await;
         // Whatever the outcome (a failure may still have committed), the copy goes.
         self.preferences_changed();
         result?;

@@ -299,13 +299,9 @@ impl Store {
         summary: NewSummary,
     ) -> Result<Summary, MemoryError> {
         self.settle().await?;
+        // The transaction's first statement writes: on SQLite it then waits for the write lock
+        // (busy timeout) instead of failing as a read transaction upgraded while a turn writes.
         let mut tx = self.pool.begin().await?;
-        let (newest,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MAX(version) FROM conversation_summaries WHERE conversation_id = $1",
-        )
-        .bind(conversation.0)
-        .fetch_one(&mut *tx)
-        .await?;
         let (model, vector) = summary
             .vector
             .as_ref()
@@ -314,12 +310,12 @@ impl Store {
         let row = sqlx::query_as::<_, SummaryRow>(
             "INSERT INTO conversation_summaries (conversation_id, version, through_message_id, \
              text, model, tokens, embedding_model, vector, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             VALUES ($1, (SELECT COALESCE(MAX(version), 0) + 1 FROM conversation_summaries \
+                          WHERE conversation_id = $1), $2, $3, $4, $5, $6, $7, $8) \
              RETURNING conversation_id, version, through_message_id, text, model, tokens, \
              embedding_model, vector, announced, created_at",
         )
         .bind(conversation.0)
-        .bind(newest.unwrap_or(0) + 1)
         .bind(summary.through.0)
         .bind(&summary.text)
         .bind(&summary.model)

@@ -1,5 +1,6 @@
 //! `/memory`: what the bot remembers. `recall on|off|default [scope]` switches whether earlier
-//! conversations are recalled into new ones, for the person or (admins) the whole server;
+//! conversations are recalled into new ones, and `related on|off|default [scope]` whether
+//! answers get a "Related: <title>" button, for the person or (admins) the whole server;
 //! `show | add | forget | clear` are the facts the bot remembers about the person in this
 //! scope (this server, or their DMs), answered privately (`facts.rs` in the engine).
 
@@ -14,7 +15,7 @@ use mcpcord_engine::{Engine, Fact, PreferenceLevel};
 /// The most characters of the `/memory show` listing (Discord's limit is 2000).
 const SHOW_CHARS: usize = 1_800;
 
-/// `/memory recall | show | add | forget | clear`.
+/// `/memory recall | related | show | add | forget | clear`.
 #[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
 #[command(
     name = "memory",
@@ -26,6 +27,9 @@ pub enum MemoryCommand {
     /// Switch recall.
     #[command(name = "recall")]
     Recall(MemoryRecall),
+    /// Switch the related-conversation button.
+    #[command(name = "related")]
+    Related(MemoryRelated),
     /// List the facts remembered about the person here.
     #[command(name = "show")]
     Show(MemoryShow),
@@ -47,6 +51,19 @@ pub enum MemoryCommand {
     desc = "Switch recall of your earlier conversations into new ones"
 )]
 pub struct MemoryRecall {
+    /// On, off, or back to the default
+    pub state: RecallState,
+    /// For whom (default: you; the whole server: admins)
+    pub scope: Option<RecallScope>,
+}
+
+/// `/memory related state: [scope]`.
+#[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
+#[command(
+    name = "related",
+    desc = "Switch the button pointing at an earlier conversation close to the current one"
+)]
+pub struct MemoryRelated {
     /// On, off, or back to the default
     pub state: RecallState,
     /// For whom (default: you; the whole server: admins)
@@ -117,6 +134,7 @@ pub fn info() -> CommandInfo {
         &[
             "/memory recall state:off",
             "/memory recall state:on scope:this server",
+            "/memory related state:off",
             "/memory add fact:I prefer metric units",
             "/memory show",
             "/memory forget fact:#3",
@@ -127,13 +145,18 @@ pub fn info() -> CommandInfo {
 impl MemoryCommand {
     /// Whether this invocation needs an admin (the server-wide switch).
     pub fn wide(&self) -> bool {
-        matches!(self, Self::Recall(recall) if recall.scope == Some(RecallScope::Server))
+        match self {
+            Self::Recall(recall) => recall.scope == Some(RecallScope::Server),
+            Self::Related(related) => related.scope == Some(RecallScope::Server),
+            _ => false,
+        }
     }
 
     /// The command as typed, with its subcommand (`"memory forget"`).
     pub fn path(&self) -> &'static str {
         match self {
             Self::Recall(_) => "memory recall",
+            Self::Related(_) => "memory related",
             Self::Show(_) => "memory show",
             Self::Add(_) => "memory add",
             Self::Forget(_) => "memory forget",
@@ -145,6 +168,7 @@ impl MemoryCommand {
     pub async fn run(self, call: Call<'_>) -> CommandResult {
         match self {
             Self::Recall(recall) => recall.run(call).await,
+            Self::Related(related) => related.run(call).await,
             Self::Show(_) => show(call).await,
             Self::Add(add) => add.run(call).await,
             Self::Forget(forget) => forget.run(call).await,
@@ -177,6 +201,33 @@ impl MemoryRecall {
             "🧠 Recall of earlier conversations {} {whose}. For your messages here it is now \
              {now}.",
             recall.state.done()
+        )))
+    }
+}
+
+impl MemoryRelated {
+    /// Runs `/memory related`.
+    async fn run(self, call: Call<'_>) -> CommandResult {
+        let (level, whose) = recall_level(self.scope, &call)?;
+        let on = self.state.switch();
+        let engine = &call.ctx.engine;
+        engine.set_related(level, on).await?;
+        crate::audit::admin_change(
+            call.ctx,
+            call.invoker,
+            level,
+            "related.set",
+            serde_json::json!({ "related": on }),
+        );
+        let now = if engine.related_enabled(&call.scope()).await? {
+            "on"
+        } else {
+            "off (it also needs an embedding model and summaries)"
+        };
+        Ok(CommandResponse::private(format!(
+            "🔗 The related-conversation button {} {whose}. For your answers here it is now \
+             {now}.",
+            self.state.done()
         )))
     }
 }

@@ -105,20 +105,22 @@ fn invocations_parse_into_types() {
         ("tools disable", Access::Admins)
     );
 
-    let recall = |scope: Option<&str>| {
+    let switch = |sub: &str, scope: Option<&str>| {
         let mut options = vec![json!({"name": "state", "type": 3, "value": "off"})];
         if let Some(scope) = scope {
             options.push(json!({"name": "scope", "type": 3, "value": scope}));
         }
         BotCommand::parse(data(json!({
             "id": "1", "name": "memory", "type": 1,
-            "options": [{"name": "recall", "type": 1, "options": options}]
+            "options": [{"name": sub, "type": 1, "options": options}]
         })))
         .unwrap()
     };
-    assert_eq!(recall(None).access(), Access::Everyone);
-    assert_eq!(recall(Some("user")).path(), "memory recall");
-    assert_eq!(recall(Some("server")).access(), Access::Wide);
+    for sub in ["recall", "related"] {
+        assert_eq!(switch(sub, None).access(), Access::Everyone);
+        assert_eq!(switch(sub, Some("user")).path(), format!("memory {sub}"));
+        assert_eq!(switch(sub, Some("server")).access(), Access::Wide);
+    }
 
     let status = BotCommand::parse(data(json!({"id": "1", "name": "status", "type": 1}))).unwrap();
     assert_eq!(status.access(), Access::Everyone, "budgets for everyone");

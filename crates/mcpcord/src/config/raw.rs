@@ -287,6 +287,11 @@ pub struct RawMemory {
     pub min_similarity: Option<f64>,
     /// Age at which a recalled message counts half as much.
     pub recency_half_life: Option<String>,
+    /// Whether answers point at a related earlier conversation where nobody switched it.
+    pub related: Option<bool>,
+    /// Least cosine similarity of an earlier conversation's summary to the current one's for
+    /// it to be related (-1 to 1).
+    pub related_min_similarity: Option<f64>,
     /// Messages embedded per request by the background indexer.
     pub index_batch: Option<u32>,
     /// How often the indexer looks for new messages once it has caught up.

@@ -629,6 +629,10 @@ pub struct MemoryConfig {
     /// Age at which a recalled message counts half as much.
     #[serde(with = "humantime_serde")]
     pub recency_half_life: Duration,
+    /// Whether answers point at a related earlier conversation where nobody switched it.
+    pub related: bool,
+    /// Least cosine similarity of an earlier conversation's summary for it to be related.
+    pub related_min_similarity: f32,
     /// Messages embedded per request.
     pub index_batch: NonZeroU32,
     /// How often the indexer looks for new messages once caught up.

@@ -385,27 +385,38 @@ fn limits(raw: RawLimits, report: &mut Report) -> LimitsConfig {
     }
 }
 
-fn memory(raw: RawMemory, report: &mut Report) -> MemoryConfig {
-    let min_similarity = raw.min_similarity.unwrap_or(0.5);
-    if !(-1.0..=1.0).contains(&min_similarity) {
-        report.error(
-            "memory.min_similarity",
-            "must be between -1 and 1 (a cosine similarity)",
-        );
+/// A cosine similarity setting at `key` (`default` when unset); between -1 and 1.
+fn cosine(value: Option<f64>, default: f64, key: &str, report: &mut Report) -> f32 {
+    let value = value.unwrap_or(default);
+    if !(-1.0..=1.0).contains(&value) {
+        report.error(key, "must be between -1 and 1 (a cosine similarity)");
     }
+    value as f32
+}
+
+fn memory(raw: RawMemory, report: &mut Report) -> MemoryConfig {
+    let min_similarity = cosine(raw.min_similarity, 0.5, "memory.min_similarity", report);
+    let related_min_similarity = cosine(
+        raw.related_min_similarity,
+        0.8,
+        "memory.related_min_similarity",
+        report,
+    );
     MemoryConfig {
         facts: raw.facts.unwrap_or(false),
         recall: raw.recall.unwrap_or(true),
         recall_snippets: nonzero(raw.recall_snippets, 3, "memory.recall_snippets", report),
         recall_tokens: nonzero(raw.recall_tokens, 600, "memory.recall_tokens", report),
         recall_timeout: duration(raw.recall_timeout, "750ms", "memory.recall_timeout", report),
-        min_similarity: min_similarity as f32,
+        min_similarity,
         recency_half_life: duration(
             raw.recency_half_life,
             "30d",
             "memory.recency_half_life",
             report,
         ),
+        related: raw.related.unwrap_or(true),
+        related_min_similarity,
         index_batch: nonzero(raw.index_batch, 64, "memory.index_batch", report),
         index_interval: duration(raw.index_interval, "2s", "memory.index_interval", report),
         summaries: raw.summaries.unwrap_or(true),

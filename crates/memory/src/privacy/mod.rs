@@ -8,8 +8,9 @@
 //!   the keyword index (`messages_fts` on SQLite, the `search` tsvector on PostgreSQL), the
 //!   stored vectors (`message_embeddings`) and the Discord posts showing it
 //!   (`message_discord_ids`);
-//! - `preferences` with `level = 'user'` and `target_id` = their id: model, system prompt and
-//!   recall chosen for them (channel and guild preferences do not record who set them);
+//! - `preferences` with `level = 'user'` and `target_id` = their id: model, system prompt,
+//!   recall and related-conversation switches chosen for them (channel and guild preferences
+//!   do not record who set them);
 //! - `disabled_tools.disabled_by`: tool switches they made as an admin;
 //! - `person_facts.user_id`: facts the bot remembers about them (0010), in every scope.
 //! - `conversation_tags.tagged_by` (0011): tags they put on a conversation (forgetting clears
@@ -163,6 +164,8 @@ pub struct PreferenceData {
     pub system_prompt: Option<String>,
     /// Recall of earlier conversations switched on or off.
     pub recall: Option<bool>,
+    /// The related-conversation button switched on or off.
+    pub related: Option<bool>,
     /// When last changed.
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: SystemTime,
@@ -199,6 +202,7 @@ struct PreferenceRow {
     model: Option<String>,
     system_prompt: Option<String>,
     recall: Option<i64>,
+    related: Option<i64>,
     updated_at: i64,
 }
 
@@ -284,7 +288,7 @@ async fn preferences_of(
     user: UserId,
 ) -> Result<Option<PreferenceData>, MemoryError> {
     let row = sqlx::query_as::<_, PreferenceRow>(
-        "SELECT model, system_prompt, recall, updated_at FROM preferences \
+        "SELECT model, system_prompt, recall, related, updated_at FROM preferences \
          WHERE level = 'user' AND target_id = $1",
     )
     .bind(db::id(user))
@@ -294,6 +298,7 @@ async fn preferences_of(
         model: row.model,
         system_prompt: row.system_prompt,
         recall: row.recall.map(|on| on != 0),
+        related: row.related.map(|on| on != 0),
         updated_at: db::time(row.updated_at),
     }))
 }
