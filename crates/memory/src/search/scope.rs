@@ -55,7 +55,8 @@ pub struct SearchScope {
     /// Only conversations in this automatic category (case aside).
     pub category: Option<String>,
     /// Only conversations naming this entity (a person, project, place or product the
-    /// background pass found in them; its whole name, case aside).
+    /// background pass found in them; its whole name, case aside: SQLite's `LOWER` folds
+    /// ASCII letters only).
     pub entity: Option<String>,
 }
 
