@@ -299,27 +299,24 @@ impl Store {
         summary: NewSummary,
     ) -> Result<Summary, MemoryError> {
         self.settle().await?;
-        let mut tx = self.pool.begin().await?;
-        let (newest,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MAX(version) FROM conversation_summaries WHERE conversation_id = $1",
-        )
-        .bind(conversation.0)
-        .fetch_one(&mut *tx)
-        .await?;
         let (model, vector) = summary
             .vector
             .as_ref()
             .map(|(model, vector)| (model.as_str(), to_bytes(vector)))
             .unzip();
+        // The transaction starts with its write (the next version counted inside it): on
+        // SQLite a read first would make the write fail with SQLITE_BUSY_SNAPSHOT, without
+        // waiting, whenever a turn wrote meanwhile.
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query_as::<_, SummaryRow>(
             "INSERT INTO conversation_summaries (conversation_id, version, through_message_id, \
              text, model, tokens, embedding_model, vector, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             VALUES ($1, (SELECT COALESCE(MAX(v.version), 0) + 1 FROM conversation_summaries v \
+             WHERE v.conversation_id = $1), $2, $3, $4, $5, $6, $7, $8) \
              RETURNING conversation_id, version, through_message_id, text, model, tokens, \
              embedding_model, vector, announced, created_at",
         )
         .bind(conversation.0)
-        .bind(newest.unwrap_or(0) + 1)
         .bind(summary.through.0)
         .bind(&summary.text)
         .bind(&summary.model)
