@@ -51,16 +51,7 @@ impl Engine {
             .await?
             .label()
             .to_owned();
-        let history = self.store().history(from, READ).await?;
-        let summary = match self.store().latest_summary(from).await? {
-            Some(summary) if !self.store().others_wrote(from, person).await? => Some(summary),
-            _ => None,
-        };
-        let block = match summary {
-            Some(summary) => Some(summarised(&label, &summary, &history, person)),
-            None => condense(&label, &history, person),
-        };
-        let Some(block) = block else {
+        let Some(block) = self.block_of(from, &label, person).await? else {
             return Err(EngineError::Invalid {
                 detail: "there is nothing of yours or the bot's in that conversation to bring in"
                     .into(),
@@ -72,6 +63,26 @@ impl Engine {
         let _order = self.conversation_lock(key.as_str()).lock_owned().await;
         self.store().commit_turn(into, vec![message]).await?;
         Ok(label)
+    }
+
+    /// The block for conversation `from` (shown as `label`) brought in by `person`: with its
+    /// stored summary when nobody else wrote in it, else its last exchanges condensed; `None`
+    /// when there is nothing of theirs or the bot's in it.
+    async fn block_of(
+        &self,
+        from: ConversationId,
+        label: &str,
+        person: UserId,
+    ) -> Result<Option<String>, EngineError> {
+        let history = self.store().history(from, READ).await?;
+        let summary = match self.store().latest_summary(from).await? {
+            Some(summary) if !self.store().others_wrote(from, person).await? => Some(summary),
+            _ => None,
+        };
+        Ok(match summary {
+            Some(summary) => Some(summarised(label, &summary, &history, person)),
+            None => condense(label, &history, person),
+        })
     }
 }
 

@@ -115,6 +115,11 @@ impl SearchCommand {
         if let Some(after) = &self.after {
             scope = scope.after(parse_when(after, now).map_err(CommandError::Invalid)?);
         }
+        self.topic_filters(scope)
+    }
+
+    /// `scope` narrowed by the tag, category and entity options.
+    fn topic_filters(&self, mut scope: SearchScope) -> Result<SearchScope, CommandError> {
         if let Some(tag) = &self.tag {
             scope = scope.with_tag(mcpcord_engine::usable_tag(tag)?);
         }
