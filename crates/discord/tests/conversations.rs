@@ -2,17 +2,22 @@
 //! driving `mcpcord_discord::run`): a person's recent conversations listed privately with
 //! Continue buttons; continuing a conversation put aside reopens it (in its DM, or in a new
 //! thread where it lived in a channel) and the next message's model request holds its history;
-//! autocomplete offers the person's own titles only; a tag is found through `/search tag:`.
+//! autocomplete offers the person's own titles only; a tag is found through `/search tag:`, a
+//! category the background pass chose through `/search category:` (offered by autocomplete), an
+//! entity it found through `/search entity:`; Bring in puts a stored summary in.
 
 mod common;
 
 use common::*;
+use mcpcord_engine::{ConversationId, EngineConfig, MemoryConfig, SearchScope};
+use mcpcord_memory::NewSummary;
 use mcpcord_testkit::FakeDiscord;
 use mcpcord_testkit::fake_discord::{
     InjectedInteraction, InteractionCreate, MessageCreate, ResponseKind,
 };
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 const BOB: u64 = 1_200_000_000_000_000_401;
 
@@ -412,5 +417,179 @@ async fn bring_in_puts_an_earlier_conversation_into_the_one_here() {
         "{prompt:?}"
     );
     assert_no_pings(&bot.discord);
+    bot.shutdown().await;
+}
+
+/// The background pass's answer for a conversation: title, category and entities.
+const DIGEST: &str = r#"{"title": "Carbonara at home", "category": "Hobbies",
+ "entities": [{"kind": "people", "name": "Ada Lovelace"}, {"kind": "place", "name": "Rome"}]}"#;
+
+/// A bot whose background pass looks for work every few milliseconds once started.
+async fn with_background() -> Bot {
+    start_with(
+        Options {
+            engine: EngineConfig {
+                default_model: "llama3.2".into(),
+                memory: MemoryConfig {
+                    background_interval: Duration::from_millis(20),
+                    ..MemoryConfig::default()
+                },
+                ..EngineConfig::default()
+            },
+            ..Options::default()
+        },
+        roomy,
+    )
+    .await
+}
+
+/// Waits until `done` holds, polling.
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Starts the background pass once no turn runs (its calls then get the scripts in order).
+async fn start_background(bot: &Bot) {
+    until("no turn", async || {
+        let status = bot.engine.status();
+        status.turns_in_flight + status.turns_queued == 0
+    })
+    .await;
+    assert!(bot.engine.start_summariser());
+}
+
+/// The conversations in category `category`, as the operator finds them.
+async fn in_category(bot: &Bot, category: &str) -> Vec<ConversationId> {
+    let scope = SearchScope::operator(None).with_category(category);
+    bot.engine
+        .store()
+        .conversations_in_scope(&scope)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_category_and_an_entity_are_found_through_search() {
+    let mut bot = with_background().await;
+    let channel = FakeDiscord::CHANNEL_ID;
+    bot.ollama
+        .push_script(Script::reply("Carbonara: eggs, guanciale, pecorino."));
+    bot.discord
+        .inject_message_create(mention("a carbonara recipe like Ada makes"));
+    bot.finished_answer(channel, "guanciale").await;
+
+    // The background pass (FakeOllama scripted with its JSON) puts it in a category.
+    bot.ollama.push_script(Script::reply(DIGEST));
+    start_background(&bot).await;
+    until("the category", async || {
+        !in_category(&bot, "hobbies").await.is_empty()
+    })
+    .await;
+
+    let search = |option: &str, value: &str| {
+        InteractionCreate::slash_command("search")
+            .option("query", "carbonara")
+            .option(option, value.to_owned())
+    };
+    for (option, value) in [
+        ("category", "hobbies"),
+        ("category", "Hobbies"),
+        ("entity", "ada lovelace"),
+        ("entity", "Rome"),
+    ] {
+        let found = bot.discord.inject_interaction_create(search(option, value));
+        let text = description(&private_answer(&bot, &found).await);
+        assert!(
+            text.contains("a carbonara recipe like Ada makes"),
+            "{option}:{value}: {text}"
+        );
+    }
+    for (option, value) in [("category", "work"), ("entity", "Oslo")] {
+        let none = bot.discord.inject_interaction_create(search(option, value));
+        let text = description(&private_answer(&bot, &none).await);
+        assert!(text.contains("Nothing found"), "{option}:{value}: {text}");
+    }
+
+    // Autocomplete offers the configured categories.
+    let complete = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::autocomplete("search", "category", "hob"));
+    let offered = choices(&bot, &complete).await;
+    assert_eq!(offered, vec![("hobbies".to_owned(), "hobbies".to_owned())]);
+
+    assert_no_pings(&bot.discord);
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn bring_in_puts_the_stored_summary_in() {
+    let mut bot = start(None, roomy).await;
+    let channel = dm(
+        &bot,
+        "plan the lisbon trip",
+        "Day one: Alfama and custard tarts.",
+    )
+    .await;
+    let store = bot.engine.store().clone();
+    let lisbon = store
+        .conversations_in_scope(&SearchScope::operator(None))
+        .await
+        .unwrap()[0];
+    let through = store.history(lisbon, 10).await.unwrap().last().unwrap().id;
+    store
+        .save_summary(
+            lisbon,
+            NewSummary {
+                through,
+                text: "Alice planned three days in Lisbon, starting in Alfama.".into(),
+                model: "llama3.2".into(),
+                tokens: 40,
+                vector: None,
+            },
+        )
+        .await
+        .unwrap();
+    new_in_dm(&bot).await;
+    dm(&bot, "what should I pack?", "Comfortable shoes.").await;
+
+    let list = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::slash_command("conversations").dm());
+    let body = private_answer(&bot, &list).await;
+    let bring = custom_ids(&body)
+        .into_iter()
+        .filter(|id| id.starts_with("bringin:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Bring in: {body:#}"));
+    let press = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::button(bring, 1).dm());
+    assert!(says(&bot, &press).await.contains("Brought"));
+
+    bot.ollama.push_script(Script::reply("Shoes for Alfama."));
+    bot.discord
+        .inject_message_create(MessageCreate::new("anything for day one?").dm());
+    bot.finished_answer(channel, "Shoes for Alfama").await;
+    let request = bot.ollama.last_chat_request().unwrap();
+    let text = request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .find(|c| c.starts_with(mcpcord_engine::BRING_IN_HEADER))
+        .unwrap_or_else(|| panic!("no brought-in block: {request:#}"))
+        .to_owned();
+    assert!(
+        text.contains("Summary: Alice planned three days in Lisbon, starting in Alfama."),
+        "{text}"
+    );
+    assert!(
+        !text.contains("User: plan the lisbon trip"),
+        "the summary stands in for what it covers: {text}"
+    );
     bot.shutdown().await;
 }

@@ -3,12 +3,14 @@
 //!
 //! The block is the other conversation's last exchanges condensed ([`condense`]): the person's
 //! own messages and the bot's answers only (never a third person's words, which they did not
-//! agree to have copied), each shortened, the whole bounded. Once conversations have stored
-//! summaries (issue 14's rolling summaries), the latest summary should stand in for the
-//! exchanges here. The block is stored as the person's (a system row with them as author), so
-//! forgetting them removes it like their messages.
+//! agree to have copied), each shortened, the whole bounded. When that conversation has a
+//! stored summary and nobody else wrote in it, the summary stands in for the messages it
+//! covers, followed by the later exchanges condensed the same way (a summary of a conversation
+//! others wrote in holds their words too, so it is not copied). The block is stored as the
+//! person's (a system row with them as author), so forgetting them removes it like their
+//! messages.
 
-use mcpcord_memory::{ConversationId, GuildId, NewMessage, Role, StoredMessage, UserId};
+use mcpcord_memory::{ConversationId, GuildId, NewMessage, Role, StoredMessage, Summary, UserId};
 
 use crate::{Engine, EngineError};
 
@@ -20,6 +22,8 @@ pub const BRING_IN_FOOTER: &str = "[End of the earlier conversation.]";
 const LAST_MESSAGES: usize = 8;
 /// The longest one message may be in the block, in characters.
 const MESSAGE_CHARS: usize = 300;
+/// The longest a summary may be in the block, in characters.
+const SUMMARY_CHARS: usize = 2_000;
 /// How many stored messages are read to find them.
 const READ: usize = 200;
 
@@ -47,8 +51,7 @@ impl Engine {
             .await?
             .label()
             .to_owned();
-        let history = self.store().history(from, READ).await?;
-        let Some(block) = condense(&label, &history, person) else {
+        let Some(block) = self.block_of(from, &label, person).await? else {
             return Err(EngineError::Invalid {
                 detail: "there is nothing of yours or the bot's in that conversation to bring in"
                     .into(),
@@ -61,6 +64,26 @@ impl Engine {
         self.store().commit_turn(into, vec![message]).await?;
         Ok(label)
     }
+
+    /// The block for conversation `from` (shown as `label`) brought in by `person`: with its
+    /// stored summary when nobody else wrote in it, else its last exchanges condensed; `None`
+    /// when there is nothing of theirs or the bot's in it.
+    async fn block_of(
+        &self,
+        from: ConversationId,
+        label: &str,
+        person: UserId,
+    ) -> Result<Option<String>, EngineError> {
+        let history = self.store().history(from, READ).await?;
+        let summary = match self.store().latest_summary(from).await? {
+            Some(summary) if !self.store().others_wrote(from, person).await? => Some(summary),
+            _ => None,
+        };
+        Ok(match summary {
+            Some(summary) => Some(summarised(label, &summary, &history, person)),
+            None => condense(label, &history, person),
+        })
+    }
 }
 
 /// The block for conversation `label` from its `history`: `person`'s messages and the bot's
@@ -72,11 +95,39 @@ pub fn condense(label: &str, history: &[StoredMessage], person: UserId) -> Optio
         return None;
     }
     let start = kept.len().saturating_sub(LAST_MESSAGES);
+    Some(framed(label, &kept[start..]))
+}
+
+/// The block for conversation `label` with its stored `summary`: the summary (at most
+/// [`SUMMARY_CHARS`]), then the lines [`condense`] keeps of the messages after it.
+pub fn summarised(
+    label: &str,
+    summary: &Summary,
+    history: &[StoredMessage],
+    person: UserId,
+) -> String {
+    let text = summary
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut lines = vec![format!("Summary: {}", shortened(text, SUMMARY_CHARS))];
+    let later: Vec<String> = history
+        .iter()
+        .filter(|m| m.id > summary.through)
+        .filter_map(|m| line(m, person))
+        .collect();
+    lines.extend_from_slice(&later[later.len().saturating_sub(LAST_MESSAGES)..]);
+    framed(label, &lines)
+}
+
+/// `lines` between [`BRING_IN_HEADER`] (with `label`, on one line) and [`BRING_IN_FOOTER`].
+fn framed(label: &str, lines: &[String]) -> String {
     let label = shortened(label.split_whitespace().collect::<Vec<_>>().join(" "), 100);
-    Some(format!(
+    format!(
         "{BRING_IN_HEADER} \"{label}\"]\n{}\n{BRING_IN_FOOTER}",
-        kept[start..].join("\n")
-    ))
+        lines.join("\n")
+    )
 }
 
 /// One message as a line of the block, if it is kept: `User: …` or `Assistant: …`.
@@ -162,6 +213,54 @@ mod tests {
             lines.len(),
             4,
             "no third person, tool or system text: {block}"
+        );
+    }
+
+    #[test]
+    fn a_summary_stands_in_for_what_it_covers_and_later_exchanges_follow() {
+        let history: Vec<_> = (1..=6)
+            .map(|n| StoredMessage {
+                id: MessageId(n),
+                ..stored(Role::User, Some(ALICE), &format!("message {n}"))
+            })
+            .collect();
+        let summary = Summary {
+            conversation: ConversationId(1),
+            version: 2,
+            through: MessageId(4),
+            text: "Alice planned\n a trip to Lisbon.".into(),
+            model: "m".into(),
+            tokens: 10,
+            vector: None,
+            announced: false,
+            created_at: UNIX_EPOCH,
+        };
+        let block = summarised("Trip", &summary, &history, ALICE);
+        let lines: Vec<&str> = block.lines().collect();
+        assert_eq!(lines[0], format!("{BRING_IN_HEADER} \"Trip\"]"));
+        assert_eq!(
+            lines[1..],
+            [
+                "Summary: Alice planned a trip to Lisbon.",
+                "User: message 5",
+                "User: message 6",
+                BRING_IN_FOOTER,
+            ]
+        );
+        let long = Summary {
+            text: "w".repeat(SUMMARY_CHARS * 2),
+            through: MessageId(6),
+            ..summary
+        };
+        let block = summarised("Trip", &long, &history, ALICE);
+        assert_eq!(
+            block.lines().count(),
+            3,
+            "nothing after the summary: {block}"
+        );
+        assert_eq!(
+            block.lines().nth(1).unwrap().chars().count(),
+            "Summary: ".len() + SUMMARY_CHARS
         );
     }
 

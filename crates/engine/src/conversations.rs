@@ -45,6 +45,12 @@ impl Engine {
         Ok(self.store().tags_in_scope(&scope, limit).await?)
     }
 
+    /// The categories conversations are put in (`memory.categories`), for a search's
+    /// `category` filter.
+    pub fn categories(&self) -> Vec<String> {
+        self.config().memory.categories.clone()
+    }
+
     /// Conversation `id` as a list shows it (archived or live, where it lives), if `person`
     /// may pick it up from `guild` (`None`: a DM); an error saying why not otherwise.
     pub async fn own_conversation(

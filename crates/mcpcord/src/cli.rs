@@ -228,6 +228,16 @@ pub struct MemorySearchArgs {
     /// Only this Discord guild's conversations.
     #[arg(long, value_name = "ID")]
     pub guild: Option<u64>,
+    /// Only conversations carrying this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Only conversations in this automatic category (one of `memory.categories`).
+    #[arg(long, value_name = "CATEGORY")]
+    pub category: Option<String>,
+    /// Only conversations naming this entity (a person, project, place or product; its whole
+    /// name, any case).
+    #[arg(long, value_name = "NAME")]
+    pub entity: Option<String>,
     /// How many hits to show (at most 100).
     #[arg(long, short = 'n', value_name = "N", default_value_t = 10)]
     pub limit: usize,
@@ -240,7 +250,8 @@ pub struct MemorySearchArgs {
 #[derive(Debug, Subcommand)]
 pub enum PrivacyCommand {
     /// Print everything stored about a Discord user as JSON: their messages and the answers to
-    /// them, their profile, preferences and tool switches (nobody else's messages).
+    /// them, the tags, summaries, categories and entities of their conversations, their
+    /// profile, preferences and tool switches (nobody else's messages).
     Export(PrivacyExportArgs),
     /// Forget a Discord user: delete their messages (in shared conversations each becomes a
     /// note and the answers stay), the conversations only they took part in, their vectors,

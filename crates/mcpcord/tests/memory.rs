@@ -1,11 +1,13 @@
 //! `mcpcord memory …` through the real binary, on a SQLite database written by the store:
-//! the operator's search (every guild and DM, one guild's, one user's; lines or JSON), stats,
-//! reindex, and the facts remembered about a person.
+//! the operator's search (every guild and DM, one guild's, one user's, by tag, category or
+//! entity; lines or JSON), stats, reindex, and the facts remembered about a person.
 
 use std::path::Path;
 use std::process::Output;
 
-use mcpcord_memory::{ChannelId, ConversationKey, GuildId, NewMessage, Scope, Store, UserId};
+use mcpcord_memory::{
+    ChannelId, ConversationKey, Entity, EntityKind, GuildId, NewMessage, Scope, Store, UserId,
+};
 use serde_json::Value;
 
 mod common;
@@ -54,6 +56,22 @@ async fn populate(dir: &Path) {
             )
             .await
             .unwrap();
+        if key == "b" {
+            let place = Entity {
+                kind: EntityKind::Place,
+                name: "Tromsø".into(),
+            };
+            store
+                .save_topics(conversation.id, None, Some("hobbies"), &[place])
+                .await
+                .unwrap();
+        }
+        if key == "c" {
+            store
+                .tag_conversation(conversation.id, "photos", Some(UserId::new(user)))
+                .await
+                .unwrap();
+        }
         if key == "a" {
             store
                 .commit_turn(
@@ -132,6 +150,27 @@ async fn memory_search_stats_and_reindex_through_the_binary() {
     ));
     assert_eq!(words.len(), 1);
     assert_eq!(words[0]["role"], "assistant");
+
+    // A tag, a category, an entity (any case).
+    let only = |filter: &[&str]| {
+        let mut args = vec!["memory", "search", "aurora", "--json"];
+        args.extend_from_slice(filter);
+        let hits = json_hits(&mcpcord(dir, &args));
+        hits.iter()
+            .map(|hit| hit["content"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(only(&["--tag", "#Photos"]), ["aurora photos in my dm"]);
+    assert_eq!(only(&["--category", "Hobbies"]), ["aurora over the fjord"]);
+    assert_eq!(only(&["--entity", "tromsø"]), ["aurora over the fjord"]);
+    assert!(only(&["--category", "work"]).is_empty());
+    let out = mcpcord(dir, &["memory", "search", "aurora", "--tag", "a/b"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot be a tag"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // Lines for people.
     let out = mcpcord(dir, &["memory", "search", "fjord"]);

@@ -92,8 +92,8 @@ pub use locks::{ConversationLock, advisory_id};
 pub use messages::{Author, NewMessage, Role, StoredMessage};
 pub use preferences::{Preference, PreferenceLevel, Preferences};
 pub use privacy::{
-    ConversationData, FactData, ForgetReport, MessageData, PersonalData, PreferenceData, Profile,
-    REMOVED_NOTE, ToolSwitchData, UsageData,
+    ConversationData, EntityData, FactData, ForgetReport, MessageData, PersonalData,
+    PreferenceData, Profile, REMOVED_NOTE, SummaryData, TagData, ToolSwitchData, UsageData,
 };
 pub use recall::{RecallQuery, Snippet};
 pub use related::{RelatedConversation, RelatedQuery};

@@ -6,7 +6,9 @@
 use std::time::SystemTime;
 
 use crate::search::{Params, SearchScope};
-use crate::{ChannelId, ConversationId, ConversationKey, GuildId, MemoryError, PostId, Store, db};
+use crate::{
+    ChannelId, ConversationId, ConversationKey, GuildId, MemoryError, PostId, Store, UserId, db,
+};
 
 /// One conversation as a list shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,4 +162,25 @@ fn like_escaped(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+impl Store {
+    /// Whether anyone but `person` wrote a message in conversation `id` (replaced answers
+    /// aside): what was derived from the whole conversation, such as its summary, then holds
+    /// someone else's words too.
+    pub async fn others_wrote(
+        &self,
+        id: ConversationId,
+        person: UserId,
+    ) -> Result<bool, MemoryError> {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = $1 AND role = 'user' \
+             AND (author_id IS NULL OR author_id <> $2) AND replaced_at IS NULL",
+        )
+        .bind(id.0)
+        .bind(db::id(person))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(others > 0)
+    }
 }

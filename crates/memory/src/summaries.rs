@@ -299,14 +299,15 @@ impl Store {
         summary: NewSummary,
     ) -> Result<Summary, MemoryError> {
         self.settle().await?;
-        // The transaction's first statement writes: on SQLite it then waits for the write lock
-        // (busy timeout) instead of failing as a read transaction upgraded while a turn writes.
-        let mut tx = self.pool.begin().await?;
         let (model, vector) = summary
             .vector
             .as_ref()
             .map(|(model, vector)| (model.as_str(), to_bytes(vector)))
             .unzip();
+        // The transaction starts with its write (the next version counted inside it): on
+        // SQLite a read first would make the write fail with SQLITE_BUSY_SNAPSHOT, without
+        // waiting, whenever a turn wrote meanwhile.
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query_as::<_, SummaryRow>(
             "INSERT INTO conversation_summaries (conversation_id, version, through_message_id, \
              text, model, tokens, embedding_model, vector, created_at) \

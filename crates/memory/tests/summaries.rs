@@ -18,6 +18,7 @@ on_both!(
     topics_are_stored_and_entities_replaced,
     background_tokens_add_up_per_guild_and_day,
     forgetting_a_person_drops_what_was_written_from_their_words,
+    the_export_holds_tags_summaries_and_topics_and_forgetting_drops_them,
 );
 
 const GUILD: GuildId = GuildId::new(1_300_000_000_000_000_001);
@@ -258,5 +259,85 @@ async fn forgetting_a_person_drops_what_was_written_from_their_words(db: TestDb)
     assert!(
         jobs.iter().all(|j| j.summarise_through.is_none()),
         "{jobs:?}"
+    );
+}
+
+async fn the_export_holds_tags_summaries_and_topics_and_forgetting_drops_them(db: TestDb) {
+    let store = db.connect().await;
+    let (id, messages) = conversation(&store, "chat:export", 2).await;
+    let bob = UserId::new(1_300_000_000_000_000_004);
+    assert!(!store.others_wrote(id, ALICE).await.unwrap());
+    store
+        .save_summary(id, summary(messages[1], "Alice planned a trip."))
+        .await
+        .unwrap();
+    store
+        .save_topics(
+            id,
+            Some("Trip"),
+            Some("Travel"),
+            &[Entity {
+                kind: EntityKind::Place,
+                name: "Lisbon".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    store
+        .tag_conversation(id, "holidays", Some(ALICE))
+        .await
+        .unwrap();
+    store.tag_conversation(id, "bobs", Some(bob)).await.unwrap();
+
+    let data = store.personal_data(ALICE).await.unwrap();
+    let exported = &data.conversations[0];
+    assert_eq!(exported.category.as_deref(), Some("Travel"));
+    assert_eq!(exported.title.as_deref(), Some("Trip"));
+    assert_eq!(
+        (
+            exported.entities[0].kind.as_str(),
+            exported.entities[0].name.as_str()
+        ),
+        ("place", "Lisbon")
+    );
+    assert_eq!(exported.summaries.len(), 1);
+    assert_eq!(exported.summaries[0].text, "Alice planned a trip.");
+    assert_eq!(exported.summaries[0].through, messages[1]);
+    let tags: Vec<(&str, bool)> = exported
+        .tags
+        .iter()
+        .map(|t| (t.tag.as_str(), t.by_you))
+        .collect();
+    assert_eq!(tags, vec![("bobs", false), ("holidays", true)]);
+    let json = serde_json::to_value(&data).unwrap();
+    assert_eq!(json["conversations"][0]["summaries"][0]["version"], 1);
+    assert_eq!(json["conversations"][0]["tags"][1]["by_you"], true);
+
+    // Bob writes in it: its summary now holds someone else's words.
+    store
+        .commit_turn(id, vec![NewMessage::user("me too").with_author(bob, "bob")])
+        .await
+        .unwrap();
+    assert!(store.others_wrote(id, ALICE).await.unwrap());
+    assert!(store.others_wrote(id, bob).await.unwrap());
+
+    store.forget_person(bob).await.unwrap();
+    let data = store.personal_data(ALICE).await.unwrap();
+    let exported = &data.conversations[0];
+    assert!(
+        exported.summaries.is_empty(),
+        "written from Bob's words too"
+    );
+    assert!(exported.entities.is_empty());
+    assert_eq!(exported.category, None);
+    let tags: Vec<(&str, bool)> = exported
+        .tags
+        .iter()
+        .map(|t| (t.tag.as_str(), t.by_you))
+        .collect();
+    assert_eq!(
+        tags,
+        vec![("bobs", false), ("holidays", true)],
+        "tags stay, nameless"
     );
 }

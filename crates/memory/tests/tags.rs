@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use common::{Kind, TestDb};
 use mcpcord_memory::{
-    ChannelId, ConversationKey, GuildId, MAX_TAGS_PER_CONVERSATION, NewMessage, PostId, Scope,
-    SearchQuery, SearchScope, Tagged, UserId, tag_name,
+    ChannelId, ConversationKey, Entity, EntityKind, GuildId, MAX_TAGS_PER_CONVERSATION, NewMessage,
+    PostId, Scope, SearchQuery, SearchScope, Tagged, UserId, tag_name,
 };
 
 on_both!(
     tags_are_added_once_and_removed,
     a_tag_narrows_a_search_within_the_persons_scope,
+    a_category_and_an_entity_narrow_a_search,
     recent_conversations_newest_first_with_what_a_list_shows,
     recent_conversations_follow_the_scope_rules,
     a_title_search_matches_titles_and_first_messages,
@@ -183,6 +184,104 @@ async fn a_tag_narrows_a_search_within_the_persons_scope(db: TestDb) {
         vec!["bobs-tag", "recipes"]
     );
     assert!(tags(SearchScope::direct(ALICE)).await.is_empty());
+}
+
+async fn a_category_and_an_entity_narrow_a_search(db: TestDb) {
+    let store = db.connect().await;
+    let cooking = common::talk(
+        &store,
+        "k:1",
+        in_guild(GUILD, ALICE),
+        ALICE,
+        "dinner plans with Ada",
+        &["pasta it is"],
+    )
+    .await;
+    let work = common::talk(
+        &store,
+        "k:2",
+        in_guild(GUILD, ALICE),
+        ALICE,
+        "dinner after the Falcon release",
+        &["ship first"],
+    )
+    .await;
+    let bobs = common::talk(
+        &store,
+        "k:3",
+        in_guild(GUILD, BOB),
+        BOB,
+        "dinner with ada",
+        &["sure"],
+    )
+    .await;
+    let ada = Entity {
+        kind: EntityKind::People,
+        name: "Ada Lovelace".into(),
+    };
+    let falcon = Entity {
+        kind: EntityKind::Project,
+        name: "Falcon".into(),
+    };
+    for (id, category, entities) in [
+        (cooking, "Cooking", vec![ada.clone()]),
+        (work, "Work", vec![falcon]),
+        (bobs, "Cooking", vec![ada]),
+    ] {
+        store
+            .save_topics(id, None, Some(category), &entities)
+            .await
+            .unwrap();
+    }
+
+    let search = |scope: SearchScope| {
+        let store = store.clone();
+        async move {
+            let hits = store
+                .keyword_search(&SearchQuery::new("dinner", scope))
+                .await
+                .unwrap();
+            let mut ids: Vec<i64> = hits.iter().map(|h| h.conversation_id.0).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        }
+    };
+    let alice = || SearchScope::guild(ALICE, GUILD);
+    assert_eq!(search(alice()).await, vec![cooking.0, work.0]);
+    assert_eq!(
+        search(alice().with_category("cooking")).await,
+        vec![cooking.0],
+        "case aside, and Bob's cooking conversation stays out of Alice's search"
+    );
+    assert_eq!(search(alice().with_category(" Work ")).await, vec![work.0]);
+    assert!(search(alice().with_category("Travel")).await.is_empty());
+    assert_eq!(
+        search(alice().with_entity("ada lovelace")).await,
+        vec![cooking.0],
+        "an entity's whole name, case aside"
+    );
+    assert_eq!(search(alice().with_entity("FALCON")).await, vec![work.0]);
+    assert!(search(alice().with_entity("Ada")).await.is_empty());
+    assert!(
+        search(alice().with_category("Cooking").with_entity("Falcon"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .conversations_in_scope(&SearchScope::operator(None).with_category("Cooking"))
+            .await
+            .unwrap(),
+        vec![cooking, bobs]
+    );
+    assert_eq!(
+        store
+            .conversations_in_scope(&SearchScope::operator(None).with_entity("Ada Lovelace"))
+            .await
+            .unwrap(),
+        vec![cooking, bobs]
+    );
 }
 
 async fn recent_conversations_newest_first_with_what_a_list_shows(db: TestDb) {

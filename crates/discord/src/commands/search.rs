@@ -1,6 +1,6 @@
 //! `/search`: a person searches their own past conversations of the place they are in (the
 //! engine's scope: their conversations in this server, or their DMs in a DM), optionally by
-//! user, channel, time and tag; the best hits come back privately with a snippet, who, when and a
+//! user, channel, time, tag, category and entity; the best hits come back privately with a snippet, who, when and a
 //! jump link, and a "Continue this conversation" button for each conversation shown (handled
 //! in `interactions::resume`).
 //!
@@ -32,7 +32,7 @@ use crate::render::escape;
 /// How many hits `/search` shows.
 pub const SEARCH_HITS: usize = 8;
 
-/// `/search query: [user] [channel] [before] [after] [tag]`.
+/// `/search query: [user] [channel] [before] [after] [tag] [category] [entity]`.
 #[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
 #[command(
     name = "search",
@@ -57,8 +57,12 @@ pub struct SearchCommand {
     /// Only conversations with this tag (see /tag)
     #[command(autocomplete = true, max_length = 40)]
     pub tag: Option<String>,
-    // A `category` option goes here once conversations get automatic categories (issue 14):
-    // its value narrows the scope the way `tag` does (`SearchScope::with_category`).
+    /// Only conversations in this category (set automatically)
+    #[command(autocomplete = true, max_length = 60)]
+    pub category: Option<String>,
+    /// Only conversations about this person, project, place or product (its whole name)
+    #[command(max_length = 100)]
+    pub entity: Option<String>,
 }
 
 /// How `/help` presents `/search`.
@@ -70,6 +74,7 @@ pub fn info() -> CommandInfo {
             "/search query:carbonara recipe",
             "/search query:deploy user:@alex after:2w",
             "/search query:sauce tag:recipes",
+            "/search query:dinner category:Cooking entity:Ada",
         ],
     )
 }
@@ -110,8 +115,19 @@ impl SearchCommand {
         if let Some(after) = &self.after {
             scope = scope.after(parse_when(after, now).map_err(CommandError::Invalid)?);
         }
+        self.topic_filters(scope)
+    }
+
+    /// `scope` narrowed by the tag, category and entity options.
+    fn topic_filters(&self, mut scope: SearchScope) -> Result<SearchScope, CommandError> {
         if let Some(tag) = &self.tag {
             scope = scope.with_tag(mcpcord_engine::usable_tag(tag)?);
+        }
+        if let Some(category) = self.category.as_deref().map(str::trim) {
+            scope = scope.with_category(category);
+        }
+        if let Some(entity) = self.entity.as_deref().map(str::trim) {
+            scope = scope.with_entity(entity);
         }
         Ok(scope)
     }

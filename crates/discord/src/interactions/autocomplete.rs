@@ -33,6 +33,10 @@ pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) ->
         Some(("search", "tag") | ("tag", "name")) => {
             commands::autocomplete_choices(tags(ctx, interaction).await, &typed)
         }
+        // The configured categories.
+        Some(("search", "category")) => {
+            commands::autocomplete_choices(ctx.engine.categories(), &typed)
+        }
         _ => {
             let candidates = candidates(ctx, interaction, data).await;
             commands::autocomplete_choices(candidates, &typed)

@@ -56,6 +56,16 @@ async fn search(engine: &Engine, args: &MemorySearchArgs) -> Result<(), Failure>
     if let Some(user) = args.user {
         scope = scope.with_user(UserId::new(user));
     }
+    if let Some(tag) = &args.tag {
+        let tag = mcpcord_engine::usable_tag(tag).map_err(|e| Failure::Usage(e.to_string()))?;
+        scope = scope.with_tag(tag);
+    }
+    if let Some(category) = &args.category {
+        scope = scope.with_category(category.trim());
+    }
+    if let Some(entity) = &args.entity {
+        scope = scope.with_entity(entity.trim());
+    }
     let query = SearchQuery::new(args.query.join(" "), scope).with_limit(args.limit);
     let hits = engine.search(&query).await.context("the search failed")?;
     if args.json {

@@ -16,9 +16,14 @@
 //! - `conversation_tags.tagged_by` (0011): tags they put on a conversation (forgetting clears
 //!   the id; the tag stays on a conversation others took part in).
 //!
+//! Derived from the conversations they took part in (0009, exported with each conversation,
+//! `derived.rs`): summaries, the category and entities; forgetting them drops these for every
+//! conversation they wrote in (the background pass writes them again from what remains).
+//!
 //! "The answers to them" are the model's messages (assistant and tool rows) that follow one of
 //! their messages in a conversation, up to the next person's message.
 
+mod derived;
 mod forget;
 
 use std::time::SystemTime;
@@ -30,6 +35,7 @@ use crate::{
     StoredMessage, UserId, db,
 };
 
+pub use derived::{EntityData, SummaryData, TagData};
 pub use forget::{ForgetReport, REMOVED_NOTE};
 
 /// Everything stored about one person, ready to be written out as JSON.
@@ -116,6 +122,14 @@ pub struct ConversationData {
     pub shared: bool,
     /// Its title, once chosen.
     pub title: Option<String>,
+    /// Its automatic category, once the background pass ran.
+    pub category: Option<String>,
+    /// What it is about (people, projects, places, products), as the background pass found.
+    pub entities: Vec<EntityData>,
+    /// Its summaries, every version, oldest first.
+    pub summaries: Vec<SummaryData>,
+    /// The tags on it, saying which they put there.
+    pub tags: Vec<TagData>,
     /// When it started.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: SystemTime,
@@ -358,7 +372,13 @@ async fn conversations_of(
     let mut conversations = Vec::new();
     for conversation in crate::conversations::taken_part(conn, user).await? {
         let messages = crate::messages::all_messages(conn, conversation.id).await?;
-        conversations.push(conversation_data(user, conversation, messages));
+        let derived = derived::derived_of(conn, conversation.id, user).await?;
+        let mut data = conversation_data(user, conversation, messages);
+        data.category = derived.category;
+        data.entities = derived.entities;
+        data.summaries = derived.summaries;
+        data.tags = derived.tags;
+        conversations.push(data);
     }
     Ok(conversations)
 }
@@ -404,6 +424,10 @@ fn conversation_data(
         started_by_you: conversation.owner == Some(user),
         shared,
         title: conversation.title,
+        category: None,
+        entities: Vec::new(),
+        summaries: Vec::new(),
+        tags: Vec::new(),
         created_at: conversation.created_at,
         updated_at: conversation.updated_at,
         messages: theirs(user, messages),

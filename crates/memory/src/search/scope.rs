@@ -52,9 +52,12 @@ pub struct SearchScope {
     /// Only conversations carrying this tag (its stored spelling, see
     /// [`tag_name`](crate::tag_name)).
     pub tag: Option<String>,
-    // A `category` filter goes here once conversations have one (issue 14's automatic
-    // categories): an `Option<String>` beside `tag`, a `with_category`, and one more part in
-    // `conversation_condition`.
+    /// Only conversations in this automatic category (case aside).
+    pub category: Option<String>,
+    /// Only conversations naming this entity (a person, project, place or product the
+    /// background pass found in them; its whole name, case aside: SQLite's `LOWER` folds
+    /// ASCII letters only).
+    pub entity: Option<String>,
 }
 
 impl SearchScope {
@@ -89,6 +92,8 @@ impl SearchScope {
             before: None,
             after: None,
             tag: None,
+            category: None,
+            entity: None,
         }
     }
 
@@ -111,6 +116,18 @@ impl SearchScope {
         self
     }
 
+    /// Narrowed to conversations in category `category` (case aside).
+    pub fn with_category(mut self, category: impl Into<String>) -> Self {
+        self.category = Some(category.into());
+        self
+    }
+
+    /// Narrowed to conversations naming entity `name` (its whole name, case aside).
+    pub fn with_entity(mut self, name: impl Into<String>) -> Self {
+        self.entity = Some(name.into());
+        self
+    }
+
     /// Narrowed to messages written before `time`.
     pub fn before(mut self, time: SystemTime) -> Self {
         self.before = Some(time);
@@ -130,6 +147,8 @@ impl SearchScope {
             || self.user.is_some()
             || self.channel.is_some()
             || self.tag.is_some()
+            || self.category.is_some()
+            || self.entity.is_some()
     }
 
     /// The SQL condition on a conversation `c` that this scope allows, its values pushed to
@@ -154,6 +173,19 @@ impl SearchScope {
                 "EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id \
                  AND t.tag = {})",
                 params.text(tag.clone())
+            ));
+        }
+        if let Some(category) = &self.category {
+            parts.push(format!(
+                "LOWER(c.category) = LOWER({})",
+                params.text(category.trim().to_owned())
+            ));
+        }
+        if let Some(entity) = &self.entity {
+            parts.push(format!(
+                "EXISTS (SELECT 1 FROM conversation_entities e WHERE e.conversation_id = c.id \
+                 AND LOWER(e.name) = LOWER({}))",
+                params.text(entity.trim().to_owned())
             ));
         }
         parts.push(format!(
