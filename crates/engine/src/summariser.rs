@@ -12,11 +12,14 @@
 //!
 //! Turns come first: a background call starts only while no turn runs or waits, and a turn
 //! that starts meanwhile cancels it (the job is found again by a later sweep), so a backend
-//! slot a turn needs is never held by background work.
+//! slot a turn needs is never held by background work. A bot that is never idle would then
+//! never summarise: once the pass has given way for [`MAX_GIVING_WAY`], its next call runs
+//! anyway, queued for the backend like a turn (one call at a time per
+//! `background_concurrency`), and is not cancelled.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use mcpcord_llm::ChatRequest;
@@ -43,6 +46,8 @@ const ANSWER_TOKENS: u32 = 512;
 const PROMPT_TOKENS: usize = 200;
 /// The title given when neither the model nor the first message yields one.
 const UNTITLED: &str = "Untitled conversation";
+/// The longest the pass gives way to turns before a call runs while they do.
+pub(crate) const MAX_GIVING_WAY: Duration = Duration::from_secs(300);
 
 /// The background pass's handle inside the engine: its task, its stop and wake signals, and
 /// what it has spent since the engine started.
@@ -59,6 +64,8 @@ pub(crate) struct Background {
     calls: AtomicU64,
     /// Tokens those calls cost.
     tokens: AtomicU64,
+    /// Since when the pass has been giving way to turns without a call done (engine clock).
+    giving_way_since: Mutex<Option<SystemTime>>,
 }
 
 impl Background {
@@ -71,7 +78,25 @@ impl Background {
             turn_started: Notify::new(),
             calls: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
+            giving_way_since: Mutex::new(None),
         }
+    }
+
+    /// Notes that a call gave way to a turn at `now` (the first time since the last call).
+    fn gave_way(&self, now: SystemTime) {
+        self.giving_way_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(now);
+    }
+
+    /// Whether the pass has given way long enough that its next call must run.
+    fn waited_enough(&self, now: SystemTime) -> bool {
+        let since = *self
+            .giving_way_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        since.is_some_and(|since| now.duration_since(since).unwrap_or_default() >= MAX_GIVING_WAY)
     }
 
     /// Tells the pass there is new work.
@@ -95,6 +120,10 @@ impl Background {
     fn count(&self, tokens: u64) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.tokens.fetch_add(tokens, Ordering::Relaxed);
+        *self
+            .giving_way_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
@@ -322,7 +351,8 @@ impl Summariser {
 
     /// The summary model's answer to `messages` and its tokens; `None` when it gave way to a
     /// turn. Turns come first: none may be running when the call starts, and one that starts
-    /// meanwhile ends it (the backend's slot is theirs; the job is found again later).
+    /// meanwhile ends it (the backend's slot is theirs; the job is found again later), unless
+    /// the pass has given way for [`MAX_GIVING_WAY`] already.
     async fn ask(
         &self,
         config: &EngineConfig,
@@ -334,13 +364,23 @@ impl Summariser {
         request.options.max_tokens = Some(ANSWER_TOKENS);
         request.options.keep_alive = config.keep_alive;
         let chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
-        let turn_started = self.inner.background.turn_started.notified();
-        if self.inner.turns_active() {
+        let background = &self.inner.background;
+        let turn_started = background.turn_started.notified();
+        let insist = background.waited_enough(self.inner.now());
+        if !insist && self.inner.turns_active() {
+            background.gave_way(self.inner.now());
             return Ok(None);
         }
-        let response = tokio::select! {
-            response = self.inner.pool.complete(&request) => response?,
-            () = turn_started => return Ok(None),
+        let response = if insist {
+            self.inner.pool.complete(&request).await?
+        } else {
+            tokio::select! {
+                response = self.inner.pool.complete(&request) => response?,
+                () = turn_started => {
+                    background.gave_way(self.inner.now());
+                    return Ok(None);
+                }
+            }
         };
         let usage = &response.usage;
         let tokens = match (usage.prompt_tokens, usage.completion_tokens) {

@@ -25,6 +25,7 @@ on_both_databases!(
     a_title_category_and_entities_are_stored_after_the_first_exchange,
     the_daily_cap_stops_background_work_until_the_next_day,
     background_work_resumes_after_a_restart_and_never_holds_a_turn,
+    background_work_given_way_for_long_runs_while_turns_go_on,
 );
 
 /// The summary model (`models.summary`), with a context of its own.
@@ -346,6 +347,48 @@ async fn background_work_resumes_after_a_restart_and_never_holds_a_turn(db: Db) 
         Some("Alice's garden")
     );
     engine2.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn background_work_given_way_for_long_runs_while_turns_go_on(db: Db) {
+    let fake = FakeOllama::start_with_models(models()).await;
+    let pool = BackendPool::new(
+        vec![BackendSpec {
+            max_concurrency: 2,
+            ..BackendSpec::new("fake", ServerKind::Ollama, fake.url().parse().unwrap())
+        }],
+        PoolOptions::default(),
+    );
+    let engine = Engine::new(pool, None, db.store().await, config());
+    run(&engine, say("chat:garden", "Tell me about tulips")).await;
+    let id = conversation(&engine, "chat:garden").await;
+    // A turn that never ends: the bot is never idle.
+    fake.push_script(Script::new().stall());
+    let busy = engine.start_turn(say("chat:busy", "Are you there?"));
+    until("the busy turn's model call", async || fake.in_flight() == 1).await;
+    fake.push_script(Script::reply(DIGEST));
+    assert!(engine.start_summariser());
+    // The pass gives way to the turn for a while...
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(engine.topics(id).await.unwrap().title, None);
+    assert_eq!(engine.background_spent().0, 0);
+    // ...but not for ever: once it has waited long enough, its call runs beside the turn.
+    engine.set_clock(|| SystemTime::now() + Duration::from_secs(600));
+    until("the title while the turn goes on", async || {
+        engine.topics(id).await.unwrap().title.is_some()
+    })
+    .await;
+    assert_eq!(
+        engine.topics(id).await.unwrap().title.as_deref(),
+        Some("Alice's garden")
+    );
+    assert_eq!(
+        fake.in_flight(),
+        1,
+        "the busy turn still waits for its answer"
+    );
+    busy.stop();
+    drop(busy);
+    engine.shutdown(Duration::from_secs(5)).await;
 }
 
 /// The real SmolLM2-135M (llama.cpp from `.tools`) writes a summary once, whatever shape its
