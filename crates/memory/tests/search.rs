@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Kind, TestDb};
+use common::{Kind, TestDb, dm, in_guild};
 use mcpcord_memory::{
     ChannelId, ConversationId, ConversationKey, GuildId, MessageId, NewMessage, Role, Scope,
     SearchQuery, SearchScope, Store, UserId,
@@ -31,22 +31,6 @@ const OTHER_CHANNEL: ChannelId = ChannelId::new(1_200_000_000_000_000_004);
 const ALICE: UserId = UserId::new(1_200_000_000_000_000_005);
 const BOB: UserId = UserId::new(1_200_000_000_000_000_006);
 const DAY: Duration = Duration::from_secs(86_400);
-
-fn in_guild(guild: GuildId, channel: ChannelId, user: UserId) -> Scope {
-    Scope {
-        guild_id: Some(guild),
-        channel_id: Some(channel),
-        user_id: Some(user),
-    }
-}
-
-fn dm(user: UserId) -> Scope {
-    Scope {
-        guild_id: None,
-        channel_id: Some(ChannelId::new(user.get() ^ 0xff)),
-        user_id: Some(user),
-    }
-}
 
 /// A conversation under `key` where `user` says `text` and the model answers `answer`.
 async fn talk(

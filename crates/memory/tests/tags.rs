@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Kind, TestDb};
+use common::{Kind, TestDb, dm};
 use mcpcord_memory::{
     ChannelId, ConversationKey, Entity, EntityKind, GuildId, MAX_TAGS_PER_CONVERSATION, NewMessage,
     PostId, Scope, SearchQuery, SearchScope, Tagged, UserId, tag_name,
@@ -31,20 +31,9 @@ const CHANNEL: ChannelId = ChannelId::new(1_300_000_000_000_000_003);
 const ALICE: UserId = UserId::new(1_300_000_000_000_000_005);
 const BOB: UserId = UserId::new(1_300_000_000_000_000_006);
 
+/// The scope of a message `user` sends in [`CHANNEL`] of `guild`.
 fn in_guild(guild: GuildId, user: UserId) -> Scope {
-    Scope {
-        guild_id: Some(guild),
-        channel_id: Some(CHANNEL),
-        user_id: Some(user),
-    }
-}
-
-fn dm(user: UserId) -> Scope {
-    Scope {
-        guild_id: None,
-        channel_id: Some(ChannelId::new(user.get() ^ 0xff)),
-        user_id: Some(user),
-    }
+    common::in_guild(guild, CHANNEL, user)
 }
 
 #[test]

@@ -188,3 +188,25 @@ pub async fn talk(
     }
     conversation.id
 }
+
+/// The scope of a message `user` sends in `channel` of `guild`.
+pub fn in_guild(
+    guild: mcpcord_memory::GuildId,
+    channel: mcpcord_memory::ChannelId,
+    user: mcpcord_memory::UserId,
+) -> mcpcord_memory::Scope {
+    mcpcord_memory::Scope {
+        guild_id: Some(guild),
+        channel_id: Some(channel),
+        user_id: Some(user),
+    }
+}
+
+/// The scope of `user`'s DM with the bot (a channel id derived from theirs).
+pub fn dm(user: mcpcord_memory::UserId) -> mcpcord_memory::Scope {
+    mcpcord_memory::Scope {
+        guild_id: None,
+        channel_id: Some(mcpcord_memory::ChannelId::new(user.get() ^ 0xff)),
+        user_id: Some(user),
+    }
+}
