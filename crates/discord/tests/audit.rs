@@ -13,7 +13,7 @@ use common::*;
 use mcpcord_engine::{AuditFilter, AuditKind, AuditRecord, GuildId, UserId};
 use mcpcord_mcp::ToolPolicy;
 use mcpcord_testkit::FakeDiscord;
-use mcpcord_testkit::fake_discord::{InjectedInteraction, InteractionCreate, ResponseKind};
+use mcpcord_testkit::fake_discord::InteractionCreate;
 use serde_json::Value;
 
 on_both_databases!(refusals_and_admin_changes_are_recorded_and_shown_by_audit);
@@ -22,28 +22,6 @@ on_both_databases!(refusals_and_admin_changes_are_recorded_and_shown_by_audit);
 const STRANGER: u64 = 1_200_000_000_000_000_777;
 /// Served, but not an admin.
 const BOB: u64 = 1_200_000_000_000_000_301;
-
-/// The private, deferred answer to a command: its final body.
-async fn private_answer(bot: &Bot, interaction: &InjectedInteraction) -> Value {
-    let responses = bot.responses(interaction, 2).await;
-    assert_eq!(
-        responses[0].kind,
-        ResponseKind::Callback(5),
-        "{responses:#?}"
-    );
-    assert_eq!(
-        responses[0].body.as_ref().unwrap()["data"]["flags"],
-        64,
-        "private: {responses:#?}"
-    );
-    responses
-        .iter()
-        .find(|r| r.kind == ResponseKind::EditOriginal)
-        .unwrap_or_else(|| panic!("the deferred answer was filled in: {responses:#?}"))
-        .body
-        .clone()
-        .unwrap()
-}
 
 /// The audit log's entries of `kind`, once there are at least `count`.
 async fn entries(bot: &Bot, kind: AuditKind, count: usize) -> Vec<AuditRecord> {

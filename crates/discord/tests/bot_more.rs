@@ -14,7 +14,7 @@ use common::*;
 use mcpcord_engine::EngineConfig;
 use mcpcord_mcp::ToolPolicy;
 use mcpcord_testkit::FakeDiscord;
-use mcpcord_testkit::fake_discord::{InjectedInteraction, InteractionCreate, ResponseKind};
+use mcpcord_testkit::fake_discord::{InteractionCreate, ResponseKind};
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::{Value, json};
 
@@ -396,29 +396,6 @@ async fn a_429_is_waited_out_before_the_request_is_sent_again() {
     bot.shutdown().await;
 }
 
-/// The content of the deferred answer to `interaction`, once the bot has edited it in.
-async fn deferred_answer(bot: &Bot, interaction: &InjectedInteraction) -> String {
-    let responses = bot.responses(interaction, 2).await;
-    assert_eq!(
-        responses[0].kind,
-        ResponseKind::Callback(5),
-        "{responses:#?}"
-    );
-    assert_eq!(
-        responses[0].body.as_ref().unwrap()["data"]["flags"],
-        64,
-        "private: {responses:#?}"
-    );
-    let edit = responses
-        .iter()
-        .find(|r| r.kind == ResponseKind::EditOriginal)
-        .unwrap_or_else(|| panic!("the deferred answer was filled in: {responses:#?}"));
-    edit.body.as_ref().unwrap()["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
     // More commands than the default burst, one after another.
@@ -431,7 +408,7 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
     let list = bot
         .discord
         .inject_interaction_create(InteractionCreate::slash_command("tools").subcommand("list"));
-    let listed = deferred_answer(&bot, &list).await;
+    let listed = private_text(&bot, &list).await;
     for tool in ["echo", "ask", "add"] {
         assert!(
             listed.contains(&format!("`test › {tool}`")),
@@ -444,7 +421,7 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
             .subcommand("list")
             .option("server", "elsewhere"),
     );
-    assert_eq!(deferred_answer(&bot, &filtered).await, "No tools.");
+    assert_eq!(private_text(&bot, &filtered).await, "No tools.");
 
     // Autocomplete offers the tools as `server › tool`.
     let complete = bot
@@ -467,7 +444,7 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
             .subcommand("disable")
             .option("tool", "test › echo"),
     );
-    let answer = deferred_answer(&bot, &disable).await;
+    let answer = private_text(&bot, &disable).await;
     assert!(
         answer.contains("Off in") && answer.contains("`test › echo`"),
         "{answer}"
@@ -488,14 +465,14 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
             .subcommand("disable")
             .option("tool", "echo"),
     );
-    let answer = deferred_answer(&bot, &again).await;
+    let answer = private_text(&bot, &again).await;
     assert!(answer.contains("Already off"), "{answer}");
 
     // The list marks it; the model is no longer offered it in this channel.
     let list = bot
         .discord
         .inject_interaction_create(InteractionCreate::slash_command("tools").subcommand("list"));
-    let listed = deferred_answer(&bot, &list).await;
+    let listed = private_text(&bot, &list).await;
     let marked: Vec<&str> = listed
         .lines()
         .filter(|l| l.contains("off in this channel"))
@@ -525,7 +502,7 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
             .subcommand("disable")
             .option("tool", "nope"),
     );
-    let answer = deferred_answer(&bot, &unknown).await;
+    let answer = private_text(&bot, &unknown).await;
     assert!(
         answer.contains("no tool or MCP server called `nope`"),
         "{answer}"
@@ -535,7 +512,7 @@ async fn tools_lists_the_tools_and_admins_switch_them_per_channel() {
             .subcommand("enable")
             .option("tool", "test › echo"),
     );
-    let answer = deferred_answer(&bot, &enable).await;
+    let answer = private_text(&bot, &enable).await;
     assert!(answer.contains("Back on"), "{answer}");
     assert!(
         bot.engine
@@ -560,7 +537,7 @@ async fn tools_switches_are_for_admins_only() {
             .subcommand("enable")
             .option("tool", "test › echo"),
     );
-    let answer = deferred_answer(&bot, &enable).await;
+    let answer = private_text(&bot, &enable).await;
     assert!(
         answer.contains("🔒") || answer.contains("admin"),
         "{answer}"
@@ -569,7 +546,7 @@ async fn tools_switches_are_for_admins_only() {
     let list = bot
         .discord
         .inject_interaction_create(InteractionCreate::slash_command("tools").subcommand("list"));
-    assert!(deferred_answer(&bot, &list).await.contains("`test › echo`"));
+    assert!(private_text(&bot, &list).await.contains("`test › echo`"));
     bot.shutdown().await;
 }
 
@@ -680,7 +657,7 @@ async fn memory_recall_is_switched_by_people_and_by_admins_for_the_server() {
             .subcommand("recall")
             .option("state", "off"),
     );
-    let answer = deferred_answer(&bot, &off).await;
+    let answer = private_text(&bot, &off).await;
     assert!(answer.contains("switched off for you"), "{answer}");
     let preferences = bot.engine.store().get_preferences(&scope).await.unwrap();
     assert_eq!(preferences.user.recall, Some(false));
@@ -693,12 +670,12 @@ async fn memory_recall_is_switched_by_people_and_by_admins_for_the_server() {
             .option("scope", "server")
     };
     let by_admin = bot.discord.inject_interaction_create(server_on());
-    let answer = deferred_answer(&bot, &by_admin).await;
+    let answer = private_text(&bot, &by_admin).await;
     assert!(answer.contains("in this server"), "{answer}");
     let by_other = bot
         .discord
         .inject_interaction_create(server_on().user(1_200_000_000_000_000_999, "someone"));
-    let answer = deferred_answer(&bot, &by_other).await;
+    let answer = private_text(&bot, &by_other).await;
     assert!(answer.contains("🔒"), "{answer}");
     let preferences = bot.engine.store().get_preferences(&scope).await.unwrap();
     assert_eq!(preferences.guild.recall, Some(true));
@@ -710,7 +687,7 @@ async fn memory_recall_is_switched_by_people_and_by_admins_for_the_server() {
             .option("state", "default"),
     );
     assert!(
-        deferred_answer(&bot, &default)
+        private_text(&bot, &default)
             .await
             .contains("back to the default")
     );

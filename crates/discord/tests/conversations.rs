@@ -12,9 +12,7 @@ use common::*;
 use mcpcord_engine::{ConversationId, EngineConfig, MemoryConfig, SearchScope};
 use mcpcord_memory::NewSummary;
 use mcpcord_testkit::FakeDiscord;
-use mcpcord_testkit::fake_discord::{
-    InjectedInteraction, InteractionCreate, MessageCreate, ResponseKind,
-};
+use mcpcord_testkit::fake_discord::{InjectedInteraction, InteractionCreate, MessageCreate};
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -25,23 +23,6 @@ const BOB: u64 = 1_200_000_000_000_000_401;
 fn roomy(config: &mut mcpcord_discord::bot::BotConfig) {
     config.command_rate.burst = 20.try_into().unwrap();
     config.command_rate.per_minute = 600.try_into().unwrap();
-}
-
-/// The deferred, private answer to a command or press: its final body.
-async fn private_answer(bot: &Bot, interaction: &InjectedInteraction) -> Value {
-    let responses = bot.responses(interaction, 2).await;
-    assert_eq!(
-        responses[0].kind,
-        ResponseKind::Callback(5),
-        "{responses:#?}"
-    );
-    let deferral = responses[0].body.as_ref().unwrap();
-    assert_eq!(deferral["data"]["flags"], 64, "privately: {deferral:#}");
-    let edit = responses
-        .iter()
-        .find(|r| r.kind == ResponseKind::EditOriginal)
-        .unwrap_or_else(|| panic!("no edit of the deferred answer: {responses:#?}"));
-    edit.body.clone().unwrap()
 }
 
 /// What a private answer says in its content.

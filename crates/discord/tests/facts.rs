@@ -11,36 +11,13 @@ use common::db::Db;
 use common::*;
 use mcpcord_engine::{EngineConfig, FACTS_HEADER, GuildId, MemoryConfig, UserId};
 use mcpcord_testkit::FakeDiscord;
-use mcpcord_testkit::fake_discord::{InjectedInteraction, InteractionCreate, ResponseKind};
+use mcpcord_testkit::fake_discord::InteractionCreate;
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::json;
 
 on_both_databases!(remember_show_forget_add_and_clear);
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
-
-/// The text of the private answer to a deferred command.
-async fn private_text(bot: &Bot, interaction: &InjectedInteraction) -> String {
-    let responses = bot.responses(interaction, 2).await;
-    assert_eq!(
-        responses[0].kind,
-        ResponseKind::Callback(5),
-        "{responses:#?}"
-    );
-    assert_eq!(
-        responses[0].body.as_ref().unwrap()["data"]["flags"],
-        64,
-        "private: {responses:#?}"
-    );
-    let edit = responses
-        .iter()
-        .find(|r| r.kind == ResponseKind::EditOriginal)
-        .unwrap_or_else(|| panic!("no edit of the deferred answer: {responses:#?}"));
-    edit.body.as_ref().unwrap()["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// Runs `/memory <sub>` (with `fact:` when given) in the channel; its private answer.
 async fn memory(bot: &Bot, sub: &str, fact: Option<&str>) -> String {

@@ -6,33 +6,11 @@ mod common;
 
 use common::*;
 use mcpcord_testkit::FakeDiscord;
-use mcpcord_testkit::fake_discord::{
-    InjectedInteraction, InteractionCreate, MessageCreate, ResponseKind,
-};
+use mcpcord_testkit::fake_discord::{InjectedInteraction, InteractionCreate, MessageCreate};
 use mcpcord_testkit::fake_ollama::Script;
 use serde_json::Value;
 
 const BOB: u64 = 1_200_000_000_000_000_301;
-
-/// The deferred, private answer to a command: its final body (the edit of the deferral).
-async fn private_answer(bot: &Bot, interaction: &InjectedInteraction) -> Value {
-    let responses = bot.responses(interaction, 2).await;
-    assert_eq!(
-        responses[0].kind,
-        ResponseKind::Callback(5),
-        "{responses:#?}"
-    );
-    let deferral = responses[0].body.as_ref().unwrap();
-    assert_eq!(
-        deferral["data"]["flags"], 64,
-        "deferred privately: {deferral:#}"
-    );
-    let edit = responses
-        .iter()
-        .find(|r| r.kind == ResponseKind::EditOriginal)
-        .unwrap_or_else(|| panic!("no edit of the deferred answer: {responses:#?}"));
-    edit.body.clone().unwrap()
-}
 
 fn description(body: &Value) -> String {
     body["embeds"][0]["description"]

@@ -18,7 +18,7 @@ use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_mcp::{Callbacks, HostOptions, McpHost, ServerSpec, StreamConnector, ToolPolicy};
 use mcpcord_memory::Store;
 use mcpcord_testkit::fake_discord::{
-    FakeDiscordBuilder, InjectedInteraction, InteractionResponse, MessageCreate,
+    FakeDiscordBuilder, InjectedInteraction, InteractionResponse, MessageCreate, ResponseKind,
 };
 use mcpcord_testkit::fake_ollama::FakeModel;
 use mcpcord_testkit::mcp_server::{self, TestMcpServer};
@@ -340,4 +340,35 @@ pub fn assert_no_pings(discord: &FakeDiscord) {
             request.path
         );
     }
+}
+
+/// The deferred, private answer to a command or press: its final body (the edit of the
+/// deferral), after checking the deferral was private.
+pub async fn private_answer(bot: &Bot, interaction: &InjectedInteraction) -> Value {
+    let responses = bot.responses(interaction, 2).await;
+    assert_eq!(
+        responses[0].kind,
+        ResponseKind::Callback(5),
+        "{responses:#?}"
+    );
+    assert_eq!(
+        responses[0].body.as_ref().unwrap()["data"]["flags"],
+        64,
+        "private: {responses:#?}"
+    );
+    responses
+        .iter()
+        .find(|r| r.kind == ResponseKind::EditOriginal)
+        .unwrap_or_else(|| panic!("no edit of the deferred answer: {responses:#?}"))
+        .body
+        .clone()
+        .unwrap()
+}
+
+/// What the deferred, private answer to `interaction` says in its content.
+pub async fn private_text(bot: &Bot, interaction: &InjectedInteraction) -> String {
+    private_answer(bot, interaction).await["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
