@@ -19,6 +19,9 @@
 //! - MESSAGE_CREATE → model request: from the injection to the arrival at FakeOllama of that
 //!   conversation's `/api/chat` request (what the bot does before the model: gate, store);
 //! - MESSAGE_CREATE → first reply, and last token → final edit;
+//! - the bot's time on a processor per answer (every thread, from the round's start to the end
+//!   of the calm after it): a cost that the machine's other load does not change, unlike the
+//!   latencies;
 //! - the bot's resident memory (VmRSS of /proc/PID/status): idle after start-up, the largest
 //!   sample (every 20 ms) under load, VmHWM, and again idle after the load.
 //!
@@ -158,6 +161,8 @@ struct LoadResult {
     last_finals: Vec<(usize, Duration)>,
     /// Requests per rolling second FakeDiscord allowed.
     global: u32,
+    /// The bot's time on a processor during the rounds (every thread), in nanoseconds.
+    cpu_ns: u64,
 }
 
 /// The bot process; killed when dropped (panics included) and at the end of [`measure`].
@@ -361,6 +366,7 @@ async fn drive(
         let started = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let sampler = tokio::spawn(sample_rss(bot.pid, peak.clone(), stop.clone()));
+        let cpu_before = cpu_ns(bot.pid);
         let ran = run_round(discord, &mut convs).await;
         stop.store(true, Ordering::SeqCst);
         let _ = sampler.await;
@@ -375,6 +381,8 @@ async fn drive(
             result.last_finals.push((finals.len(), *last));
         }
         tokio::time::sleep(ROUND_GAP).await;
+        // After the gap: what the answers cost once shown (recording them) counts too.
+        result.cpu_ns += cpu_ns(bot.pid).saturating_sub(cpu_before);
     }
     result.peak_rss_kb = peak.load(Ordering::SeqCst);
     result.hwm_kb = proc_status_kb(bot.pid, "VmHWM:").unwrap_or(0);
@@ -569,6 +577,20 @@ fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     line[field.len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// The time every thread of process `pid` has spent on a processor, in nanoseconds (the first
+/// field of /proc/PID/task/TID/schedstat, summed): what a round costs the bot, whatever the
+/// machine's other load does to its latency.
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 // ----- reporting -----------------------------------------------------------------------------
 
 fn percentiles(samples: impl Iterator<Item = Duration>) -> Option<(Duration, Duration)> {
@@ -689,9 +711,9 @@ fn print_table(results: &[LoadResult], global: u32) {
     println!("Global limit: {global} requests per rolling second.");
     println!();
     println!(
-        "| users at once | answered | 429s (global) | Discord requests per answer | last final message / floor (ideal floor) | MESSAGE_CREATE → model request p50 / p99 | → first reply p50 / p99 | last token → final edit p50 / p99 | RSS idle / peak (VmHWM) |"
+        "| users at once | answered | 429s (global) | Discord requests per answer | last final message / floor (ideal floor) | MESSAGE_CREATE → model request p50 / p99 | → first reply p50 / p99 | last token → final edit p50 / p99 | bot CPU per answer | RSS idle / peak (VmHWM) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in results {
         let (mp50, mp99) = pair(r.model_request());
         let (fp50, fp99) = pair(r.first_post());
@@ -708,13 +730,14 @@ fn print_table(results: &[LoadResult], global: u32) {
                 )
             });
         println!(
-            "| {} | {} / {} | {} ({}) | {:.2} | {last} | {mp50} / {mp99} | {fp50} / {fp99} | {lp50} / {lp99} | {} / {} ({}) |",
+            "| {} | {} / {} | {} ({}) | {:.2} | {last} | {mp50} / {mp99} | {fp50} / {fp99} | {lp50} / {lp99} | {:.2} ms | {} / {} ({}) |",
             r.conversations,
             r.answered(),
             r.samples.len(),
             r.rate_limited,
             r.global_limited,
             r.requests_per_answer(),
+            r.cpu_ns as f64 / 1e6 / r.answered().max(1) as f64,
             mib(r.idle_rss_kb),
             mib(r.peak_rss_kb),
             mib(r.hwm_kb),

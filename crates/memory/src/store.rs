@@ -271,8 +271,8 @@ fn lock_pool(backend: Backend, options: &AnyConnectOptions) -> Option<AnyPool> {
 }
 
 /// The pool's settings for `backend`. SQLite: WAL, a busy timeout, foreign keys and full
-/// `synchronous` on every connection, and one connection for an in-memory database (which lives
-/// as long as that connection).
+/// `synchronous` on every connection, no ping before a connection is used, and one connection
+/// for an in-memory database (which lives as long as that connection).
 fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
     let pool = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
     let sqlite = match backend {
@@ -283,7 +283,9 @@ fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
             .max_lifetime(None),
         Backend::Sqlite => pool.max_connections(SQLITE_CONNECTIONS),
     };
-    sqlite.after_connect(|conn, _| {
+    // A connection to a file of this machine does not go stale the way a network one can: no
+    // ping before each use (it cost a round trip to the connection's thread per query).
+    sqlite.test_before_acquire(false).after_connect(|conn, _| {
         Box::pin(async move {
             // WAL is a property of the file: set once, it stays. The others are per connection
             // (sqlx sets them too; saying so keeps them certain).
