@@ -60,8 +60,10 @@ use crate::{
     Started, StoredMessage, UserId, Written, db,
 };
 
+mod bookkeeping;
 mod ids;
 
+pub(crate) use bookkeeping::Bookkeeping;
 pub(crate) use ids::Counters;
 use ids::{Giver, given_ids_kept, taken};
 
@@ -188,6 +190,8 @@ enum Job {
     /// A person's message whose writer went on without waiting (see the module's
     /// documentation).
     Queued(Box<Queued>),
+    /// A record of what a turn did (its tokens, its answer's Discord messages).
+    Bookkeeping { write: Bookkeeping, done: Done<()> },
     /// Nothing: answered once everything queued before it is committed.
     Settle { done: Done<()> },
 }
@@ -203,6 +207,7 @@ impl Job {
             }
             Self::Conversation { done, .. } => Reply::Conversation(done, Err(stopped())),
             Self::Queued(queued) => Reply::Queued(queued.done, Err(stopped()), queued.forget),
+            Self::Bookkeeping { done, .. } => Reply::Written(done, Err(stopped())),
             Self::Settle { done } => Reply::Settled(done),
         }
     }
@@ -217,6 +222,7 @@ enum Reply {
         Result<Option<Conversation>, MemoryError>,
     ),
     Queued(Done<()>, Result<(), MemoryError>, Forget),
+    Written(Done<()>, Result<(), MemoryError>),
     Settled(Done<()>),
 }
 
@@ -234,6 +240,7 @@ impl Reply {
                 }
                 done.send(result).is_ok()
             }
+            Self::Written(done, result) => done.send(result).is_ok(),
             Self::Settled(done) => done.send(Ok(())).is_ok(),
         };
     }
@@ -251,6 +258,7 @@ impl Reply {
                 forget.now();
                 done.send(Err(error())).is_ok()
             }
+            Self::Written(done, _) => done.send(Err(error())).is_ok(),
             Self::Settled(done) => done.send(Err(error())).is_ok(),
         };
     }
@@ -395,6 +403,14 @@ impl GroupCommit {
             .send((Job::Queued(Box::new(queued)), Durability::Process))
             .map_err(|_| stopped())?;
         Ok(Some((started, Written::queued(answer))))
+    }
+
+    /// Writes `write` in the next transaction (after everything queued before it), durably:
+    /// answered once the WAL is synced.
+    pub(crate) async fn bookkeeping(&self, write: Bookkeeping) -> Result<(), MemoryError> {
+        let (done, answer) = oneshot::channel();
+        self.enqueue(Durability::Full, |_| Job::Bookkeeping { write, done })?;
+        wait(answer).await
     }
 
     /// Waits until everything queued so far is committed (or failed).
@@ -606,6 +622,11 @@ async fn write_job(conn: &mut AnyConnection, job: Job, giver: &Giver) -> (Reply,
             let Queued { done, forget, .. } = *queued;
             (Reply::Queued(done, result, forget), ok)
         }
+        Job::Bookkeeping { write, done } => {
+            let result = write.write(conn).await;
+            let ok = result.is_ok();
+            (Reply::Written(done, result), ok)
+        }
         Job::Settle { done } => (Reply::Settled(done), true),
     }
 }
@@ -777,6 +798,44 @@ mod tests {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bookkeeping_shares_the_queue_and_a_failing_record_fails_alone() {
+        use crate::usage::UtcDay;
+        use crate::{GuildId, MessageId, PostId};
+
+        let (_dir, store) = store().await;
+        let conversation = store
+            .conversation(&ConversationKey::new("c"), Scope::default(), None)
+            .await
+            .unwrap();
+        let answer = store
+            .add_user_message(conversation.id, NewMessage::user("hello"))
+            .await
+            .unwrap();
+        let day = UtcDay(20_000);
+        let (user, guild) = (UserId::new(7), GuildId::new(8));
+        // Fifty answers' records at once, and one for a message that is not stored.
+        let usage = (0..50).map(|_| {
+            let store = store.clone();
+            async move { store.add_usage(day, Some(user), Some(guild), 10).await }
+        });
+        let (one, two) = ([PostId::new(1)], [PostId::new(2), PostId::new(3)]);
+        let missing = store.set_discord_message_ids(MessageId(9_999), &one);
+        let posts = store.set_discord_message_ids(answer, &two);
+        let (usage, missing, posts) = tokio::join!(join_all(usage), missing, posts);
+        assert!(usage.iter().all(Result::is_ok), "{usage:?}");
+        assert!(
+            matches!(missing, Err(MemoryError::NotFound { .. })),
+            "the record of a message not stored fails alone: {missing:?}"
+        );
+        posts.unwrap();
+        let counted = store.usage_on(day, Some(user), Some(guild)).await.unwrap();
+        assert_eq!((counted.user, counted.guild), (500, 500));
+        assert_eq!(
+            store.discord_message_ids(answer).await.unwrap(),
+            two.to_vec()
+        );
+    }
     #[tokio::test]
     async fn one_conversation_keeps_its_order_across_batches() {
         let (_dir, store) = store().await;

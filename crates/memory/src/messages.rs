@@ -490,36 +490,23 @@ impl Store {
     }
 
     /// Records the Discord messages that show a stored message, in order (a long answer is
-    /// split over several), replacing any recorded before.
+    /// split over several), replacing any recorded before, in one transaction (on SQLite, the
+    /// group commit's next one, after the answer's own write).
     pub async fn set_discord_message_ids(
         &self,
         id: MessageId,
         discord_ids: &[PostId],
     ) -> Result<(), MemoryError> {
+        if let Some(group) = &self.group {
+            return group
+                .bookkeeping(crate::group::Bookkeeping::Posts {
+                    message: id,
+                    posts: discord_ids.to_vec(),
+                })
+                .await;
+        }
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM message_discord_ids WHERE message_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        let exists = sqlx::query("SELECT id FROM messages WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(not_found(id));
-        }
-        for (position, discord_id) in discord_ids.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO message_discord_ids (discord_message_id, message_id, position) \
-                 VALUES ($1, $2, $3) ON CONFLICT (discord_message_id) \
-                 DO UPDATE SET message_id = excluded.message_id, position = excluded.position",
-            )
-            .bind(db::id(*discord_id))
-            .bind(id.0)
-            .bind(db::count(position as u64))
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_posts(&mut tx, id, discord_ids).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -633,4 +620,38 @@ fn not_found(id: MessageId) -> MemoryError {
         what: "message",
         id: id.0,
     }
+}
+
+/// Records `discord_ids` as the Discord messages showing message `id`, replacing any recorded
+/// before, on `conn` (in the caller's transaction); [`MemoryError::NotFound`] when the message is
+/// not stored.
+pub(crate) async fn write_posts(
+    conn: &mut AnyConnection,
+    id: MessageId,
+    discord_ids: &[PostId],
+) -> Result<(), MemoryError> {
+    sqlx::query("DELETE FROM message_discord_ids WHERE message_id = $1")
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    let exists = sqlx::query("SELECT id FROM messages WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_none() {
+        return Err(not_found(id));
+    }
+    for (position, discord_id) in discord_ids.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO message_discord_ids (discord_message_id, message_id, position) \
+             VALUES ($1, $2, $3) ON CONFLICT (discord_message_id) \
+             DO UPDATE SET message_id = excluded.message_id, position = excluded.position",
+        )
+        .bind(db::id(*discord_id))
+        .bind(id.0)
+        .bind(db::count(position as u64))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

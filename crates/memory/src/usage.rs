@@ -7,6 +7,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sqlx::AnyConnection;
+
+use crate::group::Bookkeeping;
 use crate::{GuildId, MemoryError, Store, UserId, db};
 
 /// Days of usage kept (today included); older rows are pruned.
@@ -70,9 +73,34 @@ fn subjects(user: Option<UserId>, guild: Option<GuildId>) -> Vec<(&'static str, 
     out
 }
 
+/// Adds `tokens` to each of `subjects`' counts (`subject`, id) for `day`, on `conn` (in the
+/// caller's transaction).
+pub(crate) async fn write_usage(
+    conn: &mut AnyConnection,
+    day: UtcDay,
+    subjects: &[(&'static str, i64)],
+    tokens: u64,
+) -> Result<(), MemoryError> {
+    for (subject, id) in subjects {
+        sqlx::query(
+            "INSERT INTO token_usage (day, subject, subject_id, tokens) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (day, subject, subject_id) \
+             DO UPDATE SET tokens = token_usage.tokens + excluded.tokens",
+        )
+        .bind(day.0)
+        .bind(*subject)
+        .bind(*id)
+        .bind(db::count(tokens))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Adds `tokens` to `user`'s and `guild`'s counts for `day` (either may be absent: a turn
-    /// outside a guild counts for the person only), in one transaction.
+    /// outside a guild counts for the person only), in one transaction (on SQLite, the group
+    /// commit's next one).
     pub async fn add_usage(
         &self,
         day: UtcDay,
@@ -84,20 +112,17 @@ impl Store {
         if subjects.is_empty() || tokens == 0 {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        for (subject, id) in subjects {
-            sqlx::query(
-                "INSERT INTO token_usage (day, subject, subject_id, tokens) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (day, subject, subject_id) \
-                 DO UPDATE SET tokens = token_usage.tokens + excluded.tokens",
-            )
-            .bind(day.0)
-            .bind(subject)
-            .bind(id)
-            .bind(db::count(tokens))
-            .execute(&mut *tx)
-            .await?;
+        if let Some(group) = &self.group {
+            return group
+                .bookkeeping(Bookkeeping::Usage {
+                    day,
+                    subjects,
+                    tokens,
+                })
+                .await;
         }
+        let mut tx = self.pool.begin().await?;
+        write_usage(&mut tx, day, &subjects, tokens).await?;
         tx.commit().await?;
         Ok(())
     }
