@@ -205,10 +205,14 @@ impl VectorIndex {
             .into_iter()
             .map(|(_, i)| (agreement.score(&state.codes[i * words..(i + 1) * words]), i))
             .collect();
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let order = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if ranked.len() > k {
+            ranked.select_nth_unstable_by(k, order);
+            ranked.truncate(k);
+        }
+        ranked.sort_by(order);
         ranked
             .into_iter()
-            .take(k)
             .map(|(_, i)| MessageId(state.messages[i]))
             .collect()
     }
