@@ -23,8 +23,9 @@ pub fn hamming(a: &[u64], b: &[u64]) -> u32 {
 /// A query's agreement with binary codes: the dot product of the query's f32 values with a
 /// code's signs (±1), less a constant (`Σ q` over the code's set bits; the dot product is twice
 /// that, less `Σ q`). Asymmetric, so it keeps what the query's magnitudes say: it ranks codes
-/// far closer to the exact cosine order than Hamming distance does (over a person's 5,000
-/// clustered vectors, its top 200 held 97 % of the exact top 10, Hamming's top 400 93 %).
+/// far closer to the exact cosine order than Hamming distance does (`benches/search.rs`,
+/// recall@10 over a person's 5,000 clustered vectors: 0.977 from its top 200, 0.957 from
+/// Hamming's top 400).
 pub struct Agreement {
     /// For each byte of a code, the sum of the query's values over each of the 256 bit
     /// patterns that byte can hold.
