@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use mcpcord_memory::{
-    ConversationId, GuildId, RecallQuery, Role, SearchQuery, SearchScope, Snippet, StoredMessage,
-    UserId,
+    ConversationId, GuildId, MessageId, RecallQuery, Role, SearchQuery, SearchScope, Snippet,
+    StoredMessage, UserId,
 };
 
 use crate::context::TokenEstimator;
@@ -79,7 +79,9 @@ impl Recaller {
         }
     }
 
-    /// Scope, the query's vector and its keyword hits at once, then the hybrid search.
+    /// Scope and the query's vector at once, then the hybrid search: the text's words re-rank
+    /// the vector hits; keyword hits are searched for only without a vector (no embedding
+    /// model, or it did not answer), to be recalled alone.
     async fn search(&self, user: UserId, text: &str) -> Result<Vec<Snippet>, crate::EngineError> {
         let (inner, config) = (&self.inner, &self.config.memory);
         let vector = async {
@@ -95,14 +97,16 @@ impl Recaller {
         let scope = inner
             .store
             .recall_scope(user, self.guild, Some(self.conversation));
-        let keywords = SearchQuery::new(text, SearchScope::person(user, self.guild))
-            .with_limit(config.recall_snippets.max(1) * 4);
-        let keywords = inner.store.keyword_search(&keywords);
-        let (conversations, vector, keywords) = tokio::join!(scope, vector, keywords);
+        let (conversations, vector) = tokio::join!(scope, vector);
         let conversations = conversations?;
-        let keyword_hits = keywords?.into_iter().map(|hit| hit.message_id).collect();
+        let vector = vector.filter(|_| inner.vectors.is_some());
+        let keyword_hits = match vector {
+            Some(_) => Vec::new(),
+            None => self.keyword_hits(user, text).await?,
+        };
         let query = RecallQuery {
             conversations: &conversations,
+            text,
             vector: vector.as_deref(),
             lists: vec![keyword_hits],
             limit: config.recall_snippets,
@@ -111,6 +115,19 @@ impl Recaller {
             now: SystemTime::now(),
         };
         Ok(inner.store.recall(inner.vectors.as_deref(), &query).await?)
+    }
+
+    /// The keyword hits of `text` in `user`'s scope, best first.
+    async fn keyword_hits(
+        &self,
+        user: UserId,
+        text: &str,
+    ) -> Result<Vec<MessageId>, crate::EngineError> {
+        let snippets = self.config.memory.recall_snippets.max(1);
+        let query =
+            SearchQuery::new(text, SearchScope::person(user, self.guild)).with_limit(snippets * 4);
+        let hits = self.inner.store.keyword_search(&query).await?;
+        Ok(hits.into_iter().map(|hit| hit.message_id).collect())
     }
 }
 
@@ -182,8 +199,6 @@ fn line(snippet: &Snippet) -> String {
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
-
-    use mcpcord_memory::MessageId;
 
     use super::*;
 

@@ -297,15 +297,18 @@ async fn the_indexer_waits_out_a_backend_that_is_down(db: Db) {
     .await;
     assert_eq!(store.embedded_count(EMBED).await.unwrap(), 0);
     assert_eq!(engine.indexed_vectors(), 0);
-    // While it is down, turns still run (recall just finds nothing).
+    // While it is down, turns still run, and recall falls back on keyword hits alone.
     run(&engine, say("chat:b", "and the red window")).await;
+    run(&engine, say("chat:c", "The blue door?")).await;
+    let system = last_system(&fake);
+    assert!(system.contains("alice: remember the blue door"), "{system}");
 
     fake.set_embeddings_down(false);
     until("the backend's return", async || {
-        engine.indexed_vectors() == 4
+        engine.indexed_vectors() == 6
     })
     .await;
-    assert_eq!(store.embedded_count(EMBED).await.unwrap(), 4);
+    assert_eq!(store.embedded_count(EMBED).await.unwrap(), 6);
     engine.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -20,11 +20,13 @@
 //!   what they do at 1 M;
 //! - keyword search p50 / p95 from a person's scope and the operator's (two mid-frequency words,
 //!   and one frequent word: the slow case of both indexes);
-//! - the hybrid recall query p50 / p95, as a turn runs it: the person's scope and the keyword
-//!   hits at once, then the vector candidates re-ranked exactly from the database, fused by
-//!   reciprocal rank with recency decay (`Store::recall`);
-//! - recall@10 of the vector part (binary codes, Hamming top-400, exact re-ranking from the
-//!   database) against exact search over every stored vector.
+//! - the hybrid recall query p50 / p95, as a turn runs it with a query vector: the person's
+//!   scope, then the vector candidates re-ranked exactly from the database and by the text's
+//!   words, fused by reciprocal rank with recency decay (`Store::recall`); and its parts (the
+//!   scope query, the scoped code scan, reading the candidates' stored vectors);
+//! - recall@10 of the vector part (binary codes: a Hamming shortlist ranked by agreement with the
+//!   query, its top 200 re-ranked exactly from the database) against exact search, over every
+//!   stored vector and over the person's scope.
 //!
 //! Run with `cargo bench -p mcpcord-memory --bench search`; criterion then times the person's
 //! hybrid query.
@@ -322,13 +324,19 @@ fn bench(
         ms(p95)
     );
 
+    runtime.block_on(parts(name, store, index, &vectors));
+
     let recall = runtime.block_on(vector_recall(
         store,
         index,
         space,
         &vectors[..EXACT_QUERIES],
     ));
-    println!("{name}: vector part recall@{TOP} against exact search: {recall:.3}");
+    println!(
+        "{name}: vector part recall@{TOP} against exact search: {:.3} over every vector, \
+         {:.3} over the person's scope",
+        recall.0, recall.1
+    );
 
     let vector = vectors[0].clone();
     criterion.bench_function(&format!("{name} hybrid recall, person"), |b| {
@@ -389,28 +397,19 @@ async fn load(name: &str, store: &Store) -> VectorIndex {
     index
 }
 
-/// The person's hybrid recall, as a turn runs it: scope and keyword hits at once, then the
-/// vector candidates re-ranked from the database, fused with recency. How many snippets.
+/// The person's hybrid recall, as a turn runs it with a query vector: the person's scope, then
+/// the vector candidates re-ranked from the database, re-ranked by the text's words, fused with
+/// recency. How many snippets.
 async fn hybrid(store: &Store, index: &VectorIndex, vector: &[f32]) -> usize {
     let person = UserId::new(person_of(1));
     let guild = guild_of(1).map(GuildId::new);
     let text = format!("{} {}", word(40), word(90));
-    let keywords = SearchQuery::new(text, SearchScope::person(person, guild)).with_limit(12);
-    let (scope, keywords) = tokio::join!(
-        store.recall_scope(person, guild, None),
-        store.keyword_search(&keywords)
-    );
-    let conversations = scope.unwrap();
+    let conversations = store.recall_scope(person, guild, None).await.unwrap();
     let query = RecallQuery {
         conversations: &conversations,
+        text: &text,
         vector: Some(vector),
-        lists: vec![
-            keywords
-                .unwrap()
-                .into_iter()
-                .map(|hit| hit.message_id)
-                .collect(),
-        ],
+        lists: Vec::new(),
         limit: 3,
         min_similarity: 0.0,
         half_life: Duration::from_secs(30 * 86_400),
@@ -419,52 +418,118 @@ async fn hybrid(store: &Store, index: &VectorIndex, vector: &[f32]) -> usize {
     store.recall(Some(index), &query).await.unwrap().len()
 }
 
-/// Recall@10 of the vector part over every stored vector: Hamming candidates re-ranked exactly
-/// from the database, against the exact top 10 (the vectors generated again, in one pass for
-/// all queries).
+/// Where a person's hybrid recall spends its time: the scope query, the scoped code scan,
+/// reading the candidates' stored vectors; p50 / p95 of each.
+async fn parts(name: &str, store: &Store, index: &VectorIndex, vectors: &[Vec<f32>]) {
+    let person = UserId::new(person_of(1));
+    let guild = guild_of(1).map(GuildId::new);
+    let (samples, found) =
+        sample(|| async { store.recall_scope(person, guild, None).await.unwrap().len() }).await;
+    report(name, "scope", samples, found, "conversations");
+    let scope = store.recall_scope(person, guild, None).await.unwrap();
+    let mut next = vectors.iter().cycle();
+    let (samples, found) = sample(|| {
+        let vector = next.next().unwrap();
+        let found = index
+            .candidates(vector, Some(&scope), DEFAULT_CANDIDATES)
+            .len();
+        async move { found }
+    })
+    .await;
+    report(name, "scoped code scan", samples, found, "candidates");
+    let candidates = index.candidates(&vectors[0], Some(&scope), DEFAULT_CANDIDATES);
+    let (samples, found) =
+        sample(|| async { store.vectors_of(MODEL, &candidates).await.unwrap().len() }).await;
+    report(name, "candidates' stored vectors", samples, found, "read");
+}
+
+fn report(name: &str, part: &str, samples: Vec<Duration>, found: usize, what: &str) {
+    let (p50, p95) = percentiles(samples);
+    println!(
+        "{name}: hybrid recall part, {part}: p50 {:.2} ms, p95 {:.2} ms ({found} {what})",
+        ms(p50),
+        ms(p95)
+    );
+}
+
+/// Recall@10 of the vector part, over every stored vector and over the person's scope: Hamming
+/// candidates (scoped: only the scope's codes) re-ranked exactly from the database, against the
+/// exact top 10 (the vectors generated again, in one pass for all queries).
 async fn vector_recall(
     store: &Store,
     index: &VectorIndex,
     space: &Space,
     queries: &[Vec<f32>],
-) -> f64 {
+) -> (f64, f64) {
+    let person = UserId::new(person_of(1));
+    let scope = store
+        .recall_scope(person, guild_of(1).map(GuildId::new), None)
+        .await
+        .unwrap();
     let mut found = Vec::with_capacity(queries.len());
+    let mut found_scoped = Vec::with_capacity(queries.len());
     for query in queries {
-        let candidates = index.candidates(query, None, DEFAULT_CANDIDATES);
-        let stored = store.embeddings_of(MODEL, &candidates).await.unwrap();
-        let pairs: Vec<(MessageId, Vec<f32>)> =
-            stored.into_iter().map(|e| (e.id, e.vector)).collect();
-        found.push(
-            rerank(query, &pairs, TOP)
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect::<Vec<_>>(),
-        );
+        found.push(reranked(store, index, query, None).await);
+        found_scoped.push(reranked(store, index, query, Some(&scope)).await);
     }
-    let mut best: Vec<Vec<(f32, MessageId)>> = vec![Vec::with_capacity(TOP + 1); queries.len()];
+    let in_scope: std::collections::HashSet<i64> = scope.iter().map(|c| c.0).collect();
+    let mut best = vec![Vec::with_capacity(TOP + 1); queries.len()];
+    let mut best_scoped = best.clone();
     let mut rng = Rng(VECTOR_SEED);
     for i in 0..index.len() {
         let vector = space.vector(&mut rng);
         let id = MessageId(i as i64 + 1);
-        for (query, top) in queries.iter().zip(&mut best) {
+        let scoped = in_scope.contains(&((i / PER_CONVERSATION) as i64 + 1));
+        for (q, query) in queries.iter().enumerate() {
             let similarity = cosine(query, &vector);
-            if top.len() < TOP || similarity > top[TOP - 1].0 {
-                top.push((similarity, id));
-                top.sort_by(|a, b| b.0.total_cmp(&a.0));
-                top.truncate(TOP);
+            keep_best(&mut best[q], similarity, id);
+            if scoped {
+                keep_best(&mut best_scoped[q], similarity, id);
             }
         }
     }
+    (
+        share_found(&found, &best),
+        share_found(&found_scoped, &best_scoped),
+    )
+}
+
+/// The top 10 of the index's candidates (among `scope`'s conversations) re-ranked exactly.
+async fn reranked(
+    store: &Store,
+    index: &VectorIndex,
+    query: &[f32],
+    scope: Option<&[mcpcord_memory::ConversationId]>,
+) -> Vec<MessageId> {
+    let candidates = index.candidates(query, scope, DEFAULT_CANDIDATES);
+    let pairs = store.vectors_of(MODEL, &candidates).await.unwrap();
+    rerank(query, &pairs, TOP)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Keeps `top` the best 10 offered, best first.
+fn keep_best(top: &mut Vec<(f32, MessageId)>, similarity: f32, id: MessageId) {
+    if top.len() < TOP || similarity > top[TOP - 1].0 {
+        top.push((similarity, id));
+        top.sort_by(|a, b| b.0.total_cmp(&a.0));
+        top.truncate(TOP);
+    }
+}
+
+/// The share of the exact top 10s found.
+fn share_found(found: &[Vec<MessageId>], truth: &[Vec<(f32, MessageId)>]) -> f64 {
     let hits: usize = found
         .iter()
-        .zip(&best)
+        .zip(truth)
         .map(|(got, truth)| {
             got.iter()
                 .filter(|id| truth.iter().any(|(_, t)| t == *id))
                 .count()
         })
         .sum();
-    hits as f64 / (queries.len() * TOP) as f64
+    hits as f64 / (found.len() * TOP) as f64
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {

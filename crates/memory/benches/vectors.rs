@@ -1,6 +1,7 @@
 //! The in-process vector index at 100 k and 1 M synthetic 384-dimension vectors: query p50 /
-//! p95 (Hamming top-400, exact cosine re-ranking, top 10), recall@10 against exact search, build
-//! time, RSS added per million vectors, and (100 k, SQLite) loading the index from the store.
+//! p95 (a Hamming shortlist ranked by agreement, its top 200 re-ranked exactly, top 10),
+//! recall@10 against exact search, build time, RSS added per million vectors, and (100 k,
+//! SQLite) loading the index from the store.
 //!
 //! The vectors are clustered like real embeddings, in two levels: a thousand random topics with
 //! twenty subtopics each; a vector is its topic, plus its subtopic's direction (weight 0.6), plus
@@ -30,7 +31,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// The index's answer: Hamming candidates re-ranked exactly from `data`.
+/// The index's answer: its candidates re-ranked exactly from `data`.
 fn search(index: &VectorIndex, data: &[Vec<f32>], query: &[f32]) -> Vec<MessageId> {
     let candidates = index.candidates(query, None, DEFAULT_CANDIDATES);
     let pairs: Vec<(MessageId, Vec<f32>)> = candidates

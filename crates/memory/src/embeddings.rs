@@ -139,6 +139,29 @@ impl Store {
         Ok(rows.into_iter().map(StoredEmbedding::from).collect())
     }
 
+    /// The stored vectors of `model` for `ids` (those that still exist), without their
+    /// conversations: what exact re-ranking reads, one lookup a vector (where
+    /// [`Store::embeddings_of`] looks each message up too).
+    pub async fn vectors_of(
+        &self,
+        model: &str,
+        ids: &[MessageId],
+    ) -> Result<Vec<(MessageId, Vec<f32>)>, MemoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = vectors_of_sql(self.backend(), ids.len());
+        let mut query = sqlx::query_as::<_, (i64, Vec<u8>)>(&sql).bind(model);
+        for id in ids {
+            query = query.bind(id.0);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, vector)| (MessageId(id), from_bytes(&vector)))
+            .collect())
+    }
+
     /// How many messages have a vector of `model`.
     pub async fn embedded_count(&self, model: &str) -> Result<u64, MemoryError> {
         let count: i64 =
@@ -182,6 +205,28 @@ fn embeddings_of_sql(backend: crate::Backend, count: usize) -> String {
         crate::Backend::Sqlite => format!(
             "{columns} FROM message_embeddings e JOIN messages m ON m.id = e.message_id \
              WHERE e.model = $1 AND e.message_id IN ({})",
+            placeholders(2, count)
+        ),
+    }
+}
+
+/// The statement reading the vectors alone of model `$1` for `count` ids (`$2`…), by primary
+/// key as in [`embeddings_of_sql`].
+fn vectors_of_sql(backend: crate::Backend, count: usize) -> String {
+    match backend {
+        crate::Backend::Postgres => {
+            let values = (2..count + 2)
+                .map(|n| format!("(${n})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "SELECT e.message_id, e.vector FROM (VALUES {values}) AS wanted \
+                 JOIN message_embeddings e ON e.message_id = wanted.column1 AND e.model = $1"
+            )
+        }
+        crate::Backend::Sqlite => format!(
+            "SELECT message_id, vector FROM message_embeddings \
+             WHERE model = $1 AND message_id IN ({})",
             placeholders(2, count)
         ),
     }

@@ -23,6 +23,7 @@ on_both!(
     meaning_only_hits_are_recalled_and_scope_holds,
     replaced_and_expired_messages_are_never_recalled,
     pending_embeddings_resume_and_a_new_model_starts_over,
+    the_texts_words_rerank_vector_hits_and_keywords_stand_alone_without_a_vector,
 );
 
 const GUILD: GuildId = GuildId::new(1_200_000_000_000_000_001);
@@ -95,10 +96,39 @@ async fn recall(
             Some(index),
             &RecallQuery {
                 conversations: &conversations,
+                text,
                 vector: Some(&vector),
                 lists: Vec::new(),
                 limit: 3,
                 min_similarity: 0.5,
+                half_life: Duration::from_secs(30 * 86_400),
+                now: SystemTime::now(),
+            },
+        )
+        .await
+        .unwrap()
+}
+
+/// Alice's recall in `GUILD` with the parts of a query given apart: the `text` whose words
+/// re-rank, the `vector` (if any), other ranked `lists`.
+async fn recall_with(
+    store: &Store,
+    index: &VectorIndex,
+    text: &str,
+    vector: Option<&[f32]>,
+    lists: Vec<Vec<MessageId>>,
+) -> Vec<Snippet> {
+    let conversations = store.recall_scope(ALICE, Some(GUILD), None).await.unwrap();
+    store
+        .recall(
+            Some(index),
+            &RecallQuery {
+                conversations: &conversations,
+                text,
+                vector,
+                lists,
+                limit: 3,
+                min_similarity: 0.3,
                 half_life: Duration::from_secs(30 * 86_400),
                 now: SystemTime::now(),
             },
@@ -294,4 +324,45 @@ async fn pending_embeddings_resume_and_a_new_model_starts_over(db: TestDb) {
         .unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].vector, vectors[1].1);
+}
+
+async fn the_texts_words_rerank_vector_hits_and_keywords_stand_alone_without_a_vector(db: TestDb) {
+    let store = db.connect().await;
+    // By meaning the first is nearer "red car" (nothing else in it); the second holds the words.
+    const NEAR: &str = "automobile crimson";
+    const WORDS: &str = "red car zebra giraffe";
+    say(&store, "a:1", Some(GUILD), ALICE, NEAR).await;
+    say(&store, "a:2", Some(GUILD), ALICE, WORDS).await;
+    say(&store, "a:3", Some(GUILD), ALICE, "Quantum chromodynamics").await;
+    let index = embed_all(&store).await;
+    let vector = embedding_vector("red car", DIMS);
+
+    let by_meaning = recall_with(&store, &index, "", Some(&vector), Vec::new()).await;
+    assert_eq!(
+        texts(&by_meaning),
+        [NEAR, WORDS],
+        "no words: meaning decides"
+    );
+    let with_words = recall_with(&store, &index, "Red car?", Some(&vector), Vec::new()).await;
+    assert_eq!(
+        texts(&with_words),
+        [WORDS, NEAR],
+        "the hit holding the words comes first"
+    );
+
+    // Without a vector, keyword hits are recalled alone; beside one, never a hit outside the
+    // vector hits (the unrelated message is below `min_similarity`).
+    let keyword = store
+        .keyword_search(&mcpcord_memory::SearchQuery::new(
+            "quantum",
+            mcpcord_memory::SearchScope::person(ALICE, Some(GUILD)),
+        ))
+        .await
+        .unwrap();
+    let hits: Vec<MessageId> = keyword.iter().map(|hit| hit.message_id).collect();
+    assert_eq!(hits.len(), 1);
+    let alone = recall_with(&store, &index, "quantum", None, vec![hits.clone()]).await;
+    assert_eq!(texts(&alone), ["Quantum chromodynamics"]);
+    let beside = recall_with(&store, &index, "red car", Some(&vector), vec![hits]).await;
+    assert_eq!(texts(&beside), [WORDS, NEAR]);
 }

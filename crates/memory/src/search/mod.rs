@@ -20,3 +20,4 @@ pub use maintenance::{EMBEDDINGS_TABLE, SearchStats};
 pub use scope::{SearchScope, Viewer};
 
 pub(crate) use params::Params;
+pub(crate) use snippet::terms;
