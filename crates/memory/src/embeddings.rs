@@ -192,10 +192,7 @@ fn embeddings_of_sql(backend: crate::Backend, count: usize) -> String {
     let columns = "SELECT e.message_id AS id, m.conversation_id, e.vector";
     match backend {
         crate::Backend::Postgres => {
-            let values = (2..count + 2)
-                .map(|n| format!("(${n})"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let values = row_placeholders(2, count);
             format!(
                 "{columns} FROM (VALUES {values}) AS wanted \
                  JOIN message_embeddings e ON e.message_id = wanted.column1 AND e.model = $1 \
@@ -215,10 +212,7 @@ fn embeddings_of_sql(backend: crate::Backend, count: usize) -> String {
 fn vectors_of_sql(backend: crate::Backend, count: usize) -> String {
     match backend {
         crate::Backend::Postgres => {
-            let values = (2..count + 2)
-                .map(|n| format!("(${n})"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let values = row_placeholders(2, count);
             format!(
                 "SELECT e.message_id, e.vector FROM (VALUES {values}) AS wanted \
                  JOIN message_embeddings e ON e.message_id = wanted.column1 AND e.model = $1"
@@ -230,6 +224,14 @@ fn vectors_of_sql(backend: crate::Backend, count: usize) -> String {
             placeholders(2, count)
         ),
     }
+}
+
+/// `($first), ($first+1), …` for `count` values: the rows of a VALUES list.
+fn row_placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("(${n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `$first, $first+1, …` for `count` values.

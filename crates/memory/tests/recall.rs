@@ -91,22 +91,30 @@ async fn recall(
 ) -> Vec<Snippet> {
     let conversations = store.recall_scope(ALICE, guild, current).await.unwrap();
     let vector = embedding_vector(text, DIMS);
-    store
-        .recall(
-            Some(index),
-            &RecallQuery {
-                conversations: &conversations,
-                text,
-                vector: Some(&vector),
-                lists: Vec::new(),
-                limit: 3,
-                min_similarity: 0.5,
-                half_life: Duration::from_secs(30 * 86_400),
-                now: SystemTime::now(),
-            },
-        )
-        .await
-        .unwrap()
+    let query = RecallQuery {
+        min_similarity: 0.5,
+        ..query(&conversations, text, Some(&vector), Vec::new())
+    };
+    store.recall(Some(index), &query).await.unwrap()
+}
+
+/// A query for the 3 best snippets from `conversations`, ages halved at 30 days.
+fn query<'a>(
+    conversations: &'a [ConversationId],
+    text: &'a str,
+    vector: Option<&'a [f32]>,
+    lists: Vec<Vec<MessageId>>,
+) -> RecallQuery<'a> {
+    RecallQuery {
+        conversations,
+        text,
+        vector,
+        lists,
+        limit: 3,
+        min_similarity: 0.3,
+        half_life: Duration::from_secs(30 * 86_400),
+        now: SystemTime::now(),
+    }
 }
 
 /// Alice's recall in `GUILD` with the parts of a query given apart: the `text` whose words
@@ -119,22 +127,8 @@ async fn recall_with(
     lists: Vec<Vec<MessageId>>,
 ) -> Vec<Snippet> {
     let conversations = store.recall_scope(ALICE, Some(GUILD), None).await.unwrap();
-    store
-        .recall(
-            Some(index),
-            &RecallQuery {
-                conversations: &conversations,
-                text,
-                vector,
-                lists,
-                limit: 3,
-                min_similarity: 0.3,
-                half_life: Duration::from_secs(30 * 86_400),
-                now: SystemTime::now(),
-            },
-        )
-        .await
-        .unwrap()
+    let query = query(&conversations, text, vector, lists);
+    store.recall(Some(index), &query).await.unwrap()
 }
 
 fn texts(snippets: &[Snippet]) -> Vec<&str> {
