@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::{TIMEOUT, config, run, say, tool_model};
 use mcpcord_engine::Engine;
-use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_mcp::{Callbacks, HostOptions, McpHost, ServerSpec, StreamConnector, ToolPolicy};
 use mcpcord_memory::{ChannelId, Store, UserId};
 use mcpcord_testkit::FakeOllama;
@@ -19,14 +18,7 @@ use serde_json::json;
 /// An engine on `store` whose MCP host runs one in-process test server per name in `servers`
 /// (each offers the same tools: `echo`, `add`, …).
 async fn engine(fake: &FakeOllama, store: Store, servers: &[&str]) -> Engine {
-    let pool = BackendPool::new(
-        vec![BackendSpec::new(
-            "fake",
-            ServerKind::Ollama,
-            fake.url().parse().unwrap(),
-        )],
-        PoolOptions::default(),
-    );
+    let pool = common::fake_pool(fake);
     let specs = servers
         .iter()
         .map(|name| {

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::{TIMEOUT, say, tool_model};
 use mcpcord_engine::{Engine, EngineConfig, TurnEvent, TurnSummary};
-use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_memory::Store;
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::Script;
@@ -23,14 +22,7 @@ async fn engine_under(
     let store = Store::connect(&format!("sqlite://{}/engine.sqlite", dir.path().display()))
         .await
         .unwrap();
-    let pool = BackendPool::new(
-        vec![BackendSpec::new(
-            "fake",
-            ServerKind::Ollama,
-            fake.url().parse().unwrap(),
-        )],
-        PoolOptions::default(),
-    );
+    let pool = common::fake_pool(fake);
     let config = EngineConfig {
         default_model: "llama3.2".into(),
         ..EngineConfig::default()

@@ -7,16 +7,15 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::db::Db;
-use common::{TIMEOUT, request, run, say};
+use common::{engine_on, request, run, say, until};
 use mcpcord_engine::{
-    Engine, EngineConfig, MemoryConfig, PreferenceLevel, RECALL_FOOTER, RECALL_HEADER, SearchQuery,
+    EngineConfig, MemoryConfig, PreferenceLevel, RECALL_FOOTER, RECALL_HEADER, SearchQuery,
     SearchScope, Speaker, TurnAction,
 };
-use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
-use mcpcord_memory::{ChannelId, ConversationKey, GuildId, NewMessage, Scope, Store, UserId};
+use mcpcord_memory::{ChannelId, ConversationKey, GuildId, NewMessage, Scope, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::FakeModel;
 
@@ -56,27 +55,6 @@ fn memory_config(batch: usize) -> EngineConfig {
     }
 }
 
-fn engine(fake: &FakeOllama, store: Store, config: EngineConfig) -> Engine {
-    let pool = BackendPool::new(
-        vec![BackendSpec::new(
-            "fake",
-            ServerKind::Ollama,
-            fake.url().parse().unwrap(),
-        )],
-        PoolOptions::default(),
-    );
-    Engine::new(pool, None, store, config)
-}
-
-/// Waits until `done` holds, polling.
-async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while !done().await {
-        assert!(started.elapsed() < TIMEOUT, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// The system message of the latest chat request.
 fn last_system(fake: &FakeOllama) -> String {
     let request = fake.last_chat_request().expect("a chat request");
@@ -99,7 +77,7 @@ fn embedded_inputs(fake: &FakeOllama) -> usize {
 async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db: Db) {
     let fake = FakeOllama::start_with_models(fake_models()).await;
     let store = db.store().await;
-    let engine = engine(&fake, store.clone(), memory_config(8));
+    let engine = engine_on(&fake, store.clone(), memory_config(8));
     assert!(engine.start_indexer());
     // Alice told the bot something in one conversation; Bob said the same of his, beside her.
     run(
@@ -183,7 +161,7 @@ async fn recall_brings_other_conversations_into_a_new_one_until_switched_off(db:
 async fn recall_comes_back_on_regenerate_and_continue(db: Db) {
     let fake = FakeOllama::start_with_models(fake_models()).await;
     let store = db.store().await;
-    let engine = engine(&fake, store.clone(), memory_config(8));
+    let engine = engine_on(&fake, store.clone(), memory_config(8));
     assert!(engine.start_indexer());
     run(
         &engine,
@@ -239,7 +217,7 @@ async fn the_indexer_resumes_where_it_was_stopped(db: Db) {
     store.commit_turn(conversation.id, messages).await.unwrap();
 
     let fake = FakeOllama::start_with_models(fake_models()).await;
-    let first = engine(&fake, store.clone(), memory_config(BATCH));
+    let first = engine_on(&fake, store.clone(), memory_config(BATCH));
     first.start_indexer();
     until("a few batches", async || {
         store.embedded_count(EMBED).await.unwrap() >= 4
@@ -256,7 +234,7 @@ async fn the_indexer_resumes_where_it_was_stopped(db: Db) {
 
     // A new process: it loads what was stored, and embeds only the rest.
     fake.clear_requests();
-    let second = engine(&fake, store.clone(), memory_config(BATCH));
+    let second = engine_on(&fake, store.clone(), memory_config(BATCH));
     second.start_indexer();
     until("the rest", async || second.indexed_vectors() == MESSAGES).await;
     assert_eq!(
@@ -272,7 +250,7 @@ async fn the_indexer_resumes_where_it_was_stopped(db: Db) {
     // A third start embeds nothing at all.
     second.shutdown(Duration::from_secs(5)).await;
     fake.clear_requests();
-    let third = engine(&fake, store.clone(), memory_config(BATCH));
+    let third = engine_on(&fake, store.clone(), memory_config(BATCH));
     third.start_indexer();
     until("the load", async || third.indexed_vectors() == MESSAGES).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -284,7 +262,7 @@ async fn the_indexer_waits_out_a_backend_that_is_down(db: Db) {
     let store = db.store().await;
     let fake = FakeOllama::start_with_models(fake_models()).await;
     fake.set_embeddings_down(true);
-    let engine = engine(&fake, store.clone(), memory_config(16));
+    let engine = engine_on(&fake, store.clone(), memory_config(16));
     engine.start_indexer();
     run(&engine, say("chat:a", "remember the blue door")).await;
     until("two failed attempts", async || {
@@ -314,7 +292,7 @@ async fn the_indexer_waits_out_a_backend_that_is_down(db: Db) {
 
 async fn search_finds_by_meaning_and_by_words_within_scope(db: Db) {
     let fake = FakeOllama::start_with_models(fake_models()).await;
-    let engine = engine(&fake, db.store().await, memory_config(8));
+    let engine = engine_on(&fake, db.store().await, memory_config(8));
     assert!(engine.start_indexer());
     run(
         &engine,
@@ -394,7 +372,7 @@ fn bob_says(key: &str, text: &str) -> mcpcord_engine::TurnRequest {
 async fn a_persons_export_and_forgetting_through_the_engine(db: Db) {
     let fake = FakeOllama::start_with_models(fake_models()).await;
     let store = db.store().await;
-    let engine = engine(&fake, store.clone(), memory_config(8));
+    let engine = engine_on(&fake, store.clone(), memory_config(8));
     assert!(engine.start_indexer());
     let alice = UserId::new(42);
     run(&engine, say("chat:alice", "alice alone with a wombatcello")).await;

@@ -11,7 +11,6 @@ use common::{run, say};
 use mcpcord_engine::{
     ConversationId, ConversationKey, Engine, EngineConfig, MemoryConfig, PreferenceLevel, Speaker,
 };
-use mcpcord_llm::{BackendPool, BackendSpec, PoolOptions, ServerKind};
 use mcpcord_memory::{GuildId, NewSummary, Scope, Store, UserId};
 use mcpcord_testkit::FakeOllama;
 use mcpcord_testkit::fake_ollama::{FakeModel, embedding_vector};
@@ -28,14 +27,7 @@ on_both_databases!(
 );
 
 fn engine(fake: &FakeOllama, store: Store) -> Engine {
-    let pool = BackendPool::new(
-        vec![BackendSpec::new(
-            "fake",
-            ServerKind::Ollama,
-            fake.url().parse().unwrap(),
-        )],
-        PoolOptions::default(),
-    );
+    let pool = common::fake_pool(fake);
     let config = EngineConfig {
         default_model: "llama3.2".into(),
         memory: MemoryConfig {

@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::db::Db;
-use common::{TIMEOUT, run, say};
+use common::{engine_on, run, say, until};
 use mcpcord_engine::{
     ConversationId, ConversationKey, Engine, EngineConfig, MemoryConfig, SUMMARY_HEADER,
 };
@@ -61,27 +61,6 @@ fn config() -> EngineConfig {
     }
 }
 
-fn engine(fake: &FakeOllama, store: Store, config: EngineConfig) -> Engine {
-    let pool = BackendPool::new(
-        vec![BackendSpec::new(
-            "fake",
-            ServerKind::Ollama,
-            fake.url().parse().unwrap(),
-        )],
-        PoolOptions::default(),
-    );
-    Engine::new(pool, None, store, config)
-}
-
-/// Waits until `done` holds, polling.
-async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while !done().await {
-        assert!(started.elapsed() < TIMEOUT, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// Starts the summariser once the last turn's task is over (background calls wait for a
 /// moment without turns), so that scripted answers go to the jobs in order.
 async fn start_when_idle(engine: &Engine) {
@@ -119,7 +98,7 @@ fn chats_to(fake: &FakeOllama, model: &str) -> Vec<serde_json::Value> {
 
 async fn a_long_conversation_is_answered_with_a_summary_in_place_of_its_oldest_turns(db: Db) {
     let fake = FakeOllama::start_with_models(models()).await;
-    let engine = engine(&fake, db.store().await, config());
+    let engine = engine_on(&fake, db.store().await, config());
     // Seven exchanges of ~100 tokens in a 500-token budget: the oldest no longer fit.
     let mut left_out_notices = 0;
     for n in 0..7 {
@@ -221,7 +200,7 @@ async fn a_long_conversation_is_answered_with_a_summary_in_place_of_its_oldest_t
 
 async fn a_title_category_and_entities_are_stored_after_the_first_exchange(db: Db) {
     let fake = FakeOllama::start_with_models(models()).await;
-    let engine = engine(&fake, db.store().await, config());
+    let engine = engine_on(&fake, db.store().await, config());
     run(&engine, say("chat:garden", "Tell me about tulips in Oslo")).await;
     run(&engine, say("chat:prose", "Which bike should I buy?")).await;
     let (garden, prose) = (
@@ -273,7 +252,7 @@ async fn the_daily_cap_stops_background_work_until_the_next_day(db: Db) {
     let fake = FakeOllama::start_with_models(models()).await;
     let mut config = config();
     config.memory.background_tokens_per_guild_per_day = Some(50);
-    let engine = engine(&fake, db.store().await, config);
+    let engine = engine_on(&fake, db.store().await, config);
     run(&engine, say("chat:one", "First question")).await;
     run(&engine, say("chat:two", "Second question")).await;
     let (one, two) = (
@@ -315,7 +294,7 @@ async fn background_work_resumes_after_a_restart_and_never_holds_a_turn(db: Db) 
     // Once given up, the job is not tried again before the restart.
     let mut slow = config();
     slow.memory.background_interval = Duration::from_secs(3_600);
-    let engine1 = engine(&fake, db.store().await, slow);
+    let engine1 = engine_on(&fake, db.store().await, slow);
     run(&engine1, say("chat:garden", "Tell me about tulips")).await;
     let id = conversation(&engine1, "chat:garden").await;
     // The summary model hangs.
@@ -335,7 +314,7 @@ async fn background_work_resumes_after_a_restart_and_never_holds_a_turn(db: Db) 
     engine1.store().close().await;
     drop(engine1);
 
-    let engine2 = engine(&fake, db.store().await, config());
+    let engine2 = engine_on(&fake, db.store().await, config());
     fake.push_script(Script::reply(DIGEST));
     start_when_idle(&engine2).await;
     until("the title after the restart", async || {

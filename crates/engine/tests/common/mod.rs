@@ -29,6 +29,32 @@ pub async fn audit_log(engine: &Engine, filter: &AuditFilter) -> Vec<AuditRecord
 /// Longest a test waits for a turn.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A backend pool of one Ollama backend: `fake`.
+pub fn fake_pool(fake: &FakeOllama) -> BackendPool {
+    BackendPool::new(
+        vec![BackendSpec::new(
+            "fake",
+            ServerKind::Ollama,
+            fake.url().parse().unwrap(),
+        )],
+        PoolOptions::default(),
+    )
+}
+
+/// An engine over `store` answering from `fake`, without MCP servers.
+pub fn engine_on(fake: &FakeOllama, store: Store, config: EngineConfig) -> Engine {
+    Engine::new(fake_pool(fake), None, store, config)
+}
+
+/// Waits until `done` holds, polling (at most [`TIMEOUT`]).
+pub async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < TIMEOUT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Everything a test needs, kept alive together.
 pub struct Harness {
     pub fake: FakeOllama,
@@ -66,14 +92,7 @@ pub async fn harness_on(
     config: EngineConfig,
 ) -> Harness {
     let fake = FakeOllama::start_with_models(models).await;
-    let pool = BackendPool::new(
-        vec![BackendSpec::new(
-            "fake",
-            ServerKind::Ollama,
-            fake.url().parse().unwrap(),
-        )],
-        PoolOptions::default(),
-    );
+    let pool = fake_pool(&fake);
     let server = TestMcpServer::new();
     let host = match policy {
         Some(policy) => {
