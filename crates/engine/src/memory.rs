@@ -228,11 +228,7 @@ impl Engine {
         level: PreferenceLevel,
         on: Option<bool>,
     ) -> Result<(), EngineError> {
-        if let PreferenceLevel::Channel(_) = level {
-            return Err(EngineError::Invalid {
-                detail: "recall is switched for a person or a server, not a channel".into(),
-            });
-        }
+        person_or_server(&level, "recall is")?;
         self.inner
             .store
             .set_recall(level, on)
@@ -245,4 +241,15 @@ impl Engine {
         let preferences = self.inner.store.get_preferences(scope).await?;
         Ok(recall_on(&preferences, &self.inner.config.load().memory))
     }
+}
+
+/// Refuses a channel's `level` for a setting switched per person or per server only;
+/// `switched` names it with its verb ("recall is").
+pub(crate) fn person_or_server(level: &PreferenceLevel, switched: &str) -> Result<(), EngineError> {
+    if let PreferenceLevel::Channel(_) = level {
+        return Err(EngineError::Invalid {
+            detail: format!("{switched} switched for a person or a server, not a channel"),
+        });
+    }
+    Ok(())
 }

@@ -163,13 +163,7 @@ impl Engine {
         level: PreferenceLevel,
         on: Option<bool>,
     ) -> Result<(), EngineError> {
-        if let PreferenceLevel::Channel(_) = level {
-            return Err(EngineError::Invalid {
-                detail: "related conversations are switched for a person or a server, not a \
-                         channel"
-                    .into(),
-            });
-        }
+        crate::memory::person_or_server(&level, "related conversations are")?;
         Ok(self.inner.store.set_related(level, on).await?)
     }
 
