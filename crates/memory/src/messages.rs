@@ -2,8 +2,7 @@
 //! history, regenerate, and the Discord messages that show each stored one.
 //!
 //! Why one long file: every query on `messages` reads the same columns into the same row type
-//! (`message_columns!`, `MessageRow`); the Discord-message ids part goes to its own module if
-//! it grows.
+//! (`message_columns!`, `MessageRow`); the Discord-message ids part is in `posts.rs`.
 
 use std::time::SystemTime;
 
@@ -11,7 +10,7 @@ use sqlx::{AnyConnection, Connection};
 
 use crate::conversations::found;
 use crate::store::Durability;
-use crate::{ConversationId, MemoryError, MessageId, PostId, Store, UserId, db};
+use crate::{ConversationId, MemoryError, MessageId, Store, UserId, db};
 
 /// The columns a [`StoredMessage`] is read from, in [`MessageRow`]'s order.
 macro_rules! message_columns {
@@ -21,6 +20,11 @@ macro_rules! message_columns {
          replaced_at, created_at, turn_id"
     };
 }
+
+// After `message_columns!`, which it uses.
+mod posts;
+
+pub(crate) use posts::write_posts;
 
 /// Who speaks in a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -488,57 +492,6 @@ impl Store {
         }
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
-
-    /// Records the Discord messages that show a stored message, in order (a long answer is
-    /// split over several), replacing any recorded before, in one transaction (on SQLite, the
-    /// group commit's next one, after the answer's own write).
-    pub async fn set_discord_message_ids(
-        &self,
-        id: MessageId,
-        discord_ids: &[PostId],
-    ) -> Result<(), MemoryError> {
-        if let Some(group) = &self.group {
-            return group
-                .bookkeeping(crate::group::Bookkeeping::Posts {
-                    message: id,
-                    posts: discord_ids.to_vec(),
-                })
-                .await;
-        }
-        let mut tx = self.pool.begin().await?;
-        write_posts(&mut tx, id, discord_ids).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The Discord messages showing a stored message, in order.
-    pub async fn discord_message_ids(&self, id: MessageId) -> Result<Vec<PostId>, MemoryError> {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT discord_message_id FROM message_discord_ids WHERE message_id = $1 \
-             ORDER BY position",
-        )
-        .bind(id.0)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(ids.into_iter().map(db::discord_id).collect())
-    }
-
-    /// The stored message a Discord message shows (for a button press or an edit), if any.
-    pub async fn message_by_discord_id(
-        &self,
-        discord_id: PostId,
-    ) -> Result<Option<StoredMessage>, MemoryError> {
-        let row = sqlx::query_as::<_, MessageRow>(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages WHERE id = \
-             (SELECT message_id FROM message_discord_ids WHERE discord_message_id = $1)"
-        ))
-        .bind(db::id(discord_id))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(StoredMessage::try_from).transpose()
-    }
 }
 
 /// Every message of `conversation`, replaced ones too, in the order written, read on `conn`.
@@ -620,38 +573,4 @@ fn not_found(id: MessageId) -> MemoryError {
         what: "message",
         id: id.0,
     }
-}
-
-/// Records `discord_ids` as the Discord messages showing message `id`, replacing any recorded
-/// before, on `conn` (in the caller's transaction); [`MemoryError::NotFound`] when the message is
-/// not stored.
-pub(crate) async fn write_posts(
-    conn: &mut AnyConnection,
-    id: MessageId,
-    discord_ids: &[PostId],
-) -> Result<(), MemoryError> {
-    sqlx::query("DELETE FROM message_discord_ids WHERE message_id = $1")
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
-    let exists = sqlx::query("SELECT id FROM messages WHERE id = $1")
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if exists.is_none() {
-        return Err(not_found(id));
-    }
-    for (position, discord_id) in discord_ids.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO message_discord_ids (discord_message_id, message_id, position) \
-             VALUES ($1, $2, $3) ON CONFLICT (discord_message_id) \
-             DO UPDATE SET message_id = excluded.message_id, position = excluded.position",
-        )
-        .bind(db::id(*discord_id))
-        .bind(id.0)
-        .bind(db::count(position as u64))
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
 }
