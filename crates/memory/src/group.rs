@@ -43,6 +43,11 @@
 //! committed is lost whole (a message, with the conversation it started); ids given and never
 //! written are simply not used.
 //!
+//! Why one file over 600 lines: the jobs, their replies, the writing task and the syncing task
+//! are one mechanism read together (a job's reply is sent, failed or held for the fsync by the
+//! same few functions); what stands apart is apart already (`ids.rs`, `bookkeeping.rs`, the
+//! tests in `tests.rs`).
+//!
 //! [`Written`]: crate::Written
 
 use std::path::{Path, PathBuf};
