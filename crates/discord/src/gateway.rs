@@ -219,8 +219,8 @@ async fn shard_loop(
 }
 
 /// What the shard loop does with an event other than a close: Ready is logged (and said to the
-/// ready hook), heartbeat acknowledgements and RESUMED were said to the status already, the rest
-/// is handled in a task of its own.
+/// ready hook), heartbeat acknowledgements and RESUMED were said to the status already, messages
+/// from bots are dropped, the rest is handled in a task of its own.
 fn dispatch(ctx: &Arc<Context>, shard_id: u32, event: Event) {
     match event {
         Event::Ready(ready) => {
@@ -228,6 +228,9 @@ fn dispatch(ctx: &Arc<Context>, shard_id: u32, event: Event) {
             ctx.shard_ready();
         }
         Event::GatewayHeartbeatAck | Event::Resumed => {}
+        // Bots are never answered, and the bot's own posts come back as MESSAGE_CREATE: a
+        // burst of answers would otherwise spawn as many tasks that do nothing.
+        Event::MessageCreate(message) if message.author.bot || message.author.id == ctx.bot_id => {}
         event => spawn_handler(ctx, event),
     }
 }

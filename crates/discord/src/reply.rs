@@ -154,11 +154,16 @@ async fn render(
         tokio::select! {
             event = turn.next() => match event {
                 Some(event) => {
-                    if let TurnEvent::Done(summary) = &event {
-                        stored = summary.message_id;
-                        renderer.entry.lock().stored = stored;
+                    // What else has arrived is taken in too: one redraw for all of it.
+                    let mut next = Some(event);
+                    while let Some(event) = next {
+                        if let TurnEvent::Done(summary) = &event {
+                            stored = summary.message_id;
+                            renderer.entry.lock().stored = stored;
+                        }
+                        renderer.absorb(event);
+                        next = turn.next_ready();
                     }
-                    renderer.absorb(event);
                 }
                 None => break,
             },

@@ -173,6 +173,12 @@ impl Turn {
         self.events.recv().await
     }
 
+    /// The next event if one is already waiting, without waiting for one: a front end drains
+    /// what has arrived before redrawing, so an answer that streamed in at once is drawn once.
+    pub fn next_ready(&mut self) -> Option<TurnEvent> {
+        self.events.try_recv().ok()
+    }
+
     /// Stops the turn: the stream and tool calls end, what was said is kept.
     pub fn stop(&self) {
         self.cancel.cancel();

@@ -149,8 +149,9 @@ impl Screened {
 /// The compiled rules of one direction of one place.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
-    /// Every pattern at once.
-    set: RegexSet,
+    /// Every pattern at once; none without rules (an empty set still costs a compile, and
+    /// every turn starts with the empty rules until it knows its place).
+    set: Option<RegexSet>,
     /// Each pattern alone, with the index of its rule in `rules`.
     patterns: Vec<(usize, Regex)>,
     /// Name and action of each rule.
@@ -160,7 +161,7 @@ pub struct RuleSet {
 impl Default for RuleSet {
     fn default() -> Self {
         Self {
-            set: RegexSet::empty(),
+            set: None,
             patterns: Vec::new(),
             rules: Vec::new(),
         }
@@ -179,10 +180,10 @@ impl RuleSet {
             text: text.to_owned(),
             hits: Vec::new(),
         };
-        if self.is_empty() {
+        let Some(set) = &self.set else {
             return screened;
-        }
-        let matched: Vec<usize> = self.set.matches(text).into_iter().collect();
+        };
+        let matched: Vec<usize> = set.matches(text).into_iter().collect();
         let mut rules: Vec<usize> = matched.iter().map(|&p| self.patterns[p].0).collect();
         rules.sort_unstable();
         rules.dedup();
@@ -222,7 +223,7 @@ impl RuleSet {
             .build()
             .map_err(|error| vec![at.error(0, "(all)", format!("together too large: {error}"))])?;
         Ok(Self {
-            set,
+            set: (!patterns.is_empty()).then_some(set),
             patterns,
             rules: rules.iter().map(|r| (r.name.clone(), r.action)).collect(),
         })

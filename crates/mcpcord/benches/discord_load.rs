@@ -28,11 +28,15 @@
 //! Run with `cargo bench -p mcpcord --bench discord_load` (it needs `--bench`: under
 //! `cargo test` it only says so); `DISCORD_LOAD=20,50` runs only those loads;
 //! `DISCORD_GLOBAL_LIMIT=500` raises the global limit in FakeDiscord and in the bot's
-//! configuration (`discord.global_rate_limit`), as Discord does for large bots; `MCPCORD_BIN`
+//! configuration (`discord.global_rate_limit`), as Discord does for large bots;
+//! `DISCORD_LOAD_MODEL_DELAY_MS=300` makes the model wait that long before its first token (the
+//! bot's intake then does not share the processors with answers streaming in); `MCPCORD_BIN`
 //! runs another build of the binary (before/after comparisons); `DISCORD_LOAD_LOG=DIR` keeps
 //! the bot's log of each load there (`DIR/load-N.log`), at the level of `DISCORD_LOAD_LEVEL`
 //! (default `warn`; `warn,mcpcord_latency=trace` adds a line per stage of each turn on its way
-//! to the model, which `scripts/latency-stages` turns into a table). Prints details on stderr
+//! to the model, which `scripts/latency-stages` turns into a table, and the details then cut
+//! MESSAGE_CREATE → model request in three: delivery, the bot, the request's way to the model).
+//! Prints details on stderr
 //! and a table on stdout; nothing is asserted.
 
 use std::path::Path;
@@ -116,6 +120,10 @@ struct Conversation {
     /// A word only this conversation's question (and so its echoed answer) contains.
     tag: String,
     injected: Instant,
+    /// The injection on the wall clock (µs), and the Discord message id: to line the round up
+    /// with the bot's own latency marks.
+    injected_wall_us: u64,
+    message_id: Option<u64>,
 }
 
 /// What one conversation measured.
@@ -133,6 +141,10 @@ struct Sample {
     model_request: Option<Duration>,
     /// From the round's start to the answer's final write.
     final_write: Option<Duration>,
+    /// The injection and the model request's arrival on the wall clock (µs), and the message.
+    injected_wall_us: u64,
+    model_request_wall_us: Option<u64>,
+    message_id: Option<u64>,
 }
 
 /// Everything measured for one load.
@@ -163,6 +175,17 @@ struct LoadResult {
     global: u32,
     /// The bot's time on a processor during the rounds (every thread), in nanoseconds.
     cpu_ns: u64,
+    /// MESSAGE_CREATE → model request cut at the bot's marks (with `mcpcord_latency=trace`):
+    /// injection → the bot has the event; → the bot sends the request; → it reaches the model.
+    legs: Option<Legs>,
+}
+
+/// The three legs of MESSAGE_CREATE → model request, p50 / p99 each.
+#[derive(Debug)]
+struct Legs {
+    delivered: (Duration, Duration),
+    in_bot: (Duration, Duration),
+    sent: (Duration, Duration),
 }
 
 /// The bot process; killed when dropped (panics included) and at the end of [`measure`].
@@ -188,6 +211,7 @@ async fn measure(conversations: usize, rounds: usize, global: u32) -> Result<Loa
     let discord = start_discord(channels, global).await;
     let ollama =
         FakeOllama::start_with_models([FakeModel::new(MODEL).capabilities(&["completion"])]).await;
+    ollama.set_echo_delay(model_delay());
     let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
     let bot = spawn_bot(&discord, &ollama, dir.path(), global)?;
     let outcome = drive(&discord, &ollama, &bot, conversations, rounds).await;
@@ -216,6 +240,7 @@ async fn measure(conversations: usize, rounds: usize, global: u32) -> Result<Loa
         }
     };
     result.spec_violations = violations;
+    result.legs = legs(&log, &result.samples);
     result.global = global;
     result.bot_warnings = log
         .lines()
@@ -223,6 +248,15 @@ async fn measure(conversations: usize, rounds: usize, global: u32) -> Result<Loa
         .map(str::to_owned)
         .collect();
     Ok(result)
+}
+
+/// `DISCORD_LOAD_MODEL_DELAY_MS`: the model's time to its first token (default 0, a model that
+/// answers at once).
+fn model_delay() -> Duration {
+    std::env::var("DISCORD_LOAD_MODEL_DELAY_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(Duration::ZERO, Duration::from_millis)
 }
 
 async fn start_discord(channels: usize, global: u32) -> FakeDiscord {
@@ -399,6 +433,8 @@ fn conversation(index: usize) -> Conversation {
         user: USER_BASE + i,
         tag: format!("q{i}x"),
         injected: Instant::now(),
+        injected_wall_us: 0,
+        message_id: None,
     }
 }
 
@@ -413,11 +449,13 @@ async fn run_round(discord: &FakeDiscord, convs: &mut [Conversation]) -> Result<
             c.tag
         );
         c.injected = Instant::now();
-        discord.inject_message_create(
+        c.injected_wall_us = wall_us(std::time::SystemTime::now());
+        let message = discord.inject_message_create(
             MessageCreate::new(content)
                 .channel(c.channel)
                 .author(c.user, format!("user{}", c.channel - CHANNEL_BASE)),
         );
+        c.message_id = message["id"].as_str().and_then(|id| id.parse().ok());
     }
     let deadline = started + ROUND_DEADLINE;
     let mut pending: Vec<usize> = (0..convs.len()).collect();
@@ -467,6 +505,14 @@ fn analyse(
         .filter(|r| r.at >= started)
         .collect();
     let chats = ollama.requests_to("/api/chat");
+    // The same moment on both clocks: FakeOllama's arrival instants onto the wall clock.
+    let (anchor, anchor_wall) = (
+        std::time::Instant::now(),
+        wall_us(std::time::SystemTime::now()),
+    );
+    let to_wall = |at: std::time::Instant| {
+        anchor_wall.saturating_sub(anchor.saturating_duration_since(at).as_micros() as u64)
+    };
     for c in convs {
         let mine: Vec<&RecordedRequest> = requests
             .iter()
@@ -495,7 +541,7 @@ fn analyse(
                     .as_ref()
                     .is_some_and(|j| j["messages"].to_string().contains(&c.tag))
             })
-            .map(|r| Instant::from_std(r.received_at))
+            .map(|r| r.received_at)
             .min();
         let edits = writes.iter().filter(|r| r.method == "PATCH").count();
         result.typing += mine
@@ -525,8 +571,12 @@ fn analyse(
             },
             edits,
             complete: answered(discord, c),
-            model_request: model_request.map(|at| at.saturating_duration_since(c.injected)),
+            model_request: model_request
+                .map(|at| Instant::from_std(at).saturating_duration_since(c.injected)),
             final_write: final_write.map(|at| at.saturating_duration_since(started)),
+            injected_wall_us: c.injected_wall_us,
+            model_request_wall_us: model_request.map(to_wall),
+            message_id: c.message_id,
         });
     }
     let limited = discord.rate_limited();
@@ -542,6 +592,66 @@ fn analyse(
     result.peak_requests_per_second = result
         .peak_requests_per_second
         .max(peak_per_second(&requests));
+}
+
+/// Microseconds since 1970 (the bot's latency marks use the same clock).
+fn wall_us(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The legs of MESSAGE_CREATE → model request, from the bot's `received` and `request` marks
+/// in `log` (keyed by the message id: the last number of a conversation key); `None` without
+/// marks.
+fn legs(log: &str, samples: &[Sample]) -> Option<Legs> {
+    let mut received = std::collections::HashMap::new();
+    let mut request = std::collections::HashMap::new();
+    for line in log.lines().filter(|l| l.contains("mcpcord_latency")) {
+        let field = |name: &str| {
+            let rest = line.split(&format!("{name}=")).nth(1)?;
+            Some(
+                rest.trim_start_matches('"')
+                    .split(['"', ' '])
+                    .next()?
+                    .to_owned(),
+            )
+        };
+        let (Some(stage), Some(key), Some(at)) = (field("stage"), field("key"), field("at_us"))
+        else {
+            continue;
+        };
+        let id = key
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse::<u64>();
+        let (Ok(id), Ok(at)) = (id, at.parse::<u64>()) else {
+            continue;
+        };
+        let marks = match stage.as_str() {
+            "received" => &mut received,
+            "request" => &mut request,
+            _ => continue,
+        };
+        marks.entry(id).or_insert(at);
+    }
+    let (mut delivered, mut in_bot, mut sent) = (Vec::new(), Vec::new(), Vec::new());
+    for s in samples {
+        let Some(id) = s.message_id else { continue };
+        let (Some(&got), Some(&asked), Some(arrived)) =
+            (received.get(&id), request.get(&id), s.model_request_wall_us)
+        else {
+            continue;
+        };
+        let us = |from: u64, to: u64| Duration::from_micros(to.saturating_sub(from));
+        delivered.push(us(s.injected_wall_us, got));
+        in_bot.push(us(got, asked));
+        sent.push(us(asked, arrived));
+    }
+    Some(Legs {
+        delivered: percentiles(delivered.into_iter())?,
+        in_bot: percentiles(in_bot.into_iter())?,
+        sent: percentiles(sent.into_iter())?,
+    })
 }
 
 /// The most requests that arrived within any one second.
@@ -697,6 +807,16 @@ impl LoadResult {
             "  MESSAGE_CREATE → model's last token p50 {t50}, p99 {t99}; \
              first post → final edit p50 {p50}, p99 {p99}"
         );
+        if let Some(legs) = &self.legs {
+            let leg = |(p50, p99): (Duration, Duration)| format!("{} / {}", ms(p50), ms(p99));
+            eprintln!(
+                "  MESSAGE_CREATE → model request in legs, p50 / p99: injected → the bot has it {}; \
+                 → the bot sends the request {}; → it reaches the model {}",
+                leg(legs.delivered),
+                leg(legs.in_bot),
+                leg(legs.sent)
+            );
+        }
         for line in self.spec_violations.iter().take(3) {
             eprintln!("    spec: {line}");
         }

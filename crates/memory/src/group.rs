@@ -4,8 +4,8 @@
 //! SQLite's busy handler, which sleeps (1, 2, 5, 10 … ms) between tries, and each commit waits
 //! for its own fsync: under a burst a turn's first write waited hundreds of milliseconds. Here
 //! one task writes for everybody. It takes every write waiting, runs them in one transaction
-//! (each in a savepoint, so a failing write is rolled back alone and the others still commit),
-//! commits once and answers each writer. PostgreSQL takes concurrent writers as they come and
+//! (again each in a savepoint when one of them fails, so that a failing write is rolled back
+//! alone and the others still commit), commits once and answers each writer. PostgreSQL takes concurrent writers as they come and
 //! does not use this.
 //!
 //! The disk is waited for apart from the writing, so that writes which need not wait for it
@@ -214,6 +214,88 @@ impl Job {
             Self::Queued(queued) => Reply::Queued(queued.done, Err(stopped()), queued.forget),
             Self::Bookkeeping { done, .. } => Reply::Written(done, Err(stopped())),
             Self::Settle { done } => Reply::Settled(done),
+        }
+    }
+}
+
+/// What a job's statements gave, run as they are ([`Job::run`]).
+enum Outcome {
+    Messages(Vec<MessageId>),
+    Started(Started),
+    Conversation(Option<Conversation>),
+    Done,
+}
+
+impl Job {
+    /// The job's statements on `conn`, as they are: ids as given, no savepoint, no second try
+    /// (the first pass of a batch, see [`commit`]).
+    async fn run(&self, conn: &mut AnyConnection) -> Result<Outcome, MemoryError> {
+        Ok(match self {
+            Self::Messages {
+                conversation,
+                messages,
+                replaces,
+                turn,
+                ids,
+                ..
+            } => Outcome::Messages(
+                write_rows(
+                    conn,
+                    *conversation,
+                    messages,
+                    *replaces,
+                    turn,
+                    ids.as_deref(),
+                )
+                .await?,
+            ),
+            Self::ConversationWithMessage {
+                key,
+                scope,
+                owner,
+                message,
+                turn,
+                ids,
+                ..
+            } => Outcome::Started(
+                with_message(conn, key, (*scope, *owner), message, turn, *ids).await?,
+            ),
+            Self::Conversation {
+                key,
+                scope,
+                owner,
+                id,
+                ..
+            } => Outcome::Conversation(created(conn, key, (*scope, *owner), *id).await?),
+            Self::Queued(queued) => {
+                write_queued(conn, queued).await?;
+                Outcome::Done
+            }
+            Self::Bookkeeping { write, .. } => {
+                write.write(conn).await?;
+                Outcome::Done
+            }
+            Self::Settle { .. } => Outcome::Done,
+        })
+    }
+
+    /// The reply of a job whose [`Job::run`] gave `outcome`.
+    fn answered(self, outcome: Outcome) -> Reply {
+        match (self, outcome) {
+            (Self::Messages { done, .. }, Outcome::Messages(ids)) => Reply::Messages(done, Ok(ids)),
+            (Self::ConversationWithMessage { done, .. }, Outcome::Started(started)) => {
+                Reply::ConversationWithMessage(done, Box::new(Ok(started)))
+            }
+            (Self::Conversation { done, .. }, Outcome::Conversation(conversation)) => {
+                Reply::Conversation(done, Ok(conversation))
+            }
+            (Self::Queued(queued), Outcome::Done) => {
+                Reply::Queued(queued.done, Ok(()), queued.forget)
+            }
+            (Self::Bookkeeping { done, .. }, Outcome::Done) => Reply::Written(done, Ok(())),
+            (Self::Settle { done }, _) => Reply::Settled(done),
+            // `run` gives each kind of job its own kind of outcome.
+            (job, _) => job.unanswered(),
         }
     }
 }
@@ -466,13 +548,61 @@ async fn run(
 /// Writes `batch` in one transaction (not synced) and answers each job of
 /// [`Durability::Process`]: its own result once the transaction is committed, or the commit's
 /// failure. Gives the durable jobs' results to answer once the WAL is synced (`None` when
-/// there are none, or the transaction failed and they were answered so). When the
-/// transaction fails part-way, every job of the batch is told why, those not yet run too.
+/// there are none, or the transaction failed and they were answered so).
+///
+/// The batch is first written as it is, without a savepoint per job: a savepoint costs two
+/// statements, and releasing one makes the full-text index write out what it has gathered, so
+/// a burst of messages would leave as many small index segments. Only when a job fails is that
+/// transaction rolled back and the batch written again the careful way ([`careful`]), each job
+/// in a savepoint of its own so that it fails alone.
 async fn commit(
     pool: &AnyPool,
-    mut batch: impl Iterator<Item = (Job, Durability)>,
+    batch: impl Iterator<Item = (Job, Durability)>,
     giver: &Giver,
 ) -> Option<Unsynced> {
+    let jobs: Vec<(Job, Durability)> = batch.collect();
+    let replies = match plain(pool, &jobs).await {
+        Ok(outcomes) => jobs
+            .into_iter()
+            .zip(outcomes)
+            .map(|((job, durability), outcome)| (job.answered(outcome), durability))
+            .collect(),
+        Err(error) => {
+            tracing::debug!(%error, "a write of the batch failed; writing each in a savepoint");
+            careful(pool, jobs, giver).await?
+        }
+    };
+    let (relaxed, durable): (Vec<_>, Vec<_>) = replies
+        .into_iter()
+        .partition(|(_, durability)| *durability == Durability::Process);
+    relaxed.into_iter().for_each(|(reply, _)| reply.send());
+    let durable: Unsynced = durable.into_iter().map(|(reply, _)| reply).collect();
+    (!durable.is_empty()).then_some(durable)
+}
+
+/// Every job of `jobs` run as it is, ids as given, in one transaction committed if all of them
+/// succeed; their outcomes, in order. Any failure rolls the whole transaction back.
+async fn plain(pool: &AnyPool, jobs: &[(Job, Durability)]) -> Result<Vec<Outcome>, MemoryError> {
+    let mut writer = write_connection_on(pool, Durability::Process).await?;
+    let mut tx = writer.conn().begin().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for (job, _) in jobs {
+        outcomes.push(job.run(&mut tx).await?);
+    }
+    tx.commit().await?;
+    writer.finish().await?;
+    Ok(outcomes)
+}
+
+/// [`plain`] again, each job in a savepoint: a failing one is rolled back alone and told why,
+/// the others commit. The replies to send; `None` when the transaction itself failed, and
+/// every job (those not yet run too) was told so.
+async fn careful(
+    pool: &AnyPool,
+    jobs: Vec<(Job, Durability)>,
+    giver: &Giver,
+) -> Option<Vec<(Reply, Durability)>> {
+    let mut batch = jobs.into_iter();
     let mut replies = Vec::new();
     let outcome: Result<(), MemoryError> = async {
         let mut writer = write_connection_on(pool, Durability::Process).await?;
@@ -486,26 +616,17 @@ async fn commit(
         writer.finish().await
     }
     .await;
-    match outcome {
-        Ok(()) => {
-            let (relaxed, durable): (Vec<_>, Vec<_>) = replies
-                .into_iter()
-                .partition(|(_, durability)| *durability == Durability::Process);
-            relaxed.into_iter().for_each(|(reply, _)| reply.send());
-            let durable: Unsynced = durable.into_iter().map(|(reply, _)| reply).collect();
-            (!durable.is_empty()).then_some(durable)
-        }
-        Err(error) => {
-            let source = Arc::new(error);
-            let not_run = batch.map(|(job, _)| job.unanswered());
-            replies
-                .into_iter()
-                .map(|(reply, _)| reply)
-                .chain(not_run)
-                .for_each(|reply| reply.fail(&source));
-            None
-        }
+    if let Err(error) = outcome {
+        let source = Arc::new(error);
+        let not_run = batch.map(|(job, _)| job.unanswered());
+        replies
+            .into_iter()
+            .map(|(reply, _)| reply)
+            .chain(not_run)
+            .for_each(|reply| reply.fail(&source));
+        return None;
     }
+    Some(replies)
 }
 
 /// The syncing task: one fsync of the WAL file for every committed batch waiting, then their

@@ -137,3 +137,40 @@ async fn one_conversation_keeps_its_order_across_batches() {
         .collect();
     assert_eq!(texts, expected);
 }
+
+#[tokio::test]
+async fn a_batch_without_failures_commits_whole_and_indexed() {
+    let (_dir, store) = store().await;
+    let ids: Vec<ConversationId> = join_all((0..100).map(|n| {
+        let store = store.clone();
+        async move {
+            let key = ConversationKey::new(format!("c{n}"));
+            let created = store.conversation(&key, Scope::default(), None).await;
+            created.unwrap().id
+        }
+    }))
+    .await;
+    // A hundred messages at once: one batch (the writer has not run yet), written without a
+    // savepoint per message since none fails.
+    let writes = ids.iter().map(|&id| {
+        let store = store.clone();
+        async move {
+            let text = format!("message {id}: shared words");
+            store.add_user_message(id, NewMessage::user(text)).await
+        }
+    });
+    for written in join_all(writes).await {
+        written.unwrap();
+    }
+    for &id in &ids {
+        let history = store.history(id, 10).await.unwrap();
+        assert_eq!(history.len(), 1, "conversation {id}");
+        assert_eq!(history[0].content, format!("message {id}: shared words"));
+    }
+    let indexed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'shared'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(indexed, 100, "every message is in the full-text index");
+}

@@ -84,6 +84,33 @@ pub(crate) enum Outbound {
     Close(u16, String),
 }
 
+/// Writes `text` and every dispatch already queued behind it, then flushes once: a burst goes
+/// out in as few writes as the socket takes, as a real server's buffered connection sends it
+/// (one flush per event would cost the fake, on the bot's machine, a system call per event).
+/// Returns the close that was queued behind them, if any; `Err` when the socket failed.
+async fn send_queued(
+    socket: &mut WebSocket,
+    text: String,
+    rx: &mut mpsc::UnboundedReceiver<Outbound>,
+) -> Result<Option<(u16, String)>, ()> {
+    use futures::SinkExt;
+    let mut next = Some(text);
+    let mut closing = None;
+    while let Some(text) = next.take() {
+        socket
+            .feed(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .map_err(|_| ())?;
+        match rx.try_recv() {
+            Ok(Outbound::Text(text)) => next = Some(text),
+            Ok(Outbound::Close(code, reason)) => closing = Some((code, reason)),
+            Err(_) => {}
+        }
+    }
+    SinkExt::flush(socket).await.map_err(|_| ())?;
+    Ok(closing)
+}
+
 /// A gateway session; it lives on while disconnected so it can be resumed.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -171,8 +198,13 @@ async fn connection(shared: Arc<Shared>, mut socket: WebSocket, problem: Option<
             }
             out = rx.recv() => match out {
                 Some(Outbound::Text(text)) => {
-                    if socket.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
-                        break;
+                    match send_queued(&mut socket, text, &mut rx).await {
+                        Ok(None) => {}
+                        Ok(Some((code, reason))) => {
+                            let _ = socket.send(close(code, &reason)).await;
+                            break;
+                        }
+                        Err(()) => break,
                     }
                 }
                 Some(Outbound::Close(code, reason)) => {

@@ -175,6 +175,12 @@ impl FakeOllama {
         self.shared.lock().embeddings_down = down;
     }
 
+    /// Makes an echoed answer (no script queued) wait `delay` before its first chunk: a model
+    /// that takes time to start answering, as every real one does.
+    pub fn set_echo_delay(&self, delay: std::time::Duration) {
+        self.shared.lock().echo_delay = delay;
+    }
+
     /// Requires `Authorization: Bearer KEY` on every request; others get 401.
     pub fn require_api_key(&self, key: &str) {
         self.shared.lock().api_key = Some(key.to_owned());

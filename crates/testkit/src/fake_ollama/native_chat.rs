@@ -120,17 +120,17 @@ fn prepare(shared: &Shared, body: &[u8]) -> Result<Prepared, Reject> {
             "this model is missing data required for image input",
         ));
     }
-    let queued = {
+    let (queued, echo_delay) = {
         let mut inner = shared.lock();
         inner.loaded.insert(model.name.clone());
-        inner.scripts.pop_front()
+        (inner.scripts.pop_front(), inner.echo_delay)
     };
     Ok(Prepared::Chat(Plan {
         model: name,
         stream,
         emit_thinking: thinking && think != Think::Off,
         prompt_tokens: conversation.prompt_tokens,
-        script: queued.unwrap_or_else(|| Script::echo(&conversation.last_user)),
+        script: queued.unwrap_or_else(|| Script::echo(&conversation.last_user, echo_delay)),
     }))
 }
 

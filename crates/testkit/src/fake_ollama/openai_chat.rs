@@ -104,10 +104,10 @@ fn prepare(shared: &Shared, body: &[u8]) -> Result<Plan, Reject> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let no_reasoning = req.get("reasoning_effort").and_then(Value::as_str) == Some("none");
-    let (queued, id) = {
+    let (queued, id, echo_delay) = {
         let mut inner = shared.lock();
         inner.loaded.insert(model.name.clone());
-        (inner.scripts.pop_front(), inner.next_id())
+        (inner.scripts.pop_front(), inner.next_id(), inner.echo_delay)
     };
     Ok(Plan {
         render: OpenAiRender {
@@ -119,6 +119,6 @@ fn prepare(shared: &Shared, body: &[u8]) -> Result<Plan, Reject> {
         stream,
         emit_thinking: model.has_capability("thinking") && !no_reasoning,
         prompt_tokens: conversation.prompt_tokens,
-        script: queued.unwrap_or_else(|| Script::echo(&conversation.last_user)),
+        script: queued.unwrap_or_else(|| Script::echo(&conversation.last_user, echo_delay)),
     })
 }

@@ -170,10 +170,16 @@ impl Script {
         self
     }
 
-    /// The default reply when no script is queued: `text` echoed back, one chunk per word.
-    pub(crate) fn echo(text: &str) -> Self {
+    /// The default reply when no script is queued: `text` echoed back, one chunk per word, the
+    /// first after `delay`.
+    pub(crate) fn echo(text: &str, delay: Duration) -> Self {
+        let start = if delay.is_zero() {
+            Self::new()
+        } else {
+            Self::new().delay(delay)
+        };
         text.split_inclusive(char::is_whitespace)
-            .fold(Self::new(), |script, word| script.text(word))
+            .fold(start, |script, word| script.text(word))
     }
 }
 

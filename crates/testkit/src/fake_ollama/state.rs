@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub next_id: u64,
     /// Embedding requests answer 503 while set (a backend that is down, then up again).
     pub embeddings_down: bool,
+    /// How long an echoed answer waits before its first chunk (a model's time to first token).
+    pub echo_delay: std::time::Duration,
 }
 
 impl Inner {
@@ -106,6 +108,7 @@ impl Shared {
                 version: "0.12.6".to_owned(),
                 next_id: 0,
                 embeddings_down: false,
+                echo_delay: std::time::Duration::ZERO,
             }),
             shutdown: CancellationToken::new(),
             in_flight: AtomicUsize::new(0),
