@@ -544,11 +544,27 @@ fn strip_content(data: &mut Value, bot_id: u64) {
 impl Shared {
     /// Sends a dispatch to every session that should get it; returns how many did.
     pub fn dispatch(&self, event: &str, data: &Value) -> usize {
+        self.dispatch_all(event, std::slice::from_ref(data))
+    }
+
+    /// Dispatches each of `events` (all named `event`) as [`Shared::dispatch`] does, under one
+    /// lock, waking waiters once; returns how many dispatches went to a session.
+    pub fn dispatch_all(&self, event: &str, events: &[Value]) -> usize {
+        let mut gw = self.gateway.lock().unwrap_or_else(|e| e.into_inner());
+        let sent = events
+            .iter()
+            .map(|data| self.dispatch_locked(&mut gw, event, data))
+            .sum();
+        drop(gw);
+        self.notify();
+        sent
+    }
+
+    fn dispatch_locked(&self, gw: &mut GatewayState, event: &str, data: &Value) -> usize {
         let guild_id = shapes::id_of(&data["guild_id"]);
         let needed = required_intent(event, guild_id.is_some());
         let is_message = matches!(event, "MESSAGE_CREATE" | "MESSAGE_UPDATE");
         let bot_id = self.config.bot_user_id;
-        let mut gw = self.gateway.lock().unwrap_or_else(|e| e.into_inner());
         let mut sent = 0;
         for session in gw.sessions.values_mut() {
             let [shard_id, shard_count] = session.shard;
@@ -568,8 +584,6 @@ impl Shared {
             }
             sent += 1;
         }
-        drop(gw);
-        self.notify();
         sent
     }
 

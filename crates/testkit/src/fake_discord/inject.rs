@@ -464,6 +464,13 @@ impl Shared {
 
     /// Stores and dispatches a user message.
     pub fn inject_message(&self, m: MessageCreate) -> Value {
+        let msg = self.store_message_create(m);
+        self.dispatch("MESSAGE_CREATE", &msg);
+        msg
+    }
+
+    /// Builds and stores a user message without dispatching it.
+    pub fn store_message_create(&self, m: MessageCreate) -> Value {
         let author = match &m.author {
             Some((id, name, bot)) => UserRec {
                 id: *id,
@@ -511,7 +518,6 @@ impl Shared {
             world.store_message(channel_id, msg.clone());
             msg
         };
-        self.dispatch("MESSAGE_CREATE", &msg);
         msg
     }
 
