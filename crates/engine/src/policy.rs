@@ -147,7 +147,7 @@ impl Screened {
 }
 
 /// The compiled rules of one direction of one place.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     /// Every pattern at once; none without rules (an empty set still costs a compile, and
     /// every turn starts with the empty rules until it knows its place).
@@ -156,16 +156,6 @@ pub struct RuleSet {
     patterns: Vec<(usize, Regex)>,
     /// Name and action of each rule.
     rules: Vec<(String, PolicyAction)>,
-}
-
-impl Default for RuleSet {
-    fn default() -> Self {
-        Self {
-            set: None,
-            patterns: Vec::new(),
-            rules: Vec::new(),
-        }
-    }
 }
 
 impl RuleSet {

@@ -221,7 +221,7 @@ impl Job {
 /// What a job's statements gave, run as they are ([`Job::run`]).
 enum Outcome {
     Messages(Vec<MessageId>),
-    Started(Started),
+    Started(Box<Started>),
     Conversation(Option<Conversation>),
     Done,
 }
@@ -257,9 +257,9 @@ impl Job {
                 turn,
                 ids,
                 ..
-            } => Outcome::Started(
+            } => Outcome::Started(Box::new(
                 with_message(conn, key, (*scope, *owner), message, turn, *ids).await?,
-            ),
+            )),
             Self::Conversation {
                 key,
                 scope,
@@ -284,7 +284,7 @@ impl Job {
         match (self, outcome) {
             (Self::Messages { done, .. }, Outcome::Messages(ids)) => Reply::Messages(done, Ok(ids)),
             (Self::ConversationWithMessage { done, .. }, Outcome::Started(started)) => {
-                Reply::ConversationWithMessage(done, Box::new(Ok(started)))
+                Reply::ConversationWithMessage(done, Box::new(Ok(*started)))
             }
             (Self::Conversation { done, .. }, Outcome::Conversation(conversation)) => {
                 Reply::Conversation(done, Ok(conversation))

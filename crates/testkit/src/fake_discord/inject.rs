@@ -488,36 +488,32 @@ impl Shared {
         if let Some(r) = m.reply_to {
             body["message_reference"] = json!({"message_id": r.to_string()});
         }
-        let msg = {
-            let mut world = self.world();
-            let mut msg = world.build_message(id, channel_id, &author, &body);
-            if !m.attachments.is_empty() {
-                let attachments: Vec<Value> = m
-                    .attachments
-                    .into_iter()
-                    .map(|upload| {
-                        let id = world.attachment_ids.next();
-                        let url =
-                            format!("http://{}/attachments/{id}/{}", self.addr, upload.filename);
-                        let json = json!({
-                            "id": id.to_string(),
-                            "filename": upload.filename,
-                            "content_type": upload.content_type,
-                            "size": upload.bytes.len(),
-                            "url": url,
-                            "proxy_url": url,
-                        });
-                        world
-                            .files
-                            .insert(id, (upload.content_type, upload.bytes.into()));
-                        json
-                    })
-                    .collect();
-                msg["attachments"] = Value::Array(attachments);
-            }
-            world.store_message(channel_id, msg.clone());
-            msg
-        };
+        let mut world = self.world();
+        let mut msg = world.build_message(id, channel_id, &author, &body);
+        if !m.attachments.is_empty() {
+            let attachments: Vec<Value> = m
+                .attachments
+                .into_iter()
+                .map(|upload| {
+                    let id = world.attachment_ids.next();
+                    let url = format!("http://{}/attachments/{id}/{}", self.addr, upload.filename);
+                    let json = json!({
+                        "id": id.to_string(),
+                        "filename": upload.filename,
+                        "content_type": upload.content_type,
+                        "size": upload.bytes.len(),
+                        "url": url,
+                        "proxy_url": url,
+                    });
+                    world
+                        .files
+                        .insert(id, (upload.content_type, upload.bytes.into()));
+                    json
+                })
+                .collect();
+            msg["attachments"] = Value::Array(attachments);
+        }
+        world.store_message(channel_id, msg.clone());
         msg
     }
 
