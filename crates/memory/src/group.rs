@@ -46,7 +46,7 @@
 //! Why one file over 600 lines: the jobs, their replies, the writing task and the syncing task
 //! are one mechanism read together (a job's reply is sent, failed or held for the fsync by the
 //! same few functions); what stands apart is apart already (`ids.rs`, `bookkeeping.rs`, the
-//! tests in `tests.rs`).
+//! first pass of a batch in `plain.rs`, the tests in `tests.rs`).
 //!
 //! [`Written`]: crate::Written
 
@@ -67,10 +67,12 @@ use crate::{
 
 mod bookkeeping;
 mod ids;
+mod plain;
 
 pub(crate) use bookkeeping::Bookkeeping;
 pub(crate) use ids::Counters;
 use ids::{Giver, given_ids_kept, taken};
+use plain::plain;
 
 /// The most writes one transaction takes; more wait for the next.
 const MAX_BATCH: usize = 256;
@@ -214,88 +216,6 @@ impl Job {
             Self::Queued(queued) => Reply::Queued(queued.done, Err(stopped()), queued.forget),
             Self::Bookkeeping { done, .. } => Reply::Written(done, Err(stopped())),
             Self::Settle { done } => Reply::Settled(done),
-        }
-    }
-}
-
-/// What a job's statements gave, run as they are ([`Job::run`]).
-enum Outcome {
-    Messages(Vec<MessageId>),
-    Started(Box<Started>),
-    Conversation(Option<Conversation>),
-    Done,
-}
-
-impl Job {
-    /// The job's statements on `conn`, as they are: ids as given, no savepoint, no second try
-    /// (the first pass of a batch, see [`commit`]).
-    async fn run(&self, conn: &mut AnyConnection) -> Result<Outcome, MemoryError> {
-        Ok(match self {
-            Self::Messages {
-                conversation,
-                messages,
-                replaces,
-                turn,
-                ids,
-                ..
-            } => Outcome::Messages(
-                write_rows(
-                    conn,
-                    *conversation,
-                    messages,
-                    *replaces,
-                    turn,
-                    ids.as_deref(),
-                )
-                .await?,
-            ),
-            Self::ConversationWithMessage {
-                key,
-                scope,
-                owner,
-                message,
-                turn,
-                ids,
-                ..
-            } => Outcome::Started(Box::new(
-                with_message(conn, key, (*scope, *owner), message, turn, *ids).await?,
-            )),
-            Self::Conversation {
-                key,
-                scope,
-                owner,
-                id,
-                ..
-            } => Outcome::Conversation(created(conn, key, (*scope, *owner), *id).await?),
-            Self::Queued(queued) => {
-                write_queued(conn, queued).await?;
-                Outcome::Done
-            }
-            Self::Bookkeeping { write, .. } => {
-                write.write(conn).await?;
-                Outcome::Done
-            }
-            Self::Settle { .. } => Outcome::Done,
-        })
-    }
-
-    /// The reply of a job whose [`Job::run`] gave `outcome`.
-    fn answered(self, outcome: Outcome) -> Reply {
-        match (self, outcome) {
-            (Self::Messages { done, .. }, Outcome::Messages(ids)) => Reply::Messages(done, Ok(ids)),
-            (Self::ConversationWithMessage { done, .. }, Outcome::Started(started)) => {
-                Reply::ConversationWithMessage(done, Box::new(Ok(*started)))
-            }
-            (Self::Conversation { done, .. }, Outcome::Conversation(conversation)) => {
-                Reply::Conversation(done, Ok(conversation))
-            }
-            (Self::Queued(queued), Outcome::Done) => {
-                Reply::Queued(queued.done, Ok(()), queued.forget)
-            }
-            (Self::Bookkeeping { done, .. }, Outcome::Done) => Reply::Written(done, Ok(())),
-            (Self::Settle { done }, _) => Reply::Settled(done),
-            // `run` gives each kind of job its own kind of outcome.
-            (job, _) => job.unanswered(),
         }
     }
 }
@@ -580,21 +500,7 @@ async fn commit(
     (!durable.is_empty()).then_some(durable)
 }
 
-/// Every job of `jobs` run as it is, ids as given, in one transaction committed if all of them
-/// succeed; their outcomes, in order. Any failure rolls the whole transaction back.
-async fn plain(pool: &AnyPool, jobs: &[(Job, Durability)]) -> Result<Vec<Outcome>, MemoryError> {
-    let mut writer = write_connection_on(pool, Durability::Process).await?;
-    let mut tx = writer.conn().begin().await?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for (job, _) in jobs {
-        outcomes.push(job.run(&mut tx).await?);
-    }
-    tx.commit().await?;
-    writer.finish().await?;
-    Ok(outcomes)
-}
-
-/// [`plain`] again, each job in a savepoint: a failing one is rolled back alone and told why,
+/// [`plain`](plain::plain) again, each job in a savepoint: a failing one is rolled back alone and told why,
 /// the others commit. The replies to send; `None` when the transaction itself failed, and
 /// every job (those not yet run too) was told so.
 async fn careful(
