@@ -390,7 +390,8 @@ pub fn strip_bot_mention(text: &str, bot: u64) -> String {
 /// A message: answered when it is for the bot (see [`trigger`]), the gate lets it through and
 /// its author has room for one more answer.
 async fn on_message(ctx: Arc<Context>, message: Message, kind: Option<ChannelType>) {
-    if message.author.bot || message.author.id == ctx.bot_id || !ctx.accepting() {
+    // Messages from bots (the bot's own too) never get here: `dispatch` drops them.
+    if !ctx.accepting() {
         return;
     }
     let info = channel_of(&ctx, &message, kind).await;

@@ -208,12 +208,19 @@ impl RuleSet {
             errors.sort_by_key(|e| e.index); // in the order of the rules
             return Err(errors);
         }
-        let set = RegexSetBuilder::new(patterns.iter().map(|(_, r)| r.as_str()))
-            .size_limit(SIZE_LIMIT * patterns.len().max(1))
-            .build()
-            .map_err(|error| vec![at.error(0, "(all)", format!("together too large: {error}"))])?;
+        let set = if patterns.is_empty() {
+            None
+        } else {
+            let set = RegexSetBuilder::new(patterns.iter().map(|(_, r)| r.as_str()))
+                .size_limit(SIZE_LIMIT * patterns.len())
+                .build()
+                .map_err(|error| {
+                    vec![at.error(0, "(all)", format!("together too large: {error}"))]
+                })?;
+            Some(set)
+        };
         Ok(Self {
-            set: (!patterns.is_empty()).then_some(set),
+            set,
             patterns,
             rules: rules.iter().map(|r| (r.name.clone(), r.action)).collect(),
         })

@@ -5,8 +5,8 @@
 //! for its own fsync: under a burst a turn's first write waited hundreds of milliseconds. Here
 //! one task writes for everybody. It takes every write waiting, runs them in one transaction
 //! (again each in a savepoint when one of them fails, so that a failing write is rolled back
-//! alone and the others still commit), commits once and answers each writer. PostgreSQL takes concurrent writers as they come and
-//! does not use this.
+//! alone and the others still commit), commits once and answers each writer. PostgreSQL takes
+//! concurrent writers as they come and does not use this.
 //!
 //! The disk is waited for apart from the writing, so that writes which need not wait for it
 //! (on the way to the model, see [`Durability::Process`]) never queue behind an fsync: every
@@ -500,9 +500,9 @@ async fn commit(
     (!durable.is_empty()).then_some(durable)
 }
 
-/// [`plain`](plain::plain) again, each job in a savepoint: a failing one is rolled back alone and told why,
-/// the others commit. The replies to send; `None` when the transaction itself failed, and
-/// every job (those not yet run too) was told so.
+/// [`plain`](plain::plain) again, each job in a savepoint: a failing one is rolled back alone
+/// and told why, the others commit. The replies to send; `None` when the transaction itself
+/// failed, and every job (those not yet run too) was told so.
 async fn careful(
     pool: &AnyPool,
     jobs: Vec<(Job, Durability)>,
