@@ -232,8 +232,9 @@ async fn the_indexer_resumes_where_it_was_stopped(db: Db) {
     let sent_before = embedded_inputs(&fake);
     assert!(sent_before <= stopped_at + BATCH, "{sent_before} sent");
 
-    // A new process: it loads what was stored, and embeds only the rest.
-    fake.clear_requests();
+    // A new process: it loads what was stored, and embeds only the rest. It talks to a new
+    // backend, so a request the first one abandoned on stop cannot land in its count.
+    let fake = FakeOllama::start_with_models(fake_models()).await;
     let second = engine_on(&fake, store.clone(), memory_config(BATCH));
     second.start_indexer();
     until("the rest", async || second.indexed_vectors() == MESSAGES).await;
@@ -249,7 +250,7 @@ async fn the_indexer_resumes_where_it_was_stopped(db: Db) {
     );
     // A third start embeds nothing at all.
     second.shutdown(Duration::from_secs(5)).await;
-    fake.clear_requests();
+    let fake = FakeOllama::start_with_models(fake_models()).await;
     let third = engine_on(&fake, store.clone(), memory_config(BATCH));
     third.start_indexer();
     until("the load", async || third.indexed_vectors() == MESSAGES).await;
