@@ -30,7 +30,10 @@
 //! `DISCORD_GLOBAL_LIMIT=500` raises the global limit in FakeDiscord and in the bot's
 //! configuration (`discord.global_rate_limit`), as Discord does for large bots;
 //! `DISCORD_LOAD_MODEL_DELAY_MS=300` makes the model wait that long before its first token (the
-//! bot's intake then does not share the processors with answers streaming in); `MCPCORD_BIN`
+//! bot's intake then does not share the processors with answers streaming in);
+//! `DISCORD_LOAD_SPREAD_MS=1000` sends a round's mentions one by one, evenly over that time,
+//! each timed from its own arrival (the bot's latency without the queue of a burst that
+//! arrives in one instant); `MCPCORD_BIN`
 //! runs another build of the binary (before/after comparisons); `DISCORD_LOAD_LOG=DIR` keeps
 //! the bot's log of each load there (`DIR/load-N.log`), at the level of `DISCORD_LOAD_LEVEL`
 //! (default `warn`; `warn,mcpcord_latency=trace` adds a line per stage of each turn on its way
@@ -250,6 +253,15 @@ async fn measure(conversations: usize, rounds: usize, global: u32) -> Result<Loa
     Ok(result)
 }
 
+/// `DISCORD_LOAD_SPREAD_MS`: the time over which a round's mentions arrive, evenly apart
+/// (default 0: all at once).
+fn arrival_spread() -> Duration {
+    std::env::var("DISCORD_LOAD_SPREAD_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(Duration::ZERO, Duration::from_millis)
+}
+
 /// `DISCORD_LOAD_MODEL_DELAY_MS`: the model's time to its first token (default 0, a model that
 /// answers at once).
 fn model_delay() -> Duration {
@@ -454,13 +466,26 @@ async fn run_round(discord: &FakeDiscord, convs: &mut [Conversation]) -> Result<
             .author(c.user, format!("user{}", c.channel - CHANNEL_BASE))
     }));
     let started = Instant::now();
-    let started_wall = wall_us(std::time::SystemTime::now());
-    for (c, message) in convs.iter_mut().zip(&messages) {
-        c.injected = started;
-        c.injected_wall_us = started_wall;
-        c.message_id = message["id"].as_str().and_then(|id| id.parse().ok());
+    let spread = arrival_spread();
+    if spread.is_zero() {
+        let started_wall = wall_us(std::time::SystemTime::now());
+        for (c, message) in convs.iter_mut().zip(&messages) {
+            c.injected = started;
+            c.injected_wall_us = started_wall;
+            c.message_id = message["id"].as_str().and_then(|id| id.parse().ok());
+        }
+        discord.dispatch_message_creates(&messages);
+    } else {
+        // One at a time, evenly over the spread; each timed from its own dispatch.
+        let gap = spread / convs.len() as u32;
+        for (i, (c, message)) in convs.iter_mut().zip(&messages).enumerate() {
+            tokio::time::sleep_until(started + gap * i as u32).await;
+            c.injected = Instant::now();
+            c.injected_wall_us = wall_us(std::time::SystemTime::now());
+            c.message_id = message["id"].as_str().and_then(|id| id.parse().ok());
+            discord.dispatch_message_creates(std::slice::from_ref(message));
+        }
     }
-    discord.dispatch_message_creates(&messages);
     eprintln!(
         "  dispatched {} message(s) in {}",
         convs.len(),

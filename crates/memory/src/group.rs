@@ -45,8 +45,8 @@
 //!
 //! Why one file over 600 lines: the jobs, their replies, the writing task and the syncing task
 //! are one mechanism read together (a job's reply is sent, failed or held for the fsync by the
-//! same few functions); what stands apart is apart already (`ids.rs`, `bookkeeping.rs`, the
-//! first pass of a batch in `plain.rs`, the tests in `tests.rs`).
+//! same few functions); what stands apart is apart already (`ids.rs`, `bookkeeping.rs`, a job's
+//! statements and the first pass of a batch in `job.rs`, the tests in `tests.rs`).
 //!
 //! [`Written`]: crate::Written
 
@@ -59,7 +59,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::conversations::{ConversationRow, FIND_LIVE, insert_conversation};
 use crate::hot::Hot;
 use crate::messages::{insert, write_rows};
-use crate::store::{Durability, write_connection_on};
+use crate::store::Durability;
 use crate::{
     Conversation, ConversationId, ConversationKey, MemoryError, MessageId, NewMessage, Scope,
     Started, StoredMessage, UserId, Written, db,
@@ -67,43 +67,19 @@ use crate::{
 
 mod bookkeeping;
 mod ids;
-mod plain;
+mod job;
+mod writer;
 
 pub(crate) use bookkeeping::Bookkeeping;
 pub(crate) use ids::Counters;
-use ids::{Giver, given_ids_kept, taken};
-use plain::plain;
+use ids::Giver;
+use job::plain;
+use writer::Writer;
 
 /// The most writes one transaction takes; more wait for the next.
 const MAX_BATCH: usize = 256;
 
 type Done<T> = oneshot::Sender<Result<T, MemoryError>>;
-
-/// `retried!(conn, ids, giver, |conn, ids| write(conn, ids))`: the write (a future) with the
-/// `ids` given here, in a savepoint of its own (see [`given_ids_kept`]); again with SQLite
-/// giving the ids when another process took one first. (A macro: an async closure borrowing the
-/// job would make the writing task's future not `Send`.)
-macro_rules! retried {
-    ($conn:expr, $ids:expr, $giver:expr, |$c:ident, $i:ident| $write:expr) => {{
-        let conn: &mut AnyConnection = $conn;
-        let attempt: Result<_, MemoryError> = async {
-            if let Some(given) = $ids {
-                let mut savepoint = conn.begin().await?;
-                let first = {
-                    let ($c, $i): (&mut AnyConnection, _) = (&mut savepoint, Some(given));
-                    $write.await
-                };
-                if let Some(done) = given_ids_kept(savepoint, first, $giver).await? {
-                    return Ok(done);
-                }
-            }
-            let ($c, $i) = (conn, None);
-            $write.await
-        }
-        .await;
-        attempt
-    }};
-}
 
 /// Where a queued message goes ([`GroupCommit::queue_message`]).
 pub(crate) enum Target {
@@ -203,23 +179,6 @@ enum Job {
     Settle { done: Done<()> },
 }
 
-impl Job {
-    /// The reply of a job that never ran, for telling its writer why (its result is never
-    /// sent as is: [`Reply::fail`] replaces it).
-    fn unanswered(self) -> Reply {
-        match self {
-            Self::Messages { done, .. } => Reply::Messages(done, Err(stopped())),
-            Self::ConversationWithMessage { done, .. } => {
-                Reply::ConversationWithMessage(done, Box::new(Err(stopped())))
-            }
-            Self::Conversation { done, .. } => Reply::Conversation(done, Err(stopped())),
-            Self::Queued(queued) => Reply::Queued(queued.done, Err(stopped()), queued.forget),
-            Self::Bookkeeping { done, .. } => Reply::Written(done, Err(stopped())),
-            Self::Settle { done } => Reply::Settled(done),
-        }
-    }
-}
-
 /// A write done, its result held until the transaction's fate is known.
 enum Reply {
     Messages(Done<Vec<MessageId>>, Result<Vec<MessageId>, MemoryError>),
@@ -291,7 +250,8 @@ impl GroupCommit {
         let (jobs, queue) = mpsc::unbounded_channel();
         let (synced, to_sync) = mpsc::unbounded_channel();
         let giver = Giver::new(counters, hot);
-        tokio::spawn(run(pool, queue, synced, giver.clone()));
+        let writer = Writer::new(pool, file.is_some());
+        tokio::spawn(run(writer, queue, synced, giver.clone()));
         tokio::spawn(sync(file.map(wal_of), to_sync));
         Self { jobs, giver }
     }
@@ -451,14 +411,14 @@ type Unsynced = Vec<Reply>;
 /// The writing task: a batch of what is waiting at a time; the durable writes of each batch
 /// go to the syncing task once committed.
 async fn run(
-    pool: AnyPool,
+    mut writer: Writer,
     mut queue: mpsc::UnboundedReceiver<(Job, Durability)>,
     synced: mpsc::UnboundedSender<Unsynced>,
     giver: Giver,
 ) {
     let mut waiting = Vec::new();
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        if let Some(durable) = commit(&pool, waiting.drain(..), &giver).await {
+        if let Some(durable) = commit(&mut writer, waiting.drain(..), &giver).await {
             // The syncing task ends only when this one does.
             let _ = synced.send(durable);
         }
@@ -476,12 +436,12 @@ async fn run(
 /// transaction rolled back and the batch written again the careful way ([`careful`]), each job
 /// in a savepoint of its own so that it fails alone.
 async fn commit(
-    pool: &AnyPool,
+    writer: &mut Writer,
     batch: impl Iterator<Item = (Job, Durability)>,
     giver: &Giver,
 ) -> Option<Unsynced> {
     let jobs: Vec<(Job, Durability)> = batch.collect();
-    let replies = match plain(pool, &jobs).await {
+    let replies = match plain(writer, &jobs).await {
         Ok(outcomes) => jobs
             .into_iter()
             .zip(outcomes)
@@ -489,7 +449,7 @@ async fn commit(
             .collect(),
         Err(error) => {
             tracing::debug!(%error, "a write of the batch failed; writing each in a savepoint");
-            careful(pool, jobs, giver).await?
+            careful(writer, jobs, giver).await?
         }
     };
     let (relaxed, durable): (Vec<_>, Vec<_>) = replies
@@ -500,26 +460,26 @@ async fn commit(
     (!durable.is_empty()).then_some(durable)
 }
 
-/// [`plain`](plain::plain) again, each job in a savepoint: a failing one is rolled back alone
+/// [`plain`](job::plain) again, each job in a savepoint: a failing one is rolled back alone
 /// and told why, the others commit. The replies to send; `None` when the transaction itself
 /// failed, and every job (those not yet run too) was told so.
 async fn careful(
-    pool: &AnyPool,
+    writer: &mut Writer,
     jobs: Vec<(Job, Durability)>,
     giver: &Giver,
 ) -> Option<Vec<(Reply, Durability)>> {
     let mut batch = jobs.into_iter();
     let mut replies = Vec::new();
     let outcome: Result<(), MemoryError> = async {
-        let mut writer = write_connection_on(pool, Durability::Process).await?;
-        let mut tx = writer.conn().begin().await?;
+        let mut held = writer.take().await?;
+        let mut tx = held.conn().begin().await?;
         for (job, durability) in batch.by_ref() {
             let (reply, usable) = one(&mut tx, job, giver).await;
             replies.push((reply, durability));
             usable?;
         }
         tx.commit().await?;
-        writer.finish().await
+        writer.give_back(held).await
     }
     .await;
     if let Err(error) = outcome {
@@ -587,80 +547,13 @@ async fn one(
         Ok(savepoint) => savepoint,
         Err(error) => return (job.unanswered(), Err(error.into())),
     };
-    let (reply, ok) = write_job(&mut savepoint, job, giver).await;
+    let (reply, ok) = job.write(&mut savepoint, giver).await;
     let closed = if ok {
         savepoint.commit().await
     } else {
         savepoint.rollback().await
     };
     (reply, closed.map_err(MemoryError::from))
-}
-
-/// The statements of `job`, on `conn`; its reply, and whether it succeeded. A job whose ids
-/// were given here runs again without them when another process took them first (see
-/// [`retried`]); a queued message cannot (its ids are in use): it fails.
-async fn write_job(conn: &mut AnyConnection, job: Job, giver: &Giver) -> (Reply, bool) {
-    match job {
-        Job::Messages {
-            conversation,
-            messages,
-            replaces,
-            turn,
-            ids,
-            done,
-        } => {
-            let result = retried!(conn, ids.as_deref(), giver, |conn, ids| {
-                write_rows(conn, conversation, &messages, replaces, &turn, ids)
-            });
-            let ok = result.is_ok();
-            (Reply::Messages(done, result), ok)
-        }
-        Job::ConversationWithMessage {
-            key,
-            scope,
-            owner,
-            message,
-            turn,
-            ids,
-            done,
-        } => {
-            let result = retried!(conn, ids, giver, |conn, ids| {
-                with_message(conn, &key, (scope, owner), &message, &turn, ids)
-            });
-            let ok = result.is_ok();
-            (Reply::ConversationWithMessage(done, Box::new(result)), ok)
-        }
-        Job::Conversation {
-            key,
-            scope,
-            owner,
-            id,
-            done,
-        } => {
-            let result = retried!(conn, id, giver, |conn, id| {
-                created(conn, &key, (scope, owner), id)
-            });
-            let ok = result.is_ok();
-            (Reply::Conversation(done, result), ok)
-        }
-        Job::Queued(queued) => {
-            let result = write_queued(conn, &queued).await;
-            if let Err(error) = &result
-                && taken(error)
-            {
-                giver.collided(error);
-            }
-            let ok = result.is_ok();
-            let Queued { done, forget, .. } = *queued;
-            (Reply::Queued(done, result, forget), ok)
-        }
-        Job::Bookkeeping { write, done } => {
-            let result = write.write(conn).await;
-            let ok = result.is_ok();
-            (Reply::Written(done, result), ok)
-        }
-        Job::Settle { done } => (Reply::Settled(done), true),
-    }
 }
 
 /// A queued message (and its conversation, when new) written with the ids it was given.
