@@ -13,21 +13,17 @@ pub(crate) fn http_client() -> reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            reqwest::Client::builder()
-                .tls_backend_preconfigured(client_config())
+            builder()
                 .build()
                 .expect("a client with preconfigured TLS always builds")
         })
         .clone()
 }
 
-/// A client of its own with `redirects` (the OAuth requests: some must not follow them).
-pub(crate) fn client_with_redirects(redirects: reqwest::redirect::Policy) -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(client_config())
-        .redirect(redirects)
-        .build()
-        .expect("a client with preconfigured TLS always builds")
+/// A client builder with this TLS configuration, for a client of its own (the OAuth requests
+/// add their redirect policy and address guard).
+pub(crate) fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().tls_backend_preconfigured(client_config())
 }
 
 fn client_config() -> rustls::ClientConfig {

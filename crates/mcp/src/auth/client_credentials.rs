@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::http::Recorder;
+use super::http::{Reach, Recorder};
 use super::server::{Budget, Refusal, union_if_more};
 use super::{ClientCredential, ClientCredentialsSpec, SigningAlgorithm};
 
@@ -61,6 +61,8 @@ struct Endpoint {
     token_endpoint: String,
     /// The assertion's audience: the issuer, else the token endpoint.
     audience: String,
+    /// Which addresses the token requests may reach (from the MCP server's URL).
+    reach: Reach,
 }
 
 /// An access token and when to fetch another.
@@ -147,7 +149,7 @@ impl MachineAuth {
 
     /// Finds the authorization server from the server's challenge.
     async fn discover(&self, challenge: &str) -> Option<Endpoint> {
-        let recorder = Arc::new(Recorder::default());
+        let recorder = Arc::new(Recorder::for_server(&self.url));
         let found = discover(&self.url, challenge, recorder.clone(), &self.spec).await;
         let (manager, token_endpoint, audience) = found
             .map_err(|error| tracing::warn!(server = %self.server, %error, "the client credentials authorization server was not found"))
@@ -159,6 +161,7 @@ impl MachineAuth {
             resource,
             token_endpoint,
             audience,
+            reach: Reach::of_server(&self.url),
         })
     }
 
@@ -332,7 +335,7 @@ async fn with_assertion(
 ) -> Result<TokenAnswer, String> {
     let assertion = assertion(client, &endpoint.audience)?;
     let form = assertion_form(&assertion, &endpoint.resource, scopes);
-    let (status, body) = super::http::oauth_http_client()
+    let (status, body) = super::http::oauth_http_client(endpoint.reach)
         .post_form(&endpoint.token_endpoint, form)
         .await?;
     if !(200..300).contains(&status) {

@@ -2,9 +2,13 @@
 //! same rustls configuration as the MCP traffic, because rmcp's default client needs a
 //! process-wide TLS provider (only the binary installs one) and panics without it.
 //!
-//! rmcp checks the host strings of discovered URLs (same origin, allowed metadata hosts); its
-//! own client also filters resolved addresses, which this one does not do yet (see
-//! docs/oauth-plan.md 2.3.2).
+//! rmcp checks the host strings of discovered URLs (same origin, allowed metadata hosts); like
+//! rmcp's own client, ours also checks the addresses it connects to ([`guard`], docs/oauth-plan.md
+//! 2.3.2): the MCP server is not trusted, and the hosts its metadata names may resolve to the
+//! cloud metadata service or the local network. Which addresses are reached depends on the MCP
+//! server's URL ([`Reach`]), so there is one client per reach.
+
+mod guard;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -16,32 +20,52 @@ use rmcp::transport::auth::{
 };
 use serde_json::Value;
 
+pub(crate) use guard::Reach;
+use guard::{Guard, Refused};
+
 /// Longest an OAuth request may take when rmcp suggests none.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest response body read (metadata and token responses are small).
 const MAX_BODY: usize = 1024 * 1024;
+/// Most redirects the following client follows.
+const MAX_REDIRECTS: usize = 5;
 
 /// Two pooled clients: one following redirects (metadata), one not (rmcp asks for that on
-/// token requests, and the headless authorizer reads the `Location` itself).
+/// token requests, and the headless authorizer reads the `Location` itself); both resolve host
+/// names through the guard of their [`Reach`].
 pub(crate) struct RustlsOAuthClient {
     follow: reqwest::Client,
     stop: reqwest::Client,
+    guard: Guard,
 }
 
-/// The one client of the process.
-pub(crate) fn oauth_http_client() -> Arc<RustlsOAuthClient> {
-    static CLIENT: OnceLock<Arc<RustlsOAuthClient>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            Arc::new(RustlsOAuthClient {
-                follow: crate::tls::client_with_redirects(reqwest::redirect::Policy::limited(5)),
-                stop: crate::tls::client_with_redirects(reqwest::redirect::Policy::none()),
-            })
-        })
+/// The client of the OAuth requests for MCP servers of `reach` (one per reach in the process).
+pub(crate) fn oauth_http_client(reach: Reach) -> Arc<RustlsOAuthClient> {
+    static CLIENTS: [OnceLock<Arc<RustlsOAuthClient>>; Reach::ALL.len()] =
+        [const { OnceLock::new() }; Reach::ALL.len()];
+    CLIENTS[reach.index()]
+        .get_or_init(|| Arc::new(RustlsOAuthClient::new(reach)))
         .clone()
 }
 
 impl RustlsOAuthClient {
+    /// The two clients of `reach`.
+    fn new(reach: Reach) -> Self {
+        let guard = Guard::new(reach);
+        let build = |redirects| {
+            crate::tls::builder()
+                .redirect(redirects)
+                .dns_resolver(guard.clone())
+                .build()
+                .expect("a client with preconfigured TLS always builds")
+        };
+        Self {
+            follow: build(guard.redirects(MAX_REDIRECTS)),
+            stop: build(reqwest::redirect::Policy::none()),
+            guard: guard.clone(),
+        }
+    }
+
     /// The client for `policy`.
     fn client(&self, policy: OAuthHttpRedirectPolicy) -> &reqwest::Client {
         match policy {
@@ -50,14 +74,28 @@ impl RustlsOAuthClient {
         }
     }
 
+    /// Sends `request` with `client` (one of ours), unless it names an IP literal out of reach
+    /// (reqwest would connect to it without asking the guard).
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, OAuthHttpClientError> {
+        self.guard.check_url(request.url())?;
+        client.execute(request).await.map_err(explain)
+    }
+
     /// A GET without following redirects: the headless authorizer's "browser".
     pub(crate) async fn get_no_redirect(&self, url: &str) -> Result<reqwest::Response, String> {
-        self.stop
+        let request = self
+            .stop
             .get(url)
             .timeout(TIMEOUT)
-            .send()
+            .build()
+            .map_err(|error| error.without_url().to_string())?;
+        self.send(&self.stop, request)
             .await
-            .map_err(|error| error.without_url().to_string())
+            .map_err(|error| error.to_string())
     }
 
     /// A form POST without following redirects (a token request built here): the status and
@@ -67,7 +105,7 @@ impl RustlsOAuthClient {
         url: &str,
         form: String,
     ) -> Result<(u16, Vec<u8>), String> {
-        let response = self
+        let request = self
             .stop
             .post(url)
             .header(
@@ -77,14 +115,30 @@ impl RustlsOAuthClient {
             .header(http::header::ACCEPT, "application/json")
             .body(form)
             .timeout(TIMEOUT)
-            .send()
-            .await
+            .build()
             .map_err(|error| format!("the token request failed: {}", error.without_url()))?;
+        let response = self
+            .send(&self.stop, request)
+            .await
+            .map_err(|error| format!("the token request failed: {error}"))?;
         let response = into_http_response(response)
             .await
             .map_err(|error| format!("the token response could not be read: {error}"))?;
         Ok((response.status().as_u16(), response.into_body()))
     }
+}
+
+/// A failed request's error without its URL, or the guard's refusal when that is the cause (the
+/// reqwest error alone only says "error sending request").
+fn explain(error: reqwest::Error) -> OAuthHttpClientError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(current) = cause {
+        if let Some(refused) = current.downcast_ref::<Refused>() {
+            return Box::new(refused.clone());
+        }
+        cause = current.source();
+    }
+    Box::new(error.without_url())
 }
 
 impl OAuthHttpClient for RustlsOAuthClient {
@@ -95,10 +149,7 @@ impl OAuthHttpClient for RustlsOAuthClient {
             let mut request = reqwest::Request::try_from(request.request)
                 .map_err(|error| Box::new(error) as OAuthHttpClientError)?;
             *request.timeout_mut() = Some(timeout);
-            let response = client
-                .execute(request)
-                .await
-                .map_err(|error| Box::new(error.without_url()) as OAuthHttpClientError)?;
+            let response = self.send(client, request).await?;
             into_http_response(response).await
         })
     }
@@ -107,13 +158,24 @@ impl OAuthHttpClient for RustlsOAuthClient {
 /// rmcp's OAuth requests through our client, remembering what rmcp keeps private: the
 /// `resource` of the protected resource metadata (a token request must name it) and the client
 /// a dynamic registration created (its secret, so the registration can be used again).
-#[derive(Default)]
 pub(crate) struct Recorder {
+    /// The reach of the MCP server's OAuth requests.
+    reach: Reach,
     resource: Mutex<Option<String>>,
     registration: Mutex<Option<(String, Option<String>)>>,
 }
 
 impl Recorder {
+    /// A recorder for the MCP server at `server_url` (its URL decides which addresses the
+    /// requests may reach).
+    pub(crate) fn for_server(server_url: &str) -> Self {
+        Self {
+            reach: Reach::of_server(server_url),
+            resource: Mutex::default(),
+            registration: Mutex::default(),
+        }
+    }
+
     /// The `resource` of the last protected resource metadata read.
     pub(crate) fn resource(&self) -> Option<String> {
         self.resource
@@ -159,7 +221,7 @@ impl Recorder {
 impl OAuthHttpClient for Recorder {
     fn execute(&self, request: OAuthHttpRequest) -> OAuthHttpClientFuture<'_> {
         Box::pin(async move {
-            let response = oauth_http_client().execute(request).await?;
+            let response = oauth_http_client(self.reach).execute(request).await?;
             if response.status().is_success() {
                 self.look_at(response.body());
             }
@@ -194,22 +256,40 @@ async fn into_http_response(
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
     use super::*;
+
+    /// A listener on 127.0.0.1 answering its first connection with `answer`.
+    async fn answering(answer: &'static str) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 1024];
+            let _ = socket.read(&mut buffer).await;
+            socket.write_all(answer.as_bytes()).await.unwrap();
+        });
+        address
+    }
+
+    /// Whether `listener` gets a connection within a moment.
+    async fn connected(listener: &TcpListener) -> bool {
+        tokio::time::timeout(Duration::from_millis(300), listener.accept())
+            .await
+            .is_ok()
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
 
     #[tokio::test]
     async fn a_request_goes_out_without_a_process_wide_tls_provider() {
         // A local listener answering one redirect: the Stop client must return it as is.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut buffer = [0u8; 1024];
-            let _ = socket.read(&mut buffer).await;
-            let answer = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/callback?code=c&state=s\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-            socket.write_all(answer.as_bytes()).await.unwrap();
-        });
-        let response = oauth_http_client()
+        let address = answering("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/callback?code=c&state=s\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        let response = oauth_http_client(Reach::Loopback)
             .get_no_redirect(&format!("http://{address}/authorize"))
             .await
             .unwrap();
@@ -219,5 +299,113 @@ mod tests {
             "http://127.0.0.1:1/callback?code=c&state=s"
         );
         assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_loopback_literal_is_refused_before_connecting_for_a_public_server() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let client = oauth_http_client(Reach::of_server("https://mcp.example.com/mcp"));
+
+        let error = client.get_no_redirect(&url).await.unwrap_err();
+        assert!(
+            error.contains("does not send OAuth requests to loopback addresses such as 127.0.0.1"),
+            "{error}"
+        );
+        let error = client.post_form(&url, "a=b".into()).await.unwrap_err();
+        assert!(
+            error.starts_with("the token request failed: the bot does not"),
+            "{error}"
+        );
+        let request = client.follow.get(&url).build().unwrap();
+        assert!(client.send(&client.follow, request).await.is_err());
+        assert!(
+            !connected(&listener).await,
+            "the guard let a connection through"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_loopback_literal_goes_through_for_a_loopback_server() {
+        let address = answering(OK).await;
+        let client = oauth_http_client(Reach::of_server("http://127.0.0.1:9/mcp"));
+        let (status, body) = client
+            .post_form(&format!("http://{address}/token"), "a=b".into())
+            .await
+            .unwrap();
+        assert_eq!((status, body.as_slice()), (200, b"{}".as_slice()));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_the_metadata_service_is_refused() {
+        let address = answering("HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        let client = oauth_http_client(Reach::Loopback);
+        let url = format!("http://{address}/.well-known/oauth-authorization-server");
+        let request = client.follow.get(url).build().unwrap();
+        let error = client
+            .send(&client.follow, request)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("a redirect was refused: the bot does not send OAuth requests to link-local addresses such as 169.254.169.254"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_following_client_still_follows_allowed_redirects() {
+        let target = answering(OK).await;
+        let answer = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}/metadata\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        let address = answering(Box::leak(answer.into_boxed_str())).await;
+        let client = oauth_http_client(Reach::Loopback);
+        let request = client
+            .follow
+            .get(format!("http://{address}/"))
+            .build()
+            .unwrap();
+        let response = client.send(&client.follow, request).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn localhost_is_refused_through_the_resolver_for_a_public_server() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://localhost:{port}/.well-known/oauth-protected-resource");
+        let client = oauth_http_client(Reach::Public);
+        let error = client.get_no_redirect(&url).await.unwrap_err();
+        assert!(
+            error.starts_with(
+                "`localhost` resolves only to addresses the bot does not reach for OAuth (loopback "
+            ),
+            "{error}"
+        );
+        assert!(
+            error.contains("name the MCP server in its URL by its loopback or private IP address"),
+            "{error}"
+        );
+        assert!(
+            !connected(&listener).await,
+            "the guard let a connection through"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_recorder_uses_the_reach_of_its_server() {
+        assert_eq!(
+            Recorder::for_server("http://localhost:1/mcp").reach,
+            Reach::Loopback
+        );
+        assert_eq!(
+            Recorder::for_server("https://mcp.example.com/mcp").reach,
+            Reach::Public
+        );
+        assert!(Arc::ptr_eq(
+            &oauth_http_client(Reach::Private),
+            &oauth_http_client(Reach::Private)
+        ));
     }
 }

@@ -201,7 +201,10 @@ impl OAuthLogin {
             state.loaded = true;
             return;
         };
-        let (manager, issuer) = match self.discover(None, &Arc::new(Recorder::default())).await {
+        let (manager, issuer) = match self
+            .discover(None, &Arc::new(Recorder::for_server(&self.url)))
+            .await
+        {
             Ok(found) => found,
             Err(error) => {
                 // Not marked loaded: the next request tries again.
@@ -324,7 +327,7 @@ impl OAuthLogin {
     /// code exchange.
     async fn login(&self, state: &mut State, challenge: &str) -> Option<String> {
         let authorizer = self.may_authorize(state)?;
-        let recorder = Arc::new(Recorder::default());
+        let recorder = Arc::new(Recorder::for_server(&self.url));
         let (manager, issuer) = self
             .discover(Some(challenge), &recorder)
             .await
@@ -485,6 +488,7 @@ impl OAuthLogin {
         tracing::info!(server = %self.server, ?reason, scopes = ?scopes, "authorizing");
         let prompt = AuthorizationPrompt {
             server: self.server.clone(),
+            resource: self.url.clone(),
             url: session.get_authorization_url().to_owned(),
             redirect_uri: session.redirect_uri.clone(),
             reason,

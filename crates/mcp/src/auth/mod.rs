@@ -175,6 +175,8 @@ pub enum AuthorizationReason {
 pub struct AuthorizationPrompt {
     /// The server's name in the host.
     pub server: String,
+    /// The server's MCP URL: it decides which addresses the [`HeadlessAuthorizer`] may reach.
+    pub resource: String,
     /// The authorization URL to open.
     pub url: String,
     /// Where the authorization server redirects to with the code.
@@ -211,7 +213,7 @@ pub struct HeadlessAuthorizer;
 impl Authorizer for HeadlessAuthorizer {
     fn authorize(&self, prompt: AuthorizationPrompt) -> BoxFuture<'static, Option<String>> {
         Box::pin(async move {
-            let response = http::oauth_http_client()
+            let response = http::oauth_http_client(http::Reach::of_server(&prompt.resource))
                 .get_no_redirect(&prompt.url)
                 .await
                 .map_err(|error| tracing::warn!(server = %prompt.server, %error, "the authorization URL could not be fetched"))
