@@ -174,6 +174,17 @@ pub enum McpCommand {
         /// The server's name.
         server: String,
     },
+    /// Print the client ID metadata document (JSON) of a server with `auth = "oauth"` and
+    /// `oauth.client_metadata_url`: host it at that https URL, and authorization servers that
+    /// support client ID metadata documents accept the bot with no registration.
+    ClientMetadata {
+        /// The server's name.
+        server: String,
+        /// The loopback port of `mcp login`'s redirect [default: oauth.redirect_port, else
+        /// 8976]: the document lists http://127.0.0.1:PORT/callback.
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+    },
 }
 
 /// `mcpcord mcp login`

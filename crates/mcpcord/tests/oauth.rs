@@ -47,11 +47,11 @@ fn free_port() -> u16 {
 
 /// Writes `mcpcord.toml` in `dir`: the guarded server with `auth = "oauth"`.
 fn write_config(dir: &Path, url: &str, port: u16) {
-    let text = format!(
+    let config = format!(
         "[mcp.servers.guarded]\nurl = \"{url}\"\nauth = \"oauth\"\n\
          [mcp.servers.guarded.oauth]\nredirect_port = {port}\n"
     );
-    std::fs::write(dir.join("mcpcord.toml"), text).unwrap();
+    std::fs::write(dir.join("mcpcord.toml"), config).unwrap();
 }
 
 /// The binary in `dir` with `key` and, when given, the PostgreSQL `database`.
@@ -378,6 +378,62 @@ async fn config_show_prints_no_client_secret() {
     assert!(!shown.contains(KEY), "{shown}");
 }
 
+#[tokio::test]
+async fn client_metadata_prints_the_document_to_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let document_url = "https://bot.example.org/mcpcord-client.json";
+    let config = format!(
+        "[mcp.servers.guarded]\nurl = \"https://mcp.example.org/mcp\"\nauth = \"oauth\"\n\
+         [mcp.servers.guarded.oauth]\nredirect_port = 9001\nclient_name = \"Our bot\"\n\
+         client_metadata_url = \"{document_url}\"\n\
+         [mcp.servers.plain]\nurl = \"https://other.example.org/mcp\"\nauth = \"oauth\"\n"
+    );
+    std::fs::write(dir.path().join("mcpcord.toml"), config).unwrap();
+    let document = |out: &Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("a JSON document")
+    };
+
+    let out = run(
+        dir.path(),
+        None,
+        None,
+        &["mcp", "client-metadata", "guarded"],
+    )
+    .await;
+    assert_eq!(
+        document(&out),
+        serde_json::json!({
+            "client_id": document_url,
+            "client_name": "Our bot",
+            "redirect_uris": ["http://127.0.0.1:9001/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "application_type": "native",
+        })
+    );
+    let args = ["mcp", "client-metadata", "guarded", "--port", "8123"];
+    let out = run(dir.path(), None, None, &args).await;
+    assert_eq!(
+        document(&out)["redirect_uris"],
+        serde_json::json!(["http://127.0.0.1:8123/callback"])
+    );
+
+    // Without a URL to host it at there is no document: it says what to set.
+    let out = run(dir.path(), None, None, &["mcp", "client-metadata", "plain"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("[mcp.servers.plain.oauth]") && said.contains("client_metadata_url"),
+        "{said}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = run(dir.path(), None, None, &["mcp", "client-metadata", "nope"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("configured: guarded, plain"));
+}
+
 #[test]
 fn login_and_logout_have_help() {
     for (args, wants) in [
@@ -386,6 +442,10 @@ fn login_and_logout_have_help() {
             &["--no-browser", "--port", "paste"][..],
         ),
         (&["mcp", "logout", "--help"][..], &["stored login"][..]),
+        (
+            &["mcp", "client-metadata", "--help"][..],
+            &["client_metadata_url", "--port"][..],
+        ),
     ] {
         let out = common::mcpcord().args(args).output().unwrap();
         let help = text(&out.stdout);

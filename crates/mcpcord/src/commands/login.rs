@@ -1,5 +1,6 @@
 //! `mcpcord mcp login SERVER` and `mcpcord mcp logout SERVER`: an operator's OAuth login to a
-//! remote MCP server, stored in the database sealed with `MCPCORD_SECRET_KEY`, and its removal.
+//! remote MCP server, stored in the database sealed with `MCPCORD_SECRET_KEY`, and its removal;
+//! `mcpcord mcp client-metadata SERVER`, the document that identifies the bot as an OAuth client.
 //! Also what `check` says about a server's stored login.
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -208,6 +209,33 @@ pub async fn logout(config: &Config, name: &str) -> Result<(), Failure> {
     } else {
         println!("`{name}` had no stored login");
     }
+    Ok(())
+}
+
+/// `mcp client-metadata`: prints the client ID metadata document to host at the server's
+/// `oauth.client_metadata_url` (its `client_id` is that URL).
+pub fn client_metadata(config: &Config, name: &str, port: Option<u16>) -> Result<(), Failure> {
+    let oauth = oauth_of(configured(config, name)?)?;
+    let url = oauth.client_metadata_url.as_ref().ok_or_else(|| {
+        Failure::Usage(format!(
+            "`{name}` has no oauth.client_metadata_url: set it in [mcp.servers.{name}.oauth] to \
+             the https URL where you will host the document (its client_id is that URL), then \
+             run this again"
+        ))
+    })?;
+    let port = port.unwrap_or(oauth.redirect_port);
+    let document = serde_json::json!({
+        "client_id": url.as_str(),
+        "client_name": oauth.client_name,
+        "redirect_uris": [OAuthConfig::redirect_uri(port)],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "application_type": "native",
+    });
+    let text = serde_json::to_string_pretty(&document)
+        .map_err(|error| Failure::Runtime(anyhow::Error::new(error)))?;
+    println!("{text}");
     Ok(())
 }
 
