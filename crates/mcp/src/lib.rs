@@ -41,8 +41,8 @@ mod tls;
 
 pub use auth::{
     AuthSpec, AuthorizationPrompt, AuthorizationReason, Authorizer, ClientCredential,
-    ClientCredentialsSpec, CredentialVault, HeadlessAuthorizer, MemoryVault, OAuthSpec, SavedAuth,
-    SigningAlgorithm,
+    ClientCredentialsSpec, CredentialVault, HeadlessAuthorizer, MemoryVault, OAuthSpec, Revocation,
+    SavedAuth, SigningAlgorithm, revoke_login,
 };
 pub use call::{CallOptions, ToolProgress};
 pub use callbacks::{

@@ -173,6 +173,10 @@ pub enum McpCommand {
     Logout {
         /// The server's name.
         server: String,
+        /// First ask the authorization server to revoke the login's tokens (RFC 7009; needs
+        /// MCPCORD_SECRET_KEY). If it cannot, the stored login is kept and the command fails.
+        #[arg(long)]
+        revoke: bool,
     },
     /// Print the client ID metadata document (JSON) of a server with `auth = "oauth"` and
     /// `oauth.client_metadata_url`: host it at that https URL, and authorization servers that

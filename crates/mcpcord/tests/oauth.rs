@@ -4,7 +4,8 @@
 //! once) and either pastes the address it was redirected to on the binary's stdin or lets the
 //! redirect reach the binary's loopback listener. Then: the stored row holds no token in
 //! clear (SQLite and PostgreSQL), another key is told to log in again, `logout` deletes the
-//! row, and `check` shows the server as needing a login, with the command.
+//! row (`--revoke` first has the authorization server revoke its tokens), and `check` shows the
+//! server as needing a login, with the command. `client-metadata` prints the client's document.
 //!
 //! The double is testkit's `FakeAuthServer`, which crates/mcp/tests/oauth.rs drives further
 //! (refresh, step-up, migration).
@@ -378,6 +379,47 @@ async fn config_show_prints_no_client_secret() {
     assert!(!shown.contains(KEY), "{shown}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_with_revoke_ends_the_tokens_at_the_authorization_server() {
+    mcpcord::wiring::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (double, url) = start_double().await;
+    write_config(dir.path(), &url, free_port());
+    login(dir.path(), None, Browser::Pastes).await;
+    let (refresh, access) = double.live_tokens();
+    let args = ["mcp", "logout", "guarded", "--revoke"];
+
+    // A login it cannot open (another key) is not revoked, and is kept.
+    let out = run(dir.path(), Some(OTHER_KEY), None, &args).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("cannot revoke the login of `guarded`")
+            && said.contains("The stored login is kept"),
+        "{said}"
+    );
+    stored_rows(dir.path(), None, 1).await;
+    assert_eq!(double.live_tokens(), (refresh, access));
+
+    let out = run(dir.path(), Some(KEY), None, &args).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("revoked the login's tokens") && said.contains("logged out of `guarded`"),
+        "{said}"
+    );
+    let requests = double.requests();
+    assert!(
+        requests.ends_with(&["revoke:refresh_token".into(), "revoke:access_token".into()]),
+        "{requests:?}"
+    );
+    assert_eq!(double.live_tokens(), (refresh - 1, access - 1));
+    stored_rows(dir.path(), None, 0).await;
+    for output in [&out.stdout, &out.stderr] {
+        assert!(!text(output).contains(MARK), "{}", text(output));
+    }
+}
+
 #[tokio::test]
 async fn client_metadata_prints_the_document_to_host() {
     let dir = tempfile::tempdir().unwrap();
@@ -441,7 +483,10 @@ fn login_and_logout_have_help() {
             &["mcp", "login", "--help"][..],
             &["--no-browser", "--port", "paste"][..],
         ),
-        (&["mcp", "logout", "--help"][..], &["stored login"][..]),
+        (
+            &["mcp", "logout", "--help"][..],
+            &["stored login", "--revoke"][..],
+        ),
         (
             &["mcp", "client-metadata", "--help"][..],
             &["client_metadata_url", "--port"][..],

@@ -19,9 +19,12 @@ use serde::{Deserialize, Serialize};
 pub(crate) mod client_credentials;
 pub(crate) mod http;
 pub(crate) mod login;
+pub(crate) mod revoke;
 pub(crate) mod saved;
 pub(crate) mod server;
 pub(crate) mod transport;
+
+pub use revoke::{Revocation, revoke as revoke_login};
 
 /// How a remote server is authorized beyond its static headers.
 #[derive(Clone, Debug)]

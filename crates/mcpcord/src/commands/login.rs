@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::anyhow;
 use futures::future::BoxFuture;
 use mcpcord_mcp::{
-    AuthSpec, Callbacks, CredentialVault, Lifecycle, McpHost, RestartPolicy, SavedAuth,
+    AuthSpec, Callbacks, CredentialVault, Lifecycle, McpHost, RestartPolicy, Revocation, SavedAuth,
     ServerState, TransportSpec,
 };
 use mcpcord_memory::Store;
@@ -191,11 +191,16 @@ async fn finish(
     }
 }
 
-/// `mcp logout`: deletes the stored login.
-pub async fn logout(config: &Config, name: &str) -> Result<(), Failure> {
+/// `mcp logout`: deletes the stored login; with `revoke`, once its authorization server has
+/// revoked its tokens.
+pub async fn logout(config: &Config, name: &str, revoke: bool) -> Result<(), Failure> {
     let server = configured(config, name)?;
-    oauth_of(server)?;
+    let oauth = oauth_of(server)?;
     let store = open_store(config).await?;
+    if revoke && let Err(failure) = revoke_stored(config, &store, name, oauth).await {
+        store.close().await;
+        return Err(failure);
+    }
     let deleted = store.delete_mcp_credentials(name).await;
     store.close().await;
     let deleted = deleted.map_err(|error| {
@@ -236,6 +241,48 @@ pub fn client_metadata(config: &Config, name: &str, port: Option<u16>) -> Result
     let text = serde_json::to_string_pretty(&document)
         .map_err(|error| Failure::Runtime(anyhow::Error::new(error)))?;
     println!("{text}");
+    Ok(())
+}
+
+/// Asks the authorization server of `name`'s stored login to revoke its tokens, and says how
+/// it went; a failure keeps the login (the caller deletes it only on success).
+async fn revoke_stored(
+    config: &Config,
+    store: &Store,
+    name: &str,
+    oauth: &OAuthConfig,
+) -> Result<(), Failure> {
+    let key = config
+        .mcp
+        .secret_key
+        .as_deref()
+        .cloned()
+        .ok_or_else(|| Failure::Usage(missing_key(name)))?;
+    let keep = |why: String| {
+        Failure::Runtime(anyhow!(
+            "cannot revoke the login of `{name}`: {why}. The stored login is kept: run this \
+             again later, or `mcpcord mcp logout {name}` to delete it here only (its tokens then \
+             live until they expire)"
+        ))
+    };
+    let Some(saved) = DbVault::new(store.clone(), key)
+        .load(name)
+        .await
+        .map_err(keep)?
+    else {
+        return Ok(());
+    };
+    let secret = oauth.client_secret.as_ref().map(|s| s.expose());
+    match mcpcord_mcp::revoke_login(&saved, secret)
+        .await
+        .map_err(keep)?
+    {
+        Revocation::Revoked => println!("the authorization server revoked the login's tokens"),
+        Revocation::NotOffered => println!(
+            "the authorization server offers no revocation: the login's tokens live until they \
+             expire (revoke the access on its side to end them now)"
+        ),
+    }
     Ok(())
 }
 

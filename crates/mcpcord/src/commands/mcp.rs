@@ -23,7 +23,9 @@ pub async fn run(config: &Config, command: McpCommand) -> Result<(), Failure> {
         McpCommand::Prompts => prompts(config).await,
         McpCommand::Resources => resources(config).await,
         McpCommand::Login(args) => super::login::login(config, args).await,
-        McpCommand::Logout { server } => super::login::logout(config, &server).await,
+        McpCommand::Logout { server, revoke } => {
+            super::login::logout(config, &server, revoke).await
+        }
         McpCommand::ClientMetadata { server, port } => {
             super::login::client_metadata(config, &server, port)
         }

@@ -2,6 +2,7 @@
 //! listener: RFC 9728 protected resource metadata for `/mcp`, RFC 8414 metadata per
 //! authorization server (issuer `{base}/as1`, `{base}/as2` after [`FakeAuthServer::migrate`]),
 //! dynamic registration, authorization code with PKCE (S256 checked), refresh with rotation,
+//! RFC 7009 revocation,
 //! client credentials (HTTP Basic secret or an ES256 `private_key_jwt` assertion checked with
 //! the client's public key), and the test MCP server behind a bearer check that answers `401`
 //! and, for tools given a scope, `403 insufficient_scope`.
@@ -108,6 +109,7 @@ impl FakeAuthServer {
             .route("/{server}/register", post(routes::register))
             .route("/{server}/authorize", get(routes::authorize))
             .route("/{server}/token", post(routes::token))
+            .route("/{server}/revoke", post(routes::revoke))
             .with_state(state.clone())
             .merge(resource::protected_mcp(state.clone(), TestMcpServer::new()));
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -125,7 +127,7 @@ impl FakeAuthServer {
     }
 
     /// Every request, in order: `register`, `authorize`, `token:<grant_type>` (client
-    /// credentials: `token:client_credentials:<basic|jwt|refused>`).
+    /// credentials: `token:client_credentials:<basic|jwt|refused>`), `revoke:<token_type_hint>`.
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().requests.clone()
     }
@@ -143,6 +145,12 @@ impl FakeAuthServer {
     /// Every secret handed out or received: tokens, codes, verifiers, client secrets.
     pub fn secrets(&self) -> Vec<String> {
         self.state.lock().secrets.iter().cloned().collect()
+    }
+
+    /// How many refresh and access tokens are still honoured.
+    pub fn live_tokens(&self) -> (usize, usize) {
+        let inner = self.state.lock();
+        (inner.refresh.len(), inner.access.len())
     }
 
     /// Requests the MCP server refused with `401`.

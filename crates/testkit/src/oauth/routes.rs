@@ -1,4 +1,5 @@
-//! The authorization server's endpoints: metadata, registration, authorization, token.
+//! The authorization server's endpoints: metadata, registration, authorization, token,
+//! revocation.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub(super) async fn metadata(
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "registration_endpoint": format!("{issuer}/register"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
@@ -125,6 +127,26 @@ pub(super) async fn token(
         Some(scopes) => Json(state.issue(scopes)).into_response(),
         None => refusal(StatusCode::BAD_REQUEST, "invalid_grant"),
     }
+}
+
+/// RFC 7009 revocation: the token (refresh or access, whatever the hint says) is no longer
+/// honoured; an unknown token is answered `200` too, as the RFC says. A request without a
+/// `client_id` is refused (`401 invalid_client`).
+pub(super) async fn revoke(
+    State(state): State<Arc<AuthState>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let hint = form.get("token_type_hint").map_or("none", String::as_str);
+    state.record(format!("revoke:{hint}"));
+    if !form.contains_key("client_id") {
+        return refusal(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    if let Some(token) = form.get("token") {
+        let mut inner = state.lock();
+        inner.refresh.remove(token);
+        inner.access.remove(token);
+    }
+    StatusCode::OK.into_response()
 }
 
 /// The scopes of the code's grant, when the code and its verifier are right.
