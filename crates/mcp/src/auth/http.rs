@@ -98,35 +98,6 @@ impl RustlsOAuthClient {
             .map_err(|error| error.to_string())
     }
 
-    /// A GET of a JSON document, following redirects: `None` when there is none there (a
-    /// 404), else the document.
-    pub(crate) async fn get_json(&self, url: &str) -> Result<Option<Value>, String> {
-        let request = self
-            .follow
-            .get(url)
-            .header(http::header::ACCEPT, "application/json")
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|error| error.without_url().to_string())?;
-        let response = self
-            .send(&self.follow, request)
-            .await
-            .map_err(|error| error.to_string())?;
-        if response.status() == http::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let status = response.status();
-        let response = into_http_response(response)
-            .await
-            .map_err(|error| error.to_string())?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}"));
-        }
-        serde_json::from_slice(response.body())
-            .map(Some)
-            .map_err(|error| format!("not JSON: {error}"))
-    }
-
     /// A form POST without following redirects (a token request built here): the status and
     /// the body (at most [`MAX_BODY`] bytes).
     pub(crate) async fn post_form(

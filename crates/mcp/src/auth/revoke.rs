@@ -1,13 +1,16 @@
 //! Revoking a saved login at its authorization server (RFC 7009), for `mcpcord mcp logout
 //! --revoke`: the refresh token (which, by the RFC, should end the access tokens of the same
-//! grant too) and the access token, at the `revocation_endpoint` of the issuer's metadata
-//! (RFC 8414, else OpenID Connect discovery). The requests go through the OAuth client of the
-//! login's MCP URL, with its address guard.
+//! grant too) and the access token, at the `revocation_endpoint` of the authorization server's
+//! metadata. The metadata is found as a login finds it (rmcp's discovery from the MCP URL,
+//! through our client and its address guard), and must name the issuer of the saved login.
 
+use std::sync::Arc;
+
+use rmcp::transport::auth::AuthorizationManager;
 use serde_json::Value;
 
 use super::SavedAuth;
-use super::http::{Reach, oauth_http_client};
+use super::http::{Reach, Recorder, oauth_http_client};
 
 /// How a revocation ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,10 +28,10 @@ pub async fn revoke(saved: &SavedAuth, client_secret: Option<&str>) -> Result<Re
         .issuer
         .as_deref()
         .ok_or("the stored login names no authorization server, so there is none to ask")?;
-    let client = oauth_http_client(Reach::of_server(&saved.resource));
-    let Some(endpoint) = revocation_endpoint(issuer, &client).await? else {
+    let Some(endpoint) = revocation_endpoint(&saved.resource, issuer).await? else {
         return Ok(Revocation::NotOffered);
     };
+    let client = oauth_http_client(Reach::of_server(&saved.resource));
     let secret = client_secret.or(saved.client_secret.as_deref());
     let tokens = [
         saved.refresh_token.as_deref().map(|t| (t, "refresh_token")),
@@ -44,42 +47,33 @@ pub async fn revoke(saved: &SavedAuth, client_secret: Option<&str>) -> Result<Re
     Ok(Revocation::Revoked)
 }
 
-/// The `revocation_endpoint` of `issuer`'s metadata (`None`: it names none), from the first of
-/// the RFC 8414 and OpenID Connect discovery addresses that answers.
-async fn revocation_endpoint(
-    issuer: &str,
-    client: &super::http::RustlsOAuthClient,
-) -> Result<Option<String>, String> {
-    let mut tried = Vec::new();
-    for url in metadata_urls(issuer)? {
-        match client.get_json(&url).await {
-            Ok(Some(metadata)) => {
-                return Ok(metadata
-                    .get("revocation_endpoint")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned));
-            }
-            Ok(None) => tried.push(url),
-            Err(error) => return Err(format!("reading {url}: {error}")),
-        }
+/// The `revocation_endpoint` (`None`: it names none) of the authorization server the MCP server
+/// at `resource` names, which must be `issuer`.
+async fn revocation_endpoint(resource: &str, issuer: &str) -> Result<Option<String>, String> {
+    let recorder = Arc::new(Recorder::for_server(resource));
+    let manager = AuthorizationManager::new_with_oauth_http_client(resource, recorder)
+        .await
+        .map_err(|error| error.to_string())?;
+    let metadata = manager
+        .resolve_metadata()
+        .await
+        .map_err(|error| format!("finding the authorization server: {error}"))?
+        .metadata;
+    if metadata.issuer.as_deref() != Some(issuer) {
+        return Err(format!(
+            "the MCP server now names the authorization server {}, not `{issuer}`, which issued \
+             the login",
+            metadata
+                .issuer
+                .as_deref()
+                .map_or("with no issuer".to_owned(), |other| format!("`{other}`"))
+        ));
     }
-    Err(format!(
-        "the authorization server `{issuer}` publishes no metadata (tried {})",
-        tried.join(", ")
-    ))
-}
-
-/// Where `issuer`'s metadata may be: RFC 8414's well-known path inserted before the issuer's
-/// path, then OpenID Connect's inserted, then appended.
-fn metadata_urls(issuer: &str) -> Result<Vec<String>, String> {
-    let url = url::Url::parse(issuer).map_err(|e| format!("the issuer `{issuer}`: {e}"))?;
-    let origin = url.origin().ascii_serialization();
-    let path = url.path().trim_end_matches('/');
-    Ok(vec![
-        format!("{origin}/.well-known/oauth-authorization-server{path}"),
-        format!("{origin}/.well-known/openid-configuration{path}"),
-        format!("{origin}{path}/.well-known/openid-configuration"),
-    ])
+    Ok(metadata
+        .additional_fields
+        .get("revocation_endpoint")
+        .and_then(Value::as_str)
+        .map(str::to_owned))
 }
 
 /// The revocation request's form: the token, its hint, and the client (`client_secret_post`
@@ -107,23 +101,6 @@ fn refused(endpoint: &str, hint: &str, status: u16, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metadata_is_looked_for_where_the_rfcs_put_it() {
-        assert_eq!(
-            metadata_urls("https://as.example.com/tenant1/").unwrap(),
-            [
-                "https://as.example.com/.well-known/oauth-authorization-server/tenant1",
-                "https://as.example.com/.well-known/openid-configuration/tenant1",
-                "https://as.example.com/tenant1/.well-known/openid-configuration",
-            ]
-        );
-        assert_eq!(
-            metadata_urls("https://as.example.com").unwrap()[0],
-            "https://as.example.com/.well-known/oauth-authorization-server"
-        );
-        assert!(metadata_urls("not a url").is_err());
-    }
 
     #[test]
     fn the_form_names_the_client_and_its_secret_only_when_it_has_one() {
