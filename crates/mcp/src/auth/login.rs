@@ -7,6 +7,10 @@
 //!
 //! Without an authorizer (the bot at run time) a server with no usable login "needs a login":
 //! [`OAuthLogin::needs_login`] says why, and an admin runs `mcpcord mcp login NAME`.
+//!
+//! Why one file of some 600 lines: restoring, refreshing and authorizing share one lock-held
+//! `State` and move it between the same few steps; the shared-login bookkeeping is apart already
+//! (`login/shared.rs`).
 
 use std::sync::Arc;
 
