@@ -785,6 +785,15 @@ impl McpHost {
         Ok(())
     }
 
+    /// The saved OAuth logins may have changed, which ones unknown (`mcpcord mcp login` or
+    /// `logout` told the running bot with a signal): every server reads the vault again, as
+    /// [`McpHost::credentials_changed`] does for one.
+    pub async fn logins_changed(&self) {
+        for server in self.shared.servers().into_values() {
+            server.credentials_changed().await;
+        }
+    }
+
     /// Restarts every replica of `server` now (gracefully).
     pub fn restart(&self, server: &str) -> Result<(), HostError> {
         for replica in &self.server(server)?.replicas {

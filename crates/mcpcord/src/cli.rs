@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Discord bot (in the foreground unless --daemon) until SIGINT / SIGTERM; SIGHUP
-    /// reloads the configuration.
+    /// reloads the configuration; SIGUSR1 has the MCP servers read the stored logins again.
     Run(RunArgs),
     /// Tell the running bot (found through its PID file) to reload its configuration.
     Reload(ReloadArgs),
@@ -167,9 +167,11 @@ pub enum McpCommand {
     /// to 10 minutes for the browser's redirect to http://127.0.0.1:PORT/callback, or for the
     /// address the browser ended on pasted here (a machine without a browser: open the URL
     /// elsewhere, copy the address of the page that fails to load). Then connects, lists the
-    /// tools and stores the login in the database, encrypted with MCPCORD_SECRET_KEY.
+    /// tools and stores the login in the database, encrypted with MCPCORD_SECRET_KEY. A bot
+    /// running with the data folder's PID file is told (SIGUSR1) and uses it at once.
     Login(LoginArgs),
-    /// Delete the stored login of a server with `auth = "oauth"`.
+    /// Delete the stored login of a server with `auth = "oauth"`; a running bot is told, as
+    /// after a login.
     Logout {
         /// The server's name.
         server: String,

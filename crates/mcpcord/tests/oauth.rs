@@ -6,6 +6,7 @@
 //! clear (SQLite and PostgreSQL), another key is told to log in again, `logout` deletes the
 //! row (`--revoke` first has the authorization server revoke its tokens), and `check` shows the
 //! server as needing a login, with the command. `client-metadata` prints the client's document.
+//! A bot running meanwhile is told of a login and a logout, and uses the login at once.
 //!
 //! The double is testkit's `FakeAuthServer`, which crates/mcp/tests/oauth.rs drives further
 //! (refresh, step-up, migration).
@@ -17,7 +18,9 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use axum::http::header;
+use mcpcord_testkit::fake_ollama::FakeModel;
 use mcpcord_testkit::oauth::{AuthOptions, FakeAuthServer};
+use mcpcord_testkit::{FakeDiscord, FakeOllama};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -29,6 +32,9 @@ const OTHER_KEY: &str = "HxweHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
 const MARK: &str = "SECRET";
 /// A bound on each wait, so a broken login fails the test instead of hanging it.
 const PATIENCE: Duration = Duration::from_secs(120);
+/// A bound on waiting for the running bot: under the 30 s after which a server waiting for a
+/// login checks the stored logins by itself.
+const BOT_WAIT: Duration = Duration::from_secs(20);
 
 /// The authorization server double guarding the test MCP server; its protected URL.
 async fn start_double() -> (FakeAuthServer, String) {
@@ -317,6 +323,89 @@ async fn login_through_the_loopback_callback() {
     );
     stored_rows(dir.path(), None, 1).await;
     assert_eq!(double.authorizations().len(), 1, "{:?}", double.requests());
+}
+
+/// A bot running in `dir` against the fakes (SQLite and the PID file in `dir`, as the commands
+/// there use them), its log in `dir/bot.log`.
+fn start_bot(dir: &Path, discord: &FakeDiscord, ollama: &FakeOllama) -> tokio::process::Child {
+    mcpcord(dir, Some(KEY), None)
+        .arg("run")
+        .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
+        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
+        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
+        .env("MCPCORD__DISCORD__SHARDS", "1")
+        .env("MCPCORD__LOGGING__FORMAT", "compact")
+        .env("OLLAMA_HOST", ollama.url())
+        .env("DEFAULT_MODEL", "llama3.2")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("bot.log")).unwrap())
+        .spawn()
+        .expect("the bot starts")
+}
+
+/// Waits until the bot's log in `dir` says `text` `times` times; the log.
+async fn bot_log_says(dir: &Path, text: &str, times: usize) -> String {
+    let log = || std::fs::read_to_string(dir.join("bot.log")).unwrap_or_default();
+    let waited = tokio::time::timeout(BOT_WAIT, async {
+        while log().matches(text).count() < times {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "no {text:?} (x{times}) in the bot's log:\n{}",
+        log()
+    );
+    log()
+}
+
+/// A login made while the bot runs: `mcp login` tells the bot (SIGUSR1) and the bot's server,
+/// which waited for a login, starts with it at once, not at its next check 30 s after it began
+/// waiting (`BOT_WAIT` is shorter). `logout` tells the bot too.
+#[tokio::test(flavor = "multi_thread")]
+async fn login_tells_the_running_bot_which_uses_it_at_once() {
+    mcpcord::wiring::install_tls_provider();
+    let (double, url) = start_double().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &url, free_port());
+    let discord = FakeDiscord::start().await;
+    let ollama = FakeOllama::start_with_models(vec![FakeModel::new("llama3.2")]).await;
+    let mut bot = start_bot(dir.path(), &discord, &ollama);
+    let pid = bot.id().expect("running");
+    bot_log_says(dir.path(), "needs a login", 1).await;
+    assert!(double.authorizations().is_empty());
+
+    let (stdout, _) = login(dir.path(), None, Browser::Pastes).await;
+    assert!(
+        stdout.contains(&format!("told the running bot (pid {pid})")),
+        "{stdout}"
+    );
+    let log = bot_log_says(dir.path(), "MCP server ready", 1).await;
+    let told = log.find("SIGUSR1").expect("the bot heard SIGUSR1");
+    assert!(told < log.find("MCP server ready").unwrap(), "{log}");
+    assert!(!log.contains(MARK), "a token in the bot's log:\n{log}");
+
+    let out = run(dir.path(), Some(KEY), None, &["mcp", "logout", "guarded"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("told the running bot (pid {pid})")),
+        "{}",
+        text(&out.stdout)
+    );
+    bot_log_says(dir.path(), "SIGUSR1", 2).await;
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = tokio::time::timeout(PATIENCE, bot.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
 }
 
 #[tokio::test]

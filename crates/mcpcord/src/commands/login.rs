@@ -137,7 +137,28 @@ pub async fn login(config: &Config, args: LoginArgs) -> Result<(), Failure> {
     host.shutdown().await;
     let result = finish(&vault, &server.name, status, tools).await;
     store.close().await;
+    if result.is_ok() {
+        tell_running_bot(config);
+    }
     result
+}
+
+/// Tells a bot running with the data folder's PID file that the stored logins changed
+/// (SIGUSR1): its MCP servers read them again now, instead of at their next check (every 30 s
+/// for one waiting for a login). No bot running is fine: the next one reads them at start.
+fn tell_running_bot(config: &Config) {
+    let path =
+        crate::service::path_or_default(None, &config.storage.data_dir, crate::service::PID_FILE);
+    match crate::service::pidfile::signal_running(&path, nix::sys::signal::Signal::SIGUSR1) {
+        Ok(Some(pid)) => {
+            println!("told the running bot (pid {pid}) to read the stored logins again")
+        }
+        Ok(None) => {}
+        Err(error) => eprintln!(
+            "mcpcord: the running bot was not told ({error}): it reads the stored logins again \
+             when it next needs them (within 30 s for a server waiting for a login)"
+        ),
+    }
 }
 
 /// The host's spec of `server` for a login: one connection, waiting as long as a person may
@@ -207,10 +228,8 @@ pub async fn logout(config: &Config, name: &str, revoke: bool) -> Result<(), Fai
         Failure::Runtime(anyhow::Error::new(error).context("cannot delete the login"))
     })?;
     if deleted {
-        println!(
-            "logged out of `{name}`: its stored login is deleted (a running bot stops using it \
-             when its token is next refused)"
-        );
+        println!("logged out of `{name}`: its stored login is deleted");
+        tell_running_bot(config);
     } else {
         println!("`{name}` had no stored login");
     }

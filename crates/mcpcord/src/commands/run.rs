@@ -1,5 +1,5 @@
 //! `mcpcord run`: the Discord bot, until SIGINT or SIGTERM; SIGHUP reloads the configuration
-//! ([`crate::reload`]).
+//! ([`crate::reload`]); SIGUSR1 has the MCP servers read the stored logins again.
 //!
 //! Before anything else the PID file is locked (a second bot with the same file refuses to
 //! start); `--daemon` then detaches ([`crate::service::daemon`]) and the pid is written. The
@@ -99,7 +99,7 @@ async fn serve_in(
     args: &RunArgs,
 ) -> Result<(), Failure> {
     // First of all, so a signal during start-up (database, MCP servers) still cleans up.
-    let hangups = listen_for_signals(life.clone()).map_err(|error| {
+    let Signals { hangups, logins } = listen_for_signals(life.clone()).map_err(|error| {
         Failure::Runtime(anyhow::Error::new(error).context("cannot listen for signals"))
     })?;
     // Pinged until the process ends, shutdown included.
@@ -131,6 +131,7 @@ async fn serve_in(
         updates,
     );
     let reloading = spawn_reloads(hangups, reloader);
+    let rereading = spawn_login_rereads(logins, app.engine.clone());
     let hooks = Hooks {
         ready: Some(Box::new(notify::ready)),
         updates: Some(receiver),
@@ -144,6 +145,7 @@ async fn serve_in(
     let result = mcpcord_discord::run_with(bot, app.engine.clone(), shutdown, hooks).await;
     notify::stopping();
     reloading.abort();
+    rereading.abort();
     operations.stop().await;
     // The adapter drained the turns already; this stops the MCP servers and the database.
     app.stop(config.discord.shutdown_grace).await;
@@ -249,12 +251,21 @@ fn ids(list: &[std::num::NonZeroU64]) -> HashSet<u64> {
 /// Exit code after a second SIGINT: 128 + SIGINT, what shells report for Ctrl-C.
 const FORCED_EXIT: i32 = 130;
 
-/// SIGHUPs, caught from start-up on (the default action would end the process).
-type Hangups = tokio::signal::unix::Signal;
+/// The signals caught from start-up on and handled once the bot runs (the default action of
+/// either would end the process).
+struct Signals {
+    /// SIGHUP: reload the configuration.
+    hangups: tokio::signal::unix::Signal,
+    /// SIGUSR1: the stored MCP logins changed (`mcpcord mcp login` / `logout` send it).
+    logins: tokio::signal::unix::Signal,
+}
 
 /// Reloads the configuration on every SIGHUP (one at a time; several arriving during one
 /// reload make one more).
-fn spawn_reloads(mut hangups: Hangups, mut reloader: Reloader) -> tokio::task::JoinHandle<()> {
+fn spawn_reloads(
+    mut hangups: tokio::signal::unix::Signal,
+    mut reloader: Reloader,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the configuration");
@@ -270,13 +281,32 @@ fn spawn_reloads(mut hangups: Hangups, mut reloader: Reloader) -> tokio::task::J
     })
 }
 
-/// Installs the SIGINT, SIGTERM and SIGHUP handlers now and watches the first two: the first of
-/// either asks `life` to stop (a clean shutdown: answers finish, MCP servers stop, exit 0); a second
-/// SIGINT while that runs exits at once with code 130 (MCP children die with the bot:
-/// PR_SET_PDEATHSIG). SIGHUPs are returned, for the reloads once the bot runs.
-fn listen_for_signals(life: Lifecycle) -> std::io::Result<Hangups> {
+/// On every SIGUSR1 the MCP servers read the stored logins again: one waiting for a login
+/// starts at once instead of at its next check (`mcpcord mcp login` sends it after storing a
+/// login, `logout` after deleting one). Unlike SIGHUP it applies nothing else, so a login never
+/// brings in other edits made to the configuration file meanwhile.
+fn spawn_login_rereads(
+    mut logins: tokio::signal::unix::Signal,
+    engine: mcpcord_engine::Engine,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while logins.recv().await.is_some() {
+            tracing::info!("SIGUSR1: the MCP servers read the stored logins again");
+            if let Some(host) = engine.tools() {
+                host.logins_changed().await;
+            }
+        }
+    })
+}
+
+/// Installs the SIGINT, SIGTERM, SIGHUP and SIGUSR1 handlers now and watches the first two: the
+/// first of either asks `life` to stop (a clean shutdown: answers finish, MCP servers stop, exit
+/// 0); a second SIGINT while that runs exits at once with code 130 (MCP children die with the
+/// bot: PR_SET_PDEATHSIG). SIGHUPs and SIGUSR1s are returned, for once the bot runs.
+fn listen_for_signals(life: Lifecycle) -> std::io::Result<Signals> {
     use tokio::signal::unix::{SignalKind, signal};
     let hangups = signal(SignalKind::hangup())?;
+    let logins = signal(SignalKind::user_defined1())?;
     {
         // Created here, not in the task: the handlers are in place when this returns.
         let mut interrupt = signal(SignalKind::interrupt())?;
@@ -293,5 +323,5 @@ fn listen_for_signals(life: Lifecycle) -> std::io::Result<Hangups> {
             }
         });
     }
-    Ok(hangups)
+    Ok(Signals { hangups, logins })
 }

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
-/// Why the PID file could not be taken.
+/// Why the PID file could not be taken, or its bot not signalled.
 #[derive(Debug, thiserror::Error)]
 pub enum PidFileError {
     /// Another process holds the lock: a bot already runs with this PID file.
@@ -24,6 +26,14 @@ pub enum PidFileError {
         path: PathBuf,
         /// The pid it names (as written by the running bot), or `unknown`.
         pid: String,
+    },
+    /// The bot the file names could not be signalled (it runs as another user, say).
+    #[error("cannot signal mcpcord (pid {pid}): {errno}")]
+    Signal {
+        /// The bot's pid.
+        pid: i32,
+        /// What `kill` said.
+        errno: Errno,
     },
     /// The file cannot be created, read or written.
     #[error("cannot use the PID file {path}: {source}")]
@@ -131,6 +141,21 @@ pub fn running_pid(path: &Path) -> Result<Option<i32>, PidFileError> {
         }
         Err((_, errno)) => Err(io(std::io::Error::from(errno))),
     }
+}
+
+/// Sends `signal` to the bot running with the PID file at `path`: its pid, or `Ok(None)` when
+/// none runs (no such file, or nobody holds its lock).
+pub fn signal_running(path: &Path, signal: Signal) -> Result<Option<i32>, PidFileError> {
+    let pid = match running_pid(path) {
+        Ok(Some(pid)) => pid,
+        Ok(None) => return Ok(None),
+        Err(PidFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    };
+    kill(Pid::from_raw(pid), signal).map_err(|errno| PidFileError::Signal { pid, errno })?;
+    Ok(Some(pid))
 }
 
 #[cfg(test)]
