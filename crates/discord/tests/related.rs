@@ -3,7 +3,7 @@
 //! `pickup:ID` button naming the person's earlier conversation whose summary is a
 //! near-duplicate of it (the summary stored as the summariser would, with FakeOllama's
 //! deterministic embedding), not for an unrelated conversation, and not once the person
-//! switches it off with `/memory related`.
+//! switches it off with `/memory related`. Pressed, it points at that conversation.
 
 mod common;
 
@@ -71,7 +71,7 @@ async fn the_related_button_appears_for_a_near_duplicate_only_until_switched_off
     let guild = Some(GuildId::new(FakeDiscord::GUILD_ID));
 
     // Alice's earlier conversation about tulips, titled and summarised.
-    ask(&bot, "when do tulips go in?", "In autumn.").await;
+    let tulips = ask(&bot, "when do tulips go in?", "In autumn.").await;
     let listed = bot
         .engine
         .recent_conversations(alice, guild, None, None, 5)
@@ -126,6 +126,22 @@ async fn the_related_button_appears_for_a_near_duplicate_only_until_switched_off
         bot.ollama.count("/api/embed") >= embeds_before + 2,
         "both answers were compared"
     );
+
+    // Pressed, it answers as `/conversations`' Continue does: the tulip conversation is not
+    // archived, so it points at its last message (a reply there goes on with it).
+    let press = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::button(wanted.clone(), 1));
+    let said = private_answer(&bot, &press).await["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        said.contains("**Tulip bulbs** is still going on")
+            && said.contains(&format!("/{CHANNEL}/{}", id_of(&tulips))),
+        "{said}"
+    );
+    assert!(bot.discord.threads_in(CHANNEL).is_empty(), "{said}");
 
     // Switched off by the person: a near-duplicate again, and nothing is looked up.
     let off = bot.discord.inject_interaction_create(
