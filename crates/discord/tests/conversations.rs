@@ -454,7 +454,7 @@ async fn in_category(bot: &Bot, category: &str) -> Vec<ConversationId> {
 }
 
 #[tokio::test]
-async fn a_category_and_an_entity_are_found_through_search() {
+async fn a_category_and_an_entity_are_found_through_search_and_offered() {
     let mut bot = with_background().await;
     let channel = FakeDiscord::CHANNEL_ID;
     bot.ollama
@@ -501,6 +501,19 @@ async fn a_category_and_an_entity_are_found_through_search() {
         .inject_interaction_create(InteractionCreate::autocomplete("search", "category", "hob"));
     let offered = choices(&bot, &complete).await;
     assert_eq!(offered, vec![("hobbies".to_owned(), "hobbies".to_owned())]);
+    // And the entities of Alice's own conversations from here; none of Bob's.
+    let complete = bot
+        .discord
+        .inject_interaction_create(InteractionCreate::autocomplete("search", "entity", "a"));
+    let offered = choices(&bot, &complete).await;
+    assert_eq!(
+        offered,
+        vec![("Ada Lovelace".to_owned(), "Ada Lovelace".to_owned())]
+    );
+    let by_bob = bot.discord.inject_interaction_create(
+        InteractionCreate::autocomplete("search", "entity", "").user(BOB, "bob"),
+    );
+    assert!(choices(&bot, &by_bob).await.is_empty());
 
     assert_no_pings(&bot.discord);
     bot.shutdown().await;

@@ -45,6 +45,19 @@ impl Engine {
         Ok(self.store().tags_in_scope(&scope, limit).await?)
     }
 
+    /// The names of the entities (people, projects, places, products) the background pass
+    /// found in `person`'s conversations from `guild` (`None`: their DMs), alphabetically, at
+    /// most `limit`: for a search's `entity` filter.
+    pub async fn person_entities(
+        &self,
+        person: UserId,
+        guild: Option<GuildId>,
+        limit: usize,
+    ) -> Result<Vec<String>, EngineError> {
+        let scope = SearchScope::person(person, guild);
+        Ok(self.store().entities_in_scope(&scope, limit).await?)
+    }
+
     /// The categories conversations are put in (`memory.categories`), for a search's
     /// `category` filter.
     pub fn categories(&self) -> Vec<String> {

@@ -61,7 +61,7 @@ pub struct SearchCommand {
     #[command(autocomplete = true, max_length = 60)]
     pub category: Option<String>,
     /// Only conversations about this person, project, place or product (its whole name)
-    #[command(max_length = 100)]
+    #[command(autocomplete = true, max_length = 100)]
     pub entity: Option<String>,
 }
 

@@ -31,7 +31,11 @@ pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) ->
         }
         // The person's own tags, from the store through the engine.
         Some(("search", "tag") | ("tag", "name")) => {
-            commands::autocomplete_choices(tags(ctx, interaction).await, &typed)
+            commands::autocomplete_choices(own(ctx, interaction, Own::Tags).await, &typed)
+        }
+        // The people, projects, places and products of the person's own conversations.
+        Some(("search", "entity")) => {
+            commands::autocomplete_choices(own(ctx, interaction, Own::Entities).await, &typed)
         }
         // The configured categories.
         Some(("search", "category")) => {
@@ -86,15 +90,30 @@ async fn names(engine: &Engine, focused: &commands::Focused) -> Vec<String> {
     }
 }
 
-/// The tags of the person's own conversations from where they are.
-async fn tags(ctx: &Context, interaction: &Interaction) -> Vec<String> {
+/// What an option offers from the invoker's own conversations.
+#[derive(Debug, Clone, Copy)]
+enum Own {
+    /// Their tags.
+    Tags,
+    /// The people, projects, places and products the background pass found in them.
+    Entities,
+}
+
+/// The invoker's own `what`, from the conversations they may read from where they are.
+async fn own(ctx: &Context, interaction: &Interaction, what: Own) -> Vec<String> {
     let Some(user) = interaction.author_id() else {
         return Vec::new();
     };
-    let guild = interaction.guild_id.map(ToEngine::to_engine);
-    let tags = ctx.engine.person_tags(user.to_engine(), guild, 100).await;
-    tags.unwrap_or_else(|error| {
-        tracing::info!(%error, "cannot list tags for autocomplete");
+    let (person, guild) = (
+        user.to_engine(),
+        interaction.guild_id.map(ToEngine::to_engine),
+    );
+    let listed = match what {
+        Own::Tags => ctx.engine.person_tags(person, guild, 100).await,
+        Own::Entities => ctx.engine.person_entities(person, guild, 100).await,
+    };
+    listed.unwrap_or_else(|error| {
+        tracing::info!(%error, ?what, "cannot list them for autocomplete");
         Vec::new()
     })
 }
