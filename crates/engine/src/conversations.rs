@@ -11,6 +11,15 @@ use mcpcord_memory::{
 
 use crate::{Engine, EngineError};
 
+/// Names a person's own conversations carry, listed by [`Engine::person_names`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnNames {
+    /// The tags on them (`/tag`).
+    Tags,
+    /// The people, projects, places and products the background pass found in them.
+    Entities,
+}
+
 impl Engine {
     /// `person`'s conversations from `guild` (`None`: their DMs), narrowed to `channel` when
     /// given, the most recently written first, at most `limit`; with `title`, only those whose
@@ -33,29 +42,21 @@ impl Engine {
             .await?)
     }
 
-    /// The tags on `person`'s conversations from `guild` (`None`: their DMs), alphabetically,
-    /// at most `limit`.
-    pub async fn person_tags(
+    /// The names of `kind` in `person`'s own conversations from `guild` (`None`: their DMs),
+    /// alphabetically, at most `limit`: for a search's `tag` and `entity` filters.
+    pub async fn person_names(
         &self,
+        kind: OwnNames,
         person: UserId,
         guild: Option<GuildId>,
         limit: usize,
     ) -> Result<Vec<String>, EngineError> {
         let scope = SearchScope::person(person, guild);
-        Ok(self.store().tags_in_scope(&scope, limit).await?)
-    }
-
-    /// The names of the entities (people, projects, places, products) the background pass
-    /// found in `person`'s conversations from `guild` (`None`: their DMs), alphabetically, at
-    /// most `limit`: for a search's `entity` filter.
-    pub async fn person_entities(
-        &self,
-        person: UserId,
-        guild: Option<GuildId>,
-        limit: usize,
-    ) -> Result<Vec<String>, EngineError> {
-        let scope = SearchScope::person(person, guild);
-        Ok(self.store().entities_in_scope(&scope, limit).await?)
+        let store = self.store();
+        Ok(match kind {
+            OwnNames::Tags => store.tags_in_scope(&scope, limit).await?,
+            OwnNames::Entities => store.entities_in_scope(&scope, limit).await?,
+        })
     }
 
     /// The categories conversations are put in (`memory.categories`), for a search's

@@ -50,7 +50,7 @@ pub use builtin::BUILTIN_SERVER;
 pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
-pub use conversations::usable_tag;
+pub use conversations::{OwnNames, usable_tag};
 pub use digest::{SUMMARY_FOOTER, SUMMARY_HEADER};
 pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;

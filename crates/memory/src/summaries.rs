@@ -12,7 +12,7 @@
 
 use std::time::SystemTime;
 
-use crate::search::{Params, SearchScope};
+use crate::search::SearchScope;
 use crate::vectors::code::{from_bytes, to_bytes};
 use crate::{ConversationId, GuildId, MemoryError, MessageId, Role, Store, UtcDay, db};
 
@@ -560,18 +560,8 @@ impl Store {
         scope: &SearchScope,
         limit: usize,
     ) -> Result<Vec<String>, MemoryError> {
-        let (now, cutoffs) = self.retention_bounds(SystemTime::now());
-        let mut params = Params::default();
-        let condition = scope.conversation_condition(&mut params, now, cutoffs);
-        let limit = params.int(i64::try_from(limit).unwrap_or(i64::MAX));
-        let sql = format!(
-            "SELECT DISTINCT e.name FROM conversation_entities e JOIN conversations c \
-             ON c.id = e.conversation_id WHERE {condition} ORDER BY e.name LIMIT {limit}"
-        );
-        Ok(params
-            .bind_scalar(sqlx::query_scalar(&sql))
-            .fetch_all(&self.pool)
-            .await?)
+        self.names_in_scope(crate::tags::Named::Entities, scope, limit)
+            .await
     }
 }
 

@@ -109,17 +109,48 @@ impl Store {
         scope: &SearchScope,
         limit: usize,
     ) -> Result<Vec<String>, MemoryError> {
+        self.names_in_scope(Named::Tags, scope, limit).await
+    }
+
+    /// The distinct names in `named` over the conversations `scope` may read, alphabetically,
+    /// at most `limit`.
+    pub(crate) async fn names_in_scope(
+        &self,
+        named: Named,
+        scope: &SearchScope,
+        limit: usize,
+    ) -> Result<Vec<String>, MemoryError> {
         let (now, cutoffs) = self.retention_bounds(SystemTime::now());
         let mut params = Params::default();
         let condition = scope.conversation_condition(&mut params, now, cutoffs);
         let limit = params.int(i64::try_from(limit).unwrap_or(i64::MAX));
+        let (table, column) = named.source();
         let sql = format!(
-            "SELECT DISTINCT t.tag FROM conversation_tags t JOIN conversations c \
-             ON c.id = t.conversation_id WHERE {condition} ORDER BY t.tag LIMIT {limit}"
+            "SELECT DISTINCT n.{column} FROM {table} n JOIN conversations c \
+             ON c.id = n.conversation_id WHERE {condition} ORDER BY n.{column} LIMIT {limit}"
         );
         Ok(params
             .bind_scalar(sqlx::query_scalar(&sql))
             .fetch_all(&self.pool)
             .await?)
+    }
+}
+
+/// Names kept per conversation, listed by [`Store::names_in_scope`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Named {
+    /// Tags people put on conversations.
+    Tags,
+    /// The entities the background pass found in them.
+    Entities,
+}
+
+impl Named {
+    /// The table and its column holding the names.
+    fn source(self) -> (&'static str, &'static str) {
+        match self {
+            Named::Tags => ("conversation_tags", "tag"),
+            Named::Entities => ("conversation_entities", "name"),
+        }
     }
 }

@@ -4,7 +4,7 @@ use twilight_model::application::interaction::application_command::CommandData;
 use twilight_model::application::interaction::{Interaction, InteractionData};
 
 use super::{Reply, respond};
-use mcpcord_engine::Engine;
+use mcpcord_engine::{Engine, OwnNames};
 
 use crate::bot::Context;
 use crate::commands::{self, help, memory};
@@ -31,11 +31,11 @@ pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) ->
         }
         // The person's own tags, from the store through the engine.
         Some(("search", "tag") | ("tag", "name")) => {
-            commands::autocomplete_choices(own(ctx, interaction, Own::Tags).await, &typed)
+            commands::autocomplete_choices(own(ctx, interaction, OwnNames::Tags).await, &typed)
         }
         // The people, projects, places and products of the person's own conversations.
         Some(("search", "entity")) => {
-            commands::autocomplete_choices(own(ctx, interaction, Own::Entities).await, &typed)
+            commands::autocomplete_choices(own(ctx, interaction, OwnNames::Entities).await, &typed)
         }
         // The configured categories.
         Some(("search", "category")) => {
@@ -90,17 +90,8 @@ async fn names(engine: &Engine, focused: &commands::Focused) -> Vec<String> {
     }
 }
 
-/// What an option offers from the invoker's own conversations.
-#[derive(Debug, Clone, Copy)]
-enum Own {
-    /// Their tags.
-    Tags,
-    /// The people, projects, places and products the background pass found in them.
-    Entities,
-}
-
 /// The invoker's own `what`, from the conversations they may read from where they are.
-async fn own(ctx: &Context, interaction: &Interaction, what: Own) -> Vec<String> {
+async fn own(ctx: &Context, interaction: &Interaction, what: OwnNames) -> Vec<String> {
     let Some(user) = interaction.author_id() else {
         return Vec::new();
     };
@@ -108,10 +99,7 @@ async fn own(ctx: &Context, interaction: &Interaction, what: Own) -> Vec<String>
         user.to_engine(),
         interaction.guild_id.map(ToEngine::to_engine),
     );
-    let listed = match what {
-        Own::Tags => ctx.engine.person_tags(person, guild, 100).await,
-        Own::Entities => ctx.engine.person_entities(person, guild, 100).await,
-    };
+    let listed = ctx.engine.person_names(what, person, guild, 100).await;
     listed.unwrap_or_else(|error| {
         tracing::info!(%error, ?what, "cannot list them for autocomplete");
         Vec::new()
