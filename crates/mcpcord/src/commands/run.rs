@@ -31,7 +31,8 @@ use crate::cli::RunArgs;
 use crate::config::{Config, Env, RoleConfig, Source};
 use crate::lifecycle::Lifecycle;
 use crate::reload::Reloader;
-use crate::service::{self, daemon, notify, pidfile::PidFile};
+use crate::service::pidfile::{self, PidFile};
+use crate::service::{self, daemon, notify};
 
 /// Checks what `run` needs, takes the PID file (detaching first with `--daemon`), then runs the
 /// bot.
@@ -55,6 +56,8 @@ pub fn run(config: &Config, source: &Source, env: Env, args: &RunArgs) -> Result
     } else {
         None
     };
+    // From now on `reload` and `mcp login` may signal the pid: harmless until handled.
+    pidfile::ignore_sent_signals().map_err(|e| Failure::Runtime(e.into()))?;
     pid_file
         .write_pid()
         .map_err(|e| Failure::Runtime(e.into()))?;

@@ -143,6 +143,22 @@ pub fn running_pid(path: &Path) -> Result<Option<i32>, PidFileError> {
     }
 }
 
+/// The signals other commands send to the pid in the file: `mcpcord reload` (SIGHUP) and
+/// `mcp login` / `logout` (SIGUSR1).
+pub const SENT_SIGNALS: [Signal; 2] = [Signal::SIGHUP, Signal::SIGUSR1];
+
+/// Ignores [`SENT_SIGNALS`] until the bot's handlers replace this (its start-up installs them
+/// first of all): called before the pid is written, so one arriving in between is lost instead
+/// of ending the bot, whose default action for both is to die. (Ignored dispositions outlive
+/// `exec`; the handlers are in place before any child process starts.)
+pub fn ignore_sent_signals() -> nix::Result<()> {
+    for signal in SENT_SIGNALS {
+        // SAFETY: SIG_IGN runs no code when the signal arrives.
+        unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigIgn) }?;
+    }
+    Ok(())
+}
+
 /// Sends `signal` to the bot running with the PID file at `path`: its pid, or `Ok(None)` when
 /// none runs (no such file, or nobody holds its lock).
 pub fn signal_running(path: &Path, signal: Signal) -> Result<Option<i32>, PidFileError> {
@@ -161,6 +177,16 @@ pub fn signal_running(path: &Path, signal: Signal) -> Result<Option<i32>, PidFil
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sent_signal_before_the_handlers_is_ignored_not_fatal() {
+        ignore_sent_signals().unwrap();
+        for signal in SENT_SIGNALS {
+            // Without the ignore, either would end this test process here.
+            nix::sys::signal::raise(signal).unwrap();
+        }
+        assert_eq!(SENT_SIGNALS.len(), 2, "still running after both");
+    }
 
     #[test]
     fn a_second_lock_on_the_same_file_is_refused_and_names_the_first_pid() {
