@@ -98,7 +98,8 @@ async fn remember_show_forget_add_and_clear(db: Db) {
     // Forgotten: gone from the store, and the next conversation's prompt has none of it.
     let forgot = memory(&bot, "forget", Some("green tea")).await;
     assert!(
-        forgot.contains("Forgotten: \"likes green tea\""),
+        forgot.contains("Forgotten: \"likes green tea\"")
+            && forgot.contains("The message you said it in stays"),
         "{forgot}"
     );
     assert!(bot.engine.facts(alice, guild).await.unwrap().is_empty());
@@ -139,8 +140,8 @@ async fn remember_show_forget_add_and_clear(db: Db) {
     );
     let forgot = memory(&bot, "forget", Some(&choice)).await;
     assert!(
-        forgot.contains("Forgotten: \"has a cat called Miso\""),
-        "{forgot}"
+        forgot.contains("Forgotten: \"has a cat called Miso\"") && !forgot.contains("stays"),
+        "added by hand, said in no message: {forgot}"
     );
     memory(&bot, "add", Some("has a cat called Miso")).await;
     let cleared = memory(&bot, "clear", None).await;

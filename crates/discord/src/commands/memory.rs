@@ -330,9 +330,22 @@ impl MemoryForget {
             .await?;
         let texts: Vec<String> = gone.iter().map(|f| format!("\"{}\"", f.text)).collect();
         Ok(CommandResponse::private(format!(
-            "🗑️ Forgotten: {}.",
-            texts.join(", ")
+            "🗑️ Forgotten: {}.{}",
+            texts.join(", "),
+            still_said(&gone)
         )))
+    }
+}
+
+/// What forgetting `gone` leaves behind, said so nobody is misled: a fact remembered from a
+/// message is forgotten, but the message stays in its conversation (where search and recall
+/// may still find it) until the person has everything of theirs forgotten.
+fn still_said(gone: &[Fact]) -> &'static str {
+    if gone.iter().any(|fact| fact.message.is_some()) {
+        " The message you said it in stays in its conversation, where the bot may still come \
+         across it; `/privacy forget` removes everything of yours."
+    } else {
+        ""
     }
 }
 
@@ -344,9 +357,10 @@ async fn clear(call: Call<'_>) -> CommandResult {
         format!("Nothing was remembered about you {}.", place_words(&call))
     } else {
         format!(
-            "🗑️ Forgotten: all {} fact(s) remembered about you {}.",
+            "🗑️ Forgotten: all {} fact(s) remembered about you {}.{}",
             gone.len(),
-            place_words(&call)
+            place_words(&call),
+            still_said(&gone)
         )
     }))
 }
