@@ -5,20 +5,11 @@
 //! guild, or their DMs in a DM), as [`may_reopen`](Engine::may_reopen) checks.
 
 use mcpcord_memory::{
-    ChannelId, Conversation, ConversationId, ConversationKey, GuildId, ListedConversation,
+    ChannelId, Conversation, ConversationId, ConversationKey, GuildId, ListedConversation, Named,
     SearchScope, Tagged, UserId, tag_name,
 };
 
 use crate::{Engine, EngineError};
-
-/// Names a person's own conversations carry, listed by [`Engine::person_names`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OwnNames {
-    /// The tags on them (`/tag`).
-    Tags,
-    /// The people, projects, places and products the background pass found in them.
-    Entities,
-}
 
 impl Engine {
     /// `person`'s conversations from `guild` (`None`: their DMs), narrowed to `channel` when
@@ -46,17 +37,13 @@ impl Engine {
     /// alphabetically, at most `limit`: for a search's `tag` and `entity` filters.
     pub async fn person_names(
         &self,
-        kind: OwnNames,
+        kind: Named,
         person: UserId,
         guild: Option<GuildId>,
         limit: usize,
     ) -> Result<Vec<String>, EngineError> {
         let scope = SearchScope::person(person, guild);
-        let store = self.store();
-        Ok(match kind {
-            OwnNames::Tags => store.tags_in_scope(&scope, limit).await?,
-            OwnNames::Entities => store.entities_in_scope(&scope, limit).await?,
-        })
+        Ok(self.store().names_in_scope(kind, &scope, limit).await?)
     }
 
     /// The categories conversations are put in (`memory.categories`), for a search's

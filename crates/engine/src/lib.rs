@@ -50,7 +50,7 @@ pub use builtin::BUILTIN_SERVER;
 pub use catalogue::{ITEM_SEPARATOR, ToolListing, ToolSwitch, split_item, tools_named};
 pub use choice::{VisionRoute, vision_route};
 pub use context::TokenEstimator;
-pub use conversations::{OwnNames, usable_tag};
+pub use conversations::usable_tag;
 pub use digest::{SUMMARY_FOOTER, SUMMARY_HEADER};
 pub use engine::{Clock, Engine, EngineConfig, MODEL_NAMES_TTL, Turn};
 pub use error::EngineError;
@@ -82,7 +82,7 @@ pub use mcpcord_memory::{
     AuditEntry, AuditFilter, AuditKind, AuditRecord, Author, ChannelId, Conversation,
     ConversationData, ConversationId, ConversationKey, Fact, FactData, FactId, ForgetReport,
     GuildId, ListedConversation, MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, MessageData, MessageId,
-    PersonalData, PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE, Role,
-    Scope, SearchHit, SearchQuery, SearchScope, SearchStats, Summary, Tagged, ToolSwitchData,
+    Named, PersonalData, PoolStats, PostId, PreferenceData, PreferenceLevel, Profile, REMOVED_NOTE,
+    Role, Scope, SearchHit, SearchQuery, SearchScope, SearchStats, Summary, Tagged, ToolSwitchData,
     Topics, UserId, UtcDay, Viewer,
 };

@@ -105,6 +105,6 @@ pub use store::{Backend, PoolStats, Store};
 pub use summaries::{
     BackgroundJob, Entity, EntityKind, NewSummary, Summary, SummarySource, Topics,
 };
-pub use tags::{MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, Tagged, tag_name};
+pub use tags::{MAX_TAG_CHARS, MAX_TAGS_PER_CONVERSATION, Named, Tagged, tag_name};
 pub use tools::DisabledTool;
 pub use usage::{DayUsage, USAGE_KEEP_DAYS, UtcDay};

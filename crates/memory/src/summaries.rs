@@ -12,7 +12,6 @@
 
 use std::time::SystemTime;
 
-use crate::search::SearchScope;
 use crate::vectors::code::{from_bytes, to_bytes};
 use crate::{ConversationId, GuildId, MemoryError, MessageId, Role, Store, UtcDay, db};
 
@@ -550,18 +549,6 @@ impl Store {
             db::stored_count(summaries, "summaries")?,
             db::stored_count(conversations, "summarised conversations")?,
         ))
-    }
-
-    /// The names of the entities (people, projects, places, products) of the conversations
-    /// `scope` may read, alphabetically, at most `limit` (for autocomplete: a person sees only
-    /// those of their own conversations from there).
-    pub async fn entities_in_scope(
-        &self,
-        scope: &SearchScope,
-        limit: usize,
-    ) -> Result<Vec<String>, MemoryError> {
-        self.names_in_scope(crate::tags::Named::Entities, scope, limit)
-            .await
     }
 }
 

@@ -102,19 +102,10 @@ impl Store {
         .await?)
     }
 
-    /// The tags on the conversations `scope` may read, alphabetically, at most `limit` (for
-    /// autocomplete: a person sees only the tags of their own conversations from there).
-    pub async fn tags_in_scope(
-        &self,
-        scope: &SearchScope,
-        limit: usize,
-    ) -> Result<Vec<String>, MemoryError> {
-        self.names_in_scope(Named::Tags, scope, limit).await
-    }
-
     /// The distinct names in `named` over the conversations `scope` may read, alphabetically,
-    /// at most `limit`.
-    pub(crate) async fn names_in_scope(
+    /// at most `limit` (for autocomplete: a person sees only those of their own conversations
+    /// from there).
+    pub async fn names_in_scope(
         &self,
         named: Named,
         scope: &SearchScope,
@@ -137,11 +128,11 @@ impl Store {
 }
 
 /// Names kept per conversation, listed by [`Store::names_in_scope`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Named {
-    /// Tags people put on conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// The tags people put on conversations (`/tag`).
     Tags,
-    /// The entities the background pass found in them.
+    /// The people, projects, places and products the background pass found in them.
     Entities,
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::{Kind, TestDb, dm};
 use mcpcord_memory::{
-    ChannelId, ConversationKey, Entity, EntityKind, GuildId, MAX_TAGS_PER_CONVERSATION, NewMessage,
-    PostId, Scope, SearchQuery, SearchScope, Tagged, UserId, tag_name,
+    ChannelId, ConversationKey, Entity, EntityKind, GuildId, MAX_TAGS_PER_CONVERSATION, Named,
+    NewMessage, PostId, Scope, SearchQuery, SearchScope, Tagged, UserId, tag_name,
 };
 
 on_both!(
@@ -162,7 +162,7 @@ async fn a_tag_narrows_a_search_within_the_persons_scope(db: TestDb) {
         .unwrap();
     let tags = |scope: SearchScope| {
         let store = store.clone();
-        async move { store.tags_in_scope(&scope, 25).await.unwrap() }
+        async move { store.names_in_scope(Named::Tags, &scope, 25).await.unwrap() }
     };
     assert_eq!(
         tags(SearchScope::guild(ALICE, GUILD)).await,
@@ -257,6 +257,22 @@ async fn a_category_and_an_entity_narrow_a_search(db: TestDb) {
             .await
             .is_empty()
     );
+    // Autocomplete: the entity names of the person's own conversations from there, once each.
+    let entities = |scope: SearchScope| {
+        let store = store.clone();
+        async move {
+            store
+                .names_in_scope(Named::Entities, &scope, 25)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(entities(alice()).await, vec!["Ada Lovelace", "Falcon"]);
+    assert_eq!(
+        entities(SearchScope::guild(BOB, GUILD)).await,
+        vec!["Ada Lovelace"]
+    );
+    assert!(entities(SearchScope::direct(ALICE)).await.is_empty());
     assert_eq!(
         store
             .conversations_in_scope(&SearchScope::operator(None).with_category("Cooking"))

@@ -4,7 +4,7 @@ use twilight_model::application::interaction::application_command::CommandData;
 use twilight_model::application::interaction::{Interaction, InteractionData};
 
 use super::{Reply, respond};
-use mcpcord_engine::{Engine, OwnNames};
+use mcpcord_engine::{Engine, Named};
 
 use crate::bot::Context;
 use crate::commands::{self, help, memory};
@@ -31,11 +31,11 @@ pub(super) async fn on_autocomplete(ctx: &Context, interaction: &Interaction) ->
         }
         // The person's own tags, from the store through the engine.
         Some(("search", "tag") | ("tag", "name")) => {
-            commands::autocomplete_choices(own(ctx, interaction, OwnNames::Tags).await, &typed)
+            commands::autocomplete_choices(own(ctx, interaction, Named::Tags).await, &typed)
         }
         // The people, projects, places and products of the person's own conversations.
         Some(("search", "entity")) => {
-            commands::autocomplete_choices(own(ctx, interaction, OwnNames::Entities).await, &typed)
+            commands::autocomplete_choices(own(ctx, interaction, Named::Entities).await, &typed)
         }
         // The configured categories.
         Some(("search", "category")) => {
@@ -91,7 +91,7 @@ async fn names(engine: &Engine, focused: &commands::Focused) -> Vec<String> {
 }
 
 /// The invoker's own `what`, from the conversations they may read from where they are.
-async fn own(ctx: &Context, interaction: &Interaction, what: OwnNames) -> Vec<String> {
+async fn own(ctx: &Context, interaction: &Interaction, what: Named) -> Vec<String> {
     let Some(user) = interaction.author_id() else {
         return Vec::new();
     };
