@@ -61,8 +61,6 @@ struct Endpoint {
     token_endpoint: String,
     /// The assertion's audience: the issuer, else the token endpoint.
     audience: String,
-    /// Which addresses the token requests may reach (from the MCP server's URL).
-    reach: Reach,
 }
 
 /// An access token and when to fetch another.
@@ -161,7 +159,6 @@ impl MachineAuth {
             resource,
             token_endpoint,
             audience,
-            reach: Reach::of_server(&self.url),
         })
     }
 
@@ -180,7 +177,8 @@ impl MachineAuth {
                     pem,
                     algorithm: *algorithm,
                 };
-                with_assertion(endpoint, &client, &scopes).await
+                let reach = Reach::of_server(&self.url);
+                with_assertion(endpoint, reach, &client, &scopes).await
             }
         };
         let answer = answer
@@ -327,15 +325,17 @@ struct Client<'a> {
 }
 
 /// A token for a signed assertion: the form RFC 7523 section 2.2 describes, posted by our
-/// client (no `client_id` in the body: the assertion's `sub` names the client).
+/// client for the MCP server's `reach` (no `client_id` in the body: the assertion's `sub` names
+/// the client).
 async fn with_assertion(
     endpoint: &Endpoint,
+    reach: Reach,
     client: &Client<'_>,
     scopes: &[String],
 ) -> Result<TokenAnswer, String> {
     let assertion = assertion(client, &endpoint.audience)?;
     let form = assertion_form(&assertion, &endpoint.resource, scopes);
-    let (status, body) = super::http::oauth_http_client(endpoint.reach)
+    let (status, body) = super::http::oauth_http_client(reach)
         .post_form(&endpoint.token_endpoint, form)
         .await?;
     if !(200..300).contains(&status) {

@@ -62,7 +62,7 @@ impl RustlsOAuthClient {
         Self {
             follow: build(guard.redirects(MAX_REDIRECTS)),
             stop: build(reqwest::redirect::Policy::none()),
-            guard: guard.clone(),
+            guard,
         }
     }
 
