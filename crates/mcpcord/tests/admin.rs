@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use mcpcord_testkit::fake_discord::MessageCreate;
@@ -82,24 +81,21 @@ impl Bot {
             || format!("sqlite://{}/bot.sqlite", dir.path().display()),
             str::to_owned,
         );
-        let child = common::mcpcord_async()
-            .arg("run")
-            .current_dir(dir.path())
-            .env("ADMIN_TOKEN", TOKEN)
-            .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
-            .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
-            .env("MCPCORD__DISCORD__GATEWAY_URL", gateway)
-            .env("MCPCORD__DISCORD__SHARDS", "1")
-            .env("MCPCORD__DISCORD__SHUTDOWN_GRACE", "2s")
-            .env("OLLAMA_HOST", ollama.url())
-            .env("DEFAULT_MODEL", "llama3.2")
-            .env("DATABASE_URL", database)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
+        let mut command = common::mcpcord_async();
+        let child = common::on_fakes(
+            &mut command,
+            discord,
+            ollama,
+            &dir.path().join("stderr.log"),
+        )
+        .arg("run")
+        .current_dir(dir.path())
+        .env("ADMIN_TOKEN", TOKEN)
+        .env("MCPCORD__DISCORD__GATEWAY_URL", gateway)
+        .env("MCPCORD__DISCORD__SHUTDOWN_GRACE", "2s")
+        .env("DATABASE_URL", database)
+        .spawn()
+        .expect("the binary starts");
         Bot {
             child,
             dir,

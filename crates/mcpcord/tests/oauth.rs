@@ -328,18 +328,10 @@ async fn login_through_the_loopback_callback() {
 /// A bot running in `dir` against the fakes (SQLite and the PID file in `dir`, as the commands
 /// there use them), its log in `dir/bot.log`.
 fn start_bot(dir: &Path, discord: &FakeDiscord, ollama: &FakeOllama) -> tokio::process::Child {
-    mcpcord(dir, Some(KEY), None)
+    let mut command = mcpcord(dir, Some(KEY), None);
+    common::on_fakes(&mut command, discord, ollama, &dir.join("bot.log"))
         .arg("run")
-        .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
-        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
-        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
-        .env("MCPCORD__DISCORD__SHARDS", "1")
         .env("MCPCORD__LOGGING__FORMAT", "compact")
-        .env("OLLAMA_HOST", ollama.url())
-        .env("DEFAULT_MODEL", "llama3.2")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("bot.log")).unwrap())
         .spawn()
         .expect("the bot starts")
 }

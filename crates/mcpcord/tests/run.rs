@@ -21,24 +21,14 @@ fn spawn_bot(
     grace: &str,
 ) -> tokio::process::Child {
     let mut command = common::mcpcord_async();
-    command
+    common::on_fakes(&mut command, discord, ollama, &dir.join("stderr.log"))
         .arg("run")
         .current_dir(dir)
-        .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
-        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
-        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
-        .env("MCPCORD__DISCORD__SHARDS", "1")
         .env("MCPCORD__DISCORD__SHUTDOWN_GRACE", grace)
-        .env("OLLAMA_HOST", ollama.url())
-        .env("DEFAULT_MODEL", "llama3.2")
         .env(
             "DATABASE_URL",
             format!("sqlite://{}/bot.sqlite", dir.display()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-        .kill_on_drop(true);
+        );
     command.spawn().expect("the binary starts")
 }
 

@@ -104,26 +104,16 @@ impl Bot {
 
 fn bot_command(dir: &Path, discord: &FakeDiscord, ollama: &FakeOllama) -> tokio::process::Command {
     let mut command = common::mcpcord_async();
-    command
+    common::on_fakes(&mut command, discord, ollama, &dir.join("stderr.log"))
         .args(["--config", "mcpcord.toml", "run"])
         .current_dir(dir)
         .env("PATH", "/usr/bin:/bin")
-        .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
-        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
-        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
-        .env("MCPCORD__DISCORD__SHARDS", "1")
         .env("MCPCORD__DISCORD__SHUTDOWN_GRACE", "5s")
         .env("MCPCORD__LOGGING__FORMAT", "compact")
-        .env("OLLAMA_HOST", ollama.url())
-        .env("DEFAULT_MODEL", "llama3.2")
         .env(
             "DATABASE_URL",
             format!("sqlite://{}/bot.sqlite", dir.display()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-        .kill_on_drop(true);
+        );
     command
 }
 

@@ -6,7 +6,6 @@
 #![cfg(target_os = "linux")]
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use mcpcord_testkit::fake_discord::{GuildConfig, MessageCreate};
@@ -95,22 +94,13 @@ fn spawn(
     )
     .unwrap();
     let mut command = common::mcpcord_async();
-    command
+    common::on_fakes(&mut command, discord, ollama, &dir.join("stderr.log"))
         .arg("run")
         .current_dir(dir)
-        .env("DISCORD_TOKEN", FakeDiscord::TOKEN)
-        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
-        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
         .env("MCPCORD__DISCORD__SHARDS", "2")
         .env("MCPCORD__DISCORD__SHARD_IDS", shards)
         .env("MCPCORD__DISCORD__SHUTDOWN_GRACE", "5s")
-        .env("OLLAMA_HOST", ollama.url())
-        .env("DEFAULT_MODEL", "llama3.2")
-        .env("DATABASE_URL", database)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-        .kill_on_drop(true);
+        .env("DATABASE_URL", database);
     command.spawn().expect("the binary starts")
 }
 

@@ -1,5 +1,5 @@
-//! Helpers shared by the tests that run the real binary: the command that starts it, and its
-//! child processes, seen in /proc.
+//! Helpers shared by the tests that run the real binary: the command that starts it (as a bot
+//! against FakeDiscord and FakeOllama too), and its child processes, seen in /proc.
 
 #![allow(dead_code)]
 
@@ -23,6 +23,29 @@ pub fn mcpcord() -> std::process::Command {
 /// [`mcpcord`] for a test on tokio (`kill_on_drop`, `output().await`).
 pub fn mcpcord_async() -> tokio::process::Command {
     tokio::process::Command::from(mcpcord())
+}
+
+/// `command` set up as a bot against the fakes: the Discord token, REST and gateway addresses
+/// of `discord`, one shard, `ollama` with its default model `llama3.2`; standard input and
+/// output closed, the log written to `log`, killed when dropped. The caller adds `run` and what
+/// its test needs; a later `env` of the same name replaces one set here.
+pub fn on_fakes<'a>(
+    command: &'a mut tokio::process::Command,
+    discord: &mcpcord_testkit::FakeDiscord,
+    ollama: &mcpcord_testkit::FakeOllama,
+    log: &std::path::Path,
+) -> &'a mut tokio::process::Command {
+    command
+        .env("DISCORD_TOKEN", mcpcord_testkit::FakeDiscord::TOKEN)
+        .env("MCPCORD__DISCORD__API_BASE_URL", discord.api_base())
+        .env("MCPCORD__DISCORD__GATEWAY_URL", discord.gateway_url())
+        .env("MCPCORD__DISCORD__SHARDS", "1")
+        .env("OLLAMA_HOST", ollama.url())
+        .env("DEFAULT_MODEL", "llama3.2")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).expect("the bot's log file"))
+        .kill_on_drop(true)
 }
 
 /// The pids of the processes whose parent is `parent`.
